@@ -1,0 +1,97 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/crdt"
+)
+
+// Errors a Backend returns.
+var (
+	// ErrStopped: the node is shutting down or has failed (for example
+	// fail-stop after an fsync error); no write was made.
+	ErrStopped = errors.New("api: node stopped")
+	// ErrReadOnly: the node refuses writes (rebuilding, or fail-stopped).
+	ErrReadOnly = errors.New("api: node is read-only")
+)
+
+// Token names one committed transaction. The zero Token means no write.
+type Token struct {
+	Dot causal.Dot
+}
+
+// IsZero reports whether t names no transaction.
+func (t Token) IsZero() bool { return t.Dot.IsZero() }
+
+// Change is one key changed by a transaction, local or remote, published
+// in the order the node applied them.
+type Change struct {
+	Key     []byte
+	Type    crdt.Type // visible type after the change (TypeNone if deleted)
+	Deleted bool      // the key holds nothing live any more
+	Origin  causal.NodeID
+}
+
+// Subscription delivers changes to one watcher. C is closed when the
+// subscription ends (Close, shutdown, or the watcher fell more than its
+// buffer behind, in which case Err reports ErrWatchOverflow).
+type Subscription interface {
+	C() <-chan Change
+	Err() error
+	Close()
+}
+
+// ErrWatchOverflow ends a subscription whose reader fell behind by more than
+// its buffer: a watcher never makes the node buffer without bound.
+var ErrWatchOverflow = errors.New("api: watcher fell behind; subscription closed")
+
+// MemberStatus describes one member as this node sees it.
+type MemberStatus struct {
+	ID      causal.NodeID     `json:"id"`
+	Name    string            `json:"name"`
+	Addr    string            `json:"addr,omitempty"`
+	State   string            `json:"state"`    // alive, suspect, unreachable, left, removed, self
+	Applied map[string]uint64 `json:"applied"`  // its applied vector, by node name
+	LagTxns uint64            `json:"lag_txns"` // transactions we have that it has not acknowledged
+}
+
+// Status is a node's view of itself and the cluster.
+type Status struct {
+	ID        causal.NodeID     `json:"id"`
+	Name      string            `json:"name"`
+	Cluster   string            `json:"cluster"`
+	Keys      int               `json:"keys"`
+	StateHash string            `json:"state_hash"`
+	Applied   map[string]uint64 `json:"applied"`   // this node's applied vector, by node name
+	Collapsed map[string]uint64 `json:"collapsed"` // applied by every current member
+	Members   []MemberStatus    `json:"members"`
+	Events    []string          `json:"recent_events,omitempty"`
+}
+
+// Backend is what client surfaces need from a node.
+type Backend interface {
+	// View calls fn with the current keyspace, read-only. fn must not
+	// retain the keyspace or slices from it after it returns.
+	View(fn func(ks *crdt.Keyspace) error) error
+
+	// Update calls fn with a transaction builder. If fn returns nil and the
+	// transaction changes something, it is committed atomically (applied
+	// locally, logged per the fsync policy, queued to peers) and its token
+	// returned; an empty transaction returns the zero Token and no error.
+	// If fn returns an error, nothing is written and that error returned.
+	Update(ctx context.Context, fn func(b *crdt.Builder) error) (Token, error)
+
+	// Wait blocks until at least n members (this node included) have
+	// applied t, or ctx ends; it returns how many have. n ≤ 0 means every
+	// current member (collapse).
+	Wait(ctx context.Context, t Token, n int) (int, error)
+
+	// Watch subscribes to changes of keys with the given prefix (empty:
+	// all keys). buffer bounds the changes queued for this watcher.
+	Watch(prefix []byte, buffer int) Subscription
+
+	// Status reports the node and its view of the cluster.
+	Status() Status
+}
