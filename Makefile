@@ -1,0 +1,29 @@
+# Spook's make targets. `make test` is the test command the README names and
+# CI runs; the longer suites are separate targets.
+
+GO ?= go
+PURE := ./causal/... ./crdt/... ./replica/...
+
+.PHONY: test test-race lint fuzz-smoke up sim-long soak chaos chaos-quick bench bench-quick
+
+## test: every package with invariant checks on, then the pure core under the race detector
+test:
+	$(GO) test -tags invariants -count=1 ./...
+	$(GO) test -race -tags invariants -count=1 -rapid.checks=1000 $(PURE)
+
+## lint: formatting and vet (the lint-as-test rules run inside `make test`)
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## fuzz-smoke: a few seconds of generated input for every fuzz target
+fuzz-smoke:
+	./scripts/fuzz-smoke.sh
+
+## up: the main job, a local three-node cluster
+up:
+	$(GO) run ./cmd/spook up
+
+## sim-long: 100,000 simulator seeds
+sim-long:
+	$(GO) run ./cmd/spook sim --seeds 100000 --steps 1000
