@@ -1,0 +1,218 @@
+package replica
+
+import (
+	"fmt"
+
+	"github.com/spooksystems/spook/causal"
+)
+
+// Peer names a node: its name (from which its ID derives), its ID and the
+// address a driver dials. The replica never dials; Addr is carried so every
+// node learns every member's address through the membership records.
+type Peer struct {
+	ID   causal.NodeID // zero: causal.NodeIDFromName(Name)
+	Name string
+	Addr string
+}
+
+// Defaults for Config. Each is chosen for a driver ticking every 10 ms
+// (the node default); the simulator uses the same tick counts.
+const (
+	// DefaultProbeTicks: one probe round every 100 ms, so a crashed peer is
+	// suspected within about a quarter second.
+	DefaultProbeTicks = 10
+	// DefaultProbeTimeoutTicks: a direct ping unanswered for 40 ms triggers
+	// indirect probes; well above loopback and LAN round trips.
+	DefaultProbeTimeoutTicks = 4
+	// DefaultIndirectProbes: SWIM's k; three helpers make a false suspicion
+	// from one lossy link unlikely.
+	DefaultIndirectProbes = 3
+	// DefaultSuspectTicks: a suspect becomes unreachable after 1 s more
+	// without any message; long enough to ride out a GC pause or a burst of
+	// loss.
+	DefaultSuspectTicks = 100
+	// DefaultDigestTicks: one digest every 200 ms bounds how long a
+	// divergence or a missed transaction goes unnoticed.
+	DefaultDigestTicks = 20
+	// DefaultJoinRetryTicks: a joining node asks the next join peer for a
+	// snapshot after 1 s without one.
+	DefaultJoinRetryTicks = 100
+	// DefaultSyncTimeoutTicks: a reconciliation session that has not
+	// finished in 3 s is abandoned and retried at a later digest.
+	DefaultSyncTimeoutTicks = 300
+	// DefaultMaxPendingTxns / DefaultMaxPendingBytes bound the causal
+	// buffer: out-of-order transactions waiting for their causal past.
+	DefaultMaxPendingTxns  = 4096
+	DefaultMaxPendingBytes = 16 << 20
+	// DefaultMaxBatchBytes bounds the estimated payload of one message;
+	// it leaves room under a 1 MiB frame for the header and dictionary
+	// entries that the estimate does not count.
+	DefaultMaxBatchBytes = 256 << 10
+	// DefaultMaxRetainedTxns / DefaultMaxRetainedBytes bound the log of
+	// recent transactions kept to catch up lagging peers.
+	DefaultMaxRetainedTxns  = 100_000
+	DefaultMaxRetainedBytes = 64 << 20
+	// DefaultMaxFetchBytes bounds what one catch-up answer ships; the rest
+	// follows at the next digest.
+	DefaultMaxFetchBytes = 4 << 20
+	// DefaultMaxSnapshotBytes bounds a snapshot a joining node accepts.
+	DefaultMaxSnapshotBytes = 1 << 30
+)
+
+// Config configures a Replica. The zero value of every field but Name
+// works: a Config with only a Name is a single-node cluster.
+type Config struct {
+	// Name of this node; its ID is causal.NodeIDFromName(Name). Required.
+	Name string
+	// Addr is this node's advertised address, written into its membership
+	// record. Optional.
+	Addr string
+	// Cluster is an opaque cluster name, reported by Status.
+	Cluster string
+
+	// Members is the initial membership of a fresh cluster, the same list
+	// on every node started with it (then no message is needed to agree).
+	// It must include this node. Empty with empty Join: a single-node
+	// cluster of this node.
+	Members []Peer
+	// Join lists peers of an existing cluster to fetch a snapshot from.
+	// Non-empty Join with empty Members makes this a joining node: it
+	// accepts no writes until it has installed a snapshot and proposed its
+	// membership record.
+	Join []Peer
+
+	// Seed seeds the package's PRNG (probe order, digest targets, session
+	// ids). Zero is a valid seed.
+	Seed uint64
+	// NowMs is the physical time at creation, in milliseconds since the
+	// Unix epoch, until the first Tick. Zero means unknown: remote
+	// transactions are then refused as too far ahead until Tick is called.
+	NowMs uint64
+	// MaxClockAheadMs is how far a remote transaction's timestamp may be
+	// ahead of local physical time; further is refused with an event.
+	// Zero: causal.DefaultMaxAheadMs.
+	MaxClockAheadMs uint64
+
+	// ProbeTicks is the failure detector's probe period. Zero: default.
+	ProbeTicks int
+	// ProbeTimeoutTicks is how long a direct ping waits before indirect
+	// probes are sent. Zero: default. Must be below ProbeTicks.
+	ProbeTimeoutTicks int
+	// IndirectProbes is how many members are asked to probe an
+	// unresponsive one. Zero: default.
+	IndirectProbes int
+	// SuspectTicks is how long a suspect stays suspect before it is
+	// declared unreachable. Zero: default.
+	SuspectTicks int
+	// DigestTicks is the period of digest exchange. Zero: default.
+	DigestTicks int
+	// JoinRetryTicks is how long a joining node waits for a snapshot
+	// before asking the next join peer. Zero: default.
+	JoinRetryTicks int
+	// SyncTimeoutTicks bounds a reconciliation session. Zero: default.
+	SyncTimeoutTicks int
+
+	// MaxPendingTxns and MaxPendingBytes bound the causal buffer. When
+	// either is reached, out-of-order transactions are dropped and
+	// EventBufferFull raised. Zero: default.
+	MaxPendingTxns  int
+	MaxPendingBytes int
+	// MaxBatchBytes bounds the estimated encoded size of one message
+	// (a batch of transactions, a snapshot chunk, a reconciliation answer).
+	// A single transaction larger than it travels alone. Zero: default.
+	MaxBatchBytes int
+	// MaxRetainedTxns and MaxRetainedBytes bound the log of applied
+	// transactions kept for catching up peers; the oldest are dropped
+	// first, and transactions below the collapsed cut are dropped as soon
+	// as the cut passes them. Zero: default.
+	MaxRetainedTxns  int
+	MaxRetainedBytes int
+	// MaxFetchBytes bounds the transactions shipped in answer to one
+	// catch-up request. Zero: default.
+	MaxFetchBytes int
+	// MaxSnapshotBytes bounds a snapshot a joining node accepts. Zero:
+	// default.
+	MaxSnapshotBytes int
+}
+
+// validate fills defaults and rejects nonsense. It works on a copy.
+func (c Config) validate() (Config, error) {
+	if c.Name == "" {
+		return c, fmt.Errorf("%w: Name is required", ErrConfig)
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.ProbeTicks, DefaultProbeTicks)
+	def(&c.ProbeTimeoutTicks, DefaultProbeTimeoutTicks)
+	def(&c.IndirectProbes, DefaultIndirectProbes)
+	def(&c.SuspectTicks, DefaultSuspectTicks)
+	def(&c.DigestTicks, DefaultDigestTicks)
+	def(&c.JoinRetryTicks, DefaultJoinRetryTicks)
+	def(&c.SyncTimeoutTicks, DefaultSyncTimeoutTicks)
+	def(&c.MaxPendingTxns, DefaultMaxPendingTxns)
+	def(&c.MaxPendingBytes, DefaultMaxPendingBytes)
+	def(&c.MaxBatchBytes, DefaultMaxBatchBytes)
+	def(&c.MaxRetainedTxns, DefaultMaxRetainedTxns)
+	def(&c.MaxRetainedBytes, DefaultMaxRetainedBytes)
+	def(&c.MaxFetchBytes, DefaultMaxFetchBytes)
+	def(&c.MaxSnapshotBytes, DefaultMaxSnapshotBytes)
+	if c.MaxClockAheadMs == 0 {
+		c.MaxClockAheadMs = causal.DefaultMaxAheadMs
+	}
+	for _, v := range []int{c.ProbeTicks, c.ProbeTimeoutTicks, c.IndirectProbes, c.SuspectTicks,
+		c.DigestTicks, c.JoinRetryTicks, c.SyncTimeoutTicks, c.MaxPendingTxns, c.MaxPendingBytes,
+		c.MaxBatchBytes, c.MaxRetainedTxns, c.MaxRetainedBytes, c.MaxFetchBytes, c.MaxSnapshotBytes} {
+		if v < 0 {
+			return c, fmt.Errorf("%w: negative value", ErrConfig)
+		}
+	}
+	if c.ProbeTimeoutTicks >= c.ProbeTicks {
+		return c, fmt.Errorf("%w: ProbeTimeoutTicks %d must be below ProbeTicks %d",
+			ErrConfig, c.ProbeTimeoutTicks, c.ProbeTicks)
+	}
+	self := causal.NodeIDFromName(c.Name)
+	fill := func(list []Peer) ([]Peer, error) {
+		out := make([]Peer, len(list))
+		seen := map[causal.NodeID]bool{}
+		for i, p := range list {
+			if p.ID == 0 {
+				if p.Name == "" {
+					return nil, fmt.Errorf("%w: a peer needs a Name or an ID", ErrConfig)
+				}
+				p.ID = causal.NodeIDFromName(p.Name)
+			}
+			if seen[p.ID] {
+				return nil, fmt.Errorf("%w: peer %s listed twice", ErrConfig, p.ID)
+			}
+			seen[p.ID] = true
+			out[i] = p
+		}
+		return out, nil
+	}
+	var err error
+	if c.Members, err = fill(c.Members); err != nil {
+		return c, err
+	}
+	if c.Join, err = fill(c.Join); err != nil {
+		return c, err
+	}
+	if len(c.Members) > 0 {
+		found := false
+		for _, p := range c.Members {
+			found = found || p.ID == self
+		}
+		if !found {
+			return c, fmt.Errorf("%w: Members does not list this node %q", ErrConfig, c.Name)
+		}
+		if len(c.Join) > 0 {
+			return c, fmt.Errorf("%w: set Members (new cluster) or Join (existing cluster), not both", ErrConfig)
+		}
+	}
+	if len(c.Members) == 0 && len(c.Join) == 0 {
+		c.Members = []Peer{{ID: self, Name: c.Name, Addr: c.Addr}}
+	}
+	return c, nil
+}

@@ -1,0 +1,103 @@
+// Package replica is Spook's replication core: a pure, deterministic state
+// machine that turns local transactions, incoming messages and ticks into
+// records to persist, messages to send and changes to publish. It owns
+// propagation (causal delivery, batching, acknowledgements), coherence
+// (failure detection, collapse tracking, digests, anti-entropy) and
+// membership. It is pure: no goroutines, clock reads, randomness from the
+// environment, logging or I/O; a driver (package node in production,
+// package sim in the simulator) does all of that around it.
+//
+// # Using it
+//
+// A driver creates a Replica with New (fresh node) or Restore (persisted
+// snapshot plus the records emitted since), then loops:
+//
+//	r.Tick(nowMs)              // every tick; nowMs is physical time for the HLC
+//	r.Step(from, msg)          // for every message decoded from a link
+//	r.Propose(fn)              // for every client transaction
+//	if r.HasReady() {
+//		rd := r.Ready()
+//		persist(rd.Snapshot, rd.Records)  // in order; fsync if rd.MustSync
+//		send(rd.Messages)                 // encode each with the link's LinkCodec
+//		publish(rd.Changes, rd.Events)
+//		r.Advance()
+//	}
+//
+// The ordering is the contract of Ready: records are durable before any
+// message that depends on them leaves (messages advertise the applied
+// vector, which includes every record), and watchers hear of a change only
+// after it is persisted.
+//
+// Time is counted in ticks; every timeout in Config is named ...Ticks. The
+// physical time passed to Tick feeds only the hybrid logical clock. All
+// randomness comes from Config.Seed through a splitmix64 generator inside
+// the package, so the same inputs give the same outputs, byte for byte.
+//
+// # Transactions and causal delivery
+//
+// Propose builds a transaction with the next dot of the local node and
+// applies it at once (local writes never wait for a peer). The transaction
+// is logged (Ready.Records) and pushed directly to every member believed
+// reachable. A receiver applies a remote transaction only when its
+// dependencies (the origin's context when it was made) are contained in its
+// own applied context; until then it waits in a causal buffer bounded by
+// Config.MaxPendingTxns and Config.MaxPendingBytes. When the buffer is full,
+// further out-of-order transactions are dropped (not applied, not
+// acknowledged) and EventBufferFull is raised; anti-entropy fetches them
+// again later. A transaction is applied whole or not at all.
+//
+// Direct push suits small clusters (every origin sends to every member:
+// O(n) messages per batch). For large clusters a Plumtree-style overlay
+// (an eager spanning tree derived deterministically from membership, lazy
+// digests on the other links) would replace push in pushTxns; the rest of
+// the protocol (causal buffer, acks, anti-entropy) is unchanged by it.
+//
+// # Coherence
+//
+// Failure detection is SWIM with Lifeguard's refutation-by-any-message:
+// every ProbeTicks the replica pings the next member of a shuffled
+// round-robin; without an answer within ProbeTimeoutTicks it asks
+// IndirectProbes other members to ping on its behalf; without any answer
+// by the end of the probe period the member becomes suspect, and after
+// SuspectTicks more, unreachable. Any message from a member makes it alive
+// again. Each transition is an Event.
+//
+// Every message carries the sender's applied version vector, so each
+// replica knows what every member has applied. The collapsed cut is the
+// meet of the applied vectors of all current members (this node included);
+// a transaction below it is present on every member for good, and metadata
+// below it is compacted (crdt.Keyspace.Compact, the retained log). An
+// unreachable member stalls the cut, never local writes; removing it lets
+// the cut advance.
+//
+// Every DigestTicks the replica sends a digest (applied vector and state
+// hash) to one member. A receiver that lacks transactions fetches them from
+// the sender's retained log; if the log no longer reaches back far enough,
+// or if the vectors are equal but the hashes differ (divergence: raised as
+// EventDivergence), it starts a reconciliation: a descent over a 16-ary
+// hash tree of (key hash, value hash) pairs that ships only differing keys,
+// so its bytes grow with the difference, not the keyspace. See
+// docs/protocol.md, "Replication protocol".
+//
+// # Membership
+//
+// Membership is replicated state: transactions on internal keys under
+// MemberPrefix, hidden from client reads (IsInternalKey). There is no
+// leader and no vote. A fresh cluster starts from Config.Members, the same
+// list on every node. A new node starts with Config.Join, fetches a
+// snapshot from one of those peers, installs it and proposes its own
+// membership record. Leave marks the local node left; Remove marks another
+// node removed (operator action for a dead member). Writes of a left or
+// removed node that arrive later are still applied when causally ready:
+// they happened.
+//
+// # Wire format
+//
+// Messages are Go values (Message); LinkCodec turns them into payloads for
+// one link session and back. It keeps a per-link dictionary so a key or a
+// node id costs its full bytes once per session and a varint afterwards,
+// and encodes each transaction's header as a difference from the previous
+// one on the link, so causal metadata is O(1) bytes per transaction in the
+// common case. The driver makes one LinkCodec per link session and drops
+// it when the session ends.
+package replica

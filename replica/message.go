@@ -1,0 +1,122 @@
+package replica
+
+import (
+	"fmt"
+
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/crdt"
+)
+
+// MessageType is the kind of a Message. Values are part of the wire format:
+// append only, never renumber.
+type MessageType uint8
+
+const (
+	// MsgTxns carries a batch of transactions in causal order (push, or an
+	// answer to MsgFetch).
+	MsgTxns MessageType = 1
+	// MsgAck carries only the sender's applied vector (after a batch).
+	MsgAck MessageType = 2
+	// MsgPing is a failure-detector probe; Seq names it. Target is zero
+	// for a direct probe, or the node being probed on behalf of a
+	// MsgPingReq sender.
+	MsgPing MessageType = 3
+	// MsgPingAck answers a MsgPing (Seq echoed). Target, when non-zero,
+	// names the node whose liveness the ack reports (indirect probe).
+	MsgPingAck MessageType = 4
+	// MsgPingReq asks the receiver to probe Target and forward the ack.
+	MsgPingReq MessageType = 5
+	// MsgDigest carries the sender's applied vector and state Hash.
+	MsgDigest MessageType = 6
+	// MsgFetch asks for the transactions the sender lacks: those above
+	// its Applied vector.
+	MsgFetch MessageType = 7
+	// MsgTooFar answers a MsgFetch the retained log cannot serve.
+	MsgTooFar MessageType = 8
+	// MsgSnapshotReq asks for a whole snapshot (joining node).
+	MsgSnapshotReq MessageType = 9
+	// MsgSnapshot carries one chunk of a snapshot: Offset, Total, Chunk.
+	MsgSnapshot MessageType = 10
+	// MsgSyncReq asks for the hash-tree nodes in Nodes (reconciliation
+	// session Session).
+	MsgSyncReq MessageType = 11
+	// MsgSyncResp answers MsgSyncReq: for each node, its children's hashes
+	// or, for a small node, its (key hash, value hash) entries. The first
+	// answer of a session carries the responder's Context.
+	MsgSyncResp MessageType = 12
+	// MsgSyncKeysReq asks for the keys whose key hashes are in KeyHashes.
+	MsgSyncKeysReq MessageType = 13
+	// MsgSyncKeys answers MsgSyncKeysReq: the keys' values and the
+	// responder's Context.
+	MsgSyncKeys MessageType = 14
+
+	maxMessageType = MsgSyncKeys
+)
+
+var messageNames = [...]string{"", "txns", "ack", "ping", "ping-ack", "ping-req", "digest", "fetch",
+	"too-far", "snapshot-req", "snapshot", "sync-req", "sync-resp", "sync-keys-req", "sync-keys"}
+
+func (t MessageType) String() string {
+	if t != 0 && t <= maxMessageType {
+		return messageNames[t]
+	}
+	return fmt.Sprintf("message(%d)", uint8(t))
+}
+
+// Message is one protocol message. Which fields are meaningful depends on
+// Type (see the MessageType constants); the codec writes only those.
+// Every message carries Applied, the sender's applied version vector: that
+// is how acknowledgements piggyback on all traffic.
+//
+// A Message handed out in Ready shares pointers (transactions, contexts)
+// with the replica's state: receivers must treat it as read-only. A
+// simulator passing Messages between replicas without encoding them is
+// correct as long as no one modifies them; encoding through a LinkCodec
+// also exercises the wire format.
+type Message struct {
+	Type    MessageType
+	Applied causal.VersionVector
+
+	Txns []*crdt.Txn // MsgTxns
+
+	Seq    uint64        // MsgPing, MsgPingAck, MsgPingReq
+	Target causal.NodeID // MsgPing, MsgPingAck, MsgPingReq
+
+	Hash uint64 // MsgDigest; MsgSyncResp, MsgSyncKeys: the responder's state hash
+
+	Offset, Total uint64 // MsgSnapshot
+	Chunk         []byte // MsgSnapshot
+
+	Session   uint64          // MsgSync*
+	Nodes     []TreeNode      // MsgSyncReq (Hashes/Entries empty), MsgSyncResp
+	KeyHashes []uint64        // MsgSyncKeysReq
+	Keys      []KeyValue      // MsgSyncKeys
+	Context   *causal.Context // MsgSyncResp (first answer), MsgSyncKeys
+
+	Reason string // MsgTooFar
+}
+
+// TreeNode is one node of the reconciliation hash tree: the keys whose
+// 64-bit key hash starts with the top 4×Depth bits of Prefix. In an answer
+// exactly one of Hashes (16 children, for a node with more than
+// syncLeafKeys keys) or Entries (its keys, for a small node) is set.
+type TreeNode struct {
+	Depth   uint8
+	Prefix  uint64
+	Hashes  []uint64    // len 0 or 16
+	Entries []TreeEntry // sorted by KeyHash
+}
+
+// TreeEntry is one key of a small tree node: its key hash and its salted
+// value hash.
+type TreeEntry struct {
+	KeyHash   uint64
+	ValueHash uint64
+}
+
+// KeyValue is one key shipped by reconciliation. Value is the encoding of
+// crdt.AppendValue, or nil if the sender holds nothing for the key.
+type KeyValue struct {
+	Key   []byte
+	Value []byte
+}

@@ -1,0 +1,114 @@
+package replica
+
+import (
+	"fmt"
+
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/crdt"
+)
+
+// Ready is the output of the replica since the last Advance: what the
+// driver must persist, send and publish. The driver handles it in this
+// order, then calls Advance:
+//
+//  1. If Snapshot is non-nil, persist it as the new base state: it
+//     replaces every earlier snapshot and record (Restore takes it plus the
+//     records emitted after it).
+//  2. Append Records to the log, in order; make them durable (fsync) if
+//     MustSync and the fsync policy demands it.
+//  3. Send Messages, in order per destination. Messages may advertise
+//     state (the applied vector) that includes the Records above, so they
+//     must not leave before the Records are persisted.
+//  4. Publish Changes (to watchers) and Events, in order. They describe
+//     persisted state.
+//  5. Call Advance.
+//
+// Slices in a Ready are owned by the driver after Ready returns; byte
+// slices inside them (keys, record bytes) must not be modified.
+type Ready struct {
+	// Snapshot, when non-nil, is a whole persisted state (see Restore):
+	// emitted when a joining node installs a snapshot.
+	Snapshot []byte
+	// Records are opaque log records, to be appended in order and handed
+	// back to Restore after a restart.
+	Records [][]byte
+	// MustSync reports that Records or Snapshot hold state that Messages
+	// advertise, so they must be durable first under fsync policy always.
+	MustSync bool
+	// Messages to send, each to one node.
+	Messages []Envelope
+	// Changes lists keys changed by applied transactions and repairs,
+	// local and remote, in the order applied. Internal keys are omitted.
+	Changes []Change
+	// Events lists state changes of peers, membership, and coherence.
+	Events []Event
+}
+
+// Envelope is one message to one node.
+type Envelope struct {
+	To      causal.NodeID
+	Message Message
+}
+
+// Change is one key changed by an applied transaction or a repair.
+type Change struct {
+	Key     []byte    // aliases replica state: read-only
+	Type    crdt.Type // visible type after the change (TypeNone if deleted)
+	Deleted bool      // the key holds nothing live any more
+	Origin  causal.NodeID
+}
+
+// EventType names what an Event reports. Values are stable (logs, metrics).
+type EventType uint8
+
+const (
+	EventPeerAlive       EventType = iota + 1 // a member answered again (or for the first time)
+	EventPeerSuspect                          // a member missed a probe round
+	EventPeerUnreachable                      // a suspect stayed silent for SuspectTicks
+	EventMemberJoined                         // a membership record for a new member was applied
+	EventMemberLeft                           // a member marked itself left
+	EventMemberRemoved                        // a member was removed by an operator
+	EventJoined                               // this node installed a snapshot and joined
+	EventDivergence                           // equal applied vectors, different state hashes
+	EventRepairStarted                        // a reconciliation session began
+	EventRepaired                             // a reconciliation session completed
+	EventRepairAborted                        // a reconciliation session was abandoned
+	EventBufferFull                           // an out-of-order transaction was dropped
+	EventClockRefused                         // a remote transaction's timestamp was too far ahead
+	EventMessageRefused                       // a message was refused (Step returned an error)
+	EventCatchUpTooFar                        // a peer asked for transactions below our retained log
+)
+
+var eventNames = [...]string{"", "peer-alive", "peer-suspect", "peer-unreachable", "member-joined",
+	"member-left", "member-removed", "joined", "divergence", "repair-started", "repaired",
+	"repair-aborted", "buffer-full", "clock-refused", "message-refused", "catch-up-too-far"}
+
+func (t EventType) String() string {
+	if int(t) < len(eventNames) && t != 0 {
+		return eventNames[t]
+	}
+	return fmt.Sprintf("event(%d)", uint8(t))
+}
+
+// Event reports something the operator or the driver should know.
+type Event struct {
+	Type   EventType
+	Tick   uint64        // the replica's tick count when it happened
+	Node   causal.NodeID // the peer concerned (zero if none)
+	Dot    causal.Dot    // the transaction concerned (zero if none)
+	Reason string        // human-readable detail
+}
+
+func (e Event) String() string {
+	s := e.Type.String()
+	if e.Node != 0 {
+		s += " node=" + e.Node.String()
+	}
+	if !e.Dot.IsZero() {
+		s += " dot=" + e.Dot.String()
+	}
+	if e.Reason != "" {
+		s += " reason=" + e.Reason
+	}
+	return s
+}
