@@ -1,0 +1,162 @@
+package crdt
+
+import (
+	"testing"
+
+	"github.com/spooksystems/spook/causal"
+)
+
+// TestConcurrentPairs runs every concurrent operation pair per type on two
+// replicas A (node 1) and B (node 2): both start from base, A runs a and B
+// runs b without seeing each other, then they exchange transactions. The
+// checks must hold on both, and the two states must be identical.
+// docs/semantics.md is the table of exactly these rows. B's writes carry
+// later timestamps than A's (the clock is shared and B runs second), so
+// "later" below means B.
+func TestConcurrentPairs(t *testing.T) {
+	cases := []struct {
+		name   string
+		base   []string
+		a, b   []string
+		checks []string
+	}{
+		// Registers.
+		{"set || set", nil, []string{"SET k a"}, []string{"SET k b"}, []string{"GET k -> b", "TYPE k -> register"}},
+		{"set || del", []string{"SET k old"}, []string{"SET k a"}, []string{"DEL k"}, []string{"GET k -> a"}},
+		{"del || del", []string{"SET k old"}, []string{"DEL k"}, []string{"DEL k"}, []string{"GET k -> (nil)", "TYPE k -> none"}},
+		{"set || incr (integer string)", []string{"SET k 5"}, []string{"SET k x"}, []string{"INCR k -> 6"}, []string{"GET k -> 6", "TYPE k -> counter"}},
+		{"set || incr (fresh key)", nil, []string{"SET k x"}, []string{"INCR k"}, []string{"GET k -> 1", "TYPE k -> counter"}},
+		// Counters.
+		{"incr || incr", []string{"INCRBY k 10"}, []string{"INCRBY k 5"}, []string{"INCRBY k -3"}, []string{"GET k -> 12"}},
+		{"incr || del", []string{"INCRBY k 10"}, []string{"INCRBY k 5"}, []string{"DEL k"}, []string{"GET k -> 5"}},
+		{"incr || set", []string{"INCRBY k 10"}, []string{"INCRBY k 5"}, []string{"SET k x"}, []string{"GET k -> 5", "TYPE k -> counter"}},
+		{"del || incr then incr", []string{"INCRBY k 10"}, []string{"DEL k", "INCRBY k 2"}, []string{"INCRBY k 3"}, []string{"GET k -> 5"}},
+		{"incr || del (fresh counter)", nil, []string{"INCRBY k 7"}, []string{"DEL k"}, []string{"GET k -> 7"}},
+		// Sets.
+		{"sadd || srem (same member)", []string{"SADD s m"}, []string{"SADD s m"}, []string{"SREM s m"}, []string{"SMEMBERS s -> [m]"}},
+		{"sadd || sadd (same member)", nil, []string{"SADD s m"}, []string{"SADD s m"}, []string{"SMEMBERS s -> [m]", "SCARD s -> 1"}},
+		{"srem || srem", []string{"SADD s m n"}, []string{"SREM s m"}, []string{"SREM s m"}, []string{"SMEMBERS s -> [n]"}},
+		{"sadd || del", []string{"SADD s a b"}, []string{"SADD s c"}, []string{"DEL s"}, []string{"SMEMBERS s -> [c]"}},
+		{"sadd existing || del", []string{"SADD s a b"}, []string{"SADD s a"}, []string{"DEL s"}, []string{"SMEMBERS s -> [a]"}},
+		{"sadd || set", []string{"SADD s a"}, []string{"SADD s b"}, []string{"SET s v"}, []string{"SMEMBERS s -> [b]", "TYPE s -> set"}},
+		// Maps.
+		{"hset || hset (same field)", nil, []string{"HSET h f a"}, []string{"HSET h f b"}, []string{"HGET h f -> b", "HLEN h -> 1"}},
+		{"hset || hset (other fields)", nil, []string{"HSET h f a"}, []string{"HSET h g b"}, []string{"HGETALL h -> [f=a g=b]"}},
+		{"hset || hdel (same field)", []string{"HSET h f old"}, []string{"HSET h f a"}, []string{"HDEL h f"}, []string{"HGET h f -> a"}},
+		{"hdel || hdel", []string{"HSET h f old", "HSET h g x"}, []string{"HDEL h f"}, []string{"HDEL h f"}, []string{"HGETALL h -> [g=x]"}},
+		{"hincrby || hincrby", []string{"HINCRBY h n 10"}, []string{"HINCRBY h n 5"}, []string{"HINCRBY h n 1"}, []string{"HGET h n -> 16"}},
+		{"hincrby || hdel", []string{"HINCRBY h n 10"}, []string{"HINCRBY h n 5"}, []string{"HDEL h n"}, []string{"HGET h n -> 5"}},
+		{"hset || hincrby (integer field)", []string{"HSET h f 5"}, []string{"HSET h f x"}, []string{"HINCRBY h f 1 -> 6"}, []string{"HGET h f -> 6"}},
+		{"hset || del", []string{"HSET h f old", "HSET h g old"}, []string{"HSET h f a"}, []string{"DEL h"}, []string{"HGETALL h -> [f=a]"}},
+		{"hincrby || del", []string{"HINCRBY h n 10", "HSET h g x"}, []string{"HINCRBY h n 5"}, []string{"DEL h"}, []string{"HGETALL h -> [n=5]"}},
+		{"hset || set", []string{"HSET h f old"}, []string{"HSET h g a"}, []string{"SET h v"}, []string{"HGETALL h -> [g=a]", "TYPE h -> map"}},
+		// Type conflicts on a fresh key: the visible type is the highest
+		// ranked live component, map > set > counter > register.
+		{"set || sadd", nil, []string{"SET k v"}, []string{"SADD k m"}, []string{"TYPE k -> set"}},
+		{"incr || sadd", nil, []string{"INCR k"}, []string{"SADD k m"}, []string{"TYPE k -> set"}},
+		{"sadd || hset", nil, []string{"SADD k m"}, []string{"HSET k f v"}, []string{"TYPE k -> map"}},
+		{"set || hset", nil, []string{"SET k v"}, []string{"HSET k f v"}, []string{"TYPE k -> map"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			reps := newReplicas(2)
+			a, b := reps[0], reps[1]
+			for _, txn := range script(t, a, c.base...) {
+				b.deliver(t, txn)
+			}
+			ta := script(t, a, c.a...)
+			tb := script(t, b, c.b...)
+			for _, txn := range tb {
+				a.deliver(t, txn)
+			}
+			for _, txn := range ta {
+				b.deliver(t, txn)
+			}
+			sameState(t, "after exchange", a.ks, b.ks)
+			script(t, a, c.checks...)
+			script(t, b, c.checks...)
+		})
+	}
+}
+
+// TestConflictResolvedByObservingWrite: after a type conflict, a SET or
+// DEL that observed every component removes all of them, hidden ones too.
+func TestConflictResolvedByObservingWrite(t *testing.T) {
+	reps := newReplicas(2)
+	a, b := reps[0], reps[1]
+	ta := script(t, a, "SET k v", "INCR c")
+	tb := script(t, b, "SADD k m", "SET c x")
+	for _, txn := range tb {
+		a.deliver(t, txn)
+	}
+	for _, txn := range ta {
+		b.deliver(t, txn)
+	}
+	script(t, a, "TYPE k -> set", "TYPE c -> counter", "SET k w", "GET k -> w", "DEL c", "GET c -> (nil)")
+	if v := a.ks.lookup([]byte("k")); len(v.reg) != 1 || v.set != nil {
+		t.Fatalf("SET left hidden parts: %s", dumpValue(v))
+	}
+	// The deleted counter keeps only its resets, as a hidden value.
+	if v := a.ks.lookup([]byte("c")); v == nil || v.cnt == nil || v.cnt.live() || len(v.reg) != 0 {
+		t.Fatalf("deleted counter: %s", dumpValue(v))
+	}
+	if a.ks.Len() != 1 {
+		t.Fatalf("Len = %d, want 1 (the hidden counter is not counted)", a.ks.Len())
+	}
+}
+
+// TestRegisterTieBreak: concurrent writes with equal timestamps resolve
+// by node id; both stay as siblings until a write observes them.
+func TestRegisterTieBreak(t *testing.T) {
+	reps := newReplicas(2)
+	a, b := reps[0], reps[1]
+	ts := causal.Timestamp{WallMs: 7}
+	ba := a.ks.Begin(causal.Dot{Node: a.id, Counter: 1}, ts)
+	must(t, ba.Set([]byte("k"), []byte("from-1")))
+	bb := b.ks.Begin(causal.Dot{Node: b.id, Counter: 1}, ts)
+	must(t, bb.Set([]byte("k"), []byte("from-2")))
+	ta, tb := ba.Finish(), bb.Finish()
+	for _, r := range reps {
+		r.deliver(t, ta)
+		r.deliver(t, tb)
+	}
+	sameState(t, "tie", a.ks, b.ks)
+	v := a.ks.Get([]byte("k"))
+	if s, _ := v.Register(); string(s) != "from-2" {
+		t.Fatalf("Register = %q, want the higher node's", s)
+	}
+	sib := v.Siblings()
+	if len(sib) != 2 || string(sib[0].Value) != "from-1" || string(sib[1].Value) != "from-2" {
+		t.Fatalf("Siblings = %v", sib)
+	}
+	script(t, a, "SET k z")
+	if n := len(a.ks.Get([]byte("k")).Siblings()); n != 1 {
+		t.Fatalf("an observing SET left %d siblings", n)
+	}
+}
+
+// TestApplyReadiness: Apply refuses a transaction whose past is missing,
+// ignores a duplicate, and refuses a zero dot.
+func TestApplyReadiness(t *testing.T) {
+	reps := newReplicas(2)
+	a, b := reps[0], reps[1]
+	t1 := script(t, a, "SET k 1")[0]
+	t2 := script(t, a, "SET k 2")[0]
+	before := enc(b.ks)
+	if err := b.ks.Apply(t2); err != ErrNotReady {
+		t.Fatalf("early apply: %v", err)
+	}
+	if string(enc(b.ks)) != string(before) {
+		t.Fatal("refused apply changed state")
+	}
+	b.deliver(t, t1)
+	b.deliver(t, t2)
+	h := b.ks.Hash()
+	b.deliver(t, t1)
+	if b.ks.Hash() != h {
+		t.Fatal("duplicate changed state")
+	}
+	if err := b.ks.Apply(&Txn{}); err != ErrInvalid {
+		t.Fatalf("zero dot: %v", err)
+	}
+}

@@ -1,0 +1,81 @@
+package crdt
+
+import (
+	"encoding/binary"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/internal/codec"
+)
+
+// hasher computes the hashes the keyspace maintains incrementally. It
+// owns a scratch buffer so hashing allocates nothing once warm.
+//
+// The hash of a key is xxhash64 over: the key (length-prefixed), then the
+// value's digest input: its component tag, the canonical encoding of the
+// register and counter components, and for the set and map components the
+// 8-byte sum (mod 2^64) of their member or field hashes. A member hash is
+// xxhash64 of the member (length-prefixed) and its dots; a field hash is
+// xxhash64 of the name (length-prefixed) and the field value's digest
+// input. So the key hash is a function of the key's canonical encoding,
+// and one changed member or field costs O(its size), not O(the set's).
+type hasher struct {
+	buf []byte
+}
+
+func (h *hasher) member(m []byte, ds []causal.Dot) uint64 {
+	b := codec.AppendBytes(h.buf[:0], m)
+	b = appendDots(b, ds)
+	h.buf = b
+	return xxhash.Sum64(b)
+}
+
+func (h *hasher) field(name []byte, v *Value) uint64 {
+	b := codec.AppendBytes(h.buf[:0], name)
+	b = appendDigestInput(b, v)
+	h.buf = b
+	return xxhash.Sum64(b)
+}
+
+func (h *hasher) key(key []byte, v *Value) uint64 {
+	b := codec.AppendBytes(h.buf[:0], key)
+	b = appendDigestInput(b, v)
+	h.buf = b
+	return xxhash.Sum64(b)
+}
+
+func (h *hasher) context(c *causal.Context) uint64 {
+	b := c.AppendBinary(h.buf[:0])
+	h.buf = b
+	return xxhash.Sum64(b)
+}
+
+// appendDigestInput appends what a value contributes to its hash.
+func appendDigestInput(dst []byte, v *Value) []byte {
+	dst = append(dst, componentTag(v))
+	if len(v.reg) > 0 {
+		dst = appendRegister(dst, v.reg)
+	}
+	if v.cnt != nil {
+		dst = appendCounter(dst, v.cnt)
+	}
+	if v.set != nil {
+		dst = binary.LittleEndian.AppendUint64(dst, v.set.digest)
+	}
+	if v.mp != nil {
+		dst = binary.LittleEndian.AppendUint64(dst, v.mp.digest)
+	}
+	return dst
+}
+
+// mix combines the sum of key hashes with the context hash (a 64-bit
+// finalizer, so neither input cancels the other).
+func mix(sum, ctx uint64) uint64 {
+	x := sum ^ (ctx*0x9e3779b97f4a7c15 + 0x632be59bd9b4e019)
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
+}

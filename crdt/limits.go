@@ -1,0 +1,82 @@
+package crdt
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spooksystems/spook/internal/codec"
+)
+
+// Type is the type of a Value component. The numeric values are part of the
+// wire and disk formats: append only, never renumber.
+type Type uint8
+
+const (
+	TypeNone     Type = 0
+	TypeRegister Type = 1
+	TypeCounter  Type = 2
+	TypeSet      Type = 3
+	TypeMap      Type = 4
+)
+
+// String names the type as the API reports it.
+func (t Type) String() string {
+	switch t {
+	case TypeNone:
+		return "none"
+	case TypeRegister:
+		return "register"
+	case TypeCounter:
+		return "counter"
+	case TypeSet:
+		return "set"
+	case TypeMap:
+		return "map"
+	}
+	return "unknown"
+}
+
+// Named limits. Decoders refuse anything above them; mutators return an
+// error rather than build a value that could not be decoded.
+const (
+	MaxKeyBytes     = 1 << 10  // a key, or a map field name
+	MaxValueBytes   = 16 << 20 // a register value or a set member
+	MaxTxnKeys      = 1 << 12  // keys touched by one transaction
+	MaxTxnOps       = 1 << 16  // members/fields touched by one transaction
+	MaxSetMembers   = 1 << 24  // members of one decoded set
+	MaxMapFields    = 1 << 24  // fields of one decoded map
+	MaxSiblings     = 1 << 10  // concurrent register values of one decoded register
+	MaxKeys         = 1 << 30  // keys of one decoded keyspace
+	MaxNesting      = 1        // maps hold registers, counters and sets, not maps
+	EncodingVersion = 1        // first byte of every full encoding (Txn, Keyspace)
+
+	// MaxCounterNodes bounds the per-node entries of one decoded counter
+	// and the resets one counter clear may carry: one per node that ever
+	// incremented it, so the bound is the version vector's.
+	MaxCounterNodes = 1 << 12
+	// MaxMemberDots bounds the dots of one decoded set member: one per
+	// node that added it concurrently with the member's last observed add.
+	MaxMemberDots = 1 << 12
+)
+
+// Errors returned by mutators, Apply and decoders.
+var (
+	ErrOverflow   = errors.New("crdt: counter overflow")                  // Increment past int64
+	ErrKeyTooLong = errors.New("crdt: key too long")                      // key or field > MaxKeyBytes
+	ErrTooLarge   = errors.New("crdt: value too large")                   // value or member > MaxValueBytes, set > MaxSetMembers
+	ErrTxnTooBig  = errors.New("crdt: transaction too large")             // > MaxTxnKeys or MaxTxnOps
+	ErrNotReady   = errors.New("crdt: transaction's causal past missing") // Apply before Deps
+	ErrVersion    = errors.New("crdt: unknown encoding version")          // decoders: first byte ≠ EncodingVersion
+	ErrNotInteger = errors.New("crdt: value is not an integer")           // INCR of a non-integer register
+	// ErrWrongType is returned by Builder operations on a key (or map
+	// field) whose visible type is another type: SADD on a string, HSET on
+	// a set, INCR on a set (Redis WRONGTYPE). Set and Delete never return
+	// it: they overwrite any type.
+	ErrWrongType = errors.New("crdt: operation against a key holding the wrong kind of value")
+	// ErrInvalid is returned by decoders for input that parses but is not
+	// canonical or not allowed (unsorted, duplicate, zero dot, unknown
+	// tag), wrapped with the reason, and by Apply for a transaction with a
+	// zero dot.
+	// It wraps codec.ErrInvalid.
+	ErrInvalid = fmt.Errorf("crdt: invalid input: %w", codec.ErrInvalid)
+)

@@ -1,0 +1,182 @@
+package crdt
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// run executes one Redis-like command against a builder and returns the
+// reply as text, the form the semantics tables compare against:
+//
+//	SET k v | GET k | DEL k | INCR k | INCRBY k n | TYPE k
+//	SADD k m... | SREM k m... | SMEMBERS k | SCARD k | SISMEMBER k m
+//	HSET k f v | HGET k f | HINCRBY k f n | HDEL k f... | HLEN k | HGETALL k
+//
+// Errors render as "ERR not integer", "ERR overflow", "WRONGTYPE".
+func run(b *Builder, line string) string {
+	args := strings.Fields(line)
+	for i, a := range args {
+		if a == `""` {
+			args[i] = "" // the empty string
+		}
+	}
+	bs := func(i int) []byte { return []byte(args[i]) }
+	rest := func(i int) [][]byte {
+		var out [][]byte
+		for _, a := range args[i:] {
+			out = append(out, []byte(a))
+		}
+		return out
+	}
+	reply := func(v any, err error) string {
+		switch {
+		case errors.Is(err, ErrNotInteger):
+			return "ERR not integer"
+		case errors.Is(err, ErrOverflow):
+			return "ERR overflow"
+		case errors.Is(err, ErrWrongType):
+			return "WRONGTYPE"
+		case err != nil:
+			return "ERR " + err.Error()
+		}
+		return fmt.Sprint(v)
+	}
+	switch strings.ToUpper(args[0]) {
+	case "SET":
+		return reply("OK", b.Set(bs(1), bs(2)))
+	case "GET":
+		v := b.Get(bs(1))
+		switch v.Type() {
+		case TypeNone:
+			return "(nil)"
+		case TypeRegister:
+			s, _ := v.Register()
+			return string(s)
+		case TypeCounter:
+			n, _ := v.Counter()
+			return strconv.FormatInt(n, 10)
+		}
+		return "WRONGTYPE"
+	case "DEL":
+		existed := b.Get(bs(1)) != nil
+		if err := b.Delete(bs(1)); err != nil {
+			return reply(nil, err)
+		}
+		if existed {
+			return "1"
+		}
+		return "0"
+	case "TYPE":
+		return b.Get(bs(1)).Type().String()
+	case "INCR":
+		return reply(b.Increment(bs(1), 1))
+	case "INCRBY":
+		n, _ := strconv.ParseInt(args[2], 10, 64)
+		return reply(b.Increment(bs(1), n))
+	case "SADD":
+		return reply(b.SetAdd(bs(1), rest(2)...))
+	case "SREM":
+		return reply(b.SetRemove(bs(1), rest(2)...))
+	case "SMEMBERS":
+		v := b.Get(bs(1))
+		if t := v.Type(); t != TypeNone && t != TypeSet {
+			return "WRONGTYPE"
+		}
+		return "[" + strings.Join(members(v), " ") + "]"
+	case "SCARD":
+		return fmt.Sprint(b.Get(bs(1)).Len())
+	case "SISMEMBER":
+		if b.Get(bs(1)).Contains(bs(2)) {
+			return "1"
+		}
+		return "0"
+	case "HSET":
+		added, err := b.MapSet(bs(1), bs(2), bs(3))
+		if added {
+			return reply(1, err)
+		}
+		return reply(0, err)
+	case "HGET":
+		f := b.Get(bs(1)).Field(bs(2))
+		switch f.Type() {
+		case TypeNone:
+			return "(nil)"
+		case TypeRegister:
+			s, _ := f.Register()
+			return string(s)
+		case TypeCounter:
+			n, _ := f.Counter()
+			return strconv.FormatInt(n, 10)
+		}
+		return "WRONGTYPE"
+	case "HINCRBY":
+		n, _ := strconv.ParseInt(args[3], 10, 64)
+		return reply(b.MapIncrement(bs(1), bs(2), n))
+	case "HDEL":
+		return reply(b.MapDelete(bs(1), rest(2)...))
+	case "HLEN":
+		return fmt.Sprint(b.Get(bs(1)).Len())
+	case "HGETALL":
+		var parts []string
+		b.Get(bs(1)).Fields(func(name []byte, v *Value) bool {
+			s := "?"
+			switch v.Type() {
+			case TypeRegister:
+				r, _ := v.Register()
+				s = string(r)
+			case TypeCounter:
+				n, _ := v.Counter()
+				s = strconv.FormatInt(n, 10)
+			}
+			parts = append(parts, string(name)+"="+s)
+			return true
+		})
+		return "[" + strings.Join(parts, " ") + "]"
+	}
+	panic("unknown command " + line)
+}
+
+// script runs lines against replica r. Each line is "COMMAND ... ->
+// expected"; lines between MULTI and EXEC form one transaction (replies
+// inside it are checked as the transaction sees them), every other line is
+// its own transaction. It returns the transactions committed.
+func script(t tb, r *replica, lines ...string) []*Txn {
+	t.Helper()
+	var txns []*Txn
+	var b *Builder
+	commit := func() {
+		if b.Empty() {
+			b = nil
+			return
+		}
+		txn := b.Finish()
+		r.deliver(t, txn)
+		txns = append(txns, txn)
+		b = nil
+	}
+	for _, line := range lines {
+		switch line {
+		case "MULTI":
+			b = r.begin()
+			continue
+		case "EXEC":
+			commit()
+			continue
+		}
+		cmd, want, _ := strings.Cut(line, "->")
+		cmd, want = strings.TrimSpace(cmd), strings.TrimSpace(want)
+		single := b == nil
+		if single {
+			b = r.begin()
+		}
+		if got := run(b, cmd); want != "" && got != want {
+			t.Fatalf("node %v: %s: got %q, want %q", r.id, cmd, got, want)
+		}
+		if single {
+			commit()
+		}
+	}
+	return txns
+}

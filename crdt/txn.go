@@ -1,0 +1,207 @@
+package crdt
+
+import (
+	"github.com/spooksystems/spook/causal"
+)
+
+// Txn is one transaction: the unit of atomicity, replication and logging.
+// Its operations are private; they are made by a Builder or a decoder and
+// read back through Keys, AppendBody and AppendBinary.
+type Txn struct {
+	Dot  causal.Dot
+	Time causal.Timestamp
+	// Deps is the causal past the transaction was made in: the origin's
+	// context when it began. The entries a transaction removes are exactly
+	// those whose dot lies in Deps.
+	Deps causal.Context
+
+	ops []keyOp // sorted by key, no duplicates, none empty
+}
+
+// keyOp is the operation of a transaction on one key.
+type keyOp struct {
+	key []byte
+	op  valueOp
+}
+
+// Operation flags: the first byte of every encoded operation (the "tag").
+// Bits are part of the wire format: append only.
+const (
+	opRegClear     uint8 = 1 << 0 // remove the observed register entries
+	opRegSet       uint8 = 1 << 1 // add a register entry: value follows
+	opCounterReset uint8 = 1 << 2 // reset the observed counter entries: list follows
+	opCounterInc   uint8 = 1 << 3 // the writer's new cumulative sum follows
+	opSet          uint8 = 1 << 4 // set operation follows
+	opMap          uint8 = 1 << 5 // map operation follows (top level only)
+
+	opMaskTop    = opRegClear | opRegSet | opCounterReset | opCounterInc | opSet | opMap
+	opMaskNested = opMaskTop &^ opMap // MaxNesting: a field holds no map
+)
+
+// valueOp is the operation on one value (a key or a map field). Every
+// entry it creates carries the transaction's dot and time; every removal
+// is "the observed entries" (dots in Deps), except counters, whose clear
+// lists the observed (k, sum) per node because a receiver may already hold
+// a later entry of that node.
+//
+// Within one transaction the parts commute: removals only touch dots in
+// Deps, additions carry the transaction's own dot, which Deps lacks.
+type valueOp struct {
+	flags  uint8          // opRegClear, opRegSet, opCounterInc only
+	value  []byte         // opRegSet
+	sum    int64          // opCounterInc
+	resets []counterReset // sorted by node; non-empty means opCounterReset
+	set    *setOp         // non-nil means opSet
+	mp     *mapOp         // non-nil means opMap
+}
+
+// tag is the encoded flag byte of op.
+func (op *valueOp) tag() uint8 {
+	t := op.flags
+	if len(op.resets) > 0 {
+		t |= opCounterReset
+	}
+	if op.set != nil {
+		t |= opSet
+	}
+	if op.mp != nil {
+		t |= opMap
+	}
+	return t
+}
+
+// empty reports whether op changes nothing (slots the Builder emptied
+// included).
+func (op *valueOp) empty() bool {
+	if op.flags != 0 || len(op.resets) > 0 {
+		return false
+	}
+	if op.set != nil {
+		if op.set.observed {
+			return false
+		}
+		for i := range op.set.members {
+			if !op.set.members[i].empty() {
+				return false
+			}
+		}
+	}
+	if op.mp != nil {
+		if op.mp.observed {
+			return false
+		}
+		for i := range op.mp.fields {
+			if !op.mp.fields[i].op.empty() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// setOp is the operation on a set component.
+type setOp struct {
+	observed bool       // remove every observed member dot (DEL, SET)
+	members  []memberOp // sorted by member once finished
+}
+
+// memberOp removes the member's observed dots and/or adds it.
+type memberOp struct {
+	member   []byte
+	observed bool
+	add      bool
+}
+
+func (m *memberOp) empty() bool { return !m.observed && !m.add }
+
+// mapOp is the operation on a map component.
+type mapOp struct {
+	observed bool      // remove the observed register and set entries of every field
+	fields   []fieldOp // sorted by name once finished
+}
+
+// fieldOp is the operation on one map field: a nested valueOp without map.
+type fieldOp struct {
+	name []byte
+	op   valueOp
+}
+
+// txnHeader is what applying an operation needs from its transaction.
+type txnHeader struct {
+	dot  causal.Dot
+	time causal.Timestamp
+	deps *causal.Context
+}
+
+// applyOp applies op to v. It cannot fail: a transaction is validated when
+// it is built or decoded, and Apply checks readiness first, which is what
+// makes Apply atomic.
+func applyOp(v *Value, op *valueOp, t *txnHeader, h *hasher) {
+	switch {
+	case op.flags&opRegSet != 0:
+		v.reg = joinRegisterWrite(v.reg, op.flags&opRegClear != 0, regDelta{dot: t.dot, time: t.time, value: op.value}, t.deps)
+	case op.flags&opRegClear != 0:
+		v.reg = clearRegister(v.reg, t.deps)
+	}
+	if len(op.resets) > 0 || op.flags&opCounterInc != 0 {
+		if v.cnt == nil {
+			v.cnt = &counter{}
+		}
+		for _, r := range op.resets {
+			v.cnt.reset(r)
+		}
+		if op.flags&opCounterInc != 0 {
+			v.cnt.increment(counterDelta{node: t.dot.Node, k: t.dot.Counter, sum: op.sum})
+		}
+	}
+	if op.set != nil {
+		if v.set == nil {
+			v.set = newSet()
+		}
+		if op.set.observed {
+			v.set.clearObserved(t.deps, h)
+		}
+		for i := range op.set.members {
+			m := &op.set.members[i]
+			if m.empty() {
+				continue
+			}
+			v.set.joinMember(setDelta{member: m.member, observed: m.observed, add: m.add, dot: t.dot}, t.deps, h)
+		}
+		if len(v.set.members) == 0 {
+			v.set = nil
+		}
+	}
+	if op.mp != nil {
+		if v.mp == nil {
+			v.mp = newMap()
+		}
+		if op.mp.observed {
+			v.mp.clearObserved(t.deps, h)
+		}
+		for i := range op.mp.fields {
+			f := &op.mp.fields[i]
+			if f.op.empty() {
+				continue
+			}
+			v.mp.applyField(f.name, &f.op, t, h)
+		}
+		if len(v.mp.fields) == 0 {
+			v.mp = nil
+		}
+	}
+}
+
+// Keys calls fn with each key the transaction touches, in bytewise order.
+// The slices alias the transaction.
+func (t *Txn) Keys(fn func(key []byte) bool) {
+	for i := range t.ops {
+		if !fn(t.ops[i].key) {
+			return
+		}
+	}
+}
+
+// Len is the number of keys the transaction touches; zero for an empty
+// transaction (which changes nothing and need not be committed).
+func (t *Txn) Len() int { return len(t.ops) }
