@@ -1,0 +1,94 @@
+// Package storage makes a node's history durable: a segmented,
+// append-only log of records and snapshot files, both over the vfs.FS
+// seam so every byte can be crash-tested on vfs.MemFS. Records and
+// snapshots are opaque bytes here; the replica encodes them.
+//
+// # Use
+//
+//	store, err := storage.OpenStore(vfs.OS{}, dataDir, storage.StoreOptions{})
+//	if snap := store.Snapshot(); snap != nil { restore(snap.Data) }
+//	err = store.Replay(func(index uint64, payload []byte) error { return apply(payload) })
+//	index, err := store.Log().Append(record) // buffered; not yet durable
+//	err = store.Log().Sync()                 // every record appended before is durable
+//	err = store.WriteSnapshot(index, state)  // then the log is trimmed behind it
+//
+// Log and snapshot functions can be used alone (OpenLog, WriteSnapshot,
+// LoadSnapshot). When Sync is called is the caller's decision: SyncPolicy
+// names the three policies a node offers (always, batch, none) and what
+// each promises; docs/durability.md has the full contract.
+//
+// # Log format
+//
+// The log is a directory of segment files, each named by the index of its
+// first record in 20 decimal digits: 00000000000000000001.seg. Records
+// have consecutive indexes across segments; an index is not stored per
+// record but implied by its position. Integers are little-endian.
+//
+//	segment file:
+//	+--------------------+----------+----------+-----
+//	| header (24 bytes)  | record 1 | record 2 | ...
+//	+--------------------+----------+----------+-----
+//
+//	segment header:
+//	+-----------+-------------+-----------------+-----------------------+
+//	| magic (8) | version (4) | first index (8) | crc32c of the 20 bytes|
+//	| "spooklog"| uint32 = 1  | uint64          | before it (4)         |
+//	+-----------+-------------+-----------------+-----------------------+
+//
+//	record:
+//	+------------+-----------------------------+-------------------+
+//	| length (4) | crc32c (4) over the length  | payload           |
+//	| uint32     | bytes and the payload       | (length bytes)    |
+//	+------------+-----------------------------+-------------------+
+//
+// CRC-32C is the Castagnoli polynomial. length is at most
+// LogOptions.RecordBytesMax; a larger value is "impossible". A segment is
+// started when the next record would take the active one past
+// LogOptions.SegmentBytesMax: the old segment is synced and closed, the
+// new one created, its header synced, and the directory synced, before
+// any record goes into it. So only the last segment can have a tail that
+// was never synced.
+//
+// # Recovery
+//
+// OpenLog reads every segment. In any segment but the last, every byte
+// must be a valid record; in the last, the first invalid record (too
+// short, impossible length, checksum mismatch) ends the valid prefix. If
+// any valid record follows it anywhere in the file, the damage is not a
+// torn write and OpenLog fails with a *CorruptionError (errors.Is
+// ErrCorrupt) naming file and offset:
+//
+//	storage: corrupt record in log/00000000000000000012.seg at offset 4096: checksum mismatch followed by valid records
+//
+// Otherwise it is a torn tail (a crash during an unsynced write): it is
+// truncated away and the truncation synced, and RecoveryReport says so.
+// A last segment whose header is torn held no record yet and is removed.
+// Segments must be contiguous (each starts where the previous ends) and
+// agree with their names. Recovery is idempotent: a crash during it is
+// recovered by the next open.
+//
+// # Snapshot format
+//
+// A snapshot is a file 00000000000000000042.snap in the snapshot
+// directory, named by the index of the last record it covers:
+//
+//	+-----------+-------------+-----------+-----------------+
+//	| magic (8) | version (4) | index (8) | data length (8) |
+//	| "spooksnp"| uint32 = 1  | uint64    | uint64          |
+//	+-----------+-------------+-----------+-----------------+
+//	| crc32c of data (4) | crc32c of the 32 header bytes before it (4) |
+//	+--------------------+---------------------------------------------+
+//	| data (data length bytes)                                         |
+//	+------------------------------------------------------------------+
+//
+// WriteSnapshot writes name.tmp, syncs it, renames it and syncs the
+// directory, then keeps the newest SnapshotOptions.Kept (default 2).
+// LoadSnapshot returns the newest one whose checks pass and reports the
+// others it passed over.
+//
+// # Failure
+//
+// The Log is fail-stop: the first FS error while writing fails it for
+// good, and every later write returns that error (see Log). Operating
+// errors are returned, never panicked; sentinels are listed in errors.go.
+package storage

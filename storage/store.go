@@ -1,0 +1,115 @@
+package storage
+
+import (
+	"fmt"
+	"path"
+
+	"github.com/spooksystems/spook/storage/vfs"
+)
+
+// StoreOptions configures a Store. The zero value is valid.
+type StoreOptions struct {
+	// Log configures the log; its FirstIndex is set by OpenStore.
+	Log LogOptions
+	// Snapshot configures snapshot writes.
+	Snapshot SnapshotOptions
+}
+
+// Store is a data directory: a log in dir/log and snapshots in dir/snap.
+// A snapshot at index i stands for the records 1..i; recovery is "load
+// the newest valid snapshot, then replay the log after it".
+//
+// Store is safe for concurrent use as far as its Log is; WriteSnapshot
+// calls must not overlap each other.
+type Store struct {
+	fs       vfs.FS
+	snapDir  string
+	opts     StoreOptions
+	log      *Log
+	snapshot *Snapshot
+	skipped  []error
+}
+
+// OpenStore opens (or creates) the data directory dir. It loads the
+// newest valid snapshot and opens the log, and checks they fit together:
+// the log must hold every record after the snapshot. A log that starts
+// later is refused with a *CorruptionError (records are missing).
+func OpenStore(fsys vfs.FS, dir string, opts StoreOptions) (*Store, error) {
+	s := &Store{fs: fsys, snapDir: path.Join(dir, "snap"), opts: opts}
+	if err := ensureDir(fsys, dir); err != nil {
+		return nil, err
+	}
+	snap, skipped, err := LoadSnapshot(fsys, s.snapDir)
+	if err != nil {
+		return nil, err
+	}
+	s.snapshot, s.skipped = snap, skipped
+	logOpts := opts.Log
+	logOpts.FirstIndex = 1
+	if snap != nil {
+		logOpts.FirstIndex = snap.Index + 1
+	}
+	logDir := path.Join(dir, "log")
+	log, err := OpenLog(fsys, logDir, logOpts)
+	if err != nil {
+		return nil, err
+	}
+	if snap != nil {
+		first, last := log.FirstIndex(), log.LastIndex()
+		if first > snap.Index+1 || last < snap.Index {
+			log.Close()
+			return nil, &CorruptionError{What: "log", File: logDir,
+				Reason: fmt.Sprintf("holds indexes %d..%d, snapshot %s needs every record after %d", first, last, snap.File, snap.Index)}
+		}
+	} else if first := log.FirstIndex(); first != 1 {
+		log.Close()
+		return nil, &CorruptionError{What: "log", File: logDir,
+			Reason: fmt.Sprintf("starts at index %d and no valid snapshot covers the records before it", first)}
+	}
+	s.log = log
+	return s, nil
+}
+
+// Log is the store's log. Append and Sync on it; do not TruncateFront it
+// directly (WriteSnapshot does so safely).
+func (s *Store) Log() *Log { return s.log }
+
+// Snapshot is the snapshot loaded at open, or nil. Its Data is owned by
+// the caller.
+func (s *Store) Snapshot() *Snapshot { return s.snapshot }
+
+// SkippedSnapshots lists the invalid snapshot files OpenStore passed over.
+func (s *Store) SkippedSnapshots() []error { return s.skipped }
+
+// Replay calls fn for every record after the loaded snapshot (all records
+// if there is none), in order. payload is valid only during the call.
+func (s *Store) Replay(fn func(index uint64, payload []byte) error) error {
+	from := s.log.FirstIndex()
+	if s.snapshot != nil {
+		from = s.snapshot.Index + 1
+	}
+	return s.log.Iterate(from, fn)
+}
+
+// WriteSnapshot stores data as the state after record index (index must
+// not exceed Log().LastIndex()). It first syncs the log, so a snapshot is
+// never durable ahead of the records it covers; then writes the snapshot
+// durably and removes the oldest; then trims the log below the oldest
+// snapshot kept, so a fallback to it on load still finds every later
+// record.
+func (s *Store) WriteSnapshot(index uint64, data []byte) error {
+	if last := s.log.LastIndex(); index > last {
+		return fmt.Errorf("%w: snapshot index %d beyond the log's last index %d", ErrOptions, index, last)
+	}
+	if err := s.log.Sync(); err != nil {
+		return err
+	}
+	kept, err := WriteSnapshot(s.fs, s.snapDir, index, data, s.opts.Snapshot)
+	if err != nil {
+		return err
+	}
+	return s.log.TruncateFront(kept[0] + 1)
+}
+
+// Close closes the log (syncing it).
+func (s *Store) Close() error { return s.log.Close() }
