@@ -1,0 +1,707 @@
+package resp
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spooksystems/spook/crdt"
+	"github.com/tidwall/redcon"
+)
+
+// Connection, server and keyspace-wide commands.
+
+func cmdPing(s *Server, c *client, args [][]byte) {
+	if c.subscribed() {
+		// In subscribed mode RESP2 replies with a push-style array.
+		c.out.WriteArray(2)
+		c.out.WriteBulkString("pong")
+		if len(args) > 1 {
+			c.out.WriteBulk(args[1])
+		} else {
+			c.out.WriteBulkString("")
+		}
+		return
+	}
+	if len(args) > 2 {
+		c.out.WriteError("ERR wrong number of arguments for 'ping' command")
+		return
+	}
+	c.out.WriteRaw(readPing(view{}, args, nil))
+}
+
+// redisVersion is the Redis version Spook answers as; clients use it to
+// pick features, and Spook's commands behave as this version's.
+const redisVersion = "7.2.0"
+
+func cmdHello(s *Server, c *client, args [][]byte) {
+	if len(args) > 1 {
+		v, err := parseInt(args[1])
+		if err != nil {
+			c.out.WriteError("ERR Protocol version is not an integer or out of range")
+			return
+		}
+		if v != 2 {
+			c.out.WriteError("NOPROTO unsupported protocol version")
+			return
+		}
+	}
+	var auth bool
+	var user, pass, name []byte
+	setName := false
+	for i := 2; i < len(args); i++ {
+		switch {
+		case bytes.EqualFold(args[i], []byte("AUTH")) && i+2 < len(args):
+			auth, user, pass = true, args[i+1], args[i+2]
+			i += 2
+		case bytes.EqualFold(args[i], []byte("SETNAME")) && i+1 < len(args):
+			setName, name = true, args[i+1]
+			i++
+		default:
+			c.out.WriteError("ERR Syntax error in HELLO option '" + oneLine(string(args[i])) + "'")
+			return
+		}
+	}
+	if auth {
+		if !s.checkPassword(user, pass) {
+			c.out.WriteError("WRONGPASS invalid username-password pair or user is disabled.")
+			return
+		}
+		c.authed = true
+	}
+	if !c.authed {
+		c.out.WriteError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		return
+	}
+	if setName {
+		if !validClientName(name) {
+			c.out.WriteError("ERR Client names cannot contain spaces, newlines or special characters.")
+			return
+		}
+		c.name = string(name)
+	}
+	c.out.WriteArray(14)
+	c.out.WriteBulkString("server")
+	c.out.WriteBulkString("redis")
+	c.out.WriteBulkString("version")
+	c.out.WriteBulkString(redisVersion)
+	c.out.WriteBulkString("proto")
+	c.out.WriteInt(2)
+	c.out.WriteBulkString("id")
+	c.out.WriteInt64(c.id)
+	c.out.WriteBulkString("mode")
+	c.out.WriteBulkString("standalone")
+	c.out.WriteBulkString("role")
+	c.out.WriteBulkString("master")
+	c.out.WriteBulkString("modules")
+	c.out.WriteArray(0)
+}
+
+// checkPassword reports whether user/pass authenticate. The only user is
+// "default"; with no password configured it accepts any password, as
+// Redis's nopass default user does.
+func (s *Server) checkPassword(user, pass []byte) bool {
+	if string(user) != "default" {
+		return false
+	}
+	if s.cfg.Password == "" {
+		return true
+	}
+	return subtle.ConstantTimeCompare(pass, []byte(s.cfg.Password)) == 1
+}
+
+func cmdAuth(s *Server, c *client, args [][]byte) {
+	var user, pass []byte
+	switch len(args) {
+	case 2:
+		if s.cfg.Password == "" {
+			c.out.WriteError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+			return
+		}
+		user, pass = []byte("default"), args[1]
+	case 3:
+		user, pass = args[1], args[2]
+	default:
+		c.out.WriteError(string(errSyntax))
+		return
+	}
+	if !s.checkPassword(user, pass) {
+		c.out.WriteError("WRONGPASS invalid username-password pair or user is disabled.")
+		return
+	}
+	c.authed = true
+	c.out.WriteString("OK")
+}
+
+func cmdSelect(s *Server, c *client, args [][]byte) {
+	db, err := parseInt(args[1])
+	switch {
+	case err != nil:
+		c.out.WriteError(string(errNotInteger))
+	case db != 0:
+		c.out.WriteError("ERR DB index is out of range")
+	default:
+		c.out.WriteString("OK")
+	}
+}
+
+func cmdQuit(s *Server, c *client, args [][]byte) {
+	c.out.WriteString("OK")
+	if c.dconn != nil {
+		c.quit = true // the detached loop flushes and closes
+		return
+	}
+	c.out.ReadPipeline() // nothing after QUIT runs
+	c.out.Close()        // flushes first
+}
+
+func cmdReset(s *Server, c *client, args [][]byte) {
+	c.resetMulti()
+	c.channels, c.patterns = nil, nil
+	c.stopPump()
+	c.name = ""
+	c.authed = s.cfg.Password == ""
+	c.out.WriteString("RESET")
+}
+
+// validClientName is Redis's rule: printable ASCII without spaces.
+func validClientName(name []byte) bool {
+	for _, b := range name {
+		if b < '!' || b > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func cmdClient(s *Server, c *client, args [][]byte) {
+	sub := strings.ToLower(string(args[1]))
+	arity := map[string]int{"setname": 3, "getname": 2, "id": 2, "setinfo": 4, "info": 2, "list": -2}
+	want, known := arity[sub]
+	if !known {
+		c.out.WriteError("ERR unknown subcommand '" + oneLine(string(args[1])) + "'. Try CLIENT HELP.")
+		return
+	}
+	if (want >= 0 && len(args) != want) || (want < 0 && len(args) < -want) {
+		c.out.WriteError("ERR wrong number of arguments for 'client|" + sub + "' command")
+		return
+	}
+	switch sub {
+	case "setname":
+		if !validClientName(args[2]) {
+			c.out.WriteError("ERR Client names cannot contain spaces, newlines or special characters.")
+			return
+		}
+		c.name = string(args[2])
+		c.out.WriteString("OK")
+	case "getname":
+		if c.name == "" {
+			c.out.WriteNull()
+			return
+		}
+		c.out.WriteBulkString(c.name)
+	case "id":
+		c.out.WriteInt64(c.id)
+	case "setinfo":
+		// go-redis sends lib-name and lib-ver; Spook does not keep them.
+		c.out.WriteString("OK")
+	case "info", "list":
+		c.out.WriteBulkString(fmt.Sprintf("id=%d addr=%s name=%s db=0 multi=%d sub=%d psub=%d\n",
+			c.id, c.out.RemoteAddr(), c.name, len(c.queued), len(c.channels), len(c.patterns)))
+	}
+}
+
+// commandFlags are the COMMAND flags of c.
+func commandFlags(c *command) []string {
+	var f []string
+	if c.flags&flagWrite != 0 {
+		f = append(f, "write")
+	}
+	if c.flags&flagReadOnly != 0 {
+		f = append(f, "readonly")
+	}
+	if c.flags&flagAdmin != 0 {
+		f = append(f, "fast")
+	}
+	if c.flags&flagPubSub != 0 {
+		f = append(f, "pubsub")
+	}
+	if c.flags&flagNoAuth != 0 {
+		f = append(f, "no-auth")
+	}
+	return f
+}
+
+// writeCommandInfo writes one COMMAND entry in Redis 7's ten-element form.
+func writeCommandInfo(w redcon.Conn, c *command) {
+	w.WriteArray(10)
+	w.WriteBulkString(c.name)
+	w.WriteInt(c.arity)
+	flags := commandFlags(c)
+	w.WriteArray(len(flags))
+	for _, f := range flags {
+		w.WriteString(f)
+	}
+	w.WriteInt(c.first)
+	w.WriteInt(c.last)
+	w.WriteInt(c.step)
+	for range 4 { // ACL categories, tips, key specs, subcommands
+		w.WriteArray(0)
+	}
+}
+
+func sortedCommands() []*command {
+	list := make([]*command, 0, len(commands))
+	for _, c := range commands {
+		list = append(list, c)
+	}
+	slices.SortFunc(list, func(a, b *command) int { return strings.Compare(a.name, b.name) })
+	return list
+}
+
+func cmdCommand(s *Server, c *client, args [][]byte) {
+	if len(args) == 1 {
+		list := sortedCommands()
+		c.out.WriteArray(len(list))
+		for _, cmd := range list {
+			writeCommandInfo(c.out, cmd)
+		}
+		return
+	}
+	switch strings.ToLower(string(args[1])) {
+	case "count":
+		c.out.WriteInt(len(commands))
+	case "list":
+		list := sortedCommands()
+		c.out.WriteArray(len(list))
+		for _, cmd := range list {
+			c.out.WriteBulkString(cmd.name)
+		}
+	case "info":
+		c.out.WriteArray(len(args) - 2)
+		for _, name := range args[2:] {
+			if cmd := lookup(name); cmd != nil {
+				writeCommandInfo(c.out, cmd)
+			} else {
+				c.out.WriteNull()
+			}
+		}
+	case "docs":
+		// No documentation; redis-cli then shows no hints.
+		c.out.WriteArray(0)
+	default:
+		c.out.WriteError("ERR unknown subcommand '" + oneLine(string(args[1])) + "'. Try COMMAND HELP.")
+	}
+}
+
+func cmdInfo(s *Server, c *client, args [][]byte) {
+	want := map[string]bool{}
+	for _, a := range args[1:] {
+		want[strings.ToLower(string(a))] = true
+	}
+	all := len(want) == 0 || want["all"] || want["default"] || want["everything"]
+	show := func(section string) bool { return all || want[section] }
+
+	var b strings.Builder
+	line := func(format string, a ...any) { fmt.Fprintf(&b, format+"\r\n", a...) }
+	st := s.backend.Status()
+	if show("server") {
+		line("# Server")
+		line("redis_version:%s", redisVersion)
+		line("spook_version:%s", s.cfg.Version)
+		line("redis_mode:standalone")
+		line("os:%s %s", runtime.GOOS, runtime.GOARCH)
+		line("arch_bits:%d", strconv.IntSize)
+		line("process_id:%d", os.Getpid())
+		line("run_id:%s", st.ID)
+		if addr, ok := s.listenAddr().(*net.TCPAddr); ok {
+			line("tcp_port:%d", addr.Port)
+		}
+		line("uptime_in_seconds:%d", int64(time.Since(s.start).Seconds()))
+		line("")
+	}
+	if show("clients") {
+		line("# Clients")
+		line("connected_clients:%d", s.clients.Load())
+		line("maxclients:%d", s.cfg.MaxClients)
+		line("")
+	}
+	if show("keyspace") {
+		line("# Keyspace")
+		n := 0
+		_ = s.backend.View(func(ks *crdt.Keyspace) error { n = visibleLen(ks); return nil })
+		if n > 0 {
+			line("db0:keys=%d,expires=0,avg_ttl=0", n)
+		}
+		line("")
+	}
+	if show("spook") {
+		line("# Spook")
+		line("node_id:%s", st.ID)
+		line("node_name:%s", st.Name)
+		line("cluster:%s", st.Cluster)
+		line("state_hash:%s", st.StateHash)
+		line("members:%d", len(st.Members))
+		for i, m := range st.Members {
+			line("member%d:id=%s,name=%s,addr=%s,state=%s,lag_txns=%d", i, m.ID, m.Name, m.Addr, m.State, m.LagTxns)
+		}
+		line("applied:%s", vectorText(st.Applied))
+		line("collapsed:%s", vectorText(st.Collapsed))
+		line("")
+	}
+	c.out.WriteBulkString(b.String())
+}
+
+func (s *Server) listenAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// vectorText prints a vector by node name as "a=3,b=7", sorted by name.
+func vectorText(v map[string]uint64) string {
+	names := make([]string, 0, len(v))
+	for n := range v {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s=%d", n, v[n])
+	}
+	return strings.Join(parts, ",")
+}
+
+func cmdSpookStatus(s *Server, c *client, args [][]byte) {
+	b, err := json.Marshal(s.backend.Status())
+	if err != nil {
+		c.out.WriteError("ERR " + oneLine(err.Error()))
+		return
+	}
+	c.out.WriteBulk(b)
+}
+
+// cmdWait is WAIT numreplicas timeout: block until numreplicas other
+// members have applied this client's last write (Backend.Wait with
+// numreplicas+1 members, this node included) or timeout milliseconds pass
+// (0: no timeout), and reply how many other members have it.
+func cmdWait(s *Server, c *client, args [][]byte) {
+	n, err := parseInt(args[1])
+	if err != nil {
+		c.out.WriteError(string(errNotInteger))
+		return
+	}
+	timeoutMs, err := parseInt(args[2])
+	if err != nil {
+		c.out.WriteError("ERR timeout is not an integer or out of range")
+		return
+	}
+	if timeoutMs < 0 {
+		c.out.WriteError("ERR timeout is negative")
+		return
+	}
+	if c.lastToken.IsZero() {
+		// No write to wait for: every reachable member has "it".
+		others := 0
+		for _, m := range s.backend.Status().Members {
+			if m.State == "alive" || m.State == "suspect" {
+				others++
+			}
+		}
+		c.out.WriteInt(others)
+		return
+	}
+	ctx := s.ctx
+	if timeoutMs > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(timeoutMs)*time.Millisecond)
+		defer cancel()
+	}
+	n = max(n, 0)
+	got, err := s.backend.Wait(ctx, c.lastToken, int(min(n, 1<<20))+1)
+	if err != nil && ctx.Err() == nil {
+		c.out.WriteError(s.errorText(err))
+		return
+	}
+	c.out.WriteInt(max(got-1, 0))
+}
+
+func cmdMulti(s *Server, c *client, args [][]byte) {
+	if c.multi {
+		c.out.WriteError("ERR MULTI calls can not be nested")
+		return
+	}
+	c.multi = true
+	c.out.WriteString("OK")
+}
+
+func cmdExec(s *Server, c *client, args [][]byte) {
+	if !c.multi {
+		c.out.WriteError("ERR EXEC without MULTI")
+		return
+	}
+	s.exec(c)
+}
+
+func cmdDiscard(s *Server, c *client, args [][]byte) {
+	if !c.multi {
+		c.out.WriteError("ERR DISCARD without MULTI")
+		return
+	}
+	c.resetMulti()
+	c.out.WriteString("OK")
+}
+
+func cmdWatch(s *Server, c *client, args [][]byte) {
+	if c.multi {
+		c.out.WriteError("ERR WATCH inside MULTI is not allowed")
+		return
+	}
+	// Optimistic locking cannot hold across replicas that accept writes
+	// without coordination; refusing is clearer than a WATCH that only
+	// sees local writes.
+	c.out.WriteError("ERR WATCH is not supported by Spook (transactions are atomic but not isolated across replicas)")
+}
+
+// Keyspace-wide commands. They read the whole keyspace, which a
+// transaction builder cannot, so they are not allowed inside MULTI.
+
+// visibleLen is the number of live keys outside the reserved prefix.
+func visibleLen(ks *crdt.Keyspace) int {
+	n := ks.Len()
+	ks.Range([]byte(ReservedPrefix), func(key []byte, _ *crdt.Value) bool {
+		if !isReserved(key) {
+			return false
+		}
+		n--
+		return true
+	})
+	return n
+}
+
+func cmdDBSize(s *Server, c *client, args [][]byte) {
+	n := 0
+	if err := s.backend.View(func(ks *crdt.Keyspace) error { n = visibleLen(ks); return nil }); err != nil {
+		c.out.WriteError(errorText(err))
+		return
+	}
+	c.out.WriteInt(n)
+}
+
+func cmdKeys(s *Server, c *client, args [][]byte) {
+	pattern := args[1]
+	prefix := globPrefix(pattern)
+	out := c.buf[:0]
+	err := s.backend.View(func(ks *crdt.Keyspace) error {
+		var keys [][]byte // alias the keyspace; used before View returns
+		var err error
+		ks.Range(prefix, func(key []byte, _ *crdt.Value) bool {
+			if !bytes.HasPrefix(key, prefix) {
+				return false
+			}
+			if isReserved(key) || !globMatch(pattern, key) {
+				return true
+			}
+			if len(keys) == MaxKeysReply {
+				err = respErr(fmt.Sprintf("ERR KEYS would return more than %d keys; use SCAN", MaxKeysReply))
+				return false
+			}
+			keys = append(keys, key)
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		out = redcon.AppendArray(out[:0], len(keys))
+		for _, k := range keys {
+			out = redcon.AppendBulk(out, k)
+		}
+		return nil
+	})
+	if err != nil {
+		c.out.WriteError(errorText(err))
+		return
+	}
+	c.reply(out)
+}
+
+// scanCursors remembers, for the last MaxScanCursors cursors this
+// connection was given, the key where each resumes.
+type scanCursors struct {
+	entries [MaxScanCursors]struct {
+		cursor uint64
+		next   []byte
+	}
+	n int // slot the next put overwrites
+}
+
+func (sc *scanCursors) find(cursor uint64) ([]byte, bool) {
+	for _, e := range sc.entries {
+		if e.cursor == cursor && e.next != nil {
+			return e.next, true
+		}
+	}
+	return nil, false
+}
+
+func (sc *scanCursors) put(cursor uint64, next []byte) {
+	sc.entries[sc.n].cursor, sc.entries[sc.n].next = cursor, next
+	sc.n = (sc.n + 1) % MaxScanCursors
+}
+
+// cmdScan is SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
+//
+// A cursor is the position, in bytewise key order, of the next key to
+// visit. The connection also remembers the resume key of the cursors it
+// handed out, so a scan continued on the same connection resumes at that
+// key and Redis's guarantee holds: a key present for the whole scan is
+// returned at least once, and never twice unless the scan restarts. A
+// cursor the connection does not remember (another connection, or more
+// than MaxScanCursors scans interleaved) falls back to skipping that many
+// keys, which keys deleted or added meanwhile can shift.
+func cmdScan(s *Server, c *client, args [][]byte) {
+	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
+	if err != nil {
+		c.out.WriteError("ERR invalid cursor")
+		return
+	}
+	var pattern, typ []byte
+	count := int64(10)
+	for i := 2; i < len(args); i += 2 {
+		if i+1 == len(args) {
+			c.out.WriteError(string(errSyntax))
+			return
+		}
+		switch strings.ToUpper(string(args[i])) {
+		case "MATCH":
+			pattern = args[i+1]
+		case "COUNT":
+			count, err = parseInt(args[i+1])
+			if err != nil {
+				c.out.WriteError(string(errNotInteger))
+				return
+			}
+			if count < 1 {
+				c.out.WriteError(string(errSyntax))
+				return
+			}
+		case "TYPE":
+			typ = bytes.ToLower(args[i+1])
+		default:
+			c.out.WriteError(string(errSyntax))
+			return
+		}
+	}
+	count = min(count, MaxScanCount)
+	from, resumed := c.scan.find(cursor)
+	skip := uint64(0)
+	if !resumed && cursor != 0 {
+		skip = cursor
+	}
+	var keys [][]byte
+	var next []byte
+	visited := uint64(0)
+	err = s.backend.View(func(ks *crdt.Keyspace) error {
+		ks.Range(from, func(key []byte, v *crdt.Value) bool {
+			if isReserved(key) {
+				return true
+			}
+			if skip > 0 {
+				skip--
+				return true
+			}
+			if visited == uint64(count) {
+				next = bytes.Clone(key)
+				return false
+			}
+			visited++
+			if pattern != nil && !globMatch(pattern, key) {
+				return true
+			}
+			if typ != nil && typeName(v) != string(typ) {
+				return true
+			}
+			keys = append(keys, bytes.Clone(key))
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		c.out.WriteError(errorText(err))
+		return
+	}
+	nextCursor := uint64(0)
+	if next != nil {
+		nextCursor = cursor + visited // the position of next
+		c.scan.put(nextCursor, next)
+	}
+	c.out.WriteArray(2)
+	c.out.WriteBulkString(strconv.FormatUint(nextCursor, 10))
+	c.out.WriteArray(len(keys))
+	for _, k := range keys {
+		c.out.WriteBulk(k)
+	}
+}
+
+// cmdFlushAll is FLUSHALL/FLUSHDB [ASYNC|SYNC]: an observed-remove delete
+// of every visible key. Up to crdt.MaxTxnKeys keys go in one transaction;
+// a larger keyspace is flushed in several transactions, in key order, so
+// the flush is atomic only up to that many keys (see docs/api.md). A key
+// written concurrently survives, as with DEL.
+func cmdFlushAll(s *Server, c *client, args [][]byte) {
+	if len(args) > 2 || (len(args) == 2 && !bytes.EqualFold(args[1], []byte("ASYNC")) && !bytes.EqualFold(args[1], []byte("SYNC"))) {
+		c.out.WriteError(string(errSyntax))
+		return
+	}
+	var from []byte
+	for {
+		keys := make([][]byte, 0, 64)
+		err := s.backend.View(func(ks *crdt.Keyspace) error {
+			ks.Range(from, func(key []byte, _ *crdt.Value) bool {
+				if !isReserved(key) {
+					keys = append(keys, bytes.Clone(key))
+				}
+				return len(keys) < crdt.MaxTxnKeys
+			})
+			return nil
+		})
+		if err == nil && len(keys) > 0 {
+			var tok = c.lastToken
+			tok, err = s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
+				for _, k := range keys {
+					if tx.Get(k) == nil {
+						continue
+					}
+					if err := tx.Delete(k); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if !tok.IsZero() {
+				c.lastToken = tok
+			}
+		}
+		if err != nil {
+			c.out.WriteError(s.errorText(err))
+			return
+		}
+		if len(keys) < crdt.MaxTxnKeys {
+			break
+		}
+		from = append(keys[len(keys)-1], 0) // the next key after the last
+	}
+	c.out.WriteString("OK")
+}

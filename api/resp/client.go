@@ -1,0 +1,362 @@
+package resp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/spooksystems/spook/api"
+	"github.com/spooksystems/spook/crdt"
+	"github.com/tidwall/redcon"
+)
+
+// client is one connection's state. Until the connection subscribes it is
+// used only by redcon's goroutine for the connection; after, by the
+// detached reader goroutine and the pump, which serialize on mu.
+type client struct {
+	server *Server
+	id     int64
+	name   string
+	authed bool
+
+	// out receives replies: redcon's conn, or the detached conn.
+	out redcon.Conn
+	// buf is reused for replies built inside View and Update callbacks.
+	buf []byte
+
+	// MULTI state.
+	multi       bool
+	dirty       bool // a command failed at queue time: EXEC aborts
+	queued      []queuedCommand
+	queuedBytes int
+
+	// lastToken names the client's last write, for WAIT.
+	lastToken api.Token
+
+	scan scanCursors
+
+	// Pub/sub state. mu guards everything below once dconn is set.
+	mu            sync.Mutex
+	dconn         redcon.DetachedConn
+	detachPending bool
+	channels      map[string]struct{}
+	patterns      map[string]struct{}
+	pump          *pump
+	quit          bool
+}
+
+type queuedCommand struct {
+	cmd  *command
+	args [][]byte
+}
+
+// maxReuseBytes is the largest reply buffer a client keeps between
+// commands; a larger one (a big HGETALL) is dropped after use.
+const maxReuseBytes = 64 << 10
+
+// respErr is an error reply, complete with its Redis error code
+// ("ERR ...", "WRONGTYPE ..."). A write command that returns one has not
+// touched the transaction builder.
+type respErr string
+
+func (e respErr) Error() string { return string(e) }
+
+// Error replies, with Redis's texts.
+const (
+	errWrongType   respErr = "WRONGTYPE Operation against a key holding the wrong kind of value"
+	errSyntax      respErr = "ERR syntax error"
+	errNotInteger  respErr = "ERR value is not an integer or out of range"
+	errOverflow    respErr = "ERR increment or decrement would overflow"
+	errHashInteger respErr = "ERR hash value is not an integer"
+	errReserved    respErr = "ERR reserved key"
+	errNoTTL       respErr = "ERR TTLs are not supported by Spook yet"
+	errKeyTooLong  respErr = "ERR key or field longer than 1024 bytes"
+	errTooLarge    respErr = "ERR string exceeds maximum allowed size (16777216 bytes)"
+	errTxnTooBig   respErr = "ERR transaction too large (more than 4096 keys or 65536 members and fields)"
+	errNoAuth      respErr = "NOAUTH Authentication required."
+	errStopped     respErr = "ERR Spook node stopped"
+	errReadOnly    respErr = "READONLY You can't write against a read only replica."
+	errCanceled    respErr = "ERR request canceled: server shutting down"
+)
+
+// errorText turns any error from a command or the backend into the text
+// of an error reply.
+func errorText(err error) string {
+	var re respErr
+	switch {
+	case errors.As(err, &re):
+		return string(re)
+	case errors.Is(err, api.ErrReadOnly):
+		return string(errReadOnly)
+	case errors.Is(err, api.ErrStopped):
+		return string(errStopped)
+	case errors.Is(err, crdt.ErrTxnTooBig):
+		return string(errTxnTooBig)
+	case errors.Is(err, crdt.ErrOverflow):
+		return string(errOverflow)
+	case errors.Is(err, crdt.ErrKeyTooLong):
+		return string(errKeyTooLong)
+	case errors.Is(err, crdt.ErrTooLarge):
+		return string(errTooLarge)
+	case errors.Is(err, crdt.ErrNotInteger):
+		return string(errNotInteger)
+	case errors.Is(err, errContextEnded):
+		return string(errCanceled)
+	}
+	return "ERR " + oneLine(err.Error())
+}
+
+var errContextEnded = errors.New("resp: context ended")
+
+// oneLine makes s safe inside a simple string or error reply.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// unknownCommand is Redis's reply to an unknown command.
+func unknownCommand(args [][]byte) string {
+	var b strings.Builder
+	for _, a := range args[1:] {
+		if b.Len() >= 128 {
+			break
+		}
+		s := a
+		if len(s) > 128-b.Len() {
+			s = s[:128-b.Len()]
+		}
+		fmt.Fprintf(&b, "'%s' ", s)
+	}
+	name := args[0]
+	if len(name) > 128 {
+		name = name[:128]
+	}
+	return oneLine(fmt.Sprintf("ERR unknown command '%s', with args beginning with: %s", name, b.String()))
+}
+
+func (c *client) subscribed() bool { return len(c.channels)+len(c.patterns) > 0 }
+
+func (c *client) resetMulti() {
+	c.multi, c.dirty, c.queued, c.queuedBytes = false, false, nil, 0
+}
+
+// dispatch runs or queues one command and writes its reply to c.out.
+func (s *Server) dispatch(c *client, args [][]byte) {
+	cmd := lookup(args[0])
+	if cmd == nil {
+		c.dirty = c.dirty || c.multi
+		c.out.WriteError(unknownCommand(args))
+		return
+	}
+	if !cmd.arityOK(len(args)) {
+		c.dirty = c.dirty || c.multi
+		c.out.WriteError("ERR wrong number of arguments for '" + cmd.name + "' command")
+		return
+	}
+	if !c.authed && cmd.flags&flagNoAuth == 0 {
+		c.dirty = c.dirty || c.multi
+		c.out.WriteError(string(errNoAuth))
+		return
+	}
+	if c.subscribed() && cmd.flags&flagPubSub == 0 {
+		c.out.WriteError("ERR Can't execute '" + cmd.name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+		return
+	}
+	if c.multi && cmd.flags&flagTxnControl == 0 {
+		s.enqueue(c, cmd, args)
+		return
+	}
+	s.run(c, cmd, args)
+}
+
+func (s *Server) enqueue(c *client, cmd *command, args [][]byte) {
+	if cmd.read == nil && cmd.write == nil {
+		c.dirty = true
+		c.out.WriteError("ERR Command not allowed inside a transaction")
+		return
+	}
+	n := 0
+	for _, a := range args {
+		n += len(a)
+	}
+	if len(c.queued) >= MaxQueuedCommands || c.queuedBytes+n > MaxQueuedBytes {
+		c.dirty = true
+		c.out.WriteError(fmt.Sprintf("ERR too many commands queued in MULTI (at most %d commands, %d bytes)", MaxQueuedCommands, MaxQueuedBytes))
+		return
+	}
+	// redcon gives each command its own copy of the request bytes, so
+	// args stay valid after the handler returns.
+	c.queued = append(c.queued, queuedCommand{cmd, args})
+	c.queuedBytes += n
+	c.out.WriteString("QUEUED")
+}
+
+// run executes one command now.
+func (s *Server) run(c *client, cmd *command, args [][]byte) {
+	switch {
+	case cmd.conn != nil:
+		cmd.conn(s, c, args)
+	case cmd.read != nil:
+		out := c.buf[:0]
+		err := s.backend.View(func(ks *crdt.Keyspace) error {
+			out = cmd.read(view{ks}, args, out[:0])
+			return nil
+		})
+		if err != nil {
+			c.out.WriteError(errorText(err))
+			return
+		}
+		c.reply(out)
+	case cmd.write != nil:
+		out := c.buf[:0]
+		tok, err := s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
+			var err error
+			out, err = cmd.write(tx, args, out[:0])
+			return err
+		})
+		if err != nil {
+			c.out.WriteError(s.errorText(err))
+			return
+		}
+		if !tok.IsZero() {
+			c.lastToken = tok
+		}
+		c.reply(out)
+	}
+}
+
+// errorText is errorText with context errors of the server mapped.
+func (s *Server) errorText(err error) string {
+	if s.ctx.Err() != nil && errors.Is(err, s.ctx.Err()) {
+		return string(errCanceled)
+	}
+	return errorText(err)
+}
+
+// reply writes out, the encoded reply, and keeps the buffer for reuse.
+func (c *client) reply(out []byte) {
+	c.out.WriteRaw(out)
+	if cap(out) <= maxReuseBytes {
+		c.buf = out[:0]
+	} else {
+		c.buf = nil
+	}
+}
+
+// exec runs the queued commands as one transaction: one Backend.Update, so
+// every write of the EXEC is applied atomically under one dot. A command
+// that fails at run time (WRONGTYPE, overflow) has changed nothing; its
+// slot gets the error and the others still run, as in Redis. An error
+// that cannot be confined to one command (the transaction grew past the
+// crdt limits) fails the whole EXEC and writes nothing.
+func (s *Server) exec(c *client) {
+	queued, dirty := c.queued, c.dirty
+	c.resetMulti()
+	if dirty {
+		c.out.WriteError("EXECABORT Transaction discarded because of previous errors.")
+		return
+	}
+	writes := false
+	for _, q := range queued {
+		writes = writes || q.cmd.write != nil
+	}
+	out := c.buf[:0]
+	run := func(r reader, tx *crdt.Builder) error {
+		out = redcon.AppendArray(out[:0], len(queued))
+		for _, q := range queued {
+			if q.cmd.read != nil {
+				out = q.cmd.read(view{r}, q.args, out)
+				continue
+			}
+			res, err := q.cmd.write(tx, q.args, out)
+			if err != nil {
+				var re respErr
+				if !errors.As(err, &re) {
+					return err
+				}
+				out = redcon.AppendError(out, string(re))
+				continue
+			}
+			out = res
+		}
+		return nil
+	}
+	if !writes {
+		if err := s.backend.View(func(ks *crdt.Keyspace) error { return run(ks, nil) }); err != nil {
+			c.out.WriteError(errorText(err))
+			return
+		}
+		c.reply(out)
+		return
+	}
+	tok, err := s.backend.Update(s.ctx, func(tx *crdt.Builder) error { return run(tx, tx) })
+	if err != nil {
+		c.out.WriteError(s.errorText(err))
+		return
+	}
+	if !tok.IsZero() {
+		c.lastToken = tok
+	}
+	c.reply(out)
+}
+
+// view reads keys through a keyspace or a transaction builder, hiding the
+// replica's reserved keys.
+type view struct{ r reader }
+
+// reader is what *crdt.Keyspace and *crdt.Builder have in common.
+type reader interface {
+	Get(key []byte) *crdt.Value
+}
+
+func (v view) get(key []byte) *crdt.Value {
+	if isReserved(key) {
+		return nil
+	}
+	return v.r.Get(key)
+}
+
+func isReserved(key []byte) bool { return bytes.HasPrefix(key, []byte(ReservedPrefix)) }
+
+// checkKey refuses a key a write may not touch.
+func checkKey(key []byte) error {
+	if isReserved(key) {
+		return errReserved
+	}
+	if len(key) > crdt.MaxKeyBytes {
+		return errKeyTooLong
+	}
+	return nil
+}
+
+// checkValue refuses a register value, set member or map field value
+// longer than the crdt accepts.
+func checkValue(v []byte) error {
+	if len(v) > crdt.MaxValueBytes {
+		return errTooLarge
+	}
+	return nil
+}
+
+// checkField refuses a map field name longer than the crdt accepts.
+func checkField(f []byte) error {
+	if len(f) > crdt.MaxKeyBytes {
+		return errKeyTooLong
+	}
+	return nil
+}
+
+// mutationError converts the error of a single builder operation (which
+// leaves the builder as it was) into an error reply.
+func mutationError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return respErr(errorText(err))
+}

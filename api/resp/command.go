@@ -1,0 +1,146 @@
+package resp
+
+import (
+	"strings"
+
+	"github.com/spooksystems/spook/crdt"
+)
+
+// flags of a command.
+const (
+	flagWrite      = 1 << iota // changes the keyspace
+	flagReadOnly               // reads the keyspace
+	flagNoAuth                 // allowed before AUTH
+	flagPubSub                 // allowed in subscribed mode
+	flagTxnControl             // runs at once even inside MULTI
+	flagAdmin                  // connection or server command
+)
+
+// command is one entry of the command table. Exactly one of conn, read
+// and write is the way it runs outside MULTI; inside MULTI only commands
+// with read or write can be queued (conn takes precedence outside MULTI,
+// so PING has both).
+type command struct {
+	name  string // lower case, as in Redis's error texts
+	arity int    // Redis convention: n exact, -n at least n (name included)
+	flags int
+	// first, last and step locate the keys, for COMMAND (Redis's
+	// convention; last -1 means the last argument).
+	first, last, step int
+
+	// conn runs a connection or server command; it writes its own reply.
+	conn func(s *Server, c *client, args [][]byte)
+	// read appends the reply of a read-only command. It runs inside
+	// Backend.View, or inside Backend.Update for EXEC (seeing the
+	// transaction's earlier writes).
+	read func(v view, args [][]byte, out []byte) []byte
+	// write appends the reply of a writing command, run inside
+	// Backend.Update. It returns out unchanged and a respErr if it
+	// refused before touching tx; any other error aborts the transaction.
+	write func(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error)
+}
+
+func (c *command) arityOK(n int) bool {
+	if c.arity >= 0 {
+		return n == c.arity
+	}
+	return n >= -c.arity
+}
+
+// commands maps lower-case names to commands; filled by init so that
+// command functions may refer to the table (COMMAND does).
+var commands map[string]*command
+
+func init() {
+	list := []*command{
+		// Connection and server.
+		{name: "ping", arity: -1, flags: flagNoAuth | flagPubSub | flagAdmin, conn: cmdPing, read: readPing},
+		{name: "echo", arity: 2, flags: flagAdmin, read: readEcho},
+		{name: "hello", arity: -1, flags: flagNoAuth | flagAdmin | flagTxnControl, conn: cmdHello},
+		{name: "auth", arity: -2, flags: flagNoAuth | flagAdmin | flagTxnControl, conn: cmdAuth},
+		{name: "select", arity: 2, flags: flagAdmin, conn: cmdSelect},
+		{name: "quit", arity: -1, flags: flagNoAuth | flagPubSub | flagAdmin | flagTxnControl, conn: cmdQuit},
+		{name: "reset", arity: 1, flags: flagNoAuth | flagPubSub | flagAdmin | flagTxnControl, conn: cmdReset},
+		{name: "client", arity: -2, flags: flagAdmin, conn: cmdClient},
+		{name: "command", arity: -1, flags: flagAdmin, conn: cmdCommand},
+		{name: "info", arity: -1, flags: flagAdmin, conn: cmdInfo},
+		{name: "wait", arity: 3, flags: flagAdmin, conn: cmdWait},
+		{name: "multi", arity: 1, flags: flagAdmin | flagTxnControl, conn: cmdMulti},
+		{name: "exec", arity: 1, flags: flagAdmin | flagTxnControl, conn: cmdExec},
+		{name: "discard", arity: 1, flags: flagAdmin | flagTxnControl, conn: cmdDiscard},
+		{name: "watch", arity: -2, flags: flagAdmin | flagTxnControl, conn: cmdWatch},
+		{name: "unwatch", arity: 1, flags: flagAdmin, read: readOK},
+		{name: "subscribe", arity: -2, flags: flagPubSub | flagAdmin, conn: cmdSubscribe},
+		{name: "psubscribe", arity: -2, flags: flagPubSub | flagAdmin, conn: cmdPSubscribe},
+		{name: "unsubscribe", arity: -1, flags: flagPubSub | flagAdmin, conn: cmdUnsubscribe},
+		{name: "punsubscribe", arity: -1, flags: flagPubSub | flagAdmin, conn: cmdPUnsubscribe},
+		{name: "spook.status", arity: 1, flags: flagAdmin, conn: cmdSpookStatus},
+		{name: "spook.siblings", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSiblings},
+
+		// Strings and counters.
+		{name: "get", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readGet},
+		{name: "mget", arity: -2, flags: flagReadOnly, first: 1, last: -1, step: 1, read: readMGet},
+		{name: "strlen", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readStrlen},
+		{name: "set", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeSet},
+		{name: "setnx", arity: 3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeSetNX},
+		{name: "getset", arity: 3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeGetSet},
+		{name: "mset", arity: -3, flags: flagWrite, first: 1, last: -1, step: 2, write: writeMSet},
+		{name: "msetnx", arity: -3, flags: flagWrite, first: 1, last: -1, step: 2, write: writeMSetNX},
+		{name: "append", arity: 3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeAppend},
+		{name: "incr", arity: 2, flags: flagWrite, first: 1, last: 1, step: 1, write: writeIncr},
+		{name: "decr", arity: 2, flags: flagWrite, first: 1, last: 1, step: 1, write: writeDecr},
+		{name: "incrby", arity: 3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeIncrBy},
+		{name: "decrby", arity: 3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeDecrBy},
+
+		// Keys.
+		{name: "del", arity: -2, flags: flagWrite, first: 1, last: -1, step: 1, write: writeDel},
+		{name: "unlink", arity: -2, flags: flagWrite, first: 1, last: -1, step: 1, write: writeDel},
+		{name: "exists", arity: -2, flags: flagReadOnly, first: 1, last: -1, step: 1, read: readExists},
+		{name: "type", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readType},
+		{name: "keys", arity: 2, flags: flagReadOnly | flagAdmin, conn: cmdKeys},
+		{name: "scan", arity: -2, flags: flagReadOnly | flagAdmin, conn: cmdScan},
+		{name: "dbsize", arity: 1, flags: flagReadOnly | flagAdmin, conn: cmdDBSize},
+		{name: "flushall", arity: -1, flags: flagWrite | flagAdmin, conn: cmdFlushAll},
+		{name: "flushdb", arity: -1, flags: flagWrite | flagAdmin, conn: cmdFlushAll},
+
+		// Sets.
+		{name: "sadd", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeSAdd},
+		{name: "srem", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeSRem},
+		{name: "smembers", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSMembers},
+		{name: "sismember", arity: 3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSIsMember},
+		{name: "smismember", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSMIsMember},
+		{name: "scard", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSCard},
+
+		// Hashes.
+		{name: "hset", arity: -4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeHSet},
+		{name: "hmset", arity: -4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeHMSet},
+		{name: "hsetnx", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeHSetNX},
+		{name: "hget", arity: 3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHGet},
+		{name: "hmget", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHMGet},
+		{name: "hdel", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeHDel},
+		{name: "hgetall", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHGetAll},
+		{name: "hkeys", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHKeys},
+		{name: "hvals", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHVals},
+		{name: "hlen", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHLen},
+		{name: "hexists", arity: 3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHExists},
+		{name: "hincrby", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeHIncrBy},
+	}
+	commands = make(map[string]*command, len(list))
+	for _, c := range list {
+		if commands[c.name] != nil {
+			panic("resp: command listed twice: " + c.name)
+		}
+		commands[c.name] = c
+	}
+}
+
+// lookup finds a command by name, case-insensitively.
+func lookup(name []byte) *command {
+	if c := commands[string(name)]; c != nil { // no allocation
+		return c
+	}
+	if len(name) > 32 {
+		return nil
+	}
+	return commands[strings.ToLower(string(name))]
+}

@@ -1,0 +1,42 @@
+// Package resp serves Spook's keyspace over the Redis protocol (RESP2), so
+// redis-cli, redis-benchmark and every Redis client library work against a
+// node.
+//
+//	srv := resp.New(backend, resp.Config{Password: pw})
+//	go srv.Serve(listener) // a net.Listener, e.g. from the single-port mux
+//	...
+//	srv.Close()            // closes every connection, waits for its goroutines
+//
+// # Semantics
+//
+// Commands behave as Redis 7.2's, with Redis's replies and error texts,
+// over Spook's data types: a Redis string is a register or (after INCR) a
+// counter, a set an add-wins set, a hash a map of registers and counters.
+// Every writing command is one transaction (Backend.Update): atomic, and
+// applied locally without waiting for a peer. MULTI ... EXEC runs all the
+// queued commands in one transaction. WAIT numreplicas timeout waits until
+// that many other members have applied the client's last write. SUBSCRIBE
+// and PSUBSCRIBE to Redis keyspace-notification channels
+// (__keyspace@0__:<key>, __keyevent@0__:<event>) watch changes, local and
+// remote. docs/api.md lists every command and each difference from Redis.
+//
+// Keys starting with ReservedPrefix belong to the replica: reads do not see
+// them, writes are refused with "ERR reserved key".
+//
+// # Limits
+//
+// Every length and queue is bounded by a named Max... constant. Over a
+// protocol limit (MaxCommandArgs, MaxBulkBytes, MaxCommandBytes,
+// MaxInlineBytes) the client gets "ERR Protocol error: ..." and is
+// disconnected, as Redis does; over the others (MaxQueuedCommands,
+// MaxKeysReply, MaxSubscriptions) it gets an error reply. A subscriber
+// that falls PubSubBuffer changes behind is disconnected rather than
+// silently missing notifications.
+//
+// # Concurrency
+//
+// Each connection is served by its own goroutine (redcon's); replies to a
+// pipeline are written in order. A subscribed connection has a reader and
+// a notification goroutine that share a lock. Server methods are safe for
+// concurrent use.
+package resp

@@ -1,0 +1,350 @@
+package resp
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+
+	"github.com/spooksystems/spook/crdt"
+	"github.com/tidwall/redcon"
+)
+
+// Strings. A Redis string is a crdt register or a counter: INCR turns an
+// integer register into a counter (crdt.Builder.Increment), GET of a
+// counter returns its decimal text, TYPE of both is "string".
+
+// stringBytes returns the string a client sees for v, or false if v is a
+// set or a hash. scratch receives a counter's decimal text.
+func stringBytes(v *crdt.Value, scratch []byte) ([]byte, bool) {
+	switch v.Type() {
+	case crdt.TypeRegister:
+		b, _ := v.Register()
+		return b, true
+	case crdt.TypeCounter:
+		n, _ := v.Counter()
+		return strconv.AppendInt(scratch[:0], n, 10), true
+	}
+	return nil, false
+}
+
+// appendString appends v's string as a bulk, or reports false for a set or
+// a hash.
+func appendString(out []byte, v *crdt.Value) ([]byte, bool) {
+	switch v.Type() {
+	case crdt.TypeRegister:
+		b, _ := v.Register()
+		return redcon.AppendBulk(out, b), true
+	case crdt.TypeCounter:
+		n, _ := v.Counter()
+		return redcon.AppendBulkInt(out, n), true
+	}
+	return out, false
+}
+
+// isString reports whether v (non-nil) is a Redis string.
+func isString(v *crdt.Value) bool {
+	t := v.Type()
+	return t == crdt.TypeRegister || t == crdt.TypeCounter
+}
+
+// parseInt parses a Redis integer argument: optional '-', decimal digits,
+// within int64 (no '+', no spaces, as Redis's string2ll).
+func parseInt(b []byte) (int64, error) {
+	if len(b) == 0 || len(b) > 20 || b[0] == '+' {
+		return 0, errNotInteger
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, errNotInteger
+	}
+	return n, nil
+}
+
+func readPing(_ view, args [][]byte, out []byte) []byte {
+	if len(args) > 1 {
+		return redcon.AppendBulk(out, args[1])
+	}
+	return redcon.AppendString(out, "PONG")
+}
+
+func readEcho(_ view, args [][]byte, out []byte) []byte {
+	return redcon.AppendBulk(out, args[1])
+}
+
+func readOK(_ view, _ [][]byte, out []byte) []byte { return redcon.AppendOK(out) }
+
+func readGet(v view, args [][]byte, out []byte) []byte {
+	val := v.get(args[1])
+	if val == nil {
+		return redcon.AppendNull(out)
+	}
+	res, ok := appendString(out, val)
+	if !ok {
+		return redcon.AppendError(out, string(errWrongType))
+	}
+	return res
+}
+
+func readMGet(v view, args [][]byte, out []byte) []byte {
+	out = redcon.AppendArray(out, len(args)-1)
+	for _, key := range args[1:] {
+		val := v.get(key)
+		if val == nil {
+			out = redcon.AppendNull(out)
+			continue
+		}
+		res, ok := appendString(out, val)
+		if !ok {
+			res = redcon.AppendNull(out) // MGET answers nil for other types
+		}
+		out = res
+	}
+	return out
+}
+
+func readStrlen(v view, args [][]byte, out []byte) []byte {
+	val := v.get(args[1])
+	if val == nil {
+		return redcon.AppendInt(out, 0)
+	}
+	var scratch [20]byte
+	s, ok := stringBytes(val, scratch[:])
+	if !ok {
+		return redcon.AppendError(out, string(errWrongType))
+	}
+	return redcon.AppendInt(out, int64(len(s)))
+}
+
+func readSiblings(v view, args [][]byte, out []byte) []byte {
+	val := v.get(args[1])
+	if val == nil {
+		return redcon.AppendArray(out, 0)
+	}
+	switch val.Type() {
+	case crdt.TypeRegister:
+		sibs := val.Siblings()
+		out = redcon.AppendArray(out, len(sibs))
+		for _, s := range sibs {
+			out = redcon.AppendBulk(out, s.Value)
+		}
+		return out
+	case crdt.TypeCounter:
+		n, _ := val.Counter()
+		return redcon.AppendBulkInt(redcon.AppendArray(out, 1), n)
+	}
+	return redcon.AppendError(out, string(errWrongType))
+}
+
+// setOptions parses SET's options.
+func setOptions(args [][]byte) (nx, xx, get bool, err error) {
+	ttl := false
+	for i := 3; i < len(args); i++ {
+		switch string(bytes.ToUpper(args[i])) {
+		case "NX":
+			if xx {
+				return false, false, false, errSyntax
+			}
+			nx = true
+		case "XX":
+			if nx {
+				return false, false, false, errSyntax
+			}
+			xx = true
+		case "GET":
+			get = true
+		case "KEEPTTL":
+			ttl = true
+		case "EX", "PX", "EXAT", "PXAT":
+			if i+1 == len(args) {
+				return false, false, false, errSyntax
+			}
+			i++
+			ttl = true
+		default:
+			return false, false, false, errSyntax
+		}
+	}
+	if ttl {
+		return false, false, false, errNoTTL
+	}
+	return nx, xx, get, nil
+}
+
+func writeSet(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
+	nx, xx, get, err := setOptions(args)
+	if err != nil {
+		return out, err
+	}
+	return set(tx, args[1], args[2], nx, xx, get, out)
+}
+
+// set is SET key value [NX|XX] [GET].
+func set(tx *crdt.Builder, key, value []byte, nx, xx, get bool, out []byte) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return out, err
+	}
+	if err := checkValue(value); err != nil {
+		return out, err
+	}
+	cur := tx.Get(key)
+	res := out
+	if get {
+		if cur == nil {
+			res = redcon.AppendNull(res)
+		} else if r, ok := appendString(res, cur); ok {
+			res = r // copied before Set changes the state it aliases
+		} else {
+			return out, errWrongType
+		}
+	}
+	if (nx && cur != nil) || (xx && cur == nil) {
+		if get {
+			return res, nil
+		}
+		return redcon.AppendNull(out), nil
+	}
+	if err := tx.Set(key, value); err != nil {
+		return out, mutationError(err)
+	}
+	if get {
+		return res, nil
+	}
+	return redcon.AppendOK(out), nil
+}
+
+func writeGetSet(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
+	return set(tx, args[1], args[2], false, false, true, out)
+}
+
+func writeSetNX(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
+	if err := checkKey(args[1]); err != nil {
+		return out, err
+	}
+	if err := checkValue(args[2]); err != nil {
+		return out, err
+	}
+	if tx.Get(args[1]) != nil {
+		return redcon.AppendInt(out, 0), nil
+	}
+	if err := tx.Set(args[1], args[2]); err != nil {
+		return out, mutationError(err)
+	}
+	return redcon.AppendInt(out, 1), nil
+}
+
+// checkPairs validates MSET-style key value pairs.
+func checkPairs(name string, args [][]byte) error {
+	if len(args)%2 == 0 {
+		return respErr("ERR wrong number of arguments for '" + name + "' command")
+	}
+	for i := 1; i < len(args); i += 2 {
+		if err := checkKey(args[i]); err != nil {
+			return err
+		}
+		if err := checkValue(args[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeMSet(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
+	if err := checkPairs("mset", args); err != nil {
+		return out, err
+	}
+	for i := 1; i < len(args); i += 2 {
+		// A failure here (the transaction grew past the crdt limits)
+		// may follow earlier Sets: it aborts the whole transaction.
+		if err := tx.Set(args[i], args[i+1]); err != nil {
+			return out, err
+		}
+	}
+	return redcon.AppendOK(out), nil
+}
+
+func writeMSetNX(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
+	if err := checkPairs("msetnx", args); err != nil {
+		return out, err
+	}
+	for i := 1; i < len(args); i += 2 {
+		if tx.Get(args[i]) != nil {
+			return redcon.AppendInt(out, 0), nil
+		}
+	}
+	for i := 1; i < len(args); i += 2 {
+		if err := tx.Set(args[i], args[i+1]); err != nil {
+			return out, err
+		}
+	}
+	return redcon.AppendInt(out, 1), nil
+}
+
+func writeAppend(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
+	key, suffix := args[1], args[2]
+	if err := checkKey(key); err != nil {
+		return out, err
+	}
+	var next []byte
+	if cur := tx.Get(key); cur != nil {
+		var scratch [20]byte
+		s, ok := stringBytes(cur, scratch[:])
+		if !ok {
+			return out, errWrongType
+		}
+		if len(s)+len(suffix) > crdt.MaxValueBytes {
+			return out, errTooLarge
+		}
+		next = make([]byte, 0, len(s)+len(suffix))
+		next = append(append(next, s...), suffix...)
+	} else {
+		if err := checkValue(suffix); err != nil {
+			return out, err
+		}
+		next = bytes.Clone(suffix)
+	}
+	if err := tx.Set(key, next); err != nil {
+		return out, mutationError(err)
+	}
+	return redcon.AppendInt(out, int64(len(next))), nil
+}
+
+func writeIncr(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
+	return incrBy(tx, args[1], 1, out)
+}
+
+func writeDecr(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
+	return incrBy(tx, args[1], -1, out)
+}
+
+func writeIncrBy(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
+	by, err := parseInt(args[2])
+	if err != nil {
+		return out, err
+	}
+	return incrBy(tx, args[1], by, out)
+}
+
+func writeDecrBy(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
+	by, err := parseInt(args[2])
+	if err != nil {
+		return out, err
+	}
+	if by == math.MinInt64 {
+		return out, respErr("ERR decrement would overflow")
+	}
+	return incrBy(tx, args[1], -by, out)
+}
+
+func incrBy(tx *crdt.Builder, key []byte, by int64, out []byte) ([]byte, error) {
+	if err := checkKey(key); err != nil {
+		return out, err
+	}
+	if cur := tx.Get(key); cur != nil && !isString(cur) {
+		return out, errWrongType
+	}
+	n, err := tx.Increment(key, by)
+	if err != nil {
+		return out, mutationError(err)
+	}
+	return redcon.AppendInt(out, n), nil
+}
