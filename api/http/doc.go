@@ -1,0 +1,38 @@
+// Package httpapi serves Spook's keyspace over HTTP/JSON (directory
+// api/http).
+//
+//	srv := httpapi.New(backend, httpapi.Config{Token: token, Metrics: promHandler})
+//	go srv.Serve(listener) // a net.Listener, e.g. from the single-port mux
+//	...
+//	srv.Shutdown(ctx)      // ends watch streams, drains requests
+//
+// # Endpoints
+//
+//	GET    /v1/kv/{key...}   value bytes (Accept: application/json for a document)
+//	PUT    /v1/kv/{key...}   body = value; register write
+//	DELETE /v1/kv/{key...}   observed-remove delete
+//	POST   /v1/txn           JSON list of operations, applied atomically
+//	POST   /v1/wait          wait until members have applied a token
+//	GET    /v1/watch?prefix= Server-Sent Events, one per change
+//	GET    /v1/status        the node's api.Status
+//	GET    /v1/members       the members as this node sees them
+//	GET    /healthz          liveness (no auth)
+//	GET    /readyz           readiness (no auth; Config.Ready)
+//	GET    /metrics          Config.Metrics, when set (no auth)
+//
+// docs/api.md gives each endpoint's request and reply with curl examples.
+//
+// Every write returns a token naming its transaction ("<node>:<counter>",
+// api.Token's Dot); POST /v1/wait takes it back. Errors are JSON
+// {"error":{"code":"...","message":"..."}} with a matching status code.
+// When Config.Token is set every /v1 request needs "Authorization: Bearer
+// <token>" (compared in constant time).
+//
+// # Limits
+//
+// Request bodies are bounded (MaxValueBodyBytes for PUT, MaxRequestBodyBytes
+// for JSON bodies; over them: 413), as are the operations of one
+// transaction (MaxTxnRequestOps), waits (MaxWaitTimeout) and a watcher's
+// backlog (WatchBuffer changes; a watcher further behind gets an
+// "overflow" event and the stream ends).
+package httpapi

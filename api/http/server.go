@@ -1,0 +1,195 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/spooksystems/spook/api"
+	"github.com/spooksystems/spook/crdt"
+)
+
+// Named limits.
+const (
+	// MaxValueBodyBytes bounds a PUT body: a register value.
+	MaxValueBodyBytes = crdt.MaxValueBytes
+	// MaxRequestBodyBytes bounds a JSON request body (/v1/txn, /v1/wait).
+	// Base64 and JSON escaping make a value up to about 4/3 and 6 times
+	// longer; 64 MiB admits a transaction of a few full-size values.
+	MaxRequestBodyBytes = 64 << 20
+	// MaxTxnRequestOps bounds the operations of one /v1/txn request.
+	MaxTxnRequestOps = crdt.MaxTxnOps
+	// DefaultWaitTimeout is /v1/wait's timeout when timeout_ms is 0.
+	DefaultWaitTimeout = 10 * time.Second
+	// MaxWaitTimeout caps /v1/wait's timeout_ms.
+	MaxWaitTimeout = 5 * time.Minute
+	// WatchBuffer is the change buffer of one /v1/watch stream.
+	WatchBuffer = 1 << 12
+	// WatchKeepAlive is how often an idle watch stream gets a comment
+	// line, so proxies keep it open and a gone client is noticed.
+	WatchKeepAlive = 15 * time.Second
+	// WatchWriteTimeout bounds one write to a watch stream; a client that
+	// does not read for that long is dropped.
+	WatchWriteTimeout = 10 * time.Second
+	// MaxHeaderBytes bounds request headers.
+	MaxHeaderBytes = 64 << 10
+	// ReadHeaderTimeout bounds reading request headers.
+	ReadHeaderTimeout = 10 * time.Second
+	// IdleTimeout closes keep-alive connections idle for this long.
+	IdleTimeout = 2 * time.Minute
+)
+
+// ReservedPrefix starts the keys the replica keeps for itself: hidden from
+// reads, refused for writes.
+const ReservedPrefix = "\x00spook/"
+
+// Config configures a Server. The zero value serves without auth.
+type Config struct {
+	// Token, when not empty, is the bearer token every /v1 request must
+	// carry. /healthz, /readyz and /metrics stay open.
+	Token string
+	// Metrics, when not nil, is served at /metrics (the node mounts its
+	// Prometheus handler here).
+	Metrics http.Handler
+	// Ready reports readiness for /readyz; nil means always ready.
+	Ready func() error
+}
+
+// Server serves the HTTP API over a Backend.
+type Server struct {
+	backend api.Backend
+	cfg     Config
+	handler http.Handler
+	srv     *http.Server
+
+	// done is closed by Shutdown and Close: it ends watch streams, which
+	// would otherwise keep Shutdown waiting for ever.
+	done     chan struct{}
+	doneOnce sync.Once
+	// streams counts running watch handlers; Shutdown and Close wait.
+	streams sync.WaitGroup
+}
+
+// New returns a server over backend.
+func New(backend api.Backend, cfg Config) *Server {
+	s := &Server{backend: backend, cfg: cfg, done: make(chan struct{})}
+	mux := http.NewServeMux()
+	v1 := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.auth(h)) }
+	v1("GET /v1/kv/{key...}", s.getKey)
+	v1("PUT /v1/kv/{key...}", s.putKey)
+	v1("DELETE /v1/kv/{key...}", s.deleteKey)
+	v1("POST /v1/txn", s.txn)
+	v1("POST /v1/wait", s.wait)
+	v1("GET /v1/watch", s.watch)
+	v1("GET /v1/status", s.status)
+	v1("GET /v1/members", s.members)
+	// Method-less twins answer a wrong method with a JSON 405 (the mux's
+	// own is plain text); more specific patterns win for the right one.
+	for _, p := range []string{"/v1/kv/{key...}", "/v1/txn", "/v1/wait", "/v1/watch", "/v1/status", "/v1/members", "/healthz", "/readyz"} {
+		mux.Handle(p, s.auth(http.HandlerFunc(methodNotAllowed)))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	if cfg.Metrics != nil {
+		mux.Handle("/metrics", cfg.Metrics)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
+	})
+	s.handler = mux
+	s.srv = &http.Server{
+		Handler:           mux,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+	}
+	return s
+}
+
+// Handler returns the server's handler, for mounting elsewhere.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves HTTP on l until Shutdown or Close, then returns nil.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.srv.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown ends watch streams, stops accepting, and waits for in-flight
+// requests until ctx ends (http.Server.Shutdown).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.doneOnce.Do(func() { close(s.done) })
+	err := s.srv.Shutdown(ctx)
+	return errors.Join(err, s.waitStreams(ctx))
+}
+
+// Close closes the listener and every connection at once and waits for
+// the watch streams to end.
+func (s *Server) Close() error {
+	s.doneOnce.Do(func() { close(s.done) })
+	err := s.srv.Close()
+	return errors.Join(err, s.waitStreams(context.Background()))
+}
+
+func (s *Server) waitStreams(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.streams.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// auth requires the bearer token, when one is configured.
+func (s *Server) auth(h http.Handler) http.Handler {
+	if s.cfg.Token == "" {
+		return h
+	}
+	want := []byte("Bearer " + s.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="spook"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path)
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.backend.Status())
+}
+
+func (s *Server) members(w http.ResponseWriter, r *http.Request) {
+	m := s.backend.Status().Members
+	if m == nil {
+		m = []api.MemberStatus{}
+	}
+	writeJSON(w, http.StatusOK, m)
+}

@@ -1,0 +1,359 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spooksystems/spook/crdt"
+)
+
+// txnOp is one operation of POST /v1/txn.
+type txnOp struct {
+	Op       string   `json:"op"`                 // set, del, incr, sadd, srem, hset, hdel, hincrby
+	Key      string   `json:"key"`                //
+	Value    *string  `json:"value,omitempty"`    // set, hset
+	Field    string   `json:"field,omitempty"`    // hset, hincrby
+	Fields   []string `json:"fields,omitempty"`   // hdel
+	Members  []string `json:"members,omitempty"`  // sadd, srem
+	By       *int64   `json:"by,omitempty"`       // incr, hincrby; default 1
+	Encoding string   `json:"encoding,omitempty"` // "base64": key, value, field(s), members are base64
+}
+
+// opError names the operation of a transaction that failed.
+type opError struct {
+	index int
+	err   error
+}
+
+func (e *opError) Error() string { return fmt.Sprintf("operation %d: %v", e.index, e.err) }
+func (e *opError) Unwrap() error { return e.err }
+
+// decoded is a txnOp with its byte strings decoded.
+type decoded struct {
+	op      string
+	key     []byte
+	value   []byte
+	field   []byte
+	fields  [][]byte
+	members [][]byte
+	by      int64
+}
+
+func badOp(format string, a ...any) error {
+	return newError(http.StatusBadRequest, "bad_request", fmt.Sprintf(format, a...))
+}
+
+// decode checks an operation's shape and decodes its byte strings.
+func (o *txnOp) decode() (decoded, error) {
+	d := decoded{op: o.Op, by: 1}
+	var err error
+	dec := func(s string) []byte {
+		if o.Encoding != "base64" {
+			return []byte(s)
+		}
+		b, e := base64.StdEncoding.DecodeString(s)
+		if e != nil && err == nil {
+			err = badOp("bad base64: %v", e)
+		}
+		return b
+	}
+	if o.Encoding != "" && o.Encoding != "base64" {
+		return d, badOp("unknown encoding %q (want \"base64\" or none)", o.Encoding)
+	}
+	d.key = dec(o.Key)
+	if err == nil {
+		err = checkKey(d.key)
+	}
+	if o.By != nil {
+		d.by = *o.By
+	}
+	need := func(ok bool, what string) {
+		if !ok && err == nil {
+			err = badOp("%s needs %s", o.Op, what)
+		}
+	}
+	switch o.Op {
+	case "set":
+		need(o.Value != nil, "value")
+	case "del":
+	case "incr":
+	case "sadd", "srem":
+		need(len(o.Members) > 0, "members")
+	case "hset":
+		need(o.Field != "" && o.Value != nil, "field and value")
+	case "hincrby":
+		need(o.Field != "", "field")
+	case "hdel":
+		need(len(o.Fields) > 0, "fields")
+	default:
+		return d, badOp("unknown op %q", o.Op)
+	}
+	if o.Value != nil {
+		d.value = dec(*o.Value)
+	}
+	if o.Field != "" {
+		d.field = dec(o.Field)
+	}
+	for _, f := range o.Fields {
+		d.fields = append(d.fields, dec(f))
+	}
+	for _, m := range o.Members {
+		d.members = append(d.members, dec(m))
+	}
+	return d, err
+}
+
+// isType reports whether v (nil: absent) may take an operation for type t.
+func isType(v *crdt.Value, types ...crdt.Type) bool {
+	if v == nil {
+		return true
+	}
+	for _, t := range types {
+		if v.Type() == t {
+			return true
+		}
+	}
+	return false
+}
+
+// apply runs one operation on tx and returns its result. Type checks come
+// first and every operation is a single builder call, so a failing
+// operation leaves tx as it was (the whole transaction is abandoned
+// anyway).
+func (d *decoded) apply(tx *crdt.Builder) (any, error) {
+	cur := tx.Get(d.key)
+	switch d.op {
+	case "set":
+		return nil, tx.Set(d.key, d.value)
+	case "del":
+		if cur == nil {
+			return false, nil
+		}
+		return true, tx.Delete(d.key)
+	case "incr":
+		if !isType(cur, crdt.TypeRegister, crdt.TypeCounter) {
+			return nil, errWrongType
+		}
+		return tx.Increment(d.key, d.by)
+	case "sadd", "srem":
+		if !isType(cur, crdt.TypeSet) {
+			return nil, errWrongType
+		}
+		if d.op == "sadd" {
+			return tx.SetAdd(d.key, d.members...)
+		}
+		if cur == nil {
+			return 0, nil
+		}
+		return tx.SetRemove(d.key, d.members...)
+	case "hset", "hincrby", "hdel":
+		if !isType(cur, crdt.TypeMap) {
+			return nil, errWrongType
+		}
+		switch d.op {
+		case "hset":
+			return tx.MapSet(d.key, d.field, d.value)
+		case "hincrby":
+			return tx.MapIncrement(d.key, d.field, d.by)
+		}
+		if cur == nil {
+			return 0, nil
+		}
+		return tx.MapDelete(d.key, d.fields...)
+	}
+	return nil, badOp("unknown op %q", d.op)
+}
+
+// readJSON decodes a bounded JSON body into v, refusing unknown fields.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxRequestBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return bodyError(err)
+		}
+		return badOp("bad JSON body: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badOp("bad JSON body: trailing data")
+	}
+	return nil
+}
+
+// txn is POST /v1/txn: a JSON list of operations applied atomically in
+// one Backend.Update. If any operation fails nothing is written and the
+// error names the operation's index.
+func (s *Server) txn(w http.ResponseWriter, r *http.Request) {
+	var ops []txnOp
+	if err := readJSON(w, r, &ops); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if len(ops) > MaxTxnRequestOps {
+		writeErr(w, newError(http.StatusRequestEntityTooLarge, "txn_too_big", fmt.Sprintf("more than %d operations", MaxTxnRequestOps)))
+		return
+	}
+	ds := make([]decoded, len(ops))
+	for i := range ops {
+		d, err := ops[i].decode()
+		if err != nil {
+			writeErr(w, &opError{i, err})
+			return
+		}
+		ds[i] = d
+	}
+	results := make([]any, len(ds))
+	tok, err := s.backend.Update(r.Context(), func(tx *crdt.Builder) error {
+		for i := range ds {
+			res, err := ds[i].apply(tx)
+			if err != nil {
+				return &opError{i, err}
+			}
+			results[i] = res
+		}
+		return nil
+	})
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tokenBody{Token: formatToken(tok), Results: results})
+}
+
+// waitRequest is the body of POST /v1/wait.
+type waitRequest struct {
+	Token     string `json:"token"`
+	Members   int    `json:"members"`    // members that must have it, this node included; 0: all
+	TimeoutMs int64  `json:"timeout_ms"` // 0: DefaultWaitTimeout; capped at MaxWaitTimeout
+}
+
+type waitReply struct {
+	Members int  `json:"members"` // members known to have applied the token
+	Reached bool `json:"reached"` // the requested number was reached in time
+}
+
+func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
+	var req waitRequest
+	if err := readJSON(w, r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	tok, err := parseToken(req.Token)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if req.TimeoutMs < 0 || req.Members < 0 {
+		writeErr(w, badOp("members and timeout_ms must not be negative"))
+		return
+	}
+	timeout := DefaultWaitTimeout
+	if req.TimeoutMs > 0 {
+		timeout = min(time.Duration(req.TimeoutMs)*time.Millisecond, MaxWaitTimeout)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	// Shutdown ends the wait too; the goroutine ends with ctx.
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	got, err := s.backend.Wait(ctx, tok, req.Members)
+	if err != nil && ctx.Err() == nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, waitReply{Members: got, Reached: err == nil})
+}
+
+// changeEvent is the data of one watch event.
+type changeEvent struct {
+	Key      string `json:"key"`
+	Encoding string `json:"encoding,omitempty"` // "base64" when the key is not UTF-8
+	Type     string `json:"type"`
+	Deleted  bool   `json:"deleted"`
+	Origin   string `json:"origin"`
+}
+
+// watch is GET /v1/watch?prefix=: a Server-Sent Events stream with one
+// "change" event per changed key, in the order the node applied them. It
+// ends when the client goes away, the server shuts down, or the client
+// falls WatchBuffer changes behind (an "overflow" event first).
+func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
+	s.streams.Add(1)
+	defer s.streams.Done()
+	select {
+	case <-s.done:
+		writeError(w, http.StatusServiceUnavailable, "stopped", "server shutting down")
+		return
+	default:
+	}
+	prefix := []byte(r.URL.Query().Get("prefix"))
+	sub := s.backend.Watch(prefix, WatchBuffer)
+	defer sub.Close()
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(b []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(WatchWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send([]byte(": watching\n\n")) {
+		return
+	}
+	keepAlive := time.NewTicker(WatchKeepAlive)
+	defer keepAlive.Stop()
+	var buf bytes.Buffer
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.done:
+			return
+		case <-keepAlive.C:
+			if !send([]byte(": keepalive\n\n")) {
+				return
+			}
+		case ch, ok := <-sub.C():
+			if !ok {
+				if err := sub.Err(); err != nil {
+					msg, _ := json.Marshal(map[string]string{"error": err.Error()})
+					send([]byte("event: overflow\ndata: " + string(msg) + "\n\n"))
+				}
+				return
+			}
+			if isReserved(ch.Key) {
+				continue
+			}
+			ev := changeEvent{Key: string(ch.Key), Type: typeName(ch.Type), Deleted: ch.Deleted, Origin: ch.Origin.String()}
+			if !utf8.Valid(ch.Key) {
+				ev.Key, ev.Encoding = base64.StdEncoding.EncodeToString(ch.Key), "base64"
+			}
+			buf.Reset()
+			buf.WriteString("event: change\ndata: ")
+			data, _ := json.Marshal(ev)
+			buf.Write(data)
+			buf.WriteString("\n\n")
+			if !send(buf.Bytes()) {
+				return
+			}
+		}
+	}
+}
