@@ -1,27 +1,624 @@
 package replica
 
-import "github.com/spooksystems/spook/causal"
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/internal/codec"
+)
+
+// Link dictionary limits. Encoder and decoder apply the same ones, so the
+// decoder refuses exactly what an honest encoder never sends. A link that
+// fills its dictionary sends further keys in full (a literal), still
+// correct, just larger; a new link session starts empty.
+const (
+	// MaxLinkKeys bounds the keys one direction of a link session names.
+	MaxLinkKeys = 1 << 16
+	// MaxLinkKeyBytes bounds the bytes of those keys (64 KiB keys × 1 KiB
+	// worst case would be 64 MiB; this caps the decoder's memory at 8 MiB).
+	MaxLinkKeyBytes = 8 << 20
+	// MaxLinkNodes bounds the node ids one direction names.
+	MaxLinkNodes = 4096
+
+	// Message decoding limits.
+	MaxMessageTxns        = 1 << 16 // transactions in one MsgTxns
+	MaxMessageTreeNodes   = 1 << 16 // nodes in one MsgSyncReq or MsgSyncResp
+	MaxTreeNodeEntries    = 1 << 16 // entries of one answered tree node
+	MaxMessageKeyHashes   = 1 << 16 // key hashes in one MsgSyncKeysReq
+	MaxMessageKeys        = 1 << 16 // keys in one MsgSyncKeys
+	MaxSnapshotChunkBytes = 64 << 20
+	MaxReasonBytes        = 1024
+)
+
+// Dictionary reference codes (uvarint): 0 = new entry follows in full and
+// takes the next id; 1 = literal follows, not entered (dictionary full);
+// n ≥ 2 = entry n-2.
+const (
+	refNew     = 0
+	refLiteral = 1
+	refBase    = 2
+)
+
+// Transaction header flags (first byte of each transaction in MsgTxns).
+// A set flag means the field is omitted because it has its expected value.
+const (
+	hdrSameNode    = 1 << 0 // dot node = previous transaction's node
+	hdrNextCounter = 1 << 1 // dot counter = last counter of that node on this link + 1
+	hdrDepsChain   = 1 << 2 // deps = previous deps ∪ {previous dot}
+	hdrSameWall    = 1 << 3 // wall ms = previous wall ms
+	hdrNextLogical = 1 << 4 // logical = previous + 1 (same wall) or 0 (new wall)
+	hdrMask        = 1<<5 - 1
+)
+
+// linkState is one direction's state of a link session: what both ends
+// have seen so far, in order.
+type linkState struct {
+	keyIDs   map[string]uint32 // encoder
+	keys     [][]byte          // decoder
+	keyBytes int
+	nodeIDs  map[causal.NodeID]uint32
+	nodes    []causal.NodeID
+	applied  causal.VersionVector
+	prevDot  causal.Dot
+	prevTime causal.Timestamp
+	prevDeps causal.Context
+	counters map[causal.NodeID]uint64 // last dot counter per node
+}
+
+func newLinkState() *linkState {
+	return &linkState{keyIDs: map[string]uint32{}, nodeIDs: map[causal.NodeID]uint32{},
+		counters: map[causal.NodeID]uint64{}}
+}
 
 // LinkCodec encodes and decodes the messages of one link session. It holds
 // per-link state in each direction (dictionaries of keys and node ids, the
 // previous transaction header and applied vector), so the driver creates
 // one per link session, uses Encode for every message sent and Decode for
-// every payload received in order, and drops it when the session ends. A
+// every payload received, in order, and drops it when the session ends. A
 // LinkCodec is not safe for concurrent use, but its encoding and decoding
 // halves are independent: one goroutine may Encode while another Decodes.
+//
+// The payload format (all integers uvarint unless noted) is in
+// docs/protocol.md; in short: type byte, applied-vector delta, then the
+// type's fields.
 type LinkCodec struct {
+	enc, dec *linkState
 }
 
 // NewLinkCodec returns a codec for a new link session.
-func NewLinkCodec() *LinkCodec { panic("TODO") }
+func NewLinkCodec() *LinkCodec { return &LinkCodec{enc: newLinkState(), dec: newLinkState()} }
+
+// encoder writes keys through the link dictionary.
+type encoder struct{ s *linkState }
+
+func (e encoder) AppendKey(dst, key []byte) []byte {
+	s := e.s
+	if id, ok := s.keyIDs[string(key)]; ok {
+		return codec.AppendUvarint(dst, uint64(id)+refBase)
+	}
+	if len(s.keyIDs) < MaxLinkKeys && s.keyBytes+len(key) <= MaxLinkKeyBytes {
+		s.keyIDs[string(key)] = uint32(len(s.keyIDs))
+		s.keyBytes += len(key)
+		dst = codec.AppendUvarint(dst, refNew)
+	} else {
+		dst = codec.AppendUvarint(dst, refLiteral)
+	}
+	return codec.AppendBytes(dst, key)
+}
+
+// decoder reads keys through the link dictionary.
+type decoder struct{ s *linkState }
+
+func (d decoder) ReadKey(r *codec.Reader) []byte {
+	s := d.s
+	ref := r.Uvarint("key ref")
+	switch {
+	case r.Err() != nil:
+		return nil
+	case ref == refNew:
+		k := r.Bytes("key", crdt.MaxKeyBytes)
+		if r.Err() != nil {
+			return nil
+		}
+		if len(s.keys) >= MaxLinkKeys || s.keyBytes+len(k) > MaxLinkKeyBytes {
+			r.Fail("key dictionary", codec.ErrTooLong)
+			return nil
+		}
+		k = bytes.Clone(k)
+		if k == nil {
+			k = []byte{}
+		}
+		s.keys = append(s.keys, k)
+		s.keyBytes += len(k)
+		return k
+	case ref == refLiteral:
+		return r.Bytes("key", crdt.MaxKeyBytes)
+	case ref-refBase >= uint64(len(s.keys)):
+		r.Fail("key ref", codec.ErrInvalid)
+		return nil
+	}
+	return s.keys[ref-refBase]
+}
+
+func (s *linkState) appendNode(dst []byte, n causal.NodeID) []byte {
+	if id, ok := s.nodeIDs[n]; ok {
+		return codec.AppendUvarint(dst, uint64(id)+refBase)
+	}
+	if len(s.nodeIDs) < MaxLinkNodes {
+		s.nodeIDs[n] = uint32(len(s.nodeIDs))
+		dst = codec.AppendUvarint(dst, refNew)
+	} else {
+		dst = codec.AppendUvarint(dst, refLiteral)
+	}
+	return binary.LittleEndian.AppendUint64(dst, uint64(n))
+}
+
+func (s *linkState) readNode(r *codec.Reader) causal.NodeID {
+	ref := r.Uvarint("node ref")
+	if r.Err() != nil {
+		return 0
+	}
+	if ref >= refBase {
+		if ref-refBase >= uint64(len(s.nodes)) {
+			r.Fail("node ref", codec.ErrInvalid)
+			return 0
+		}
+		return s.nodes[ref-refBase]
+	}
+	if ref != refNew && ref != refLiteral {
+		r.Fail("node ref", codec.ErrInvalid)
+		return 0
+	}
+	raw := r.Raw("node id", 8)
+	if r.Err() != nil {
+		return 0
+	}
+	n := causal.NodeID(binary.LittleEndian.Uint64(raw))
+	if n == 0 {
+		r.Fail("node id", codec.ErrInvalid)
+		return 0
+	}
+	if ref == refNew {
+		if len(s.nodes) >= MaxLinkNodes {
+			r.Fail("node dictionary", codec.ErrTooLong)
+			return 0
+		}
+		s.nodes = append(s.nodes, n)
+	}
+	return n
+}
+
+// appendVectorDelta writes the entries of v that differ from prev as
+// (node ref, signed counter delta); a resulting zero counter removes the
+// entry.
+func (s *linkState) appendVectorDelta(dst []byte, prev, v *causal.VersionVector) []byte {
+	var changed []causal.Entry
+	for _, e := range v.Entries() {
+		if prev.Get(e.Node) != e.Counter {
+			changed = append(changed, e)
+		}
+	}
+	for _, e := range prev.Entries() {
+		if v.Get(e.Node) == 0 {
+			changed = append(changed, causal.Entry{Node: e.Node})
+		}
+	}
+	dst = codec.AppendUvarint(dst, uint64(len(changed)))
+	for _, e := range changed {
+		dst = s.appendNode(dst, e.Node)
+		dst = codec.AppendVarint(dst, int64(e.Counter-prev.Get(e.Node)))
+	}
+	return dst
+}
+
+func (s *linkState) readVectorDelta(r *codec.Reader, v *causal.VersionVector) {
+	n := r.Count("vector delta", causal.MaxVectorEntries, 2)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		node := s.readNode(r)
+		d := r.Varint("vector delta counter")
+		if r.Err() != nil {
+			return
+		}
+		v.Set(node, v.Get(node)+uint64(d))
+	}
+	if v.Len() > causal.MaxVectorEntries {
+		r.Fail("vector delta", codec.ErrTooLong)
+	}
+}
 
 // Encode appends the payload of m to dst. After an error the session must
 // be closed.
-func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) { panic("TODO") }
+func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
+	s := c.enc
+	if m.Type == 0 || m.Type > maxMessageType {
+		return dst, fmt.Errorf("%w: unknown type %d", ErrEncode, m.Type)
+	}
+	dst = append(dst, byte(m.Type))
+	dst = s.appendVectorDelta(dst, &s.applied, &m.Applied)
+	s.applied = m.Applied.Clone()
+	switch m.Type {
+	case MsgTxns:
+		if len(m.Txns) > MaxMessageTxns {
+			return dst, fmt.Errorf("%w: %d transactions", ErrEncode, len(m.Txns))
+		}
+		dst = codec.AppendUvarint(dst, uint64(len(m.Txns)))
+		for _, t := range m.Txns {
+			dst = s.appendTxnHeader(dst, t)
+			dst = t.AppendBody(dst, encoder{s})
+		}
+	case MsgAck, MsgFetch, MsgSnapshotReq:
+	case MsgPing, MsgPingAck, MsgPingReq:
+		dst = codec.AppendUvarint(dst, m.Seq)
+		if m.Target == 0 {
+			dst = append(dst, 0)
+		} else {
+			dst = append(dst, 1)
+			dst = s.appendNode(dst, m.Target)
+		}
+	case MsgDigest:
+		dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
+		dst = codec.AppendUvarint(dst, m.Seq)
+	case MsgTooFar:
+		reason := m.Reason
+		if len(reason) > MaxReasonBytes {
+			reason = reason[:MaxReasonBytes]
+		}
+		dst = codec.AppendString(dst, reason)
+	case MsgSnapshot:
+		if len(m.Chunk) > MaxSnapshotChunkBytes {
+			return dst, fmt.Errorf("%w: snapshot chunk of %d bytes", ErrEncode, len(m.Chunk))
+		}
+		dst = codec.AppendUvarint(dst, m.Offset)
+		dst = codec.AppendUvarint(dst, m.Total)
+		dst = codec.AppendBytes(dst, m.Chunk)
+	case MsgSyncReq, MsgSyncResp:
+		if len(m.Nodes) > MaxMessageTreeNodes {
+			return dst, fmt.Errorf("%w: %d tree nodes", ErrEncode, len(m.Nodes))
+		}
+		dst = codec.AppendUvarint(dst, m.Session)
+		if m.Type == MsgSyncResp {
+			dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
+			dst = codec.AppendUvarint(dst, m.Seq)
+			dst = appendOptContext(dst, m.Context)
+		}
+		dst = codec.AppendUvarint(dst, uint64(len(m.Nodes)))
+		for _, n := range m.Nodes {
+			dst = append(dst, n.Depth)
+			dst = codec.AppendUvarint(dst, prefixBits(n.Depth, n.Prefix))
+			if m.Type == MsgSyncReq {
+				continue
+			}
+			if len(n.Hashes) == syncFanout {
+				dst = append(dst, 0)
+				for _, h := range n.Hashes {
+					dst = binary.LittleEndian.AppendUint64(dst, h)
+				}
+				continue
+			}
+			if len(n.Entries) > MaxTreeNodeEntries {
+				return dst, fmt.Errorf("%w: %d tree entries", ErrEncode, len(n.Entries))
+			}
+			dst = append(dst, 1)
+			dst = codec.AppendUvarint(dst, uint64(len(n.Entries)))
+			for _, e := range n.Entries {
+				dst = binary.LittleEndian.AppendUint64(dst, e.KeyHash)
+				dst = binary.LittleEndian.AppendUint64(dst, e.ValueHash)
+			}
+		}
+	case MsgSyncKeysReq:
+		if len(m.KeyHashes) > MaxMessageKeyHashes {
+			return dst, fmt.Errorf("%w: %d key hashes", ErrEncode, len(m.KeyHashes))
+		}
+		dst = codec.AppendUvarint(dst, m.Session)
+		dst = codec.AppendUvarint(dst, uint64(len(m.KeyHashes)))
+		for _, h := range m.KeyHashes {
+			dst = binary.LittleEndian.AppendUint64(dst, h)
+		}
+	case MsgSyncKeys:
+		if len(m.Keys) > MaxMessageKeys {
+			return dst, fmt.Errorf("%w: %d keys", ErrEncode, len(m.Keys))
+		}
+		dst = codec.AppendUvarint(dst, m.Session)
+		dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
+		dst = codec.AppendUvarint(dst, m.Seq)
+		dst = appendOptContext(dst, m.Context)
+		dst = codec.AppendUvarint(dst, uint64(len(m.Keys)))
+		for _, kv := range m.Keys {
+			dst = codec.AppendBytes(dst, kv.Key)
+			if kv.Value == nil {
+				dst = append(dst, 0)
+			} else {
+				dst = append(dst, 1)
+				dst = codec.AppendBytes(dst, kv.Value)
+			}
+		}
+	}
+	return dst, nil
+}
 
-// Decode decodes one payload. It copies what it keeps, so the caller may
-// reuse payload. An error wraps ErrDecode and gives the reason; the
-// session must then be closed.
-func (c *LinkCodec) Decode(payload []byte) (Message, error) { panic("TODO") }
+// prefixBits is the top 4×depth bits of prefix, right-aligned.
+func prefixBits(depth uint8, prefix uint64) uint64 {
+	if depth == 0 {
+		return 0
+	}
+	return prefix >> (64 - syncBits*uint(depth))
+}
 
-var _ = causal.NodeID(0)
+func appendOptContext(dst []byte, c *causal.Context) []byte {
+	if c == nil {
+		return append(dst, 0)
+	}
+	return c.AppendBinary(append(dst, 1))
+}
+
+func readOptContext(r *codec.Reader) *causal.Context {
+	switch r.Byte("context flag") {
+	case 0:
+		return nil
+	case 1:
+		c := causal.DecodeContext(r)
+		return &c
+	}
+	r.Fail("context flag", codec.ErrInvalid)
+	return nil
+}
+
+// chainDeps is the expected deps of a transaction following one with
+// deps prev and dot d from the same writer: prev ∪ {d}.
+func chainDeps(prev *causal.Context, d causal.Dot) causal.Context {
+	c := prev.Clone()
+	if !d.IsZero() {
+		c.Add(d)
+	}
+	return c
+}
+
+// appendTxnHeader writes dot, time and deps as a difference from the
+// previous transaction on the link. In a run of transactions from one
+// writer, each made after the previous, it is the single flags byte.
+func (s *linkState) appendTxnHeader(dst []byte, t *crdt.Txn) []byte {
+	var flags byte
+	if !s.prevDot.IsZero() && t.Dot.Node == s.prevDot.Node {
+		flags |= hdrSameNode
+	}
+	if t.Dot.Counter == s.counters[t.Dot.Node]+1 {
+		flags |= hdrNextCounter
+	}
+	expect := chainDeps(&s.prevDeps, s.prevDot)
+	if t.Deps.Equal(&expect) {
+		flags |= hdrDepsChain
+	}
+	if t.Time.WallMs == s.prevTime.WallMs {
+		flags |= hdrSameWall
+		if t.Time.Logical == s.prevTime.Logical+1 {
+			flags |= hdrNextLogical
+		}
+	} else if t.Time.Logical == 0 {
+		flags |= hdrNextLogical
+	}
+	dst = append(dst, flags)
+	if flags&hdrSameNode == 0 {
+		dst = s.appendNode(dst, t.Dot.Node)
+	}
+	if flags&hdrNextCounter == 0 {
+		dst = codec.AppendUvarint(dst, t.Dot.Counter)
+	}
+	if flags&hdrSameWall == 0 {
+		dst = codec.AppendVarint(dst, int64(t.Time.WallMs-s.prevTime.WallMs))
+	}
+	if flags&hdrNextLogical == 0 {
+		dst = codec.AppendUvarint(dst, uint64(t.Time.Logical))
+	}
+	if flags&hdrDepsChain == 0 {
+		dst = s.appendVectorDelta(dst, &s.prevDeps.Vector, &t.Deps.Vector)
+		out := t.Deps.Outliers()
+		dst = codec.AppendUvarint(dst, uint64(len(out)))
+		for _, d := range out {
+			dst = s.appendNode(dst, d.Node)
+			dst = codec.AppendUvarint(dst, d.Counter)
+		}
+	}
+	s.prevDot, s.prevTime = t.Dot, t.Time
+	s.prevDeps = t.Deps.Clone()
+	s.counters[t.Dot.Node] = t.Dot.Counter
+	return dst
+}
+
+func (s *linkState) readTxnHeader(r *codec.Reader, t *crdt.Txn) {
+	flags := r.Byte("txn flags")
+	if r.Err() != nil {
+		return
+	}
+	if flags&^hdrMask != 0 {
+		r.Fail("txn flags", codec.ErrInvalid)
+		return
+	}
+	node := s.prevDot.Node
+	if flags&hdrSameNode == 0 {
+		node = s.readNode(r)
+	}
+	if node == 0 {
+		r.Fail("txn node", codec.ErrInvalid)
+		return
+	}
+	counter := s.counters[node] + 1
+	if flags&hdrNextCounter == 0 {
+		counter = r.Uvarint("txn counter")
+	}
+	wall := s.prevTime.WallMs
+	if flags&hdrSameWall == 0 {
+		wall += uint64(r.Varint("txn wall"))
+	}
+	var logical uint64
+	switch {
+	case flags&hdrNextLogical == 0:
+		logical = r.Uvarint("txn logical")
+	case flags&hdrSameWall != 0:
+		logical = uint64(s.prevTime.Logical) + 1
+	}
+	if logical > uint64(^uint32(0)) || counter == 0 {
+		r.Fail("txn header", codec.ErrInvalid)
+		return
+	}
+	var deps causal.Context
+	if flags&hdrDepsChain != 0 {
+		deps = chainDeps(&s.prevDeps, s.prevDot)
+	} else {
+		deps.Vector = s.prevDeps.Vector.Clone()
+		s.readVectorDelta(r, &deps.Vector)
+		n := r.Count("deps outliers", causal.MaxContextOutliers, 2)
+		for i := 0; i < n && r.Err() == nil; i++ {
+			d := causal.Dot{Node: s.readNode(r), Counter: r.Uvarint("outlier counter")}
+			if r.Err() == nil && d.Counter == 0 {
+				r.Fail("outlier counter", codec.ErrInvalid)
+			}
+			deps.Add(d)
+		}
+	}
+	if r.Err() != nil {
+		return
+	}
+	t.Dot = causal.Dot{Node: node, Counter: counter}
+	t.Time = causal.Timestamp{WallMs: wall, Logical: uint32(logical)}
+	t.Deps = deps
+	s.prevDot, s.prevTime = t.Dot, t.Time
+	s.prevDeps = deps.Clone()
+	s.counters[node] = counter
+}
+
+// Decode decodes one payload. It copies the payload, so the caller may
+// reuse it. An error wraps ErrDecode and gives the reason; the session
+// must then be closed.
+func (c *LinkCodec) Decode(payload []byte) (Message, error) {
+	s := c.dec
+	buf := bytes.Clone(payload)
+	r := codec.NewReader(buf)
+	var m Message
+	m.Type = MessageType(r.Byte("type"))
+	if r.Err() == nil && (m.Type == 0 || m.Type > maxMessageType) {
+		r.Fail("type", codec.ErrInvalid)
+	}
+	s.readVectorDelta(r, &s.applied)
+	m.Applied = s.applied.Clone()
+	switch m.Type {
+	case MsgTxns:
+		n := r.Count("txns", MaxMessageTxns, 2)
+		m.Txns = make([]*crdt.Txn, 0, n)
+		for i := 0; i < n && r.Err() == nil; i++ {
+			t := new(crdt.Txn)
+			s.readTxnHeader(r, t)
+			if r.Err() != nil {
+				break
+			}
+			if err := crdt.DecodeBody(r, decoder{s}, t); err != nil {
+				r.Fail("txn body", err)
+				break
+			}
+			m.Txns = append(m.Txns, t)
+		}
+	case MsgPing, MsgPingAck, MsgPingReq:
+		m.Seq = r.Uvarint("seq")
+		switch r.Byte("target flag") {
+		case 0:
+		case 1:
+			m.Target = s.readNode(r)
+		default:
+			r.Fail("target flag", codec.ErrInvalid)
+		}
+	case MsgDigest:
+		m.Hash = readUint64(r, "hash")
+		m.Seq = r.Uvarint("seq")
+	case MsgTooFar:
+		m.Reason = string(r.Bytes("reason", MaxReasonBytes))
+	case MsgSnapshot:
+		m.Offset = r.Uvarint("offset")
+		m.Total = r.Uvarint("total")
+		m.Chunk = r.Bytes("chunk", MaxSnapshotChunkBytes)
+	case MsgSyncReq, MsgSyncResp:
+		m.Session = r.Uvarint("session")
+		if m.Type == MsgSyncResp {
+			m.Hash = readUint64(r, "hash")
+			m.Seq = r.Uvarint("seq")
+			m.Context = readOptContext(r)
+		}
+		n := r.Count("tree nodes", MaxMessageTreeNodes, 2)
+		m.Nodes = make([]TreeNode, 0, n)
+		for i := 0; i < n && r.Err() == nil; i++ {
+			var tn TreeNode
+			tn.Depth = r.Byte("depth")
+			bits := r.Uvarint("prefix")
+			if r.Err() != nil {
+				break
+			}
+			if tn.Depth > syncMaxDepth || (tn.Depth > 0 && bits>>(syncBits*uint(tn.Depth)) != 0) ||
+				(tn.Depth == 0 && bits != 0) {
+				r.Fail("tree node", codec.ErrInvalid)
+				break
+			}
+			if tn.Depth > 0 {
+				tn.Prefix = bits << (64 - syncBits*uint(tn.Depth))
+			}
+			if m.Type == MsgSyncResp {
+				switch r.Byte("tree node kind") {
+				case 0:
+					tn.Hashes = make([]uint64, syncFanout)
+					for j := range tn.Hashes {
+						tn.Hashes[j] = readUint64(r, "tree hash")
+					}
+				case 1:
+					k := r.Count("tree entries", MaxTreeNodeEntries, 16)
+					tn.Entries = make([]TreeEntry, k)
+					for j := range tn.Entries {
+						tn.Entries[j] = TreeEntry{KeyHash: readUint64(r, "entry key"), ValueHash: readUint64(r, "entry value")}
+					}
+				default:
+					r.Fail("tree node kind", codec.ErrInvalid)
+				}
+			}
+			m.Nodes = append(m.Nodes, tn)
+		}
+	case MsgSyncKeysReq:
+		m.Session = r.Uvarint("session")
+		n := r.Count("key hashes", MaxMessageKeyHashes, 8)
+		m.KeyHashes = make([]uint64, n)
+		for i := range m.KeyHashes {
+			m.KeyHashes[i] = readUint64(r, "key hash")
+		}
+	case MsgSyncKeys:
+		m.Session = r.Uvarint("session")
+		m.Hash = readUint64(r, "hash")
+		m.Seq = r.Uvarint("seq")
+		m.Context = readOptContext(r)
+		n := r.Count("keys", MaxMessageKeys, 2)
+		m.Keys = make([]KeyValue, 0, n)
+		for i := 0; i < n && r.Err() == nil; i++ {
+			kv := KeyValue{Key: r.Bytes("key", crdt.MaxKeyBytes)}
+			switch r.Byte("value flag") {
+			case 0:
+			case 1:
+				kv.Value = r.Bytes("value", maxValueEncodingBytes)
+				if kv.Value == nil {
+					kv.Value = []byte{}
+				}
+			default:
+				r.Fail("value flag", codec.ErrInvalid)
+			}
+			m.Keys = append(m.Keys, kv)
+		}
+	}
+	if err := r.Finish(); err != nil {
+		return Message{}, fmt.Errorf("%w: %s: %w", ErrDecode, m.Type, err)
+	}
+	return m, nil
+}
+
+func readUint64(r *codec.Reader, what string) uint64 {
+	b := r.Raw(what, 8)
+	if b == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b)
+}

@@ -1,6 +1,10 @@
 package replica
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 )
@@ -8,77 +12,684 @@ import (
 // Token names one transaction: its dot. The zero Token names none.
 type Token = causal.Dot
 
+// ErrInternalKey: a client transaction touched a key under InternalPrefix.
+var ErrInternalKey = errors.New("replica: internal key is reserved")
+
 // Replica is one node's replication state machine. It is not safe for
 // concurrent use: the driver serializes every call.
 type Replica struct {
+	cfg   Config
+	id    causal.NodeID
+	state NodeState
+	ks    *crdt.Keyspace
+	clock causal.Clock
+	nowMs uint64
+	tick  uint64
+	rng   rng
+
+	// bootstrap is the initial member list (Config.Members, or the one a
+	// joining node received in its snapshot); it is persisted in
+	// snapshots. Membership records in the keyspace refine it.
+	bootstrap []Peer
+	// peers holds every known node but this one, by ID; order lists their
+	// IDs ascending, so iteration (and thus output) is deterministic.
+	peers map[causal.NodeID]*peer
+	order []causal.NodeID
+
+	// log retains applied transactions, oldest first, for catch-up.
+	// floor[n] is the highest counter of node n dropped from it (or never
+	// in it): a peer that lacks a dot at or below floor cannot be served.
+	log      []logEntry
+	logBytes int
+	floor    causal.VersionVector
+
+	// pending is the causal buffer, in arrival order.
+	pending      []logEntry
+	pendingBytes int
+
+	// outbox holds transactions to push, per peer, until Ready; ackDue
+	// marks peers owed an acknowledgement.
+	outbox map[causal.NodeID][]logEntry
+	ackDue map[causal.NodeID]bool
+
+	probe      probeState
+	probeOrder []causal.NodeID
+	seq        uint64
+	relays     []relay
+
+	digestNext  int
+	fetchSentAt map[causal.NodeID]uint64
+
+	join     joinState
+	sync     *syncSession
+	tree     *keyTree
+	snapshot []byte // cached encoding for MsgSnapshotReq, with its hash
+	snapHash uint64
+
+	cut          causal.VersionVector
+	cutDirty     bool
+	membersDirty bool
+
+	ready       Ready
+	outstanding bool
+}
+
+// peer is what this node knows of another node.
+type peer struct {
+	Peer
+	status       PeerState // StateAlive while a member; StateLeft, StateRemoved from records
+	live         PeerState // StateAlive, StateSuspect, StateUnreachable
+	applied      causal.VersionVector
+	heardTick    uint64
+	suspectSince uint64
+}
+
+// state is the peer's state as Members reports it.
+func (p *peer) state() PeerState {
+	if p.status != StateAlive {
+		return p.status
+	}
+	return p.live
+}
+
+// logEntry is one transaction with its record encoding (whose length is
+// the size estimate used by every byte limit).
+type logEntry struct {
+	txn    *crdt.Txn
+	record []byte
 }
 
 // New creates the replica of a node with no persisted state.
-func New(cfg Config) (*Replica, error) { panic("TODO") }
+func New(cfg Config) (*Replica, error) { return Restore(cfg, nil, nil) }
 
 // Restore recreates a replica from persisted state: the last Snapshot the
 // replica emitted (nil if none) and the Records emitted after it, in order.
-func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) { panic("TODO") }
+// Records are replayed without emitting anything; the returned replica has
+// an empty Ready.
+func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
+	cfg, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	r := &Replica{
+		cfg:         cfg,
+		id:          causal.NodeIDFromName(cfg.Name),
+		ks:          crdt.NewKeyspace(),
+		nowMs:       cfg.NowMs,
+		rng:         rng{state: cfg.Seed},
+		peers:       map[causal.NodeID]*peer{},
+		outbox:      map[causal.NodeID][]logEntry{},
+		ackDue:      map[causal.NodeID]bool{},
+		fetchSentAt: map[causal.NodeID]uint64{},
+		state:       NodeMember,
+	}
+	r.bootstrap = cfg.Members
+	if len(cfg.Members) == 0 {
+		r.state = NodeJoining
+	}
+	if snapshot != nil {
+		boot, ks, err := decodeSnapshot(snapshot)
+		if err != nil {
+			return nil, err
+		}
+		r.bootstrap, r.ks = boot, ks
+		r.state = NodeMember
+	}
+	// Replay: timestamps in records may be far ahead of NowMs (a clock
+	// stepped back since); they were accepted once, so accept them again.
+	r.clock.MaxAheadMs = ^uint64(0)
+	for i, rec := range records {
+		if err := r.replay(rec); err != nil {
+			return nil, fmt.Errorf("%w: record %d: %w", ErrBadRecord, i, err)
+		}
+	}
+	r.clock.MaxAheadMs = cfg.MaxClockAheadMs
+	r.floor = r.ks.Context().Vector.Clone()
+	r.refreshMembers(false)
+	r.ready = Ready{}
+	if r.state == NodeJoining && snapshot != nil {
+		// Crashed after installing a snapshot, before the membership
+		// record was logged: propose it now.
+		r.state = NodeMember
+	}
+	if r.state == NodeMember && !r.inBootstrap(r.id) && r.memberRecord(r.id) == nil {
+		if _, err := r.proposeMembership(r.id, r.cfg.Name, r.cfg.Addr, statusMember); err != nil {
+			return nil, err
+		}
+	}
+	r.recomputeCut()
+	return r, nil
+}
+
+// replay applies one persisted record.
+func (r *Replica) replay(rec []byte) error {
+	if len(rec) == 0 {
+		return errors.New("empty record")
+	}
+	switch rec[0] {
+	case recordTxn:
+		txn, err := crdt.DecodeTxn(rec[1:])
+		if err != nil {
+			return err
+		}
+		if err := r.ks.Apply(txn); err != nil {
+			return err
+		}
+		_ = r.clock.Observe(txn.Time, r.nowMs)
+	case recordJoin:
+		jr, err := decodeJoinRecord(rec[1:])
+		if err != nil {
+			return err
+		}
+		if err := r.joinKeys(jr.joinCtx, jr.keys, 0, false); err != nil {
+			return err
+		}
+		if jr.ctx != nil {
+			r.ks.MergeContext(jr.ctx)
+		}
+	default:
+		return fmt.Errorf("unknown record kind %d", rec[0])
+	}
+	return nil
+}
 
 // ID is this node's ID.
-func (r *Replica) ID() causal.NodeID { panic("TODO") }
+func (r *Replica) ID() causal.NodeID { return r.id }
 
 // Propose runs fn on a transaction builder and, if fn succeeds and the
 // transaction changes something, commits it: the next dot of this node,
 // the HLC time from the physical time last passed to Tick, applied at once,
 // logged and queued to peers. An empty transaction returns the zero Token.
 // If fn fails, nothing changes and its error is returned. ErrReadOnly if
-// this node is not a member. fn must not write internal keys.
-func (r *Replica) Propose(fn func(b *crdt.Builder) error) (Token, error) { panic("TODO") }
+// this node is not a member; ErrInternalKey if fn wrote an internal key.
+func (r *Replica) Propose(fn func(b *crdt.Builder) error) (Token, error) {
+	if r.state != NodeMember {
+		return Token{}, fmt.Errorf("%w: node is %s", ErrReadOnly, r.state)
+	}
+	return r.propose(fn, false)
+}
 
-// Leave proposes this node's departure. Afterwards it is read-only; the
-// driver keeps it running until the returned token is applied by the other
-// members (AppliedBy), then stops it.
-func (r *Replica) Leave() (Token, error) { panic("TODO") }
+func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token, error) {
+	dot := causal.Dot{Node: r.id, Counter: r.ks.Context().Vector.Get(r.id) + 1}
+	b := r.ks.Begin(dot, r.clock.Now(r.nowMs))
+	if err := fn(b); err != nil {
+		return Token{}, err
+	}
+	if b.Empty() {
+		return Token{}, nil
+	}
+	txn := b.Finish()
+	if !internal {
+		var bad []byte
+		txn.Keys(func(k []byte) bool {
+			if IsInternalKey(k) {
+				bad = k
+				return false
+			}
+			return true
+		})
+		if bad != nil {
+			return Token{}, fmt.Errorf("%w: %q", ErrInternalKey, bad)
+		}
+	}
+	if err := r.ks.Apply(txn); err != nil {
+		// Begin made the transaction on this very state: it is ready.
+		panic(fmt.Sprintf("replica: applying a local transaction: %v", err))
+	}
+	r.applied(logEntry{txn: txn, record: encodeTxnRecord(txn)}, r.id)
+	r.afterApply()
+	return dot, nil
+}
 
-// Remove proposes the removal of member id (an operator action for a dead
-// member): collapse then proceeds without it.
-func (r *Replica) Remove(id causal.NodeID) (Token, error) { panic("TODO") }
+// applied does the bookkeeping for a transaction just applied: record,
+// retained log, changes, push, session check.
+func (r *Replica) applied(e logEntry, from causal.NodeID) {
+	txn := e.txn
+	r.ready.Records = append(r.ready.Records, e.record)
+	r.log = append(r.log, e)
+	r.logBytes += len(e.record)
+	txn.Keys(func(k []byte) bool {
+		if IsInternalKey(k) {
+			r.membersDirty = true
+			return true
+		}
+		ch := Change{Key: k, Origin: txn.Dot.Node, Type: crdt.TypeNone, Deleted: true}
+		if v := r.ks.Get(k); v != nil {
+			ch.Type, ch.Deleted = v.Type(), false
+		}
+		r.ready.Changes = append(r.ready.Changes, ch)
+		return true
+	})
+	if txn.Dot.Node == r.id {
+		r.push(e)
+	}
+	if s := r.sync; s != nil && s.pinned != nil && s.pinned.Contains(txn.Dot) {
+		// A dot the peer had when the session began arrived only now: a
+		// key compared equal before it may now differ, so merging the
+		// pinned context would claim an effect we lack.
+		r.abortSync("applied a transaction the peer already had")
+	}
+	r.cutDirty = true
+	_ = from
+}
+
+// afterApply runs once after a batch of applications.
+func (r *Replica) afterApply() {
+	if r.membersDirty {
+		r.refreshMembers(true)
+	}
+	r.trimLog()
+}
+
+// push queues a local transaction to every member believed reachable.
+func (r *Replica) push(e logEntry) {
+	for _, id := range r.order {
+		p := r.peers[id]
+		if p.status != StateAlive || p.live == StateUnreachable {
+			continue
+		}
+		r.outbox[id] = append(r.outbox[id], e)
+	}
+}
 
 // Step processes one message from node from. A message that is malformed
 // or invalid returns an error wrapping ErrBadMessage and changes nothing.
-func (r *Replica) Step(from causal.NodeID, m Message) error { panic("TODO") }
+func (r *Replica) Step(from causal.NodeID, m Message) error {
+	if err := r.validate(from, &m); err != nil {
+		return err
+	}
+	r.heard(from, &m.Applied)
+	switch m.Type {
+	case MsgTxns:
+		r.stepTxns(from, m.Txns)
+		r.ackDue[from] = true
+	case MsgAck:
+	case MsgPing, MsgPingAck, MsgPingReq:
+		r.stepProbe(from, &m)
+	case MsgDigest:
+		r.stepDigest(from, &m)
+	case MsgFetch:
+		r.stepFetch(from, &m)
+	case MsgTooFar:
+		if r.sync == nil {
+			r.startSync(from, "too far behind the retained log: "+m.Reason)
+		}
+	case MsgSnapshotReq:
+		r.stepSnapshotReq(from)
+	case MsgSnapshot:
+		return r.stepSnapshot(from, &m)
+	case MsgSyncReq:
+		r.stepSyncReq(from, &m)
+	case MsgSyncResp:
+		r.stepSyncResp(from, &m)
+	case MsgSyncKeysReq:
+		r.stepSyncKeysReq(from, &m)
+	case MsgSyncKeys:
+		r.stepSyncKeys(from, &m)
+	}
+	return nil
+}
+
+// validate checks what the codec cannot: semantic rules of a message.
+func (r *Replica) validate(from causal.NodeID, m *Message) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s from %s: %s", ErrBadMessage, m.Type, from, fmt.Sprintf(format, args...))
+	}
+	if from == 0 || from == r.id {
+		return bad("invalid sender")
+	}
+	if m.Type == 0 || m.Type > maxMessageType {
+		return bad("unknown type")
+	}
+	for i, t := range m.Txns {
+		if t == nil || t.Dot.Node == 0 || t.Dot.Counter == 0 {
+			return bad("transaction %d has no dot", i)
+		}
+		if t.Deps.Contains(t.Dot) {
+			return bad("transaction %s depends on itself", t.Dot)
+		}
+	}
+	for _, n := range m.Nodes {
+		if n.Depth > syncMaxDepth || n.Prefix&^prefixMask(n.Depth) != 0 {
+			return bad("tree node depth %d prefix %#x", n.Depth, n.Prefix)
+		}
+		if len(n.Hashes) != 0 && len(n.Hashes) != syncFanout {
+			return bad("tree node with %d hashes", len(n.Hashes))
+		}
+	}
+	if m.Type == MsgSyncKeys {
+		if m.Context == nil {
+			return bad("no context")
+		}
+		for _, kv := range m.Keys {
+			if kv.Value == nil {
+				continue
+			}
+			if _, err := decodeValue(kv.Value); err != nil {
+				return bad("key %q: %v", kv.Key, err)
+			}
+		}
+	}
+	if m.Type == MsgSnapshot && (m.Total > uint64(r.cfg.MaxSnapshotBytes) ||
+		m.Offset+uint64(len(m.Chunk)) > m.Total || m.Offset+uint64(len(m.Chunk)) < m.Offset) {
+		return bad("chunk %d+%d of %d (limit %d)", m.Offset, len(m.Chunk), m.Total, r.cfg.MaxSnapshotBytes)
+	}
+	return nil
+}
+
+// heard notes a message from a node: it is alive, and it has applied
+// at least applied.
+func (r *Replica) heard(from causal.NodeID, applied *causal.VersionVector) {
+	p := r.peers[from]
+	if p == nil {
+		return
+	}
+	p.heardTick = r.tick
+	if p.status == StateAlive && p.live != StateAlive {
+		p.live = StateAlive
+		r.event(EventPeerAlive, from, causal.Dot{}, "")
+	}
+	if !p.applied.Dominates(applied) {
+		p.applied.Merge(applied)
+		r.cutDirty = true
+	}
+}
+
+// stepTxns handles a batch of remote transactions in order.
+func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
+	dropped, refused := 0, 0
+	var firstDropped causal.Dot
+	for _, txn := range txns {
+		ctx := r.ks.Context()
+		if ctx.Contains(txn.Dot) {
+			continue // duplicate
+		}
+		if err := r.clock.Observe(txn.Time, r.nowMs); err != nil {
+			refused++
+			r.event(EventClockRefused, txn.Dot.Node, txn.Dot, err.Error())
+			continue
+		}
+		e := logEntry{txn: txn, record: encodeTxnRecord(txn)}
+		err := r.ks.Apply(txn)
+		switch {
+		case err == nil:
+			r.applied(e, from)
+			r.drainPending()
+		case errors.Is(err, crdt.ErrNotReady):
+			if r.isPending(txn.Dot) {
+				continue
+			}
+			if len(r.pending) >= r.cfg.MaxPendingTxns || r.pendingBytes+len(e.record) > r.cfg.MaxPendingBytes {
+				if dropped == 0 {
+					firstDropped = txn.Dot
+				}
+				dropped++
+				continue
+			}
+			r.pending = append(r.pending, e)
+			r.pendingBytes += len(e.record)
+		default:
+			// The transaction decoded but the keyspace refuses it: treat
+			// it like a refused message for this one transaction.
+			r.event(EventMessageRefused, from, txn.Dot, err.Error())
+		}
+	}
+	if dropped > 0 {
+		r.event(EventBufferFull, from, firstDropped,
+			fmt.Sprintf("causal buffer full (%d txns, %d bytes): dropped %d out-of-order txns",
+				len(r.pending), r.pendingBytes, dropped))
+	}
+	_ = refused
+	r.afterApply()
+}
+
+func (r *Replica) isPending(d causal.Dot) bool {
+	for _, e := range r.pending {
+		if e.txn.Dot == d {
+			return true
+		}
+	}
+	return false
+}
+
+// drainPending applies every buffered transaction that became ready, until
+// none is left that is.
+func (r *Replica) drainPending() {
+	for progress := true; progress && len(r.pending) > 0; {
+		progress = false
+		kept := r.pending[:0]
+		for _, e := range r.pending {
+			if r.ks.Context().Contains(e.txn.Dot) {
+				r.pendingBytes -= len(e.record)
+				continue
+			}
+			if err := r.ks.Apply(e.txn); err == nil {
+				r.pendingBytes -= len(e.record)
+				r.applied(e, e.txn.Dot.Node)
+				progress = true
+				continue
+			}
+			kept = append(kept, e)
+		}
+		clear(r.pending[len(kept):])
+		r.pending = kept
+	}
+}
+
+// trimLog drops retained transactions below the collapsed cut and enforces
+// MaxRetainedTxns and MaxRetainedBytes, oldest first.
+func (r *Replica) trimLog() {
+	i := 0
+	for i < len(r.log) {
+		e := r.log[i]
+		over := len(r.log)-i > r.cfg.MaxRetainedTxns || r.logBytes > r.cfg.MaxRetainedBytes
+		if !over && !r.cut.Contains(e.txn.Dot) {
+			break
+		}
+		if e.txn.Dot.Counter > r.floor.Get(e.txn.Dot.Node) {
+			r.floor.Set(e.txn.Dot.Node, e.txn.Dot.Counter)
+		}
+		r.logBytes -= len(e.record)
+		i++
+	}
+	if i > 0 {
+		clear(r.log[:i])
+		r.log = r.log[i:]
+	}
+}
+
+// resetLog forgets the retained log after a state join (snapshot or
+// reconciliation), which adds dots without transactions.
+func (r *Replica) resetLog() {
+	r.log, r.logBytes = nil, 0
+	r.floor = r.ks.Context().Vector.Clone()
+}
 
 // Tick advances logical time by one tick; nowMs is the physical time in
 // milliseconds (possibly skewed or simulated) used by the HLC.
-func (r *Replica) Tick(nowMs uint64) { panic("TODO") }
+func (r *Replica) Tick(nowMs uint64) {
+	r.tick++
+	r.nowMs = nowMs
+	switch r.state {
+	case NodeJoining:
+		r.tickJoin()
+		return
+	case NodeRemoved:
+		return
+	}
+	r.tickProbe()
+	if r.tick%uint64(r.cfg.DigestTicks) == 0 {
+		r.sendDigest()
+	}
+	if r.sync != nil && r.tick-r.sync.startTick >= uint64(r.cfg.SyncTimeoutTicks) {
+		r.abortSync("timed out")
+	}
+	if r.cutDirty {
+		r.recomputeCut()
+	}
+}
+
+// recomputeCut recomputes the collapsed cut and compacts below it.
+func (r *Replica) recomputeCut() {
+	r.cutDirty = false
+	cut := r.ks.Context().Vector.Clone()
+	for _, id := range r.order {
+		if p := r.peers[id]; p.status == StateAlive {
+			cut.Meet(&p.applied)
+		}
+	}
+	if cut.Equal(&r.cut) {
+		return
+	}
+	r.cut = cut
+	r.ks.Compact(&r.cut)
+	r.trimLog()
+}
+
+func (r *Replica) event(t EventType, node causal.NodeID, dot causal.Dot, reason string) {
+	r.ready.Events = append(r.ready.Events, Event{Type: t, Tick: r.tick, Node: node, Dot: dot, Reason: reason})
+}
+
+// send queues a message with the current applied vector.
+func (r *Replica) send(to causal.NodeID, m Message) {
+	m.Applied = r.ks.Context().Vector.Clone()
+	r.ready.Messages = append(r.ready.Messages, Envelope{To: to, Message: m})
+	delete(r.ackDue, to)
+}
 
 // HasReady reports whether Ready would return anything.
-func (r *Replica) HasReady() bool { panic("TODO") }
+func (r *Replica) HasReady() bool {
+	rd := &r.ready
+	return rd.Snapshot != nil || len(rd.Records) > 0 || len(rd.Messages) > 0 ||
+		len(rd.Changes) > 0 || len(rd.Events) > 0 || len(r.outbox) > 0 || len(r.ackDue) > 0
+}
 
 // Ready returns the output accumulated since the last Advance. See Ready
 // for the order in which the driver must handle it. Calling Ready twice
 // without Advance in between panics.
-func (r *Replica) Ready() Ready { panic("TODO") }
+func (r *Replica) Ready() Ready {
+	if r.outstanding {
+		panic("replica: Ready called again before Advance")
+	}
+	// Flush the outboxes in peer order, batching under MaxBatchBytes.
+	for _, id := range r.order {
+		q := r.outbox[id]
+		for len(q) > 0 {
+			n, size := 0, 0
+			for n < len(q) && (n == 0 || size+len(q[n].record) <= r.cfg.MaxBatchBytes) {
+				size += len(q[n].record)
+				n++
+			}
+			txns := make([]*crdt.Txn, n)
+			for i := range txns {
+				txns[i] = q[i].txn
+			}
+			r.send(id, Message{Type: MsgTxns, Txns: txns})
+			q = q[n:]
+		}
+	}
+	clear(r.outbox)
+	for _, id := range r.order {
+		if r.ackDue[id] {
+			r.send(id, Message{Type: MsgAck})
+		}
+	}
+	// Acks owed to non-members (a joining node fetching): answer too.
+	if len(r.ackDue) > 0 {
+		ids := make([]causal.NodeID, 0, len(r.ackDue))
+		for id := range r.ackDue {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			r.send(id, Message{Type: MsgAck})
+		}
+	}
+	rd := r.ready
+	rd.MustSync = len(rd.Records) > 0 || rd.Snapshot != nil
+	r.ready = Ready{}
+	r.outstanding = true
+	return rd
+}
 
 // Advance tells the replica the last Ready has been handled.
-func (r *Replica) Advance() { panic("TODO") }
+func (r *Replica) Advance() {
+	r.outstanding = false
+}
 
 // Keyspace returns the state for reading. The driver must not modify it
 // and must not call other methods while using it.
-func (r *Replica) Keyspace() *crdt.Keyspace { panic("TODO") }
+func (r *Replica) Keyspace() *crdt.Keyspace { return r.ks }
 
 // Applied returns the applied version vector (a copy).
-func (r *Replica) Applied() causal.VersionVector { panic("TODO") }
+func (r *Replica) Applied() causal.VersionVector { return r.ks.Context().Vector.Clone() }
 
 // CollapsedVector returns the collapsed cut: the meet of every current
-// member's applied vector (a copy).
-func (r *Replica) CollapsedVector() causal.VersionVector { panic("TODO") }
+// member's applied vector (a copy). It is recomputed at every Tick.
+func (r *Replica) CollapsedVector() causal.VersionVector {
+	if r.cutDirty {
+		r.recomputeCut()
+	}
+	return r.cut.Clone()
+}
 
 // Collapsed reports whether t is applied by every current member.
-func (r *Replica) Collapsed(t Token) bool { panic("TODO") }
+func (r *Replica) Collapsed(t Token) bool {
+	if r.cutDirty {
+		r.recomputeCut()
+	}
+	return !t.IsZero() && r.cut.Contains(t)
+}
 
-// AppliedBy returns how many current members (this node included) are
-// known to have applied t.
-func (r *Replica) AppliedBy(t Token) int { panic("TODO") }
+// AppliedBy returns how many current members (this node included, if it
+// is one) are known to have applied t.
+func (r *Replica) AppliedBy(t Token) int {
+	if t.IsZero() {
+		return 0
+	}
+	n := 0
+	if r.state == NodeMember && r.ks.Context().Contains(t) {
+		n++
+	}
+	for _, id := range r.order {
+		if p := r.peers[id]; p.status == StateAlive && p.applied.Contains(t) {
+			n++
+		}
+	}
+	return n
+}
 
-// Members returns every known member, sorted by ID.
-func (r *Replica) Members() []Member { panic("TODO") }
+// Members returns every known member, this node included, sorted by ID.
+func (r *Replica) Members() []Member {
+	out := make([]Member, 0, len(r.order)+1)
+	self := Member{ID: r.id, Name: r.cfg.Name, Addr: r.cfg.Addr, Self: true,
+		State: StateAlive, Applied: r.Applied()}
+	switch r.state {
+	case NodeLeft:
+		self.State = StateLeft
+	case NodeRemoved:
+		self.State = StateRemoved
+	}
+	for _, id := range r.order {
+		p := r.peers[id]
+		out = append(out, Member{ID: id, Name: p.Name, Addr: p.Addr, State: p.state(),
+			Applied: p.applied.Clone()})
+	}
+	i, _ := slices.BinarySearchFunc(out, r.id, func(m Member, id causal.NodeID) int {
+		return cmpID(m.ID, id)
+	})
+	return slices.Insert(out, i, self)
+}
+
+func cmpID(a, b causal.NodeID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
 
 // Status is a summary of the replica for operators.
 type Status struct {
@@ -98,4 +709,11 @@ type Status struct {
 }
 
 // Status returns a summary of the replica.
-func (r *Replica) Status() Status { panic("TODO") }
+func (r *Replica) Status() Status {
+	return Status{
+		ID: r.id, Name: r.cfg.Name, Cluster: r.cfg.Cluster, State: r.state,
+		Keys: r.ks.Len(), Hash: r.ks.Hash(), Applied: r.Applied(), Collapsed: r.CollapsedVector(),
+		Pending: len(r.pending), Retained: len(r.log), Tick: r.tick, Repairing: r.sync != nil,
+		Members: r.Members(),
+	}
+}

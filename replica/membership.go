@@ -1,0 +1,260 @@
+package replica
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/crdt"
+)
+
+// A membership record is a map at MemberPrefix + 16 hex digits of the
+// node's ID, with register fields:
+//
+//	name    the node's name
+//	addr    its advertised address
+//	status  "member", "left" or "removed"
+//
+// Status only ever moves forward (member < left < removed): when
+// concurrent writes leave several siblings, the highest rank wins, so a
+// removal is never undone by a concurrent stale write, whatever the clocks.
+const (
+	statusMember  = "member"
+	statusLeft    = "left"
+	statusRemoved = "removed"
+)
+
+var (
+	fieldName   = []byte("name")
+	fieldAddr   = []byte("addr")
+	fieldStatus = []byte("status")
+)
+
+func memberKey(id causal.NodeID) []byte {
+	return fmt.Appendf([]byte(MemberPrefix), "%016x", uint64(id))
+}
+
+func statusRank(s []byte) int {
+	switch string(s) {
+	case statusMember:
+		return 1
+	case statusLeft:
+		return 2
+	case statusRemoved:
+		return 3
+	}
+	return 0
+}
+
+// memberRecordView is a decoded membership record.
+type memberRecordView struct {
+	name, addr string
+	status     string
+}
+
+func (r *Replica) memberRecord(id causal.NodeID) *memberRecordView {
+	return readMemberRecord(r.ks.Get(memberKey(id)))
+}
+
+func readMemberRecord(v *crdt.Value) *memberRecordView {
+	if v == nil || v.Type() != crdt.TypeMap {
+		return nil
+	}
+	reg := func(f []byte) string {
+		if fv := v.Field(f); fv != nil {
+			if b, ok := fv.Register(); ok {
+				return string(b)
+			}
+		}
+		return ""
+	}
+	rec := &memberRecordView{name: reg(fieldName), addr: reg(fieldAddr)}
+	if fv := v.Field(fieldStatus); fv != nil {
+		best := 0
+		for _, s := range fv.Siblings() {
+			if rk := statusRank(s.Value); rk > best {
+				best, rec.status = rk, string(s.Value)
+			}
+		}
+	}
+	if rec.status == "" {
+		return nil
+	}
+	return rec
+}
+
+func (r *Replica) inBootstrap(id causal.NodeID) bool {
+	for _, p := range r.bootstrap {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// proposeMembership writes a membership record as an internal transaction.
+func (r *Replica) proposeMembership(id causal.NodeID, name, addr, status string) (Token, error) {
+	key := memberKey(id)
+	return r.propose(func(b *crdt.Builder) error {
+		if name != "" {
+			if _, err := b.MapSet(key, fieldName, []byte(name)); err != nil {
+				return err
+			}
+		}
+		if addr != "" {
+			if _, err := b.MapSet(key, fieldAddr, []byte(addr)); err != nil {
+				return err
+			}
+		}
+		_, err := b.MapSet(key, fieldStatus, []byte(status))
+		return err
+	}, true)
+}
+
+// Leave proposes this node's departure. Afterwards it is read-only; the
+// driver keeps it running until the returned token is applied by the other
+// members (AppliedBy), then stops it.
+func (r *Replica) Leave() (Token, error) {
+	if r.state != NodeMember {
+		return Token{}, fmt.Errorf("%w: node is %s", ErrReadOnly, r.state)
+	}
+	return r.proposeMembership(r.id, "", "", statusLeft)
+}
+
+// Remove proposes the removal of member id (an operator action for a dead
+// member): collapse then proceeds without it. Removing a node that already
+// left or was removed is a no-op returning the zero Token.
+func (r *Replica) Remove(id causal.NodeID) (Token, error) {
+	if r.state != NodeMember {
+		return Token{}, fmt.Errorf("%w: node is %s", ErrReadOnly, r.state)
+	}
+	if id == r.id {
+		return Token{}, fmt.Errorf("%w: a node removes itself with Leave", ErrUnknownMember)
+	}
+	p := r.peers[id]
+	if p == nil {
+		return Token{}, fmt.Errorf("%w: %s", ErrUnknownMember, id)
+	}
+	if p.status != StateAlive {
+		return Token{}, nil
+	}
+	return r.proposeMembership(id, "", "", statusRemoved)
+}
+
+// refreshMembers rebuilds the member table from the bootstrap list and the
+// membership records. With notify, changes are reported as events.
+func (r *Replica) refreshMembers(notify bool) {
+	r.membersDirty = false
+	type info struct {
+		Peer
+		status PeerState
+	}
+	seen := map[causal.NodeID]*info{}
+	var ids []causal.NodeID
+	add := func(id causal.NodeID) *info {
+		if in := seen[id]; in != nil {
+			return in
+		}
+		in := &info{Peer: Peer{ID: id}, status: StateAlive}
+		seen[id] = in
+		ids = append(ids, id)
+		return in
+	}
+	for _, p := range r.bootstrap {
+		in := add(p.ID)
+		in.Name, in.Addr = p.Name, p.Addr
+	}
+	prefix := []byte(MemberPrefix)
+	r.ks.Range(prefix, func(key []byte, v *crdt.Value) bool {
+		if !bytes.HasPrefix(key, prefix) {
+			return false
+		}
+		raw, err := hex.DecodeString(string(key[len(prefix):]))
+		if err != nil || len(raw) != 8 {
+			return true // not a record this version writes; ignore
+		}
+		var id causal.NodeID
+		for _, c := range raw {
+			id = id<<8 | causal.NodeID(c)
+		}
+		rec := readMemberRecord(v)
+		if rec == nil || id == 0 {
+			return true
+		}
+		in := add(id)
+		if rec.name != "" {
+			in.Name = rec.name
+		}
+		if rec.addr != "" {
+			in.Addr = rec.addr
+		}
+		switch rec.status {
+		case statusLeft:
+			in.status = StateLeft
+		case statusRemoved:
+			in.status = StateRemoved
+		}
+		return true
+	})
+
+	// This node.
+	if self := seen[r.id]; self != nil {
+		switch {
+		case self.status == StateRemoved && r.state != NodeRemoved:
+			r.state = NodeRemoved
+			r.event(EventMemberRemoved, r.id, causal.Dot{}, "this node was removed")
+		case self.status == StateLeft && r.state != NodeLeft && r.state != NodeRemoved:
+			r.state = NodeLeft
+			r.event(EventMemberLeft, r.id, causal.Dot{}, "this node left")
+		}
+	}
+
+	changed := false
+	for _, id := range ids {
+		if id == r.id {
+			continue
+		}
+		in := seen[id]
+		p := r.peers[id]
+		if p == nil {
+			p = &peer{Peer: in.Peer, status: in.status, live: StateAlive, heardTick: r.tick}
+			r.peers[id] = p
+			changed = true
+			if notify && in.status == StateAlive {
+				r.event(EventMemberJoined, id, causal.Dot{}, in.Name)
+			}
+			continue
+		}
+		p.Name, p.Addr = in.Name, in.Addr
+		if p.status != in.status && in.status > p.status {
+			p.status = in.status
+			changed = true
+			delete(r.outbox, id)
+			if notify {
+				t := EventMemberLeft
+				if in.status == StateRemoved {
+					t = EventMemberRemoved
+				}
+				r.event(t, id, causal.Dot{}, in.Name)
+			}
+		}
+	}
+	if changed {
+		r.order = r.order[:0]
+		for id := range r.peers {
+			r.order = append(r.order, id)
+		}
+		sortIDs(r.order)
+		r.probeOrder = nil // reshuffled at the next probe round
+		r.cutDirty = true
+	}
+}
+
+func sortIDs(ids []causal.NodeID) {
+	for i := 1; i < len(ids); i++ {
+		for j := i; j > 0 && ids[j] < ids[j-1]; j-- {
+			ids[j], ids[j-1] = ids[j-1], ids[j]
+		}
+	}
+}

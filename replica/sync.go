@@ -1,0 +1,391 @@
+package replica
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/internal/codec"
+)
+
+// Reconciliation ("sync") repairs a divergence, or a peer too far behind
+// the retained log, with bytes that grow with the difference, not the
+// keyspace.
+//
+// Every live key has a position, the xxhash of its bytes, and a value
+// hash, crdt's KeyHash (which covers key and value) mixed with a salt drawn
+// per session. The positions span a 16-ary tree: a node at depth d holds
+// the keys whose positions share their top 4d bits; its hash is the sum of
+// its keys' salted value hashes. The requester asks for the root; the
+// responder answers each node with its 16 children's hashes, or, for a node
+// of at most syncLeafKeys keys, with its (position, value hash) entries.
+// The requester descends into children whose hashes differ from its own,
+// and for small nodes asks for the values of keys that differ or that it
+// lacks (MsgSyncKeysReq). It joins each received value with the context the
+// responder sent alongside (crdt.Keyspace.JoinKey), joins each of its own
+// keys the responder lacks with the bottom value (so a delete the responder
+// saw removes it here), and at the end merges the responder's context as
+// it was at the session's start (MsgSyncResp to the root carries it).
+//
+// Why the start context: a key compared equal at some step holds every
+// effect of the responder's dots up to the start, so claiming those dots
+// is safe, whatever the responder applied since. The one hazard is the
+// requester applying, mid-session, a transaction the responder already
+// had at the start: a key judged equal before may then hold an entry the
+// responder had removed. That aborts the session (applied()).
+//
+// The salt makes a collision of 64-bit sums a one-session event: the next
+// digest finds the hashes still unequal and a new session uses a new salt.
+//
+// Repair is a pull: the requester converges towards the responder's state
+// joined with its own. At the end it sends the responder a digest, which
+// makes the responder pull in turn if it still differs.
+const (
+	syncFanout   = 16
+	syncBits     = 4  // log2(syncFanout)
+	syncMaxDepth = 15 // a node at this depth is always answered with entries
+	// syncLeafKeys is the most keys a node answered with entries holds:
+	// entries cost 16 bytes a key, children hashes 128 bytes a node.
+	syncLeafKeys = 8
+	// maxSyncNodesPerRequest and maxSyncKeysPerRequest bound one request;
+	// larger descents send several.
+	maxSyncNodesPerRequest = 4096
+	maxSyncKeysPerRequest  = 4096
+)
+
+// prefixMask keeps the top 4×depth bits of a position.
+func prefixMask(depth uint8) uint64 {
+	if depth == 0 {
+		return 0
+	}
+	return ^uint64(0) << (64 - syncBits*uint(depth))
+}
+
+// syncSession is this node's reconciliation session as requester.
+type syncSession struct {
+	peer        causal.NodeID
+	id          uint64 // also the salt
+	startTick   uint64
+	reason      string
+	pinned      *causal.Context // responder's context at the start
+	outstanding int             // requests without a final answer
+	keys        int             // keys joined
+}
+
+// treeKey is one key of the reconciliation tree.
+type treeKey struct {
+	pos  uint64
+	hash uint64 // crdt KeyHash, unsalted
+	key  []byte
+}
+
+// keyTree is the sorted key list of the state with hash stateHash.
+type keyTree struct {
+	stateHash uint64
+	keys      []treeKey // by pos
+}
+
+// keyTree returns the tree of the current state, rebuilding it if the
+// state changed. Cost of a rebuild: O(n log n) for n live keys; a session
+// against a quiet peer builds it once.
+func (r *Replica) keyTree() *keyTree {
+	h := r.ks.Hash()
+	if r.tree != nil && r.tree.stateHash == h {
+		return r.tree
+	}
+	t := &keyTree{stateHash: h, keys: make([]treeKey, 0, r.ks.Len())}
+	r.ks.Range(nil, func(key []byte, v *crdt.Value) bool {
+		t.keys = append(t.keys, treeKey{pos: xxhash.Sum64(key), hash: r.ks.KeyHash(key), key: key})
+		return true
+	})
+	slices.SortFunc(t.keys, func(a, b treeKey) int {
+		switch {
+		case a.pos < b.pos:
+			return -1
+		case a.pos > b.pos:
+			return 1
+		}
+		return 0
+	})
+	r.tree = t
+	return t
+}
+
+// span returns the index range of the keys under node (depth, prefix).
+func (t *keyTree) span(depth uint8, prefix uint64) (int, int) {
+	if depth == 0 {
+		return 0, len(t.keys)
+	}
+	last := prefix | ^prefixMask(depth)
+	lo := sort.Search(len(t.keys), func(i int) bool { return t.keys[i].pos >= prefix })
+	hi := sort.Search(len(t.keys), func(i int) bool { return t.keys[i].pos > last })
+	return lo, hi
+}
+
+func salted(h, salt uint64) uint64 { return mix64(h ^ salt) }
+
+// children returns the salted hashes of the 16 children of a node.
+func (t *keyTree) children(depth uint8, prefix, salt uint64) []uint64 {
+	out := make([]uint64, syncFanout)
+	lo, hi := t.span(depth, prefix)
+	shift := 64 - syncBits*uint(depth+1)
+	for _, k := range t.keys[lo:hi] {
+		out[(k.pos>>shift)&(syncFanout-1)] += salted(k.hash, salt)
+	}
+	return out
+}
+
+func childPrefix(depth uint8, prefix uint64, i int) uint64 {
+	return prefix | uint64(i)<<(64-syncBits*uint(depth+1))
+}
+
+// startSync opens a session with peer.
+func (r *Replica) startSync(peer causal.NodeID, reason string) {
+	if r.sync != nil || r.state == NodeJoining {
+		return
+	}
+	id := r.rng.next() | 1
+	r.sync = &syncSession{peer: peer, id: id, startTick: r.tick, reason: reason, outstanding: 1}
+	r.event(EventRepairStarted, peer, causal.Dot{}, reason)
+	r.send(peer, Message{Type: MsgSyncReq, Session: id, Nodes: []TreeNode{{}}})
+}
+
+func (r *Replica) abortSync(reason string) {
+	if r.sync == nil {
+		return
+	}
+	r.event(EventRepairAborted, r.sync.peer, causal.Dot{}, reason)
+	r.sync = nil
+}
+
+// stepSyncReq answers tree nodes (responder side; stateless).
+func (r *Replica) stepSyncReq(from causal.NodeID, m *Message) {
+	t := r.keyTree()
+	var out []TreeNode
+	size, root := 0, false
+	flush := func(last bool) {
+		msg := Message{Type: MsgSyncResp, Session: m.Session, Hash: r.ks.Hash(), Nodes: out}
+		if root {
+			c := r.ks.Context().Clone()
+			msg.Context, root = &c, false
+		}
+		if !last {
+			msg.Seq = 1
+		}
+		r.send(from, msg)
+		out, size = nil, 0
+	}
+	for _, n := range m.Nodes {
+		root = root || n.Depth == 0
+		a := TreeNode{Depth: n.Depth, Prefix: n.Prefix}
+		lo, hi := t.span(n.Depth, n.Prefix)
+		if hi-lo <= syncLeafKeys || n.Depth >= syncMaxDepth {
+			a.Entries = make([]TreeEntry, 0, hi-lo)
+			for _, k := range t.keys[lo:hi] {
+				a.Entries = append(a.Entries, TreeEntry{KeyHash: k.pos, ValueHash: salted(k.hash, m.Session)})
+			}
+			size += 4 + 16*len(a.Entries)
+		} else {
+			a.Hashes = t.children(n.Depth, n.Prefix, m.Session)
+			size += 4 + 8*syncFanout
+		}
+		out = append(out, a)
+		if size >= r.cfg.MaxBatchBytes || len(out) >= maxSyncNodesPerRequest {
+			flush(false)
+		}
+	}
+	flush(true)
+}
+
+// stepSyncResp compares answered nodes with the local tree and asks for
+// what differs (requester side).
+func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
+	s := r.sync
+	if s == nil || s.peer != from || s.id != m.Session {
+		return
+	}
+	if m.Context != nil && s.pinned == nil {
+		c := m.Context.Clone()
+		s.pinned = &c
+	}
+	if s.pinned == nil {
+		r.abortSync("answer without the responder's context")
+		return
+	}
+	t := r.keyTree()
+	var nextNodes []TreeNode
+	var want []uint64
+	var absent [][]byte // our keys the responder lacks
+	for _, n := range m.Nodes {
+		if len(n.Hashes) == syncFanout {
+			if n.Depth >= syncMaxDepth {
+				continue // the responder broke the protocol; skip the node
+			}
+			ours := t.children(n.Depth, n.Prefix, s.id)
+			for i := range syncFanout {
+				if ours[i] != n.Hashes[i] {
+					nextNodes = append(nextNodes, TreeNode{Depth: n.Depth + 1, Prefix: childPrefix(n.Depth, n.Prefix, i)})
+				}
+			}
+			continue
+		}
+		theirs := make(map[uint64]uint64, len(n.Entries))
+		for _, e := range n.Entries {
+			theirs[e.KeyHash] = e.ValueHash
+		}
+		lo, hi := t.span(n.Depth, n.Prefix)
+		ourPos := make(map[uint64]bool, hi-lo)
+		for _, k := range t.keys[lo:hi] {
+			ourPos[k.pos] = true
+			vh, ok := theirs[k.pos]
+			switch {
+			case !ok:
+				absent = append(absent, k.key)
+			case vh != salted(k.hash, s.id):
+				want = append(want, k.pos)
+			}
+		}
+		for _, e := range n.Entries {
+			if !ourPos[e.KeyHash] {
+				want = append(want, e.KeyHash)
+			}
+		}
+	}
+	if len(absent) > 0 {
+		kvs := make([]KeyValue, len(absent))
+		for i, k := range absent {
+			kvs[i] = KeyValue{Key: k}
+		}
+		_ = r.joinKeys(s.pinned, kvs, from, true)
+		r.ready.Records = append(r.ready.Records, encodeJoinRecord(s.pinned, kvs, nil))
+		s.keys += len(kvs)
+	}
+	for len(nextNodes) > 0 {
+		n := min(len(nextNodes), maxSyncNodesPerRequest)
+		r.send(from, Message{Type: MsgSyncReq, Session: s.id, Nodes: nextNodes[:n]})
+		nextNodes = nextNodes[n:]
+		s.outstanding++
+	}
+	for len(want) > 0 {
+		n := min(len(want), maxSyncKeysPerRequest)
+		r.send(from, Message{Type: MsgSyncKeysReq, Session: s.id, KeyHashes: want[:n]})
+		want = want[n:]
+		s.outstanding++
+	}
+	if m.Seq == 0 {
+		r.syncAnswered()
+	}
+}
+
+// stepSyncKeysReq ships the values of the requested keys (responder side).
+func (r *Replica) stepSyncKeysReq(from causal.NodeID, m *Message) {
+	t := r.keyTree()
+	ctx := r.ks.Context().Clone()
+	var out []KeyValue
+	size := 0
+	flush := func(last bool) {
+		msg := Message{Type: MsgSyncKeys, Session: m.Session, Hash: r.ks.Hash(), Keys: out, Context: &ctx}
+		if !last {
+			msg.Seq = 1
+		}
+		r.send(from, msg)
+		out, size = nil, 0
+	}
+	for _, pos := range m.KeyHashes {
+		i := sort.Search(len(t.keys), func(i int) bool { return t.keys[i].pos >= pos })
+		for ; i < len(t.keys) && t.keys[i].pos == pos; i++ {
+			k := t.keys[i]
+			kv := KeyValue{Key: k.key}
+			if v := r.ks.Get(k.key); v != nil {
+				kv.Value = crdt.AppendValue(nil, v)
+			}
+			out = append(out, kv)
+			size += len(kv.Key) + len(kv.Value) + 4
+		}
+		if size >= r.cfg.MaxBatchBytes {
+			flush(false)
+		}
+	}
+	flush(true)
+}
+
+// stepSyncKeys joins shipped keys (requester side).
+func (r *Replica) stepSyncKeys(from causal.NodeID, m *Message) {
+	s := r.sync
+	if s == nil || s.peer != from || s.id != m.Session {
+		return
+	}
+	if len(m.Keys) > 0 {
+		// Values were checked by validate; a failure here is a bug.
+		if err := r.joinKeys(m.Context, m.Keys, from, true); err != nil {
+			panic(fmt.Sprintf("replica: joining validated keys: %v", err))
+		}
+		r.ready.Records = append(r.ready.Records, encodeJoinRecord(m.Context, m.Keys, nil))
+		s.keys += len(m.Keys)
+	}
+	if m.Seq == 0 {
+		r.syncAnswered()
+	}
+}
+
+// syncAnswered counts a final answer and completes the session when none
+// is outstanding.
+func (r *Replica) syncAnswered() {
+	s := r.sync
+	s.outstanding--
+	if s.outstanding > 0 {
+		return
+	}
+	r.sync = nil
+	r.ks.MergeContext(s.pinned)
+	r.ready.Records = append(r.ready.Records, encodeJoinRecord(&causal.Context{}, nil, s.pinned))
+	r.resetLog()
+	r.drainPending()
+	r.refreshMembers(true)
+	r.cutDirty = true
+	r.event(EventRepaired, s.peer, causal.Dot{}, fmt.Sprintf("%s: %d keys joined", s.reason, s.keys))
+	r.send(s.peer, Message{Type: MsgDigest, Hash: r.ks.Hash(), Seq: 1})
+}
+
+// joinKeys joins keys shipped with context ctx. A nil Value is the bottom:
+// the key is absent there. With emit, changes are reported.
+func (r *Replica) joinKeys(ctx *causal.Context, kvs []KeyValue, origin causal.NodeID, emit bool) error {
+	vals := make([]*crdt.Value, len(kvs))
+	for i, kv := range kvs {
+		if kv.Value == nil {
+			continue
+		}
+		v, err := decodeValue(kv.Value)
+		if err != nil {
+			return err
+		}
+		vals[i] = v
+	}
+	for i, kv := range kvs {
+		r.ks.JoinKey(kv.Key, vals[i], ctx)
+		if IsInternalKey(kv.Key) {
+			r.membersDirty = true
+			continue
+		}
+		if emit {
+			ch := Change{Key: kv.Key, Origin: origin, Type: crdt.TypeNone, Deleted: true}
+			if v := r.ks.Get(kv.Key); v != nil {
+				ch.Type, ch.Deleted = v.Type(), false
+			}
+			r.ready.Changes = append(r.ready.Changes, ch)
+		}
+	}
+	return nil
+}
+
+func decodeValue(b []byte) (*crdt.Value, error) {
+	rd := codec.NewReader(b)
+	v, err := crdt.DecodeValue(rd)
+	if err == nil {
+		err = rd.Finish()
+	}
+	return v, err
+}
