@@ -539,3 +539,32 @@ func TestRedisCLI(t *testing.T) {
 		t.Errorf("unknown: %q", got)
 	}
 }
+
+// BenchmarkSetPipelined measures SETs through go-redis, 16 per pipeline,
+// against the apitest backend (one mutex, no log, no peers).
+func BenchmarkSetPipelined(b *testing.B) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	backend := newBenchBackend()
+	s := New(backend, Config{})
+	go s.Serve(l)
+	defer s.Close()
+	c := redis.NewClient(&redis.Options{Addr: l.Addr().String()})
+	defer c.Close()
+	ctx := bg()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 16 {
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for j := 0; j < 16; j++ {
+				p.Set(ctx, fmt.Sprintf("key:%d", (i+j)%10000), "value", 0)
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -74,6 +74,7 @@ func init() {
 		{name: "psubscribe", arity: -2, flags: flagPubSub | flagAdmin, conn: cmdPSubscribe},
 		{name: "unsubscribe", arity: -1, flags: flagPubSub | flagAdmin, conn: cmdUnsubscribe},
 		{name: "punsubscribe", arity: -1, flags: flagPubSub | flagAdmin, conn: cmdPUnsubscribe},
+		{name: "config", arity: -2, flags: flagAdmin, conn: cmdConfig},
 		{name: "spook.status", arity: 1, flags: flagAdmin, conn: cmdSpookStatus},
 		{name: "spook.siblings", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSiblings},
 
@@ -102,6 +103,18 @@ func init() {
 		{name: "dbsize", arity: 1, flags: flagReadOnly | flagAdmin, conn: cmdDBSize},
 		{name: "flushall", arity: -1, flags: flagWrite | flagAdmin, conn: cmdFlushAll},
 		{name: "flushdb", arity: -1, flags: flagWrite | flagAdmin, conn: cmdFlushAll},
+
+		// Expiry: no key ever has a TTL (yet).
+		{name: "ttl", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readTTL},
+		{name: "pttl", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readTTL},
+		{name: "persist", arity: 2, flags: flagWrite, first: 1, last: 1, step: 1, read: readPersist},
+		{name: "expire", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
+		{name: "pexpire", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
+		{name: "expireat", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
+		{name: "pexpireat", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
+		{name: "setex", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
+		{name: "psetex", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
+		{name: "getex", arity: -2, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
 
 		// Sets.
 		{name: "sadd", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeSAdd},

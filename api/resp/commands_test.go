@@ -139,6 +139,16 @@ func TestReplies(t *testing.T) {
 		{"+OK", []string{"SET", "set", "now a string"}},
 		{`"now a string"`, []string{"GET", "set"}},
 
+		// Expiry.
+		{":-1", []string{"TTL", "set"}},
+		{":-2", []string{"PTTL", "nope"}},
+		{":0", []string{"PERSIST", "set"}},
+		{"-ERR TTLs are not supported by Spook yet", []string{"EXPIRE", "set", "10"}},
+		{"-ERR TTLs are not supported by Spook yet", []string{"SETEX", "set", "10", "v"}},
+		{`"now a string"`, []string{"GET", "set"}},
+		{"[]", []string{"CONFIG", "GET", "save"}},
+		{"-ERR CONFIG SET is not supported by Spook", []string{"CONFIG", "SET", "save", ""}},
+
 		// Reserved keys are invisible and unwritable.
 		{"-ERR reserved key", []string{"SET", "\x00spook/x", "v"}},
 		{"-ERR reserved key", []string{"DEL", "a", "\x00spook/x"}},

@@ -163,3 +163,5 @@ func (r *raw) expect(want string, args ...string) {
 func bg() context.Context { return context.Background() }
 
 type crdtBuilder = crdt.Builder
+
+func newBenchBackend() *apitest.Backend { return apitest.New("bench") }
