@@ -227,7 +227,7 @@ func checkDot(r *codec.Reader, what string, d causal.Dot, ctx *causal.Context) b
 
 func decodeRegister(r *codec.Reader, ctx *causal.Context) []regEntry {
 	// An entry is at least node, counter, wall, logical and a length: 5 bytes.
-	n := r.Count("register entries", MaxSiblings, 5)
+	n := count(r, "register entries", MaxSiblings, 5)
 	if r.Err() != nil {
 		return nil
 	}
@@ -237,9 +237,9 @@ func decodeRegister(r *codec.Reader, ctx *causal.Context) []regEntry {
 	}
 	out := make([]regEntry, 0, n)
 	for i := 0; i < n; i++ {
-		d := causal.Dot{Node: causal.NodeID(r.Uvarint("register node")), Counter: r.Uvarint("register counter")}
-		ts := causal.DecodeTimestamp(r)
-		val := r.Bytes("register value", MaxValueBytes)
+		d := causal.Dot{Node: causal.NodeID(uvarint(r, "register node")), Counter: uvarint(r, "register counter")}
+		ts := decodeTimestamp(r)
+		val := byteString(r, "register value", MaxValueBytes)
 		if r.Err() != nil || !checkDot(r, "register entry", d, ctx) {
 			return nil
 		}
@@ -254,7 +254,7 @@ func decodeRegister(r *codec.Reader, ctx *causal.Context) []regEntry {
 
 func decodeCounter(r *codec.Reader, ctx *causal.Context) *counter {
 	// A node is at least node delta, k, sum and a reset code: 4 bytes.
-	n := r.Count("counter nodes", MaxCounterNodes, 4)
+	n := count(r, "counter nodes", MaxCounterNodes, 4)
 	if r.Err() != nil {
 		return nil
 	}
@@ -265,15 +265,15 @@ func decodeCounter(r *codec.Reader, ctx *causal.Context) *counter {
 	c := &counter{nodes: make([]counterNode, 0, n)}
 	var prev causal.NodeID
 	for i := 0; i < n; i++ {
-		delta := r.Uvarint("counter node")
-		e := counterNode{node: prev + causal.NodeID(delta), k: r.Uvarint("counter k"), sum: r.Varint("counter sum")}
+		delta := uvarint(r, "counter node")
+		e := counterNode{node: prev + causal.NodeID(delta), k: uvarint(r, "counter k"), sum: varint(r, "counter sum")}
 		code := r.Byte("counter reset")
 		switch code {
 		case resetNone:
 		case resetFull:
 			e.kr, e.sumr = e.k, e.sum
 		case resetExplicit:
-			e.kr, e.sumr = r.Uvarint("counter kr"), r.Varint("counter sumr")
+			e.kr, e.sumr = uvarint(r, "counter kr"), varint(r, "counter sumr")
 			if e.kr == 0 || e.kr > e.k || (e.kr == e.k && e.sumr == e.sum) {
 				r.Fail("counter reset: not canonical", ErrInvalid)
 			}
@@ -297,7 +297,7 @@ func decodeCounter(r *codec.Reader, ctx *causal.Context) *counter {
 }
 
 func decodeDots(r *codec.Reader, ctx *causal.Context) []causal.Dot {
-	n := r.Count("member dots", MaxMemberDots, 2)
+	n := count(r, "member dots", MaxMemberDots, 2)
 	if r.Err() != nil {
 		return nil
 	}
@@ -307,7 +307,7 @@ func decodeDots(r *codec.Reader, ctx *causal.Context) []causal.Dot {
 	}
 	out := make([]causal.Dot, 0, n)
 	for i := 0; i < n; i++ {
-		d := causal.Dot{Node: causal.NodeID(r.Uvarint("dot node")), Counter: r.Uvarint("dot counter")}
+		d := causal.Dot{Node: causal.NodeID(uvarint(r, "dot node")), Counter: uvarint(r, "dot counter")}
 		if r.Err() != nil || !checkDot(r, "member", d, ctx) {
 			return nil
 		}
@@ -322,7 +322,7 @@ func decodeDots(r *codec.Reader, ctx *causal.Context) []causal.Dot {
 
 func decodeSet(r *codec.Reader, ctx *causal.Context, h *hasher) *orSet {
 	// A member is at least a length and one dot (count, node, counter).
-	n := r.Count("set members", MaxSetMembers, 4)
+	n := count(r, "set members", MaxSetMembers, 4)
 	if r.Err() != nil {
 		return nil
 	}
@@ -333,7 +333,7 @@ func decodeSet(r *codec.Reader, ctx *causal.Context, h *hasher) *orSet {
 	s := &orSet{members: make(map[string][]causal.Dot, n)}
 	var prev []byte
 	for i := 0; i < n; i++ {
-		m := r.Bytes("set member", MaxValueBytes)
+		m := byteString(r, "set member", MaxValueBytes)
 		ds := decodeDots(r, ctx)
 		if r.Err() != nil {
 			return nil
@@ -351,7 +351,7 @@ func decodeSet(r *codec.Reader, ctx *causal.Context, h *hasher) *orSet {
 
 func decodeMap(r *codec.Reader, ctx *causal.Context, h *hasher) *orMap {
 	// A field is at least a length and a tag.
-	n := r.Count("map fields", MaxMapFields, 2)
+	n := count(r, "map fields", MaxMapFields, 2)
 	if r.Err() != nil {
 		return nil
 	}
@@ -362,7 +362,7 @@ func decodeMap(r *codec.Reader, ctx *causal.Context, h *hasher) *orMap {
 	m := &orMap{fields: make(map[string]*Value, n)}
 	var prev []byte
 	for i := 0; i < n; i++ {
-		name := r.Bytes("map field", MaxKeyBytes)
+		name := byteString(r, "map field", MaxKeyBytes)
 		v := decodeValue(r, true, ctx, h)
 		if r.Err() != nil {
 			return nil
@@ -401,12 +401,12 @@ func DecodeKeyspace(b []byte) (*Keyspace, error) {
 		return nil, fmt.Errorf("%w: keyspace version %d", ErrVersion, v)
 	}
 	ks := NewKeyspace()
-	ks.ctx = causal.DecodeContext(r)
+	ks.ctx = decodeContext(r)
 	// A key is at least a length and a tag.
-	n := r.Count("keys", MaxKeys, 2)
+	n := count(r, "keys", MaxKeys, 2)
 	var prev []byte
 	for i := 0; i < n && r.Err() == nil; i++ {
-		key := r.Bytes("key", MaxKeyBytes)
+		key := byteString(r, "key", MaxKeyBytes)
 		v := decodeValue(r, false, &ks.ctx, &ks.h)
 		if r.Err() != nil {
 			break
@@ -453,7 +453,7 @@ type KeyReader interface {
 type PlainKeys struct{}
 
 func (PlainKeys) AppendKey(dst, key []byte) []byte { return codec.AppendBytes(dst, key) }
-func (PlainKeys) ReadKey(r *codec.Reader) []byte   { return r.Bytes("key", MaxKeyBytes) }
+func (PlainKeys) ReadKey(r *codec.Reader) []byte   { return byteString(r, "key", MaxKeyBytes) }
 
 // AppendBody appends the transaction's operations (not Dot, Time, Deps),
 // writing keys through kw. Links encode the header themselves (the dot's
@@ -524,7 +524,7 @@ func b2u(b bool) uint64 {
 // require r to be exhausted.
 func DecodeBody(r *codec.Reader, kr KeyReader, t *Txn) error {
 	// A key operation is at least a key byte and a tag.
-	n := r.Count("transaction keys", MaxTxnKeys, 2)
+	n := count(r, "transaction keys", MaxTxnKeys, 2)
 	budget := MaxTxnOps
 	ops := make([]keyOp, 0, n)
 	for i := 0; i < n && r.Err() == nil; i++ {
@@ -569,18 +569,18 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 	}
 	op.flags = tag & (opRegClear | opRegSet | opCounterInc)
 	if tag&opRegSet != 0 {
-		op.value = r.Bytes("register value", MaxValueBytes)
+		op.value = byteString(r, "register value", MaxValueBytes)
 	}
 	if tag&opCounterReset != 0 {
 		// A reset is at least node delta, k and sum.
-		n := r.Count("counter resets", MaxCounterNodes, 3)
+		n := count(r, "counter resets", MaxCounterNodes, 3)
 		if r.Err() == nil && n == 0 {
 			r.Fail("counter resets: none", ErrInvalid)
 		}
 		var prev causal.NodeID
 		for i := 0; i < n && r.Err() == nil; i++ {
-			delta := r.Uvarint("reset node")
-			rs := counterReset{node: prev + causal.NodeID(delta), k: r.Uvarint("reset k"), sum: r.Varint("reset sum")}
+			delta := uvarint(r, "reset node")
+			rs := counterReset{node: prev + causal.NodeID(delta), k: uvarint(r, "reset k"), sum: varint(r, "reset sum")}
 			if r.Err() != nil {
 				return
 			}
@@ -593,7 +593,7 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 		}
 	}
 	if tag&opCounterInc != 0 {
-		op.sum = r.Varint("counter sum")
+		op.sum = varint(r, "counter sum")
 	}
 	if tag&opSet != 0 {
 		op.set = decodeSetOp(r, cleared, budget)
@@ -605,7 +605,7 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 
 // opCount reads a set or map operation header: count<<1 | observed.
 func opCount(r *codec.Reader, what string, budget *int) (int, bool) {
-	h := r.Uvarint(what)
+	h := uvarint(r, what)
 	if r.Err() != nil {
 		return 0, false
 	}
@@ -635,7 +635,7 @@ func decodeSetOp(r *codec.Reader, cleared bool, budget *int) *setOp {
 	}
 	s := &setOp{observed: observed, members: make([]memberOp, 0, n)}
 	for i := 0; i < n; i++ {
-		h := r.Uvarint("member header")
+		h := uvarint(r, "member header")
 		if r.Err() != nil {
 			return nil
 		}
@@ -668,7 +668,7 @@ func decodeMapOp(r *codec.Reader, budget *int) *mapOp {
 	}
 	m := &mapOp{observed: observed, fields: make([]fieldOp, 0, n)}
 	for i := 0; i < n; i++ {
-		name := r.Bytes("field", MaxKeyBytes)
+		name := byteString(r, "field", MaxKeyBytes)
 		if r.Err() != nil {
 			return nil
 		}
@@ -704,9 +704,9 @@ func DecodeTxn(b []byte) (*Txn, error) {
 		return nil, fmt.Errorf("%w: transaction version %d", ErrVersion, v)
 	}
 	t := &Txn{}
-	t.Dot = causal.Dot{Node: causal.NodeID(r.Uvarint("dot node")), Counter: r.Uvarint("dot counter")}
-	t.Time = causal.DecodeTimestamp(r)
-	t.Deps = causal.DecodeContext(r)
+	t.Dot = causal.Dot{Node: causal.NodeID(uvarint(r, "dot node")), Counter: uvarint(r, "dot counter")}
+	t.Time = decodeTimestamp(r)
+	t.Deps = decodeContext(r)
 	if r.Err() == nil && (t.Dot.Node == 0 || t.Dot.Counter == 0) {
 		r.Fail("transaction dot: zero", ErrInvalid)
 	}
@@ -720,4 +720,60 @@ func DecodeTxn(b []byte) (*Txn, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// Strict readers. codec.Reader accepts overlong varints (0x80 0x00 for 0);
+// a canonical encoding has exactly one spelling of every value, so these
+// wrappers refuse any varint longer than the minimal one. For a given
+// value the minimal encoding is the unique shortest, so comparing lengths
+// suffices.
+
+func minimal(r *codec.Reader, what string, start, want int) {
+	if r.Err() == nil && r.Offset()-start != want {
+		r.Fail(what+": non-minimal encoding", ErrInvalid)
+	}
+}
+
+func uvarint(r *codec.Reader, what string) uint64 {
+	start := r.Offset()
+	v := r.Uvarint(what)
+	minimal(r, what, start, codec.UvarintLen(v))
+	return v
+}
+
+func varint(r *codec.Reader, what string) int64 {
+	start := r.Offset()
+	v := r.Varint(what)
+	minimal(r, what, start, codec.UvarintLen(uint64(v<<1)^uint64(v>>63)))
+	return v
+}
+
+func count(r *codec.Reader, what string, max, minBytes int) int {
+	start := r.Offset()
+	n := r.Count(what, max, minBytes)
+	minimal(r, what, start, codec.UvarintLen(uint64(n)))
+	return n
+}
+
+func byteString(r *codec.Reader, what string, max int) []byte {
+	start := r.Offset()
+	b := r.Bytes(what, max)
+	minimal(r, what, start, codec.UvarintLen(uint64(len(b)))+len(b))
+	return b
+}
+
+func decodeTimestamp(r *codec.Reader) causal.Timestamp {
+	start := r.Offset()
+	ts := causal.DecodeTimestamp(r)
+	minimal(r, "timestamp", start, codec.UvarintLen(ts.WallMs)+codec.UvarintLen(uint64(ts.Logical)))
+	return ts
+}
+
+func decodeContext(r *codec.Reader) causal.Context {
+	start := r.Offset()
+	c := causal.DecodeContext(r)
+	if r.Err() == nil {
+		minimal(r, "context", start, len(c.AppendBinary(nil)))
+	}
+	return c
 }

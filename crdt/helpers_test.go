@@ -124,8 +124,8 @@ func str(ks *Keyspace, key string) (string, bool) {
 	return string(s), true
 }
 
-// count reads key as a counter.
-func count(ks *Keyspace, key string) (int64, bool) {
+// counterOf reads key as a counter.
+func counterOf(ks *Keyspace, key string) (int64, bool) {
 	v := ks.Get([]byte(key))
 	if v.Type() != TypeCounter {
 		return 0, false

@@ -101,7 +101,9 @@ func (ks *Keyspace) Begin(dot causal.Dot, ts causal.Timestamp) *Builder {
 
 // Apply joins a causally ready transaction into the keyspace. It returns
 // ErrNotReady (and changes nothing) if txn.Deps is not contained in the
-// context, ErrInvalid for a zero dot, and does nothing if txn.Dot was
+// context, ErrInvalid (and changes nothing) for a zero dot or a counter
+// reset of an increment outside txn.Deps (which no honest writer can
+// have observed), and does nothing if txn.Dot was
 // already applied. Apply copies what it keeps: the caller may reuse txn's
 // buffers afterwards. Cost: O(1) per register write and counter
 // increment, O(1) per set member or map field touched, plus O(nodes) to
@@ -115,6 +117,9 @@ func (ks *Keyspace) Apply(txn *Txn) error {
 	}
 	if !containsContext(&ks.ctx, &txn.Deps) {
 		return ErrNotReady
+	}
+	if !txn.resetsObserved() {
+		return ErrInvalid
 	}
 	t := txnHeader{dot: txn.Dot, time: txn.Time, deps: &txn.Deps}
 	for i := range txn.ops {

@@ -205,3 +205,32 @@ func (t *Txn) Keys(fn func(key []byte) bool) {
 // Len is the number of keys the transaction touches; zero for an empty
 // transaction (which changes nothing and need not be committed).
 func (t *Txn) Len() int { return len(t.ops) }
+
+// resetsObserved reports whether every counter reset names an increment
+// in Deps: a writer can only have observed what its causal past holds.
+// Apply checks it before changing anything, so a hostile transaction
+// cannot plant a counter entry outside the context.
+func (t *Txn) resetsObserved() bool {
+	for i := range t.ops {
+		if !resetsIn(&t.ops[i].op, &t.Deps) {
+			return false
+		}
+	}
+	return true
+}
+
+func resetsIn(op *valueOp, deps *causal.Context) bool {
+	for _, r := range op.resets {
+		if !deps.Contains(causal.Dot{Node: r.node, Counter: r.k}) {
+			return false
+		}
+	}
+	if op.mp != nil {
+		for i := range op.mp.fields {
+			if !resetsIn(&op.mp.fields[i].op, deps) {
+				return false
+			}
+		}
+	}
+	return true
+}
