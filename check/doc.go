@@ -1,0 +1,46 @@
+// Package check holds the invariant checkers of Spook's deterministic
+// simulator (package sim). They live outside the system they judge: they
+// see only what a replica exposes to any reader (its keyspace, its applied
+// context, whether it calls a token collapsed) and the history the
+// simulator recorded while driving it (every proposed transaction, which
+// ones a client saw acknowledged, and what each client read). They never
+// reach into replica internals, so a bug in the replica's bookkeeping
+// cannot hide itself from them.
+//
+// # What is checked
+//
+//   - Converged: every live replica's state hash is equal.
+//   - Oracle: the user keys of every live replica read exactly as a fresh
+//     crdt.Keyspace that applied, in a causal order, every recorded
+//     transaction whose dot the replicas hold. Comparison is by what reads
+//     return (Render), not by encoding, because replicas compact metadata
+//     below the collapsed cut and the oracle does not.
+//   - LostWrites: every acknowledged transaction's dot is in every live
+//     replica's applied context (writes whose origin was destroyed for
+//     good before replicating them are exempt: see History.Exempt).
+//   - Counters: every counter equals the sum of the increments of the
+//     transactions the replicas applied: arithmetic, independent of the
+//     crdt package's own counter code.
+//   - Atomic: at every read during the run, the two keys of a
+//     transaction pair showed the same set of register values (the
+//     workload only ever writes both keys of a pair in one transaction,
+//     with one marker value), so a partly visible transaction shows up as
+//     a mismatch.
+//   - Sessions: per client session, a read of the session's own counter
+//     returned at least every increment the session had seen acknowledged
+//     (read-your-writes) and never less than an earlier read
+//     (monotonic reads), also after the session moved to another node.
+//   - Collapse: a transaction any replica reported collapsed is applied
+//     on every current member, at that moment and at the end.
+//
+// Every checker appends Failures to a Report rather than stopping at the
+// first, and a Report holds at most MaxFailures of them.
+//
+// # Use
+//
+//	var rep check.Report
+//	check.Converged(&rep, states)
+//	check.LostWrites(&rep, hist, states)
+//	...
+//	if !rep.OK() { fmt.Println(rep.String()) }
+package check

@@ -1,0 +1,116 @@
+package sim
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/spooksystems/spook/check"
+	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/replica"
+)
+
+// workload issues this step's client operations.
+func (s *simulator) workload() {
+	k := int(s.p.OpsPerStep)
+	if s.work.chance(s.p.OpsPerStep - float64(k)) {
+		k++
+	}
+	for range min(k, OpsPerStepMax) {
+		s.clientOp(s.sessions[s.work.intn(len(s.sessions))])
+	}
+}
+
+// usable reports whether a client can talk to n now.
+func (s *simulator) usable(n *node) bool { return n.up() && !n.dead && s.step >= n.pausedUntil }
+
+// clientOp runs one operation of session ss, if its node can serve it.
+func (s *simulator) clientOp(ss *session) {
+	if ss.waitFor >= 0 {
+		t := s.nodes[ss.waitFor]
+		switch {
+		case t.dead:
+			ss.waitFor = -1
+		case s.usable(t):
+			applied := t.r.Applied()
+			if applied.Dominates(&ss.lastSeen) {
+				s.logf("session %d moves %s → %s", ss.id, s.nodes[ss.node].name, t.name)
+				ss.node, ss.waitFor = t.idx, -1
+			}
+		}
+	}
+	n := s.nodes[ss.node]
+	if !s.usable(n) {
+		return // the client times out; it tries again later
+	}
+	if ss.waitFor < 0 && s.work.chance(s.p.MigrateRate) {
+		if t := s.work.intn(len(s.nodes)); t != n.idx && !s.nodes[t].dead {
+			ss.waitFor = t
+		}
+	}
+	if s.work.chance(s.p.ReadRate) {
+		s.read(n, ss)
+	} else {
+		s.write(n, ss)
+	}
+	ss.lastSeen = n.r.Applied()
+}
+
+func (s *simulator) read(n *node, ss *session) {
+	s.res.Reads++
+	ks := n.r.Keyspace()
+	if s.work.chance(0.5) {
+		k := s.work.intn(s.p.KeysPerKind)
+		a, b := pairKeys(k)
+		r := check.PairRead{Step: s.step, Node: n.id, Pair: string(a[:len(a)-2]),
+			A: check.RegisterValues(ks, a), B: check.RegisterValues(ks, b)}
+		s.hist.PairReads = append(s.hist.PairReads, r)
+		if s.o.Log != nil && !slices.Equal(r.A, r.B) {
+			s.logf("%s pair read %s differs: a=%s b=%s applied=%v", n.name, r.Pair,
+				check.Render(ks.Get(a)), check.Render(ks.Get(b)), n.r.Applied())
+		}
+		s.trace.event(evRead, uint64(n.idx), uint64(len(r.A)), uint64(len(r.B)))
+		return
+	}
+	var v int64
+	if val := ks.Get(ss.ownKey); val != nil {
+		v, _ = val.Counter()
+	}
+	s.hist.Sessions = append(s.hist.Sessions, check.SessionRead{Step: s.step, Session: ss.id, Node: n.id,
+		Key: string(ss.ownKey), Value: v, AckedSum: ss.acked})
+	s.trace.event(evRead, uint64(n.idx), uint64(v))
+}
+
+func (s *simulator) write(n *node, ss *session) {
+	o := drawOp(s.work, &s.p, ss, s.step)
+	var incs []check.Increment
+	tok, err := n.r.Propose(func(b *crdt.Builder) error {
+		var err error
+		incs, err = o.build(b, ss)
+		return err
+	})
+	s.trace.event(evPropose, uint64(n.idx), uint64(o.kind), tok.Counter)
+	switch {
+	case errors.Is(err, replica.ErrReadOnly):
+		return
+	case err != nil:
+		s.res.Report.Addf(check.CheckReplica, "step %d: %s Propose(%d) returned %v", s.step, n.name, o.kind, err)
+		return
+	case tok.IsZero():
+		return // changed nothing (removing an absent member)
+	}
+	s.res.Proposed++
+	if old := s.hist.Write(tok); old != nil && old.Txn == nil {
+		s.uncaptured-- // replaced below
+	}
+	s.hist.AddWrite(&check.Write{Dot: tok, Session: ss.id, Step: s.step, Increments: incs})
+	s.uncaptured++
+	s.drain(n)
+	a := pendingAck{upTo: n.disk.total(), dot: tok, session: ss.id}
+	if o.kind == opOwnIncrement {
+		a.own = o.by
+	}
+	n.acks = append(n.acks, a)
+	if s.o.Log != nil {
+		s.logf("%s session %d proposes %v kind=%d key=%d value=%s", n.name, ss.id, tok, o.kind, o.key, o.value)
+	}
+}

@@ -1,0 +1,97 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/spooksystems/spook/check"
+)
+
+// converged reports whether the healed cluster is done: nothing waits for
+// a sync, every live replica has the same applied vector and state hash,
+// and everything applied is collapsed on every live replica (which, with
+// a member killed for good, needs its removal).
+func (s *simulator) converged() bool {
+	if s.victim >= 0 && !s.removeDone {
+		s.tryRemove()
+		return false
+	}
+	live := s.live()
+	if len(live) == 0 {
+		return true
+	}
+	for _, n := range live {
+		if len(n.held) > 0 || len(n.acks) > 0 {
+			return false
+		}
+	}
+	first := live[0].r
+	hash := first.Keyspace().Hash()
+	applied := first.Applied()
+	for _, n := range live {
+		if n.r.Keyspace().Hash() != hash {
+			return false
+		}
+		a := n.r.Applied()
+		if !a.Equal(&applied) {
+			return false
+		}
+		cut := n.r.CollapsedVector()
+		if !cut.Equal(&applied) {
+			return false
+		}
+	}
+	return true
+}
+
+// notConverged describes why the cluster has not converged.
+func (s *simulator) notConverged() string {
+	if s.victim >= 0 && !s.removeDone {
+		return fmt.Sprintf("the removal of %s never became durable", s.nodes[s.victim].name)
+	}
+	out := ""
+	for _, n := range s.live() {
+		st := n.r.Status()
+		out += fmt.Sprintf("[%s hash=%016x applied=%v collapsed=%v pending=%d held=%d acks=%d repairing=%t]",
+			n.name, st.Hash, st.Applied, st.Collapsed, st.Pending, len(n.held), len(n.acks), st.Repairing)
+	}
+	return out
+}
+
+// finalStates reads every live replica.
+func (s *simulator) finalStates() []check.State {
+	var states []check.State
+	for _, n := range s.live() {
+		states = append(states, s.state(n))
+	}
+	return states
+}
+
+// finish runs the checkers and fills the result.
+func (s *simulator) finish() {
+	s.res.StepsRun = s.step
+	s.res.TraceHash = s.trace.sum()
+	s.res.Events = s.trace.events
+	rep := &s.res.Report
+	if s.res.ConvergenceTicks < 0 {
+		rep.Addf(check.CheckLiveness, "not converged within %d ticks after heal: %s", ConvergenceTicksMax, s.notConverged())
+	}
+	states := s.finalStates()
+	check.Converged(rep, states)
+	check.LostWrites(rep, &s.hist, states)
+	check.Counters(rep, &s.hist, states)
+	check.Atomic(rep, &s.hist)
+	check.Sessions(rep, &s.hist)
+	check.CollapseFinal(rep, &s.hist, states)
+	if len(states) > 0 && s.res.ConvergenceTicks >= 0 {
+		ctx := states[0].Keyspace.Context()
+		for _, w := range s.hist.Writes {
+			if w.Txn == nil && ctx.Contains(w.Dot) {
+				s.res.OracleSkipped = true
+				break
+			}
+		}
+		if !s.res.OracleSkipped {
+			check.Oracle(rep, &s.hist, states, internalKey)
+		}
+	}
+}

@@ -1,0 +1,67 @@
+// Package sim is Spook's deterministic simulator: it drives the same
+// replica core as production (package replica) through a simulated
+// network, simulated clocks and simulated disks, from one seed, on one
+// goroutine, with no real time. The idea is TigerBeetle's VOPR and
+// FoundationDB's simulation testing: a seed decides every fault and every
+// client operation, so any failure replays exactly from its seed.
+//
+// # A run
+//
+// Run(Options{Seed: s}) draws the run's Params from the seed (swarm
+// testing: fault rates, latency distribution, partition shapes, crash and
+// pause rates, clock skew, replica limits and workload mix all vary by
+// seed, and some seeds switch whole fault kinds off), then:
+//
+//  1. Fault phase, Options.Steps steps. Each step: faults are drawn
+//     (partitions, link breaks, pauses, crashes and restarts, clock
+//     jumps, the kill and operator removal of one node), clients issue
+//     operations, frames due are delivered, every running node ticks
+//     with its own skewed clock, and nodes whose group commit is due sync
+//     their disk.
+//  2. Heal: partitions end, paused nodes resume, crashed nodes restart
+//     from their disks, no more drops or jumps. Then up to
+//     ConvergenceTicksMax ticks run until every live replica has the same
+//     applied vector and state hash and calls everything collapsed.
+//  3. Checks (package check), from the outside: convergence, an oracle
+//     replay of every transaction the replicas applied, no acknowledged
+//     write lost, exact counters, no partly visible transaction, session
+//     guarantees, collapse. Result.Report lists what failed.
+//
+// Every event processed (tick, delivery with its payload, proposal,
+// acknowledgement, read, fault) is folded into Result.TraceHash: the same
+// seed gives the same hash, which is how determinism is tested.
+//
+// # The model
+//
+// Network: each directed link is a FIFO session with its own LinkCodec
+// at each end, like a TCP connection. Frames arrive after a latency drawn
+// from a minimum plus an exponential tail plus rare spikes. A link break
+// or a dropped frame ends the session: frames in flight are lost and both
+// codecs start over. A partition cuts a set of directed links (shapes:
+// isolate one node, minority/majority, ring, bridge, one-way) and breaks
+// them. In datagram mode (some seeds) every message is encoded alone and
+// delivered independently, so messages are reordered and duplicated.
+//
+// Disk: each node's records are kept in a list with a synced prefix;
+// nodes sync every Params.SyncEveryTicks ticks (group commit). Messages
+// leave only after the records before them are durable, and a client
+// sees its write acknowledged only then (the driver contract of
+// replica.Ready). A crash loses the unsynced records except a random
+// torn prefix of them; a restart calls replica.Restore with what
+// survived. (The storage package's crash-simulating MemFS models bytes
+// and torn blocks; this model keeps whole records, the unit the log
+// recovers to, which keeps the simulator fast.)
+//
+// Clients: sessions issue counter increments, register sets and deletes,
+// set adds and removes, map field sets and deletes, and multi-key
+// transactions (a pair of keys written with one marker value, plus a
+// counter and a set member). A session stays on one node, or moves and
+// waits until its new node has applied what it last saw; it ends when
+// its node crashes.
+//
+// # Replaying a failure
+//
+//	go run ./cmd/spook sim --seeds 1000 --steps 1000       # explore
+//	go run ./cmd/spook sim --seed 42 --steps 1000 -v       # replay one, with the event log
+//	go run ./cmd/spook sim --seed 42 --trace-hash          # print its trace hash
+package sim

@@ -1,0 +1,163 @@
+package sim
+
+import (
+	"errors"
+
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/replica"
+)
+
+// ClockOffsetMsMax bounds a node's clock offset after jumps. Two nodes
+// are then at most 2×ClockOffsetMsMax = 50 s apart, below the replica's
+// default bound on remote clocks (causal.DefaultMaxAheadMs, 60 s), so no
+// write is refused for good; a hybrid logical clock never runs ahead of
+// the fastest physical clock, so relayed timestamps stay within it too.
+const ClockOffsetMsMax = 25_000
+
+// injectFaults draws this step's faults. It runs only in the fault phase.
+func (s *simulator) injectFaults() {
+	g := s.faults
+	n := len(s.nodes)
+
+	if s.victim >= 0 && s.step == s.killAt {
+		v := s.nodes[s.victim]
+		s.trace.event(evKill, uint64(v.idx))
+		if v.up() {
+			s.crash(v, true)
+		}
+		v.dead = true
+		v.removed = true
+		if s.hist.Exempt == nil {
+			s.hist.Exempt = map[causal.NodeID]bool{}
+		}
+		s.hist.Exempt[v.id] = true
+		s.logf("%s killed for good", v.name)
+	}
+	if s.victim >= 0 && s.step >= s.removeAt {
+		s.tryRemove()
+	}
+
+	for _, nd := range s.nodes {
+		switch {
+		case nd.dead:
+		case !nd.up():
+			if s.step >= nd.downUntil {
+				s.restart(nd)
+			}
+		case g.chance(s.p.CrashRate):
+			nd.downUntil = s.step + 1 + g.exp(s.p.DownTicksAvg, DownTicksMax)
+			s.crash(nd, false)
+		case s.step >= nd.pausedUntil && g.chance(s.p.PauseRate):
+			nd.pausedUntil = s.step + 1 + g.exp(s.p.PauseTicksAvg, PauseTicksMax)
+			s.trace.event(evPause, uint64(nd.idx), uint64(nd.pausedUntil))
+			s.logf("%s paused until %d", nd.name, nd.pausedUntil)
+		}
+		if g.chance(s.p.ClockJumpRate) {
+			d := int64(g.between(-ClockJumpMsMax, ClockJumpMsMax))
+			nd.clockOffsetMs = max(-ClockOffsetMsMax, min(ClockOffsetMsMax, nd.clockOffsetMs+d))
+			s.trace.event(evClockJump, uint64(nd.idx), uint64(nd.clockOffsetMs))
+			s.logf("%s clock jumps %+d ms to offset %+d ms", nd.name, d, nd.clockOffsetMs)
+		}
+	}
+
+	if s.partitionUntil > 0 && s.step >= s.partitionUntil {
+		s.healPartition()
+	}
+	if s.partitionUntil == 0 && g.chance(s.p.PartitionRate) {
+		sh := s.p.Shapes[g.intn(len(s.p.Shapes))]
+		cut := partitionMatrix(g, sh, n)
+		s.partitionUntil = s.step + 1 + g.exp(s.p.PartitionTicksAvg, PartitionTicksMax)
+		s.res.Partitions++
+		s.trace.event(evPartition, uint64(sh), uint64(s.partitionUntil))
+		for i, c := range cut {
+			if c {
+				s.links[i].blocked = true
+				s.breakLink(&s.links[i])
+			}
+		}
+		s.logf("partition %s until %d: %s", sh, s.partitionUntil, s.describeCut(cut))
+	}
+
+	if s.p.LinkBreakRate > 0 {
+		for i := range s.links {
+			if i/n != i%n && g.chance(s.p.LinkBreakRate) {
+				s.trace.event(evLinkBreak, uint64(i))
+				s.breakLink(&s.links[i])
+			}
+		}
+	}
+}
+
+func (s *simulator) healPartition() {
+	for i := range s.links {
+		s.links[i].blocked = false
+	}
+	s.partitionUntil = 0
+	s.trace.event(evHeal, 0)
+	s.logf("partition healed")
+}
+
+func (s *simulator) describeCut(cut []bool) string {
+	n := len(s.nodes)
+	out := ""
+	for i, c := range cut {
+		if c {
+			if out != "" {
+				out += " "
+			}
+			out += s.nodes[i/n].name + "↛" + s.nodes[i%n].name
+		}
+	}
+	return out
+}
+
+// tryRemove has an operator remove the victim through a node that is up,
+// unless a removal is already in flight or durable.
+func (s *simulator) tryRemove() {
+	if s.removeDone || s.removeNode >= 0 {
+		return
+	}
+	start := s.faults.intn(len(s.nodes))
+	for k := range s.nodes {
+		nd := s.nodes[(start+k)%len(s.nodes)]
+		if !nd.up() || nd.dead || s.step < nd.pausedUntil {
+			continue
+		}
+		_, err := nd.r.Remove(s.nodes[s.victim].id)
+		s.trace.event(evRemove, uint64(nd.idx))
+		switch {
+		case err == nil:
+			s.removeNode = nd.idx
+			s.drain(nd)
+			s.removeUpTo = nd.disk.total()
+			s.logf("%s proposes the removal of %s", nd.name, s.nodes[s.victim].name)
+		case errors.Is(err, replica.ErrUnknownMember):
+			// Already removed (an earlier proposal survived after all).
+			s.removeDone = true
+		default:
+			s.logf("%s Remove(%s): %v", nd.name, s.nodes[s.victim].name, err)
+			continue
+		}
+		return
+	}
+}
+
+// heal ends every fault: partitions healed, paused nodes resumed, crashed
+// nodes restarted (except the one killed for good), and no more drops,
+// breaks or clock jumps. Clock offsets stay (a healed network does not fix
+// clocks), as do latencies.
+func (s *simulator) heal() {
+	s.healed = true
+	s.trace.event(evPhase, uint64(s.step))
+	s.logf("heal")
+	s.healPartition()
+	for _, nd := range s.nodes {
+		nd.pausedUntil = 0
+		if !nd.dead && !nd.up() {
+			s.restart(nd)
+		}
+	}
+	if s.victim >= 0 {
+		s.tryRemove()
+	}
+}

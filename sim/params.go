@@ -1,0 +1,212 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spooksystems/spook/replica"
+)
+
+// Named limits and defaults of a run.
+const (
+	// ReplicasMin and ReplicasMax bound the replica count drawn from the
+	// seed when Options.Replicas is zero.
+	ReplicasMin = 3
+	ReplicasMax = 5
+	// ReplicasLimit is the largest count Options.Replicas may ask for.
+	ReplicasLimit = 16
+
+	// TickMs is the simulated physical time one step (one tick of every
+	// node) represents, in milliseconds.
+	TickMs = 10
+
+	// DefaultSteps is the length of the fault phase when Options.Steps is zero.
+	DefaultSteps = 1000
+
+	// ConvergenceTicksMax is the tick budget after heal: every live replica
+	// must have converged (equal state hashes, every acknowledged write
+	// applied and collapsed) within this many ticks, or the run fails with
+	// a liveness failure. 3,000 ticks is 30 simulated seconds: several
+	// suspicion timeouts, digest rounds and repair round trips at the
+	// slowest latency a seed can draw.
+	ConvergenceTicksMax = 3000
+
+	// LatencyTicksMax caps one frame's network latency.
+	LatencyTicksMax = 200
+	// PauseTicksMax caps one pause of a node.
+	PauseTicksMax = 300
+	// DownTicksMax caps how long a crashed node stays down before restart.
+	DownTicksMax = 300
+	// PartitionTicksMax caps how long one partition lasts.
+	PartitionTicksMax = 400
+	// ClockSkewMsMax caps a node's clock offset. It stays well below the
+	// replica's default bound on remote clocks (causal.DefaultMaxAheadMs),
+	// so skew alone never makes a write permanently unacceptable; the
+	// refusal path is exercised by jumps (ClockJumpMsMax) that cross it.
+	ClockSkewMsMax = 20_000
+	// ClockJumpMsMax caps one jump of a node's clock (either direction).
+	ClockJumpMsMax = 15_000
+	// SessionsMax caps the client sessions of a run.
+	SessionsMax = 8
+	// OpsPerStepMax caps the client operations started in one step.
+	OpsPerStepMax = 8
+)
+
+// Partition shapes. A partition blocks the directed links between groups;
+// one-way shapes block one direction only.
+type shape uint8
+
+const (
+	shapeIsolate  shape = iota // one node cut off from all others
+	shapeMinority              // a minority cut off from the majority
+	shapeRing                  // each node reaches only its ring neighbours
+	shapeBridge                // two halves that reach each other only through one node
+	shapeOneWay                // a random node's outbound (or inbound) links cut
+	shapeCount
+)
+
+var shapeNames = [shapeCount]string{"isolate", "minority", "ring", "bridge", "oneway"}
+
+func (s shape) String() string { return shapeNames[s] }
+
+// Params are the fault and workload parameters of one run, all drawn from
+// the seed (swarm testing: each seed explores a different mix, and some
+// switch a fault kind off entirely). They are printed with the seed so a
+// failure report says what the run was doing.
+type Params struct {
+	Replicas int
+
+	// Network.
+	LatencyMinTicks  int     // every frame takes at least this long
+	LatencyMeanTicks float64 // mean of the exponential tail above the minimum
+	SpikeRate        float64 // probability a frame is delayed by a long spike
+	LinkBreakRate    float64 // per link per step: the session breaks, in-flight frames are lost
+	DropRate         float64 // per frame: lost, modelled as a break of its link (TCP)
+	// Datagram replaces byte-stream links by datagrams: every message is
+	// encoded on its own (a fresh codec), may overtake others, and is
+	// duplicated with DuplicateRate. The replica's messages are values
+	// that do not assume the order of the stream, so it must cope.
+	Datagram      bool
+	DuplicateRate float64
+
+	// Partitions.
+	PartitionRate     float64 // per step, when none is active
+	PartitionTicksAvg float64
+	Shapes            []shape // the shapes this seed may draw
+
+	// Node faults.
+	PauseRate      float64 // per node per step
+	PauseTicksAvg  float64
+	CrashRate      float64 // per node per step
+	DownTicksAvg   float64
+	SyncEveryTicks int  // group commit: records become durable every so many ticks (1 = every tick)
+	KillOne        bool // one node crashes for good mid-run and is removed by an operator
+	// StorageLog keeps each node's records in package storage's log over
+	// its crash-simulating MemFS (torn bytes, real recovery) instead of
+	// the faster whole-record model.
+	StorageLog bool
+
+	// Clocks.
+	ClockSkewMs   int     // offsets drawn from [-ClockSkewMs, +ClockSkewMs]
+	ClockJumpRate float64 // per node per step
+
+	// Replica limits: zero keeps the replica's defaults; small values
+	// force the causal buffer to overflow, the retained log to fall short
+	// (catch-up by reconciliation) and batches to split.
+	MaxPendingTxns  int
+	MaxRetainedTxns int
+	MaxBatchBytes   int
+
+	// Workload.
+	Sessions    int
+	OpsPerStep  float64 // mean client operations per step during the fault phase
+	KeysPerKind int     // key pool per workload kind: small pools mean contention
+	MigrateRate float64 // per operation: the session moves to another node
+	ReadRate    float64 // fraction of operations that are reads
+	TxnRate     float64 // fraction of writes that are multi-key transactions
+}
+
+// drawParams draws a run's parameters. replicas > 0 fixes the count.
+func drawParams(seed uint64, replicas int) Params {
+	g := newRNG(seed, streamParams)
+	p := Params{Replicas: replicas}
+	if p.Replicas <= 0 {
+		p.Replicas = g.between(ReplicasMin, ReplicasMax)
+	}
+	p.LatencyMinTicks = g.between(0, 3)
+	p.LatencyMeanTicks = 0.5 + 10*g.float()*g.float()
+	p.SpikeRate = g.rate(0.0005, 0.02, 0.5)
+	p.LinkBreakRate = g.rate(0.0001, 0.005, 0.4)
+	p.DropRate = g.rate(0.0005, 0.02, 0.5)
+	if g.chance(0.2) {
+		p.Datagram = true
+		p.DuplicateRate = g.rate(0.001, 0.05, 0.2)
+	}
+
+	p.PartitionRate = g.rate(0.001, 0.02, 0.3)
+	p.PartitionTicksAvg = float64(g.between(10, 200))
+	for s := shape(0); s < shapeCount; s++ {
+		if g.chance(0.6) {
+			p.Shapes = append(p.Shapes, s)
+		}
+	}
+	if len(p.Shapes) == 0 {
+		p.Shapes = []shape{shape(g.intn(int(shapeCount)))}
+	}
+
+	p.PauseRate = g.rate(0.0002, 0.005, 0.4)
+	p.PauseTicksAvg = float64(g.between(5, 100))
+	p.CrashRate = g.rate(0.0001, 0.003, 0.4)
+	p.DownTicksAvg = float64(g.between(5, 150))
+	p.SyncEveryTicks = g.between(1, 6)
+	p.KillOne = g.chance(0.2)
+	p.StorageLog = g.chance(0.25)
+
+	p.ClockSkewMs = g.intn(ClockSkewMsMax + 1)
+	p.ClockJumpRate = g.rate(0.0001, 0.002, 0.5)
+
+	if g.chance(0.3) {
+		p.MaxPendingTxns = g.between(4, 256)
+		p.MaxRetainedTxns = g.between(8, 512)
+		p.MaxBatchBytes = g.between(256, 8192)
+	}
+
+	p.Sessions = g.between(2, SessionsMax)
+	p.OpsPerStep = 0.2 + 3*g.float()
+	p.KeysPerKind = g.between(2, 12)
+	p.MigrateRate = g.rate(0.001, 0.05, 0.3)
+	p.ReadRate = 0.1 + 0.4*g.float()
+	p.TxnRate = 0.1 + 0.4*g.float()
+	return p
+}
+
+// String prints the parameters on one line, key=value.
+func (p Params) String() string {
+	var b strings.Builder
+	shapes := make([]string, len(p.Shapes))
+	for i, s := range p.Shapes {
+		shapes[i] = s.String()
+	}
+	fmt.Fprintf(&b, "replicas=%d latency=%d+exp(%.1f)ticks spike=%.4f break=%.4f drop=%.4f",
+		p.Replicas, p.LatencyMinTicks, p.LatencyMeanTicks, p.SpikeRate, p.LinkBreakRate, p.DropRate)
+	if p.Datagram {
+		fmt.Fprintf(&b, " datagram dup=%.4f", p.DuplicateRate)
+	}
+	fmt.Fprintf(&b, " partition=%.4f/%.0fticks shapes=%s", p.PartitionRate, p.PartitionTicksAvg, strings.Join(shapes, ","))
+	fmt.Fprintf(&b, " pause=%.4f/%.0fticks crash=%.4f/%.0fticks sync_every=%dticks kill_one=%t storage_log=%t",
+		p.PauseRate, p.PauseTicksAvg, p.CrashRate, p.DownTicksAvg, p.SyncEveryTicks, p.KillOne, p.StorageLog)
+	fmt.Fprintf(&b, " skew=±%dms jump=%.4f", p.ClockSkewMs, p.ClockJumpRate)
+	if p.MaxPendingTxns > 0 {
+		fmt.Fprintf(&b, " max_pending=%d max_retained=%d max_batch=%dB", p.MaxPendingTxns, p.MaxRetainedTxns, p.MaxBatchBytes)
+	}
+	fmt.Fprintf(&b, " sessions=%d ops=%.2f/step keys=%d migrate=%.3f reads=%.2f txns=%.2f",
+		p.Sessions, p.OpsPerStep, p.KeysPerKind, p.MigrateRate, p.ReadRate, p.TxnRate)
+	return b.String()
+}
+
+// tune applies the drawn replica limits to cfg.
+func (p *Params) tune(cfg *replica.Config) {
+	cfg.MaxPendingTxns = p.MaxPendingTxns
+	cfg.MaxRetainedTxns = p.MaxRetainedTxns
+	cfg.MaxBatchBytes = p.MaxBatchBytes
+}

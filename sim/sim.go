@@ -1,0 +1,649 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/check"
+	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/replica"
+)
+
+// Options select one run. The zero value of every field but Seed works.
+type Options struct {
+	// Seed decides everything: parameters, faults, workload, replica
+	// seeds. The same Options give the same run and the same trace hash.
+	Seed uint64
+	// Steps is the length of the fault phase in steps (one tick of every
+	// node each). Zero: DefaultSteps.
+	Steps int
+	// Replicas fixes the replica count; zero draws 3..5 from the seed.
+	Replicas int
+	// Log, when non-nil, receives one line per simulated event (faults,
+	// client operations, replica events). It slows the run down.
+	Log io.Writer
+}
+
+// Result is the outcome of one run.
+type Result struct {
+	Seed      uint64
+	Params    Params
+	Steps     int    // the fault phase asked for
+	StepsRun  int    // fault phase plus the convergence ticks actually run
+	TraceHash uint64 // the running hash of every event processed
+	Events    uint64 // events folded into TraceHash
+	// ConvergenceTicks is how many ticks after heal the live replicas
+	// took to converge, or -1 if they did not within ConvergenceTicksMax.
+	ConvergenceTicks int
+	Report           check.Report
+
+	Proposed, Acked, Reads int
+	Delivered, Lost        int // frames delivered; frames lost to breaks, drops, partitions and crashes
+	Crashes, Partitions    int
+	StepErrors             int // messages a replica refused (Step returned an error)
+	// OracleSkipped is set when some applied transaction was never seen
+	// on the wire (it reached replicas only through reconciliation), so
+	// the oracle could not be built and the oracle check did not run.
+	OracleSkipped bool
+}
+
+// OK reports whether every check passed.
+func (r *Result) OK() bool { return r.Report.OK() }
+
+// Summary is a one-line account of the run.
+func (r *Result) Summary() string {
+	return fmt.Sprintf("replicas=%d steps=%d proposed=%d acked=%d reads=%d delivered=%d lost=%d crashes=%d partitions=%d step_errors=%d convergence_ticks=%d",
+		r.Params.Replicas, r.Steps, r.Proposed, r.Acked, r.Reads, r.Delivered, r.Lost, r.Crashes, r.Partitions,
+		r.StepErrors, r.ConvergenceTicks)
+}
+
+// Run simulates one seed: the fault phase with load for Options.Steps
+// steps, then heal and up to ConvergenceTicksMax ticks for convergence,
+// then every checker. It never panics on a replica failure it can
+// report; a panic inside the replica is recovered and reported as a
+// failure of the seed.
+func Run(o Options) (res *Result) {
+	s := newSimulator(o)
+	defer func() {
+		if p := recover(); p != nil {
+			s.res.Report.Addf(check.CheckReplica, "panic at step %d: %v", s.step, p)
+			s.finish()
+			res = s.res
+		}
+	}()
+	s.run()
+	return s.res
+}
+
+// epochMs is simulated physical time at step 0 (2026-01-01 UTC): an
+// ordinary wall clock, so clock arithmetic near zero is never exercised
+// by accident.
+const epochMs = 1_767_225_600_000
+
+// node is one simulated process: a replica (nil while crashed), its disk,
+// its clock, and what it has produced but not yet made durable.
+type node struct {
+	idx  int
+	name string
+	id   causal.NodeID
+	cfg  replica.Config
+	r    *replica.Replica
+
+	disk durable
+	// held are messages waiting for the records before them to be
+	// durable: a message advertises the applied vector, which includes
+	// every record, so it leaves only after a sync (Ready's contract).
+	held []heldOutput
+	// acks are client writes waiting for the sync that makes them
+	// durable; the client sees the acknowledgement only then.
+	acks []pendingAck
+
+	clockOffsetMs int64
+	pausedUntil   int // paused while step < pausedUntil
+	downUntil     int // crashed: restarts at this step
+	dead          bool
+	removed       bool // an operator removed it (it is no longer a member)
+	lastCut       causal.VersionVector
+	// othersCut joins the cuts other nodes reported. Those count this node
+	// by the applied vector it advertised, which it did only after a sync,
+	// so this node's disk must hold every dot of othersCut. (The node's own
+	// cut counts its in-memory applied vector, which a crash may shorten.)
+	othersCut causal.VersionVector
+}
+
+type heldOutput struct {
+	upTo int // disk.total that must be durable first
+	msgs []replica.Envelope
+}
+
+type pendingAck struct {
+	upTo    int
+	dot     causal.Dot
+	session int // session id (not slot)
+	own     int64
+}
+
+func (n *node) up() bool { return n.r != nil }
+
+// simulator holds one run.
+type simulator struct {
+	o      Options
+	p      Params
+	res    *Result
+	trace  trace
+	hist   check.History
+	nodes  []*node
+	byID   map[causal.NodeID]int
+	links  []link // from*n + to
+	step   int
+	healed bool
+
+	net, faults, work, disk *rng
+
+	partitionUntil int // a partition is active while step < partitionUntil
+	sessions       []*session
+	nextSession    int
+
+	victim     int // KillOne: the node killed for good, -1 if none
+	killAt     int
+	removeAt   int
+	removeNode int // node that proposed the removal, -1 if none in flight
+	removeUpTo int // disk.total on removeNode that makes the removal durable
+	removeDone bool
+
+	uncaptured int // recorded writes whose transaction has not been seen yet
+}
+
+func newSimulator(o Options) *simulator {
+	if o.Steps <= 0 {
+		o.Steps = DefaultSteps
+	}
+	p := drawParams(o.Seed, o.Replicas)
+	s := &simulator{
+		o:      o,
+		p:      p,
+		res:    &Result{Seed: o.Seed, Params: p, Steps: o.Steps, ConvergenceTicks: -1},
+		byID:   map[causal.NodeID]int{},
+		net:    newRNG(o.Seed, streamNetwork),
+		faults: newRNG(o.Seed, streamFaults),
+		work:   newRNG(o.Seed, streamWorkload),
+		disk:   newRNG(o.Seed, streamDisk),
+		victim: -1, removeNode: -1,
+	}
+	seeds := newRNG(o.Seed, streamReplica)
+	n := p.Replicas
+	peers := make([]replica.Peer, n)
+	for i := range peers {
+		peers[i] = replica.Peer{Name: "n" + strconv.Itoa(i+1), Addr: "sim:" + strconv.Itoa(i+1)}
+	}
+	for i := 0; i < n; i++ {
+		nd := &node{idx: i, name: peers[i].Name, id: causal.NodeIDFromName(peers[i].Name)}
+		nd.clockOffsetMs = int64(s.faults.between(-p.ClockSkewMs, p.ClockSkewMs))
+		nd.cfg = replica.Config{
+			Name:    nd.name,
+			Addr:    peers[i].Addr,
+			Cluster: "sim",
+			Members: peers,
+			Seed:    seeds.uint64(),
+		}
+		p.tune(&nd.cfg)
+		if p.StorageLog {
+			d, err := newStoreDisk()
+			if err != nil {
+				panic("sim: a MemFS store cannot fail to open: " + err.Error())
+			}
+			nd.disk = d
+		} else {
+			nd.disk = &recordDisk{}
+		}
+		s.nodes = append(s.nodes, nd)
+		s.byID[nd.id] = i
+	}
+	s.links = make([]link, n*n)
+	for i := 0; i < p.Sessions; i++ {
+		s.sessions = append(s.sessions, newSession(s.nextSession, s.work.intn(n)))
+		s.nextSession++
+	}
+	if p.KillOne {
+		s.victim = s.faults.intn(n)
+		s.killAt = s.faults.between(o.Steps/5, o.Steps/2)
+		s.removeAt = s.killAt + s.faults.between(20, 200)
+	}
+	return s
+}
+
+func (s *simulator) logf(format string, args ...any) {
+	if s.o.Log != nil {
+		fmt.Fprintf(s.o.Log, "%6d "+format+"\n", append([]any{s.step}, args...)...)
+	}
+}
+
+// nowMs is node n's physical clock: simulated time plus its skew.
+func (s *simulator) nowMs(n *node) uint64 {
+	t := int64(epochMs) + int64(s.step)*TickMs + n.clockOffsetMs
+	return uint64(max(t, 1))
+}
+
+func (s *simulator) run() {
+	s.logf("seed=%d %s", s.o.Seed, s.p)
+	for _, n := range s.nodes {
+		n.cfg.NowMs = s.nowMs(n)
+		r, err := replica.New(n.cfg)
+		if err != nil {
+			s.res.Report.Addf(check.CheckReplica, "New(%s): %v", n.name, err)
+			s.finish()
+			return
+		}
+		n.r = r
+		s.drain(n)
+	}
+	for s.step = 0; s.step < s.o.Steps; s.step++ {
+		s.injectFaults()
+		s.workload()
+		s.advance()
+	}
+	s.heal()
+	for t := 0; t < ConvergenceTicksMax; t++ {
+		s.advance()
+		s.step++
+		if s.converged() {
+			s.res.ConvergenceTicks = t + 1
+			break
+		}
+	}
+	s.finish()
+}
+
+// advance runs one step of the world: deliveries due, a tick of every
+// running node, and the syncs due.
+func (s *simulator) advance() {
+	s.deliver()
+	for _, n := range s.nodes {
+		if !n.up() || s.step < n.pausedUntil {
+			continue
+		}
+		now := s.nowMs(n)
+		s.trace.event(evTick, uint64(n.idx), now)
+		n.r.Tick(now)
+		s.drain(n)
+	}
+	for _, n := range s.nodes {
+		if n.up() && s.step >= n.pausedUntil && (s.step+n.idx)%s.p.SyncEveryTicks == 0 {
+			s.sync(n)
+		}
+	}
+	s.observeCollapse()
+}
+
+// drain handles every Ready of n in the order Ready documents: persist,
+// then send (held until durable), then publish, then Advance.
+func (s *simulator) drain(n *node) {
+	for n.r.HasReady() {
+		rd := n.r.Ready()
+		if rd.Snapshot != nil {
+			if err := n.disk.installSnapshot(rd.Snapshot); err != nil {
+				s.res.Report.Addf(check.CheckReplica, "step %d: %s persisting a snapshot: %v", s.step, n.name, err)
+			}
+		}
+		if err := n.disk.append(rd.Records); err != nil {
+			s.res.Report.Addf(check.CheckReplica, "step %d: %s appending records: %v", s.step, n.name, err)
+		}
+		s.captureRecords(rd.Records)
+		s.capture(rd.Messages)
+		if len(rd.Messages) > 0 {
+			if len(n.held) > 0 || n.disk.unsynced() > 0 {
+				n.held = append(n.held, heldOutput{upTo: n.disk.total(), msgs: rd.Messages})
+			} else {
+				s.send(n, rd.Messages)
+			}
+		}
+		for _, e := range rd.Events {
+			s.trace.event(evStepError+100, uint64(e.Type), uint64(e.Node), e.Dot.Counter)
+			if s.o.Log != nil {
+				s.logf("%s event %s", n.name, e)
+			}
+		}
+		n.r.Advance()
+	}
+}
+
+// recordTxn is the first byte of a replica log record holding one
+// transaction: 0x01 followed by crdt.Txn.AppendBinary (replica/persist.go
+// documents the format). The simulator decodes these to give the oracle
+// every transaction it recorded a proposal of.
+const recordTxn = 1
+
+// captureRecords attaches transactions found in persisted records to the
+// recorded writes with their dots.
+func (s *simulator) captureRecords(recs [][]byte) {
+	if s.uncaptured == 0 {
+		return
+	}
+	for _, rec := range recs {
+		if len(rec) == 0 || rec[0] != recordTxn {
+			continue
+		}
+		t, err := crdt.DecodeTxn(rec[1:])
+		if err != nil {
+			s.res.Report.Addf(check.CheckReplica, "step %d: a transaction record does not decode: %v", s.step, err)
+			continue
+		}
+		if w := s.hist.Write(t.Dot); w != nil && w.Txn == nil {
+			w.Txn = t
+			s.uncaptured--
+		}
+	}
+}
+
+// capture attaches each outgoing transaction to the recorded write with
+// its dot, so the oracle can replay it.
+func (s *simulator) capture(envs []replica.Envelope) {
+	for i := range envs {
+		m := &envs[i].Message
+		if m.Type != replica.MsgTxns {
+			continue
+		}
+		for _, t := range m.Txns {
+			if w := s.hist.Write(t.Dot); w != nil && w.Txn == nil {
+				w.Txn = t
+				s.uncaptured--
+			}
+		}
+	}
+}
+
+// sync makes n's records durable, releases the messages and client
+// acknowledgements that waited for them.
+func (s *simulator) sync(n *node) {
+	if n.disk.unsynced() > 0 {
+		k, err := n.disk.sync()
+		if err != nil {
+			s.res.Report.Addf(check.CheckReplica, "step %d: %s sync: %v", s.step, n.name, err)
+		}
+		s.trace.event(evSync, uint64(n.idx), uint64(k))
+		if s.o.Log != nil {
+			s.logf("%s sync %d records (durable %d), applied %v", n.name, k, n.disk.syncedTotal(), n.r.Applied())
+		}
+	}
+	held := n.held
+	n.held = nil
+	for _, h := range held {
+		s.send(n, h.msgs)
+	}
+	kept := n.acks[:0]
+	for _, a := range n.acks {
+		if a.upTo > n.disk.syncedTotal() {
+			kept = append(kept, a)
+			continue
+		}
+		s.trace.event(evAck, a.dot.Counter, uint64(a.dot.Node))
+		s.hist.Ack(a.dot)
+		s.res.Acked++
+		if a.own != 0 {
+			for _, ss := range s.sessions {
+				if ss.id == a.session {
+					ss.acked += a.own
+				}
+			}
+		}
+	}
+	n.acks = kept
+	if s.removeNode == n.idx && s.removeUpTo <= n.disk.syncedTotal() {
+		s.removeNode = -1
+		s.removeDone = true
+		s.logf("%s removal of %s durable", n.name, s.nodes[s.victim].name)
+	}
+}
+
+// send puts n's messages on the links.
+func (s *simulator) send(n *node, envs []replica.Envelope) {
+	for i := range envs {
+		e := &envs[i]
+		to, ok := s.byID[e.To]
+		if !ok || to == n.idx {
+			s.res.Report.Addf(check.CheckReplica, "step %d: %s sent %s to unknown node %v", s.step, n.name, e.Message.Type, e.To)
+			continue
+		}
+		l := &s.links[n.idx*len(s.nodes)+to]
+		dst := s.nodes[to]
+		if l.blocked || !dst.up() {
+			// A partition or a dead peer: the connection fails.
+			s.res.Lost++
+			continue
+		}
+		if s.p.Datagram {
+			s.sendDatagram(n, to, l, &e.Message)
+			continue
+		}
+		if l.enc == nil {
+			l.enc = replica.NewLinkCodec()
+		}
+		payload, err := l.enc.Encode(nil, &e.Message)
+		if err != nil {
+			s.res.Report.Addf(check.CheckReplica, "step %d: %s encode %s to %s: %v", s.step, n.name, e.Message.Type, dst.name, err)
+			s.breakLink(l)
+			continue
+		}
+		if !s.healed && s.net.chance(s.p.DropRate) {
+			// A lost frame on a byte stream kills the connection.
+			s.trace.event(evDrop, uint64(n.idx), uint64(to))
+			s.res.Lost += s.breakLink(l) + 1
+			continue
+		}
+		l.push(payload, s.step+s.latency(), true)
+	}
+}
+
+// sendDatagram sends m as a self-contained payload (a fresh codec per
+// message) with its own latency, so messages may be reordered and, in the
+// fault phase, duplicated.
+func (s *simulator) sendDatagram(n *node, to int, l *link, m *replica.Message) {
+	payload, err := replica.NewLinkCodec().Encode(nil, m)
+	if err != nil {
+		s.res.Report.Addf(check.CheckReplica, "step %d: %s encode %s: %v", s.step, n.name, m.Type, err)
+		return
+	}
+	if !s.healed && s.net.chance(s.p.DropRate) {
+		s.trace.event(evDrop, uint64(n.idx), uint64(to))
+		s.res.Lost++
+		return
+	}
+	l.push(payload, s.step+s.latency(), false)
+	if !s.healed && s.net.chance(s.p.DuplicateRate) {
+		s.trace.event(evDuplicate, uint64(n.idx), uint64(to))
+		l.push(payload, s.step+s.latency(), false)
+	}
+}
+
+// latency draws one frame's latency in steps.
+func (s *simulator) latency() int {
+	lat := s.p.LatencyMinTicks + s.net.exp(s.p.LatencyMeanTicks, LatencyTicksMax)
+	if s.net.chance(s.p.SpikeRate) {
+		lat += s.net.between(LatencyTicksMax/4, LatencyTicksMax)
+	}
+	return min(lat, LatencyTicksMax)
+}
+
+// breakLink ends l's session: frames in flight are lost and both codecs
+// are dropped. It returns how many frames were lost.
+func (s *simulator) breakLink(l *link) int {
+	l.enc, l.dec = nil, nil
+	lost := l.reset()
+	s.res.Lost += lost
+	return lost
+}
+
+// deliver hands every due frame to its receiver, link by link starting at
+// a rotating link so no link is always first.
+func (s *simulator) deliver() {
+	n := len(s.nodes)
+	total := n * n
+	start := s.step % total
+	for k := 0; k < total; k++ {
+		li := (start + k) % total
+		from, to := li/n, li%n
+		if from == to {
+			continue
+		}
+		l := &s.links[li]
+		dst := s.nodes[to]
+		for l.pending() > 0 && dst.up() && s.step >= dst.pausedUntil {
+			f, ok := l.due(s.step)
+			if !ok {
+				break
+			}
+			l.pop()
+			s.deliverFrame(s.nodes[from], dst, l, f.payload)
+		}
+	}
+}
+
+func (s *simulator) deliverFrame(from, to *node, l *link, payload []byte) {
+	s.trace.event(evDeliver, uint64(from.idx), uint64(to.idx))
+	s.trace.bytes(payload)
+	s.res.Delivered++
+	dec := l.dec
+	if s.p.Datagram {
+		dec = replica.NewLinkCodec()
+	} else if dec == nil {
+		l.dec = replica.NewLinkCodec()
+		dec = l.dec
+	}
+	m, err := dec.Decode(payload)
+	if err != nil {
+		s.res.Report.Addf(check.CheckReplica, "step %d: %s could not decode a frame from %s: %v", s.step, to.name, from.name, err)
+		s.breakLink(l)
+		return
+	}
+	if err := to.r.Step(from.id, m); err != nil {
+		s.res.StepErrors++
+		s.trace.event(evStepError, uint64(to.idx), uint64(m.Type))
+		s.logf("%s step %s from %s: %v", to.name, m.Type, from.name, err)
+		if !errors.Is(err, replica.ErrBadMessage) {
+			s.res.Report.Addf(check.CheckReplica, "step %d: %s Step(%s from %s) returned %v, which does not wrap ErrBadMessage",
+				s.step, to.name, m.Type, from.name, err)
+		}
+	}
+	s.drain(to)
+}
+
+// crash stops n at once: its replica and everything not durable is gone,
+// every connection to and from it breaks, sessions on it end.
+func (s *simulator) crash(n *node, forGood bool) {
+	lost, err := n.disk.crash(s.disk)
+	if err != nil {
+		s.res.Report.Addf(check.CheckReplica, "step %d: %s crash: %v", s.step, n.name, err)
+	}
+	s.trace.event(evCrash, uint64(n.idx), uint64(lost))
+	s.logf("%s crash (lost %d unsynced records, down until %d, for good %t)", n.name, lost, n.downUntil, forGood)
+	s.res.Crashes++
+	n.r = nil
+	n.held = nil
+	n.acks = nil
+	n.lastCut = causal.VersionVector{}
+	n.pausedUntil = 0
+	n.dead = forGood
+	if s.removeNode == n.idx {
+		s.removeNode = -1 // the removal may be lost; propose it again
+	}
+	for o := range s.nodes {
+		if o != n.idx {
+			s.breakLink(&s.links[n.idx*len(s.nodes)+o])
+			s.breakLink(&s.links[o*len(s.nodes)+n.idx])
+		}
+	}
+	for i, ss := range s.sessions {
+		if ss.node == n.idx {
+			s.sessions[i] = newSession(s.nextSession, ss.node)
+			s.nextSession++
+		}
+	}
+}
+
+// restart brings n back from its disk.
+func (s *simulator) restart(n *node) {
+	cfg := n.cfg
+	cfg.NowMs = s.nowMs(n)
+	snap, records, err := n.disk.load()
+	if err != nil {
+		s.res.Report.Addf(check.CheckReplica, "step %d: %s reading its disk: %v", s.step, n.name, err)
+		n.dead = true
+		return
+	}
+	r, err := replica.Restore(cfg, snap, records)
+	s.trace.event(evRestart, uint64(n.idx), uint64(len(records)))
+	if err != nil {
+		s.res.Report.Addf(check.CheckReplica, "step %d: Restore(%s) from %d records: %v", s.step, n.name, len(records), err)
+		n.dead = true
+		return
+	}
+	s.logf("%s restart from %d records, applied %v", n.name, len(records), r.Applied())
+	n.r = r
+	// Everything other nodes reported collapsed while n was a member was
+	// applied and made durable by n (its applied vector leaves only after
+	// a sync), so it must have survived the crash.
+	if !n.removed {
+		check.CollapsePresent(&s.res.Report, s.step, "the other nodes (at the restart of "+n.name+")", &n.othersCut,
+			[]check.State{{Node: n.id, Name: n.name, Keyspace: r.Keyspace()}})
+	}
+	s.drain(n)
+}
+
+// observeCollapse checks every cut a replica reports against the members
+// that are up, when it changes.
+func (s *simulator) observeCollapse() {
+	for _, n := range s.nodes {
+		if !n.up() {
+			continue
+		}
+		cut := n.r.CollapsedVector()
+		if cut.Equal(&n.lastCut) {
+			continue
+		}
+		n.lastCut = cut
+		s.hist.Cut.Merge(&cut)
+		for _, m := range s.nodes {
+			if m != n {
+				m.othersCut.Merge(&cut)
+			}
+		}
+		if s.o.Log != nil {
+			s.logf("%s collapsed cut %v", n.name, cut)
+		}
+		var states []check.State
+		for _, m := range n.r.Members() {
+			if !m.State.Current() {
+				continue
+			}
+			i, ok := s.byID[m.ID]
+			if !ok || !s.nodes[i].up() {
+				continue
+			}
+			states = append(states, s.state(s.nodes[i]))
+		}
+		check.CollapsePresent(&s.res.Report, s.step, n.name, &cut, states)
+	}
+}
+
+func (s *simulator) state(n *node) check.State {
+	r := n.r
+	return check.State{Node: n.id, Name: n.name, Keyspace: r.Keyspace(), Collapsed: r.Collapsed}
+}
+
+// live returns the nodes that must converge: every node not killed for
+// good. After heal they are all up.
+func (s *simulator) live() []*node {
+	var out []*node
+	for _, n := range s.nodes {
+		if !n.dead && n.up() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// internalKey is the filter the oracle uses.
+func internalKey(k []byte) bool { return replica.IsInternalKey(k) }

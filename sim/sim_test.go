@@ -1,0 +1,174 @@
+package sim
+
+import (
+	"flag"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/check"
+)
+
+// The default `go test ./sim` runs a few dozen seeds to stay within a
+// minute; CI runs the full swarm with
+//
+//	go test ./sim -run TestSwarm -sim.seeds 500 -sim.steps 1000 -timeout 15m
+var (
+	flagSeeds = flag.Int("sim.seeds", 24, "seeds TestSwarm runs")
+	flagSteps = flag.Int("sim.steps", 1000, "fault-phase steps per seed in TestSwarm")
+	flagFirst = flag.Uint64("sim.first", 1, "first seed TestSwarm runs")
+)
+
+// runSeeds runs seeds first..first+count-1 on every core and returns the
+// results in seed order.
+func runSeeds(first uint64, count, steps int) []*Result {
+	results := make([]*Result, count)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = Run(Options{Seed: first + uint64(i), Steps: steps})
+			}
+		}()
+	}
+	for i := range count {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return results
+}
+
+func TestSwarm(t *testing.T) {
+	results := runSeeds(*flagFirst, *flagSeeds, *flagSteps)
+	failed := 0
+	for _, r := range results {
+		if r.OK() {
+			continue
+		}
+		failed++
+		if failed <= 10 {
+			t.Errorf("seed %d failed: %s\n  %s  params: %s\n  replay: go run ./cmd/spook sim --seed %d --steps %d -v",
+				r.Seed, r.Summary(), r.Report.String(), r.Params, r.Seed, *flagSteps)
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d seeds failed", failed, len(results))
+	}
+	// The swarm must actually exercise things: writes acknowledged,
+	// crashes and partitions somewhere.
+	var acked, crashes, partitions int
+	for _, r := range results {
+		acked += r.Acked
+		crashes += r.Crashes
+		partitions += r.Partitions
+	}
+	if acked == 0 || (len(results) >= 10 && (crashes == 0 || partitions == 0)) {
+		t.Errorf("swarm exercised too little: acked=%d crashes=%d partitions=%d", acked, crashes, partitions)
+	}
+}
+
+func TestSameSeedSameTraceHash(t *testing.T) {
+	for _, seed := range []uint64{7, 8} {
+		a := Run(Options{Seed: seed, Steps: 300})
+		b := Run(Options{Seed: seed, Steps: 300})
+		if a.TraceHash != b.TraceHash || a.Events != b.Events {
+			t.Fatalf("seed %d: trace hash %016x (%d events) then %016x (%d events)",
+				seed, a.TraceHash, a.Events, b.TraceHash, b.Events)
+		}
+		if a.Events < 100 {
+			t.Fatalf("seed %d folded only %d events", seed, a.Events)
+		}
+	}
+	x := Run(Options{Seed: 7, Steps: 300})
+	y := Run(Options{Seed: 8, Steps: 300})
+	if x.TraceHash == y.TraceHash {
+		t.Fatal("different seeds gave the same trace hash")
+	}
+}
+
+func TestParamsAreDrawnFromTheSeed(t *testing.T) {
+	a, b := drawParams(3, 0), drawParams(3, 0)
+	if a.String() != b.String() {
+		t.Fatalf("same seed, different params:\n%s\n%s", a, b)
+	}
+	seen := map[string]bool{}
+	counts := map[int]bool{}
+	for seed := uint64(0); seed < 50; seed++ {
+		p := drawParams(seed, 0)
+		seen[p.String()] = true
+		counts[p.Replicas] = true
+		if p.Replicas < ReplicasMin || p.Replicas > ReplicasMax {
+			t.Fatalf("seed %d drew %d replicas", seed, p.Replicas)
+		}
+	}
+	if len(seen) < 50 || len(counts) != ReplicasMax-ReplicasMin+1 {
+		t.Fatalf("50 seeds drew %d distinct parameter sets and %d replica counts", len(seen), len(counts))
+	}
+	if drawParams(3, 7).Replicas != 7 {
+		t.Fatal("Options.Replicas not honoured")
+	}
+}
+
+// TestCheckersCatchAForgedLostWrite runs a seed, then forges the history
+// so it claims an acknowledged write no replica holds: the run must fail.
+// It proves the checkers can fail on the simulator's real output.
+func TestCheckersCatchAForgedLostWrite(t *testing.T) {
+	s := newSimulator(Options{Seed: 11, Steps: 200})
+	s.run()
+	if !s.res.OK() {
+		t.Fatalf("seed 11 failed before forging: %s", s.res.Report.String())
+	}
+	states := s.finalStates()
+	if len(states) == 0 || len(s.hist.Writes) == 0 {
+		t.Fatal("nothing to forge against")
+	}
+	first := s.hist.Writes[0].Dot
+	s.hist.AddWrite(&check.Write{Dot: causal.Dot{Node: first.Node, Counter: 1 << 40}, Acked: true})
+	var rep check.Report
+	check.LostWrites(&rep, &s.hist, states)
+	if !rep.Has(check.CheckLostWrite) {
+		t.Fatal("forged lost write not caught")
+	}
+	// A forged increment on an applied write breaks the counter check.
+	for _, w := range s.hist.Writes {
+		if len(w.Increments) > 0 && states[0].Keyspace.Context().Contains(w.Dot) {
+			w.Increments[0].By++
+			rep = check.Report{}
+			check.Counters(&rep, &s.hist, states)
+			if !rep.Has(check.CheckCounter) {
+				t.Fatal("forged increment not caught")
+			}
+			return
+		}
+	}
+	t.Fatal("no applied increment to forge")
+}
+
+// TestRemovalUnblocksCollapse kills a node for good in the fault phase.
+// With the operator removal the cluster converges and collapses
+// everything; without it, collapse stalls and the run reports liveness.
+func TestRemovalUnblocksCollapse(t *testing.T) {
+	scenario := func(remove bool) *Result {
+		s := newSimulator(Options{Seed: 5, Steps: 400, Replicas: 4})
+		s.victim, s.killAt, s.removeAt = 1, 100, 150
+		if !remove {
+			s.removeAt = 1 << 30
+			s.removeDone = true // never propose it, and do not wait for it
+		}
+		s.run()
+		return s.res
+	}
+	with := scenario(true)
+	if !with.OK() || with.ConvergenceTicks < 0 {
+		t.Fatalf("with removal: %s\n%s", with.Summary(), with.Report.String())
+	}
+	without := scenario(false)
+	if without.OK() || !without.Report.Has(check.CheckLiveness) {
+		t.Fatalf("without removal the cut should stall: %s\n%s", without.Summary(), without.Report.String())
+	}
+}

@@ -1,0 +1,196 @@
+package sim
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/check"
+	"github.com/spooksystems/spook/crdt"
+)
+
+// Key namespaces of the workload. Each kind of value lives under its own
+// prefix, so a key never changes type and each checker knows what a key
+// holds:
+//
+//	c/<k>       counters: only ever incremented (by positive and negative amounts)
+//	r/<k>       registers: set and deleted
+//	s/<k>       sets: members added and removed, key deleted
+//	h/<k>       maps: fields set and deleted
+//	p/<k>/a,b   transaction pairs: always written together in one
+//	            transaction with one marker value, or deleted together
+//	own/<id>    a session's own counter: incremented only by that session
+//	            (read-your-writes and monotonic reads are checked on it)
+const (
+	prefixCounter  = "c/"
+	prefixRegister = "r/"
+	prefixSet      = "s/"
+	prefixMap      = "h/"
+	prefixPair     = "p/"
+	prefixOwn      = "own/"
+)
+
+// opKind is one kind of client operation.
+type opKind uint8
+
+const (
+	opIncrement opKind = iota
+	opSet
+	opDelete
+	opSetAdd
+	opSetRemove
+	opMapSet
+	opMapDelete
+	opOwnIncrement
+	opPairTxn    // multi-key: both pair keys, a counter and a set member
+	opPairDelete // multi-key: both pair keys deleted
+	opKindCount
+)
+
+// opWeights weight the write kinds; the mix leans on the multi-key
+// transactions and counters whose checks are sharpest.
+var opWeights = [opKindCount]int{
+	opIncrement:    4,
+	opSet:          3,
+	opDelete:       1,
+	opSetAdd:       3,
+	opSetRemove:    2,
+	opMapSet:       2,
+	opMapDelete:    1,
+	opOwnIncrement: 3,
+	opPairTxn:      0, // drawn through Params.TxnRate
+	opPairDelete:   0,
+}
+
+var opWeightTotal = func() int {
+	t := 0
+	for _, w := range opWeights {
+		t += w
+	}
+	return t
+}()
+
+// session is one client session. It talks to one node at a time; when it
+// moves it carries the applied vector it last saw and uses the new node
+// only once that node has applied at least as much (so reads stay
+// monotonic across the move). A session ends when its node crashes (its
+// connection breaks); a new session with a new id takes its slot.
+type session struct {
+	id       int
+	node     int                  // index of the node it talks to
+	lastSeen causal.VersionVector // the applied vector at its last operation
+	waitFor  int                  // node it is moving to, -1 if none
+	acked    int64                // acknowledged increments of its own counter
+	seq      int                  // operations issued, for unique values
+	ownKey   []byte
+}
+
+func newSession(id, node int) *session {
+	return &session{id: id, node: node, waitFor: -1, ownKey: []byte(prefixOwn + strconv.Itoa(id))}
+}
+
+// op is one drawn client write: enough to build it on any builder and to
+// record what it should do.
+type op struct {
+	kind   opKind
+	key    int   // index into the kind's key pool
+	by     int64 // increment amount
+	member int   // set member or map field index
+	value  string
+}
+
+// drawOp draws a write for session s.
+func drawOp(g *rng, p *Params, s *session, step int) op {
+	s.seq++
+	o := op{key: g.intn(p.KeysPerKind), member: g.intn(6), by: int64(g.between(-5, 10))}
+	o.value = fmt.Sprintf("v%d.%d.%d", s.id, s.seq, step)
+	if g.chance(p.TxnRate) {
+		o.kind = opPairTxn
+		if g.chance(0.15) {
+			o.kind = opPairDelete
+		}
+		return o
+	}
+	n := g.intn(opWeightTotal)
+	for k, w := range opWeights {
+		if n < w {
+			o.kind = opKind(k)
+			break
+		}
+		n -= w
+	}
+	if o.kind == opOwnIncrement {
+		o.by = 1
+	}
+	return o
+}
+
+func keyOf(prefix string, k int) []byte { return []byte(prefix + strconv.Itoa(k)) }
+
+func pairKeys(k int) (a, b []byte) {
+	base := prefixPair + strconv.Itoa(k)
+	return []byte(base + "/a"), []byte(base + "/b")
+}
+
+// build applies o to a transaction builder and returns the counter
+// increments it made. It runs inside the replica's Propose.
+func (o op) build(b *crdt.Builder, s *session) ([]check.Increment, error) {
+	switch o.kind {
+	case opIncrement:
+		k := keyOf(prefixCounter, o.key)
+		if _, err := b.Increment(k, o.by); err != nil {
+			return nil, err
+		}
+		return []check.Increment{{Key: string(k), By: o.by}}, nil
+	case opOwnIncrement:
+		if _, err := b.Increment(s.ownKey, o.by); err != nil {
+			return nil, err
+		}
+		return []check.Increment{{Key: string(s.ownKey), By: o.by}}, nil
+	case opSet:
+		return nil, b.Set(keyOf(prefixRegister, o.key), []byte(o.value))
+	case opDelete:
+		if o.key%2 == 0 {
+			return nil, b.Delete(keyOf(prefixRegister, o.key))
+		}
+		return nil, b.Delete(keyOf(prefixSet, o.key))
+	case opSetAdd:
+		_, err := b.SetAdd(keyOf(prefixSet, o.key), []byte("m"+strconv.Itoa(o.member)))
+		return nil, err
+	case opSetRemove:
+		_, err := b.SetRemove(keyOf(prefixSet, o.key), []byte("m"+strconv.Itoa(o.member)))
+		return nil, err
+	case opMapSet:
+		_, err := b.MapSet(keyOf(prefixMap, o.key), []byte("f"+strconv.Itoa(o.member%4)), []byte(o.value))
+		return nil, err
+	case opMapDelete:
+		_, err := b.MapDelete(keyOf(prefixMap, o.key), []byte("f"+strconv.Itoa(o.member%4)))
+		return nil, err
+	case opPairTxn:
+		a, bb := pairKeys(o.key)
+		if err := b.Set(a, []byte(o.value)); err != nil {
+			return nil, err
+		}
+		if err := b.Set(bb, []byte(o.value)); err != nil {
+			return nil, err
+		}
+		// The same transaction also touches a counter and a set, so
+		// atomicity is exercised across types (the oracle and the
+		// counter check judge those parts).
+		ck := keyOf(prefixCounter, o.key)
+		if _, err := b.Increment(ck, o.by); err != nil {
+			return nil, err
+		}
+		if _, err := b.SetAdd(keyOf(prefixSet, o.key), []byte(o.value)); err != nil {
+			return nil, err
+		}
+		return []check.Increment{{Key: string(ck), By: o.by}}, nil
+	case opPairDelete:
+		a, bb := pairKeys(o.key)
+		if err := b.Delete(a); err != nil {
+			return nil, err
+		}
+		return nil, b.Delete(bb)
+	}
+	panic("sim: unknown op kind")
+}
