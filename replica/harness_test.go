@@ -283,3 +283,18 @@ func (n *testNode) hasEvent(t EventType, about causal.NodeID) bool {
 	}
 	return false
 }
+
+// corrupt injects a register sibling into key on one node without
+// touching its context: the state diverges while the applied vectors stay
+// equal (what a bit flip or a buggy join would leave behind).
+func (c *cluster) corrupt(name, key, value string) {
+	other := crdt.NewKeyspace()
+	b := other.Begin(causal.Dot{Node: causal.NodeIDFromName("corruption"), Counter: 1}, causal.Timestamp{WallMs: 1})
+	if err := b.Set([]byte(key), []byte(value)); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := other.Apply(b.Finish()); err != nil {
+		c.t.Fatal(err)
+	}
+	c.node(name).r.Keyspace().JoinKey([]byte(key), other.Get([]byte(key)), &causal.Context{})
+}
