@@ -1,0 +1,144 @@
+package node
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/spooksystems/spook/replica"
+	"github.com/spooksystems/spook/storage"
+)
+
+// Defaults, each with its reason.
+const (
+	// DefaultTickInterval is the length of one replica tick. The replica's
+	// failure detector probes every 10 ticks and declares a silent member
+	// unreachable ~100 ticks after suspecting it: 1 s and 10 s here, in
+	// line with SWIM deployments on a LAN.
+	DefaultTickInterval = 100 * time.Millisecond
+	// DefaultPeerQueueMax bounds the messages queued for one peer. At the
+	// replica's default batch size (256 KiB) this caps a stalled peer's
+	// queue near 256 MiB in the worst case and a few MiB typically; beyond
+	// it the oldest messages are dropped and anti-entropy takes over.
+	DefaultPeerQueueMax = 1024
+	// DefaultSnapshotEveryRecords: a snapshot is written after this many
+	// log records, keeping restart replay short.
+	DefaultSnapshotEveryRecords = 100_000
+	// DefaultDialTimeout bounds one connection attempt to a peer.
+	DefaultDialTimeout = 3 * time.Second
+	// DefaultBackoffMax caps the reconnect backoff to a peer.
+	DefaultBackoffMax = 5 * time.Second
+	// DefaultHandshakeTimeout bounds a peer handshake.
+	DefaultHandshakeTimeout = 5 * time.Second
+)
+
+// Config configures a Node. The zero value of every field but Name and
+// Listen works.
+type Config struct {
+	// Name is this node's name, unique in the cluster. Required.
+	Name string
+	// Cluster names the cluster; peers from another cluster are refused at
+	// the handshake. Empty means "spook".
+	Cluster string
+	// Listen is the single TCP address serving peers, RESP and HTTP, e.g.
+	// "127.0.0.1:7001". Port 0 picks a free port (see Node.Addr).
+	Listen string
+	// Advertise is the address other nodes dial to reach this one. Empty
+	// means the address actually listened on.
+	Advertise string
+	// DataDir holds the log and snapshots. Empty means in memory only:
+	// nothing survives a restart.
+	DataDir string
+
+	// Members is the initial membership of a fresh cluster: the same
+	// list on every node, this node included. Empty with empty Join: a
+	// single-node cluster.
+	Members []replica.Peer
+	// Join lists addresses of members of an existing cluster. The node
+	// fetches a snapshot from one of them, then joins.
+	Join []string
+
+	// Fsync is the durability policy (storage.SyncBatch when zero).
+	Fsync storage.SyncPolicy
+	// SnapshotEveryRecords triggers a snapshot after this many records.
+	// Zero: DefaultSnapshotEveryRecords.
+	SnapshotEveryRecords int
+
+	// TickInterval is the wall-clock length of a replica tick. Zero:
+	// DefaultTickInterval.
+	TickInterval time.Duration
+	// Replica tunes the core; its Name, Addr, Cluster, Members, Join, Seed
+	// and NowMs are filled by the node.
+	Replica replica.Config
+	// PeerQueueMax bounds the messages queued for one peer. Zero:
+	// DefaultPeerQueueMax.
+	PeerQueueMax int
+
+	// ServerTLS, when set, is offered on the single port (peers must
+	// present a client certificate signed by the cluster CA; see package
+	// transport). ClientTLS is used to dial peers. RequireTLS refuses
+	// plaintext connections.
+	ServerTLS  *tls.Config
+	ClientTLS  *tls.Config
+	RequireTLS bool
+
+	// Password, if set, is required by RESP AUTH; Token, if set, is the
+	// bearer token the HTTP API requires.
+	Password string
+	Token    string
+
+	// Logger receives structured logs. Nil: slog.Default().
+	Logger *slog.Logger
+
+	// now is the wall clock; tests may replace it.
+	now func() time.Time
+}
+
+// ErrConfig is returned by Start for a configuration it cannot run.
+var ErrConfig = errors.New("node: invalid configuration")
+
+func (c Config) validate() (Config, error) {
+	if c.Name == "" {
+		return c, fmt.Errorf("%w: Name is required", ErrConfig)
+	}
+	if c.Listen == "" {
+		return c, fmt.Errorf("%w: Listen is required", ErrConfig)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return c, fmt.Errorf("%w: Listen %q: %v", ErrConfig, c.Listen, err)
+	}
+	if c.Cluster == "" {
+		c.Cluster = "spook"
+	}
+	if c.SnapshotEveryRecords == 0 {
+		c.SnapshotEveryRecords = DefaultSnapshotEveryRecords
+	}
+	if c.TickInterval == 0 {
+		c.TickInterval = DefaultTickInterval
+	}
+	if c.TickInterval < time.Millisecond {
+		return c, fmt.Errorf("%w: TickInterval %v below 1ms", ErrConfig, c.TickInterval)
+	}
+	if c.PeerQueueMax == 0 {
+		c.PeerQueueMax = DefaultPeerQueueMax
+	}
+	if c.PeerQueueMax < 1 {
+		return c, fmt.Errorf("%w: PeerQueueMax %d", ErrConfig, c.PeerQueueMax)
+	}
+	if c.RequireTLS && c.ServerTLS == nil {
+		return c, fmt.Errorf("%w: RequireTLS without ServerTLS", ErrConfig)
+	}
+	if len(c.Members) > 0 && len(c.Join) > 0 {
+		return c, fmt.Errorf("%w: give Members (a new cluster) or Join (an existing one), not both", ErrConfig)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}

@@ -1,0 +1,104 @@
+package node
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/wire"
+)
+
+// maxCollapseTracked bounds the local writes whose time to collapse is
+// being measured; writes beyond it are not measured (never queued).
+const maxCollapseTracked = 1 << 16
+
+// metrics is one node's Prometheus registry (private: several nodes may
+// share a process, as `spook up` does).
+type metrics struct {
+	reg           *prometheus.Registry
+	writes        prometheus.Counter
+	events        *prometheus.CounterVec
+	bytesSent     *prometheus.CounterVec
+	bytesReceived *prometheus.CounterVec
+	dropped       *prometheus.CounterVec
+	links         *prometheus.CounterVec
+	peerState     *prometheus.GaugeVec
+	lag           *prometheus.GaugeVec
+	keys          prometheus.Gauge
+	applied       prometheus.Gauge
+	collapse      prometheus.Histogram
+	wire          *wire.Counters
+
+	mu      sync.Mutex
+	pending []collapseMark // local writes awaiting collapse, in dot order
+}
+
+type collapseMark struct {
+	dot causal.Dot
+	at  time.Time
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg:           prometheus.NewRegistry(),
+		writes:        prometheus.NewCounter(prometheus.CounterOpts{Name: "spook_writes_total", Help: "Transactions committed on this node."}),
+		events:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_events_total", Help: "Replica events by type."}, []string{"type"}),
+		bytesSent:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_peer_sent_bytes_total", Help: "Message payload bytes sent to each peer."}, []string{"peer"}),
+		bytesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_peer_received_bytes_total", Help: "Message payload bytes received from each peer."}, []string{"peer"}),
+		dropped:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_peer_dropped_messages_total", Help: "Messages dropped because a peer's send queue was full."}, []string{"peer"}),
+		links:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_peer_links_total", Help: "Outbound link sessions established to each peer."}, []string{"peer"}),
+		peerState:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "spook_peer_state", Help: "1 for each peer's current state."}, []string{"peer", "state"}),
+		lag:           prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "spook_peer_lag_transactions", Help: "Transactions applied here that a peer has not acknowledged."}, []string{"peer"}),
+		keys:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "spook_keys", Help: "Live keys in the keyspace."}),
+		applied:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "spook_applied_transactions", Help: "Transactions applied (sum of the applied vector)."}),
+		collapse: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "spook_collapse_seconds", Help: "Time from a local commit until every member has applied it.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+		wire: &wire.Counters{},
+	}
+	m.reg.MustRegister(m.writes, m.events, m.bytesSent, m.bytesReceived, m.dropped, m.links,
+		m.peerState, m.lag, m.keys, m.applied, m.collapse)
+	return m
+}
+
+// handler serves /metrics.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// trackCollapse starts timing a local write until it collapses.
+func (m *metrics) trackCollapse(dot causal.Dot, now time.Time) {
+	m.mu.Lock()
+	if len(m.pending) < maxCollapseTracked {
+		m.pending = append(m.pending, collapseMark{dot, now})
+	}
+	m.mu.Unlock()
+}
+
+// observe refreshes gauges from the node and finishes collapse timings.
+func (m *metrics) observe(n *Node) {
+	n.mu.Lock()
+	st := n.r.Status()
+	n.mu.Unlock()
+	m.keys.Set(float64(st.Keys))
+	m.applied.Set(float64(st.Applied.Sum()))
+	m.peerState.Reset()
+	for _, mem := range st.Members {
+		if mem.Self {
+			continue
+		}
+		m.peerState.WithLabelValues(mem.Name, mem.State.String()).Set(1)
+		m.lag.WithLabelValues(mem.Name).Set(float64(st.Applied.Sum() - min(st.Applied.Sum(), mem.Applied.Sum())))
+	}
+	now := n.cfg.now()
+	m.mu.Lock()
+	i := 0
+	for ; i < len(m.pending) && st.Collapsed.Contains(m.pending[i].dot); i++ {
+		m.collapse.Observe(now.Sub(m.pending[i].at).Seconds())
+	}
+	m.pending = append(m.pending[:0], m.pending[i:]...)
+	m.mu.Unlock()
+}

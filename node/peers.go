@@ -1,0 +1,350 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/replica"
+	"github.com/spooksystems/spook/wire"
+)
+
+// peerSet holds one outbound link per peer.
+type peerSet struct {
+	n *Node
+
+	mu    sync.Mutex
+	peers map[causal.NodeID]*peer
+	done  bool
+	wg    sync.WaitGroup
+}
+
+// peer is the outbound side of one peer: a bounded queue drained by one
+// goroutine that keeps a link open.
+type peer struct {
+	id    causal.NodeID
+	name  string
+	addr  string
+	queue chan replica.Message
+	stop  chan struct{}
+
+	// dropped counts messages discarded because the queue was full.
+	dropped uint64
+}
+
+func newPeerSet(n *Node) *peerSet {
+	return &peerSet{n: n, peers: map[causal.NodeID]*peer{}}
+}
+
+// hello is this node's handshake greeting.
+func (ps *peerSet) hello() wire.Hello {
+	n := ps.n
+	return wire.Hello{
+		ClusterID: n.cfg.Cluster,
+		Node:      causal.NodeIDFromName(n.cfg.Name),
+		NodeName:  n.cfg.Name,
+		Addr:      n.advertised(),
+	}
+}
+
+// identify dials each join address once to learn who answers there, so
+// the replica can be told which peers to fetch a snapshot from.
+func (ps *peerSet) identify(addrs []string) ([]replica.Peer, error) {
+	var peers []replica.Peer
+	var errs []error
+	for _, addr := range addrs {
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultDialTimeout+DefaultHandshakeTimeout)
+		conn, raw, err := ps.dial(ctx, addr)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+			continue
+		}
+		remote := conn.Remote()
+		raw.Close()
+		peers = append(peers, replica.Peer{ID: remote.Node, Name: remote.NodeName, Addr: addr})
+	}
+	if len(peers) == 0 {
+		return nil, fmt.Errorf("node: no join address answered: %w", errors.Join(errs...))
+	}
+	return peers, nil
+}
+
+// dial opens a link to addr: TCP, TLS if configured, then the handshake.
+func (ps *peerSet) dial(ctx context.Context, addr string) (*wire.Conn, net.Conn, error) {
+	d := net.Dialer{Timeout: DefaultDialTimeout}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tc := ps.n.cfg.ClientTLS; tc != nil {
+		tc = tc.Clone()
+		if tc.ServerName == "" {
+			host, _, _ := net.SplitHostPort(addr)
+			tc.ServerName = host
+		}
+		tlsConn := tls.Client(raw, tc)
+		tlsConn.SetDeadline(time.Now().Add(DefaultHandshakeTimeout))
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, nil, fmt.Errorf("tls: %w", err)
+		}
+		raw = tlsConn
+	}
+	raw.SetDeadline(time.Now().Add(DefaultHandshakeTimeout))
+	conn, err := wire.Handshake(raw, wire.Initiator, wire.Config{Local: ps.hello(), Counters: ps.n.metrics.wire})
+	if err != nil {
+		raw.Close()
+		return nil, nil, err
+	}
+	raw.SetDeadline(time.Time{})
+	return conn, raw, nil
+}
+
+// send queues a message for its peer, dropping the oldest queued message
+// when the queue is full: the replica's anti-entropy repairs what a
+// dropped message would have carried, so a stalled peer costs bounded
+// memory.
+func (ps *peerSet) send(env replica.Envelope) {
+	p := ps.get(env.To)
+	if p == nil {
+		return
+	}
+	for {
+		select {
+		case p.queue <- env.Message:
+			return
+		default:
+		}
+		select {
+		case <-p.queue:
+			p.dropped++
+			ps.n.metrics.dropped.WithLabelValues(p.name).Inc()
+		default:
+		}
+	}
+}
+
+// get returns the peer for id, starting its link if the replica knows an
+// address for it.
+func (ps *peerSet) get(id causal.NodeID) *peer {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if p, ok := ps.peers[id]; ok || ps.done {
+		return p
+	}
+	name, addr := ps.lookup(id)
+	if addr == "" {
+		return nil
+	}
+	p := &peer{id: id, name: name, addr: addr,
+		queue: make(chan replica.Message, ps.n.cfg.PeerQueueMax), stop: make(chan struct{})}
+	ps.peers[id] = p
+	ps.wg.Add(1)
+	go ps.run(p)
+	return p
+}
+
+// lookup finds a peer's name and address among the replica's members and
+// the configured join peers. Called with ps.mu held (not n.mu).
+func (ps *peerSet) lookup(id causal.NodeID) (name, addr string) {
+	n := ps.n
+	n.mu.Lock()
+	members := n.r.Members()
+	n.mu.Unlock()
+	for _, m := range members {
+		if m.ID == id && !m.Self {
+			return m.Name, m.Addr
+		}
+	}
+	for _, p := range n.joinPeers {
+		if p.ID == id {
+			return p.Name, p.Addr
+		}
+	}
+	return "", ""
+}
+
+// reconcile stops links to members that left or were removed.
+func (ps *peerSet) reconcile() {
+	n := ps.n
+	n.mu.Lock()
+	members := n.r.Members()
+	n.mu.Unlock()
+	gone := map[causal.NodeID]bool{}
+	for _, m := range members {
+		if m.State == replica.StateLeft || m.State == replica.StateRemoved {
+			gone[m.ID] = true
+		}
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for id, p := range ps.peers {
+		if gone[id] {
+			close(p.stop)
+			delete(ps.peers, id)
+		}
+	}
+}
+
+// run keeps one outbound link to p open and drains its queue into it,
+// reconnecting with jittered exponential backoff.
+func (ps *peerSet) run(p *peer) {
+	defer ps.wg.Done()
+	n := ps.n
+	backoff := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-p.stop:
+			case <-n.stop:
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
+		conn, raw, err := ps.dial(ctx, p.addr)
+		if err == nil {
+			backoff = 50 * time.Millisecond
+			n.log.Debug("link up", "peer", p.name, "addr", p.addr)
+			n.metrics.links.WithLabelValues(p.name).Inc()
+			err = ps.pump(p, conn, raw)
+			raw.Close()
+			n.log.Debug("link down", "peer", p.name, "err", err)
+		}
+		cancel()
+		// Full jitter: sleep a uniform time in [backoff/2, backoff).
+		sleep := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
+		select {
+		case <-p.stop:
+			return
+		case <-n.stop:
+			return
+		case <-time.After(sleep):
+		}
+		backoff = min(2*backoff, DefaultBackoffMax)
+	}
+}
+
+// pump writes queued messages to one link session until the link fails
+// or the peer is stopped. The session's LinkCodec lives and dies with it.
+func (ps *peerSet) pump(p *peer, conn *wire.Conn, raw net.Conn) error {
+	n := ps.n
+	codec := replica.NewLinkCodec()
+	// The remote never sends after the handshake except a Close frame; a
+	// reader notices the link dying even when we have nothing to send.
+	dead := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := conn.ReadFrame(); err != nil {
+				dead <- err
+				return
+			}
+		}
+	}()
+	var buf []byte
+	for {
+		var m replica.Message
+		select {
+		case m = <-p.queue:
+		case err := <-dead:
+			return err
+		case <-p.stop:
+			conn.WriteClose(wire.ReasonShutdown, "peer removed")
+			conn.Flush()
+			return nil
+		case <-n.stop:
+			ps.drain(p, conn, codec, buf)
+			conn.WriteClose(wire.ReasonShutdown, "node shutting down")
+			conn.Flush()
+			return nil
+		}
+		var err error
+		buf, err = codec.Encode(buf[:0], &m)
+		if err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
+		raw.SetWriteDeadline(time.Now().Add(DefaultHandshakeTimeout))
+		if err := conn.WriteFrame(wire.TypeMessage, buf); err != nil {
+			return err
+		}
+		n.metrics.bytesSent.WithLabelValues(p.name).Add(float64(len(buf)))
+		if len(p.queue) == 0 {
+			if err := conn.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// drain writes what is still queued at shutdown, so acknowledged writes
+// that were already on their way are not held back.
+func (ps *peerSet) drain(p *peer, conn *wire.Conn, codec *replica.LinkCodec, buf []byte) {
+	for {
+		select {
+		case m := <-p.queue:
+			var err error
+			if buf, err = codec.Encode(buf[:0], &m); err != nil {
+				return
+			}
+			if conn.WriteFrame(wire.TypeMessage, buf) != nil {
+				return
+			}
+		default:
+			conn.Flush()
+			return
+		}
+	}
+}
+
+// close stops every link and waits for them.
+func (ps *peerSet) close() {
+	ps.mu.Lock()
+	ps.done = true
+	for id, p := range ps.peers {
+		close(p.stop)
+		delete(ps.peers, id)
+	}
+	ps.mu.Unlock()
+	ps.wg.Wait()
+}
+
+// serveInbound runs the handshake on an accepted peer connection and
+// steps every message it carries into the replica until it closes.
+func (n *Node) serveInbound(raw net.Conn) {
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(DefaultHandshakeTimeout))
+	conn, err := wire.Handshake(raw, wire.Responder, wire.Config{Local: n.peers.hello(), Counters: n.metrics.wire})
+	if err != nil {
+		n.log.Warn("peer refused", "remote", raw.RemoteAddr().String(), "err", err)
+		return
+	}
+	raw.SetDeadline(time.Time{})
+	remote := conn.Remote()
+	codec := replica.NewLinkCodec()
+	for {
+		t, payload, err := conn.ReadFrame()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				n.log.Debug("inbound link closed", "peer", remote.NodeName, "err", err)
+			}
+			return
+		}
+		if t != wire.TypeMessage {
+			continue
+		}
+		n.metrics.bytesReceived.WithLabelValues(remote.NodeName).Add(float64(len(payload)))
+		m, err := codec.Decode(payload)
+		if err != nil {
+			n.log.Warn("undecodable message; closing link", "peer", remote.NodeName, "err", err)
+			return
+		}
+		n.step(remote.Node, m)
+	}
+}
