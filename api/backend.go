@@ -95,3 +95,12 @@ type Backend interface {
 	// Status reports the node and its view of the cluster.
 	Status() Status
 }
+
+// Admin is implemented by backends that accept operator actions. Surfaces
+// check for it with a type assertion and answer "not supported" without it.
+type Admin interface {
+	// RemoveMember marks the member called name removed (it is dead and
+	// will not return), so collapse stops waiting for it. It returns the
+	// token of the membership transaction.
+	RemoveMember(ctx context.Context, name string) (Token, error)
+}

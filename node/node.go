@@ -409,3 +409,13 @@ func (n *Node) Remove(name string) (api.Token, error) {
 	n.signal()
 	return api.Token{Dot: tok}, err
 }
+
+var _ api.Admin = (*Node)(nil)
+
+// RemoveMember implements api.Admin.
+func (n *Node) RemoveMember(ctx context.Context, name string) (api.Token, error) {
+	if n.stopped() {
+		return api.Token{}, api.ErrStopped
+	}
+	return n.Remove(name)
+}
