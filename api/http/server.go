@@ -68,8 +68,11 @@ type Server struct {
 
 	// done is closed by Shutdown and Close: it ends watch streams, which
 	// would otherwise keep Shutdown waiting for ever.
-	done     chan struct{}
-	doneOnce sync.Once
+	done chan struct{}
+	// mu orders stream starts before the wait for them: once closing is
+	// set no stream starts, so streams.Add never races streams.Wait.
+	mu      sync.Mutex
+	closing bool
 	// streams counts running watch handlers; Shutdown and Close wait.
 	streams sync.WaitGroup
 }
@@ -127,7 +130,7 @@ func (s *Server) Serve(l net.Listener) error {
 // Shutdown ends watch streams, stops accepting, and waits for in-flight
 // requests until ctx ends (http.Server.Shutdown).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.doneOnce.Do(func() { close(s.done) })
+	s.stopStreams()
 	err := s.srv.Shutdown(ctx)
 	return errors.Join(err, s.waitStreams(ctx))
 }
@@ -135,9 +138,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close closes the listener and every connection at once and waits for
 // the watch streams to end.
 func (s *Server) Close() error {
-	s.doneOnce.Do(func() { close(s.done) })
+	s.stopStreams()
 	err := s.srv.Close()
 	return errors.Join(err, s.waitStreams(context.Background()))
+}
+
+// stopStreams ends every watch stream and refuses new ones.
+func (s *Server) stopStreams() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closing {
+		s.closing = true
+		close(s.done)
+	}
+}
+
+// startStream counts a new watch stream, or reports false when closing.
+func (s *Server) startStream() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.streams.Add(1)
+	return true
 }
 
 func (s *Server) waitStreams(ctx context.Context) error {

@@ -292,14 +292,11 @@ type changeEvent struct {
 // ends when the client goes away, the server shuts down, or the client
 // falls WatchBuffer changes behind (an "overflow" event first).
 func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
-	s.streams.Add(1)
-	defer s.streams.Done()
-	select {
-	case <-s.done:
+	if !s.startStream() {
 		writeError(w, http.StatusServiceUnavailable, "stopped", "server shutting down")
 		return
-	default:
 	}
+	defer s.streams.Done()
 	prefix := []byte(r.URL.Query().Get("prefix"))
 	sub := s.backend.Watch(prefix, WatchBuffer)
 	defer sub.Close()

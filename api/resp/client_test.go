@@ -236,7 +236,7 @@ func TestAuth(t *testing.T) {
 	f := start(t, Config{Password: "s3cret"})
 	r := f.raw()
 	r.expect("-NOAUTH Authentication required.", "GET", "a")
-	r.expect("+PONG", "PING")
+	r.expect("-NOAUTH Authentication required.", "PING")
 	r.expect("-WRONGPASS invalid username-password pair or user is disabled.", "AUTH", "wrong")
 	r.expect("-WRONGPASS invalid username-password pair or user is disabled.", "AUTH", "bob", "s3cret")
 	if got := r.do("HELLO", "2"); !strings.HasPrefix(got, "-NOAUTH HELLO must be called") {

@@ -54,7 +54,7 @@ var commands map[string]*command
 func init() {
 	list := []*command{
 		// Connection and server.
-		{name: "ping", arity: -1, flags: flagNoAuth | flagPubSub | flagAdmin, conn: cmdPing, read: readPing},
+		{name: "ping", arity: -1, flags: flagPubSub | flagAdmin, conn: cmdPing, read: readPing},
 		{name: "echo", arity: 2, flags: flagAdmin, read: readEcho},
 		{name: "hello", arity: -1, flags: flagNoAuth | flagAdmin | flagTxnControl, conn: cmdHello},
 		{name: "auth", arity: -2, flags: flagNoAuth | flagAdmin | flagTxnControl, conn: cmdAuth},
