@@ -6,54 +6,99 @@
 // A Keyspace maps keys to Values. A Value holds up to one component of each
 // type — register, counter, set, map — because two replicas may create one
 // key concurrently with different types; the components join independently
-// and the visible type is the highest-ranked live one (map > set > counter >
-// register). The hidden ones stay until a write that observed them (SET,
-// DEL, or an overwrite of the key) removes them.
+// and the visible type (Value.Type) is the highest-ranked live one (map >
+// set > counter > register). The hidden ones stay until a write that
+// observed them (SET, DEL, or an INCR that converts a string) removes them.
 //
 // Every change is a transaction (Txn): one dot (node, counter), one hybrid
 // logical timestamp, the causal past it was made in (Deps), and an
 // operation per key. Entries a transaction creates are tagged with its dot.
 // A transaction that overwrites, deletes or removes something removes the
 // entries it observed: exactly those whose dot lies in its Deps. Because a
-// replica applies a transaction only after its causal past (the replica
-// package guarantees this), "in Deps" at the receiver means "seen by the
-// writer", so removal needs no list of dots on the wire: a flag suffices.
-// This is the δ-CRDT construction (Almeida, Shoker, Baquero) with the
-// delta's causal context carried as the transaction's dependency vector.
+// replica applies a transaction only after its causal past (Apply refuses
+// it with ErrNotReady otherwise), "in Deps" at the receiver means "seen by
+// the writer", so removal needs no list of dots on the wire: a flag
+// suffices. This is the δ-CRDT construction (Almeida, Shoker, Baquero) with
+// the delta's causal context carried as the transaction's dependency
+// vector.
 //
 // # Types
 //
-//   - Register: concurrent writes are kept side by side (a multi-value
-//     register) until a write that saw them replaces them. Read resolves
-//     them last-writer-wins by (timestamp, node); Siblings returns them all.
-//     A pure LWW register that drops losers on merge is not a lattice once
-//     observed-remove deletes exist (a delete that saw only the winner would
-//     resurrect or not resurrect the loser depending on merge order), so
-//     the loser is kept until overwritten; one sibling is the common case.
-//   - Counter: a PN counter of int64. Each node keeps its cumulative sum
-//     and the transaction counter that produced it; a delete records, per
-//     node, the (counter, sum) it observed, and the value is the sum of
-//     what came after. A concurrent increment therefore survives a delete
-//     with exactly its own amount. Overflow of int64 is an error
-//     (ErrOverflow), never a wrap.
-//   - Set: add-wins observed-remove set of byte strings.
-//   - Map: observed-remove map from field to a nested register, counter or
-//     set (maps nest one level; MaxNesting). Redis hashes are Maps of
-//     registers and counters.
+//   - Register: entries {dot, timestamp, value}. Concurrent writes are kept
+//     side by side (a multi-value register) until a write that saw them
+//     replaces them. Register resolves them last-writer-wins by (timestamp,
+//     node); Siblings returns them all, by dot. A pure LWW register that
+//     drops losers on merge is not a lattice once observed-remove deletes
+//     exist (a delete that saw only the winner would resurrect or not
+//     resurrect the loser depending on merge order), so the loser is kept
+//     until overwritten; one entry is the common case.
+//   - Counter: a PN counter of int64. For each node N it keeps (k, sum):
+//     the counter of N's latest transaction that incremented it and N's
+//     cumulative signed sum then; and a reset (kr, sumr): the (k, sum) of N
+//     that the latest clear (DEL, SET, converting INCR) observed. The value
+//     is Σ (sum − sumr) over nodes with k > kr. Both pairs join by max k, so
+//     a concurrent increment survives a delete with exactly its own amount.
+//     An increment's delta is just N's new cumulative sum (N and k are the
+//     transaction's dot). Overflow of int64, of the value or of N's
+//     cumulative sum, is an error (ErrOverflow), never a wrap; concurrent
+//     increments whose total leaves int64 read as the nearest bound.
+//   - Set: add-wins observed-remove set of byte strings: member → dots.
+//     SADD adds the transaction's dot and removes the member's observed
+//     dots; SREM removes the observed dots, so a concurrent add survives.
+//   - Map: observed-remove map from field name to a nested value
+//     (register, counter or set; maps nest one level, MaxNesting). Field
+//     operations mirror key operations; HDEL removes the observed
+//     components of that field only. Redis hashes are Maps of registers
+//     and counters.
 //
-// # Joins
+// docs/semantics.md tabulates the outcome of every concurrent pair of
+// operations; concurrency_test.go checks each row.
 //
-// Keyspace.Apply(txn) is the delta join for a causally ready transaction;
-// it is idempotent (applying a dot twice is a no-op). Keyspace.Join joins a
-// whole state (a snapshot or anti-entropy transfer) and is a true lattice
-// join: commutative, associative and idempotent in any order. Both are
-// the only ways a Keyspace changes.
+// # Deleted counters
 //
-// # Encoding
+// A key whose value has nothing left is dropped, with one exception: a
+// counter's resets must outlive the delete, because a concurrent or later
+// increment by N arrives as N's cumulative sum and is read relative to
+// N's reset. So a deleted counter stays as a hidden value (Get returns nil,
+// Len and Range skip it, the encoding and Hash include it), costing about
+// three varints per node that ever incremented it. Compact does not drop
+// these: a replica that forgot a reset would disagree with one that had
+// not on the next increment, and replicas learn the collapsed cut at
+// different times, so no local rule is safe. Workloads that create and
+// delete many distinct counter keys pay this per key.
 //
-// AppendBinary / Decode... produce the canonical encoding: equal states give
-// identical bytes, so Hash compares states across replicas. Keyspace.Hash is
-// maintained incrementally (a sum of per-key hashes plus the context), so
-// reading it is O(1). Decoders never panic, bound every length by a named
-// Max... limit and return the reason for a refusal.
+// # Building and applying
+//
+// Keyspace.Begin(dot, ts) returns a Builder whose operations (Set,
+// Increment, Delete, SetAdd, SetRemove, MapSet, MapIncrement, MapDelete)
+// mirror the Redis commands and see the keyspace plus the earlier
+// operations of the same transaction; Builder.Get reads that view. An
+// operation that fails changes nothing; one on a key of another type
+// returns ErrWrongType. Finish returns the Txn; the caller (the replica)
+// applies it with Keyspace.Apply, logs it and ships it. Apply is the delta
+// join for a causally ready transaction and is idempotent (a dot applied
+// twice is a no-op). Keyspace.Join joins a whole state (snapshot install,
+// anti-entropy) and JoinKey/MergeContext join key by key; both are true
+// lattice joins: commutative, associative and idempotent. These are the
+// only ways a Keyspace changes.
+//
+// # Encoding and hashing
+//
+// AppendBinary / Decode... produce the canonical encoding (format tables
+// in encoding.go): equal states give identical bytes, and a decoded input
+// re-encodes to itself. Decoders never panic, bound every length by a
+// named Max... limit, accept only minimal varints and return the reason
+// for a refusal (wrapping ErrInvalid, ErrVersion or codec's errors). A
+// transaction body is minimal: an INCR of a counter is the key, a tag byte
+// and one varint. Keyspace.Hash is maintained incrementally (the sum of
+// per-key hashes mixed with the context's hash), so reading it is O(1) and
+// an Apply costs O(1) hashing per changed key; KeyHash gives one key's
+// hash for reconciliation.
+//
+// # Concurrency
+//
+// A Keyspace is not safe for concurrent use. Its read methods do not
+// mutate it, so concurrent readers are safe while nothing writes. Values
+// and byte slices it returns alias state and are valid until the next
+// change.
 package crdt
