@@ -3,40 +3,30 @@ package storage
 import (
 	"errors"
 	"io"
-	"io/fs"
 	"path"
 
 	"github.com/spooksystems/spook/storage/vfs"
 )
 
-// ensureDir creates dir and any missing parents durably: after MkdirAll
-// it syncs the parent of every directory it had to create, so a crash
-// cannot lose the directory under files that were synced into it.
+// ensureDir creates dir and any missing parents durably. It syncs the
+// parent of every component of dir, not only of the ones it created: a
+// directory that exists may still be undurable, if an earlier call made
+// it and then failed before its SyncDir (the crash-point sweep found this
+// when a failed snapshot write was retried). Directory fsyncs of clean
+// directories are cheap, and ensureDir runs only at open and per snapshot.
 func ensureDir(fsys vfs.FS, dir string) error {
-	var created []string
-	for d := path.Clean(dir); ; d = path.Dir(d) {
-		if _, err := fsys.Stat(d); err == nil {
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		created = append(created, d)
-		if parent := path.Dir(d); parent == d {
-			break
-		}
-	}
-	if len(created) == 0 {
-		return nil
-	}
 	if err := fsys.MkdirAll(dir); err != nil {
 		return err
 	}
-	for _, d := range created {
-		if err := fsys.SyncDir(path.Dir(d)); err != nil {
+	for d := path.Clean(dir); ; d = path.Dir(d) {
+		parent := path.Dir(d)
+		if parent == d {
+			return nil
+		}
+		if err := fsys.SyncDir(parent); err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 // readFile reads the whole file name into buf (reused if large enough),

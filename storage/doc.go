@@ -36,13 +36,15 @@
 //	+-----------+-------------+-----------------+-----------------------+
 //
 //	record:
-//	+------------+-----------------------------+-------------------+
-//	| length (4) | crc32c (4) over the length  | payload           |
-//	| uint32     | bytes and the payload       | (length bytes)    |
-//	+------------+-----------------------------+-------------------+
+//	+------------+------------------+------------------------+---------+
+//	| length (4) | crc32c of the    | crc32c of the 8 bytes  | payload |
+//	| uint32     | payload (4)      | before it (4)          |         |
+//	+------------+------------------+------------------------+---------+
 //
 // CRC-32C is the Castagnoli polynomial. length is at most
-// LogOptions.RecordBytesMax; a larger value is "impossible". A segment is
+// LogOptions.RecordBytesMax; a larger value is "impossible". The header
+// has its own checksum so that recovery can test any offset for a record
+// start in O(1), whatever length the bytes there claim. A segment is
 // started when the next record would take the active one past
 // LogOptions.SegmentBytesMax: the old segment is synced and closed, the
 // new one created, its header synced, and the directory synced, before
@@ -53,9 +55,9 @@
 //
 // OpenLog reads every segment. In any segment but the last, every byte
 // must be a valid record; in the last, the first invalid record (too
-// short, impossible length, checksum mismatch) ends the valid prefix. If
-// any valid record follows it anywhere in the file, the damage is not a
-// torn write and OpenLog fails with a *CorruptionError (errors.Is
+// short, bad header checksum, impossible length, payload checksum
+// mismatch) ends the valid prefix. If a valid record follows it at any
+// offset in the file, the damage is not a torn write and OpenLog fails with a *CorruptionError (errors.Is
 // ErrCorrupt) naming file and offset:
 //
 //	storage: corrupt record in log/00000000000000000012.seg at offset 4096: checksum mismatch followed by valid records

@@ -18,8 +18,13 @@ const (
 	segmentVersion = 1
 	// segmentHeaderBytes = magic 8 + version 4 + first index 8 + crc 4.
 	segmentHeaderBytes = 8 + 4 + 8 + 4
-	// recordHeaderBytes = length 4 + crc 4.
-	recordHeaderBytes = 4 + 4
+	// recordHeaderBytes = length 4 + payload crc 4 + header crc 4.
+	recordHeaderBytes = 4 + 4 + 4
+	// scanBudgetBytes bounds the payload bytes validRecordFrom checksums
+	// beyond the size of the region it scans. Garbage passes the header
+	// check with odds of 2^-32, so only crafted payloads (frames inside a
+	// record that a crash then tore) can spend it.
+	scanBudgetBytes = 1 << 20
 )
 
 // castagnoli is the CRC-32C table, hardware-accelerated on amd64 and arm64.
@@ -60,42 +65,64 @@ func decodeSegmentHeader(b []byte) (firstIndex uint64, reason string) {
 func appendRecord(dst, payload []byte) []byte {
 	start := len(dst)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(payload)))
-	sum := crc32.Update(0, castagnoli, dst[start:start+4])
-	sum = crc32.Update(sum, castagnoli, payload)
-	dst = binary.LittleEndian.AppendUint32(dst, sum)
+	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(payload, castagnoli))
+	dst = binary.LittleEndian.AppendUint32(dst, crc32.Checksum(dst[start:start+8], castagnoli))
 	return append(dst, payload...)
+}
+
+// recordHeaderAt checks the record header at data[off:] and returns the
+// payload length, or the reason it is not a valid header. It costs O(1)
+// whatever the length says.
+func recordHeaderAt(data []byte, off int, recordBytesMax int) (length int, reason string) {
+	if len(data)-off < recordHeaderBytes {
+		return 0, "truncated record header"
+	}
+	if crc32.Checksum(data[off:off+8], castagnoli) != binary.LittleEndian.Uint32(data[off+8:]) {
+		return 0, "header checksum mismatch"
+	}
+	n := binary.LittleEndian.Uint32(data[off:])
+	if uint64(n) > uint64(recordBytesMax) {
+		return 0, fmt.Sprintf("impossible length %d", n)
+	}
+	if uint64(n) > uint64(len(data)-off-recordHeaderBytes) {
+		return 0, "truncated record"
+	}
+	return int(n), ""
 }
 
 // recordAt decodes the record at data[off:]. It returns the payload
 // (aliasing data) and the offset just past the record, or the reason the
 // bytes there are not a valid record.
 func recordAt(data []byte, off int, recordBytesMax int) (payload []byte, next int, reason string) {
-	if len(data)-off < recordHeaderBytes {
-		return nil, 0, "truncated record header"
+	length, reason := recordHeaderAt(data, off, recordBytesMax)
+	if reason != "" {
+		return nil, 0, reason
 	}
-	length := binary.LittleEndian.Uint32(data[off:])
-	if uint64(length) > uint64(recordBytesMax) {
-		return nil, 0, fmt.Sprintf("impossible length %d", length)
-	}
-	end := off + recordHeaderBytes + int(length)
-	if end > len(data) {
-		return nil, 0, "truncated record"
-	}
-	sum := crc32.Update(0, castagnoli, data[off:off+4])
-	sum = crc32.Update(sum, castagnoli, data[off+recordHeaderBytes:end])
-	if sum != binary.LittleEndian.Uint32(data[off+4:]) {
+	start := off + recordHeaderBytes
+	payload = data[start : start+length]
+	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(data[off+4:]) {
 		return nil, 0, "checksum mismatch"
 	}
-	return data[off+recordHeaderBytes : end], end, ""
+	return payload, start + length, ""
 }
 
-// validRecordFrom reports whether a valid record starts at any offset at
-// or after from. Recovery uses it to tell a torn tail (garbage to the end)
-// from damage in the middle (a bad record followed by good ones). The
-// scan is bounded by the segment size: only offsets whose length field is
-// plausible are checksummed.
+// validRecordFrom reports whether a valid record may start at any offset
+// at or after from. Recovery uses it to tell a torn tail (garbage to the
+// end) from damage in the middle (a bad record followed by good ones).
+// Each offset costs a header check; only offsets whose header checks out
+// cost a payload checksum, and those are bounded by the scanned size
+// plus scanBudgetBytes. Past the budget it answers true: when it cannot
+// tell cheaply, recovery refuses rather than guess that data is torn.
 func validRecordFrom(data []byte, from int, recordBytesMax int) bool {
+	budgetBytes := len(data) - from + scanBudgetBytes
 	for p := from; p+recordHeaderBytes <= len(data); p++ {
+		length, reason := recordHeaderAt(data, p, recordBytesMax)
+		if reason != "" {
+			continue
+		}
+		if budgetBytes -= length; budgetBytes < 0 {
+			return true
+		}
 		if _, _, reason := recordAt(data, p, recordBytesMax); reason == "" {
 			return true
 		}

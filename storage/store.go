@@ -78,6 +78,9 @@ func (s *Store) Log() *Log { return s.log }
 // the caller.
 func (s *Store) Snapshot() *Snapshot { return s.snapshot }
 
+// Recovery reports what opening the log repaired.
+func (s *Store) Recovery() RecoveryReport { return s.log.Recovery() }
+
 // SkippedSnapshots lists the invalid snapshot files OpenStore passed over.
 func (s *Store) SkippedSnapshots() []error { return s.skipped }
 
