@@ -66,6 +66,10 @@ type linkState struct {
 	prevTime causal.Timestamp
 	prevDeps causal.Context
 	counters map[causal.NodeID]uint64 // last dot counter per node
+
+	// headerBytes counts the transaction header bytes (dot, time, deps)
+	// encoded so far: the causal metadata figure in tests.
+	headerBytes int
 }
 
 func newLinkState() *linkState {
@@ -380,6 +384,8 @@ func chainDeps(prev *causal.Context, d causal.Dot) causal.Context {
 // previous transaction on the link. In a run of transactions from one
 // writer, each made after the previous, it is the single flags byte.
 func (s *linkState) appendTxnHeader(dst []byte, t *crdt.Txn) []byte {
+	start := len(dst)
+	defer func() { s.headerBytes += len(dst) - start }()
 	var flags byte
 	if !s.prevDot.IsZero() && t.Dot.Node == s.prevDot.Node {
 		flags |= hdrSameNode
