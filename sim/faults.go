@@ -24,6 +24,9 @@ func (s *simulator) injectFaults() {
 		s.trace.event(evKill, uint64(v.idx))
 		if v.up() {
 			s.crash(v, true)
+		} else {
+			v.dead = true
+			s.resetSessions(v)
 		}
 		v.dead = true
 		v.removed = true

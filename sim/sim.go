@@ -301,7 +301,7 @@ func (s *simulator) drain(n *node) {
 			}
 		}
 		for _, e := range rd.Events {
-			s.trace.event(evStepError+100, uint64(e.Type), uint64(e.Node), e.Dot.Counter)
+			s.trace.event(evReplicaEvent, uint64(n.idx), uint64(e.Type), uint64(e.Node), e.Dot.Counter)
 			if s.o.Log != nil {
 				s.logf("%s event %s", n.name, e)
 			}
@@ -430,7 +430,8 @@ func (s *simulator) send(n *node, envs []replica.Envelope) {
 		if !s.healed && s.net.chance(s.p.DropRate) {
 			// A lost frame on a byte stream kills the connection.
 			s.trace.event(evDrop, uint64(n.idx), uint64(to))
-			s.res.Lost += s.breakLink(l) + 1
+			s.breakLink(l)
+			s.res.Lost++
 			continue
 		}
 		l.push(payload, s.step+s.latency(), true)
@@ -555,11 +556,26 @@ func (s *simulator) crash(n *node, forGood bool) {
 			s.breakLink(&s.links[o*len(s.nodes)+n.idx])
 		}
 	}
+	s.resetSessions(n)
+}
+
+// resetSessions ends the sessions on n (their connections broke). Each
+// client starts a new session, on the same node once it is back, or on
+// another if n is dead for good.
+func (s *simulator) resetSessions(n *node) {
 	for i, ss := range s.sessions {
-		if ss.node == n.idx {
-			s.sessions[i] = newSession(s.nextSession, ss.node)
-			s.nextSession++
+		if ss.node != n.idx {
+			continue
 		}
+		at := ss.node
+		for k := 1; n.dead && k < len(s.nodes); k++ {
+			if cand := (ss.node + k) % len(s.nodes); !s.nodes[cand].dead {
+				at = cand
+				break
+			}
+		}
+		s.sessions[i] = newSession(s.nextSession, at)
+		s.nextSession++
 	}
 }
 

@@ -25,6 +25,7 @@ const (
 	evDuplicate
 	evKill
 	evPhase
+	evReplicaEvent
 )
 
 // trace folds every event the simulator processes into one running

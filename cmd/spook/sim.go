@@ -103,10 +103,12 @@ func runSim(args []string) error {
 				}
 				if !res.OK() {
 					failures++
-					fmt.Printf("FAIL seed=%d %s\n  %s\n  params: %s\n  replay: %s\n",
-						seed, res.Summary(), res.Report.First(), res.Params, replay(seed))
+					// One line per failing seed: the replay command first,
+					// then the first failure.
+					fmt.Printf("FAIL seed=%d replay=%q failures=%d first: %s\n",
+						seed, replay(seed), len(res.Report.Failures)+res.Report.Dropped, res.Report.First())
 					if *verbose || *seeds == 1 {
-						fmt.Print(res.Report.String())
+						fmt.Printf("params: %s\nrun: %s\n%s", res.Params, res.Summary(), res.Report.String())
 					}
 				}
 				mu.Unlock()
