@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spooksystems/spook/node"
+	"github.com/spooksystems/spook/replica"
+	"github.com/spooksystems/spook/storage"
+)
+
+func init() {
+	register("up", "start a local cluster on 127.0.0.1 (the quick start)", runUp)
+}
+
+// upOptions are the flags of `spook up`.
+type upOptions struct {
+	nodes    int
+	basePort int
+	data     string
+	mem      bool
+	fsync    string
+	verbose  bool
+	// ready, when set, is called once every node is serving (tests).
+	ready func(addrs []string)
+	// stop, when set, replaces waiting for SIGINT/SIGTERM (tests).
+	stop <-chan struct{}
+	out  io.Writer
+}
+
+func runUp(args []string) error {
+	o := upOptions{out: os.Stdout}
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.IntVar(&o.nodes, "nodes", 3, "number of nodes (1 to 9)")
+	fs.IntVar(&o.basePort, "base-port", 7001, "port of the first node; the others follow")
+	fs.StringVar(&o.data, "data", "spook-data", "directory holding one data directory per node")
+	fs.BoolVar(&o.mem, "mem", false, "keep state in memory only (nothing survives)")
+	fs.StringVar(&o.fsync, "fsync", "batch", "durability policy: always, batch or none")
+	fs.BoolVar(&o.verbose, "v", false, "log every node's events")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: spook up [flags]\n\nStarts a local cluster of nodes on 127.0.0.1 in this process and keeps it\nrunning until Ctrl-C. Each node serves Redis clients, HTTP and its peers on\none port. State is kept under --data (restarting 'spook up' resumes it).\n\nExample:\n  spook up --nodes 3 --base-port 7001\n  redis-cli -p 7001 set hello world\n  redis-cli -p 7002 get hello\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return up(o)
+}
+
+func up(o upOptions) error {
+	if o.nodes < 1 || o.nodes > 9 {
+		return fmt.Errorf("--nodes %d: give 1 to 9", o.nodes)
+	}
+	if o.basePort < 1 || o.basePort+o.nodes-1 > 65535 {
+		return fmt.Errorf("--base-port %d: out of range", o.basePort)
+	}
+	policy, err := storage.ParseSyncPolicy(o.fsync)
+	if err != nil {
+		return fmt.Errorf("--fsync: %w", err)
+	}
+	var members []replica.Peer
+	for i := 0; i < o.nodes; i++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", o.basePort+i)
+		// Check the port first, so a clash is named before anything starts.
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("port %d is not free (%v); pick another with --base-port", o.basePort+i, err)
+		}
+		ln.Close()
+		members = append(members, replica.Peer{Name: fmt.Sprintf("n%d", i+1), Addr: addr})
+	}
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	where := "in memory"
+	if !o.mem {
+		abs, _ := filepath.Abs(o.data)
+		where = "under " + abs
+	}
+	fmt.Fprintf(o.out, "Starting %d Spook nodes on 127.0.0.1 (state %s, fsync %s)\n", o.nodes, where, policy)
+
+	var nodes []*node.Node
+	stopAll := func() {
+		for i := len(nodes) - 1; i >= 0; i-- {
+			nodes[i].Close()
+		}
+	}
+	for i, m := range members {
+		dir := ""
+		if !o.mem {
+			dir = filepath.Join(o.data, m.Name)
+		}
+		started := time.Now()
+		n, err := node.Start(node.Config{
+			Name: m.Name, Listen: m.Addr, Members: members, DataDir: dir,
+			Fsync: policy, Logger: logger,
+		})
+		if err != nil {
+			stopAll()
+			return fmt.Errorf("start %s: %w", m.Name, err)
+		}
+		nodes = append(nodes, n)
+		fmt.Fprintf(o.out, "  [%d/%d] %s  redis://%s  http://%s  (%v)\n", i+1, o.nodes, m.Name, n.Addr(), n.Addr(),
+			time.Since(started).Round(time.Millisecond))
+	}
+	// Wait until every node sees every other as a member (bounded).
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && !allReady(nodes) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !allReady(nodes) {
+		fmt.Fprintln(o.out, "warning: not every node reports ready yet; see 'spook status'")
+	}
+	fmt.Fprintf(o.out, "\nCluster up. Try it:\n  redis-cli -p %d set hello world\n  redis-cli -p %d get hello\n  curl -s http://%s/v1/status\n\nPress Ctrl-C to stop.\n",
+		o.basePort, o.basePort+min(1, o.nodes-1), members[0].Addr)
+	var addrs []string
+	for _, n := range nodes {
+		addrs = append(addrs, n.Addr())
+	}
+	if o.ready != nil {
+		o.ready(addrs)
+	}
+	stop := o.stop
+	if stop == nil {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sig)
+		ch := make(chan struct{})
+		go func() { <-sig; close(ch) }()
+		stop = ch
+	}
+	<-stop
+	fmt.Fprintln(o.out, "\nStopping...")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { stopAll(); close(done) }()
+	select {
+	case <-done:
+		fmt.Fprintln(o.out, "Stopped.")
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("nodes did not stop within 10s")
+	}
+}
+
+func allReady(nodes []*node.Node) bool {
+	for _, n := range nodes {
+		st := n.Status()
+		alive := 0
+		for _, m := range st.Members {
+			if m.State == "alive" || m.State == "self" {
+				alive++
+			}
+		}
+		if alive < len(nodes) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TestUpServesRedisClients runs the quick start as a user would: a
+// 3-node cluster, a SET on the first node read back from the second.
+func TestUpServesRedisClients(t *testing.T) {
+	// Find three consecutive free ports.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	if base > 65000 {
+		base = 40000
+	}
+	stop := make(chan struct{})
+	ready := make(chan []string, 1)
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- up(upOptions{nodes: 3, basePort: base, mem: true, fsync: "batch", out: &out,
+			stop: stop, ready: func(a []string) { ready <- a }})
+	}()
+	var addrs []string
+	select {
+	case addrs = <-ready:
+	case err := <-done:
+		t.Fatalf("up failed: %v\n%s", err, out.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("cluster not ready in 30s")
+	}
+	ctx := context.Background()
+	c1 := redis.NewClient(&redis.Options{Addr: addrs[0], Protocol: 2})
+	c2 := redis.NewClient(&redis.Options{Addr: addrs[1], Protocol: 2})
+	defer c1.Close()
+	defer c2.Close()
+	if err := c1.Set(ctx, "hello", "world", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, err := c2.Get(ctx, "hello").Result()
+		if err == nil && v == "world" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET hello on node 2 = %q, %v", v, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Starting 3 Spook nodes", "[3/3] n3", "redis-cli -p", "Stopped."} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,21 @@
+// Command spookd runs one Spook node: flags (or SPOOK_* environment
+// variables, or a config file) become a node.Config, and the node serves
+// peers, Redis clients and HTTP on one port until SIGINT or SIGTERM, when
+// it shuts down gracefully (flushing the log and queued messages).
+//
+//	spookd --listen 127.0.0.1:7001 --data ./data/n1 --node-id n1 \
+//	       --peers n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003 --dev
+//
+// Precedence: command-line flags, then SPOOK_<FLAG> environment variables
+// (SPOOK_LISTEN, SPOOK_DATA, SPOOK_FSYNC, ... with dashes as underscores),
+// then the --config file (lines of `flag = value`, # comments), then
+// defaults.
+//
+// Security: a node listening on a non-loopback address refuses to start
+// without TLS (--tls-cert, --tls-key, --tls-ca: peers and clients must
+// present certificates signed by the cluster CA) unless --insecure is
+// given. On loopback it runs without TLS.
+//
+// The daemon holds no logic of its own: everything it does is in package
+// node.
+package main

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spooksystems/spook/node"
+	"github.com/spooksystems/spook/replica"
+	"github.com/spooksystems/spook/storage"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "spookd:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the daemon's flags.
+type options struct {
+	listen, advertise, data, name, cluster string
+	join, peers                            string
+	fsync                                  string
+	dev, insecure                          bool
+	tlsCert, tlsKey, tlsCA                 string
+	password, token                        string
+	tick                                   time.Duration
+	logLevel, config                       string
+}
+
+func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("spookd", flag.ContinueOnError)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:7001", "the one address serving peers, Redis clients and HTTP")
+	fs.StringVar(&o.advertise, "advertise", "", "address other nodes dial to reach this one (default: the listen address)")
+	fs.StringVar(&o.data, "data", "", "data directory for the log and snapshots (empty: memory only, nothing survives a restart)")
+	fs.StringVar(&o.name, "node-id", "", "this node's name, unique in the cluster (default: the host name and port)")
+	fs.StringVar(&o.cluster, "cluster", "spook", "cluster name; peers of another cluster are refused")
+	fs.StringVar(&o.join, "join", "", "comma-separated addresses of members of an existing cluster to join")
+	fs.StringVar(&o.peers, "peers", "", "initial members of a new cluster, name=addr,... (the same list on every node)")
+	fs.StringVar(&o.fsync, "fsync", "batch", "durability policy: always, batch or none (see docs/durability.md)")
+	fs.BoolVar(&o.dev, "dev", false, "development mode: loopback only, no TLS, no auth")
+	fs.BoolVar(&o.insecure, "insecure", false, "allow a non-loopback listen address without TLS (unsafe)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "this node's certificate (PEM), from 'spook certs node'")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "this node's private key (PEM)")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "the cluster CA certificate (PEM), from 'spook certs init'")
+	fs.StringVar(&o.password, "password", "", "password Redis clients must AUTH with (empty: none)")
+	fs.StringVar(&o.token, "token", "", "bearer token the HTTP API requires (empty: none)")
+	fs.DurationVar(&o.tick, "tick", node.DefaultTickInterval, "length of one replica tick")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.config, "config", "", "config file of 'flag = value' lines")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: spookd [flags]\n\nRuns one Spook node. Flags may also come from SPOOK_<FLAG> environment\nvariables or a --config file.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, fs, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// Environment, then the config file, fill what the command line left.
+	var fromEnvErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "SPOOK_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(env); v != "" && !set[f.Name] {
+			if err := fs.Set(f.Name, v); err != nil && fromEnvErr == nil {
+				fromEnvErr = fmt.Errorf("%s: %w", env, err)
+			}
+			set[f.Name] = true
+		}
+	})
+	if fromEnvErr != nil {
+		return nil, fs, fromEnvErr
+	}
+	if o.config != "" {
+		if err := applyConfigFile(fs, o.config, set); err != nil {
+			return nil, fs, err
+		}
+	}
+	return o, fs, nil
+}
+
+// applyConfigFile sets flags not already set from `name = value` lines.
+func applyConfigFile(fs *flag.FlagSet, path string, set map[string]bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(text, "=")
+		name, value = strings.TrimSpace(name), strings.Trim(strings.TrimSpace(value), `"`)
+		if !ok || fs.Lookup(name) == nil || name == "config" {
+			return fmt.Errorf("%s:%d: expected 'flag = value' with a known flag, got %q", path, line, text)
+		}
+		if set[name] {
+			continue
+		}
+		if err := fs.Set(name, value); err != nil {
+			return fmt.Errorf("%s:%d: %s: %w", path, line, name, err)
+		}
+	}
+	return sc.Err()
+}
+
+// buildConfig turns options into a node.Config, refusing unsafe or
+// inconsistent combinations with a reason.
+func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return node.Config{}, fmt.Errorf("--log-level: %w", err)
+	}
+	policy, err := storage.ParseSyncPolicy(o.fsync)
+	if err != nil {
+		return node.Config{}, fmt.Errorf("--fsync: %w", err)
+	}
+	host, port, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return node.Config{}, fmt.Errorf("--listen %q: %w", o.listen, err)
+	}
+	name := o.name
+	if name == "" {
+		h, _ := os.Hostname()
+		name = h + "-" + port
+	}
+	cfg := node.Config{
+		Name: name, Cluster: o.cluster, Listen: o.listen, Advertise: o.advertise,
+		DataDir: o.data, Fsync: policy, TickInterval: o.tick,
+		Password: o.password, Token: o.token,
+		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})),
+	}
+	if o.peers != "" {
+		for _, item := range strings.Split(o.peers, ",") {
+			pname, addr, ok := strings.Cut(strings.TrimSpace(item), "=")
+			if !ok || pname == "" || addr == "" {
+				return node.Config{}, fmt.Errorf("--peers: %q is not name=addr", item)
+			}
+			cfg.Members = append(cfg.Members, replica.Peer{Name: pname, Addr: addr})
+		}
+	}
+	if o.join != "" {
+		for _, addr := range strings.Split(o.join, ",") {
+			cfg.Join = append(cfg.Join, strings.TrimSpace(addr))
+		}
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		loopback = true
+	}
+	tlsGiven := o.tlsCert != "" || o.tlsKey != "" || o.tlsCA != ""
+	switch {
+	case o.dev && !loopback:
+		return node.Config{}, fmt.Errorf("--dev listens on loopback only; %s is not a loopback address", host)
+	case tlsGiven:
+		server, client, err := loadTLS(o.tlsCert, o.tlsKey, o.tlsCA)
+		if err != nil {
+			return node.Config{}, err
+		}
+		cfg.ServerTLS, cfg.ClientTLS, cfg.RequireTLS = server, client, !o.insecure
+	case !loopback && !o.insecure:
+		return node.Config{}, fmt.Errorf("refusing to listen on non-loopback %s without TLS and client authentication: give --tls-cert, --tls-key and --tls-ca (see 'spook certs'), or --insecure to accept the risk", host)
+	}
+	return cfg, nil
+}
+
+// loadTLS builds mutual-TLS configs from a node certificate and the
+// cluster CA: TLS 1.3 only; peers must present a certificate the CA signed.
+func loadTLS(certFile, keyFile, caFile string) (server, client *tls.Config, err error) {
+	if certFile == "" || keyFile == "" || caFile == "" {
+		return nil, nil, errors.New("TLS needs all of --tls-cert, --tls-key and --tls-ca")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load node certificate: %w", err)
+	}
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
+	server = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert},
+		ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	client = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, RootCAs: pool}
+	return server, client, nil
+}
+
+func run(args []string, getenv func(string) string) error {
+	o, _, err := parse(args, getenv)
+	if err != nil {
+		return err
+	}
+	cfg, err := buildConfig(o, os.Stderr)
+	if err != nil {
+		return err
+	}
+	n, err := node.Start(cfg)
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	cfg.Logger.Info("shutting down", "signal", s.String())
+	return n.Close()
+}
