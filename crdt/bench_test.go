@@ -42,17 +42,18 @@ func BenchmarkCounterIncrementJoin(b *testing.B) {
 func BenchmarkRegisterWriteJoin(b *testing.B) {
 	value := []byte("0123456789abcdef0123456789abcdef")
 	var deps causal.Context
-	reg := joinRegisterWrite(nil, true, regDelta{dot: causal.Dot{Node: 1, Counter: 1}, value: value}, &deps)
+	var reg registers
+	reg.write(true, regDelta{dot: causal.Dot{Node: 1, Counter: 1}, value: value}, &deps)
 	k := uint64(1)
 	b.ReportAllocs()
 	for b.Loop() {
 		deps.Add(causal.Dot{Node: 1, Counter: k})
 		k++
 		d := regDelta{dot: causal.Dot{Node: 1, Counter: k}, time: causal.Timestamp{WallMs: k}, value: value}
-		reg = joinRegisterWrite(reg, true, d, &deps)
+		reg.write(true, d, &deps)
 	}
-	if len(reg) != 1 {
-		b.Fatalf("%d entries", len(reg))
+	if reg.len() != 1 {
+		b.Fatalf("%d entries", reg.len())
 	}
 }
 

@@ -103,11 +103,11 @@ func (b *Builder) prepare(key []byte) (*keyBuild, bool, error) {
 	}
 	kb := &keyBuild{key: key, base: b.ks.lookup(key)}
 	if kb.base != nil {
-		if kb.base.set != nil {
-			kb.setLive = len(kb.base.set.members)
+		if kb.base.oset() != nil {
+			kb.setLive = len(kb.base.oset().members)
 		}
-		if kb.base.mp != nil {
-			kb.mapLive = kb.base.mp.live
+		if kb.base.omap() != nil {
+			kb.mapLive = kb.base.omap().live
 		}
 	}
 	return kb, true, nil
@@ -160,8 +160,8 @@ func (kb *keyBuild) regValue() ([]byte, bool) {
 func (b *Builder) counterView(kb *keyBuild) *counter {
 	c := &b.scratch
 	c.nodes = c.nodes[:0]
-	if kb.base != nil && kb.base.cnt != nil {
-		c.nodes = append(c.nodes, kb.base.cnt.nodes...)
+	if kb.base != nil && kb.base.ctr() != nil {
+		c.nodes = append(c.nodes, kb.base.ctr().nodes...)
 	}
 	for _, r := range kb.op.resets {
 		c.reset(r)
@@ -199,19 +199,19 @@ func clearValue(op *valueOp, base *Value, dotsCleared bool) {
 	if base == nil {
 		return
 	}
-	if !dotsCleared && len(base.reg) > 0 {
+	if !dotsCleared && base.reg.len() > 0 {
 		op.flags |= opRegClear
 	}
-	op.resets = base.cnt.observedResets(op.resets)
-	if !dotsCleared && base.set != nil {
+	op.resets = base.ctr().observedResets(op.resets)
+	if !dotsCleared && base.oset() != nil {
 		op.set = &setOp{observed: true}
 	}
-	if base.mp != nil {
+	if base.omap() != nil {
 		op.mp = &mapOp{observed: true}
-		for name, f := range base.mp.fields {
-			if f.cnt != nil && f.cnt.live() {
+		for name, f := range base.omap().fields {
+			if f.ctr() != nil && f.ctr().live() {
 				fo := fieldOp{name: bytesOf(name)}
-				fo.op.resets = f.cnt.observedResets(nil)
+				fo.op.resets = f.ctr().observedResets(nil)
 				op.mp.fields = append(op.mp.fields, fo)
 			}
 		}
@@ -221,9 +221,9 @@ func clearValue(op *valueOp, base *Value, dotsCleared bool) {
 // liveCounterFields counts the map fields a clear of base must list.
 func liveCounterFields(base *Value) int {
 	n := 0
-	if base != nil && base.mp != nil {
-		for _, f := range base.mp.fields {
-			if f.cnt != nil && f.cnt.live() {
+	if base != nil && base.omap() != nil {
+		for _, f := range base.omap().fields {
+			if f.ctr() != nil && f.ctr().live() {
 				n++
 			}
 		}
@@ -344,7 +344,7 @@ func (b *Builder) Increment(key []byte, by int64) (int64, error) {
 	if convert {
 		kb.op.flags &^= opRegSet
 		kb.op.value = nil
-		if kb.base != nil && len(kb.base.reg) > 0 {
+		if kb.base != nil && kb.base.reg.len() > 0 {
 			kb.op.flags |= opRegClear
 		}
 	}
@@ -552,10 +552,10 @@ func (b *Builder) fieldSlot(kb *keyBuild, name []byte) *fieldOp {
 
 // baseField returns the stored value of a field (hidden included), or nil.
 func (kb *keyBuild) baseField(name []byte) *Value {
-	if kb.base == nil || kb.base.mp == nil {
+	if kb.base == nil || kb.base.omap() == nil {
 		return nil
 	}
-	return kb.base.mp.fields[string(name)]
+	return kb.base.omap().fields[string(name)]
 }
 
 // fieldView materializes a field as the transaction sees it. Fields hold
@@ -640,7 +640,7 @@ func (b *Builder) MapIncrement(key, field []byte, by int64) (int64, error) {
 		}
 		start, convert = n, true
 	}
-	c := fv.cnt
+	c := fv.ctr()
 	if c == nil {
 		c = &counter{}
 	}
@@ -656,7 +656,7 @@ func (b *Builder) MapIncrement(key, field []byte, by int64) (int64, error) {
 	if convert {
 		slot.op.flags &^= opRegSet
 		slot.op.value = nil
-		if bf := kb.baseField(field); bf != nil && len(bf.reg) > 0 && !kb.dotsCleared() {
+		if bf := kb.baseField(field); bf != nil && bf.reg.len() > 0 && !kb.dotsCleared() {
 			slot.op.flags |= opRegClear
 		}
 	}

@@ -93,11 +93,11 @@ func TestConflictResolvedByObservingWrite(t *testing.T) {
 		b.deliver(t, txn)
 	}
 	script(t, a, "TYPE k -> set", "TYPE c -> counter", "SET k w", "GET k -> w", "DEL c", "GET c -> (nil)")
-	if v := a.ks.lookup([]byte("k")); len(v.reg) != 1 || v.set != nil {
+	if v := a.ks.lookup([]byte("k")); v.reg.len() != 1 || v.oset() != nil {
 		t.Fatalf("SET left hidden parts: %s", dumpValue(v))
 	}
 	// The deleted counter keeps only its resets, as a hidden value.
-	if v := a.ks.lookup([]byte("c")); v == nil || v.cnt == nil || v.cnt.live() || len(v.reg) != 0 {
+	if v := a.ks.lookup([]byte("c")); v == nil || v.ctr() == nil || v.ctr().live() || v.reg.len() != 0 {
 		t.Fatalf("deleted counter: %s", dumpValue(v))
 	}
 	if a.ks.Len() != 1 {

@@ -66,16 +66,16 @@ const (
 // componentTag returns the value's component bits.
 func componentTag(v *Value) uint8 {
 	var t uint8
-	if len(v.reg) > 0 {
+	if v.reg.len() > 0 {
 		t |= tagRegister
 	}
-	if v.cnt != nil {
+	if v.ctr() != nil {
 		t |= tagCounter
 	}
-	if v.set != nil {
+	if v.oset() != nil {
 		t |= tagSet
 	}
-	if v.mp != nil {
+	if v.omap() != nil {
 		t |= tagMap
 	}
 	return t
@@ -88,33 +88,33 @@ func AppendValue(dst []byte, v *Value) []byte {
 		return append(dst, 0)
 	}
 	dst = append(dst, componentTag(v))
-	if len(v.reg) > 0 {
-		dst = appendRegister(dst, v.reg)
+	if v.reg.len() > 0 {
+		dst = appendRegister(dst, &v.reg)
 	}
-	if v.cnt != nil {
-		dst = appendCounter(dst, v.cnt)
+	if v.ctr() != nil {
+		dst = appendCounter(dst, v.ctr())
 	}
-	if v.set != nil {
-		dst = codec.AppendUvarint(dst, uint64(len(v.set.members)))
-		for _, m := range v.set.sortedMembers() {
+	if v.oset() != nil {
+		dst = codec.AppendUvarint(dst, uint64(len(v.oset().members)))
+		for _, m := range v.oset().sortedMembers() {
 			dst = codec.AppendString(dst, m)
-			dst = appendDots(dst, v.set.members[m])
+			dst = appendDots(dst, v.oset().members[m])
 		}
 	}
-	if v.mp != nil {
-		dst = codec.AppendUvarint(dst, uint64(len(v.mp.fields)))
-		for _, name := range v.mp.sortedFields() {
+	if v.omap() != nil {
+		dst = codec.AppendUvarint(dst, uint64(len(v.omap().fields)))
+		for _, name := range v.omap().sortedFields() {
 			dst = codec.AppendString(dst, name)
-			dst = AppendValue(dst, v.mp.fields[name])
+			dst = AppendValue(dst, v.omap().fields[name])
 		}
 	}
 	return dst
 }
 
-func appendRegister(dst []byte, reg []regEntry) []byte {
-	dst = codec.AppendUvarint(dst, uint64(len(reg)))
-	for i := range reg {
-		e := &reg[i]
+func appendRegister(dst []byte, reg *registers) []byte {
+	dst = codec.AppendUvarint(dst, uint64(reg.len()))
+	for i := 0; i < reg.len(); i++ {
+		e := reg.at(i)
 		dst = codec.AppendUvarint(dst, uint64(e.dot.Node))
 		dst = codec.AppendUvarint(dst, e.dot.Counter)
 		dst = e.time.AppendBinary(dst)
@@ -196,16 +196,16 @@ func decodeValue(r *codec.Reader, nested bool, ctx *causal.Context, h *hasher) *
 	}
 	v := &Value{}
 	if tag&tagRegister != 0 {
-		v.reg = decodeRegister(r, ctx)
+		v.reg.assign(decodeRegister(r, ctx))
 	}
 	if tag&tagCounter != 0 {
-		v.cnt = decodeCounter(r, ctx)
+		v.putCtr(decodeCounter(r, ctx))
 	}
 	if tag&tagSet != 0 {
-		v.set = decodeSet(r, ctx, h)
+		v.putSet(decodeSet(r, ctx, h))
 	}
 	if tag&tagMap != 0 {
-		v.mp = decodeMap(r, ctx, h)
+		v.putMap(decodeMap(r, ctx, h))
 	}
 	if r.Err() != nil {
 		return nil

@@ -53,17 +53,17 @@ func (h *hasher) context(c *causal.Context) uint64 {
 // appendDigestInput appends what a value contributes to its hash.
 func appendDigestInput(dst []byte, v *Value) []byte {
 	dst = append(dst, componentTag(v))
-	if len(v.reg) > 0 {
-		dst = appendRegister(dst, v.reg)
+	if v.reg.len() > 0 {
+		dst = appendRegister(dst, &v.reg)
 	}
-	if v.cnt != nil {
-		dst = appendCounter(dst, v.cnt)
+	if v.ctr() != nil {
+		dst = appendCounter(dst, v.ctr())
 	}
-	if v.set != nil {
-		dst = binary.LittleEndian.AppendUint64(dst, v.set.digest)
+	if v.oset() != nil {
+		dst = binary.LittleEndian.AppendUint64(dst, v.oset().digest)
 	}
-	if v.mp != nil {
-		dst = binary.LittleEndian.AppendUint64(dst, v.mp.digest)
+	if v.omap() != nil {
+		dst = binary.LittleEndian.AppendUint64(dst, v.omap().digest)
 	}
 	return dst
 }

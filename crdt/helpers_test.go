@@ -93,22 +93,22 @@ func dumpValue(v *Value) string {
 	}
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "type=%v", v.Type())
-	for _, e := range v.reg {
+	for _, e := range v.reg.slice() {
 		fmt.Fprintf(&buf, " reg(%v@%v=%q)", e.dot, e.time, e.value)
 	}
-	if v.cnt != nil {
-		for _, n := range v.cnt.nodes {
+	if v.ctr() != nil {
+		for _, n := range v.ctr().nodes {
 			fmt.Fprintf(&buf, " cnt(%v k%d s%d kr%d sr%d)", n.node, n.k, n.sum, n.kr, n.sumr)
 		}
 	}
-	if v.set != nil {
-		for _, m := range v.set.sortedMembers() {
-			fmt.Fprintf(&buf, " mem(%q %v)", m, v.set.members[m])
+	if v.oset() != nil {
+		for _, m := range v.oset().sortedMembers() {
+			fmt.Fprintf(&buf, " mem(%q %v)", m, v.oset().members[m])
 		}
 	}
-	if v.mp != nil {
-		for _, f := range v.mp.sortedFields() {
-			fmt.Fprintf(&buf, " field(%q: %s)", f, dumpValue(v.mp.fields[f]))
+	if v.omap() != nil {
+		for _, f := range v.omap().sortedFields() {
+			fmt.Fprintf(&buf, " field(%q: %s)", f, dumpValue(v.omap().fields[f]))
 		}
 	}
 	return buf.String()

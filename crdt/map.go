@@ -65,7 +65,7 @@ func (m *orMap) remember(name []byte, v *Value, h *hasher) {
 // explicit resets their field operations carry.
 func (m *orMap) clearObserved(deps *causal.Context, h *hasher) {
 	for name, v := range m.fields {
-		if len(v.reg) == 0 && v.set == nil {
+		if v.reg.len() == 0 && v.oset() == nil {
 			continue
 		}
 		b := []byte(name)
@@ -133,19 +133,19 @@ func joinValue(a *Value, actx *causal.Context, b *Value, bctx *causal.Context, h
 	if b == nil {
 		b = &Value{}
 	}
-	if len(a.reg) > 0 || len(b.reg) > 0 {
-		a.reg = joinRegister(a.reg, actx, b.reg, bctx)
+	if a.reg.len() > 0 || b.reg.len() > 0 {
+		a.reg.join(actx, &b.reg, bctx)
 	}
-	if b.cnt != nil {
-		if a.cnt == nil {
-			a.cnt = &counter{}
+	if b.ctr() != nil {
+		if a.ctr() == nil {
+			a.putCtr(&counter{})
 		}
-		a.cnt.join(b.cnt)
+		a.ctr().join(b.ctr())
 	}
-	if a.set != nil || b.set != nil {
-		a.set = joinSet(a.set, actx, b.set, bctx, h)
+	if a.oset() != nil || b.oset() != nil {
+		a.putSet(joinSet(a.oset(), actx, b.oset(), bctx, h))
 	}
-	if a.mp != nil || b.mp != nil {
-		a.mp = joinMap(a.mp, actx, b.mp, bctx, h)
+	if a.omap() != nil || b.omap() != nil {
+		a.putMap(joinMap(a.omap(), actx, b.omap(), bctx, h))
 	}
 }

@@ -1,6 +1,7 @@
 package crdt
 
 import (
+	"bytes"
 	"slices"
 
 	"github.com/spooksystems/spook/causal"
@@ -155,4 +156,123 @@ func compareDot(a, b causal.Dot) int {
 		return 1
 	}
 	return 0
+}
+
+// registers is the register component as a Value stores it: the common
+// single entry inline (no allocation beyond the value bytes), and any
+// concurrent siblings behind one pointer. Entries are in dot order: first
+// is the lowest.
+type registers struct {
+	first regEntry    // absent iff first.dot.Node == 0
+	more  *[]regEntry // the entries after first; nil unless there are siblings
+}
+
+func (r *registers) len() int {
+	switch {
+	case r.first.dot.Node == 0:
+		return 0
+	case r.more == nil:
+		return 1
+	}
+	return 1 + len(*r.more)
+}
+
+// at returns entry i (0 ≤ i < len) in dot order.
+func (r *registers) at(i int) *regEntry {
+	if i == 0 {
+		return &r.first
+	}
+	return &(*r.more)[i-1]
+}
+
+// slice returns the entries as a new slice, for the general (sibling)
+// paths.
+func (r *registers) slice() []regEntry {
+	n := r.len()
+	if n == 0 {
+		return nil
+	}
+	out := make([]regEntry, 0, n)
+	for i := 0; i < n; i++ {
+		out = append(out, *r.at(i))
+	}
+	return out
+}
+
+// assign replaces the entries with s (in dot order).
+func (r *registers) assign(s []regEntry) {
+	switch len(s) {
+	case 0:
+		*r = registers{}
+	case 1:
+		*r = registers{first: s[0]}
+	default:
+		more := slices.Clone(s[1:])
+		*r = registers{first: s[0], more: &more}
+	}
+}
+
+// lww returns the last-writer-wins entry (see lwwIndex); r is not empty.
+func (r *registers) lww() *regEntry {
+	best := &r.first
+	for i := 1; i < r.len(); i++ {
+		if e := r.at(i); lwwLess(*best, *e) {
+			best = e
+		}
+	}
+	return best
+}
+
+// write joins one register write (joinRegisterWrite). The common case — a
+// SET over the single observed entry, or into an empty register — rewrites
+// the inline entry and reuses its buffer: no allocation when the new value
+// fits.
+func (r *registers) write(observed bool, d regDelta, deps *causal.Context) {
+	if r.more == nil && (r.first.dot.Node == 0 || (observed && deps.Contains(r.first.dot))) {
+		var value []byte
+		if spare := r.first.value; spare != nil && cap(spare) >= len(d.value) && r.first.dot.Node != 0 {
+			value = append(spare[:0], d.value...)
+		} else {
+			value = make([]byte, len(d.value))
+			copy(value, d.value)
+		}
+		r.first = regEntry{dot: d.dot, time: d.time, value: value}
+		return
+	}
+	r.assign(joinRegisterWrite(r.slice(), observed, d, deps))
+}
+
+// clear removes the entries whose dot is in deps.
+func (r *registers) clear(deps *causal.Context) {
+	if r.more == nil {
+		if r.first.dot.Node != 0 && deps.Contains(r.first.dot) {
+			r.first = regEntry{}
+		}
+		return
+	}
+	r.assign(clearRegister(r.slice(), deps))
+}
+
+// join is the lattice join (joinRegister) of r (context actx) and o
+// (context bctx); values taken from o are copied.
+func (r *registers) join(actx *causal.Context, o *registers, bctx *causal.Context) {
+	if o.len() == 0 {
+		r.clear(bctx)
+		return
+	}
+	r.assign(joinRegister(r.slice(), actx, o.slice(), bctx))
+}
+
+// clone returns a deep copy.
+func (r *registers) clone() registers {
+	s := r.slice()
+	for i := range s {
+		s[i].value = bytes.Clone(s[i].value)
+		if s[i].value == nil {
+			s[i].value = []byte{}
+		}
+	}
+	var out registers
+	out.assign(s)
+	return out
 }

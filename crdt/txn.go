@@ -139,55 +139,55 @@ type txnHeader struct {
 func applyOp(v *Value, op *valueOp, t *txnHeader, h *hasher) {
 	switch {
 	case op.flags&opRegSet != 0:
-		v.reg = joinRegisterWrite(v.reg, op.flags&opRegClear != 0, regDelta{dot: t.dot, time: t.time, value: op.value}, t.deps)
+		v.reg.write(op.flags&opRegClear != 0, regDelta{dot: t.dot, time: t.time, value: op.value}, t.deps)
 	case op.flags&opRegClear != 0:
-		v.reg = clearRegister(v.reg, t.deps)
+		v.reg.clear(t.deps)
 	}
 	if len(op.resets) > 0 || op.flags&opCounterInc != 0 {
-		if v.cnt == nil {
-			v.cnt = &counter{}
+		if v.ctr() == nil {
+			v.putCtr(&counter{})
 		}
 		for _, r := range op.resets {
-			v.cnt.reset(r)
+			v.ctr().reset(r)
 		}
 		if op.flags&opCounterInc != 0 {
-			v.cnt.increment(counterDelta{node: t.dot.Node, k: t.dot.Counter, sum: op.sum})
+			v.ctr().increment(counterDelta{node: t.dot.Node, k: t.dot.Counter, sum: op.sum})
 		}
 	}
 	if op.set != nil {
-		if v.set == nil {
-			v.set = newSet()
+		if v.oset() == nil {
+			v.putSet(newSet())
 		}
 		if op.set.observed {
-			v.set.clearObserved(t.deps, h)
+			v.oset().clearObserved(t.deps, h)
 		}
 		for i := range op.set.members {
 			m := &op.set.members[i]
 			if m.empty() {
 				continue
 			}
-			v.set.joinMember(setDelta{member: m.member, observed: m.observed, add: m.add, dot: t.dot}, t.deps, h)
+			v.oset().joinMember(setDelta{member: m.member, observed: m.observed, add: m.add, dot: t.dot}, t.deps, h)
 		}
-		if len(v.set.members) == 0 {
-			v.set = nil
+		if len(v.oset().members) == 0 {
+			v.putSet(nil)
 		}
 	}
 	if op.mp != nil {
-		if v.mp == nil {
-			v.mp = newMap()
+		if v.omap() == nil {
+			v.putMap(newMap())
 		}
 		if op.mp.observed {
-			v.mp.clearObserved(t.deps, h)
+			v.omap().clearObserved(t.deps, h)
 		}
 		for i := range op.mp.fields {
 			f := &op.mp.fields[i]
 			if f.op.empty() {
 				continue
 			}
-			v.mp.applyField(f.name, &f.op, t, h)
+			v.omap().applyField(f.name, &f.op, t, h)
 		}
-		if len(v.mp.fields) == 0 {
-			v.mp = nil
+		if len(v.omap().fields) == 0 {
+			v.putMap(nil)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package crdt
 
 import (
-	"bytes"
 	"slices"
 
 	"github.com/spooksystems/spook/causal"
@@ -24,10 +23,74 @@ type Sibling struct {
 // one nil word each. A present component may still be hidden: a counter
 // whose every node is reset, or a map whose fields are all such counters.
 type Value struct {
-	reg []regEntry // register entries sorted by dot; nil when absent
-	cnt *counter   // nil when absent
-	set *orSet     // nil when absent; never empty
-	mp  *orMap     // nil when absent; never empty (fields may be hidden)
+	reg registers   // register entries; the single common one inline
+	x   *components // counter, set and map; nil for a plain register
+}
+
+// components holds the rarer components behind one pointer, so a string
+// key's Value is a register and a nil word (keeps a keyspace entry in a
+// 96-byte allocation).
+type components struct {
+	cnt *counter // nil when absent
+	set *orSet   // nil when absent; never empty
+	mp  *orMap   // nil when absent; never empty (fields may be hidden)
+}
+
+func (v *Value) ctr() *counter {
+	if v.x == nil {
+		return nil
+	}
+	return v.x.cnt
+}
+
+func (v *Value) oset() *orSet {
+	if v.x == nil {
+		return nil
+	}
+	return v.x.set
+}
+
+func (v *Value) omap() *orMap {
+	if v.x == nil {
+		return nil
+	}
+	return v.x.mp
+}
+
+// parts returns v.x, allocating it if needed.
+func (v *Value) parts() *components {
+	if v.x == nil {
+		v.x = &components{}
+	}
+	return v.x
+}
+
+// tidy drops x once every component in it is gone.
+func (v *Value) tidy() {
+	if v.x != nil && v.x.cnt == nil && v.x.set == nil && v.x.mp == nil {
+		v.x = nil
+	}
+}
+
+func (v *Value) putCtr(c *counter) {
+	if c != nil || v.x != nil {
+		v.parts().cnt = c
+		v.tidy()
+	}
+}
+
+func (v *Value) putSet(s *orSet) {
+	if s != nil || v.x != nil {
+		v.parts().set = s
+		v.tidy()
+	}
+}
+
+func (v *Value) putMap(m *orMap) {
+	if m != nil || v.x != nil {
+		v.parts().mp = m
+		v.tidy()
+	}
 }
 
 // Type returns the visible type: the highest-ranked live component
@@ -36,13 +99,13 @@ func (v *Value) Type() Type {
 	switch {
 	case v == nil:
 		return TypeNone
-	case v.mp != nil && v.mp.live > 0:
+	case v.omap() != nil && v.omap().live > 0:
 		return TypeMap
-	case v.set != nil:
+	case v.oset() != nil:
 		return TypeSet
-	case v.cnt != nil && v.cnt.live():
+	case v.ctr() != nil && v.ctr().live():
 		return TypeCounter
-	case len(v.reg) > 0:
+	case v.reg.len() > 0:
 		return TypeRegister
 	}
 	return TypeNone
@@ -54,7 +117,7 @@ func (v *Value) live() bool { return v.Type() != TypeNone }
 // empty reports whether the value holds no component at all, hidden or
 // not; an empty value is dropped from its keyspace or map.
 func (v *Value) empty() bool {
-	return len(v.reg) == 0 && v.cnt == nil && v.set == nil && v.mp == nil
+	return v.reg.len() == 0 && v.ctr() == nil && v.oset() == nil && v.omap() == nil
 }
 
 // Register returns the last-writer-wins value of the register component:
@@ -62,20 +125,21 @@ func (v *Value) empty() bool {
 // reports false if there is no register component (even when another
 // component is visible it answers for the register alone).
 func (v *Value) Register() ([]byte, bool) {
-	if v == nil || len(v.reg) == 0 {
+	if v == nil || v.reg.len() == 0 {
 		return nil, false
 	}
-	return v.reg[lwwIndex(v.reg)].value, true
+	return v.reg.lww().value, true
 }
 
 // Siblings returns every concurrent register value, in canonical order
 // (by dot). The slice is a copy; the byte slices alias state.
 func (v *Value) Siblings() []Sibling {
-	if v == nil || len(v.reg) == 0 {
+	if v == nil || v.reg.len() == 0 {
 		return nil
 	}
-	out := make([]Sibling, len(v.reg))
-	for i, e := range v.reg {
+	out := make([]Sibling, v.reg.len())
+	for i := range out {
+		e := v.reg.at(i)
 		out[i] = Sibling{Value: e.value, Time: e.time, Dot: e.dot}
 	}
 	return out
@@ -86,18 +150,18 @@ func (v *Value) Siblings() []Sibling {
 // nearest bound (math.MaxInt64 or math.MinInt64); a further Increment in
 // that direction returns ErrOverflow.
 func (v *Value) Counter() (int64, bool) {
-	if v == nil || v.cnt == nil || !v.cnt.live() {
+	if v == nil || v.ctr() == nil || !v.ctr().live() {
 		return 0, false
 	}
-	return v.cnt.value().saturate(), true
+	return v.ctr().value().saturate(), true
 }
 
 // Contains reports whether the set component holds member.
 func (v *Value) Contains(member []byte) bool {
-	if v == nil || v.set == nil {
+	if v == nil || v.oset() == nil {
 		return false
 	}
-	_, ok := v.set.members[string(member)]
+	_, ok := v.oset().members[string(member)]
 	return ok
 }
 
@@ -105,10 +169,10 @@ func (v *Value) Contains(member []byte) bool {
 // (bytewise) order until fn returns false. It sorts on every call:
 // O(n log n) time and one allocation of n strings headers.
 func (v *Value) Members(fn func(member []byte) bool) {
-	if v == nil || v.set == nil {
+	if v == nil || v.oset() == nil {
 		return
 	}
-	for _, m := range v.set.sortedMembers() {
+	for _, m := range v.oset().sortedMembers() {
 		if !fn([]byte(m)) {
 			return
 		}
@@ -120,19 +184,19 @@ func (v *Value) Members(fn func(member []byte) bool) {
 func (v *Value) Len() int {
 	switch v.Type() {
 	case TypeSet:
-		return len(v.set.members)
+		return len(v.oset().members)
 	case TypeMap:
-		return v.mp.live
+		return v.omap().live
 	}
 	return 0
 }
 
 // Field returns the nested value of a live map field, or nil.
 func (v *Value) Field(name []byte) *Value {
-	if v == nil || v.mp == nil {
+	if v == nil || v.omap() == nil {
 		return nil
 	}
-	if f := v.mp.fields[string(name)]; f != nil && f.live() {
+	if f := v.omap().fields[string(name)]; f != nil && f.live() {
 		return f
 	}
 	return nil
@@ -141,11 +205,11 @@ func (v *Value) Field(name []byte) *Value {
 // Fields calls fn for each live map field in canonical order until fn
 // returns false. Like Members it sorts on every call.
 func (v *Value) Fields(fn func(name []byte, v *Value) bool) {
-	if v == nil || v.mp == nil {
+	if v == nil || v.omap() == nil {
 		return
 	}
-	for _, name := range v.mp.sortedFields() {
-		f := v.mp.fields[name]
+	for _, name := range v.omap().sortedFields() {
+		f := v.omap().fields[name]
 		if f.live() && !fn([]byte(name), f) {
 			return
 		}
@@ -160,20 +224,15 @@ func (v *Value) clone() *Value {
 	if v == nil {
 		return out
 	}
-	if len(v.reg) > 0 {
-		out.reg = make([]regEntry, len(v.reg))
-		for i, e := range v.reg {
-			out.reg[i] = regEntry{dot: e.dot, time: e.time, value: bytes.Clone(e.value)}
-		}
+	out.reg = v.reg.clone()
+	if v.ctr() != nil {
+		out.putCtr(&counter{nodes: slices.Clone(v.ctr().nodes)})
 	}
-	if v.cnt != nil {
-		out.cnt = &counter{nodes: slices.Clone(v.cnt.nodes)}
+	if v.oset() != nil {
+		out.putSet(v.oset().clone())
 	}
-	if v.set != nil {
-		out.set = v.set.clone()
-	}
-	if v.mp != nil {
-		out.mp = v.mp.clone()
+	if v.omap() != nil {
+		out.putMap(v.omap().clone())
 	}
 	return out
 }
@@ -181,13 +240,11 @@ func (v *Value) clone() *Value {
 // clearDots removes the register and set entries whose dot is in deps:
 // the part of a clear that needs no explicit list (counters carry theirs).
 func (v *Value) clearDots(deps *causal.Context, h *hasher) {
-	if len(v.reg) > 0 {
-		v.reg = clearRegister(v.reg, deps)
-	}
-	if v.set != nil {
-		v.set.clearObserved(deps, h)
-		if len(v.set.members) == 0 {
-			v.set = nil
+	v.reg.clear(deps)
+	if v.oset() != nil {
+		v.oset().clearObserved(deps, h)
+		if len(v.oset().members) == 0 {
+			v.putSet(nil)
 		}
 	}
 }
