@@ -1,0 +1,65 @@
+package spook_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/spooksystems/spook"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// A single embedded node: an atomic transaction, then a read.
+func Example() {
+	db, err := spook.Open(spook.Config{Name: "solo", Listen: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	_, err = db.Update(ctx, func(tx *spook.Tx) error {
+		if err := tx.Set([]byte("order/42"), []byte("paid")); err != nil {
+			return err
+		}
+		_, err := tx.Increment([]byte("orders/paid"), 1)
+		return err
+	})
+	if err != nil {
+		panic(err)
+	}
+	status, _ := db.Get([]byte("order/42"))
+	paid, _ := db.Get([]byte("orders/paid"))
+	fmt.Printf("order/42=%s orders/paid=%s\n", status, paid)
+	// Output: order/42=paid orders/paid=1
+}
+
+// Two embedded nodes in one cluster: a write on one, visible on the other,
+// and a wait until every member has it (collapse).
+func ExampleDB_WaitCollapsed() {
+	members := []spook.Member{{Name: "a", Addr: "127.0.0.1:7191"}, {Name: "b", Addr: "127.0.0.1:7192"}}
+	a, err := spook.Open(spook.Config{Name: "a", Listen: members[0].Addr, Members: members, Logger: quiet})
+	if err != nil {
+		panic(err)
+	}
+	defer a.Close()
+	b, err := spook.Open(spook.Config{Name: "b", Listen: members[1].Addr, Members: members, Logger: quiet})
+	if err != nil {
+		panic(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok, err := a.Update(ctx, func(tx *spook.Tx) error { return tx.Set([]byte("greeting"), []byte("hello")) })
+	if err != nil {
+		panic(err)
+	}
+	if err := a.WaitCollapsed(ctx, tok); err != nil {
+		panic(err)
+	}
+	v, ok := b.Get([]byte("greeting"))
+	fmt.Println(string(v), ok)
+	// Output: hello true
+}
