@@ -212,3 +212,17 @@ func TestOracleFillsUnknownDependencies(t *testing.T) {
 		t.Fatalf("oracle with an unknown dependency: %s", rep.String())
 	}
 }
+
+func TestCausalReads(t *testing.T) {
+	h := History{Causal: []CausalRead{
+		{Step: 1, Session: 1, Mark: -1, Count: 0},
+		{Step: 2, Session: 1, Mark: 3, Count: 3},
+		{Step: 3, Session: 1, Mark: 3, Count: 5},
+		{Step: 4, Session: 2, Mark: 4, Count: 3}, // the mark arrived before its past
+	}}
+	var rep Report
+	Causal(&rep, &h)
+	if len(rep.Failures) != 1 || !rep.Has(CheckCausal) {
+		t.Fatalf("want exactly the step 4 read flagged, got:\n%s", rep.String())
+	}
+}

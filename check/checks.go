@@ -123,6 +123,17 @@ func Sessions(rep *Report, h *History) {
 	}
 }
 
+// Causal checks every causal read: a replica that showed a session's mark
+// showed every increment in the mark's causal past.
+func Causal(rep *Report, h *History) {
+	for _, r := range h.Causal {
+		if r.Count < r.Mark {
+			rep.Addf(CheckCausal, "step %d on %v: session %d's mark says %d increments came before it, its counter shows %d: causal order violated",
+				r.Step, r.Node, r.Session, r.Mark, r.Count)
+		}
+	}
+}
+
 // CollapsePresent checks, at the moment a replica reports the collapsed
 // cut, that every state given (the current members that are up) has
 // applied every dot below it.

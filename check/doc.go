@@ -30,6 +30,10 @@
 //     returned at least every increment the session had seen acknowledged
 //     (read-your-writes) and never less than an earlier read
 //     (monotonic reads), also after the session moved to another node.
+//   - Causal: a session sets a mark, in its own transaction, to how many
+//     increments of its own counter it had proposed; a replica that shows
+//     the mark must show at least that many increments (they are in the
+//     mark's causal past), on any node, at any read.
 //   - Collapse: a transaction any replica reported collapsed is applied
 //     on every current member, at that moment and at the end.
 //

@@ -48,6 +48,19 @@ type SessionRead struct {
 	AckedSum int64
 }
 
+// CausalRead is one read, on one replica at one instant, of a session's
+// causal mark (the number of own-counter increments the session had
+// proposed when it set the mark, -1 if unset or unreadable) and of its
+// own counter. The increments are in the mark's causal past, so Count ≥
+// Mark on any replica that respects causal order.
+type CausalRead struct {
+	Step    int
+	Node    causal.NodeID
+	Session int
+	Mark    int64
+	Count   int64
+}
+
 // History is what the simulator recorded while driving the replicas. The
 // zero value is empty and ready to use.
 type History struct {
@@ -55,6 +68,7 @@ type History struct {
 	byDot     map[causal.Dot]*Write
 	PairReads []PairRead
 	Sessions  []SessionRead
+	Causal    []CausalRead
 	// Cut is the join of every collapsed cut any replica reported during
 	// the run: every dot in it was called collapsed by someone.
 	Cut         causal.VersionVector

@@ -74,6 +74,7 @@ const (
 	CheckCounter   = "counter"
 	CheckAtomic    = "atomic"
 	CheckSession   = "session"
+	CheckCausal    = "causal"
 	CheckCollapse  = "collapse"
 	CheckLiveness  = "liveness"
 	CheckReplica   = "replica" // the replica returned an error it must not

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"slices"
+	"strconv"
 
 	"github.com/spooksystems/spook/check"
 	"github.com/spooksystems/spook/crdt"
@@ -71,10 +72,22 @@ func (s *simulator) read(n *node, ss *session) {
 		s.trace.event(evRead, uint64(n.idx), uint64(len(r.A)), uint64(len(r.B)))
 		return
 	}
-	var v int64
-	if val := ks.Get(ss.ownKey); val != nil {
-		v, _ = val.Counter()
+	if s.work.chance(0.5) {
+		// Another session's causal mark and own counter, read together.
+		o := s.sessions[s.work.intn(len(s.sessions))]
+		r := check.CausalRead{Step: s.step, Node: n.id, Session: o.id, Mark: -1, Count: counterOf(ks.Get(o.ownKey))}
+		if val := ks.Get(o.markKey); val != nil {
+			if reg, ok := val.Register(); ok {
+				if m, err := strconv.ParseInt(string(reg), 10, 64); err == nil {
+					r.Mark = m
+				}
+			}
+		}
+		s.hist.Causal = append(s.hist.Causal, r)
+		s.trace.event(evRead, uint64(n.idx), uint64(r.Mark), uint64(r.Count))
+		return
 	}
+	v := counterOf(ks.Get(ss.ownKey))
 	s.hist.Sessions = append(s.hist.Sessions, check.SessionRead{Step: s.step, Session: ss.id, Node: n.id,
 		Key: string(ss.ownKey), Value: v, AckedSum: ss.acked})
 	s.trace.event(evRead, uint64(n.idx), uint64(v))
@@ -108,9 +121,19 @@ func (s *simulator) write(n *node, ss *session) {
 	a := pendingAck{upTo: n.disk.total(), dot: tok, session: ss.id}
 	if o.kind == opOwnIncrement {
 		a.own = o.by
+		ss.proposed += o.by
 	}
 	n.acks = append(n.acks, a)
 	if s.o.Log != nil {
 		s.logf("%s session %d proposes %v kind=%d key=%d value=%s", n.name, ss.id, tok, o.kind, o.key, o.value)
 	}
+}
+
+// counterOf reads a counter value, zero for nothing.
+func counterOf(v *crdt.Value) int64 {
+	if v == nil {
+		return 0
+	}
+	c, _ := v.Counter()
+	return c
 }

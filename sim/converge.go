@@ -81,6 +81,12 @@ func (s *simulator) finish() {
 	check.Counters(rep, &s.hist, states)
 	check.Atomic(rep, &s.hist)
 	check.Sessions(rep, &s.hist)
+	check.Causal(rep, &s.hist)
+	for _, r := range s.hist.Causal {
+		if r.Mark > 0 {
+			s.res.MarkReads++
+		}
+	}
 	check.CollapseFinal(rep, &s.hist, states)
 	if len(states) > 0 && s.res.ConvergenceTicks >= 0 {
 		ctx := states[0].Keyspace.Context()

@@ -41,6 +41,7 @@ type Result struct {
 	Report           check.Report
 
 	Proposed, Acked, Reads int
+	MarkReads              int // causal reads that found a mark set (the causal check had something to judge)
 	Delivered, Lost        int // frames delivered; frames lost to breaks, drops, partitions and crashes
 	Crashes, Partitions    int
 	StepErrors             int // messages a replica refused (Step returned an error)

@@ -65,14 +65,15 @@ func TestSwarm(t *testing.T) {
 	}
 	// The swarm must actually exercise things: writes acknowledged,
 	// crashes and partitions somewhere.
-	var acked, crashes, partitions int
+	var acked, crashes, partitions, marks int
 	for _, r := range results {
 		acked += r.Acked
 		crashes += r.Crashes
 		partitions += r.Partitions
+		marks += r.MarkReads
 	}
-	if acked == 0 || (len(results) >= 10 && (crashes == 0 || partitions == 0)) {
-		t.Errorf("swarm exercised too little: acked=%d crashes=%d partitions=%d", acked, crashes, partitions)
+	if acked == 0 || marks == 0 || (len(results) >= 10 && (crashes == 0 || partitions == 0)) {
+		t.Errorf("swarm exercised too little: acked=%d mark_reads=%d crashes=%d partitions=%d", acked, marks, crashes, partitions)
 	}
 }
 

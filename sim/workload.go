@@ -21,6 +21,11 @@ import (
 //	            transaction with one marker value, or deleted together
 //	own/<id>    a session's own counter: incremented only by that session
 //	            (read-your-writes and monotonic reads are checked on it)
+//	mark/<id>   a register the session sets, in a transaction of its own,
+//	            to the number of own/<id> increments it had proposed: any
+//	            replica that shows mark/<id> = m must show own/<id> ≥ m,
+//	            because the increments are in the mark's causal past
+//	            (causal consistency, checked across sessions and nodes)
 const (
 	prefixCounter  = "c/"
 	prefixRegister = "r/"
@@ -28,6 +33,7 @@ const (
 	prefixMap      = "h/"
 	prefixPair     = "p/"
 	prefixOwn      = "own/"
+	prefixMark     = "mark/"
 )
 
 // opKind is one kind of client operation.
@@ -44,6 +50,7 @@ const (
 	opOwnIncrement
 	opPairTxn    // multi-key: both pair keys, a counter and a set member
 	opPairDelete // multi-key: both pair keys deleted
+	opMark       // the session's causal mark
 	opKindCount
 )
 
@@ -60,6 +67,7 @@ var opWeights = [opKindCount]int{
 	opOwnIncrement: 3,
 	opPairTxn:      0, // drawn through Params.TxnRate
 	opPairDelete:   0,
+	opMark:         2,
 }
 
 var opWeightTotal = func() int {
@@ -81,12 +89,15 @@ type session struct {
 	lastSeen causal.VersionVector // the applied vector at its last operation
 	waitFor  int                  // node it is moving to, -1 if none
 	acked    int64                // acknowledged increments of its own counter
+	proposed int64                // proposed increments of its own counter
 	seq      int                  // operations issued, for unique values
 	ownKey   []byte
+	markKey  []byte
 }
 
 func newSession(id, node int) *session {
-	return &session{id: id, node: node, waitFor: -1, ownKey: []byte(prefixOwn + strconv.Itoa(id))}
+	return &session{id: id, node: node, waitFor: -1,
+		ownKey: []byte(prefixOwn + strconv.Itoa(id)), markKey: []byte(prefixMark + strconv.Itoa(id))}
 }
 
 // op is one drawn client write: enough to build it on any builder and to
@@ -185,6 +196,8 @@ func (o op) build(b *crdt.Builder, s *session) ([]check.Increment, error) {
 			return nil, err
 		}
 		return []check.Increment{{Key: string(ck), By: o.by}}, nil
+	case opMark:
+		return nil, b.Set(s.markKey, []byte(strconv.FormatInt(s.proposed, 10)))
 	case opPairDelete:
 		a, bb := pairKeys(o.key)
 		if err := b.Delete(a); err != nil {
