@@ -24,6 +24,9 @@ const (
 	// recordBytesMaxCeiling is the largest RecordBytesMax the 4-byte
 	// length field can express (kept below 2^31 so int is safe on 32-bit).
 	recordBytesMaxCeiling = 1<<31 - 1 - recordHeaderBytes
+	// segmentBytesMaxCeiling is the largest SegmentBytesMax accepted. A
+	// segment is read whole into memory at open, so this bounds that.
+	segmentBytesMaxCeiling = 1 << 30
 	// segmentBytesMin is the smallest SegmentBytesMax accepted: a header
 	// and a small record. Tests use tiny segments to exercise roll-over.
 	segmentBytesMin = segmentHeaderBytes + recordHeaderBytes + 1
@@ -40,8 +43,9 @@ const (
 // LogOptions configures a Log. The zero value is valid.
 type LogOptions struct {
 	// SegmentBytesMax is the size at which the log starts a new segment
-	// file. A segment exceeds it only to hold a single record larger than
-	// it. Zero means SegmentBytesMaxDefault.
+	// file, at most 1 GiB. A segment exceeds it only to hold a single
+	// record larger than it. Zero means SegmentBytesMaxDefault. It may
+	// change between opens.
 	SegmentBytesMax int64
 	// RecordBytesMax is the largest payload Append accepts and recovery
 	// believes. Zero means RecordBytesMaxDefault. A log must be reopened
@@ -64,8 +68,8 @@ func (o *LogOptions) validate() error {
 		o.FirstIndex = 1
 	}
 	switch {
-	case o.SegmentBytesMax < segmentBytesMin:
-		return fmt.Errorf("%w: SegmentBytesMax %d below %d", ErrOptions, o.SegmentBytesMax, segmentBytesMin)
+	case o.SegmentBytesMax < segmentBytesMin || o.SegmentBytesMax > segmentBytesMaxCeiling:
+		return fmt.Errorf("%w: SegmentBytesMax %d outside %d..%d", ErrOptions, o.SegmentBytesMax, segmentBytesMin, segmentBytesMaxCeiling)
 	case o.RecordBytesMax < 0 || o.RecordBytesMax > recordBytesMaxCeiling:
 		return fmt.Errorf("%w: RecordBytesMax %d outside 1..%d", ErrOptions, o.RecordBytesMax, recordBytesMaxCeiling)
 	}
@@ -176,7 +180,7 @@ func (l *Log) recover() error {
 			segs = append(segs, segment{name: path.Join(l.dir, name), firstIndex: first})
 		}
 	}
-	limitBytes := max(l.opts.SegmentBytesMax, segmentHeaderBytes+recordHeaderBytes+int64(l.opts.RecordBytesMax))
+	limitBytes := l.segmentFileBytesMax()
 	for i := 0; i < len(segs); i++ {
 		seg := &segs[i]
 		last := i == len(segs)-1
@@ -293,6 +297,15 @@ func (l *Log) createSegment(firstIndex uint64) error {
 	l.lastIndex = firstIndex - 1
 	l.syncedIndex = l.lastIndex
 	return nil
+}
+
+// segmentFileBytesMax is the largest segment file the log reads into
+// memory: a full segment plus one record that overflowed it, where a full
+// segment is the larger of SegmentBytesMax and segmentBytesMaxCeiling, so
+// that lowering SegmentBytesMax between opens never makes old, larger
+// segments unreadable.
+func (l *Log) segmentFileBytesMax() int64 {
+	return max(l.opts.SegmentBytesMax, segmentBytesMaxCeiling) + recordHeaderBytes + int64(l.opts.RecordBytesMax)
 }
 
 // Recovery reports what OpenLog repaired.
@@ -514,7 +527,7 @@ func (l *Log) Iterate(from uint64, fn func(index uint64, payload []byte) error) 
 	if err := l.flush(); err != nil {
 		return err
 	}
-	limitBytes := max(l.opts.SegmentBytesMax, segmentHeaderBytes+recordHeaderBytes+int64(l.opts.RecordBytesMax))
+	limitBytes := l.segmentFileBytesMax()
 	for _, seg := range l.segments {
 		if seg.records == 0 || seg.firstIndex+seg.records <= from {
 			continue
