@@ -568,3 +568,38 @@ func BenchmarkSetPipelined(b *testing.B) {
 		}
 	}
 }
+
+// TestPubSubSlowSubscriberDisconnected: a subscriber that does not read
+// falls behind its watch buffer and is disconnected, never left silently
+// missing notifications.
+func TestPubSubSlowSubscriberDisconnected(t *testing.T) {
+	f := start(t, Config{})
+	r := f.raw()
+	r.expect(`["psubscribe" "*" :1]`, "PSUBSCRIBE", "*")
+	// Each change makes two pmessages of ~100 bytes; enough changes to
+	// fill the socket buffers and then PubSubBuffer.
+	const perTxn = 4000
+	for i := 0; i < 100; i++ {
+		_, err := f.backend.Update(bg(), func(tx *crdtBuilder) error {
+			for j := 0; j < perTxn; j++ {
+				if err := tx.Set([]byte(fmt.Sprintf("key:%08d", i*perTxn+j)), []byte("v")); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = r.conn.SetDeadline(time.Now().Add(20 * time.Second))
+	n, err := io.Copy(io.Discard, r.r)
+	if err != nil {
+		t.Fatalf("after %d bytes: %v (want the server to close the connection)", n, err)
+	}
+	if n >= 100*perTxn*2*50 {
+		t.Fatalf("got %d bytes: every notification arrived, no overflow happened", n)
+	}
+	// The server still serves others.
+	f.raw().expect("+PONG", "PING")
+}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Protocol errors the input scanner reports to the client (with the
@@ -165,6 +166,21 @@ type limitListener struct {
 	once   sync.Once
 	cerr   error
 	closed atomic.Bool
+	done   chan struct{} // closed by Close; ends an accept backoff early
+
+	backoff time.Duration // current delay after a failed Accept
+}
+
+// Accept backoff bounds: redcon retries a failed Accept at once, so a
+// lasting error (out of file descriptors) would spin a core; the listener
+// waits between attempts instead, as net/http does.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+)
+
+func newLimitListener(l net.Listener) *limitListener {
+	return &limitListener{Listener: l, done: make(chan struct{})}
 }
 
 // Accept returns net.ErrClosed once Close was called, whatever error the
@@ -176,14 +192,26 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if l.closed.Load() {
 			return nil, net.ErrClosed
 		}
+		l.backoff = min(max(2*l.backoff, minAcceptBackoff), maxAcceptBackoff)
+		t := time.NewTimer(l.backoff)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
 		return nil, err
 	}
+	l.backoff = 0
 	return &limitConn{Conn: c}, nil
 }
 
 // Close closes the listener once; later calls return the first result.
 func (l *limitListener) Close() error {
 	l.closed.Store(true)
-	l.once.Do(func() { l.cerr = l.Listener.Close() })
+	l.once.Do(func() {
+		close(l.done)
+		l.cerr = l.Listener.Close()
+	})
 	return l.cerr
 }

@@ -140,7 +140,7 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 		return errors.New("resp: Serve called twice")
 	}
-	s.ln = &limitListener{Listener: l}
+	s.ln = newLimitListener(l)
 	s.served = make(chan struct{})
 	s.mu.Unlock()
 	defer close(s.served)
