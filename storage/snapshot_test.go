@@ -145,6 +145,17 @@ func TestStore(t *testing.T) {
 			if err := s.WriteSnapshot(101, nil); !errors.Is(err, ErrOptions) {
 				t.Fatalf("snapshot beyond the log: %v", err)
 			}
+			if snap := s.Snapshot(); snap == nil || snap.Index != 90 {
+				t.Fatalf("Snapshot after WriteSnapshot: %+v", snap)
+			}
+			var replayed []logRecord
+			if err := s.Replay(func(index uint64, payload []byte) error {
+				replayed = append(replayed, logRecord{index, slices.Clone(payload)})
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			checkRecords(t, replayed, 91, 100)
 			// Snapshots at 60 and 90 are kept; the log reaches back to 61.
 			if first := s.Log().FirstIndex(); first > 61 || first < 31 {
 				t.Fatalf("log FirstIndex %d", first)

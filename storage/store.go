@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"path"
+	"sync"
 
 	"github.com/spooksystems/spook/storage/vfs"
 )
@@ -22,12 +23,14 @@ type StoreOptions struct {
 // Store is safe for concurrent use as far as its Log is; WriteSnapshot
 // calls must not overlap each other.
 type Store struct {
-	fs       vfs.FS
-	snapDir  string
-	opts     StoreOptions
-	log      *Log
-	snapshot *Snapshot
-	skipped  []error
+	fs      vfs.FS
+	snapDir string
+	opts    StoreOptions
+	log     *Log
+	skipped []error
+
+	mu       sync.Mutex
+	snapshot *Snapshot // guarded by mu
 }
 
 // OpenStore opens (or creates) the data directory dir. It loads the
@@ -74,9 +77,15 @@ func OpenStore(fsys vfs.FS, dir string, opts StoreOptions) (*Store, error) {
 // directly (WriteSnapshot does so safely).
 func (s *Store) Log() *Log { return s.log }
 
-// Snapshot is the snapshot loaded at open, or nil. Its Data is owned by
-// the caller.
-func (s *Store) Snapshot() *Snapshot { return s.snapshot }
+// Snapshot is the newest snapshot: the one loaded at open, or the last
+// one WriteSnapshot stored since, or nil. Replay starts after it. After a
+// WriteSnapshot its Data is the slice passed to WriteSnapshot, which the
+// caller must therefore not modify afterwards.
+func (s *Store) Snapshot() *Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snapshot
+}
 
 // Recovery reports what opening the log repaired.
 func (s *Store) Recovery() RecoveryReport { return s.log.Recovery() }
@@ -88,8 +97,8 @@ func (s *Store) SkippedSnapshots() []error { return s.skipped }
 // if there is none), in order. payload is valid only during the call.
 func (s *Store) Replay(fn func(index uint64, payload []byte) error) error {
 	from := s.log.FirstIndex()
-	if s.snapshot != nil {
-		from = s.snapshot.Index + 1
+	if snap := s.Snapshot(); snap != nil {
+		from = snap.Index + 1
 	}
 	return s.log.Iterate(from, fn)
 }
@@ -111,6 +120,11 @@ func (s *Store) WriteSnapshot(index uint64, data []byte) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	if s.snapshot == nil || index >= s.snapshot.Index {
+		s.snapshot = &Snapshot{Index: index, Data: data, File: path.Join(s.snapDir, snapshotName(index))}
+	}
+	s.mu.Unlock()
 	return s.log.TruncateFront(kept[0] + 1)
 }
 
