@@ -36,6 +36,14 @@ type Builder struct {
 	scratch  counter              // counter views
 	h        hasher
 	finished bool
+
+	// Inline storage for the common single-key transaction, so building
+	// one costs two allocations (the Builder and its Deps).
+	firstKey   keyBuild
+	keysBuf    [1]*keyBuild
+	opsBuf     [1]keyOp
+	arenaBuf   [128]byte
+	scratchBuf [4]counterNode
 }
 
 // keyBuild is the pending operation on one key plus what the Builder needs
@@ -66,6 +74,9 @@ func (b *Builder) check() {
 func (b *Builder) copy(p []byte) []byte {
 	if len(p) > 1024 {
 		return bytes.Clone(p)
+	}
+	if b.arena == nil {
+		b.arena = b.arenaBuf[:0]
 	}
 	if cap(b.arena)-len(b.arena) < len(p) {
 		size := max(256, 2*cap(b.arena), len(p))
@@ -101,7 +112,13 @@ func (b *Builder) prepare(key []byte) (*keyBuild, bool, error) {
 	if len(b.keys) >= MaxTxnKeys {
 		return nil, false, ErrTxnTooBig
 	}
-	kb := &keyBuild{key: key, base: b.ks.lookup(key)}
+	var kb *keyBuild
+	if len(b.keys) == 0 {
+		kb = &b.firstKey // referenced only once committed, so free until then
+	} else {
+		kb = new(keyBuild)
+	}
+	*kb = keyBuild{key: key, base: b.ks.lookup(key)}
 	if kb.base != nil {
 		if kb.base.oset() != nil {
 			kb.setLive = len(kb.base.oset().members)
@@ -120,6 +137,9 @@ func (b *Builder) commit(kb *keyBuild, fresh bool) {
 		return
 	}
 	kb.key = b.copy(kb.key)
+	if b.keys == nil {
+		b.keys = b.keysBuf[:0]
+	}
 	b.keys = append(b.keys, kb)
 	switch {
 	case b.index != nil:
@@ -159,6 +179,9 @@ func (kb *keyBuild) regValue() ([]byte, bool) {
 // the builder's scratch (valid until the next call).
 func (b *Builder) counterView(kb *keyBuild) *counter {
 	c := &b.scratch
+	if c.nodes == nil {
+		c.nodes = b.scratchBuf[:0]
+	}
 	c.nodes = c.nodes[:0]
 	if kb.base != nil && kb.base.ctr() != nil {
 		c.nodes = append(c.nodes, kb.base.ctr().nodes...)
@@ -739,7 +762,7 @@ func (b *Builder) Empty() bool {
 func (b *Builder) Finish() *Txn {
 	b.check()
 	b.finished = true
-	ops := make([]keyOp, 0, len(b.keys))
+	ops := b.opsBuf[:0]
 	for _, kb := range b.keys {
 		normalize(&kb.op)
 		if !kb.op.empty() {

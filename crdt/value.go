@@ -167,13 +167,14 @@ func (v *Value) Contains(member []byte) bool {
 
 // Members calls fn for each member of the set component in canonical
 // (bytewise) order until fn returns false. It sorts on every call:
-// O(n log n) time and one allocation of n strings headers.
+// O(n log n) time and one allocation of n string headers. The member
+// slices alias state and must not be modified.
 func (v *Value) Members(fn func(member []byte) bool) {
 	if v == nil || v.oset() == nil {
 		return
 	}
 	for _, m := range v.oset().sortedMembers() {
-		if !fn([]byte(m)) {
+		if !fn(bytesOf(m)) {
 			return
 		}
 	}
@@ -210,7 +211,7 @@ func (v *Value) Fields(fn func(name []byte, v *Value) bool) {
 	}
 	for _, name := range v.omap().sortedFields() {
 		f := v.omap().fields[name]
-		if f.live() && !fn([]byte(name), f) {
+		if f.live() && !fn(bytesOf(name), f) {
 			return
 		}
 	}
