@@ -24,6 +24,10 @@ fuzz-smoke:
 up:
 	$(GO) run ./cmd/spook up
 
+## soak: the real-process kill -9 loop with 500 iterations
+soak:
+	SPOOK_KILL_ITERATIONS=500 $(GO) test -count=1 -timeout 60m -run KillLoop -v ./test
+
 ## sim-long: 100,000 simulator seeds
 sim-long:
 	$(GO) run ./cmd/spook sim --seeds 100000 --steps 1000
