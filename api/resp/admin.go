@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/tidwall/redcon"
 )
@@ -696,7 +697,7 @@ func cmdFlushAll(s *Server, c *client, args [][]byte) {
 			return nil
 		})
 		if err == nil && len(keys) > 0 {
-			var tok = c.lastToken
+			var tok api.Token
 			tok, err = s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
 				for _, k := range keys {
 					if tx.Get(k) == nil {

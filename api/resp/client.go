@@ -102,13 +102,9 @@ func errorText(err error) string {
 		return string(errTooLarge)
 	case errors.Is(err, crdt.ErrNotInteger):
 		return string(errNotInteger)
-	case errors.Is(err, errContextEnded):
-		return string(errCanceled)
 	}
 	return "ERR " + oneLine(err.Error())
 }
-
-var errContextEnded = errors.New("resp: context ended")
 
 // oneLine makes s safe inside a simple string or error reply.
 func oneLine(s string) string {

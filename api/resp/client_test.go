@@ -603,3 +603,36 @@ func TestPubSubSlowSubscriberDisconnected(t *testing.T) {
 	// The server still serves others.
 	f.raw().expect("+PONG", "PING")
 }
+
+// TestConcurrentClients: many connections incrementing one counter and
+// adding to one set at once lose no update.
+func TestConcurrentClients(t *testing.T) {
+	f := start(t, Config{})
+	const clients, each = 8, 200
+	errs := make(chan error, clients)
+	for i := range clients {
+		go func() {
+			c := redis.NewClient(&redis.Options{Addr: f.addr, PoolSize: 1})
+			defer c.Close()
+			for j := range each {
+				if err := c.Incr(bg(), "n").Err(); err != nil {
+					errs <- err
+					return
+				}
+				if err := c.SAdd(bg(), "s", fmt.Sprintf("%d-%d", i, j)).Err(); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := f.raw()
+	r.expect(`"1600"`, "GET", "n")
+	r.expect(":1600", "SCARD", "s")
+}
