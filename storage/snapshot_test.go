@@ -221,3 +221,26 @@ func TestStoreRefusesLogAfterMissingSnapshot(t *testing.T) {
 		t.Fatalf("OpenStore without the snapshot the log was trimmed for: %v", err)
 	}
 }
+
+func TestStoreLocksDirectory(t *testing.T) {
+	for name, env := range filesystems(t) {
+		t.Run(name, func(t *testing.T) {
+			dir := path.Dir(env.dir)
+			s, err := OpenStore(env.fs, dir, StoreOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := OpenStore(env.fs, dir, StoreOptions{}); !errors.Is(err, vfs.ErrLocked) {
+				t.Fatalf("second OpenStore: %v", err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, err = OpenStore(env.fs, dir, StoreOptions{})
+			if err != nil {
+				t.Fatalf("OpenStore after Close: %v", err)
+			}
+			s.Close()
+		})
+	}
+}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"io"
 	"path"
 	"sync"
 
@@ -16,7 +17,11 @@ type StoreOptions struct {
 	Snapshot SnapshotOptions
 }
 
-// Store is a data directory: a log in dir/log and snapshots in dir/snap.
+// lockName is the file in a data directory that OpenStore locks.
+const lockName = "LOCK"
+
+// Store is a data directory: a log in dir/log and snapshots in dir/snap,
+// locked against a second user by dir/LOCK.
 // A snapshot at index i stands for the records 1..i; recovery is "load
 // the newest valid snapshot, then replay the log after it".
 //
@@ -28,6 +33,7 @@ type Store struct {
 	opts    StoreOptions
 	log     *Log
 	skipped []error
+	lock    io.Closer // held from open to Close
 
 	mu       sync.Mutex
 	snapshot *Snapshot // guarded by mu
@@ -36,15 +42,30 @@ type Store struct {
 // OpenStore opens (or creates) the data directory dir. It loads the
 // newest valid snapshot and opens the log, and checks they fit together:
 // the log must hold every record after the snapshot. A log that starts
-// later is refused with a *CorruptionError (records are missing).
+// later is refused with a *CorruptionError (records are missing). A data
+// directory another Store holds is refused with vfs.ErrLocked.
 func OpenStore(fsys vfs.FS, dir string, opts StoreOptions) (*Store, error) {
 	s := &Store{fs: fsys, snapDir: path.Join(dir, "snap"), opts: opts}
 	if err := ensureDir(fsys, dir); err != nil {
 		return nil, err
 	}
+	lock, err := fsys.Lock(path.Join(dir, lockName))
+	if err != nil {
+		return nil, fmt.Errorf("storage: lock data directory %s: %w", dir, err)
+	}
+	if err := s.open(dir, opts); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func (s *Store) open(dir string, opts StoreOptions) error {
+	fsys := s.fs
 	snap, skipped, err := LoadSnapshot(fsys, s.snapDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.snapshot, s.skipped = snap, skipped
 	logOpts := opts.Log
@@ -55,22 +76,22 @@ func OpenStore(fsys vfs.FS, dir string, opts StoreOptions) (*Store, error) {
 	logDir := path.Join(dir, "log")
 	log, err := OpenLog(fsys, logDir, logOpts)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if snap != nil {
 		first, last := log.FirstIndex(), log.LastIndex()
 		if first > snap.Index+1 || last < snap.Index {
 			log.Close()
-			return nil, &CorruptionError{What: "log", File: logDir,
+			return &CorruptionError{What: "log", File: logDir,
 				Reason: fmt.Sprintf("holds indexes %d..%d, snapshot %s needs every record after %d", first, last, snap.File, snap.Index)}
 		}
 	} else if first := log.FirstIndex(); first != 1 {
 		log.Close()
-		return nil, &CorruptionError{What: "log", File: logDir,
+		return &CorruptionError{What: "log", File: logDir,
 			Reason: fmt.Sprintf("starts at index %d and no valid snapshot covers the records before it", first)}
 	}
 	s.log = log
-	return s, nil
+	return nil
 }
 
 // Log is the store's log. Append and Sync on it; do not TruncateFront it
@@ -128,5 +149,11 @@ func (s *Store) WriteSnapshot(index uint64, data []byte) error {
 	return s.log.TruncateFront(kept[0] + 1)
 }
 
-// Close closes the log (syncing it).
-func (s *Store) Close() error { return s.log.Close() }
+// Close closes the log (syncing it) and releases the directory lock.
+func (s *Store) Close() error {
+	err := s.log.Close()
+	if lerr := s.lock.Close(); err == nil {
+		err = lerr
+	}
+	return err
+}

@@ -3,6 +3,7 @@ package vfs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 )
 
@@ -24,6 +25,7 @@ const (
 	OpMkdir
 	OpStat
 	OpSyncDir
+	OpLock
 )
 
 const (
@@ -31,10 +33,10 @@ const (
 	// after a crash. Crash-point sweeps count these.
 	OpMutating = OpCreate | OpWrite | OpSync | OpTruncate | OpRename | OpRemove | OpMkdir | OpSyncDir
 	// OpAll is every kind of call.
-	OpAll = OpMutating | OpOpen | OpRead | OpClose | OpReadDir | OpStat
+	OpAll = OpMutating | OpOpen | OpRead | OpClose | OpReadDir | OpStat | OpLock
 )
 
-var opNames = [...]string{"create", "open", "read", "write", "sync", "truncate", "close", "rename", "remove", "readdir", "mkdir", "stat", "syncdir"}
+var opNames = [...]string{"create", "open", "read", "write", "sync", "truncate", "close", "rename", "remove", "readdir", "mkdir", "stat", "syncdir", "lock"}
 
 // String names a single kind, or lists a set.
 func (op Op) String() string {
@@ -219,6 +221,14 @@ func (e *ErrorFS) SyncDir(dir string) error {
 		return err
 	}
 	return e.inner.SyncDir(dir)
+}
+
+// Lock implements FS.
+func (e *ErrorFS) Lock(name string) (io.Closer, error) {
+	if err, _ := e.inject(OpLock, name); err != nil {
+		return nil, err
+	}
+	return e.inner.Lock(name)
 }
 
 type errorFile struct {

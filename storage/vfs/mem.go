@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -41,6 +42,9 @@ var (
 type MemFS struct {
 	mu   sync.Mutex
 	root *memNode
+	// locks holds the cleaned names of held locks. Locks are process
+	// state, not disk state: Crash returns a MemFS with none held.
+	locks map[string]bool
 }
 
 // memNode is a file or a directory. Nodes are shared by pointer between
@@ -277,6 +281,45 @@ func (m *MemFS) SyncDir(dir string) error {
 	for name, child := range node.children {
 		node.synced[name] = child
 	}
+	return nil
+}
+
+// Lock implements FS. The lock file is created like any file (and is
+// durable only after SyncDir); the lock itself lives in memory.
+func (m *MemFS) Lock(name string) (io.Closer, error) {
+	f, err := m.open("lock", name, true)
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = m.Create(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	key := path.Clean("/" + filepath.ToSlash(name))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.locks[key] {
+		return nil, fmt.Errorf("%s: %w", name, ErrLocked)
+	}
+	if m.locks == nil {
+		m.locks = map[string]bool{}
+	}
+	m.locks[key] = true
+	return &memLock{fs: m, key: key}, nil
+}
+
+type memLock struct {
+	fs   *MemFS
+	key  string
+	once sync.Once
+}
+
+func (l *memLock) Close() error {
+	l.once.Do(func() {
+		l.fs.mu.Lock()
+		delete(l.fs.locks, l.key)
+		l.fs.mu.Unlock()
+	})
 	return nil
 }
 

@@ -1,8 +1,11 @@
 package vfs
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // OS is the real filesystem. It is the only code in storage that touches
@@ -79,4 +82,22 @@ func (OS) SyncDir(dir string) error {
 		return err
 	}
 	return d.Close()
+}
+
+// Lock implements FS with flock(2) LOCK_EX|LOCK_NB on name. The lock
+// belongs to the open file, so it is released by Close or by the process
+// dying, and a second Lock of the same file within one process fails too.
+func (OS) Lock(name string) (io.Closer, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if err == syscall.EWOULDBLOCK {
+			return nil, fmt.Errorf("%s: %w", name, ErrLocked)
+		}
+		return nil, &os.PathError{Op: "flock", Path: name, Err: err}
+	}
+	return f, nil
 }

@@ -1,6 +1,9 @@
 package vfs
 
-import "io"
+import (
+	"errors"
+	"io"
+)
 
 // File is an open file. Implementations are safe for concurrent use by
 // several goroutines (a Sync may run while another goroutine Writes), but
@@ -60,7 +63,15 @@ type FS interface {
 	Stat(name string) (FileInfo, error)
 	// SyncDir makes the entries of dir (creates, renames, removes) durable.
 	SyncDir(dir string) error
+	// Lock creates name if needed and takes an exclusive lock on it, so
+	// two processes (or two opens in one process) cannot use one data
+	// directory at once. It fails with ErrLocked if the lock is held.
+	// Closing the returned Closer releases it; so does process exit.
+	Lock(name string) (io.Closer, error)
 }
+
+// ErrLocked is returned by FS.Lock when another holder has the lock.
+var ErrLocked = errors.New("vfs: locked by another user")
 
 var (
 	_ FS = OS{}

@@ -307,3 +307,29 @@ func TestErrorFSInjects(t *testing.T) {
 		t.Fatal("a failed Rename took effect")
 	}
 }
+
+func TestLock(t *testing.T) {
+	for implName, impl := range implementations(t) {
+		t.Run(implName, func(t *testing.T) {
+			if err := impl.fs.MkdirAll(impl.root); err != nil {
+				t.Fatal(err)
+			}
+			name := path.Join(impl.root, "LOCK")
+			l, err := impl.fs.Lock(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := impl.fs.Lock(name); !errors.Is(err, ErrLocked) {
+				t.Fatalf("second Lock: %v", err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			l2, err := impl.fs.Lock(name)
+			if err != nil {
+				t.Fatalf("Lock after release: %v", err)
+			}
+			l2.Close()
+		})
+	}
+}
