@@ -636,3 +636,47 @@ func TestConcurrentClients(t *testing.T) {
 	r.expect(`"1600"`, "GET", "n")
 	r.expect(":1600", "SCARD", "s")
 }
+
+// TestLifecycle: Close ends subscribed, blocked and idle connections alike
+// and leaves no goroutine (TestMain's goleak checks); Serve after Close
+// refuses.
+func TestLifecycle(t *testing.T) {
+	f := start(t, Config{})
+	sub := f.raw()
+	sub.expect(`["subscribe" "__keyevent@0__:set" :1]`, "SUBSCRIBE", "__keyevent@0__:set")
+	idle := f.raw()
+	idle.expect("+PONG", "PING")
+	multi := f.raw()
+	multi.expect("+OK", "MULTI")
+	if err := f.server.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]*raw{"subscribed": sub, "idle": idle, "in MULTI": multi} {
+		if _, err := r.r.ReadByte(); err != io.EOF {
+			t.Errorf("%s connection after Close: %v", name, err)
+		}
+	}
+	if err := f.server.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.server.Serve(l); !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve after Close: %v", err)
+	}
+	if _, err := l.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Serve after Close left the listener open: %v", err)
+	}
+
+	// Close before Serve.
+	s := New(f.backend, Config{})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2, _ := net.Listen("tcp", "127.0.0.1:0")
+	if err := s.Serve(l2); !errors.Is(err, ErrServerClosed) {
+		t.Errorf("Serve after an early Close: %v", err)
+	}
+}
