@@ -130,7 +130,6 @@ type Log struct {
 	err         error     // sticky: the first failure
 	closed      bool
 	report      RecoveryReport
-	readBuf     []byte // reused by Iterate
 }
 
 // OpenLog opens the log in dir, creating dir and an empty log if needed,
@@ -180,15 +179,18 @@ func (l *Log) recover() error {
 			segs = append(segs, segment{name: path.Join(l.dir, name), firstIndex: first})
 		}
 	}
+	// One buffer, as large as the largest segment, serves every read;
+	// it is dropped when recovery ends rather than kept for the log's life.
+	var buf []byte
 	limitBytes := l.segmentFileBytesMax()
 	for i := 0; i < len(segs); i++ {
 		seg := &segs[i]
 		last := i == len(segs)-1
-		data, err := readFile(l.fs, seg.name, l.readBuf, limitBytes)
+		data, err := readFile(l.fs, seg.name, buf, limitBytes)
 		if err != nil {
 			return err
 		}
-		l.readBuf = data[:0]
+		buf = data[:0]
 		scan, err := scanSegment(data, seg.name, last, l.opts.RecordBytesMax, nil)
 		if err != nil {
 			return err
@@ -527,16 +529,17 @@ func (l *Log) Iterate(from uint64, fn func(index uint64, payload []byte) error) 
 	if err := l.flush(); err != nil {
 		return err
 	}
+	var buf []byte // reused across segments, dropped on return
 	limitBytes := l.segmentFileBytesMax()
 	for _, seg := range l.segments {
 		if seg.records == 0 || seg.firstIndex+seg.records <= from {
 			continue
 		}
-		data, err := readFile(l.fs, seg.name, l.readBuf, limitBytes)
+		data, err := readFile(l.fs, seg.name, buf, limitBytes)
 		if err != nil {
 			return err
 		}
-		l.readBuf = data[:0]
+		buf = data[:0]
 		if int64(len(data)) < seg.sizeBytes {
 			return &CorruptionError{What: "segment", File: seg.name, OffsetBytes: int64(len(data)),
 				Reason: fmt.Sprintf("shorter than the %d bytes written", seg.sizeBytes)}

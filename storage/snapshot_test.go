@@ -175,6 +175,16 @@ func TestStore(t *testing.T) {
 				return nil
 			})
 			checkRecords(t, got, 91, 100)
+			s.ReleaseSnapshotData()
+			if snap := s.Snapshot(); snap.Index != 90 || snap.Data != nil {
+				t.Fatalf("after ReleaseSnapshotData: %+v", snap)
+			}
+			got = nil
+			s.Replay(func(index uint64, payload []byte) error {
+				got = append(got, logRecord{index, slices.Clone(payload)})
+				return nil
+			})
+			checkRecords(t, got, 91, 100)
 			s.Close()
 
 			// Damage the newest snapshot: the store falls back to the one

@@ -111,6 +111,18 @@ func (s *Store) Snapshot() *Snapshot {
 // Recovery reports what opening the log repaired.
 func (s *Store) Recovery() RecoveryReport { return s.log.Recovery() }
 
+// ReleaseSnapshotData drops the store's reference to the newest
+// snapshot's Data (which can be large) once the caller has restored from
+// it; Snapshot then returns its Index and File with nil Data, and Replay
+// is unaffected.
+func (s *Store) ReleaseSnapshotData() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.snapshot != nil {
+		s.snapshot = &Snapshot{Index: s.snapshot.Index, File: s.snapshot.File}
+	}
+}
+
 // SkippedSnapshots lists the invalid snapshot files OpenStore passed over.
 func (s *Store) SkippedSnapshots() []error { return s.skipped }
 
