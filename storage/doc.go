@@ -5,12 +5,18 @@
 //
 // # Use
 //
-//	store, err := storage.OpenStore(vfs.OS{}, dataDir, storage.StoreOptions{})
+//	store, err := storage.OpenStore(vfs.OS{}, dataDir, storage.StoreOptions{}) // locks dataDir/LOCK
 //	if snap := store.Snapshot(); snap != nil { restore(snap.Data) }
+//	store.ReleaseSnapshotData()
 //	err = store.Replay(func(index uint64, payload []byte) error { return apply(payload) })
 //	index, err := store.Log().Append(record) // buffered; not yet durable
-//	err = store.Log().Sync()                 // every record appended before is durable
+//	err = store.Log().Flush()                // handed to the OS: survives a process crash
+//	err = store.Log().Sync()                 // fsynced: survives a power loss
 //	err = store.WriteSnapshot(index, state)  // then the log is trimmed behind it
+//	err = store.Close()
+//
+// Tests use vfs.MemFS instead of vfs.OS to crash the disk at will, and
+// vfs.ErrorFS to fail any call.
 //
 // Log and snapshot functions can be used alone (OpenLog, WriteSnapshot,
 // LoadSnapshot). When Sync is called is the caller's decision: SyncPolicy
