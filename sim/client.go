@@ -84,6 +84,10 @@ func (s *simulator) read(n *node, ss *session) {
 			}
 		}
 		s.hist.Causal = append(s.hist.Causal, r)
+		if s.o.Log != nil && r.Count < r.Mark {
+			s.logf("%s causal read of session %d: mark=%s own=%s applied=%v", n.name, o.id,
+				check.Render(ks.Get(o.markKey)), check.Render(ks.Get(o.ownKey)), n.r.Applied())
+		}
 		s.trace.event(evRead, uint64(n.idx), uint64(r.Mark), uint64(r.Count))
 		return
 	}
