@@ -19,9 +19,11 @@ type Sibling struct {
 //
 // Internally a Value holds up to one component per type. A component is
 // present (non-nil, non-empty) iff it holds at least one entry: a register
-// entry, a counter node, a set member, a map field. Absent components cost
-// one nil word each. A present component may still be hidden: a counter
-// whose every node is reset, or a map whose fields are all such counters.
+// entry, a counter node, a set member, a map field. A plain string costs
+// no allocation beyond its value bytes: the register's single entry is
+// inline and the other components hang off one nil pointer. A present
+// component may still be hidden: a counter whose every node is reset, or a
+// map whose fields are all such counters.
 type Value struct {
 	reg registers   // register entries; the single common one inline
 	x   *components // counter, set and map; nil for a plain register
