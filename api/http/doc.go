@@ -16,6 +16,7 @@
 //	GET    /v1/watch?prefix= Server-Sent Events, one per change
 //	GET    /v1/status        the node's api.Status
 //	GET    /v1/members       the members as this node sees them
+//	DELETE /v1/members/{name} remove a dead member (backends with api.Admin)
 //	GET    /healthz          liveness (no auth)
 //	GET    /readyz           readiness (no auth; Config.Ready)
 //	GET    /metrics          Config.Metrics, when set (no auth)

@@ -421,3 +421,32 @@ func TestTokenRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+type adminBackend struct{ *apitest.Backend }
+
+func (a adminBackend) RemoveMember(ctx context.Context, name string) (api.Token, error) {
+	if name != "dead" {
+		return api.Token{}, errors.New("no member called " + name)
+	}
+	return a.Update(ctx, func(tx *crdt.Builder) error { return tx.Set([]byte("m"), []byte(name)) })
+}
+
+func TestRemoveMember(t *testing.T) {
+	f := start(t, Config{})
+	f.expect(501, `{"error":{"code":"not_supported","message":"this node does not accept operator actions"}}`, "DELETE", "/v1/members/dead", "")
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab := adminBackend{apitest.New("n2")}
+	defer ab.Close()
+	s := New(ab, Config{})
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	defer func() { s.Close(); <-done }()
+	g := &fixture{t: t, base: "http://" + l.Addr().String(), client: f.client}
+	g.expect(200, `{"token":"`+ab.ID().String()+`:1"}`, "DELETE", "/v1/members/dead", "")
+	g.expect(500, `{"error":{"code":"internal","message":"no member called alive"}}`, "DELETE", "/v1/members/alive", "")
+	g.expect(405, "", "POST", "/v1/members/dead", "")
+}

@@ -90,9 +90,10 @@ func New(backend api.Backend, cfg Config) *Server {
 	v1("GET /v1/watch", s.watch)
 	v1("GET /v1/status", s.status)
 	v1("GET /v1/members", s.members)
+	v1("DELETE /v1/members/{name}", s.removeMember)
 	// Method-less twins answer a wrong method with a JSON 405 (the mux's
 	// own is plain text); more specific patterns win for the right one.
-	for _, p := range []string{"/v1/kv/{key...}", "/v1/txn", "/v1/wait", "/v1/watch", "/v1/status", "/v1/members", "/healthz", "/readyz"} {
+	for _, p := range []string{"/v1/kv/{key...}", "/v1/txn", "/v1/wait", "/v1/watch", "/v1/status", "/v1/members", "/v1/members/{name}", "/healthz", "/readyz"} {
 		mux.Handle(p, s.auth(http.HandlerFunc(methodNotAllowed)))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -208,6 +209,23 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.backend.Status())
+}
+
+// removeMember is DELETE /v1/members/{name}: the operator declares a dead
+// member removed so collapse stops waiting for it. It needs a backend that
+// implements api.Admin; others answer 501.
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
+	admin, ok := s.backend.(api.Admin)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, "not_supported", "this node does not accept operator actions")
+		return
+	}
+	tok, err := admin.RemoveMember(r.Context(), r.PathValue("name"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tokenBody{Token: formatToken(tok)})
 }
 
 func (s *Server) members(w http.ResponseWriter, r *http.Request) {

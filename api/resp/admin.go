@@ -412,6 +412,26 @@ func cmdSpookStatus(s *Server, c *client, args [][]byte) {
 	c.out.WriteBulk(b)
 }
 
+// cmdSpookRemoveMember is SPOOK.REMOVEMEMBER name: the operator declares
+// a dead member removed so collapse stops waiting for it. It needs a
+// backend that implements api.Admin.
+func cmdSpookRemoveMember(s *Server, c *client, args [][]byte) {
+	admin, ok := s.backend.(api.Admin)
+	if !ok {
+		c.out.WriteError("ERR SPOOK.REMOVEMEMBER is not supported by this node")
+		return
+	}
+	tok, err := admin.RemoveMember(s.ctx, string(args[1]))
+	if err != nil {
+		c.out.WriteError(s.errorText(err))
+		return
+	}
+	if !tok.IsZero() {
+		c.lastToken = tok // WAIT then waits for the membership change
+	}
+	c.out.WriteString("OK")
+}
+
 // cmdWait is WAIT numreplicas timeout: block until numreplicas other
 // members have applied this client's last write (Backend.Wait with
 // numreplicas+1 members, this node included) or timeout milliseconds pass

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/spooksystems/spook/api"
+	"github.com/spooksystems/spook/api/apitest"
 )
 
 // TestGoRedis drives every command family through go-redis, which first
@@ -678,5 +680,42 @@ func TestLifecycle(t *testing.T) {
 	l2, _ := net.Listen("tcp", "127.0.0.1:0")
 	if err := s.Serve(l2); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve after an early Close: %v", err)
+	}
+}
+
+// adminBackend adds api.Admin to the test backend.
+type adminBackend struct {
+	*apitest.Backend
+	removed []string
+}
+
+func (a *adminBackend) RemoveMember(ctx context.Context, name string) (api.Token, error) {
+	if name != "dead" {
+		return api.Token{}, errors.New("no member called " + name)
+	}
+	a.removed = append(a.removed, name)
+	return a.Update(ctx, func(tx *crdtBuilder) error { return tx.Set([]byte("members-changed"), []byte(name)) })
+}
+
+func TestRemoveMember(t *testing.T) {
+	f := start(t, Config{})
+	f.raw().expect("-ERR SPOOK.REMOVEMEMBER is not supported by this node", "SPOOK.REMOVEMEMBER", "dead")
+
+	ab := &adminBackend{Backend: apitest.New("n2")}
+	defer ab.Close()
+	s := New(ab, Config{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	defer func() { s.Close(); <-done }()
+	r := (&fixture{t: t, addr: l.Addr().String()}).raw()
+	r.expect("+OK", "SPOOK.REMOVEMEMBER", "dead")
+	r.expect("-ERR no member called alive", "SPOOK.REMOVEMEMBER", "alive")
+	r.expect(":0", "WAIT", "0", "0")
+	if len(ab.removed) != 1 {
+		t.Errorf("removed %v", ab.removed)
 	}
 }
