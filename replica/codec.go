@@ -295,7 +295,10 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 			if m.Type == MsgSyncReq {
 				continue
 			}
-			if len(n.Hashes) == syncFanout {
+			if len(n.Hashes) > 0 {
+				if len(n.Hashes) != hashesFor(n.Depth) {
+					return dst, fmt.Errorf("%w: tree node with %d hashes", ErrEncode, len(n.Hashes))
+				}
 				dst = append(dst, 0)
 				for _, h := range n.Hashes {
 					dst = binary.LittleEndian.AppendUint64(dst, h)
@@ -570,7 +573,7 @@ func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 			if m.Type == MsgSyncResp {
 				switch r.Byte("tree node kind") {
 				case 0:
-					tn.Hashes = make([]uint64, syncFanout)
+					tn.Hashes = make([]uint64, hashesFor(tn.Depth))
 					for j := range tn.Hashes {
 						tn.Hashes[j] = readUint64(r, "tree hash")
 					}

@@ -206,7 +206,8 @@ func (r *Replica) stepFetch(from causal.NodeID, m *Message) {
 			reason := fmt.Sprintf("needs %s:%d, retained log starts after %s:%d",
 				e.Node, c+1, e.Node, r.floor.Get(e.Node))
 			r.event(EventCatchUpTooFar, from, causal.Dot{}, reason)
-			r.send(from, Message{Type: MsgTooFar, Reason: reason})
+			// The reason stays local (an event): on the wire the type says it.
+			r.send(from, Message{Type: MsgTooFar})
 			return
 		}
 	}

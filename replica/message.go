@@ -98,12 +98,15 @@ type Message struct {
 
 // TreeNode is one node of the reconciliation hash tree: the keys whose
 // 64-bit key hash starts with the top 4×Depth bits of Prefix. In an answer
-// exactly one of Hashes (16 children, for a node with more than
-// syncLeafKeys keys) or Entries (its keys, for a small node) is set.
+// exactly one of Hashes (its children's hashes, for a node with more than
+// syncLeafKeys keys) or Entries (its keys, for a small node) is set. The
+// root carries every child's hash; a deeper node omits its last child's,
+// which the requester derives from the node's own hash (known from the
+// parent's answer): hash(last) = hash(node) − Σ hash(others).
 type TreeNode struct {
 	Depth   uint8
 	Prefix  uint64
-	Hashes  []uint64    // len 0 or 16
+	Hashes  []uint64    // len 0, or syncFanout (root) or syncFanout-1
 	Entries []TreeEntry // sorted by KeyHash
 }
 

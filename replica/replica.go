@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -298,7 +299,17 @@ func (r *Replica) Step(from causal.NodeID, m Message) error {
 	if err := r.validate(from, &m); err != nil {
 		return err
 	}
+	_, known := r.peers[from]
 	r.heard(from, &m.Applied)
+	if !known {
+		// The message may make its sender a member (its membership
+		// record): then what it has applied counts at once.
+		defer func() {
+			if _, ok := r.peers[from]; ok {
+				r.heard(from, &m.Applied)
+			}
+		}()
+	}
 	switch m.Type {
 	case MsgTxns:
 		r.stepTxns(from, m.Txns)
@@ -312,7 +323,7 @@ func (r *Replica) Step(from causal.NodeID, m Message) error {
 		r.stepFetch(from, &m)
 	case MsgTooFar:
 		if r.sync == nil {
-			r.startSync(from, "too far behind the retained log: "+m.Reason)
+			r.startSync(from, "too far behind the retained log")
 		}
 	case MsgSnapshotReq:
 		r.stepSnapshotReq(from)
@@ -353,7 +364,7 @@ func (r *Replica) validate(from causal.NodeID, m *Message) error {
 		if n.Depth > syncMaxDepth || n.Prefix&^prefixMask(n.Depth) != 0 {
 			return bad("tree node depth %d prefix %#x", n.Depth, n.Prefix)
 		}
-		if len(n.Hashes) != 0 && len(n.Hashes) != syncFanout {
+		if len(n.Hashes) != 0 && len(n.Hashes) != hashesFor(n.Depth) {
 			return bad("tree node with %d hashes", len(n.Hashes))
 		}
 	}
@@ -712,8 +723,22 @@ type Status struct {
 func (r *Replica) Status() Status {
 	return Status{
 		ID: r.id, Name: r.cfg.Name, Cluster: r.cfg.Cluster, State: r.state,
-		Keys: r.ks.Len(), Hash: r.ks.Hash(), Applied: r.Applied(), Collapsed: r.CollapsedVector(),
+		Keys: r.ks.Len() - r.internalKeys(), Hash: r.ks.Hash(), Applied: r.Applied(), Collapsed: r.CollapsedVector(),
 		Pending: len(r.pending), Retained: len(r.log), Tick: r.tick, Repairing: r.sync != nil,
 		Members: r.Members(),
 	}
+}
+
+// internalKeys counts the live internal keys (membership records).
+func (r *Replica) internalKeys() int {
+	n := 0
+	prefix := []byte(InternalPrefix)
+	r.ks.Range(prefix, func(key []byte, _ *crdt.Value) bool {
+		if !bytes.HasPrefix(key, prefix) {
+			return false
+		}
+		n++
+		return true
+	})
+	return n
 }

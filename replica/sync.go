@@ -44,17 +44,32 @@ import (
 // joined with its own. At the end it sends the responder a digest, which
 // makes the responder pull in turn if it still differs.
 const (
-	syncFanout   = 16
-	syncBits     = 4  // log2(syncFanout)
-	syncMaxDepth = 15 // a node at this depth is always answered with entries
+	syncBits     = 2               // bits of position per tree level
+	syncFanout   = 1 << syncBits   // children per node
+	syncMaxDepth = 64/syncBits - 1 // a node at this depth is always answered with entries
 	// syncLeafKeys is the most keys a node answered with entries holds:
 	// entries cost 16 bytes a key, children hashes 128 bytes a node.
-	syncLeafKeys = 8
+	syncLeafKeys = 4
 	// maxSyncNodesPerRequest and maxSyncKeysPerRequest bound one request;
 	// larger descents send several.
 	maxSyncNodesPerRequest = 4096
 	maxSyncKeysPerRequest  = 4096
 )
+
+// hashesFor is how many child hashes an answer for a node at depth
+// carries (see TreeNode).
+func hashesFor(depth uint8) int {
+	if depth == 0 {
+		return syncFanout
+	}
+	return syncFanout - 1
+}
+
+// nodeID names a tree node.
+type nodeID struct {
+	depth  uint8
+	prefix uint64
+}
 
 // prefixMask keeps the top 4×depth bits of a position.
 func prefixMask(depth uint8) uint64 {
@@ -73,6 +88,10 @@ type syncSession struct {
 	pinned      *causal.Context // responder's context at the start
 	outstanding int             // requests without a final answer
 	keys        int             // keys joined
+	// expect holds, for each requested node but the root, its hash as the
+	// responder's previous answer gave it: the last child's hash derives
+	// from it.
+	expect map[nodeID]uint64
 }
 
 // treeKey is one key of the reconciliation tree.
@@ -148,7 +167,8 @@ func (r *Replica) startSync(peer causal.NodeID, reason string) {
 		return
 	}
 	id := r.rng.next() | 1
-	r.sync = &syncSession{peer: peer, id: id, startTick: r.tick, reason: reason, outstanding: 1}
+	r.sync = &syncSession{peer: peer, id: id, startTick: r.tick, reason: reason, outstanding: 1,
+		expect: map[nodeID]uint64{}}
 	r.event(EventRepairStarted, peer, causal.Dot{}, reason)
 	r.send(peer, Message{Type: MsgSyncReq, Session: id, Nodes: []TreeNode{{}}})
 }
@@ -189,8 +209,8 @@ func (r *Replica) stepSyncReq(from causal.NodeID, m *Message) {
 			}
 			size += 4 + 16*len(a.Entries)
 		} else {
-			a.Hashes = t.children(n.Depth, n.Prefix, m.Session)
-			size += 4 + 8*syncFanout
+			a.Hashes = t.children(n.Depth, n.Prefix, m.Session)[:hashesFor(n.Depth)]
+			size += 4 + 8*len(a.Hashes)
 		}
 		out = append(out, a)
 		if size >= r.cfg.MaxBatchBytes || len(out) >= maxSyncNodesPerRequest {
@@ -220,14 +240,33 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 	var want []uint64
 	var absent [][]byte // our keys the responder lacks
 	for _, n := range m.Nodes {
-		if len(n.Hashes) == syncFanout {
+		key := nodeID{n.Depth, n.Prefix}
+		parent, known := s.expect[key]
+		delete(s.expect, key)
+		if len(n.Hashes) > 0 {
 			if n.Depth >= syncMaxDepth {
 				continue // the responder broke the protocol; skip the node
 			}
+			theirs := n.Hashes
+			if len(theirs) < syncFanout {
+				// Derive the last child's hash. Without the parent's (a
+				// protocol slip) force a descent into it: 0 never equals
+				// a sum of salted hashes but by a 2^-64 chance.
+				last := parent
+				for _, h := range theirs {
+					last -= h
+				}
+				if !known {
+					last = 0
+				}
+				theirs = append(slices.Clip(theirs), last)
+			}
 			ours := t.children(n.Depth, n.Prefix, s.id)
 			for i := range syncFanout {
-				if ours[i] != n.Hashes[i] {
-					nextNodes = append(nextNodes, TreeNode{Depth: n.Depth + 1, Prefix: childPrefix(n.Depth, n.Prefix, i)})
+				if ours[i] != theirs[i] {
+					child := TreeNode{Depth: n.Depth + 1, Prefix: childPrefix(n.Depth, n.Prefix, i)}
+					s.expect[nodeID{child.Depth, child.Prefix}] = theirs[i]
+					nextNodes = append(nextNodes, child)
 				}
 			}
 			continue
