@@ -1,0 +1,75 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/spooksystems/spook/api"
+)
+
+func init() { register("members", "list the cluster's members as a node sees them", runMembers) }
+
+const membersHelp = `usage: spook members [--json] [--addr HOST:PORT] [--token T]
+
+Lists the members as the node sees them (GET /v1/members): name, address,
+state (self, alive, suspect, unreachable, left, removed) and lag, the
+number of transactions this node has that the member has not acknowledged.
+A member that stays unreachable stalls collapse; remove it for good with
+'spook member remove NAME'.
+
+Example:
+  spook members
+  NAME  ADDR            STATE        LAG
+  n1    127.0.0.1:7001  self         0
+  n2    127.0.0.1:7002  alive        0
+  n3    127.0.0.1:7003  unreachable  41
+`
+
+// runMembers prints GET /v1/members as a table, or its JSON.
+func runMembers(args []string) error {
+	fs := newFlagSet("members", membersHelp)
+	cf := addClientFlags(fs)
+	asJSON := fs.Bool("json", false, "print the node's JSON list as is")
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("unexpected arguments %q", rest)
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	ctx, cancel := requestContext()
+	defer cancel()
+	if *asJSON {
+		return copyJSON(ctx, c, "/v1/members")
+	}
+	var ms []api.MemberStatus
+	if err := c.getJSON(ctx, "/v1/members", &ms); err != nil {
+		return err
+	}
+	writeMembers(stdout, ms)
+	return nil
+}
+
+// writeMembers prints members as a table sorted by name.
+func writeMembers(w io.Writer, ms []api.MemberStatus) {
+	ms = slices.Clone(ms)
+	slices.SortFunc(ms, func(a, b api.MemberStatus) int { return cmp.Compare(a.Name, b.Name) })
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tADDR\tSTATE\tLAG")
+	for _, m := range ms {
+		addr := m.Addr
+		if addr == "" {
+			addr = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", m.Name, addr, m.State, m.LagTxns)
+	}
+	tw.Flush()
+}
