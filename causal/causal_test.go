@@ -157,3 +157,15 @@ func TestNodeIDFromName(t *testing.T) {
 		t.Fatal("NodeIDFromName is not a stable injective-looking map")
 	}
 }
+
+func TestNodeIDText(t *testing.T) {
+	id := NodeIDFromName("n1")
+	b, _ := id.MarshalText()
+	var back NodeID
+	if err := back.UnmarshalText(b); err != nil || back != id {
+		t.Fatalf("text round trip %s → %v, %v", b, back, err)
+	}
+	if err := back.UnmarshalText([]byte("zz")); err == nil {
+		t.Fatal("non-hex accepted")
+	}
+}

@@ -43,3 +43,17 @@ func (d Dot) Less(o Dot) bool {
 }
 
 func (d Dot) String() string { return fmt.Sprintf("%s:%d", d.Node, d.Counter) }
+
+// MarshalText writes the ID as 16 hex digits, so JSON carries it as a
+// string (a 64-bit number would lose precision in JavaScript clients).
+func (n NodeID) MarshalText() ([]byte, error) { return []byte(n.String()), nil }
+
+// UnmarshalText reads 16 hex digits written by MarshalText.
+func (n *NodeID) UnmarshalText(b []byte) error {
+	var v uint64
+	if _, err := fmt.Sscanf(string(b), "%x", &v); err != nil || len(b) == 0 || len(b) > 16 {
+		return fmt.Errorf("causal: node id %q is not 1 to 16 hex digits", b)
+	}
+	*n = NodeID(v)
+	return nil
+}

@@ -162,6 +162,7 @@ func (n *Node) restore(rcfg replica.Config) error {
 	}
 	n.log.Info("restored", "snapshot_bytes", len(snapshot), "records", len(records),
 		"elapsed", time.Since(started).Round(time.Millisecond))
+	store.ReleaseSnapshotData() // the replica holds the state now
 	n.r, n.store = r, store
 	n.lastIndex = store.Log().LastIndex()
 	n.durable = 0
