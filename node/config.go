@@ -93,6 +93,10 @@ type Config struct {
 	// Logger receives structured logs. Nil: slog.Default().
 	Logger *slog.Logger
 
+	// ClockOffset shifts this node's wall clock, for fault tests of clock
+	// skew (spookd --test-clock-offset). Zero in production.
+	ClockOffset time.Duration
+
 	// now is the wall clock; tests may replace it.
 	now func() time.Time
 }
@@ -139,6 +143,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if off, base := c.ClockOffset, c.now; off != 0 {
+		c.now = func() time.Time { return base().Add(off) }
 	}
 	return c, nil
 }

@@ -39,7 +39,7 @@ type options struct {
 	dev, insecure                          bool
 	tlsCert, tlsKey, tlsCA                 string
 	password, token                        string
-	tick                                   time.Duration
+	tick, clockOffset                      time.Duration
 	logLevel, config                       string
 }
 
@@ -62,6 +62,7 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.StringVar(&o.password, "password", "", "password Redis clients must AUTH with (empty: none)")
 	fs.StringVar(&o.token, "token", "", "bearer token the HTTP API requires (empty: none)")
 	fs.DurationVar(&o.tick, "tick", node.DefaultTickInterval, "length of one replica tick")
+	fs.DurationVar(&o.clockOffset, "test-clock-offset", 0, "TEST ONLY: shift this node's wall clock (clock-skew fault tests)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.config, "config", "", "config file of 'flag = value' lines")
 	fs.Usage = func() {
@@ -148,7 +149,7 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 	}
 	cfg := node.Config{
 		Name: name, Cluster: o.cluster, Listen: o.listen, Advertise: o.advertise,
-		DataDir: o.data, Fsync: policy, TickInterval: o.tick,
+		DataDir: o.data, Fsync: policy, TickInterval: o.tick, ClockOffset: o.clockOffset,
 		Password: o.password, Token: o.token,
 		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})),
 	}
