@@ -58,23 +58,33 @@ func BenchmarkRegisterWriteJoin(b *testing.B) {
 }
 
 // BenchmarkSetAddJoin: an OR-set add of a new member (the member string
-// and its dot slice are the allocations).
+// and its dot slice are the allocations), into a set that grows to size
+// members and then starts over: size=1k measures the CPU cost, size=1M
+// adds the cache misses of a large set.
 func BenchmarkSetAddJoin(b *testing.B) {
-	members := make([][]byte, 1<<20)
-	for i := range members {
-		members[i] = []byte("member:" + strconv.Itoa(i))
-	}
-	var deps causal.Context
-	var h hasher
-	s := newSet()
-	k := uint64(0)
-	b.ReportAllocs()
-	for b.Loop() {
-		k++
-		if k%uint64(len(members)) == 0 {
-			s = newSet() // keep the set bounded; amortized over 1 M adds
+	for _, size := range []int{1 << 10, 1 << 20} {
+		name := "size=1k"
+		if size == 1<<20 {
+			name = "size=1M"
 		}
-		s.joinMember(setDelta{member: members[k%uint64(len(members))], add: true, dot: causal.Dot{Node: 1, Counter: k}}, &deps, &h)
+		b.Run(name, func(b *testing.B) {
+			members := make([][]byte, size)
+			for i := range members {
+				members[i] = []byte("member:" + strconv.Itoa(i))
+			}
+			var deps causal.Context
+			var h hasher
+			s := newSet()
+			k := uint64(0)
+			b.ReportAllocs()
+			for b.Loop() {
+				k++
+				if k%uint64(size) == 0 {
+					s = newSet() // keep the set bounded; amortized over size adds
+				}
+				s.joinMember(setDelta{member: members[k%uint64(size)], add: true, dot: causal.Dot{Node: 1, Counter: k}}, &deps, &h)
+			}
+		})
 	}
 }
 
