@@ -46,6 +46,7 @@ type cluster struct {
 	bytesBy  map[MessageType]int
 	msgsBy   map[MessageType]int
 	drop     func(p payload) bool // optional fault injection
+	before   func(p payload)      // optional hook run before each delivery
 	noEvents bool
 }
 
@@ -137,6 +138,9 @@ func (c *cluster) deliverOnce() int {
 		to := c.byID[p.to]
 		if to == nil || to.down || c.cut[link{p.from, p.to}] {
 			continue
+		}
+		if c.before != nil {
+			c.before(p)
 		}
 		if c.drop != nil && c.drop(p) {
 			// A dropped payload desynchronizes the link: reset its session.

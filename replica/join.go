@@ -2,11 +2,14 @@ package replica
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/crdt"
 )
 
-// joinState is a joining node's snapshot transfer.
+// joinState is a snapshot transfer in progress: a joining node's, or a
+// member's repair transfer.
 type joinState struct {
 	next    int           // index in Config.Join of the next peer to ask
 	from    causal.NodeID // peer asked last
@@ -14,6 +17,18 @@ type joinState struct {
 	asked   bool
 	buf     []byte
 	total   uint64
+	// repair marks a transfer requested by a member to repair its state
+	// (after reconciliation kept failing), not to join.
+	repair bool
+}
+
+// requestRepairSnapshot asks peer for its whole state, to be joined into
+// ours: the fallback when reconciliation against a busy peer keeps
+// aborting or the difference is too large to buffer.
+func (r *Replica) requestRepairSnapshot(peer causal.NodeID) {
+	j := &r.join
+	j.from, j.askTick, j.asked, j.buf, j.total, j.repair = peer, r.tick, true, nil, 0, true
+	r.send(peer, Message{Type: MsgSnapshotReq})
 }
 
 // tickJoin asks a join peer for a snapshot, and the next one after
@@ -51,7 +66,7 @@ func (r *Replica) bootstrapForSnapshot() []Peer { return r.bootstrap }
 // stepSnapshot assembles snapshot chunks and installs the snapshot.
 func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 	j := &r.join
-	if r.state != NodeJoining || from != j.from {
+	if from != j.from || (r.state != NodeJoining && !(j.repair && r.state == NodeMember)) {
 		return nil // late or unasked: ignore
 	}
 	if m.Offset == 0 {
@@ -72,6 +87,11 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 	if err != nil {
 		r.event(EventMessageRefused, from, causal.Dot{}, err.Error())
 		return fmt.Errorf("%w: %w", ErrBadMessage, err)
+	}
+	if j.repair {
+		j.repair = false
+		r.joinSnapshot(from, ks)
+		return nil
 	}
 	r.bootstrap, r.ks = boot, ks
 	r.ready.Snapshot = snap
@@ -94,4 +114,47 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 	r.send(from, Message{Type: MsgFetch})
 	r.cutDirty = true
 	return nil
+}
+
+// joinSnapshot joins a peer's whole state into ours in one step, reports
+// the keys whose state changed, and persists the result as a snapshot.
+func (r *Replica) joinSnapshot(from causal.NodeID, other *crdt.Keyspace) {
+	if s := r.sync; s != nil {
+		r.abortSync("replaced by a snapshot transfer")
+	}
+	before := map[string]uint64{}
+	var keys []string
+	note := func(k []byte, _ *crdt.Value) bool {
+		if _, ok := before[string(k)]; !ok {
+			before[string(k)] = r.ks.KeyHash(k)
+			keys = append(keys, string(k))
+		}
+		return true
+	}
+	r.ks.Range(nil, note)
+	other.Range(nil, note)
+	r.ks.Join(other)
+	slices.Sort(keys)
+	for _, k := range keys {
+		if IsInternalKey([]byte(k)) {
+			r.membersDirty = true
+			continue
+		}
+		if r.ks.KeyHash([]byte(k)) == before[k] {
+			continue
+		}
+		ch := Change{Key: []byte(k), Origin: from, Type: crdt.TypeNone, Deleted: true}
+		if v := r.ks.Get([]byte(k)); v != nil {
+			ch.Type, ch.Deleted = v.Type(), false
+		}
+		r.ready.Changes = append(r.ready.Changes, ch)
+	}
+	// The whole state is the new base: it includes every record so far.
+	r.ready.Snapshot = encodeSnapshot(r.bootstrap, r.ks)
+	r.ready.Records = nil
+	r.resetLog()
+	r.drainPending()
+	r.refreshMembers(true)
+	r.cutDirty = true
+	r.event(EventRepaired, from, causal.Dot{}, fmt.Sprintf("snapshot transfer: %d keys changed", len(r.ready.Changes)))
 }

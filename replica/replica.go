@@ -61,11 +61,12 @@ type Replica struct {
 	digestNext  int
 	fetchSentAt map[causal.NodeID]uint64
 
-	join     joinState
-	sync     *syncSession
-	tree     *keyTree
-	snapshot []byte // cached encoding for MsgSnapshotReq, with its hash
-	snapHash uint64
+	join         joinState
+	sync         *syncSession
+	syncFailures map[causal.NodeID]int
+	tree         *keyTree
+	snapshot     []byte // cached encoding for MsgSnapshotReq, with its hash
+	snapHash     uint64
 
 	cut          causal.VersionVector
 	cutDirty     bool
@@ -113,16 +114,17 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 		return nil, err
 	}
 	r := &Replica{
-		cfg:         cfg,
-		id:          causal.NodeIDFromName(cfg.Name),
-		ks:          crdt.NewKeyspace(),
-		nowMs:       cfg.NowMs,
-		rng:         rng{state: cfg.Seed},
-		peers:       map[causal.NodeID]*peer{},
-		outbox:      map[causal.NodeID][]logEntry{},
-		ackDue:      map[causal.NodeID]bool{},
-		fetchSentAt: map[causal.NodeID]uint64{},
-		state:       NodeMember,
+		cfg:          cfg,
+		id:           causal.NodeIDFromName(cfg.Name),
+		ks:           crdt.NewKeyspace(),
+		nowMs:        cfg.NowMs,
+		rng:          rng{state: cfg.Seed},
+		peers:        map[causal.NodeID]*peer{},
+		outbox:       map[causal.NodeID][]logEntry{},
+		ackDue:       map[causal.NodeID]bool{},
+		fetchSentAt:  map[causal.NodeID]uint64{},
+		syncFailures: map[causal.NodeID]int{},
+		state:        NodeMember,
 	}
 	r.bootstrap = cfg.Members
 	if len(cfg.Members) == 0 {
@@ -207,7 +209,26 @@ func (r *Replica) Propose(fn func(b *crdt.Builder) error) (Token, error) {
 	if r.state != NodeMember {
 		return Token{}, fmt.Errorf("%w: node is %s", ErrReadOnly, r.state)
 	}
+	if err := r.checkOwnDots(); err != nil {
+		return Token{}, err
+	}
 	return r.propose(fn, false)
+}
+
+// checkOwnDots refuses writes while a peer reports having applied more of
+// this node's transactions than this node has: records lost in a crash
+// (unsynced under fsync policy batch or none) after the transactions had
+// been sent. A new write would reuse their dots for different content;
+// until anti-entropy brings them back, the node is read-only.
+func (r *Replica) checkOwnDots() error {
+	own := r.ks.Context().Vector.Get(r.id)
+	for _, id := range r.order {
+		if c := r.peers[id].applied.Get(r.id); c > own {
+			return fmt.Errorf("%w: recovering: %s has applied %s:%d, this node only up to %d",
+				ErrReadOnly, r.peers[id].Name, r.id, c, own)
+		}
+	}
+	return nil
 }
 
 func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token, error) {

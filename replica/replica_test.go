@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/spooksystems/spook/crdt"
@@ -316,4 +317,78 @@ func TestTooFarBehindReconciles(t *testing.T) {
 	if !a1.Equal(&a2) {
 		t.Fatal("applied vectors differ after reconciliation")
 	}
+}
+
+func TestBusyPeerRepairFallsBackToSnapshot(t *testing.T) {
+	c := newCluster(t, "n1", "n2")
+	for i := 0; i < 300; i++ {
+		c.set("n1", fmt.Sprintf("k%d", i), "v")
+	}
+	c.deliver()
+	c.partition([]string{"n1"}, []string{"n2"})
+	for i := 0; i < 50; i++ {
+		c.set("n1", fmt.Sprintf("k%d", i), "w")
+	}
+	c.deliver()
+	c.node("n1").r.resetLog() // n2 is now beyond n1's retained log
+	c.heal()
+	// n1 writes whenever it answers a reconciliation request: every
+	// session sees it change.
+	c.before = func(p payload) {
+		if p.typ == MsgSyncReq {
+			c.incr("n1", "busy", 1)
+		}
+	}
+	c.tick(6 * DefaultDigestTicks)
+	c.before = nil
+	n2 := c.node("n2")
+	if !n2.hasEvent(EventRepairAborted, id("n1")) {
+		t.Fatalf("no aborted session: %v", n2.events)
+	}
+	found := false
+	for _, e := range n2.events {
+		found = found || (e.Type == EventRepaired && strings.HasPrefix(e.Reason, "snapshot transfer"))
+	}
+	if !found {
+		t.Fatalf("no snapshot repair: %v", n2.events)
+	}
+	c.tick(2)
+	c.requireConverged()
+	if got := c.get("n2", "k7"); got != "w" {
+		t.Fatalf("k7 = %q after repair", got)
+	}
+	if n2.snapshot == nil {
+		t.Fatal("repair snapshot not persisted")
+	}
+	r, err := Restore(n2.cfg, n2.snapshot, n2.records)
+	if err != nil || r.Keyspace().Hash() != n2.r.Keyspace().Hash() {
+		t.Fatalf("restore after repair snapshot: %v", err)
+	}
+}
+
+func TestLostOwnWritesBlockProposals(t *testing.T) {
+	c := newCluster(t, "n1", "n2")
+	c.set("n1", "a", "1")
+	c.deliver()
+	n1 := c.node("n1")
+	// n1 crashes and loses its unsynced record of n1:1, which n2 applied.
+	r, err := Restore(n1.cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1.r, n1.records = r, nil
+	for l := range c.codecs {
+		delete(c.codecs, l)
+	}
+	c.tick(DefaultProbeTicks) // hears n2's applied vector
+	if _, err := n1.r.Propose(func(b *crdt.Builder) error { return b.Set([]byte("b"), []byte("2")) }); err == nil && n1.r.Keyspace().Context().Vector.Get(n1.r.ID()) == 1 {
+		t.Fatal("proposal reused a lost dot")
+	}
+	c.tick(3 * DefaultDigestTicks) // anti-entropy brings n1:1 back
+	tok := c.set("n1", "b", "2")
+	if tok.Counter != 2 {
+		t.Fatalf("new write got dot %v, want counter 2", tok)
+	}
+	c.deliver()
+	c.requireConverged()
 }

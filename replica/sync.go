@@ -86,8 +86,12 @@ type syncSession struct {
 	startTick   uint64
 	reason      string
 	pinned      *causal.Context // responder's context at the start
+	pinnedHash  uint64          // responder's state hash at the start
 	outstanding int             // requests without a final answer
-	keys        int             // keys joined
+	// buffered holds the keys to join at the end, all at once: joining
+	// them as answers arrive would show a transaction's keys partly.
+	buffered      []KeyValue
+	bufferedBytes int
 	// expect holds, for each requested node but the root, its hash as the
 	// responder's previous answer gave it: the last child's hash derives
 	// from it.
@@ -173,12 +177,34 @@ func (r *Replica) startSync(peer causal.NodeID, reason string) {
 	r.send(peer, Message{Type: MsgSyncReq, Session: id, Nodes: []TreeNode{{}}})
 }
 
+// Reasons for aborting a session that count towards the snapshot
+// fallback: the responder keeps changing, or the difference is too large
+// to buffer.
+const (
+	syncPeerChanged = "the peer's state changed during the session"
+	syncTooLarge    = "the difference exceeds the repair buffer"
+	// syncFailuresBeforeSnapshot is how many such aborts in a row with one
+	// peer make the next repair a whole-state transfer instead.
+	syncFailuresBeforeSnapshot = 2
+	// maxSyncBufferBytes bounds the keys a session buffers before joining
+	// them; a larger difference is repaired by a snapshot transfer.
+	maxSyncBufferBytes = 64 << 20
+)
+
 func (r *Replica) abortSync(reason string) {
-	if r.sync == nil {
+	s := r.sync
+	if s == nil {
 		return
 	}
-	r.event(EventRepairAborted, r.sync.peer, causal.Dot{}, reason)
+	r.event(EventRepairAborted, s.peer, causal.Dot{}, reason)
 	r.sync = nil
+	if reason == syncPeerChanged || reason == syncTooLarge {
+		r.syncFailures[s.peer]++
+		if r.syncFailures[s.peer] >= syncFailuresBeforeSnapshot {
+			delete(r.syncFailures, s.peer)
+			r.requestRepairSnapshot(s.peer)
+		}
+	}
 }
 
 // stepSyncReq answers tree nodes (responder side; stateless).
@@ -229,10 +255,14 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 	}
 	if m.Context != nil && s.pinned == nil {
 		c := m.Context.Clone()
-		s.pinned = &c
+		s.pinned, s.pinnedHash = &c, m.Hash
 	}
 	if s.pinned == nil {
 		r.abortSync("answer without the responder's context")
+		return
+	}
+	if m.Hash != s.pinnedHash {
+		r.abortSync(syncPeerChanged)
 		return
 	}
 	t := r.keyTree()
@@ -293,14 +323,9 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 			}
 		}
 	}
-	if len(absent) > 0 {
-		kvs := make([]KeyValue, len(absent))
-		for i, k := range absent {
-			kvs[i] = KeyValue{Key: k}
-		}
-		_ = r.joinKeys(s.pinned, kvs, from, true)
-		r.ready.Records = append(r.ready.Records, encodeJoinRecord(s.pinned, kvs, nil))
-		s.keys += len(kvs)
+	for _, k := range absent {
+		s.buffered = append(s.buffered, KeyValue{Key: k})
+		s.bufferedBytes += len(k)
 	}
 	for len(nextNodes) > 0 {
 		n := min(len(nextNodes), maxSyncNodesPerRequest)
@@ -357,13 +382,19 @@ func (r *Replica) stepSyncKeys(from causal.NodeID, m *Message) {
 	if s == nil || s.peer != from || s.id != m.Session {
 		return
 	}
-	if len(m.Keys) > 0 {
-		// Values were checked by validate; a failure here is a bug.
-		if err := r.joinKeys(m.Context, m.Keys, from, true); err != nil {
-			panic(fmt.Sprintf("replica: joining validated keys: %v", err))
-		}
-		r.ready.Records = append(r.ready.Records, encodeJoinRecord(m.Context, m.Keys, nil))
-		s.keys += len(m.Keys)
+	if s.pinned == nil || m.Hash != s.pinnedHash {
+		// Values from a later state than the pinned one could carry part
+		// of a transaction the requester has not applied.
+		r.abortSync(syncPeerChanged)
+		return
+	}
+	for _, kv := range m.Keys {
+		s.buffered = append(s.buffered, kv)
+		s.bufferedBytes += len(kv.Key) + len(kv.Value)
+	}
+	if s.bufferedBytes > maxSyncBufferBytes {
+		r.abortSync(syncTooLarge)
+		return
 	}
 	if m.Seq == 0 {
 		r.syncAnswered()
@@ -379,13 +410,18 @@ func (r *Replica) syncAnswered() {
 		return
 	}
 	r.sync = nil
+	delete(r.syncFailures, s.peer)
+	// One record, one step: every differing key and the context together.
+	if err := r.joinKeys(s.pinned, s.buffered, s.peer, true); err != nil {
+		panic(fmt.Sprintf("replica: joining validated keys: %v", err)) // validate checked them
+	}
 	r.ks.MergeContext(s.pinned)
-	r.ready.Records = append(r.ready.Records, encodeJoinRecord(&causal.Context{}, nil, s.pinned))
+	r.ready.Records = append(r.ready.Records, encodeJoinRecord(s.pinned, s.buffered, s.pinned))
 	r.resetLog()
 	r.drainPending()
 	r.refreshMembers(true)
 	r.cutDirty = true
-	r.event(EventRepaired, s.peer, causal.Dot{}, fmt.Sprintf("%s: %d keys joined", s.reason, s.keys))
+	r.event(EventRepaired, s.peer, causal.Dot{}, fmt.Sprintf("%s: %d keys joined", s.reason, len(s.buffered)))
 	r.send(s.peer, Message{Type: MsgDigest, Hash: r.ks.Hash(), Seq: 1})
 }
 
