@@ -3,14 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -756,6 +765,128 @@ func TestKeyPath(t *testing.T) {
 		got, err := keyPath(c.key)
 		if got != c.path || (err == nil) != (c.path != "") {
 			t.Errorf("%q: %q %v, want %q", c.key, got, err, c.path)
+		}
+	}
+}
+
+// writeCerts writes a CA, a server certificate for 127.0.0.1 and a client
+// certificate, both signed by the CA, as PEM files in dir.
+func writeCerts(t *testing.T, dir string) (ca *x509.CertPool, serverCert tls.Certificate) {
+	t.Helper()
+	caPub, caKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caPub, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	ca = x509.NewCertPool()
+	ca.AddCert(caCert)
+	write := func(name, typ string, der []byte) {
+		b := pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ca.pem", "CERTIFICATE", caDER)
+	leaf := func(serial int64, usage x509.ExtKeyUsage) (certDER, keyDER []byte, key ed25519.PrivateKey) {
+		pub, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "n1"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		}
+		certDER, err = x509.CreateCertificate(rand.Reader, tmpl, caCert, pub, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, err = x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return certDER, keyDER, key
+	}
+	srvDER, _, srvKey := leaf(2, x509.ExtKeyUsageServerAuth)
+	cliDER, cliKeyDER, _ := leaf(3, x509.ExtKeyUsageClientAuth)
+	write("client.pem", "CERTIFICATE", cliDER)
+	write("client.key", "PRIVATE KEY", cliKeyDER)
+	return ca, tls.Certificate{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}
+}
+
+// TestTLS: a node that requires mutual TLS, as spookd off loopback does.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, serverCert := writeCerts(t, dir)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := tls.NewListener(l, &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{serverCert},
+		ClientCAs: ca, ClientAuth: tls.RequireAndVerifyClientCert})
+	b := apitest.New("n1")
+	s := httpapi.New(b, httpapi.Config{})
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(tl) }()
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		b.Close()
+	})
+	addr := l.Addr().String()
+	cert, key, caFile := filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key"), filepath.Join(dir, "ca.pem")
+	t.Setenv(EnvTLSCert, "")
+	t.Setenv(EnvTLSKey, "")
+	t.Setenv(EnvTLSCA, "")
+
+	out, _, err := run("set", "k", "v", "--addr", addr, "--tls-cert", cert, "--tls-key", key, "--tls-ca", caFile)
+	if err != nil || !strings.HasPrefix(out, b.ID().String()+":") {
+		t.Fatalf("set over TLS: %q %v", out, err)
+	}
+	// The environment names spookd reads work too, with an https:// address.
+	t.Setenv(EnvTLSCert, cert)
+	t.Setenv(EnvTLSKey, key)
+	t.Setenv(EnvTLSCA, caFile)
+	if out, _, err := run("get", "k", "--addr", "https://"+addr); err != nil || out != "v\n" {
+		t.Errorf("get over TLS: %q %v", out, err)
+	}
+	t.Setenv(EnvTLSCert, "")
+	t.Setenv(EnvTLSKey, "")
+	t.Setenv(EnvTLSCA, "")
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		// No client certificate: the node refuses the handshake (with
+		// an alert, or a reset that may overtake it).
+		{[]string{"--tls-ca", caFile}, "cannot reach node at " + addr + ": "},
+		// A node certificate not signed by the given CA.
+		{[]string{"--tls-ca", cert, "--tls-cert", cert, "--tls-key", key}, "x509: certificate signed by unknown authority (check --tls-cert"},
+		// No TLS at all.
+		{nil, "give --tls-ca, --tls-cert and --tls-key, or an https:// address) (http, HTTP 400)"},
+		{[]string{"--tls-cert", cert}, "--tls-cert and --tls-key go together"},
+		{[]string{"--tls-ca", filepath.Join(dir, "missing.pem")}, "read CA"},
+		{[]string{"--tls-ca", key}, "holds no PEM certificate"},
+		{[]string{"--addr", "http://" + addr, "--tls-ca", caFile}, "says http://"},
+	} {
+		_, _, err := run(append([]string{"status", "--addr", addr}, c.args...)...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an error containing %q", c.args, err, c.want)
 		}
 	}
 }

@@ -10,6 +10,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -43,6 +45,12 @@ const (
 	// --addr and --token when the flags are not given.
 	EnvAddr  = "SPOOK_ADDR"
 	EnvToken = "SPOOK_TOKEN"
+	// EnvTLSCert, EnvTLSKey and EnvTLSCA supply --tls-cert, --tls-key and
+	// --tls-ca. They are the names spookd reads for the same files, so a
+	// shell set up for a node lets the CLI talk to it.
+	EnvTLSCert = "SPOOK_TLS_CERT"
+	EnvTLSKey  = "SPOOK_TLS_KEY"
+	EnvTLSCA   = "SPOOK_TLS_CA"
 	// RequestTimeout bounds one ordinary request (everything but watch
 	// and wait, which have their own --timeout), connecting included.
 	RequestTimeout = 30 * time.Second
@@ -89,18 +97,65 @@ func (e *nodeError) Error() string {
 	return s
 }
 
-// clientFlags are the flags every client subcommand takes.
+// clientFlags are the flags every client subcommand takes. Each falls
+// back to its environment variable when not given.
 type clientFlags struct {
-	addr  string
-	token string
+	addr    string
+	token   string
+	tlsCert string
+	tlsKey  string
+	tlsCA   string
 }
 
-// addClientFlags defines --addr and --token on fs.
+// addClientFlags defines --addr, --token and the TLS flags on fs.
 func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	f := &clientFlags{}
 	fs.StringVar(&f.addr, "addr", "", "node HTTP address, host:port or URL (default $"+EnvAddr+", else "+DefaultAddr+")")
 	fs.StringVar(&f.token, "token", "", "bearer token of the node's API (default $"+EnvToken+")")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "client certificate (PEM) for a node that requires TLS (default $"+EnvTLSCert+")")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "the certificate's private key (PEM) (default $"+EnvTLSKey+")")
+	fs.StringVar(&f.tlsCA, "tls-ca", "", "cluster CA certificate (PEM) that signed the node's certificate (default $"+EnvTLSCA+")")
 	return f
+}
+
+// orEnv returns v, or the environment variable name when v is empty.
+func orEnv(v, name string) string {
+	if v == "" {
+		return os.Getenv(name)
+	}
+	return v
+}
+
+// tlsConfig builds the client TLS configuration from the files, nil when
+// none is given. Nodes off loopback require mutual TLS 1.3: the CLI shows
+// a certificate the cluster CA signed and checks the node's against it.
+func tlsConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" && caFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if caFile != "" {
+		caPEM, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
 }
 
 // client is a connection to one node's HTTP API. It is safe for
@@ -114,30 +169,34 @@ type client struct {
 
 // client resolves the flags and environment into a client.
 func (f *clientFlags) client() (*client, error) {
-	addr := f.addr
-	if addr == "" {
-		addr = os.Getenv(EnvAddr)
-	}
+	addr := orEnv(f.addr, EnvAddr)
 	if addr == "" {
 		addr = DefaultAddr
 	}
-	token := f.token
-	if token == "" {
-		token = os.Getenv(EnvToken)
+	tlsCfg, err := tlsConfig(orEnv(f.tlsCert, EnvTLSCert), orEnv(f.tlsKey, EnvTLSKey), orEnv(f.tlsCA, EnvTLSCA))
+	if err != nil {
+		return nil, err
 	}
 	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
+		if tlsCfg != nil {
+			base = "https://" + addr
+		}
 	}
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("bad node address %q: want host:port or http(s)://host:port", addr)
 	}
+	if tlsCfg != nil && u.Scheme == "http" {
+		return nil, fmt.Errorf("TLS files given but the address %q says http://", addr)
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = tlsCfg
 	return &client{
 		addr:  addr,
 		base:  strings.TrimSuffix(u.String(), "/"),
-		token: token,
+		token: orEnv(f.token, EnvToken),
 		http: &http.Client{
 			Transport: transport,
 			// The API never redirects; a redirect would come from path
@@ -193,7 +252,11 @@ func (c *client) transportError(ctx context.Context, err error) error {
 	case errors.As(err, &urlErr):
 		reason = urlErr.Err.Error()
 	}
-	return fmt.Errorf("%w at %s: %s (is spookd running there? set --addr or %s)", errUnreachable, c.addr, reason, EnvAddr)
+	hint := "is spookd running there? set --addr or " + EnvAddr
+	if strings.Contains(reason, "tls:") || strings.Contains(reason, "x509:") {
+		hint = "check --tls-cert, --tls-key and --tls-ca: the node requires a client certificate its cluster CA signed"
+	}
+	return fmt.Errorf("%w at %s: %s (%s)", errUnreachable, c.addr, reason, hint)
 }
 
 // decodeError reads a non-2xx reply into a *nodeError. A body that is not
@@ -216,6 +279,9 @@ func decodeError(resp *http.Response) error {
 	}
 	if text == "" {
 		text = http.StatusText(resp.StatusCode)
+	}
+	if strings.Contains(text, "HTTPS server") {
+		text += " (give --tls-ca, --tls-cert and --tls-key, or an https:// address)"
 	}
 	code := "http"
 	if resp.StatusCode/100 == 3 {
