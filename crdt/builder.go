@@ -377,7 +377,7 @@ func (b *Builder) Increment(key []byte, by int64) (int64, error) {
 	return value, nil
 }
 
-// setFor returns the key's visible type check for set operations.
+// setTyped checks the key's visible type for set operations.
 func (b *Builder) setTyped(kb *keyBuild) error {
 	switch b.typeView(kb) {
 	case TypeNone, TypeSet:

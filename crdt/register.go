@@ -25,20 +25,10 @@ type regDelta struct {
 	value []byte
 }
 
-// lwwIndex returns the index of the last-writer-wins entry: greatest
-// (time, dot.node, dot.counter). A register never holds two entries of one
-// node in practice (a node's later write observes its earlier one); the
-// counter makes the order total regardless.
-func lwwIndex(entries []regEntry) int {
-	best := 0
-	for i := 1; i < len(entries); i++ {
-		if lwwLess(entries[best], entries[i]) {
-			best = i
-		}
-	}
-	return best
-}
-
+// lwwLess orders entries for last-writer-wins: by time, then node, then
+// counter. A register never holds two entries of one node in practice (a
+// node's later write observes its earlier one); the counter makes the
+// order total regardless.
 func lwwLess(a, b regEntry) bool {
 	if c := a.time.Compare(b.time); c != 0 {
 		return c < 0
@@ -69,7 +59,8 @@ func clearRegister(entries []regEntry, deps *causal.Context) []regEntry {
 // buffer of a removed entry when it is large enough, so overwriting an
 // existing key with a value of similar size allocates nothing.
 //
-// This is the register's fast path; Apply uses it for every register op.
+// registers.write handles the single-entry case without it; this is the
+// general path once concurrent writes have left siblings.
 func joinRegisterWrite(entries []regEntry, observed bool, d regDelta, deps *causal.Context) []regEntry {
 	var spare []byte
 	if observed {
@@ -212,7 +203,8 @@ func (r *registers) assign(s []regEntry) {
 	}
 }
 
-// lww returns the last-writer-wins entry (see lwwIndex); r is not empty.
+// lww returns the last-writer-wins entry (greatest by lwwLess); r is not
+// empty.
 func (r *registers) lww() *regEntry {
 	best := &r.first
 	for i := 1; i < r.len(); i++ {
