@@ -185,6 +185,16 @@ func TestSetGet(t *testing.T) {
 		t.Errorf("binary key: %q", out)
 	}
 
+	// Dashes: "--" ends the flags; a negative number is a value.
+	f.tokenOf(f.must("set", "--", "-dash", "-v"))
+	f.tokenOf(f.must("set", "neg", "-12", "--token", ""))
+	if out := f.must("get", "--", "-dash"); out != "-v\n" {
+		t.Errorf("get -dash: %q", out)
+	}
+	if out := f.must("get", "neg"); out != "-12\n" {
+		t.Errorf("get neg: %q", out)
+	}
+
 	// Keys the router would clean are refused for get, not misread.
 	f.tokenOf(f.must("set", "a//b", "x"))
 	for _, key := range []string{"a//b", "a/./b", "a/../b", "/a"} {

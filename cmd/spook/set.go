@@ -14,13 +14,16 @@ const setHelp = `usage: spook set KEY VALUE [--addr HOST:PORT] [--token T]
 Writes VALUE to KEY as a string (a register; like Redis SET). A VALUE of
 "-" reads the value from stdin, bytes as they are. The write is applied on
 this node at once and replicated; the command prints its token, which
-'spook wait' takes to wait until other members have it.
+'spook wait' takes to wait until other members have it. Flags may come
+before or after the arguments; put "--" before a KEY or VALUE that starts
+with a dash.
 
 Example:
   spook set greeting hello
   5c1e9f0a2b3d4e6f:17
   spook set photo - < photo.jpg
   tok=$(spook set config/mode on) && spook wait "$tok" --members 3
+  spook set -- offset -12h
 `
 
 // runSet writes one register through POST /v1/txn, which carries any key
