@@ -50,6 +50,7 @@ func (b *testBackend) Status() api.Status {
 	st.Members = append(st.Members,
 		api.MemberStatus{ID: 3, Name: "n3", Addr: "127.0.0.1:7003", State: "alive", Applied: map[string]uint64{}},
 		api.MemberStatus{ID: 2, Name: "n2", Addr: "127.0.0.1:7002", State: "unreachable", Applied: map[string]uint64{}, LagTxns: 41},
+		api.MemberStatus{ID: 4, Name: "n4", Addr: "127.0.0.1:7004", State: "removed", Applied: map[string]uint64{}},
 	)
 	return st
 }
@@ -390,12 +391,13 @@ func TestStatusAndMembers(t *testing.T) {
 		"NAME  ADDR            STATE        LAG\n" +
 		"n1    -               self         0\n" +
 		"n2    127.0.0.1:7002  unreachable  41\n" +
-		"n3    127.0.0.1:7003  alive        0\n"
+		"n3    127.0.0.1:7003  alive        0\n" +
+		"n4    127.0.0.1:7004  removed      0\n"
 	if out := f.must("members"); out != wantTable {
 		t.Errorf("members:\n%s\nwant\n%s", out, wantTable)
 	}
 	var ms []api.MemberStatus
-	if err := json.Unmarshal([]byte(f.must("members", "--json")), &ms); err != nil || len(ms) != 3 {
+	if err := json.Unmarshal([]byte(f.must("members", "--json")), &ms); err != nil || len(ms) != 4 {
 		t.Errorf("members --json: %v %v", ms, err)
 	}
 	for _, cmd := range []string{"status", "members"} {
@@ -432,7 +434,7 @@ func TestMemberRemove(t *testing.T) {
 	}{
 		{[]string{"member", "remove", "n3"}, `refusing to remove "n3": it is alive`},
 		{[]string{"member", "remove", "n1"}, `refusing to remove "n1": it is self`},
-		{[]string{"member", "remove", "n9"}, `no member named "n9" (members: n1, n3, n2)`},
+		{[]string{"member", "remove", "n9"}, `no member named "n9" (members: n1, n3, n2, n4)`},
 		{[]string{"member", "remove"}, "want exactly one member NAME"},
 		{[]string{"member", "remove", "n2", "n3"}, "want exactly one member NAME"},
 		{[]string{"member", "frob", "n2"}, `unknown action "frob"`},
@@ -441,6 +443,9 @@ func TestMemberRemove(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want an error containing %q", c.args, err, c.want)
 		}
+	}
+	if _, errOut, err := f.run("member", "remove", "n4"); err != nil || errOut != "(n4 is already removed; nothing to do)\n" {
+		t.Errorf("remove a removed member: %q %v", errOut, err)
 	}
 	if _, _, err := run("member"); err == nil || !strings.Contains(err.Error(), "missing action") {
 		t.Errorf("member with no action: %v", err)

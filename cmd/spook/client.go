@@ -259,6 +259,14 @@ func (c *client) transportError(ctx context.Context, err error) error {
 	return fmt.Errorf("%w at %s: %s (%s)", errUnreachable, c.addr, reason, hint)
 }
 
+// readError explains a failure while reading a reply that had begun.
+func (c *client) readError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return c.transportError(ctx, err)
+	}
+	return fmt.Errorf("reading the reply of the node at %s: %w", c.addr, err)
+}
+
 // decodeError reads a non-2xx reply into a *nodeError. A body that is not
 // the node's JSON error (a proxy's page, say) is quoted, shortened.
 func decodeError(resp *http.Response) error {
@@ -489,7 +497,7 @@ func copyJSON(ctx context.Context, c *client, pathQuery string) error {
 	}
 	defer resp.Body.Close()
 	if _, err := io.Copy(stdout, resp.Body); err != nil {
-		return c.transportError(ctx, err)
+		return c.readError(ctx, err)
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ func runGet(args []string) error {
 	defer resp.Body.Close()
 	if *asJSON {
 		if _, err := io.Copy(stdout, resp.Body); err != nil {
-			return c.transportError(ctx, err)
+			return c.readError(ctx, err)
 		}
 		return nil
 	}

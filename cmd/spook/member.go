@@ -74,7 +74,9 @@ func runMember(args []string) error {
 	case found == nil:
 		return fmt.Errorf("no member named %q (members: %s)", name, strings.Join(names, ", "))
 	case found.State == "removed":
-		return fmt.Errorf("member %q is already removed", name)
+		// Removal is idempotent: the state the operator asked for holds.
+		fmt.Fprintf(stderr, "(%s is already removed; nothing to do)\n", name)
+		return nil
 	case !*force && (found.State == "self" || found.State == "alive" || found.State == "suspect"):
 		return fmt.Errorf("refusing to remove %q: it is %s (only dead members should be removed; --force overrides)", name, found.State)
 	}

@@ -130,7 +130,7 @@ func runWatch(args []string) error {
 		return bounded(ctx, nil)
 	}
 	if err := sc.Err(); err != nil {
-		return c.transportError(ctx, err)
+		return c.readError(ctx, err)
 	}
 	return fmt.Errorf("%w (is the node shutting down?)", errStreamEnded)
 }
