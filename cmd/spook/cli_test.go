@@ -454,15 +454,7 @@ func TestMemberRemove(t *testing.T) {
 		t.Fatalf("refused removals reached the node: %q", f.backend.removed)
 	}
 
-	out, _, err := f.run("member", "remove", "n2")
-	var ne *nodeError
-	if errors.As(err, &ne) && ne.Status == http.StatusNotFound && strings.Contains(ne.Message, "no such endpoint") {
-		t.Skipf("the node has no POST /v1/members/{name}/remove yet: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.tokenOf(out)
+	f.tokenOf(f.must("member", "remove", "n2"))
 	if !slices.Equal(f.backend.removed, []string{"n2"}) {
 		t.Errorf("removed %q", f.backend.removed)
 	}
@@ -480,14 +472,14 @@ func TestMemberRemoveRequest(t *testing.T) {
 			_, _ = io.WriteString(w, `[{"name":"old node","state":"left"}]`)
 			return
 		}
-		_, _ = io.WriteString(w, `{"token":"00000000000000ab:9"}`)
+		_, _ = io.WriteString(w, `{"token":"00000000000000ab:9"}`+"\n")
 	}))
 	defer srv.Close()
 	out, _, err := run("member", "remove", "--addr", srv.URL, "--token", "tk", "old node")
 	if err != nil || out != "00000000000000ab:9\n" {
 		t.Fatalf("%q %v", out, err)
 	}
-	want := []string{"GET /v1/members Bearer tk ", "POST /v1/members/old%20node/remove Bearer tk {}"}
+	want := []string{"GET /v1/members Bearer tk ", "DELETE /v1/members/old%20node Bearer tk "}
 	if !slices.Equal(got, want) {
 		t.Errorf("requests %q, want %q", got, want)
 	}
@@ -903,5 +895,32 @@ func TestTLS(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want an error containing %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestMemberRemoveNotSupported: a backend without api.Admin answers 501
+// and the command says so.
+func TestMemberRemoveNotSupported(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := apitest.New("solo")
+	s := httpapi.New(b, httpapi.Config{})
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		b.Close()
+	}()
+	_, _, err = run("member", "remove", "solo", "--force", "--addr", l.Addr().String())
+	var ne *nodeError
+	if !errors.As(err, &ne) || ne.Status != http.StatusNotImplemented || ne.Code != "not_supported" {
+		t.Errorf("%v", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -12,8 +13,8 @@ func init() { register("member", "operator actions on one member: remove", runMe
 
 const memberHelp = `usage: spook member remove NAME [--force] [--addr HOST:PORT] [--token T]
 
-Removes a dead member from the cluster for good (POST
-/v1/members/NAME/remove), so collapse stops waiting for it. Removal is an
+Removes a dead member from the cluster for good (DELETE
+/v1/members/NAME), so collapse stops waiting for it. Removal is an
 operator's decision that the member will not come back: it is replicated
 like a write and prints that write's token, which 'spook wait' takes.
 
@@ -81,10 +82,15 @@ func runMember(args []string) error {
 		return fmt.Errorf("refusing to remove %q: it is %s (only dead members should be removed; --force overrides)", name, found.State)
 	}
 
+	resp, err := c.do(ctx, http.MethodDelete, "/v1/members/"+url.PathEscape(name), nil, "Accept", "application/json")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
 	var reply struct {
 		Token string `json:"token"`
 	}
-	if err := c.postJSON(ctx, "/v1/members/"+url.PathEscape(name)+"/remove", struct{}{}, &reply); err != nil {
+	if err := decodeReply(resp.Body, &reply); err != nil {
 		return err
 	}
 	printToken(reply.Token)
