@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strconv"
+	"strings"
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/check"
@@ -70,13 +72,32 @@ func Run(o Options) (res *Result) {
 	s := newSimulator(o)
 	defer func() {
 		if p := recover(); p != nil {
-			s.res.Report.Addf(check.CheckReplica, "panic at step %d: %v", s.step, p)
-			s.finish()
+			// The replicas' state is now unknown: record the panic with
+			// where it came from, and run no checker on that state.
+			s.res.Report.Addf(check.CheckReplica, "panic at step %d: %v\n%s", s.step, p, panicSite(debug.Stack()))
+			s.res.StepsRun = s.step
+			s.res.TraceHash = s.trace.sum()
+			s.res.Events = s.trace.events
 			res = s.res
 		}
 	}()
 	s.run()
 	return s.res
+}
+
+// panicSite keeps the frames of a panic's stack that name Spook code,
+// at most panicFramesMax of them: enough to find the failing line.
+func panicSite(stack []byte) string {
+	const panicFramesMax = 6
+	var out []string
+	lines := strings.Split(string(stack), "\n")
+	for i := 0; i+1 < len(lines) && len(out) < panicFramesMax; i++ {
+		if strings.Contains(lines[i], "spooksystems/spook/") && !strings.Contains(lines[i], "sim.Run.func") {
+			out = append(out, strings.TrimSpace(lines[i])+" "+strings.TrimSpace(lines[i+1]))
+			i++
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // epochMs is simulated physical time at step 0 (2026-01-01 UTC): an

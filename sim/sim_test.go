@@ -65,8 +65,11 @@ func TestSwarm(t *testing.T) {
 	}
 	// The swarm must actually exercise things: writes acknowledged,
 	// crashes and partitions somewhere.
-	var acked, crashes, partitions, marks int
+	var acked, crashes, partitions, marks, oracles int
 	for _, r := range results {
+		if r.ConvergenceTicks >= 0 && !r.OracleSkipped {
+			oracles++
+		}
 		acked += r.Acked
 		crashes += r.Crashes
 		partitions += r.Partitions
@@ -74,6 +77,11 @@ func TestSwarm(t *testing.T) {
 	}
 	if acked == 0 || marks == 0 || (len(results) >= 10 && (crashes == 0 || partitions == 0)) {
 		t.Errorf("swarm exercised too little: acked=%d mark_reads=%d crashes=%d partitions=%d", acked, marks, crashes, partitions)
+	}
+	// The oracle must judge nearly every converged run: it is skipped only
+	// when a transaction was never seen in a record or on the wire.
+	if oracles < len(results)*9/10 {
+		t.Errorf("the oracle judged only %d of %d runs", oracles, len(results))
 	}
 }
 
