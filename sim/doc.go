@@ -55,9 +55,13 @@
 // Clients: sessions issue counter increments, register sets and deletes,
 // set adds and removes, map field sets and deletes, and multi-key
 // transactions (a pair of keys written with one marker value, plus a
-// counter and a set member). A session stays on one node, or moves and
-// waits until its new node has applied what it last saw; it ends when
-// its node crashes.
+// counter and a set member), and causal marks (a register set, in a
+// transaction of its own, to the number of increments the session had
+// made to its own counter). Reads record what a pair, a session's own
+// counter, or another session's mark and counter showed. A session stays
+// on one node, or moves and waits until its new node has applied what it
+// last saw; it ends when its node crashes (its connection breaks), since
+// it may have read writes that were not durable yet.
 //
 // # Replaying a failure
 //
