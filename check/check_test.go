@@ -191,6 +191,23 @@ func TestCollapsePresent(t *testing.T) {
 	}
 }
 
+func TestCollapsedEverywhere(t *testing.T) {
+	w := newWorld(t)
+	all := func(causal.Dot) bool { return true }
+	none := func(d causal.Dot) bool { return d.Node != nodeA }
+	w.states[0].Collapsed, w.states[1].Collapsed = all, all
+	var rep Report
+	CollapsedEverywhere(&rep, &w.h, w.states)
+	if !rep.OK() {
+		t.Fatalf("all collapsed, still flagged: %s", rep.String())
+	}
+	w.states[1].Collapsed = none
+	CollapsedEverywhere(&rep, &w.h, w.states)
+	if !rep.Has(CheckCollapse) || len(rep.Failures) != 1 {
+		t.Fatalf("an uncollapsed acknowledged write on b: %s", rep.String())
+	}
+}
+
 func TestOracleFillsUnknownDependencies(t *testing.T) {
 	// A transaction that depends on an internal transaction the history
 	// does not hold (a membership change) is still replayed.

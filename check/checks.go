@@ -157,6 +157,24 @@ func CollapseFinal(rep *Report, h *History, states []State) {
 	}
 }
 
+// CollapsedEverywhere checks, after convergence, that every state calls
+// every acknowledged write it holds collapsed (State.Collapsed): once all
+// current members have applied everything, nothing may stay uncollapsed,
+// whatever the failure detector thinks of members that are gone.
+func CollapsedEverywhere(rep *Report, h *History, states []State) {
+	for _, s := range states {
+		if s.Collapsed == nil {
+			continue
+		}
+		for _, w := range h.Writes {
+			if w.Acked && s.Keyspace.Context().Contains(w.Dot) && !s.Collapsed(w.Dot) {
+				rep.Addf(CheckCollapse, "after convergence %s does not call acknowledged %v collapsed", s.Name, w.Dot)
+				break
+			}
+		}
+	}
+}
+
 // missing returns the first dot of cut that ctx lacks, and false; or true
 // if ctx holds every dot of cut.
 func missing(ctx *causal.Context, cut *causal.VersionVector) (causal.Dot, bool) {

@@ -35,7 +35,8 @@
 //     the mark must show at least that many increments (they are in the
 //     mark's causal past), on any node, at any read.
 //   - Collapse: a transaction any replica reported collapsed is applied
-//     on every current member, at that moment and at the end.
+//     on every current member, at that moment and at the end; after
+//     convergence every replica calls every acknowledged write collapsed.
 //
 // Every checker appends Failures to a Report rather than stopping at the
 // first, and a Report holds at most MaxFailures of them.

@@ -88,6 +88,9 @@ func (s *simulator) finish() {
 		}
 	}
 	check.CollapseFinal(rep, &s.hist, states)
+	if s.res.ConvergenceTicks >= 0 {
+		check.CollapsedEverywhere(rep, &s.hist, states)
+	}
 	if len(states) > 0 && s.res.ConvergenceTicks >= 0 {
 		ctx := states[0].Keyspace.Context()
 		for _, w := range s.hist.Writes {
