@@ -277,6 +277,7 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 		}
 		dst = codec.AppendUvarint(dst, m.Offset)
 		dst = codec.AppendUvarint(dst, m.Total)
+		dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
 		dst = codec.AppendBytes(dst, m.Chunk)
 	case MsgSyncReq, MsgSyncResp:
 		if len(m.Nodes) > MaxMessageTreeNodes {
@@ -545,6 +546,7 @@ func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 	case MsgSnapshot:
 		m.Offset = r.Uvarint("offset")
 		m.Total = r.Uvarint("total")
+		m.Hash = readUint64(r, "hash")
 		m.Chunk = r.Bytes("chunk", MaxSnapshotChunkBytes)
 	case MsgSyncReq, MsgSyncResp:
 		m.Session = r.Uvarint("session")

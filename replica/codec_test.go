@@ -37,7 +37,7 @@ func sampleMessages(t testing.TB) []Message {
 		{Type: MsgFetch},
 		{Type: MsgTooFar, Reason: "behind"},
 		{Type: MsgSnapshotReq},
-		{Type: MsgSnapshot, Offset: 0, Total: 3, Chunk: []byte{1, 2, 3}},
+		{Type: MsgSnapshot, Offset: 0, Total: 3, Hash: 42, Chunk: []byte{1, 2, 3}},
 		{Type: MsgSyncReq, Session: 5, Nodes: []TreeNode{{}, {Depth: 2, Prefix: 0xab << 56}}},
 		{Type: MsgSyncResp, Session: 5, Hash: 1, Context: &ctx, Nodes: []TreeNode{
 			{Hashes: make([]uint64, syncFanout)},

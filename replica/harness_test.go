@@ -47,6 +47,7 @@ type cluster struct {
 	msgsBy   map[MessageType]int
 	drop     func(p payload) bool // optional fault injection
 	before   func(p payload)      // optional hook run before each delivery
+	dup      func(p payload) bool // optional: step the decoded message twice (a duplicating transport)
 	noEvents bool
 }
 
@@ -157,6 +158,11 @@ func (c *cluster) deliverOnce() int {
 		}
 		if err := to.r.Step(p.from, m); err != nil {
 			c.t.Fatalf("%s: step %s from %s: %v", to.name, p.typ, c.byID[p.from].name, err)
+		}
+		if c.dup != nil && c.dup(p) {
+			if err := to.r.Step(p.from, m); err != nil {
+				c.t.Fatalf("%s: step duplicate %s from %s: %v", to.name, p.typ, c.byID[p.from].name, err)
+			}
 		}
 	}
 	return len(q)

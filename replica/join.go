@@ -17,6 +17,9 @@ type joinState struct {
 	asked   bool
 	buf     []byte
 	total   uint64
+	hash    uint64          // state hash of the snapshot being assembled
+	got     map[uint64]bool // chunk offsets received (transports may reorder or duplicate)
+	gotLen  uint64          // bytes received in distinct chunks
 	// repair marks a transfer requested by a member to repair its state
 	// (after reconciliation kept failing), not to join.
 	repair bool
@@ -27,8 +30,14 @@ type joinState struct {
 // aborting or the difference is too large to buffer.
 func (r *Replica) requestRepairSnapshot(peer causal.NodeID) {
 	j := &r.join
-	j.from, j.askTick, j.asked, j.buf, j.total, j.repair = peer, r.tick, true, nil, 0, true
+	j.reset(peer, r.tick)
+	j.repair = true
 	r.send(peer, Message{Type: MsgSnapshotReq})
+}
+
+// reset starts a transfer from peer.
+func (j *joinState) reset(peer causal.NodeID, tick uint64) {
+	*j = joinState{next: j.next, from: peer, askTick: tick, asked: true}
 }
 
 // tickJoin asks a join peer for a snapshot, and the next one after
@@ -40,7 +49,7 @@ func (r *Replica) tickJoin() {
 	}
 	p := r.cfg.Join[j.next%len(r.cfg.Join)]
 	j.next++
-	j.from, j.askTick, j.asked, j.buf, j.total = p.ID, r.tick, true, nil, 0
+	j.reset(p.ID, r.tick)
 	r.send(p.ID, Message{Type: MsgSnapshotReq})
 }
 
@@ -56,7 +65,7 @@ func (r *Replica) stepSnapshotReq(from causal.NodeID) {
 	total := uint64(len(b))
 	for off := 0; off < len(b); off += r.cfg.MaxBatchBytes {
 		end := min(off+r.cfg.MaxBatchBytes, len(b))
-		r.send(from, Message{Type: MsgSnapshot, Offset: uint64(off), Total: total, Chunk: b[off:end]})
+		r.send(from, Message{Type: MsgSnapshot, Offset: uint64(off), Total: total, Hash: r.snapHash, Chunk: b[off:end]})
 	}
 }
 
@@ -69,20 +78,25 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 	if from != j.from || (r.state != NodeJoining && !(j.repair && r.state == NodeMember)) {
 		return nil // late or unasked: ignore
 	}
-	if m.Offset == 0 {
-		j.buf, j.total = make([]byte, 0, min(m.Total, uint64(r.cfg.MaxBatchBytes)*4)), m.Total
+	// Chunks may arrive in any order, or twice: place each at its offset.
+	if j.buf == nil {
+		j.buf, j.total, j.hash, j.got, j.gotLen = make([]byte, m.Total), m.Total, m.Hash, map[uint64]bool{}, 0
 	}
-	if m.Offset != uint64(len(j.buf)) || m.Total != j.total {
-		j.buf, j.total = nil, 0
-		return fmt.Errorf("%w: snapshot chunk at %d of %d, expected %d of %d",
-			ErrBadMessage, m.Offset, m.Total, len(j.buf), j.total)
+	if m.Total != j.total || m.Hash != j.hash {
+		// Another transfer's chunk (the peer's state changed and it was
+		// asked again): start over at the next request.
+		j.buf, j.got = nil, nil
+		return nil
 	}
-	j.buf = append(j.buf, m.Chunk...)
-	if uint64(len(j.buf)) < j.total {
+	if !j.got[m.Offset] {
+		j.got[m.Offset] = true
+		j.gotLen += uint64(copy(j.buf[m.Offset:], m.Chunk))
+	}
+	if j.gotLen < j.total {
 		return nil
 	}
 	snap := j.buf
-	j.buf, j.total = nil, 0
+	j.buf, j.got = nil, nil
 	boot, ks, err := decodeSnapshot(snap)
 	if err != nil {
 		r.event(EventMessageRefused, from, causal.Dot{}, err.Error())

@@ -35,7 +35,8 @@ const (
 	MsgTooFar MessageType = 8
 	// MsgSnapshotReq asks for a whole snapshot (joining node).
 	MsgSnapshotReq MessageType = 9
-	// MsgSnapshot carries one chunk of a snapshot: Offset, Total, Chunk.
+	// MsgSnapshot carries one chunk of a snapshot: Offset, Total, Chunk,
+	// and Hash, the state hash naming the snapshot the chunk belongs to.
 	MsgSnapshot MessageType = 10
 	// MsgSyncReq asks for the hash-tree nodes in Nodes (reconciliation
 	// session Session).
@@ -82,7 +83,7 @@ type Message struct {
 	Seq    uint64        // MsgPing, MsgPingAck, MsgPingReq
 	Target causal.NodeID // MsgPing, MsgPingAck, MsgPingReq
 
-	Hash uint64 // MsgDigest; MsgSyncResp, MsgSyncKeys: the responder's state hash
+	Hash uint64 // MsgDigest, MsgSnapshot; MsgSyncResp, MsgSyncKeys: the responder's state hash
 
 	Offset, Total uint64 // MsgSnapshot
 	Chunk         []byte // MsgSnapshot

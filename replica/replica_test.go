@@ -392,3 +392,31 @@ func TestLostOwnWritesBlockProposals(t *testing.T) {
 	c.deliver()
 	c.requireConverged()
 }
+
+// TestDuplicatedAnswersDoNotEndRepairEarly replays every reconciliation
+// answer and snapshot chunk twice: a session must still compare every
+// differing node before it merges the responder's context.
+func TestDuplicatedAnswersDoNotEndRepairEarly(t *testing.T) {
+	c := newCluster(t, "n1", "n2")
+	for i := 0; i < 500; i++ {
+		c.set("n1", fmt.Sprintf("k%d", i), "v")
+	}
+	c.deliver()
+	c.partition([]string{"n1"}, []string{"n2"})
+	for i := 0; i < 500; i += 7 {
+		c.set("n1", fmt.Sprintf("k%d", i), "w")
+	}
+	c.deliver()
+	c.node("n1").r.resetLog()
+	c.heal()
+	c.dup = func(p payload) bool {
+		return p.typ == MsgSyncResp || p.typ == MsgSyncKeys || p.typ == MsgSnapshot
+	}
+	c.tick(4 * DefaultDigestTicks)
+	c.requireConverged()
+	for i := 0; i < 500; i += 7 {
+		if got := c.get("n2", fmt.Sprintf("k%d", i)); got != "w" {
+			t.Fatalf("k%d = %q on n2", i, got)
+		}
+	}
+}

@@ -81,21 +81,25 @@ func prefixMask(depth uint8) uint64 {
 
 // syncSession is this node's reconciliation session as requester.
 type syncSession struct {
-	peer        causal.NodeID
-	id          uint64 // also the salt
-	startTick   uint64
-	reason      string
-	pinned      *causal.Context // responder's context at the start
-	pinnedHash  uint64          // responder's state hash at the start
-	outstanding int             // requests without a final answer
+	peer       causal.NodeID
+	id         uint64 // also the salt
+	startTick  uint64
+	reason     string
+	pinned     *causal.Context // responder's context at the start
+	pinnedHash uint64          // responder's state hash at the start
+	// nodes holds the tree nodes asked for and not yet answered, with the
+	// hash the responder's previous answer gave each (the root's is
+	// unknown: 0); keys holds the key positions asked for. An answer for
+	// anything not pending (a duplicate, on a transport that duplicates)
+	// is ignored, and the session completes when both are empty: counting
+	// answers instead would let a duplicate end it early, and merging the
+	// context then would claim dots whose keys were never compared.
+	nodes map[nodeID]uint64
+	keys  map[uint64]bool
 	// buffered holds the keys to join at the end, all at once: joining
 	// them as answers arrive would show a transaction's keys partly.
 	buffered      []KeyValue
 	bufferedBytes int
-	// expect holds, for each requested node but the root, its hash as the
-	// responder's previous answer gave it: the last child's hash derives
-	// from it.
-	expect map[nodeID]uint64
 }
 
 // treeKey is one key of the reconciliation tree.
@@ -171,8 +175,8 @@ func (r *Replica) startSync(peer causal.NodeID, reason string) {
 		return
 	}
 	id := r.rng.next() | 1
-	r.sync = &syncSession{peer: peer, id: id, startTick: r.tick, reason: reason, outstanding: 1,
-		expect: map[nodeID]uint64{}}
+	r.sync = &syncSession{peer: peer, id: id, startTick: r.tick, reason: reason,
+		nodes: map[nodeID]uint64{{}: 0}, keys: map[uint64]bool{}}
 	r.event(EventRepairStarted, peer, causal.Dot{}, reason)
 	r.send(peer, Message{Type: MsgSyncReq, Session: id, Nodes: []TreeNode{{}}})
 }
@@ -271,23 +275,21 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 	var absent [][]byte // our keys the responder lacks
 	for _, n := range m.Nodes {
 		key := nodeID{n.Depth, n.Prefix}
-		parent, known := s.expect[key]
-		delete(s.expect, key)
+		parent, pending := s.nodes[key]
+		if !pending {
+			continue // a duplicate, or never asked
+		}
+		delete(s.nodes, key)
 		if len(n.Hashes) > 0 {
 			if n.Depth >= syncMaxDepth {
 				continue // the responder broke the protocol; skip the node
 			}
 			theirs := n.Hashes
 			if len(theirs) < syncFanout {
-				// Derive the last child's hash. Without the parent's (a
-				// protocol slip) force a descent into it: 0 never equals
-				// a sum of salted hashes but by a 2^-64 chance.
+				// Derive the last child's hash from the node's.
 				last := parent
 				for _, h := range theirs {
 					last -= h
-				}
-				if !known {
-					last = 0
 				}
 				theirs = append(slices.Clip(theirs), last)
 			}
@@ -295,7 +297,7 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 			for i := range syncFanout {
 				if ours[i] != theirs[i] {
 					child := TreeNode{Depth: n.Depth + 1, Prefix: childPrefix(n.Depth, n.Prefix, i)}
-					s.expect[nodeID{child.Depth, child.Prefix}] = theirs[i]
+					s.nodes[nodeID{child.Depth, child.Prefix}] = theirs[i]
 					nextNodes = append(nextNodes, child)
 				}
 			}
@@ -313,12 +315,14 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 			switch {
 			case !ok:
 				absent = append(absent, k.key)
-			case vh != salted(k.hash, s.id):
+			case vh != salted(k.hash, s.id) && !s.keys[k.pos]:
+				s.keys[k.pos] = true
 				want = append(want, k.pos)
 			}
 		}
 		for _, e := range n.Entries {
-			if !ourPos[e.KeyHash] {
+			if !ourPos[e.KeyHash] && !s.keys[e.KeyHash] {
+				s.keys[e.KeyHash] = true
 				want = append(want, e.KeyHash)
 			}
 		}
@@ -331,17 +335,13 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 		n := min(len(nextNodes), maxSyncNodesPerRequest)
 		r.send(from, Message{Type: MsgSyncReq, Session: s.id, Nodes: nextNodes[:n]})
 		nextNodes = nextNodes[n:]
-		s.outstanding++
 	}
 	for len(want) > 0 {
 		n := min(len(want), maxSyncKeysPerRequest)
 		r.send(from, Message{Type: MsgSyncKeysReq, Session: s.id, KeyHashes: want[:n]})
 		want = want[n:]
-		s.outstanding++
 	}
-	if m.Seq == 0 {
-		r.syncAnswered()
-	}
+	r.syncProgress()
 }
 
 // stepSyncKeysReq ships the values of the requested keys (responder side).
@@ -388,25 +388,30 @@ func (r *Replica) stepSyncKeys(from causal.NodeID, m *Message) {
 		r.abortSync(syncPeerChanged)
 		return
 	}
+	var answered []uint64
 	for _, kv := range m.Keys {
+		pos := xxhash.Sum64(kv.Key)
+		if !s.keys[pos] {
+			continue // a duplicate, or never asked
+		}
+		answered = append(answered, pos)
 		s.buffered = append(s.buffered, kv)
 		s.bufferedBytes += len(kv.Key) + len(kv.Value)
+	}
+	for _, pos := range answered {
+		delete(s.keys, pos)
 	}
 	if s.bufferedBytes > maxSyncBufferBytes {
 		r.abortSync(syncTooLarge)
 		return
 	}
-	if m.Seq == 0 {
-		r.syncAnswered()
-	}
+	r.syncProgress()
 }
 
-// syncAnswered counts a final answer and completes the session when none
-// is outstanding.
-func (r *Replica) syncAnswered() {
+// syncProgress completes the session once nothing asked for is pending.
+func (r *Replica) syncProgress() {
 	s := r.sync
-	s.outstanding--
-	if s.outstanding > 0 {
+	if s == nil || len(s.nodes) > 0 || len(s.keys) > 0 {
 		return
 	}
 	r.sync = nil
