@@ -69,8 +69,10 @@ func (t MessageType) String() string {
 // Every message carries Applied, the sender's applied version vector: that
 // is how acknowledgements piggyback on all traffic.
 //
-// A Message handed out in Ready shares pointers (transactions, contexts)
-// with the replica's state: receivers must treat it as read-only. A
+// A Message handed out in Ready shares pointers (transactions, contexts,
+// key bytes) with the replica's state, all of which are immutable once
+// made: the driver may encode it on another goroutine while the replica
+// goes on, but nobody may modify it. A
 // simulator passing Messages between replicas without encoding them is
 // correct as long as no one modifies them; encoding through a LinkCodec
 // also exercises the wire format.

@@ -107,7 +107,8 @@ func New(cfg Config) (*Replica, error) { return Restore(cfg, nil, nil) }
 // Restore recreates a replica from persisted state: the last Snapshot the
 // replica emitted (nil if none) and the Records emitted after it, in order.
 // Records are replayed without emitting anything; the returned replica has
-// an empty Ready.
+// an empty Ready. Restore may retain the record slices (the retained log
+// refills from them): the caller must not modify them afterwards.
 func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 	cfg, err := cfg.validate()
 	if err != nil {
@@ -140,14 +141,16 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 	}
 	// Replay: timestamps in records may be far ahead of NowMs (a clock
 	// stepped back since); they were accepted once, so accept them again.
+	// Replayed transactions refill the retained log, so a restarted node
+	// can still catch up peers that lag; a join record resets it.
 	r.clock.MaxAheadMs = ^uint64(0)
+	r.floor = r.ks.Context().Vector.Clone()
 	for i, rec := range records {
 		if err := r.replay(rec); err != nil {
 			return nil, fmt.Errorf("%w: record %d: %w", ErrBadRecord, i, err)
 		}
 	}
 	r.clock.MaxAheadMs = cfg.MaxClockAheadMs
-	r.floor = r.ks.Context().Vector.Clone()
 	r.refreshMembers(false)
 	r.ready = Ready{}
 	if r.state == NodeJoining && snapshot != nil {
@@ -179,6 +182,9 @@ func (r *Replica) replay(rec []byte) error {
 			return err
 		}
 		_ = r.clock.Observe(txn.Time, r.nowMs)
+		r.log = append(r.log, logEntry{txn: txn, record: rec})
+		r.logBytes += len(rec)
+		r.trimLog()
 	case recordJoin:
 		jr, err := decodeJoinRecord(rec[1:])
 		if err != nil {
@@ -190,6 +196,7 @@ func (r *Replica) replay(rec []byte) error {
 		if jr.ctx != nil {
 			r.ks.MergeContext(jr.ctx)
 		}
+		r.resetLog()
 	default:
 		return fmt.Errorf("unknown record kind %d", rec[0])
 	}
@@ -446,7 +453,6 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 		switch {
 		case err == nil:
 			r.applied(e, from)
-			r.drainPending()
 		case errors.Is(err, crdt.ErrNotReady):
 			if r.isPending(txn.Dot) {
 				continue
@@ -472,6 +478,9 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 				len(r.pending), r.pendingBytes, dropped))
 	}
 	_ = refused
+	// Batches are in causal order, so one pass over the buffer at the end
+	// suffices: what the batch made ready is applied now.
+	r.drainPending()
 	r.afterApply()
 }
 

@@ -49,6 +49,9 @@ func TestRestoreReplaysRecords(t *testing.T) {
 	if r.Keyspace().Hash() != n1.r.Keyspace().Hash() {
 		t.Fatalf("restored hash %016x, live %016x", r.Keyspace().Hash(), n1.r.Keyspace().Hash())
 	}
+	if r.Status().Retained != 3 {
+		t.Fatalf("retained log after restore holds %d txns, want the 3 replayed", r.Status().Retained)
+	}
 	// The restored node continues its own dot sequence.
 	tok, err := r.Propose(func(b *crdt.Builder) error { return b.Set([]byte("x"), []byte("y")) })
 	if err != nil || tok.Counter != 3 {
