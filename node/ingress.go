@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -130,6 +131,17 @@ func (in *ingress) route(conn net.Conn, inTLS bool) {
 	switch {
 	case strings.HasPrefix(head, wire.Magic):
 		in.servePeer(c)
+	case strings.HasPrefix(head, BridgePreface):
+		var preface [len(BridgePreface) + 1]byte
+		conn.SetReadDeadline(time.Now().Add(sniffTimeout))
+		if _, err := io.ReadFull(c, preface[:]); err != nil ||
+			(preface[len(BridgePreface)] != BridgeInitiate && preface[len(BridgePreface)] != BridgeRespond) {
+			in.n.log.Warn("malformed bridge preface", "remote", conn.RemoteAddr().String())
+			conn.Close()
+			return
+		}
+		conn.SetReadDeadline(time.Time{})
+		in.servePeerWith(c, func() { in.n.serveBridged(c, preface[len(BridgePreface)]) })
 	case isHTTP(head):
 		in.httpLn.deliver(c)
 	default:
@@ -158,8 +170,10 @@ func sniff(br *bufio.Reader) string {
 
 // ambiguous reports whether s is a proper prefix of a token that decides.
 func ambiguous(s string) bool {
-	if len(s) < len(wire.Magic) && strings.HasPrefix(wire.Magic, s) {
-		return true
+	for _, tok := range []string{wire.Magic, BridgePreface} {
+		if len(s) < len(tok) && strings.HasPrefix(tok, s) {
+			return true
+		}
 	}
 	for _, m := range httpMethods {
 		if len(s) < len(m) && strings.HasPrefix(m, s) {
@@ -180,10 +194,16 @@ func isHTTP(s string) bool {
 }
 
 func (in *ingress) servePeer(c net.Conn) {
+	in.servePeerWith(c, func() { in.n.serveInbound(c) })
+}
+
+// servePeerWith runs serve for a peer connection, tracking it so close can
+// end it.
+func (in *ingress) servePeerWith(c net.Conn, serve func()) {
 	in.peerMu.Lock()
 	in.peerConn[c] = struct{}{}
 	in.peerMu.Unlock()
-	in.n.serveInbound(c)
+	serve()
 	in.peerMu.Lock()
 	delete(in.peerConn, c)
 	in.peerMu.Unlock()

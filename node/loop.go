@@ -16,6 +16,9 @@ func (n *Node) loop() {
 	for {
 		select {
 		case <-n.stop:
+			n.mu.Lock()
+			n.closing = true // no write after the final drain below
+			n.mu.Unlock()
 			n.process()
 			return
 		case <-ticker.C:

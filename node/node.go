@@ -31,6 +31,7 @@ type Node struct {
 	proposed uint64        // local transactions proposed so far (a sequence, not a dot)
 	changed  chan struct{} // closed and replaced whenever the replica's state moved
 	failed   error         // fail-stop cause (an I/O error); writes refused once set
+	closing  bool          // the loop has drained its last Ready; writes refused
 	events   []string      // recent events, newest last, at most maxRecentEvents
 
 	// durable is the proposal sequence known durable under the fsync
@@ -196,9 +197,14 @@ func (n *Node) ID() causal.NodeID { return causal.NodeIDFromName(n.cfg.Name) }
 func (n *Node) Close() error {
 	var err error
 	n.closeMu.Do(func() {
-		n.ingress.close()
+		// Order matters. Stopping first wakes clients blocked in Wait or
+		// waitDurable, so the client servers can then shut down without
+		// waiting on them; the loop drains its last Ready (persisting and
+		// queueing everything acknowledged) and refuses later writes; only
+		// then do the peer links flush their queues and close.
 		close(n.stop)
-		n.wg.Wait() // the loop drains its last Ready before it returns
+		n.wg.Wait()
+		n.ingress.close()
 		n.peers.close()
 		n.watch.closeAll(api.ErrStopped)
 		n.durMu.Lock()
@@ -259,6 +265,10 @@ func (n *Node) Update(ctx context.Context, fn func(b *crdt.Builder) error) (api.
 		return api.Token{}, api.ErrStopped
 	}
 	n.mu.Lock()
+	if n.closing {
+		n.mu.Unlock()
+		return api.Token{}, api.ErrStopped
+	}
 	if n.failed != nil {
 		n.mu.Unlock()
 		return api.Token{}, fmt.Errorf("%w: %v", api.ErrReadOnly, n.failed)

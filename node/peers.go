@@ -23,6 +23,9 @@ type peerSet struct {
 	peers map[causal.NodeID]*peer
 	done  bool
 	wg    sync.WaitGroup
+	// stop is closed by close, after the node's loop has queued its last
+	// messages: links then flush their queues and end.
+	stop chan struct{}
 }
 
 // peer is the outbound side of one peer: a bounded queue drained by one
@@ -39,7 +42,7 @@ type peer struct {
 }
 
 func newPeerSet(n *Node) *peerSet {
-	return &peerSet{n: n, peers: map[causal.NodeID]*peer{}}
+	return &peerSet{n: n, peers: map[causal.NodeID]*peer{}, stop: make(chan struct{})}
 }
 
 // hello is this node's handshake greeting.
@@ -131,23 +134,34 @@ func (ps *peerSet) send(env replica.Envelope) {
 	}
 }
 
-// get returns the peer for id, starting its link if the replica knows an
-// address for it.
+// get returns the peer for id, starting its dialing link if the replica
+// knows an address for it. With attach set, a peer without an address is
+// created too (it is reached only through bridged sessions, see
+// serveBridged).
 func (ps *peerSet) get(id causal.NodeID) *peer {
+	return ps.getOrAttach(id, "", false)
+}
+
+func (ps *peerSet) getOrAttach(id causal.NodeID, name string, attach bool) *peer {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if p, ok := ps.peers[id]; ok || ps.done {
 		return p
 	}
-	name, addr := ps.lookup(id)
-	if addr == "" {
+	known, addr := ps.lookup(id)
+	if addr == "" && !attach {
 		return nil
+	}
+	if known != "" {
+		name = known
 	}
 	p := &peer{id: id, name: name, addr: addr,
 		queue: make(chan replica.Message, ps.n.cfg.PeerQueueMax), stop: make(chan struct{})}
 	ps.peers[id] = p
-	ps.wg.Add(1)
-	go ps.run(p)
+	if addr != "" {
+		ps.wg.Add(1)
+		go ps.run(p)
+	}
 	return p
 }
 
@@ -204,7 +218,7 @@ func (ps *peerSet) run(p *peer) {
 		go func() {
 			select {
 			case <-p.stop:
-			case <-n.stop:
+			case <-ps.stop:
 			case <-ctx.Done():
 			}
 			cancel()
@@ -224,7 +238,7 @@ func (ps *peerSet) run(p *peer) {
 		select {
 		case <-p.stop:
 			return
-		case <-n.stop:
+		case <-ps.stop:
 			return
 		case <-time.After(sleep):
 		}
@@ -235,8 +249,6 @@ func (ps *peerSet) run(p *peer) {
 // pump writes queued messages to one link session until the link fails
 // or the peer is stopped. The session's LinkCodec lives and dies with it.
 func (ps *peerSet) pump(p *peer, conn *wire.Conn, raw net.Conn) error {
-	n := ps.n
-	codec := replica.NewLinkCodec()
 	// The remote never sends after the handshake except a Close frame; a
 	// reader notices the link dying even when we have nothing to send.
 	dead := make(chan error, 1)
@@ -248,6 +260,13 @@ func (ps *peerSet) pump(p *peer, conn *wire.Conn, raw net.Conn) error {
 			}
 		}
 	}()
+	return ps.write(p, conn, raw, replica.NewLinkCodec(), dead)
+}
+
+// write drains p's queue into one session until the session dies (dead
+// receives), the peer is stopped, or the node stops.
+func (ps *peerSet) write(p *peer, conn *wire.Conn, raw net.Conn, codec *replica.LinkCodec, dead <-chan error) error {
+	n := ps.n
 	var buf []byte
 	for {
 		var m replica.Message
@@ -259,7 +278,7 @@ func (ps *peerSet) pump(p *peer, conn *wire.Conn, raw net.Conn) error {
 			conn.WriteClose(wire.ReasonShutdown, "peer removed")
 			conn.Flush()
 			return nil
-		case <-n.stop:
+		case <-ps.stop:
 			ps.drain(p, conn, codec, buf)
 			conn.WriteClose(wire.ReasonShutdown, "node shutting down")
 			conn.Flush()
@@ -307,10 +326,7 @@ func (ps *peerSet) drain(p *peer, conn *wire.Conn, codec *replica.LinkCodec, buf
 func (ps *peerSet) close() {
 	ps.mu.Lock()
 	ps.done = true
-	for id, p := range ps.peers {
-		close(p.stop)
-		delete(ps.peers, id)
-	}
+	close(ps.stop)
 	ps.mu.Unlock()
 	ps.wg.Wait()
 }
@@ -326,15 +342,20 @@ func (n *Node) serveInbound(raw net.Conn) {
 		return
 	}
 	raw.SetDeadline(time.Time{})
+	n.readSession(conn, replica.NewLinkCodec())
+}
+
+// readSession steps every message of one session into the replica until
+// the session ends, and returns why.
+func (n *Node) readSession(conn *wire.Conn, codec *replica.LinkCodec) error {
 	remote := conn.Remote()
-	codec := replica.NewLinkCodec()
 	for {
 		t, payload, err := conn.ReadFrame()
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				n.log.Debug("inbound link closed", "peer", remote.NodeName, "err", err)
 			}
-			return
+			return err
 		}
 		if t != wire.TypeMessage {
 			continue
@@ -343,8 +364,48 @@ func (n *Node) serveInbound(raw net.Conn) {
 		m, err := codec.Decode(payload)
 		if err != nil {
 			n.log.Warn("undecodable message; closing link", "peer", remote.NodeName, "err", err)
-			return
+			return err
 		}
 		n.step(remote.Node, m)
 	}
+}
+
+// BridgePreface opens a connection from a byte-stream bridge (`spook link
+// --stdio`): these 8 bytes, then one role byte, BridgeInitiate or
+// BridgeRespond, telling the node which side of the handshake to play on
+// this connection. The two bridges of one stream agree on roles between
+// themselves first, so exactly one node initiates.
+const (
+	BridgePreface  = "SPOOKLNK"
+	BridgeInitiate = 'I'
+	BridgeRespond  = 'R'
+)
+
+// serveBridged runs a peer session that arrived through a bridge. Unlike a
+// dialed link it carries messages both ways: the remote node may have no
+// address this node can dial (it is reachable only through the stream).
+func (n *Node) serveBridged(raw net.Conn, role byte) {
+	defer raw.Close()
+	wrole := wire.Responder
+	if role == BridgeInitiate {
+		wrole = wire.Initiator
+	}
+	raw.SetDeadline(time.Now().Add(DefaultHandshakeTimeout))
+	conn, err := wire.Handshake(raw, wrole, wire.Config{Local: n.peers.hello(), Counters: n.metrics.wire})
+	if err != nil {
+		n.log.Warn("bridged peer refused", "err", err)
+		return
+	}
+	raw.SetDeadline(time.Time{})
+	remote := conn.Remote()
+	p := n.peers.getOrAttach(remote.Node, remote.NodeName, true)
+	if p == nil {
+		return // shutting down
+	}
+	n.log.Info("bridged link up", "peer", remote.NodeName)
+	dead := make(chan error, 1)
+	go func() { dead <- n.readSession(conn, replica.NewLinkCodec()) }()
+	err = n.peers.write(p, conn, raw, replica.NewLinkCodec(), dead)
+	raw.Close()
+	n.log.Info("bridged link down", "peer", remote.NodeName, "err", err)
 }

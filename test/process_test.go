@@ -13,33 +13,36 @@ import (
 	"time"
 )
 
-// spookdPath is built once per test binary run.
+// The binaries are built once per test binary run.
 var (
-	buildOnce  sync.Once
-	spookdPath string
-	buildErr   error
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
 )
 
-func spookd(t *testing.T) string {
+func build(t *testing.T, name string) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "spookd-bin")
-		if err != nil {
-			buildErr = err
+		binDir, buildErr = os.MkdirTemp("", "spook-bin")
+		if buildErr != nil {
 			return
 		}
-		spookdPath = filepath.Join(dir, "spookd")
-		cmd := exec.Command("go", "build", "-o", spookdPath, "github.com/spooksystems/spook/cmd/spookd")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build spookd: %v\n%s", err, out)
+		for _, cmd := range []string{"spookd", "spook"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, cmd),
+				"github.com/spooksystems/spook/cmd/"+cmd).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", cmd, err, out)
+				return
+			}
 		}
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return spookdPath
+	return filepath.Join(binDir, name)
 }
+
+func spookd(t *testing.T) string { return build(t, "spookd") }
 
 // process is one running spookd.
 type process struct {
@@ -103,4 +106,23 @@ func envInt(name string, def int) int {
 		return v
 	}
 	return def
+}
+
+// safeBuffer is a bytes.Buffer safe for a process's writes and the test's
+// reads at once.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
