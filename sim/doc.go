@@ -9,15 +9,18 @@
 //
 // Run(Options{Seed: s}) draws the run's Params from the seed (swarm
 // testing: fault rates, latency distribution, partition shapes, crash and
-// pause rates, clock skew, replica limits and workload mix all vary by
-// seed, and some seeds switch whole fault kinds off), then:
+// pause rates, clock skew, replica limits, disk model, join and kill
+// scenarios and workload mix all vary by seed, and some seeds switch
+// whole fault kinds off), then:
 //
 //  1. Fault phase, Options.Steps steps. Each step: faults are drawn
 //     (partitions, link breaks, pauses, crashes and restarts, clock
 //     jumps, the kill and operator removal of one node), clients issue
 //     operations, frames due are delivered, every running node ticks
 //     with its own skewed clock, and nodes whose group commit is due sync
-//     their disk.
+//     their disk. Some seeds add a node mid-run that joins the cluster
+//     (snapshot from a peer, then its membership record) and is subject
+//     to every fault from then on.
 //  2. Heal: partitions end, paused nodes resume, crashed nodes restart
 //     from their disks, no more drops or jumps. Then up to
 //     ConvergenceTicksMax ticks run until every live replica has the same

@@ -39,10 +39,16 @@ func (s *simulator) injectFaults() {
 	if s.victim >= 0 && s.step >= s.removeAt {
 		s.tryRemove()
 	}
+	if s.joiner >= 0 && s.step == s.joinAt {
+		j := s.nodes[s.joiner]
+		s.trace.event(evJoin, uint64(j.idx))
+		s.logf("%s starts and joins", j.name)
+		s.start(j)
+	}
 
 	for _, nd := range s.nodes {
 		switch {
-		case nd.dead:
+		case nd.dead || nd.unstarted:
 		case !nd.up():
 			if s.step >= nd.downUntil {
 				s.restart(nd)
@@ -156,7 +162,10 @@ func (s *simulator) heal() {
 	s.healPartition()
 	for _, nd := range s.nodes {
 		nd.pausedUntil = 0
-		if !nd.dead && !nd.up() {
+		switch {
+		case nd.unstarted:
+			s.start(nd)
+		case !nd.dead && !nd.up():
 			s.restart(nd)
 		}
 	}

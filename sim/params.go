@@ -101,6 +101,10 @@ type Params struct {
 	DownTicksAvg   float64
 	SyncEveryTicks int  // group commit: records become durable every so many ticks (1 = every tick)
 	KillOne        bool // one node crashes for good mid-run and is removed by an operator
+	// JoinOne adds a node that is not in the initial membership and joins
+	// mid-run (snapshot from a peer, then its membership record); it is
+	// subject to every fault once started.
+	JoinOne bool
 	// StorageLog keeps each node's records in package storage's log over
 	// its crash-simulating MemFS (torn bytes, real recovery) instead of
 	// the faster whole-record model.
@@ -160,6 +164,7 @@ func drawParams(seed uint64, replicas int) Params {
 	p.DownTicksAvg = float64(g.between(5, 150))
 	p.SyncEveryTicks = g.between(1, 6)
 	p.KillOne = g.chance(0.2)
+	p.JoinOne = g.chance(0.2)
 	p.StorageLog = g.chance(0.25)
 
 	p.ClockSkewMs = g.intn(ClockSkewMsMax + 1)
@@ -193,8 +198,8 @@ func (p Params) String() string {
 		fmt.Fprintf(&b, " datagram dup=%.4f", p.DuplicateRate)
 	}
 	fmt.Fprintf(&b, " partition=%.4f/%.0fticks shapes=%s", p.PartitionRate, p.PartitionTicksAvg, strings.Join(shapes, ","))
-	fmt.Fprintf(&b, " pause=%.4f/%.0fticks crash=%.4f/%.0fticks sync_every=%dticks kill_one=%t storage_log=%t",
-		p.PauseRate, p.PauseTicksAvg, p.CrashRate, p.DownTicksAvg, p.SyncEveryTicks, p.KillOne, p.StorageLog)
+	fmt.Fprintf(&b, " pause=%.4f/%.0fticks crash=%.4f/%.0fticks sync_every=%dticks kill_one=%t join_one=%t storage_log=%t",
+		p.PauseRate, p.PauseTicksAvg, p.CrashRate, p.DownTicksAvg, p.SyncEveryTicks, p.KillOne, p.JoinOne, p.StorageLog)
 	fmt.Fprintf(&b, " skew=±%dms jump=%.4f", p.ClockSkewMs, p.ClockJumpRate)
 	if p.MaxPendingTxns > 0 {
 		fmt.Fprintf(&b, " max_pending=%d max_retained=%d max_batch=%dB", p.MaxPendingTxns, p.MaxRetainedTxns, p.MaxBatchBytes)

@@ -128,11 +128,15 @@ type node struct {
 	downUntil     int // crashed: restarts at this step
 	dead          bool
 	removed       bool // an operator removed it (it is no longer a member)
-	lastCut       causal.VersionVector
-	// othersCut joins the cuts other nodes reported. Those count this node
-	// by the applied vector it advertised, which it did only after a sync,
-	// so this node's disk must hold every dot of othersCut. (The node's own
-	// cut counts its in-memory applied vector, which a crash may shorten.)
+	// unstarted marks the joining node (Params.JoinOne) before it starts:
+	// not a member, no process, untouched by faults.
+	unstarted bool
+	lastCut   causal.VersionVector
+	// othersCut joins the cuts other nodes reported while they counted this
+	// node as a current member. They counted it by the applied vector it
+	// advertised, which it did only after a sync, so this node's disk must
+	// hold every dot of othersCut. (The node's own cut counts its in-memory
+	// applied vector, which a crash may shorten.)
 	othersCut causal.VersionVector
 }
 
@@ -169,6 +173,8 @@ type simulator struct {
 	sessions       []*session
 	nextSession    int
 
+	joiner     int // JoinOne: the node that joins mid-run, -1 if none
+	joinAt     int
 	victim     int // KillOne: the node killed for good, -1 if none
 	killAt     int
 	removeAt   int
@@ -193,23 +199,33 @@ func newSimulator(o Options) *simulator {
 		faults: newRNG(o.Seed, streamFaults),
 		work:   newRNG(o.Seed, streamWorkload),
 		disk:   newRNG(o.Seed, streamDisk),
-		victim: -1, removeNode: -1,
+		victim: -1, removeNode: -1, joiner: -1,
 	}
 	seeds := newRNG(o.Seed, streamReplica)
 	n := p.Replicas
-	peers := make([]replica.Peer, n)
+	total := n
+	if p.JoinOne {
+		total++
+	}
+	peers := make([]replica.Peer, total)
 	for i := range peers {
 		peers[i] = replica.Peer{Name: "n" + strconv.Itoa(i+1), Addr: "sim:" + strconv.Itoa(i+1)}
 	}
-	for i := 0; i < n; i++ {
+	for i := 0; i < total; i++ {
 		nd := &node{idx: i, name: peers[i].Name, id: causal.NodeIDFromName(peers[i].Name)}
 		nd.clockOffsetMs = int64(s.faults.between(-p.ClockSkewMs, p.ClockSkewMs))
 		nd.cfg = replica.Config{
 			Name:    nd.name,
 			Addr:    peers[i].Addr,
 			Cluster: "sim",
-			Members: peers,
+			Members: peers[:n],
 			Seed:    seeds.uint64(),
+		}
+		if i >= n {
+			// The joiner knows the initial members as join peers only.
+			nd.cfg.Members, nd.cfg.Join = nil, peers[:n]
+			nd.unstarted = true
+			s.joiner = i
 		}
 		p.tune(&nd.cfg)
 		if p.StorageLog {
@@ -224,10 +240,13 @@ func newSimulator(o Options) *simulator {
 		s.nodes = append(s.nodes, nd)
 		s.byID[nd.id] = i
 	}
-	s.links = make([]link, n*n)
+	s.links = make([]link, total*total)
 	for i := 0; i < p.Sessions; i++ {
 		s.sessions = append(s.sessions, newSession(s.nextSession, s.work.intn(n)))
 		s.nextSession++
+	}
+	if p.JoinOne {
+		s.joinAt = s.faults.between(o.Steps/10, o.Steps/2)
 	}
 	if p.KillOne {
 		s.victim = s.faults.intn(n)
@@ -252,15 +271,13 @@ func (s *simulator) nowMs(n *node) uint64 {
 func (s *simulator) run() {
 	s.logf("seed=%d %s", s.o.Seed, s.p)
 	for _, n := range s.nodes {
-		n.cfg.NowMs = s.nowMs(n)
-		r, err := replica.New(n.cfg)
-		if err != nil {
-			s.res.Report.Addf(check.CheckReplica, "New(%s): %v", n.name, err)
+		if n.unstarted {
+			continue
+		}
+		if !s.start(n) {
 			s.finish()
 			return
 		}
-		n.r = r
-		s.drain(n)
 	}
 	for s.step = 0; s.step < s.o.Steps; s.step++ {
 		s.injectFaults()
@@ -277,6 +294,19 @@ func (s *simulator) run() {
 		}
 	}
 	s.finish()
+}
+
+// start creates n's replica from scratch.
+func (s *simulator) start(n *node) bool {
+	n.cfg.NowMs = s.nowMs(n)
+	r, err := replica.New(n.cfg)
+	if err != nil {
+		s.res.Report.Addf(check.CheckReplica, "New(%s): %v", n.name, err)
+		return false
+	}
+	n.r, n.unstarted = r, false
+	s.drain(n)
+	return true
 }
 
 // advance runs one step of the world: deliveries due, a tick of every
@@ -643,11 +673,7 @@ func (s *simulator) observeCollapse() {
 		}
 		n.lastCut = cut
 		s.hist.Cut.Merge(&cut)
-		for _, m := range s.nodes {
-			if m != n {
-				m.othersCut.Merge(&cut)
-			}
-		}
+
 		if s.o.Log != nil {
 			s.logf("%s collapsed cut %v", n.name, cut)
 		}
@@ -657,10 +683,16 @@ func (s *simulator) observeCollapse() {
 				continue
 			}
 			i, ok := s.byID[m.ID]
-			if !ok || !s.nodes[i].up() {
+			if !ok {
 				continue
 			}
-			states = append(states, s.state(s.nodes[i]))
+			if i != n.idx {
+				// n counted this member by the applied vector it advertised.
+				s.nodes[i].othersCut.Merge(&cut)
+			}
+			if s.nodes[i].up() {
+				states = append(states, s.state(s.nodes[i]))
+			}
 		}
 		check.CollapsePresent(&s.res.Report, s.step, n.name, &cut, states)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/check"
+	"github.com/spooksystems/spook/replica"
 )
 
 // The default `go test ./sim` runs 500 seeds of 1,000 steps (about 20 s
@@ -183,5 +184,35 @@ func TestRemovalUnblocksCollapse(t *testing.T) {
 	without := scenario(false)
 	if without.OK() || !without.Report.Has(check.CheckLiveness) {
 		t.Fatalf("without removal the cut should stall: %s\n%s", without.Summary(), without.Report.String())
+	}
+}
+
+// TestJoinMidRun runs seeds whose parameters add a node mid-run: it must
+// join (install a snapshot, become a member) and converge with the rest.
+func TestJoinMidRun(t *testing.T) {
+	ran := 0
+	for seed := uint64(1); ran < 3 && seed < 200; seed++ {
+		if p := drawParams(seed, 0); !p.JoinOne || p.KillOne {
+			continue
+		}
+		ran++
+		s := newSimulator(Options{Seed: seed, Steps: 400})
+		s.run()
+		if !s.res.OK() {
+			t.Fatalf("seed %d: %s\n%s", seed, s.res.Summary(), s.res.Report.String())
+		}
+		j := s.nodes[s.joiner]
+		if !j.up() || j.unstarted {
+			t.Fatalf("seed %d: joiner %s is not running at the end", seed, j.name)
+		}
+		if st := j.r.Status().State; st != replica.NodeMember {
+			t.Fatalf("seed %d: joiner %s ends in state %s", seed, j.name, st)
+		}
+		if j.r.Keyspace().Hash() != s.nodes[0].r.Keyspace().Hash() && !s.nodes[0].dead {
+			t.Fatalf("seed %d: joiner's state differs from n1's", seed)
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no seed below 200 draws JoinOne")
 	}
 }

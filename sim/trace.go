@@ -26,6 +26,7 @@ const (
 	evKill
 	evPhase
 	evReplicaEvent
+	evJoin
 )
 
 // trace folds every event the simulator processes into one running
