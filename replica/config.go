@@ -96,7 +96,8 @@ type Config struct {
 	// ProbeTicks is the failure detector's probe period. Zero: default.
 	ProbeTicks int
 	// ProbeTimeoutTicks is how long a direct ping waits before indirect
-	// probes are sent. Zero: default. Must be below ProbeTicks.
+	// probes are sent. Zero: the default, or half of ProbeTicks if that is
+	// shorter. Must be below ProbeTicks.
 	ProbeTimeoutTicks int
 	// IndirectProbes is how many members are asked to probe an
 	// unresponsive one. Zero: default.
@@ -146,7 +147,9 @@ func (c Config) validate() (Config, error) {
 		}
 	}
 	def(&c.ProbeTicks, DefaultProbeTicks)
-	def(&c.ProbeTimeoutTicks, DefaultProbeTimeoutTicks)
+	// The timeout must fall inside the probe period; a short period
+	// scales the default down rather than being refused.
+	def(&c.ProbeTimeoutTicks, max(1, min(DefaultProbeTimeoutTicks, c.ProbeTicks/2)))
 	def(&c.IndirectProbes, DefaultIndirectProbes)
 	def(&c.SuspectTicks, DefaultSuspectTicks)
 	def(&c.DigestTicks, DefaultDigestTicks)
@@ -169,7 +172,7 @@ func (c Config) validate() (Config, error) {
 			return c, fmt.Errorf("%w: negative value", ErrConfig)
 		}
 	}
-	if c.ProbeTimeoutTicks >= c.ProbeTicks {
+	if c.ProbeTimeoutTicks >= c.ProbeTicks && c.ProbeTicks > 1 {
 		return c, fmt.Errorf("%w: ProbeTimeoutTicks %d must be below ProbeTicks %d",
 			ErrConfig, c.ProbeTimeoutTicks, c.ProbeTicks)
 	}

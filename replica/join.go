@@ -15,11 +15,14 @@ type joinState struct {
 	from    causal.NodeID // peer asked last
 	askTick uint64
 	asked   bool
-	buf     []byte
-	total   uint64
-	hash    uint64          // state hash of the snapshot being assembled
-	got     map[uint64]bool // chunk offsets received (transports may reorder or duplicate)
-	gotLen  uint64          // bytes received in distinct chunks
+	// chunkTick is when the last chunk arrived: a transfer still making
+	// progress is not restarted by the retry timer.
+	chunkTick uint64
+	buf       []byte
+	total     uint64
+	hash      uint64          // state hash of the snapshot being assembled
+	got       map[uint64]bool // chunk offsets received (transports may reorder or duplicate)
+	gotLen    uint64          // bytes received in distinct chunks
 	// repair marks a transfer requested by a member to repair its state
 	// (after reconciliation kept failing), not to join.
 	repair bool
@@ -44,7 +47,7 @@ func (j *joinState) reset(peer causal.NodeID, tick uint64) {
 // JoinRetryTicks without one.
 func (r *Replica) tickJoin() {
 	j := &r.join
-	if j.asked && r.tick-j.askTick < uint64(r.cfg.JoinRetryTicks) {
+	if j.asked && r.tick-max(j.askTick, j.chunkTick) < uint64(r.cfg.JoinRetryTicks) {
 		return
 	}
 	p := r.cfg.Join[j.next%len(r.cfg.Join)]
@@ -78,6 +81,7 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 	if from != j.from || (r.state != NodeJoining && !(j.repair && r.state == NodeMember)) {
 		return nil // late or unasked: ignore
 	}
+	j.chunkTick = r.tick
 	// Chunks may arrive in any order, or twice: place each at its offset.
 	if j.buf == nil {
 		j.buf, j.total, j.hash, j.got, j.gotLen = make([]byte, m.Total), m.Total, m.Hash, map[uint64]bool{}, 0

@@ -7,7 +7,7 @@ import (
 )
 
 // figures enables the full-size measurements (n = 10^5 keys) reported in
-// docs/BENCHMARKS.md: go test ./replica -run Reconciliation -v -figures.
+// docs/BENCHMARKS.md: go test ./replica -run Reconciliation -v -args -figures.
 var figures = flag.Bool("figures", false, "run the full-size reconciliation measurements")
 
 // reconcileBytes fills two replicas with n equal keys, lets d of them
