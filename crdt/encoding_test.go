@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"testing"
 
@@ -253,4 +254,36 @@ func copyOfT(t *testing.T, ks *Keyspace) *Keyspace {
 		t.Fatalf("re-decode: %v", err)
 	}
 	return c
+}
+
+// TestBodyFormat pins the wire format of a few operations byte for byte
+// (the tag bits and field order are append-only; see encoding.go).
+func TestBodyFormat(t *testing.T) {
+	r := newReplicas(1)[0]
+	script(t, r, "SET s old", "SADD set a", "HSET h f v")
+	cases := []struct {
+		cmd  string
+		want string // hex of AppendBody with plain keys
+	}{
+		// keys=1, key "c", tag 8 (counter increment), sum 1 (zig-zag 2)
+		{"INCR c", "0101630802"},
+		// keys=1, key "s", tag 3 (clear observed register, write), "new"
+		{"SET s new", "01017303036e6577"},
+		// keys=1, key "s", tag 1 (clear observed register)
+		{"DEL s", "01017301"},
+		// keys=1, key "set", tag 16, header 1<<1|0, member "b" op add: len 1<<2|1
+		{"SADD set b", "0103736574100205" + "62"},
+		// member "a": remove observed (op 2): 1<<2|2
+		{"SREM set a", "0103736574100206" + "61"},
+		// keys=1, key "h", tag 32, header 1<<1|0, field "f", nested tag 3, "w"
+		{"HSET h f w", "010168200201660301" + "77"},
+	}
+	for _, c := range cases {
+		b := r.begin()
+		run(b, c.cmd)
+		got := hex.EncodeToString(b.Finish().AppendBody(nil, PlainKeys{}))
+		if got != c.want {
+			t.Errorf("%s: body %s, want %s", c.cmd, got, c.want)
+		}
+	}
 }
