@@ -15,6 +15,10 @@ func (s *simulator) converged() bool {
 		s.tryRemove()
 		return false
 	}
+	if s.leaver >= 0 && !s.leaveDone {
+		s.tryLeave()
+		return false
+	}
 	live := s.live()
 	if len(live) == 0 {
 		return true
@@ -47,6 +51,9 @@ func (s *simulator) converged() bool {
 func (s *simulator) notConverged() string {
 	if s.victim >= 0 && !s.removeDone {
 		return fmt.Sprintf("the removal of %s never became durable", s.nodes[s.victim].name)
+	}
+	if s.leaver >= 0 && !s.leaveDone {
+		return fmt.Sprintf("%s never finished leaving", s.nodes[s.leaver].name)
 	}
 	out := ""
 	for _, n := range s.live() {

@@ -20,7 +20,10 @@
 //     with its own skewed clock, and nodes whose group commit is due sync
 //     their disk. Some seeds add a node mid-run that joins the cluster
 //     (snapshot from a peer, then its membership record) and is subject
-//     to every fault from then on.
+//     to every fault from then on; some have a member leave gracefully
+//     (it stops once every other member shows it as left, and its
+//     acknowledged writes must survive it); some kill a member for good
+//     and have an operator remove it, after which collapse must advance.
 //  2. Heal: partitions end, paused nodes resume, crashed nodes restart
 //     from their disks, no more drops or jumps. Then up to
 //     ConvergenceTicksMax ticks run until every live replica has the same

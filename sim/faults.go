@@ -39,6 +39,9 @@ func (s *simulator) injectFaults() {
 	if s.victim >= 0 && s.step >= s.removeAt {
 		s.tryRemove()
 	}
+	if s.leaver >= 0 && s.step >= s.leaveAt {
+		s.tryLeave()
+	}
 	if s.joiner >= 0 && s.step == s.joinAt {
 		j := s.nodes[s.joiner]
 		s.trace.event(evJoin, uint64(j.idx))
@@ -149,6 +152,49 @@ func (s *simulator) tryRemove() {
 		}
 		return
 	}
+}
+
+// tryLeave drives the graceful departure of the leaver: it proposes
+// Leave (again after a crash lost it), and once every other running
+// member shows it as left, stops it for good. Other members apply the
+// leave only after everything the leaver wrote before it (its causal
+// past), so stopping then loses nothing.
+func (s *simulator) tryLeave() {
+	if s.leaveDone {
+		return
+	}
+	l := s.nodes[s.leaver]
+	if !s.usable(l) {
+		return
+	}
+	if st := l.r.Status().State; st == replica.NodeMember {
+		tok, err := l.r.Leave()
+		s.trace.event(evLeave, uint64(l.idx), tok.Counter)
+		if err != nil {
+			s.logf("%s Leave: %v", l.name, err)
+			return
+		}
+		s.logf("%s proposes its departure %v", l.name, tok)
+		s.drain(l)
+		return
+	}
+	for _, o := range s.nodes {
+		if o == l || !o.up() || o.dead {
+			continue
+		}
+		left := false
+		for _, m := range o.r.Members() {
+			if m.ID == l.id {
+				left = m.State == replica.StateLeft
+			}
+		}
+		if !left {
+			return
+		}
+	}
+	s.logf("%s has left; every other member knows it; it stops", l.name)
+	s.leaveDone = true
+	s.crash(l, true)
 }
 
 // heal ends every fault: partitions healed, paused nodes resumed, crashed

@@ -105,6 +105,11 @@ type Params struct {
 	// mid-run (snapshot from a peer, then its membership record); it is
 	// subject to every fault once started.
 	JoinOne bool
+	// LeaveOne has one initial member leave gracefully mid-run: it
+	// proposes its departure, runs until every other member shows it as
+	// left (so they hold everything it wrote), then stops for good. Its
+	// acknowledged writes must survive it.
+	LeaveOne bool
 	// StorageLog keeps each node's records in package storage's log over
 	// its crash-simulating MemFS (torn bytes, real recovery) instead of
 	// the faster whole-record model.
@@ -165,6 +170,7 @@ func drawParams(seed uint64, replicas int) Params {
 	p.SyncEveryTicks = g.between(1, 6)
 	p.KillOne = g.chance(0.2)
 	p.JoinOne = g.chance(0.2)
+	p.LeaveOne = g.chance(0.15)
 	p.StorageLog = g.chance(0.25)
 
 	p.ClockSkewMs = g.intn(ClockSkewMsMax + 1)
@@ -198,8 +204,8 @@ func (p Params) String() string {
 		fmt.Fprintf(&b, " datagram dup=%.4f", p.DuplicateRate)
 	}
 	fmt.Fprintf(&b, " partition=%.4f/%.0fticks shapes=%s", p.PartitionRate, p.PartitionTicksAvg, strings.Join(shapes, ","))
-	fmt.Fprintf(&b, " pause=%.4f/%.0fticks crash=%.4f/%.0fticks sync_every=%dticks kill_one=%t join_one=%t storage_log=%t",
-		p.PauseRate, p.PauseTicksAvg, p.CrashRate, p.DownTicksAvg, p.SyncEveryTicks, p.KillOne, p.JoinOne, p.StorageLog)
+	fmt.Fprintf(&b, " pause=%.4f/%.0fticks crash=%.4f/%.0fticks sync_every=%dticks kill_one=%t join_one=%t leave_one=%t storage_log=%t",
+		p.PauseRate, p.PauseTicksAvg, p.CrashRate, p.DownTicksAvg, p.SyncEveryTicks, p.KillOne, p.JoinOne, p.LeaveOne, p.StorageLog)
 	fmt.Fprintf(&b, " skew=±%dms jump=%.4f", p.ClockSkewMs, p.ClockJumpRate)
 	if p.MaxPendingTxns > 0 {
 		fmt.Fprintf(&b, " max_pending=%d max_retained=%d max_batch=%dB", p.MaxPendingTxns, p.MaxRetainedTxns, p.MaxBatchBytes)

@@ -173,7 +173,10 @@ type simulator struct {
 	sessions       []*session
 	nextSession    int
 
-	joiner     int // JoinOne: the node that joins mid-run, -1 if none
+	leaver     int // LeaveOne: the node that leaves mid-run, -1 if none
+	leaveAt    int
+	leaveDone  bool // the leaver stopped after every other member saw it leave
+	joiner     int  // JoinOne: the node that joins mid-run, -1 if none
 	joinAt     int
 	victim     int // KillOne: the node killed for good, -1 if none
 	killAt     int
@@ -199,7 +202,7 @@ func newSimulator(o Options) *simulator {
 		faults: newRNG(o.Seed, streamFaults),
 		work:   newRNG(o.Seed, streamWorkload),
 		disk:   newRNG(o.Seed, streamDisk),
-		victim: -1, removeNode: -1, joiner: -1,
+		victim: -1, removeNode: -1, joiner: -1, leaver: -1,
 	}
 	seeds := newRNG(o.Seed, streamReplica)
 	n := p.Replicas
@@ -252,6 +255,13 @@ func newSimulator(o Options) *simulator {
 		s.victim = s.faults.intn(n)
 		s.killAt = s.faults.between(o.Steps/5, o.Steps/2)
 		s.removeAt = s.killAt + s.faults.between(20, 200)
+	}
+	if p.LeaveOne && n > 2 {
+		s.leaver = s.faults.intn(n)
+		if s.leaver == s.victim {
+			s.leaver = (s.leaver + 1) % n
+		}
+		s.leaveAt = s.faults.between(o.Steps/4, 3*o.Steps/4)
 	}
 	return s
 }

@@ -216,3 +216,29 @@ func TestJoinMidRun(t *testing.T) {
 		t.Fatal("no seed below 200 draws JoinOne")
 	}
 }
+
+// TestLeaveMidRun runs seeds in which a member leaves gracefully: it must
+// stop only after every other member knows, and none of its
+// acknowledged writes may be lost (the leaver is not exempt).
+func TestLeaveMidRun(t *testing.T) {
+	ran := 0
+	for seed := uint64(1); ran < 3 && seed < 300; seed++ {
+		if p := drawParams(seed, 0); !p.LeaveOne || p.KillOne || p.JoinOne || p.Replicas < 3 {
+			continue
+		}
+		ran++
+		s := newSimulator(Options{Seed: seed, Steps: 400})
+		s.leaveAt = 150
+		s.run()
+		l := s.nodes[s.leaver]
+		if !s.leaveDone || !l.dead || s.hist.Exempt[l.id] {
+			t.Fatalf("seed %d: leaver %s done=%t dead=%t exempt=%t", seed, l.name, s.leaveDone, l.dead, s.hist.Exempt[l.id])
+		}
+		if !s.res.OK() {
+			t.Fatalf("seed %d: %s\n%s", seed, s.res.Summary(), s.res.Report.String())
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no seed below 300 draws LeaveOne alone")
+	}
+}

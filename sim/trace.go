@@ -27,6 +27,7 @@ const (
 	evPhase
 	evReplicaEvent
 	evJoin
+	evLeave
 )
 
 // trace folds every event the simulator processes into one running
