@@ -262,7 +262,6 @@ func (m *Mux) handle(raw net.Conn) {
 	m.untrack(raw)
 	<-m.pending
 	if refusal != "" {
-		m.refused[refusal].Add(1)
 		raw.Close()
 		return
 	}
@@ -279,37 +278,38 @@ func (m *Mux) sniff(raw net.Conn) (net.Conn, Route, string) {
 	route, prefix, err := peek(raw)
 	if err != nil {
 		log.Debug("single port: no protocol recognised before the connection failed", "err", err, "bytes", len(prefix))
-		return nil, 0, RefusedPeek
+		return m.reject(RefusedPeek)
 	}
 	conn := net.Conn(&prefixConn{Conn: raw, prefix: prefix})
 	secure := false
 	if route == RouteTLS {
 		if m.cfg.TLS == nil {
 			log.Warn("single port: TLS connection refused: this node has no TLS config")
-			return nil, 0, RefusedNoTLS
+			return m.reject(RefusedNoTLS)
 		}
 		ctx, cancel := context.WithDeadline(m.ctx, deadline)
 		tc, err := ServerTLS(ctx, conn, m.cfg.TLS)
 		cancel()
 		if err != nil {
 			log.Warn("single port: TLS handshake failed", "err", err)
-			return nil, 0, RefusedTLSHandshake
+			return m.reject(RefusedTLSHandshake)
 		}
 		m.tlsCount.Add(1)
 		route, prefix, err = peek(tc)
 		if err != nil {
 			log.Debug("single port: no protocol recognised inside TLS", "err", err, "bytes", len(prefix))
 			tc.Close()
-			return nil, 0, RefusedPeek
+			return m.reject(RefusedPeek)
 		}
 		conn, secure = &prefixConn{Conn: tc, prefix: prefix}, true
 		if route == RouteTLS {
 			log.Warn("single port: TLS inside TLS refused")
 			tc.Close()
-			return nil, 0, RefusedNestedTLS
+			return m.reject(RefusedNestedTLS)
 		}
 		if route == RoutePeer && len(tc.ConnectionState().VerifiedChains) == 0 {
 			log.Warn("single port: peer refused: no client certificate from the cluster CA")
+			m.reject(RefusedNoClientCert)
 			m.refuse(tc, wire.ReasonPolicy, route, "peer links need a client certificate from the cluster CA")
 			return nil, 0, RefusedNoClientCert
 		}
@@ -317,15 +317,24 @@ func (m *Mux) sniff(raw net.Conn) (net.Conn, Route, string) {
 	switch {
 	case route == RouteNone:
 		log.Warn("single port: unrecognised protocol refused", "first_bytes", fmt.Sprintf("%q", prefix))
+		m.reject(RefusedUnknown)
 		m.refuse(conn, 0, route, "")
 		return nil, 0, RefusedUnknown
 	case !secure && m.cfg.RequireTLS:
 		log.Warn("single port: plaintext connection refused: this node requires TLS", "protocol", route.String())
+		m.reject(RefusedTLSRequired)
 		m.refuse(conn, wire.ReasonTLSRequired, route, "this port requires TLS")
 		return nil, 0, RefusedTLSRequired
 	}
 	raw.SetDeadline(time.Time{})
 	return conn, route, ""
+}
+
+// reject counts a refusal. It is called before any refusal is written, so
+// a client that has read its refusal sees it counted.
+func (m *Mux) reject(label string) (net.Conn, Route, string) {
+	m.refused[label].Add(1)
+	return nil, 0, label
 }
 
 // refuse writes a short refusal the client's protocol understands, then

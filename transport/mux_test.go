@@ -1,0 +1,400 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spooksystems/spook/transport/certs"
+	"github.com/spooksystems/spook/wire"
+)
+
+// singlePort is a Mux on 127.0.0.1 with an HTTP server, a toy RESP server
+// (answers +PONG to every read) and a peer acceptor behind it.
+type singlePort struct {
+	mux  *Mux
+	addr string
+	wg   sync.WaitGroup
+	http *http.Server
+	// peers receives the result of each peer handshake.
+	peers chan acceptResult
+}
+
+func newSinglePort(t *testing.T, cfg MuxConfig) *singlePort {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMux(ln, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &singlePort{mux: m, addr: ln.Addr().String(), peers: make(chan acceptResult, 8)}
+	s.http = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, secure := ConnectionState(r.Context().Value(connKey{}).(net.Conn))
+		fmt.Fprintf(w, "hello %s tls=%v", r.URL.Path, secure)
+	}), ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, connKey{}, c)
+	}}
+	s.wg.Add(4)
+	go func() { defer s.wg.Done(); m.Serve() }()
+	go func() { defer s.wg.Done(); s.http.Serve(m.HTTP()) }()
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := m.RESP().Accept()
+			if err != nil {
+				return
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer c.Close()
+				buf := make([]byte, 512)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+					if _, err := io.WriteString(c, "+PONG\r\n"); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := m.Peer().Accept()
+			if err != nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			l, err := Accept(ctx, c, wireConfig("b", "c1"))
+			cancel()
+			s.peers <- acceptResult{l, err}
+		}
+	}()
+	t.Cleanup(func() {
+		s.http.Close()
+		m.Close()
+		s.wg.Wait()
+	})
+	return s
+}
+
+type connKey struct{}
+
+// dial connects to the single port, with TLS if cfg is not nil.
+func (s *singlePort) dial(t *testing.T, cfg *tls.Config) net.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var d Dialer = TCP
+	if cfg != nil {
+		d = &TLSDialer{Dialer: TCP, Config: cfg}
+	}
+	c, err := d.Dial(ctx, s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+// noCertConfig is a client config that trusts the cluster CA but has no
+// certificate of its own: a RESP or HTTP client.
+func noCertConfig() *tls.Config {
+	pool := x509.NewCertPool()
+	pool.AddCert(testPKI.b.CA)
+	return &tls.Config{RootCAs: pool, ServerName: "b", MinVersion: tls.VersionTLS13}
+}
+
+func (s *singlePort) resp(t *testing.T, cfg *tls.Config, command string) string {
+	t.Helper()
+	c := s.dial(t, cfg)
+	if _, err := io.WriteString(c, command); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("RESP %q: %v", command, err)
+	}
+	return line
+}
+
+func (s *singlePort) get(t *testing.T, cfg *tls.Config, path string) (int, string) {
+	t.Helper()
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d Dialer = TCP
+		if cfg != nil {
+			d = &TLSDialer{Dialer: TCP, Config: cfg}
+		}
+		return d.Dial(ctx, s.addr)
+	}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("http://spook" + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func (s *singlePort) peer(t *testing.T, d Dialer) (*Link, acceptResult, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, err := Open(ctx, d, s.addr, wireConfig("a", "c1"))
+	if err != nil {
+		select {
+		case r := <-s.peers:
+			return nil, r, err
+		case <-time.After(10 * time.Second):
+			t.Fatal("no peer handshake result")
+		}
+	}
+	r := <-s.peers
+	return a, r, nil
+}
+
+func TestMuxRoutesEachProtocol(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
+			s := newSinglePort(t, MuxConfig{TLS: testPKI.b.ServerConfig(certs.OptionalClientCert)})
+			var clientTLS, peerTLS *tls.Config
+			var peerDialer Dialer = TCP
+			if secure {
+				clientTLS = noCertConfig()
+				peerTLS = testPKI.a.ClientConfig("b")
+				peerDialer = &TLSDialer{Dialer: TCP, Config: peerTLS}
+			}
+			if got := s.resp(t, clientTLS, "*1\r\n$4\r\nPING\r\n"); got != "+PONG\r\n" {
+				t.Fatalf("RESP array: %q", got)
+			}
+			if got := s.resp(t, clientTLS, "PING\r\n"); got != "+PONG\r\n" {
+				t.Fatalf("RESP inline: %q", got)
+			}
+			if got := s.resp(t, clientTLS, "GET key\r\n"); got != "+PONG\r\n" {
+				t.Fatalf("RESP inline GET: %q", got)
+			}
+			code, body := s.get(t, clientTLS, "/status")
+			if code != 200 || body != fmt.Sprintf("hello /status tls=%v", secure) {
+				t.Fatalf("HTTP: %d %q", code, body)
+			}
+			a, r, err := s.peer(t, peerDialer)
+			if err != nil || r.err != nil {
+				t.Fatalf("peer: %v / %v", err, r.err)
+			}
+			if secure {
+				st, ok := ConnectionState(r.link.NetConn())
+				if !ok || certs.PeerName(st) != "a" {
+					t.Fatalf("peer TLS state %v %q", ok, certs.PeerName(st))
+				}
+			}
+			exchange(t, a, r.link)
+			closeBoth(a, r.link)
+			st := s.mux.Stats()
+			if st.Routed[RouteRESP] != 3 || st.Routed[RouteHTTP] != 1 || st.Routed[RoutePeer] != 1 {
+				t.Fatalf("stats %+v", st)
+			}
+			if want := map[bool]uint64{false: 0, true: 5}[secure]; st.TLS != want {
+				t.Fatalf("TLS count %d, want %d", st.TLS, want)
+			}
+		})
+	}
+}
+
+func TestMuxRequireTLS(t *testing.T) {
+	s := newSinglePort(t, MuxConfig{TLS: testPKI.b.ServerConfig(certs.OptionalClientCert), RequireTLS: true})
+	if got := s.resp(t, nil, "*1\r\n$4\r\nPING\r\n"); !strings.HasPrefix(got, "-ERR") || !strings.Contains(got, "requires TLS") {
+		t.Fatalf("plaintext RESP: %q", got)
+	}
+	code, body := s.get(t, nil, "/")
+	if code != http.StatusBadRequest || !strings.Contains(body, "requires TLS") {
+		t.Fatalf("plaintext HTTP: %d %q", code, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := Open(ctx, TCP, s.addr, wireConfig("a", "c1")); !errors.Is(err, wire.ErrTLSRequired) || !errors.Is(err, wire.ErrPeerRefused) {
+		t.Fatalf("plaintext peer: %v", err)
+	}
+	// Nothing plaintext was delivered; TLS still works.
+	if got := s.resp(t, noCertConfig(), "PING\r\n"); got != "+PONG\r\n" {
+		t.Fatalf("TLS RESP: %q", got)
+	}
+	st := s.mux.Stats()
+	if st.Refused[RefusedTLSRequired] != 3 || st.Routed[RouteHTTP] != 0 || st.Routed[RoutePeer] != 0 || st.Routed[RouteRESP] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestMuxPeerWithoutClientCert(t *testing.T) {
+	s := newSinglePort(t, MuxConfig{TLS: testPKI.b.ServerConfig(certs.OptionalClientCert)})
+	cfg := noCertConfig()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Open(ctx, &TLSDialer{Dialer: TCP, Config: cfg}, s.addr, wireConfig("a", "c1"))
+	var re *wire.RefusalError
+	if !errors.As(err, &re) || re.Reason != wire.ReasonPolicy || !strings.Contains(re.Text, "client certificate") {
+		t.Fatalf("err %v", err)
+	}
+	if st := s.mux.Stats(); st.Refused[RefusedNoClientCert] != 1 || st.Routed[RoutePeer] != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestMuxRefusesWrongCA(t *testing.T) {
+	s := newSinglePort(t, MuxConfig{TLS: testPKI.b.ServerConfig(certs.OptionalClientCert)})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := Open(ctx, &TLSDialer{Dialer: TCP, Config: testPKI.foreign.ClientConfig("")}, s.addr, wireConfig("a", "c1"))
+	if !errors.Is(err, ErrTLSHandshake) || !errors.Is(err, certs.ErrUntrusted) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestMuxUnknownProtocol(t *testing.T) {
+	s := newSinglePort(t, MuxConfig{})
+	c := s.dial(t, nil)
+	io.WriteString(c, "\x00\x01\x02 not a protocol")
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "spook: unrecognised protocol\n" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	// TLS offered to a Mux without a TLS config is refused too.
+	c2 := s.dial(t, nil)
+	io.WriteString(c2, "\x16\x03\x01\x00\x05hello")
+	if n, _ := io.Copy(io.Discard, c2); n != 0 {
+		t.Fatalf("a TLS-less mux answered %d bytes to a ClientHello", n)
+	}
+	if st := s.mux.Stats(); st.Refused[RefusedUnknown] != 1 || st.Refused[RefusedNoTLS] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestMuxCloseWithPendingConnections: silent connections and a queue
+// nobody accepts from do not hold Close up or leak (TestMain's goleak).
+func TestMuxCloseWithPendingConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMux(ln, MuxConfig{PeekTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- m.Serve() }()
+	var conns []net.Conn
+	for i := range 5 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if i%2 == 0 {
+			io.WriteString(c, "PING\r\n") // routed to RESP; nobody accepts
+		}
+		conns = append(conns, c)
+	}
+	// Wait until the Mux has seen all five.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m.mu.Lock()
+		pending := len(m.unsniff)
+		m.mu.Unlock()
+		if pending == 2 && m.Stats().Routed[RouteRESP] == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pending %d, stats %+v", pending, m.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("Close took %v", took)
+	}
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Fatal("a connection survived Close")
+		}
+	}
+	if _, err := m.RESP().Accept(); !errors.Is(err, ErrMuxClosed) || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after Close: %v", err)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Route
+		more bool
+	}{
+		{"", RouteNone, true},
+		{wire.Magic, RoutePeer, false},
+		{wire.Magic[:3], RouteNone, true},
+		{"SET k v\r\n", RouteRESP, false},
+		{"*3\r\n", RouteRESP, false},
+		{"PING\r\n", RouteRESP, false},
+		{"ping\r\n", RouteRESP, false},
+		{"GET /x HTTP/1.1", RouteHTTP, false},
+		{"GET key", RouteRESP, false},
+		{"GET", RouteNone, true},
+		{"GET ", RouteNone, true},
+		{"POST /", RouteHTTP, false},
+		{"OPTIONS * HTTP/1.1", RouteHTTP, false},
+		{"DELETE /k", RouteHTTP, false},
+		{"P", RouteNone, true},
+		{"\x16\x03\x01", RouteTLS, false},
+		{"\x16", RouteNone, true},
+		{"\x16\x02", RouteNone, false},
+		{"\x00abc", RouteNone, false},
+		{"{}", RouteNone, false},
+	}
+	for _, tc := range cases {
+		r, more := Classify([]byte(tc.in))
+		if r != tc.want || more != tc.more {
+			t.Errorf("Classify(%q) = %s,%v; want %s,%v", tc.in, r, more, tc.want, tc.more)
+		}
+	}
+}
+
+func FuzzClassify(f *testing.F) {
+	for _, s := range []string{wire.Magic, "GET / ", "*1\r\n", "\x16\x03", "PING", "OPTIONS *"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, more := Classify(b)
+		if more && len(b) >= MaxPeekBytes {
+			t.Fatalf("Classify wants more than MaxPeekBytes for %q", b)
+		}
+		if !more && len(b) > 0 {
+			// A decision is stable under more bytes.
+			if r2, more2 := Classify(append(b[:len(b):len(b)], 'x')); r2 != r || more2 {
+				t.Fatalf("Classify(%q)=%s but with one more byte %s,%v", b, r, r2, more2)
+			}
+		}
+	})
+}
