@@ -427,6 +427,14 @@ func (r *Replica) syncProgress() {
 	r.refreshMembers(true)
 	r.cutDirty = true
 	r.event(EventRepaired, s.peer, causal.Dot{}, fmt.Sprintf("%s: %d keys joined", s.reason, len(s.buffered)))
+	if len(s.buffered) == 0 && r.ks.Context().Vector.Equal(&s.pinned.Vector) && r.ks.Hash() != s.pinnedHash {
+		// Same transactions, no differing live key, yet different states:
+		// the difference lies where the tree does not look (values with
+		// nothing live, such as a deleted counter's resets, which
+		// crdt.Keyspace.Range skips). Only a whole-state join reaches it.
+		r.requestRepairSnapshot(s.peer)
+		return
+	}
 	r.send(s.peer, Message{Type: MsgDigest, Hash: r.ks.Hash(), Seq: 1})
 }
 
