@@ -16,11 +16,13 @@ func Converged(rep *Report, states []State) {
 	if len(states) < 2 {
 		return
 	}
-	want := states[0].Keyspace.Hash()
+	first := states[0]
+	want := first.Keyspace.Hash()
 	for _, s := range states[1:] {
 		if h := s.Keyspace.Hash(); h != want {
-			rep.Addf(CheckConverged, "%s hash %016x (applied %v) != %s hash %016x (applied %v)",
-				s.Name, h, s.Keyspace.Context().Vector, states[0].Name, want, states[0].Keyspace.Context().Vector)
+			rep.Addf(CheckConverged, "%s hash %016x (applied %v) != %s hash %016x (applied %v): %s",
+				s.Name, h, s.Keyspace.Context().Vector, first.Name, want, first.Keyspace.Context().Vector,
+				describeDifference(s.Keyspace, first.Keyspace))
 		}
 	}
 }
@@ -282,8 +284,33 @@ func Oracle(rep *Report, h *History, states []State, internal func(key []byte) b
 		if got == want {
 			continue
 		}
-		rep.Addf(CheckOracle, "%s differs from the oracle: %s", s.Name, firstDifference(got, want))
+		rep.Addf(CheckOracle, "%s differs from the oracle: %s", s.Name, firstDifference(got, want, "replica", "oracle"))
 	}
+}
+
+// describeDifference names where two keyspaces with different hashes
+// differ: the first key whose reads differ, or else the first live key
+// whose hash differs (hidden metadata), or else the contexts.
+func describeDifference(a, b *crdt.Keyspace) string {
+	ra, rb := renderAll(a, nil), renderAll(b, nil)
+	if ra != rb {
+		return "reads differ at " + firstDifference(ra, rb, "first", "second")
+	}
+	var key []byte
+	a.Range(nil, func(k []byte, _ *crdt.Value) bool {
+		if a.KeyHash(k) != b.KeyHash(k) {
+			key = k
+			return false
+		}
+		return true
+	})
+	if key != nil {
+		return fmt.Sprintf("reads agree; key %q differs in hidden metadata", key)
+	}
+	if !a.Context().Equal(b.Context()) {
+		return fmt.Sprintf("contexts differ: outliers %v vs %v", a.Context().Outliers(), b.Context().Outliers())
+	}
+	return "reads and live keys agree; a hidden (deleted) key's metadata differs"
 }
 
 // renderAll renders every judged key, one line each.
@@ -302,8 +329,9 @@ func renderAll(ks *crdt.Keyspace, internal func([]byte) bool) string {
 	return b.String()
 }
 
-// firstDifference names the first line where got and want differ.
-func firstDifference(got, want string) string {
+// firstDifference names the first line where got and want differ,
+// calling them by the given labels.
+func firstDifference(got, want, gotLabel, wantLabel string) string {
 	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
 	for i := 0; i < len(g) || i < len(w); i++ {
 		var gl, wl string
@@ -314,7 +342,7 @@ func firstDifference(got, want string) string {
 			wl = w[i]
 		}
 		if gl != wl {
-			return fmt.Sprintf("line %d: replica %q, oracle %q", i+1, gl, wl)
+			return fmt.Sprintf("line %d: %s %q, %s %q", i+1, gotLabel, gl, wantLabel, wl)
 		}
 	}
 	return "(no line differs)"

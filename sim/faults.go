@@ -199,8 +199,8 @@ func (s *simulator) tryLeave() {
 
 // heal ends every fault: partitions healed, paused nodes resumed, crashed
 // nodes restarted (except the one killed for good), and no more drops,
-// breaks or clock jumps. Clock offsets stay (a healed network does not fix
-// clocks), as do latencies.
+// breaks or clock jumps, and every clock is set right (its offset back
+// to zero, as NTP would). Latencies stay.
 func (s *simulator) heal() {
 	s.healed = true
 	s.trace.event(evPhase, uint64(s.step))
@@ -208,6 +208,7 @@ func (s *simulator) heal() {
 	s.healPartition()
 	for _, nd := range s.nodes {
 		nd.pausedUntil = 0
+		nd.clockOffsetMs = 0
 		switch {
 		case nd.unstarted:
 			s.start(nd)

@@ -39,10 +39,13 @@ const (
 	DownTicksMax = 300
 	// PartitionTicksMax caps how long one partition lasts.
 	PartitionTicksMax = 400
-	// ClockSkewMsMax caps a node's clock offset. It stays well below the
-	// replica's default bound on remote clocks (causal.DefaultMaxAheadMs),
-	// so skew alone never makes a write permanently unacceptable; the
-	// refusal path is exercised by jumps (ClockJumpMsMax) that cross it.
+	// ClockSkewMsMax caps a node's initial clock offset. With the jumps
+	// (ClockJumpMsMax, clamped to ClockOffsetMsMax) two clocks stay
+	// within 50 s, under the replica's default bound on remote clocks
+	// (causal.DefaultMaxAheadMs, 60 s); seeds that draw a tighter
+	// MaxClockAheadMs exercise the refusal path, and heal resets every
+	// clock (NTP comes back), so refused writes become acceptable within
+	// the convergence budget.
 	ClockSkewMsMax = 20_000
 	// ClockJumpMsMax caps one jump of a node's clock (either direction).
 	ClockJumpMsMax = 15_000
@@ -118,6 +121,10 @@ type Params struct {
 	// Clocks.
 	ClockSkewMs   int     // offsets drawn from [-ClockSkewMs, +ClockSkewMs]
 	ClockJumpRate float64 // per node per step
+	// MaxClockAheadMs is the replica's bound on remote clocks; zero keeps
+	// the default (60 s). Some seeds draw 10–30 s, which skew and jumps
+	// cross, so remote writes get refused until clocks agree again.
+	MaxClockAheadMs int
 
 	// Replica limits: zero keeps the replica's defaults; small values
 	// force the causal buffer to overflow, the retained log to fall short
@@ -175,6 +182,9 @@ func drawParams(seed uint64, replicas int) Params {
 
 	p.ClockSkewMs = g.intn(ClockSkewMsMax + 1)
 	p.ClockJumpRate = g.rate(0.0001, 0.002, 0.5)
+	if g.chance(0.2) {
+		p.MaxClockAheadMs = g.between(10_000, 30_000)
+	}
 
 	if g.chance(0.3) {
 		p.MaxPendingTxns = g.between(4, 256)
@@ -207,6 +217,9 @@ func (p Params) String() string {
 	fmt.Fprintf(&b, " pause=%.4f/%.0fticks crash=%.4f/%.0fticks sync_every=%dticks kill_one=%t join_one=%t leave_one=%t storage_log=%t",
 		p.PauseRate, p.PauseTicksAvg, p.CrashRate, p.DownTicksAvg, p.SyncEveryTicks, p.KillOne, p.JoinOne, p.LeaveOne, p.StorageLog)
 	fmt.Fprintf(&b, " skew=±%dms jump=%.4f", p.ClockSkewMs, p.ClockJumpRate)
+	if p.MaxClockAheadMs > 0 {
+		fmt.Fprintf(&b, " max_clock_ahead=%dms", p.MaxClockAheadMs)
+	}
 	if p.MaxPendingTxns > 0 {
 		fmt.Fprintf(&b, " max_pending=%d max_retained=%d max_batch=%dB", p.MaxPendingTxns, p.MaxRetainedTxns, p.MaxBatchBytes)
 	}
@@ -220,4 +233,5 @@ func (p *Params) tune(cfg *replica.Config) {
 	cfg.MaxPendingTxns = p.MaxPendingTxns
 	cfg.MaxRetainedTxns = p.MaxRetainedTxns
 	cfg.MaxBatchBytes = p.MaxBatchBytes
+	cfg.MaxClockAheadMs = uint64(p.MaxClockAheadMs)
 }

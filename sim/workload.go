@@ -16,7 +16,8 @@ import (
 //	c/<k>       counters: only ever incremented (by positive and negative amounts)
 //	r/<k>       registers: set and deleted
 //	s/<k>       sets: members added and removed, key deleted
-//	h/<k>       maps: fields set and deleted
+//	h/<k>       maps: register fields f0..f3 set and deleted, counter field n
+//	            incremented and deleted
 //	p/<k>/a,b   transaction pairs: always written together in one
 //	            transaction with one marker value, or deleted together
 //	own/<id>    a session's own counter: incremented only by that session
@@ -47,6 +48,7 @@ const (
 	opSetRemove
 	opMapSet
 	opMapDelete
+	opMapIncrement
 	opOwnIncrement
 	opPairTxn    // multi-key: both pair keys, a counter and a set member
 	opPairDelete // multi-key: both pair keys deleted
@@ -64,6 +66,7 @@ var opWeights = [opKindCount]int{
 	opSetRemove:    2,
 	opMapSet:       2,
 	opMapDelete:    1,
+	opMapIncrement: 1,
 	opOwnIncrement: 3,
 	opPairTxn:      0, // drawn through Params.TxnRate
 	opPairDelete:   0,
@@ -175,7 +178,11 @@ func (o op) build(b *crdt.Builder, s *session) ([]check.Increment, error) {
 		_, err := b.MapSet(keyOf(prefixMap, o.key), []byte("f"+strconv.Itoa(o.member%4)), []byte(o.value))
 		return nil, err
 	case opMapDelete:
-		_, err := b.MapDelete(keyOf(prefixMap, o.key), []byte("f"+strconv.Itoa(o.member%4)))
+		_, err := b.MapDelete(keyOf(prefixMap, o.key), []byte("f"+strconv.Itoa(o.member%4)), []byte("n"))
+		return nil, err
+	case opMapIncrement:
+		// Field "n" of a map is only ever a counter (the oracle judges it).
+		_, err := b.MapIncrement(keyOf(prefixMap, o.key), []byte("n"), o.by)
 		return nil, err
 	case opPairTxn:
 		a, bb := pairKeys(o.key)
