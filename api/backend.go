@@ -104,3 +104,23 @@ type Admin interface {
 	// token of the membership transaction.
 	RemoveMember(ctx context.Context, name string) (Token, error)
 }
+
+// Bundler is implemented by backends that export and import offline
+// bundles: files of the transactions a peer lacks, for links that come and
+// go. Surfaces check for it with a type assertion.
+type Bundler interface {
+	// AppliedVector is what this node has applied: the "since" another
+	// node's export needs to leave out.
+	AppliedVector() causal.VersionVector
+	// ExportBundle returns a bundle of the transactions since does not
+	// cover, and how many it holds.
+	ExportBundle(since causal.VersionVector) ([]byte, int, error)
+	// ImportBundle applies a bundle as if its transactions came from a
+	// peer; importing one twice, or out of order, is harmless. It returns
+	// the transactions the bundle held and how many were applied now.
+	ImportBundle(ctx context.Context, bundle []byte) (txns, applied int, err error)
+}
+
+// ErrBadBundle is returned by ImportBundle for a file that is not a whole,
+// valid bundle; nothing was applied.
+var ErrBadBundle = errors.New("api: not a valid bundle")

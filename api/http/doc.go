@@ -16,6 +16,10 @@
 //	GET    /v1/watch?prefix= Server-Sent Events, one per change
 //	GET    /v1/status        the node's api.Status
 //	GET    /v1/members       the members as this node sees them
+//	DELETE /v1/members/{name} operator removal of a dead member
+//	GET    /v1/bundle/vector what this node has applied (a bundle's "since")
+//	POST   /v1/bundle/export {"since": vector} → a bundle file of what it lacks
+//	POST   /v1/bundle/import a bundle file as the body → {"txns", "applied"}
 //	DELETE /v1/members/{name} remove a dead member (backends with api.Admin)
 //	GET    /healthz          liveness (no auth)
 //	GET    /readyz           readiness (no auth; Config.Ready)

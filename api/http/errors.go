@@ -48,6 +48,8 @@ func classify(err error) *apiError {
 		return newError(http.StatusBadRequest, "key_too_long", err.Error())
 	case errors.Is(err, crdt.ErrOverflow):
 		return newError(http.StatusConflict, "overflow", err.Error())
+	case errors.Is(err, crdt.ErrWrongType):
+		return errWrongType
 	case errors.Is(err, crdt.ErrNotInteger):
 		return newError(http.StatusConflict, "not_integer", err.Error())
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

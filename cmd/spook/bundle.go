@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+)
+
+func init() {
+	register("bundle", "carry writes between nodes as files (vector, export, import)", runBundle)
+}
+
+const bundleHelp = `usage: spook bundle vector|export|import [flags]
+
+Moves writes between nodes that are not linked, as files: a laptop, a ship,
+an edge site. On the isolated node, save what it has applied; on a node
+that has the writes, export what that vector lacks; carry the file; import
+it on the isolated node. Importing a bundle twice, or out of order with
+others, is harmless: transactions already applied are skipped, and ones
+whose causal past is missing wait for it.
+
+  spook bundle vector [-o FILE]                 what this node has applied (JSON)
+  spook bundle export --since FILE [-o FILE]    the writes the vector in FILE lacks
+  spook bundle import FILE                      apply a bundle
+
+Example:
+  spook bundle vector --addr far:7001 -o far.vector
+  spook bundle export --addr near:7001 --since far.vector -o today.spkb
+  spook bundle import --addr far:7001 today.spkb
+  imported 1204 transactions (1204 applied now)
+`
+
+func runBundle(args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stderr, bundleHelp)
+		if len(args) == 0 {
+			return errors.New("give vector, export or import")
+		}
+		return nil
+	}
+	fs := newFlagSet("bundle "+args[0], bundleHelp)
+	cf := addClientFlags(fs)
+	out := fs.String("o", "", "write to this file instead of standard output")
+	since := fs.String("since", "", "export: a vector file from 'spook bundle vector' (empty: everything retained)")
+	rest, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	ctx, cancel := requestContext()
+	defer cancel()
+	switch args[0] {
+	case "vector":
+		var reply struct {
+			Vector map[string]uint64 `json:"vector"`
+		}
+		if err := c.getJSON(ctx, "/v1/bundle/vector", &reply); err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(map[string]any{"since": reply.Vector}, "", "  ")
+		return writeOut(*out, append(b, '\n'))
+	case "export":
+		req := []byte(`{"since":{}}`)
+		if *since != "" {
+			if req, err = os.ReadFile(*since); err != nil {
+				return err
+			}
+		}
+		resp, err := c.do(ctx, http.MethodPost, "/v1/bundle/export", bytes.NewReader(req), "Content-Type", "application/json")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		file, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return c.readError(ctx, err)
+		}
+		fmt.Fprintf(stderr, "exported %s transactions (%d bytes)\n", resp.Header.Get("Spook-Bundle-Txns"), len(file))
+		return writeOut(*out, file)
+	case "import":
+		if len(rest) != 1 {
+			return fmt.Errorf("import takes one bundle FILE, got %d arguments", len(rest))
+		}
+		file, err := os.ReadFile(rest[0])
+		if err != nil {
+			return err
+		}
+		resp, err := c.do(ctx, http.MethodPost, "/v1/bundle/import", bytes.NewReader(file), "Content-Type", "application/octet-stream")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var reply struct{ Txns, Applied int }
+		if err := decodeReply(resp.Body, &reply); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "imported %d transactions (%d applied now)\n", reply.Txns, reply.Applied)
+		return nil
+	}
+	return fmt.Errorf("unknown bundle command %q: give vector, export or import", args[0])
+}
+
+// writeOut writes b to the named file (0600), or to standard output.
+func writeOut(name string, b []byte) error {
+	if name == "" {
+		_, err := stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(name, b, 0o600)
+}
