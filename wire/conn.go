@@ -83,10 +83,14 @@ func sessionSeed(from, to [NonceBytes]byte) uint32 {
 	return crc32.Checksum(b[:], castagnoli)
 }
 
+// checksumScratch holds the implicit part of a frame's checksummed bytes.
+// It lives in the Conn (one per direction) because a stack array passed
+// to crc32 escapes and would cost an allocation per frame.
+type checksumScratch [sequenceBytes + headerBytes]byte
+
 // frameChecksum is the checksum of one frame given its direction's seed,
 // its sequence number and its header (length and type) and payload.
-func frameChecksum(seed uint32, sequence uint64, header []byte, payload []byte) uint32 {
-	var prefix [sequenceBytes + headerBytes]byte
+func frameChecksum(seed uint32, sequence uint64, header []byte, payload []byte, prefix *checksumScratch) uint32 {
 	binary.BigEndian.PutUint64(prefix[:sequenceBytes], sequence)
 	copy(prefix[sequenceBytes:], header)
 	crc := crc32.Update(seed, castagnoli, prefix[:])
@@ -108,10 +112,15 @@ type Conn struct {
 
 	maxFrameBytes int // current limit on a length field, either direction
 
-	readBuf []byte // reused for every received frame's payload+checksum
-	readErr error  // sticky: once the sequence is lost the link is dead
+	readBuf     []byte // reused for every received frame's payload+checksum
+	readErr     error  // sticky: once the sequence is lost the link is dead
+	readHeader  [headerBytes]byte
+	readScratch checksumScratch
 
-	writeHeader [headerBytes]byte
+	// Fields, not locals, so they do not escape to the heap per frame.
+	writeHeader  [headerBytes]byte
+	writeTrailer [checksumBytes]byte
+	writeScratch checksumScratch
 	writeErr    error // sticky
 	sentMagic   bool  // Magic has been written (handshake only)
 
@@ -176,8 +185,8 @@ func (c *Conn) readFrame() (Type, []byte, error) {
 	if c.readErr != nil {
 		return 0, nil, c.readErr
 	}
-	var header [headerBytes]byte
-	if _, err := io.ReadFull(c.r, header[:]); err != nil {
+	header := c.readHeader[:]
+	if _, err := io.ReadFull(c.r, header); err != nil {
 		if err == io.ErrUnexpectedEOF {
 			err = fmt.Errorf("%w: stream ended inside a frame header", ErrMalformed)
 			return 0, nil, c.failRead(err)
@@ -206,7 +215,7 @@ func (c *Conn) readFrame() (Type, []byte, error) {
 	}
 	payload := buf[:payloadBytes:payloadBytes]
 	want := binary.BigEndian.Uint32(buf[payloadBytes:])
-	if got := frameChecksum(c.readSeed, c.readSequence, header[:], payload); got != want {
+	if got := frameChecksum(c.readSeed, c.readSequence, header, payload, &c.readScratch); got != want {
 		return 0, nil, c.failRead(fmt.Errorf("%w: frame %d", ErrChecksum, c.readSequence))
 	}
 	c.readSequence++
@@ -251,8 +260,8 @@ func (c *Conn) writeFrame(t Type, payload []byte) error {
 	}
 	binary.BigEndian.PutUint32(c.writeHeader[:lengthBytes], uint32(len(payload)+typeBytes))
 	c.writeHeader[lengthBytes] = byte(t)
-	var trailer [checksumBytes]byte
-	binary.BigEndian.PutUint32(trailer[:], frameChecksum(c.writeSeed, c.writeSequence, c.writeHeader[:], payload))
+	trailer := c.writeTrailer[:]
+	binary.BigEndian.PutUint32(trailer, frameChecksum(c.writeSeed, c.writeSequence, c.writeHeader[:], payload, &c.writeScratch))
 	c.writeSequence++
 	if _, err := c.w.Write(c.writeHeader[:]); err != nil {
 		c.writeErr = err
@@ -262,7 +271,7 @@ func (c *Conn) writeFrame(t Type, payload []byte) error {
 		c.writeErr = err
 		return err
 	}
-	if _, err := c.w.Write(trailer[:]); err != nil {
+	if _, err := c.w.Write(trailer); err != nil {
 		c.writeErr = err
 		return err
 	}

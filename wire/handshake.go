@@ -293,7 +293,7 @@ func Refuse(w io.Writer, reason Reason, text string) error {
 	frame = append(frame, Magic...)
 	frame = append(frame, header[:]...)
 	frame = append(frame, payload...)
-	frame = binary.BigEndian.AppendUint32(frame, frameChecksum(handshakeSeed, 0, header[:], payload))
+	frame = binary.BigEndian.AppendUint32(frame, frameChecksum(handshakeSeed, 0, header[:], payload, new(checksumScratch)))
 	_, err := w.Write(frame)
 	return err
 }
