@@ -121,8 +121,8 @@ type Conn struct {
 	writeHeader  [headerBytes]byte
 	writeTrailer [checksumBytes]byte
 	writeScratch checksumScratch
-	writeErr    error // sticky
-	sentMagic   bool  // Magic has been written (handshake only)
+	writeErr     error // sticky
+	sentMagic    bool  // Magic has been written (handshake only)
 
 	counters *Counters
 
