@@ -202,11 +202,8 @@ func (c *Conn) readFrame() (Type, []byte, error) {
 	}
 	payloadBytes := int(length) - typeBytes
 	need := payloadBytes + checksumBytes
-	if cap(c.readBuf) < need {
-		c.readBuf = make([]byte, need)
-	}
-	buf := c.readBuf[:need]
-	if _, err := io.ReadFull(c.r, buf); err != nil {
+	buf, err := c.readBody(need)
+	if err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			err = fmt.Errorf("%w: stream ended inside a frame", ErrMalformed)
 			return 0, nil, c.failRead(err)
@@ -224,6 +221,40 @@ func (c *Conn) readFrame() (Type, []byte, error) {
 		return 0, nil, c.failRead(fmt.Errorf("%w: %d", ErrUnknownType, uint8(t)))
 	}
 	return t, payload, nil
+}
+
+// minReadGrowBytes is the first step when the read buffer must grow.
+const minReadGrowBytes = 64 << 10
+
+// readBody reads need bytes into the read buffer. When the buffer must
+// grow, it grows with the bytes that actually arrive (doubling from
+// minReadGrowBytes) rather than to the length field's claim at once, so a
+// peer that sends a large length and stalls cannot make the node allocate
+// the frame limit per connection.
+func (c *Conn) readBody(need int) ([]byte, error) {
+	if cap(c.readBuf) >= need {
+		buf := c.readBuf[:need]
+		_, err := io.ReadFull(c.r, buf)
+		return buf, err
+	}
+	buf := c.readBuf[:0]
+	for len(buf) < need {
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(need, max(2*cap(buf), minReadGrowBytes)))
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := io.ReadFull(c.r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if err == io.EOF && len(buf) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	c.readBuf = buf
+	return buf, nil
 }
 
 // failRead records err as the sticky read error and counts it.

@@ -486,3 +486,22 @@ func TestReasonMapping(t *testing.T) {
 		t.Fatalf("truncateText: %d bytes", len(got))
 	}
 }
+
+// TestLargeLengthDoesNotAllocateUpFront: a frame header claiming the
+// limit, followed by little data, grows the read buffer only as far as
+// the data that arrived.
+func TestLargeLengthDoesNotAllocateUpFront(t *testing.T) {
+	s := newSession(t, nil, nil)
+	header := append(binary.BigEndian.AppendUint32(nil, DefaultMaxFrameBytes), byte(TypeMessage))
+	go func() {
+		s.raw.Write(header)
+		s.raw.Write(make([]byte, 1000))
+		s.raw.Close() // then EOF inside the frame
+	}()
+	if _, _, err := s.b.ReadFrame(); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("err %v", err)
+	}
+	if c := cap(s.b.readBuf); c > minReadGrowBytes {
+		t.Fatalf("read buffer grew to %d bytes for 1000 bytes of data", c)
+	}
+}
