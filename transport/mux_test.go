@@ -398,3 +398,48 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+// TestWebSocketLinkThroughMux: a peer link over WebSocket on the single
+// port's HTTP server, with mutual TLS inside the WebSocket.
+func TestWebSocketLinkThroughMux(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMux(ln, MuxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := NewWSHandler(ln.Addr())
+	routes := http.NewServeMux()
+	routes.Handle("/link", ws)
+	srv := &http.Server{Handler: routes}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); m.Serve() }()
+	go func() { defer wg.Done(); srv.Serve(m.HTTP()) }()
+	defer func() {
+		ws.Close()
+		srv.Close()
+		m.Close()
+		wg.Wait()
+	}()
+	accepted := acceptOne(tlsListener{ws, testPKI.b.ServerConfig(certs.RequirePeerCert)}, wireConfig("b", "c1"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d := &TLSDialer{Dialer: &WSDialer{}, Config: testPKI.a.ClientConfig("b")}
+	a, err := Open(ctx, d, "ws://"+ln.Addr().String()+"/link", wireConfig("a", "c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-accepted
+	if r.err != nil {
+		a.Close()
+		t.Fatal(r.err)
+	}
+	exchange(t, a, r.link)
+	closeBoth(a, r.link)
+	if st := m.Stats(); st.Routed[RouteHTTP] != 1 || st.Routed[RoutePeer] != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
