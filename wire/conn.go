@@ -52,6 +52,10 @@ const (
 	// handshake, before the peer is known: an unauthenticated peer cannot
 	// make us allocate more than this.
 	MaxHandshakeFrameBytes = 4 << 10
+	// MaxFrameBytesLimit is the largest frame limit a node may set or a
+	// Hello may announce: 1 GiB, far above any sane batch, well inside an
+	// int on every platform.
+	MaxFrameBytesLimit = 1 << 30
 
 	// lengthBytes + typeBytes form the header; checksumBytes the trailer.
 	lengthBytes   = 4
@@ -110,7 +114,11 @@ type Conn struct {
 	readSeed, writeSeed         uint32
 	readSequence, writeSequence uint64
 
-	maxFrameBytes int // current limit on a length field, either direction
+	// Limits on a frame's length field: what we accept (ours) and what we
+	// may send (the peer's, from its Hello). Both are
+	// MaxHandshakeFrameBytes during the handshake.
+	maxFrameBytes      int
+	maxWriteFrameBytes int
 
 	readBuf     []byte // reused for every received frame's payload+checksum
 	readErr     error  // sticky: once the sequence is lost the link is dead
@@ -133,12 +141,13 @@ type Conn struct {
 
 func newConn(rw io.ReadWriter, bufferBytes int, counters *Counters) *Conn {
 	return &Conn{
-		r:             bufio.NewReaderSize(rw, bufferBytes),
-		w:             bufio.NewWriterSize(rw, bufferBytes),
-		readSeed:      handshakeSeed,
-		writeSeed:     handshakeSeed,
-		maxFrameBytes: MaxHandshakeFrameBytes,
-		counters:      counters,
+		r:                  bufio.NewReaderSize(rw, bufferBytes),
+		w:                  bufio.NewWriterSize(rw, bufferBytes),
+		readSeed:           handshakeSeed,
+		writeSeed:          handshakeSeed,
+		maxFrameBytes:      MaxHandshakeFrameBytes,
+		maxWriteFrameBytes: MaxHandshakeFrameBytes,
+		counters:           counters,
 	}
 }
 
@@ -147,6 +156,11 @@ func (c *Conn) Remote() Hello { return c.remote }
 
 // Version is the protocol version both sides agreed on.
 func (c *Conn) Version() Version { return c.version }
+
+// MaxPayloadBytes is the largest Message payload the peer accepts: its
+// Hello's MaxFrameBytes less the type byte. Batching callers size frames
+// by it.
+func (c *Conn) MaxPayloadBytes() int { return c.maxWriteFrameBytes - typeBytes }
 
 // Capabilities is the intersection of both sides' capability bits.
 func (c *Conn) Capabilities() Capabilities { return c.common }
@@ -271,9 +285,8 @@ func (c *Conn) failReadQuiet(err error) error {
 // WriteFrame buffers one frame of type t. payload is copied into the write
 // buffer (or written through) before WriteFrame returns; the caller may
 // reuse it. Nothing is guaranteed sent until Flush. Writing a handshake
-// type after the handshake, or a payload whose frame would exceed the
-// Conn's frame limit (Config.MaxFrameBytes; both ends must agree on it),
-// is refused with nothing written.
+// type after the handshake, or a payload above MaxPayloadBytes (the
+// peer's limit), is refused with nothing written.
 func (c *Conn) WriteFrame(t Type, payload []byte) error {
 	if t != TypeMessage {
 		return fmt.Errorf("%w: WriteFrame(%s); use WriteClose for Close", ErrUnexpectedType, t)
@@ -285,9 +298,9 @@ func (c *Conn) writeFrame(t Type, payload []byte) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
-	if len(payload) > c.maxFrameBytes-typeBytes {
+	if len(payload) > c.maxWriteFrameBytes-typeBytes {
 		// Not sticky: nothing was written, the sequence is intact.
-		return fmt.Errorf("%w: payload %d bytes > %d", ErrFrameTooLarge, len(payload), c.maxFrameBytes-typeBytes)
+		return fmt.Errorf("%w: payload %d bytes > the peer's limit %d", ErrFrameTooLarge, len(payload), c.maxWriteFrameBytes-typeBytes)
 	}
 	binary.BigEndian.PutUint32(c.writeHeader[:lengthBytes], uint32(len(payload)+typeBytes))
 	c.writeHeader[lengthBytes] = byte(t)

@@ -21,10 +21,12 @@
 //
 //	length    uint32 big-endian: bytes of type + payload, so 1 <= length
 //	          <= the receiver's limit (Config.MaxFrameBytes, default
-//	          DefaultMaxFrameBytes = 16 MiB; MaxHandshakeFrameBytes = 4 KiB
-//	          before the handshake completes). 0 and larger values are
-//	          refused with ErrMalformed / ErrFrameTooLarge before any
-//	          payload is read or any buffer is allocated.
+//	          DefaultMaxFrameBytes = 16 MiB, announced in the receiver's
+//	          Hello so the sender never exceeds it; MaxHandshakeFrameBytes
+//	          = 4 KiB before the handshake completes). 0 and larger values
+//	          are refused with ErrMalformed / ErrFrameTooLarge before any
+//	          payload is read; the read buffer grows with the bytes that
+//	          arrive, not with the length claimed.
 //	type      one of the Type constants (append-only).
 //	payload   type-specific; Message payloads are opaque to this package.
 //	checksum  CRC-32C (Castagnoli) over

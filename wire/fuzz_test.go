@@ -20,7 +20,7 @@ const fuzzFrameLimit = 1 << 16
 var fuzzNonceA, fuzzNonceB = [NonceBytes]byte{1}, [NonceBytes]byte{2}
 
 func fuzzWriter(w io.Writer) *Conn {
-	return &Conn{w: bufio.NewWriter(w), writeSeed: sessionSeed(fuzzNonceA, fuzzNonceB), maxFrameBytes: fuzzFrameLimit}
+	return &Conn{w: bufio.NewWriter(w), writeSeed: sessionSeed(fuzzNonceA, fuzzNonceB), maxFrameBytes: fuzzFrameLimit, maxWriteFrameBytes: fuzzFrameLimit}
 }
 
 func fuzzReader(b []byte) *Conn {
@@ -101,8 +101,9 @@ func handshakeSeeds() [][]byte {
 	h := hello("fuzz-a")
 	h.MinVersion, h.MaxVersion = 1, 1
 	h.Nonce = fuzzNonceA
+	h.MaxFrameBytes = DefaultMaxFrameBytes
 	var b bytes.Buffer
-	c := &Conn{w: bufio.NewWriter(&b), writeSeed: handshakeSeed, maxFrameBytes: MaxHandshakeFrameBytes}
+	c := &Conn{w: bufio.NewWriter(&b), writeSeed: handshakeSeed, maxFrameBytes: MaxHandshakeFrameBytes, maxWriteFrameBytes: MaxHandshakeFrameBytes}
 	c.writeHello(h)
 	c.Flush()
 	helloOnly := bytes.Clone(b.Bytes())

@@ -27,9 +27,10 @@ type Config struct {
 	// ReasonPolicy and the error's text. It runs on the handshake's
 	// goroutine and should not block.
 	Accept func(remote Hello) error
-	// MaxFrameBytes limits frame length (type + payload) after the
-	// handshake, in both directions; both ends of a link must use the same
-	// value. Zero means DefaultMaxFrameBytes.
+	// MaxFrameBytes limits the length (type + payload) of frames this
+	// side accepts after the handshake. It is sent in Hello (overriding
+	// Local.MaxFrameBytes) and the peer never sends more. Zero means
+	// DefaultMaxFrameBytes.
 	MaxFrameBytes int
 	// BufferBytes sizes the read and write buffers. Zero means
 	// DefaultBufferBytes.
@@ -50,9 +51,10 @@ func (c *Config) validate() error {
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = DefaultMaxFrameBytes
 	}
-	if c.MaxFrameBytes < MaxHandshakeFrameBytes || c.MaxFrameBytes > 1<<31-1 {
-		return fmt.Errorf("%w: MaxFrameBytes %d outside [%d, 2^31)", ErrConfig, c.MaxFrameBytes, MaxHandshakeFrameBytes)
+	if c.MaxFrameBytes < MaxHandshakeFrameBytes || c.MaxFrameBytes > MaxFrameBytesLimit {
+		return fmt.Errorf("%w: MaxFrameBytes %d outside [%d, %d]", ErrConfig, c.MaxFrameBytes, MaxHandshakeFrameBytes, MaxFrameBytesLimit)
 	}
+	c.Local.MaxFrameBytes = uint32(c.MaxFrameBytes)
 	if c.BufferBytes == 0 {
 		c.BufferBytes = DefaultBufferBytes
 	}
@@ -94,6 +96,7 @@ func Handshake(rw io.ReadWriter, role Role, cfg Config) (*Conn, error) {
 	c.readSeed = sessionSeed(c.remote.Nonce, cfg.Local.Nonce)
 	c.writeSequence, c.readSequence = 0, 0
 	c.maxFrameBytes = cfg.MaxFrameBytes
+	c.maxWriteFrameBytes = int(c.remote.MaxFrameBytes)
 	c.common = cfg.Local.Capabilities & c.remote.Capabilities
 	return c, nil
 }

@@ -46,6 +46,7 @@ const (
 //	bytes    address      (0..MaxAddrBytes, UTF-8)
 //	uvarint  capabilities
 //	16 bytes session nonce
+//	uvarint  max frame bytes (MaxHandshakeFrameBytes..MaxFrameBytesLimit)
 //	...      bytes this version does not know: ignored
 type Hello struct {
 	MinVersion   Version
@@ -58,6 +59,10 @@ type Hello struct {
 	// Nonce is fresh per session (Handshake fills a zero Nonce from
 	// crypto/rand). Both nonces seed the session's frame checksums.
 	Nonce [NonceBytes]byte
+	// MaxFrameBytes is the largest frame length the sender accepts after
+	// the handshake; the receiver never sends more. Handshake sets it
+	// from Config.MaxFrameBytes.
+	MaxFrameBytes uint32
 }
 
 // AppendHello appends h's encoding to dst. It does not validate h; see
@@ -70,7 +75,8 @@ func AppendHello(dst []byte, h Hello) []byte {
 	dst = codec.AppendString(dst, h.NodeName)
 	dst = codec.AppendString(dst, h.Addr)
 	dst = codec.AppendUvarint(dst, uint64(h.Capabilities))
-	return append(dst, h.Nonce[:]...)
+	dst = append(dst, h.Nonce[:]...)
+	return codec.AppendUvarint(dst, uint64(h.MaxFrameBytes))
 }
 
 // DecodeHello decodes a Hello payload. Errors match ErrMalformed. The
@@ -86,6 +92,11 @@ func DecodeHello(b []byte) (Hello, error) {
 	h.Addr = string(r.Bytes("address", MaxAddrBytes))
 	h.Capabilities = Capabilities(r.Uvarint("capabilities"))
 	copy(h.Nonce[:], r.Raw("nonce", NonceBytes))
+	maxFrame := r.Uvarint("max frame bytes")
+	if maxFrame > MaxFrameBytesLimit {
+		r.Fail("max frame bytes", codec.ErrInvalid)
+	}
+	h.MaxFrameBytes = uint32(maxFrame)
 	// Bytes after the nonce are fields of a later version: ignored.
 	if err := r.Err(); err != nil {
 		return Hello{}, fmt.Errorf("%w: hello: %w", ErrMalformed, err)
@@ -118,6 +129,8 @@ func (h Hello) validate() error {
 		return fmt.Errorf("%w: hello: node name not UTF-8 or too long", ErrMalformed)
 	case len(h.Addr) > MaxAddrBytes || !utf8.ValidString(h.Addr):
 		return fmt.Errorf("%w: hello: address not UTF-8 or too long", ErrMalformed)
+	case h.MaxFrameBytes < MaxHandshakeFrameBytes || h.MaxFrameBytes > MaxFrameBytesLimit:
+		return fmt.Errorf("%w: hello: max frame bytes %d outside [%d, %d]", ErrMalformed, h.MaxFrameBytes, MaxHandshakeFrameBytes, MaxFrameBytesLimit)
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ func hello(name string) Hello {
 		Node:      causal.NodeIDFromName(name),
 		NodeName:  name,
 		Addr:      name + ":7400",
+		// Handshake sets it from Config; set here for encoding tests.
+		MaxFrameBytes: DefaultMaxFrameBytes,
 	}
 }
 
@@ -418,7 +420,7 @@ func TestReflectedFrame(t *testing.T) {
 	// Frames the responder sends, fed back to the responder.
 	s := newSession(t, nil, nil)
 	var buf bytes.Buffer
-	w := &Conn{w: bufio.NewWriter(&buf), writeSeed: s.b.writeSeed, maxFrameBytes: DefaultMaxFrameBytes}
+	w := &Conn{w: bufio.NewWriter(&buf), writeSeed: s.b.writeSeed, maxWriteFrameBytes: DefaultMaxFrameBytes}
 	if err := w.WriteFrame(TypeMessage, []byte("echo")); err != nil || w.Flush() != nil {
 		t.Fatal(err)
 	}
@@ -503,5 +505,39 @@ func TestLargeLengthDoesNotAllocateUpFront(t *testing.T) {
 	}
 	if c := cap(s.b.readBuf); c > minReadGrowBytes {
 		t.Fatalf("read buffer grew to %d bytes for 1000 bytes of data", c)
+	}
+}
+
+// TestFrameLimitsPerDirection: each side announces what it accepts and
+// the other never sends more.
+func TestFrameLimitsPerDirection(t *testing.T) {
+	pa, pb := net.Pipe()
+	defer pa.Close()
+	defer pb.Close()
+	a, b := Config{Local: hello("a"), MaxFrameBytes: 8 << 10}, Config{Local: hello("b")}
+	ra, rb := handshakePair(t, pa, pb, a, b)
+	if ra.err != nil || rb.err != nil {
+		t.Fatalf("handshake: %v / %v", ra.err, rb.err)
+	}
+	if ra.conn.MaxPayloadBytes() != DefaultMaxFrameBytes-1 || rb.conn.MaxPayloadBytes() != 8<<10-1 {
+		t.Fatalf("MaxPayloadBytes: a %d, b %d", ra.conn.MaxPayloadBytes(), rb.conn.MaxPayloadBytes())
+	}
+	if err := rb.conn.WriteFrame(TypeMessage, make([]byte, 8<<10)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("b sending above a's limit: %v", err)
+	}
+	go func() {
+		rb.conn.WriteFrame(TypeMessage, make([]byte, 8<<10-1))
+		rb.conn.Flush()
+	}()
+	if _, p, err := ra.conn.ReadFrame(); err != nil || len(p) != 8<<10-1 {
+		t.Fatalf("a reading its largest frame: %d, %v", len(p), err)
+	}
+	// A Hello announcing a limit out of range is malformed.
+	h := hello("c")
+	for _, limit := range []uint32{0, MaxHandshakeFrameBytes - 1, MaxFrameBytesLimit + 1} {
+		h.MaxFrameBytes = limit
+		if _, err := DecodeHello(AppendHello(nil, h)); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("limit %d: %v", limit, err)
+		}
 	}
 }
