@@ -3,6 +3,7 @@ package transport
 import (
 	"io"
 	"net"
+	"os"
 	"time"
 )
 
@@ -14,6 +15,13 @@ import (
 // media with deadlines for untrusted peers.
 func StreamConn(rwc io.ReadWriteCloser, local, remote string) net.Conn {
 	return &streamConn{ReadWriteCloser: rwc, local: streamAddr(local), remote: streamAddr(remote)}
+}
+
+// Stdio is the process's standard input and output as one connection,
+// for a link to a parent process or over ssh/serial tunnels
+// (`ssh host spook link --stdio`). Closing it closes both.
+func Stdio() net.Conn {
+	return StreamConn(Duplex(os.Stdin, os.Stdout), "stdin", "stdout")
 }
 
 // Duplex joins a reader and a writer (such as os.Stdin and os.Stdout)
