@@ -20,7 +20,10 @@ const (
 // Local must describe this node.
 type Config struct {
 	// Local is this node's Hello. A zero version range means
-	// [MinVersion, MaxVersion]; a zero Nonce is filled from crypto/rand.
+	// [MinVersion, MaxVersion], the versions this build speaks; a node
+	// must not advertise others (tests do, to exercise negotiation). A
+	// zero Nonce is filled from crypto/rand; MaxFrameBytes is overwritten
+	// from the field below.
 	Local Hello
 	// Accept, if set, is asked about a peer whose Hello passed the
 	// built-in checks; a non-nil error refuses the peer with
@@ -70,10 +73,11 @@ func (c *Config) validate() error {
 // Handshake runs the handshake on rw as role (see doc.go for the
 // exchange) and returns a Conn ready for Message frames. On failure it
 // has sent a refusal to the peer where the protocol allows, and returns an
-// error matching one of the sentinels (ErrBadMagic, ErrMalformed,
-// ErrChecksum, ErrFrameTooLarge, ErrClusterMismatch, ErrNoCommonVersion,
-// ErrSameNode, ErrPolicy), a *RefusalError if the peer refused, or the
-// stream's own error. It sets no deadlines; the caller closes rw on error.
+// error matching one of the sentinels (ErrConfig, ErrBadMagic,
+// ErrMalformed, ErrChecksum, ErrFrameTooLarge, ErrUnknownType,
+// ErrUnexpectedType, ErrClusterMismatch, ErrNoCommonVersion, ErrSameNode,
+// ErrPolicy), a *RefusalError if the peer refused, or the stream's own
+// error (io.EOF, a timeout). It sets no deadlines; the caller closes rw on error.
 func Handshake(rw io.ReadWriter, role Role, cfg Config) (*Conn, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
