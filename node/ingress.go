@@ -80,22 +80,19 @@ func (in *ingress) accept() {
 		in.wg.Add(1)
 		go func() {
 			defer in.wg.Done()
-			in.route(conn, false)
+			var once sync.Once
+			release := func() { once.Do(func() { <-in.slots }) }
+			defer release()
+			in.route(conn, false, release)
 		}()
 	}
 }
 
 // route classifies conn and hands it on. inTLS is true for the plaintext
-// inside a terminated TLS connection.
-func (in *ingress) route(conn net.Conn, inTLS bool) {
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			<-in.slots
-		}
-	}
-	defer release()
+// inside a terminated TLS connection. release frees the connection's
+// classification slot (once, however often it is called); route calls it
+// as soon as the connection is classified.
+func (in *ingress) route(conn net.Conn, inTLS bool, release func()) {
 	conn.SetReadDeadline(time.Now().Add(sniffTimeout))
 	br := bufio.NewReader(conn)
 	first, err := br.Peek(1)
@@ -116,7 +113,7 @@ func (in *ingress) route(conn net.Conn, inTLS bool) {
 			conn.Close()
 			return
 		}
-		in.route(tc, true)
+		in.route(tc, true, release)
 		return
 	}
 	if in.n.cfg.RequireTLS && !inTLS {

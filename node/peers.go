@@ -231,6 +231,8 @@ func (ps *peerSet) run(p *peer) {
 			err = ps.pump(p, conn, raw)
 			raw.Close()
 			n.log.Debug("link down", "peer", p.name, "err", err)
+		} else {
+			n.log.Debug("dial failed", "peer", p.name, "addr", p.addr, "err", err)
 		}
 		cancel()
 		// Full jitter: sleep a uniform time in [backoff/2, backoff).

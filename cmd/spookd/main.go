@@ -205,8 +205,10 @@ func loadTLS(certFile, keyFile, caFile string) (server, client *tls.Config, err 
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, nil, fmt.Errorf("%s holds no PEM certificate", caFile)
 	}
+	// Session tickets off: resumption would skip the client certificate
+	// check on reconnect.
 	server = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert},
-		ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+		ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, SessionTicketsDisabled: true}
 	client = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, RootCAs: pool}
 	return server, client, nil
 }
