@@ -302,7 +302,11 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 				}
 				dst = append(dst, 0)
 				for _, h := range n.Hashes {
-					dst = binary.LittleEndian.AppendUint64(dst, h)
+					if n.Depth == 0 {
+						dst = binary.LittleEndian.AppendUint64(dst, h)
+					} else {
+						dst = binary.LittleEndian.AppendUint32(dst, uint32(h))
+					}
 				}
 				continue
 			}
@@ -577,7 +581,11 @@ func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 				case 0:
 					tn.Hashes = make([]uint64, hashesFor(tn.Depth))
 					for j := range tn.Hashes {
-						tn.Hashes[j] = readUint64(r, "tree hash")
+						if tn.Depth == 0 {
+							tn.Hashes[j] = readUint64(r, "tree hash")
+						} else if b := r.Raw("tree hash", 4); b != nil {
+							tn.Hashes[j] = uint64(binary.LittleEndian.Uint32(b))
+						}
 					}
 				case 1:
 					k := r.Count("tree entries", MaxTreeNodeEntries, 16)

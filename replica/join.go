@@ -103,8 +103,10 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 	j.buf, j.got = nil, nil
 	boot, ks, err := decodeSnapshot(snap)
 	if err != nil {
+		// Each chunk was a valid message; what they assemble is refused.
+		// The transfer is dropped and retried, and nothing else changes.
 		r.event(EventMessageRefused, from, causal.Dot{}, err.Error())
-		return fmt.Errorf("%w: %w", ErrBadMessage, err)
+		return nil
 	}
 	if j.repair {
 		j.repair = false

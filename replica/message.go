@@ -103,9 +103,10 @@ type Message struct {
 // 64-bit key hash starts with the top 4×Depth bits of Prefix. In an answer
 // exactly one of Hashes (its children's hashes, for a node with more than
 // syncLeafKeys keys) or Entries (its keys, for a small node) is set. The
-// root carries every child's hash; a deeper node omits its last child's,
-// which the requester derives from the node's own hash (known from the
-// parent's answer): hash(last) = hash(node) − Σ hash(others).
+// root carries every child's 64-bit hash; a deeper node carries the low 32
+// bits of each child's hash but the last, which the requester derives from
+// the node's own (known from the parent's answer): hash(last) =
+// hash(node) − Σ hash(others) mod 2^32.
 type TreeNode struct {
 	Depth   uint8
 	Prefix  uint64

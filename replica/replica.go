@@ -63,7 +63,8 @@ type Replica struct {
 
 	join         joinState
 	sync         *syncSession
-	syncFailures map[causal.NodeID]int
+	syncFailures map[causal.NodeID]int // aborts in a row, per peer (sync.go)
+	syncStalls   map[causal.NodeID]int // sessions in a row that changed nothing
 	tree         *keyTree
 	snapshot     []byte // cached encoding for MsgSnapshotReq, with its hash
 	snapHash     uint64
@@ -125,6 +126,7 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 		ackDue:       map[causal.NodeID]bool{},
 		fetchSentAt:  map[causal.NodeID]uint64{},
 		syncFailures: map[causal.NodeID]int{},
+		syncStalls:   map[causal.NodeID]int{},
 		state:        NodeMember,
 	}
 	r.bootstrap = cfg.Members

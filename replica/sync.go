@@ -56,6 +56,19 @@ const (
 	maxSyncKeysPerRequest  = 4096
 )
 
+// hashMask is what an answer keeps of a child hash below the root: 32
+// bits. A false "equal" from a 32-bit match is caught by the session's
+// final check (see syncSession.covered), which is 64-bit.
+const hashMask = 1<<32 - 1
+
+// childHash is what an answer carries for a child hash at depth.
+func childHash(depth uint8, h uint64) uint64 {
+	if depth == 0 {
+		return h
+	}
+	return h & hashMask
+}
+
 // hashesFor is how many child hashes an answer for a node at depth
 // carries (see TreeNode).
 func hashesFor(depth uint8) int {
@@ -96,6 +109,14 @@ type syncSession struct {
 	// context then would claim dots whose keys were never compared.
 	nodes map[nodeID]uint64
 	keys  map[uint64]bool
+	// rootSum is the responder's 64-bit tree sum (from the root's answer)
+	// and covered the same sum rebuilt from the descent: our full hash
+	// for every child judged equal, the responder's entries for every
+	// small node. They differ iff some child judged equal on its 32-bit
+	// hash was not (or by a 2^-64 chance): then the session must not
+	// merge the responder's context, which would claim dots of keys never
+	// compared. It aborts instead and a later one retries with a new salt.
+	rootSum, covered uint64
 	// buffered holds the keys to join at the end, all at once: joining
 	// them as answers arrive would show a transaction's keys partly.
 	buffered      []KeyValue
@@ -190,6 +211,10 @@ const (
 	// syncFailuresBeforeSnapshot is how many such aborts in a row with one
 	// peer make the next repair a whole-state transfer instead.
 	syncFailuresBeforeSnapshot = 2
+	// syncStallsBeforeSnapshot is how many sessions in a row with one peer
+	// may end without changing anything while the states still differ
+	// before the next repair is a whole-state transfer.
+	syncStallsBeforeSnapshot = 2
 	// maxSyncBufferBytes bounds the keys a session buffers before joining
 	// them; a larger difference is repaired by a snapshot transfer.
 	maxSyncBufferBytes = 64 << 20
@@ -240,7 +265,10 @@ func (r *Replica) stepSyncReq(from causal.NodeID, m *Message) {
 			size += 4 + 16*len(a.Entries)
 		} else {
 			a.Hashes = t.children(n.Depth, n.Prefix, m.Session)[:hashesFor(n.Depth)]
-			size += 4 + 8*len(a.Hashes)
+			for i, h := range a.Hashes {
+				a.Hashes[i] = childHash(n.Depth, h)
+			}
+			size += 4 + 4*len(a.Hashes)
 		}
 		out = append(out, a)
 		if size >= r.cfg.MaxBatchBytes || len(out) >= maxSyncNodesPerRequest {
@@ -285,23 +313,36 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 				continue // the responder broke the protocol; skip the node
 			}
 			theirs := n.Hashes
-			if len(theirs) < syncFanout {
-				// Derive the last child's hash from the node's.
+			if n.Depth == 0 {
+				for _, h := range theirs {
+					s.rootSum += h
+				}
+			} else {
+				// Derive the last child's hash from the node's (sums of
+				// truncated hashes agree mod 2^32).
 				last := parent
 				for _, h := range theirs {
 					last -= h
 				}
-				theirs = append(slices.Clip(theirs), last)
+				theirs = append(slices.Clip(theirs), last&hashMask)
 			}
 			ours := t.children(n.Depth, n.Prefix, s.id)
 			for i := range syncFanout {
-				if ours[i] != theirs[i] {
-					child := TreeNode{Depth: n.Depth + 1, Prefix: childPrefix(n.Depth, n.Prefix, i)}
-					s.nodes[nodeID{child.Depth, child.Prefix}] = theirs[i]
-					nextNodes = append(nextNodes, child)
+				if childHash(n.Depth, ours[i]) == theirs[i] {
+					s.covered += ours[i]
+					continue
 				}
+				child := TreeNode{Depth: n.Depth + 1, Prefix: childPrefix(n.Depth, n.Prefix, i)}
+				s.nodes[nodeID{child.Depth, child.Prefix}] = theirs[i]
+				nextNodes = append(nextNodes, child)
 			}
 			continue
+		}
+		for _, e := range n.Entries {
+			s.covered += e.ValueHash
+			if n.Depth == 0 {
+				s.rootSum += e.ValueHash
+			}
 		}
 		theirs := make(map[uint64]uint64, len(n.Entries))
 		for _, e := range n.Entries {
@@ -415,7 +456,13 @@ func (r *Replica) syncProgress() {
 		return
 	}
 	r.sync = nil
+	if s.covered != s.rootSum {
+		r.sync = s // abortSync reports and clears it
+		r.abortSync("a 32-bit tree hash collided; retrying with a new salt")
+		return
+	}
 	delete(r.syncFailures, s.peer)
+	hashBefore := r.ks.Hash()
 	// One record, one step: every differing key and the context together.
 	if err := r.joinKeys(s.pinned, s.buffered, s.peer, true); err != nil {
 		panic(fmt.Sprintf("replica: joining validated keys: %v", err)) // validate checked them
@@ -427,13 +474,23 @@ func (r *Replica) syncProgress() {
 	r.refreshMembers(true)
 	r.cutDirty = true
 	r.event(EventRepaired, s.peer, causal.Dot{}, fmt.Sprintf("%s: %d keys joined", s.reason, len(s.buffered)))
-	if len(s.buffered) == 0 && r.ks.Context().Vector.Equal(&s.pinned.Vector) && r.ks.Hash() != s.pinnedHash {
-		// Same transactions, no differing live key, yet different states:
-		// the difference lies where the tree does not look (values with
-		// nothing live, such as a deleted counter's resets, which
-		// crdt.Keyspace.Range skips). Only a whole-state join reaches it.
-		r.requestRepairSnapshot(s.peer)
-		return
+	if r.ks.Hash() == hashBefore && r.ks.Context().Vector.Equal(&s.pinned.Vector) && r.ks.Hash() != s.pinnedHash {
+		// Same transactions, different states, and joining every key the
+		// tree showed changed nothing here. Either the responder lacks
+		// what we have (the digest below makes it pull), or the difference
+		// lies where the tree does not look: values with nothing live,
+		// such as a deleted counter's resets, which crdt.Keyspace.Range
+		// skips (the responder reports the key absent, and the bottom
+		// value carries no resets). The second time in a row, only a
+		// whole-state join reaches it.
+		r.syncStalls[s.peer]++
+		if r.syncStalls[s.peer] >= syncStallsBeforeSnapshot {
+			delete(r.syncStalls, s.peer)
+			r.requestRepairSnapshot(s.peer)
+			return
+		}
+	} else {
+		delete(r.syncStalls, s.peer)
 	}
 	r.send(s.peer, Message{Type: MsgDigest, Hash: r.ks.Hash(), Seq: 1})
 }
