@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,12 @@ type MuxConfig struct {
 	MaxPending int
 	// Logger receives one line per refused connection; nil discards.
 	Logger *slog.Logger
+	// Prefixes are extra node-to-node protocols on the port, each routed
+	// to its own listener (Mux.Prefix) when a connection starts with it.
+	// They are checked before the built-in table, and like peers must
+	// present a verified client certificate when they come through TLS.
+	// Each is 1..MaxPeekBytes bytes and none may be a prefix of another.
+	Prefixes []string
 }
 
 func (c *MuxConfig) validate() error {
@@ -75,14 +82,27 @@ func (c *MuxConfig) validate() error {
 	case c.RequireTLS && c.TLS == nil:
 		return errors.New("transport: MuxConfig.RequireTLS without a TLS config")
 	}
+	for i, p := range c.Prefixes {
+		if p == "" || len(p) > MaxPeekBytes {
+			return fmt.Errorf("transport: MuxConfig.Prefixes[%d] %q: length outside 1..%d", i, p, MaxPeekBytes)
+		}
+		for j, q := range c.Prefixes {
+			if i != j && strings.HasPrefix(q, p) {
+				return fmt.Errorf("transport: MuxConfig.Prefixes: %q is a prefix of %q", p, q)
+			}
+		}
+	}
 	return nil
 }
 
 // MuxStats counts what a Mux did with connections. Read with Stats.
 type MuxStats struct {
-	Routed  [RouteTLS + 1]uint64 // by final route (RouteTLS unused: counted by inner route)
-	TLS     uint64               // connections that came through TLS
-	Refused map[string]uint64    // by reason label
+	Routed [RouteTLS + 1]uint64 // by final route (RouteTLS unused: counted by inner route)
+	// PrefixRouted counts connections routed to each MuxConfig.Prefixes
+	// entry, keyed by the prefix.
+	PrefixRouted map[string]uint64
+	TLS          uint64            // connections that came through TLS
+	Refused      map[string]uint64 // by reason label
 }
 
 // Refusal reasons, the labels of MuxStats.Refused.
@@ -121,7 +141,10 @@ type Mux struct {
 	inner net.Listener
 	cfg   MuxConfig
 
-	listeners [RouteTLS]*muxListener // indexed by RoutePeer, RouteRESP, RouteHTTP
+	// listeners is indexed by Route: RoutePeer, RouteRESP, RouteHTTP, then
+	// one per MuxConfig.Prefixes entry from routeExtra (RouteNone and
+	// RouteTLS are nil).
+	listeners []*muxListener
 
 	pending chan struct{} // semaphore of MaxPending slots
 	done    chan struct{} // closed by Close
@@ -133,7 +156,7 @@ type Mux struct {
 	unsniff map[net.Conn]struct{} // accepted, not yet routed: closed by Close
 	wg      sync.WaitGroup        // Serve and per-connection goroutines
 
-	routed   [RouteTLS + 1]atomic.Uint64
+	routed   []atomic.Uint64 // indexed like listeners
 	tlsCount atomic.Uint64
 	refused  map[string]*atomic.Uint64
 }
@@ -157,8 +180,13 @@ func NewMux(l net.Listener, cfg MuxConfig) (*Mux, error) {
 	for _, label := range refusalLabels {
 		m.refused[label] = new(atomic.Uint64)
 	}
-	for _, r := range []Route{RoutePeer, RouteRESP, RouteHTTP} {
-		m.listeners[r] = &muxListener{mux: m, route: r, queue: make(chan net.Conn, MaxMuxQueue), closed: make(chan struct{})}
+	m.listeners = make([]*muxListener, int(routeExtra)+len(cfg.Prefixes))
+	m.routed = make([]atomic.Uint64, len(m.listeners))
+	for r := range m.listeners {
+		if Route(r) == RouteNone || Route(r) == RouteTLS {
+			continue
+		}
+		m.listeners[r] = &muxListener{mux: m, route: Route(r), queue: make(chan net.Conn, MaxMuxQueue), closed: make(chan struct{})}
 	}
 	return m, nil
 }
@@ -172,14 +200,28 @@ func (m *Mux) RESP() net.Listener { return m.listeners[RouteRESP] }
 // HTTP is the listener for HTTP/1.x connections.
 func (m *Mux) HTTP() net.Listener { return m.listeners[RouteHTTP] }
 
+// Prefix is the listener for connections starting with p, one of
+// MuxConfig.Prefixes; nil if p is not configured.
+func (m *Mux) Prefix(p string) net.Listener {
+	for i, q := range m.cfg.Prefixes {
+		if q == p {
+			return m.listeners[routeExtra+Route(i)]
+		}
+	}
+	return nil
+}
+
 // Addr is the wrapped listener's address.
 func (m *Mux) Addr() net.Addr { return m.inner.Addr() }
 
 // Stats is a snapshot of the Mux's counters.
 func (m *Mux) Stats() MuxStats {
-	s := MuxStats{TLS: m.tlsCount.Load(), Refused: make(map[string]uint64, len(m.refused))}
-	for i := range m.routed {
+	s := MuxStats{TLS: m.tlsCount.Load(), Refused: make(map[string]uint64, len(m.refused)), PrefixRouted: make(map[string]uint64, len(m.cfg.Prefixes))}
+	for i := range s.Routed {
 		s.Routed[i] = m.routed[i].Load()
+	}
+	for i, p := range m.cfg.Prefixes {
+		s.PrefixRouted[p] = m.routed[routeExtra+Route(i)].Load()
 	}
 	for label, n := range m.refused {
 		s.Refused[label] = n.Load()
@@ -275,7 +317,7 @@ func (m *Mux) sniff(raw net.Conn) (net.Conn, Route, string) {
 	log := m.cfg.Logger.With("remote", raw.RemoteAddr().String())
 	deadline := time.Now().Add(m.cfg.PeekTimeout)
 	raw.SetDeadline(deadline)
-	route, prefix, err := peek(raw)
+	route, prefix, err := peek(raw, m.cfg.Prefixes)
 	if err != nil {
 		log.Debug("single port: no protocol recognised before the connection failed", "err", err, "bytes", len(prefix))
 		return m.reject(RefusedPeek)
@@ -295,7 +337,7 @@ func (m *Mux) sniff(raw net.Conn) (net.Conn, Route, string) {
 			return m.reject(RefusedTLSHandshake)
 		}
 		m.tlsCount.Add(1)
-		route, prefix, err = peek(tc)
+		route, prefix, err = peek(tc, m.cfg.Prefixes)
 		if err != nil {
 			log.Debug("single port: no protocol recognised inside TLS", "err", err, "bytes", len(prefix))
 			tc.Close()
@@ -307,7 +349,7 @@ func (m *Mux) sniff(raw net.Conn) (net.Conn, Route, string) {
 			tc.Close()
 			return m.reject(RefusedNestedTLS)
 		}
-		if route == RoutePeer && len(tc.ConnectionState().VerifiedChains) == 0 {
+		if (route == RoutePeer || route >= routeExtra) && len(tc.ConnectionState().VerifiedChains) == 0 {
 			log.Warn("single port: peer refused: no client certificate from the cluster CA")
 			m.reject(RefusedNoClientCert)
 			m.refuse(tc, wire.ReasonPolicy, route, "peer links need a client certificate from the cluster CA")
@@ -349,8 +391,11 @@ func (m *Mux) refuse(c net.Conn, reason wire.Reason, route Route, text string) {
 	case RouteHTTP:
 		body := "spook: " + text + "\n"
 		fmt.Fprintf(c, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-	default:
-		io.WriteString(c, "spook: unrecognised protocol\n")
+	default: // unrecognised, or a MuxConfig.Prefixes protocol
+		if text == "" {
+			text = "unrecognised protocol"
+		}
+		io.WriteString(c, "spook: "+text+"\n")
 	}
 	if tc, ok := c.(*tls.Conn); ok {
 		tc.CloseWrite()
@@ -390,8 +435,10 @@ func (m *Mux) Close() error {
 	m.mu.Unlock()
 	err := m.inner.Close()
 	m.wg.Wait()
-	for _, l := range m.listeners[RoutePeer:] {
-		l.Close()
+	for _, l := range m.listeners {
+		if l != nil {
+			l.Close()
+		}
 	}
 	return err
 }

@@ -443,3 +443,65 @@ func TestWebSocketLinkThroughMux(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestMuxExtraPrefix: a protocol registered in MuxConfig.Prefixes gets its
+// own listener, takes precedence over the built-in table, and needs a
+// client certificate through TLS like a peer.
+func TestMuxExtraPrefix(t *testing.T) {
+	if _, err := NewMux(nil, MuxConfig{Prefixes: []string{"AB", "ABC"}}); err == nil {
+		t.Fatal("overlapping prefixes accepted")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bridge = "SPOOKLNK"
+	m, err := NewMux(ln, MuxConfig{TLS: testPKI.b.ServerConfig(certs.OptionalClientCert), Prefixes: []string{bridge}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Prefix("nope") != nil {
+		t.Fatal("unknown prefix has a listener")
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); m.Serve() }()
+	got := make(chan string, 4)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := m.Prefix(bridge).Accept()
+			if err != nil {
+				return
+			}
+			b := make([]byte, len(bridge)+1)
+			io.ReadFull(c, b)
+			got <- string(b)
+			c.Close()
+		}
+	}()
+	defer func() { m.Close(); wg.Wait() }()
+	s := &singlePort{mux: m, addr: ln.Addr().String()}
+	for _, cfg := range []*tls.Config{nil, testPKI.a.ClientConfig("b")} {
+		c := s.dial(t, cfg)
+		io.WriteString(c, bridge+"I")
+		if g := <-got; g != bridge+"I" {
+			t.Fatalf("bridge listener got %q", g)
+		}
+	}
+	// Through TLS without a client certificate: refused.
+	c := s.dial(t, noCertConfig())
+	io.WriteString(c, bridge+"I")
+	reply, _ := io.ReadAll(c)
+	if !strings.Contains(string(reply), "client certificate") {
+		t.Fatalf("bridge without client cert: %q", reply)
+	}
+	// The magic still routes to Peer: the extra prefix only waits while
+	// the bytes could still become it.
+	if r, more := classifyWith([]string{bridge}, []byte(wire.Magic)); r != RoutePeer || more {
+		t.Fatalf("magic with a bridge prefix: %s %v", r, more)
+	}
+	if st := m.Stats(); st.PrefixRouted[bridge] != 2 || st.Refused[RefusedNoClientCert] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}

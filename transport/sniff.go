@@ -2,7 +2,9 @@ package transport
 
 import (
 	"bytes"
+	"fmt"
 	"net"
+	"strings"
 
 	"github.com/spooksystems/spook/wire"
 )
@@ -18,7 +20,14 @@ const (
 	RouteTLS               // a TLS handshake record: 0x16 0x03
 )
 
+// routeExtra is the first Route of MuxConfig.Prefixes: the i-th prefix
+// is routeExtra+i.
+const routeExtra = RouteTLS + 1
+
 func (r Route) String() string {
+	if r >= routeExtra {
+		return fmt.Sprintf("prefix-%d", r-routeExtra)
+	}
 	return [...]string{"none", "peer", "resp", "http", "tls"}[r]
 }
 
@@ -76,14 +85,28 @@ func Classify(prefix []byte) (route Route, needMore bool) {
 	return RouteNone, false
 }
 
-// peek reads from c until Classify decides, the peek limit is reached, or
-// a read fails (the caller's deadline bounds it). The bytes read are
-// returned so they can be replayed.
-func peek(c net.Conn) (Route, []byte, error) {
+// classifyWith is Classify with extra prefixes checked first: the i-th
+// routes to routeExtra+i, and bytes that could still become one wait.
+func classifyWith(prefixes []string, b []byte) (Route, bool) {
+	for i, p := range prefixes {
+		switch {
+		case len(b) < len(p) && strings.HasPrefix(p, string(b)):
+			return RouteNone, true
+		case strings.HasPrefix(string(b), p):
+			return routeExtra + Route(i), false
+		}
+	}
+	return Classify(b)
+}
+
+// peek reads from c until the classifier decides, the peek limit is
+// reached, or a read fails (the caller's deadline bounds it). The bytes
+// read are returned so they can be replayed.
+func peek(c net.Conn, prefixes []string) (Route, []byte, error) {
 	buf := make([]byte, MaxPeekBytes)
 	n := 0
 	for {
-		route, more := Classify(buf[:n])
+		route, more := classifyWith(prefixes, buf[:n])
 		if !more {
 			return route, buf[:n], nil
 		}
@@ -93,7 +116,7 @@ func peek(c net.Conn) (Route, []byte, error) {
 		k, err := c.Read(buf[n:])
 		n += k
 		if err != nil {
-			if route, more := Classify(buf[:n]); !more {
+			if route, more := classifyWith(prefixes, buf[:n]); !more {
 				return route, buf[:n], nil
 			}
 			return RouteNone, buf[:n], err
