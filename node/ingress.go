@@ -13,6 +13,7 @@ import (
 
 	"github.com/spooksystems/spook/api/http"
 	"github.com/spooksystems/spook/api/resp"
+	"github.com/spooksystems/spook/transport"
 	"github.com/spooksystems/spook/wire"
 )
 
@@ -40,6 +41,7 @@ type ingress struct {
 	httpLn   *chanListener
 	resp     *resp.Server
 	http     *httpapi.Server
+	ws       *transport.WSHandler // peer links over WebSocket, at /v1/peer
 	slots    chan struct{}
 	wg       sync.WaitGroup
 	peerMu   sync.Mutex
@@ -55,8 +57,10 @@ func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 		peerConn: map[net.Conn]struct{}{},
 	}
 	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password})
-	in.http = httpapi.New(n, httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready})
-	in.wg.Add(3)
+	in.ws = transport.NewWSHandler(ln.Addr())
+	in.http = httpapi.New(n, httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws})
+	in.wg.Add(4)
+	go func() { defer in.wg.Done(); in.acceptWS() }()
 	go func() { defer in.wg.Done(); in.resp.Serve(in.respLn) }()
 	go func() { defer in.wg.Done(); in.http.Serve(in.httpLn) }()
 	go func() { defer in.wg.Done(); in.accept() }()
@@ -64,6 +68,22 @@ func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 }
 
 func (in *ingress) addr() string { return in.ln.Addr().String() }
+
+// acceptWS routes WebSocket links like TCP connections: the stream inside
+// is sniffed again, so TLS (and RequireTLS) apply on this medium too.
+func (in *ingress) acceptWS() {
+	for {
+		conn, err := in.ws.Accept()
+		if err != nil {
+			return
+		}
+		in.wg.Add(1)
+		go func() {
+			defer in.wg.Done()
+			in.route(conn, false, func() {})
+		}()
+	}
+}
 
 func (in *ingress) accept() {
 	for {
@@ -209,6 +229,7 @@ func (in *ingress) servePeerWith(c net.Conn, serve func()) {
 // close stops accepting, closes client servers and inbound peer links.
 func (in *ingress) close() {
 	in.ln.Close()
+	in.ws.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	in.http.Shutdown(ctx)

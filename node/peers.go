@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/replica"
+	"github.com/spooksystems/spook/transport"
 	"github.com/spooksystems/spook/wire"
 )
 
@@ -79,18 +82,31 @@ func (ps *peerSet) identify(addrs []string) ([]replica.Peer, error) {
 	return peers, nil
 }
 
-// dial opens a link to addr: TCP, TLS if configured, then the handshake.
+// dial opens a link to addr: TCP (or a WebSocket for a ws:// or wss://
+// address), TLS if configured, then the handshake.
 func (ps *peerSet) dial(ctx context.Context, addr string) (*wire.Conn, net.Conn, error) {
-	d := net.Dialer{Timeout: DefaultDialTimeout}
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	var raw net.Conn
+	var err error
+	host := addr
+	if strings.HasPrefix(addr, "ws://") || strings.HasPrefix(addr, "wss://") {
+		dctx, cancel := context.WithTimeout(ctx, DefaultDialTimeout)
+		raw, err = (&transport.WSDialer{}).Dial(dctx, addr)
+		cancel()
+		if u, perr := url.Parse(addr); perr == nil {
+			host = u.Host
+		}
+	} else {
+		d := net.Dialer{Timeout: DefaultDialTimeout}
+		raw, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	if tc := ps.n.cfg.ClientTLS; tc != nil {
 		tc = tc.Clone()
 		if tc.ServerName == "" {
-			host, _, _ := net.SplitHostPort(addr)
-			tc.ServerName = host
+			h, _, _ := net.SplitHostPort(host)
+			tc.ServerName = h
 		}
 		tlsConn := tls.Client(raw, tc)
 		tlsConn.SetDeadline(time.Now().Add(DefaultHandshakeTimeout))

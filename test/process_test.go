@@ -48,7 +48,7 @@ func spookd(t *testing.T) string { return build(t, "spookd") }
 type process struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *bytes.Buffer
+	logs *safeBuffer
 	done chan struct{}
 }
 
@@ -56,7 +56,7 @@ type process struct {
 // connections (bounded: 10 s).
 func startSpookd(t *testing.T, addr string, args ...string) *process {
 	t.Helper()
-	p := &process{addr: addr, logs: &bytes.Buffer{}, done: make(chan struct{})}
+	p := &process{addr: addr, logs: &safeBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(spookd(t), append([]string{"--listen", addr}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {

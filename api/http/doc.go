@@ -24,6 +24,7 @@
 //	GET    /healthz          liveness (no auth)
 //	GET    /readyz           readiness (no auth; Config.Ready)
 //	GET    /metrics          Config.Metrics, when set (no auth)
+//	GET    /v1/peer          Config.Peer, when set: WebSocket peer links (no bearer auth)
 //
 // docs/api.md gives each endpoint's request and reply with curl examples.
 //

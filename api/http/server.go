@@ -57,6 +57,10 @@ type Config struct {
 	Metrics http.Handler
 	// Ready reports readiness for /readyz; nil means always ready.
 	Ready func() error
+	// Peer, when not nil, is served at /v1/peer without bearer auth: the
+	// node's WebSocket endpoint for peer links (peers authenticate with
+	// TLS inside the link, as on every medium).
+	Peer http.Handler
 }
 
 // Server serves the HTTP API over a Backend.
@@ -104,6 +108,9 @@ func New(backend api.Backend, cfg Config) *Server {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	if cfg.Peer != nil {
+		mux.Handle("GET /v1/peer", cfg.Peer)
+	}
 	if cfg.Metrics != nil {
 		mux.Handle("/metrics", cfg.Metrics)
 	}
