@@ -29,8 +29,9 @@
 // to HTTP(); a TLS ClientHello is terminated with MuxConfig.TLS and the
 // inner bytes are routed the same way. A peer must present a verified
 // client certificate; RESP and HTTP clients may or may not, per the TLS
-// config. MuxConfig.RequireTLS refuses plaintext with a reason the client
-// understands. Every wait is bounded (MuxConfig.PeekTimeout), the number
+// config. MuxConfig.Prefixes adds node-to-node protocols by their first
+// bytes, each with its own listener. MuxConfig.RequireTLS refuses
+// plaintext with a reason the client understands. Every wait is bounded (MuxConfig.PeekTimeout), the number
 // of connections being sniffed is bounded (MaxPending) and Close stops
 // every goroutine the Mux started.
 //
