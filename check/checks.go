@@ -203,6 +203,12 @@ var ErrOracleStuck = errors.New("check: oracle cannot order the recorded transac
 // such as membership changes) are added to the oracle's context without
 // content: they touch only internal keys, which the oracle does not judge.
 func BuildOracle(h *History, final *causal.Context) (*crdt.Keyspace, error) {
+	return buildOracle(h, final, false)
+}
+
+// buildOracle applies in ascending dot order, or descending with reverse:
+// two different causal orders of the same transactions.
+func buildOracle(h *History, final *causal.Context, reverse bool) (*crdt.Keyspace, error) {
 	ks := crdt.NewKeyspace()
 	var pending []*Write
 	for _, w := range h.Writes {
@@ -211,6 +217,9 @@ func BuildOracle(h *History, final *causal.Context) (*crdt.Keyspace, error) {
 		}
 	}
 	slices.SortFunc(pending, func(a, b *Write) int {
+		if reverse {
+			a, b = b, a
+		}
 		switch {
 		case a.Dot.Less(b.Dot):
 			return -1
@@ -279,6 +288,15 @@ func Oracle(rep *Report, h *History, states []State, internal func(key []byte) b
 		return
 	}
 	want := renderAll(oracle, internal)
+	// The same transactions in another causal order must read the same:
+	// if not, the data types themselves do not commute, and a difference
+	// from the replicas says nothing about replication.
+	if other, err := buildOracle(h, states[0].Keyspace.Context(), true); err == nil {
+		if got := renderAll(other, internal); got != want {
+			rep.Addf(CheckCommute, "applying the same transactions in two causal orders reads differently: %s",
+				firstDifference(got, want, "descending dots", "ascending dots"))
+		}
+	}
 	for _, s := range states {
 		got := renderAll(s.Keyspace, internal)
 		if got == want {

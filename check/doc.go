@@ -14,7 +14,10 @@
 //     crdt.Keyspace that applied, in a causal order, every recorded
 //     transaction whose dot the replicas hold. Comparison is by what reads
 //     return (Render), not by encoding, because replicas compact metadata
-//     below the collapsed cut and the oracle does not.
+//     below the collapsed cut and the oracle does not. The oracle is
+//     built twice, in ascending and in descending dot order (both causal
+//     orders); if the two disagree the failure is "commute": the data
+//     types themselves depend on delivery order, whatever replication did.
 //   - LostWrites: every acknowledged transaction's dot is in every live
 //     replica's applied context (writes whose origin was destroyed for
 //     good before replicating them are exempt: see History.Exempt).

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -58,6 +59,18 @@ func (r *Report) String() string {
 	return b.String()
 }
 
+// Checks lists the names of the checks that failed, in order of first
+// failure, each once.
+func (r *Report) Checks() []string {
+	var out []string
+	for _, f := range r.Failures {
+		if !slices.Contains(out, f.Check) {
+			out = append(out, f.Check)
+		}
+	}
+	return out
+}
+
 // First returns the first failure's text, or "" for an OK report.
 func (r *Report) First() string {
 	if len(r.Failures) == 0 {
@@ -70,6 +83,7 @@ func (r *Report) First() string {
 const (
 	CheckConverged = "converged"
 	CheckOracle    = "oracle"
+	CheckCommute   = "commute" // the crdt gives different states for two causal orders
 	CheckLostWrite = "lost-write"
 	CheckCounter   = "counter"
 	CheckAtomic    = "atomic"

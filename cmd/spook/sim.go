@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,8 +106,9 @@ func runSim(args []string) error {
 					failures++
 					// One line per failing seed: the replay command first,
 					// then the first failure.
-					fmt.Printf("FAIL seed=%d replay=%q failures=%d first: %s\n",
-						seed, replay(seed), len(res.Report.Failures)+res.Report.Dropped, res.Report.First())
+					fmt.Printf("FAIL seed=%d replay=%q failures=%d checks=%s first: %s\n",
+						seed, replay(seed), len(res.Report.Failures)+res.Report.Dropped,
+						strings.Join(res.Report.Checks(), ","), res.Report.First())
 					if *verbose || *seeds == 1 {
 						fmt.Printf("params: %s\nrun: %s\n%s", res.Params, res.Summary(), res.Report.String())
 					}
