@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -161,6 +160,3 @@ type wsAddr struct{}
 
 func (wsAddr) Network() string { return "websocket" }
 func (wsAddr) String() string  { return "websocket" }
-
-// isClosed reports whether err is a listener-closed error.
-func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
