@@ -74,7 +74,7 @@
 // hash) to one member. A receiver that lacks transactions fetches them from
 // the sender's retained log; if the log no longer reaches back far enough,
 // or if the vectors are equal but the hashes differ (divergence: raised as
-// EventDivergence), it starts a reconciliation: a descent over a 16-ary
+// EventDivergence), it starts a reconciliation: a descent over a 4-ary
 // hash tree of (key hash, value hash) pairs that ships only differing keys,
 // so its bytes grow with the difference, not the keyspace. See
 // docs/protocol.md, "Replication protocol".

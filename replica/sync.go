@@ -17,28 +17,28 @@ import (
 //
 // Every live key has a position, the xxhash of its bytes, and a value
 // hash, crdt's KeyHash (which covers key and value) mixed with a salt drawn
-// per session. The positions span a 16-ary tree: a node at depth d holds
-// the keys whose positions share their top 4d bits; its hash is the sum of
+// per session. The positions span a 4-ary tree: a node at depth d holds
+// the keys whose positions share their top 2d bits; its hash is the sum of
 // its keys' salted value hashes. The requester asks for the root; the
-// responder answers each node with its 16 children's hashes, or, for a node
-// of at most syncLeafKeys keys, with its (position, value hash) entries.
-// The requester descends into children whose hashes differ from its own,
-// and for small nodes asks for the values of keys that differ or that it
-// lacks (MsgSyncKeysReq). It joins each received value with the context the
-// responder sent alongside (crdt.Keyspace.JoinKey), joins each of its own
-// keys the responder lacks with the bottom value (so a delete the responder
-// saw removes it here), and at the end merges the responder's context as
-// it was at the session's start (MsgSyncResp to the root carries it).
+// responder answers each node with its children's hashes (see TreeNode for
+// the 32-bit encoding below the root), or, for a node of at most
+// syncLeafKeys keys, with its (position, value hash) entries. The requester
+// descends into children whose hashes differ from its own, and for small
+// nodes asks for the values of keys that differ or that it lacks
+// (MsgSyncKeysReq). When nothing is pending it joins, in one step, each
+// received value with the responder's context (crdt.Keyspace.JoinKey),
+// each of its own keys the responder lacks with the bottom value (so a
+// delete the responder saw removes it here), and merges that context.
 //
-// Why the start context: a key compared equal at some step holds every
-// effect of the responder's dots up to the start, so claiming those dots
-// is safe, whatever the responder applied since. The one hazard is the
-// requester applying, mid-session, a transaction the responder already
-// had at the start: a key judged equal before may then hold an entry the
-// responder had removed. That aborts the session (applied()).
-//
-// The salt makes a collision of 64-bit sums a one-session event: the next
-// digest finds the hashes still unequal and a new session uses a new salt.
+// The responder's state is pinned: its first answer gives its context and
+// state hash, and an answer with another hash aborts the session, so every
+// value and the context come from one state. A key compared equal holds
+// every effect of the responder's dots, whatever the requester applied
+// since, with one exception: the requester applying, mid-session, a
+// transaction the responder already had. A key judged equal before may
+// then hold an entry the responder had removed, so that aborts the session
+// (applied()). A 32-bit collision is caught by the 64-bit check of
+// syncSession.covered; the salt makes it a one-session event.
 //
 // Repair is a pull: the requester converges towards the responder's state
 // joined with its own. At the end it sends the responder a digest, which

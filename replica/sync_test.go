@@ -56,10 +56,9 @@ func reconcileBytes(t testing.TB, n, d int) (repair, records int) {
 // TestReconciliationBytes reports (with -v) and bounds the bytes to repair
 // d differences among n keys. DESIGN.md §7 asks for at most 2 × d × record
 // size + O(log n). The O(log n) term is one descent of ⌈log4(n/4)⌉ levels
-// of three 8-byte hashes. Dense differences meet the budget; sparse ones
-// (d ≪ n/4) cost about 3 × d × record for 89-byte records, because each
-// difference pays its own path of 64-bit hashes below the levels it
-// shares (see docs/protocol.md for why the hashes stay 64-bit).
+// of three 4-byte hashes. Dense differences meet the budget; sparse ones
+// (d ≪ n/4) cost about 2.5 × d × record for 89-byte records, because each
+// difference pays its own path of hashes below the levels it shares.
 func TestReconciliationBytes(t *testing.T) {
 	n, ds := 10_000, []int{1, 100, 1000}
 	if *figures {
