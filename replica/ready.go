@@ -39,6 +39,9 @@ type Ready struct {
 	Messages []Envelope
 	// Changes lists keys changed by applied transactions and repairs,
 	// local and remote, in the order applied. Internal keys are omitted.
+	// A joining node's snapshot install reports none (EventJoined stands
+	// for the whole state); a repair by snapshot reports every key whose
+	// state changed.
 	Changes []Change
 	// Events lists state changes of peers, membership, and coherence.
 	Events []Event
