@@ -108,6 +108,7 @@ func (s *simulator) write(n *node, ss *session) {
 	s.trace.event(evPropose, uint64(n.idx), uint64(o.kind), tok.Counter)
 	switch {
 	case errors.Is(err, replica.ErrReadOnly):
+		s.logf("%s session %d: write refused: %v", n.name, ss.id, err)
 		return
 	case err != nil:
 		s.res.Report.Addf(check.CheckReplica, "step %d: %s Propose(%d) returned %v", s.step, n.name, o.kind, err)
