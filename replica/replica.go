@@ -267,14 +267,14 @@ func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token,
 		// Begin made the transaction on this very state: it is ready.
 		panic(fmt.Sprintf("replica: applying a local transaction: %v", err))
 	}
-	r.applied(logEntry{txn: txn, record: encodeTxnRecord(txn)}, r.id)
+	r.applied(logEntry{txn: txn, record: encodeTxnRecord(txn)})
 	r.afterApply()
 	return dot, nil
 }
 
 // applied does the bookkeeping for a transaction just applied: record,
 // retained log, changes, push, session check.
-func (r *Replica) applied(e logEntry, from causal.NodeID) {
+func (r *Replica) applied(e logEntry) {
 	txn := e.txn
 	r.ready.Records = append(r.ready.Records, e.record)
 	r.log = append(r.log, e)
@@ -301,7 +301,6 @@ func (r *Replica) applied(e logEntry, from causal.NodeID) {
 		r.abortSync("applied a transaction the peer already had")
 	}
 	r.cutDirty = true
-	_ = from
 }
 
 // afterApply runs once after a batch of applications.
@@ -438,7 +437,7 @@ func (r *Replica) heard(from causal.NodeID, applied *causal.VersionVector) {
 
 // stepTxns handles a batch of remote transactions in order.
 func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
-	dropped, refused := 0, 0
+	dropped := 0
 	var firstDropped causal.Dot
 	for _, txn := range txns {
 		ctx := r.ks.Context()
@@ -446,7 +445,6 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 			continue // duplicate
 		}
 		if err := r.clock.Observe(txn.Time, r.nowMs); err != nil {
-			refused++
 			r.event(EventClockRefused, txn.Dot.Node, txn.Dot, err.Error())
 			continue
 		}
@@ -454,7 +452,7 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 		err := r.ks.Apply(txn)
 		switch {
 		case err == nil:
-			r.applied(e, from)
+			r.applied(e)
 		case errors.Is(err, crdt.ErrNotReady):
 			if r.isPending(txn.Dot) {
 				continue
@@ -479,7 +477,6 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 			fmt.Sprintf("causal buffer full (%d txns, %d bytes): dropped %d out-of-order txns",
 				len(r.pending), r.pendingBytes, dropped))
 	}
-	_ = refused
 	// Batches are in causal order, so one pass over the buffer at the end
 	// suffices: what the batch made ready is applied now.
 	r.drainPending()
@@ -508,7 +505,7 @@ func (r *Replica) drainPending() {
 			}
 			if err := r.ks.Apply(e.txn); err == nil {
 				r.pendingBytes -= len(e.record)
-				r.applied(e, e.txn.Dot.Node)
+				r.applied(e)
 				progress = true
 				continue
 			}
