@@ -25,13 +25,15 @@
 //     acknowledged writes must survive it); some kill a member for good
 //     and have an operator remove it, after which collapse must advance.
 //  2. Heal: partitions end, paused nodes resume, crashed nodes restart
-//     from their disks, no more drops or jumps. Then up to
-//     ConvergenceTicksMax ticks run until every live replica has the same
-//     applied vector and state hash and calls everything collapsed.
+//     from their disks, clocks are set right, no more drops or jumps.
+//     Then up to ConvergenceTicksMax ticks run until every live replica
+//     has the same applied vector and state hash and calls everything
+//     collapsed.
 //  3. Checks (package check), from the outside: convergence, an oracle
 //     replay of every transaction the replicas applied, no acknowledged
 //     write lost, exact counters, no partly visible transaction, session
-//     guarantees, collapse. Result.Report lists what failed.
+//     guarantees, causal order across sessions, collapse. Result.Report
+//     lists what failed.
 //
 // Every event processed (tick, delivery with its payload, proposal,
 // acknowledgement, read, fault) is folded into Result.TraceHash: the same
@@ -48,18 +50,19 @@
 // them. In datagram mode (some seeds) every message is encoded alone and
 // delivered independently, so messages are reordered and duplicated.
 //
-// Disk: each node's records are kept in a list with a synced prefix;
-// nodes sync every Params.SyncEveryTicks ticks (group commit). Messages
-// leave only after the records before them are durable, and a client
-// sees its write acknowledged only then (the driver contract of
-// replica.Ready). A crash loses the unsynced records except a random
-// torn prefix of them; a restart calls replica.Restore with what
-// survived. (The storage package's crash-simulating MemFS models bytes
-// and torn blocks; this model keeps whole records, the unit the log
-// recovers to, which keeps the simulator fast.)
+// Disk: nodes sync every Params.SyncEveryTicks ticks (group commit).
+// Messages leave only after the records before them are durable, and a
+// client sees its write acknowledged only then (the driver contract of
+// replica.Ready). Two disk models: most seeds keep each node's records
+// in a list with a synced prefix, and a crash loses the unsynced records
+// except a random torn prefix of them (whole records, the unit the log
+// recovers to: fast); a quarter of the seeds (Params.StorageLog) use
+// package storage's Store over its crash-simulating MemFS, where a crash
+// tears bytes and reopening runs the log's real recovery. A restart
+// calls replica.Restore with the snapshot and records that survived.
 //
 // Clients: sessions issue counter increments, register sets and deletes,
-// set adds and removes, map field sets and deletes, and multi-key
+// set adds and removes, map field sets, increments and deletes, multi-key
 // transactions (a pair of keys written with one marker value, plus a
 // counter and a set member), and causal marks (a register set, in a
 // transaction of its own, to the number of increments the session had
