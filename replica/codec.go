@@ -42,6 +42,13 @@ const (
 	refBase    = 2
 )
 
+// Kinds of an answered tree node in MsgSyncResp.
+const (
+	treeRootHashes = 0 // syncFanout × u64: the root's children
+	treeEntries    = 1 // count, count × (position u64, value hash u64)
+	treeHashes     = 2 // (syncFanout-1) × u32: a deeper node's children
+)
+
 // Transaction header flags (first byte of each transaction in MsgTxns).
 // A set flag means the field is omitted because it has its expected value.
 const (
@@ -279,45 +286,64 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 		dst = codec.AppendUvarint(dst, m.Total)
 		dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
 		dst = codec.AppendBytes(dst, m.Chunk)
-	case MsgSyncReq, MsgSyncResp:
+	case MsgSyncReq:
 		if len(m.Nodes) > MaxMessageTreeNodes {
 			return dst, fmt.Errorf("%w: %d tree nodes", ErrEncode, len(m.Nodes))
 		}
 		dst = codec.AppendUvarint(dst, m.Session)
-		if m.Type == MsgSyncResp {
-			dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
-			dst = codec.AppendUvarint(dst, m.Seq)
-			dst = appendOptContext(dst, m.Context)
-		}
+		dst = codec.AppendUvarint(dst, m.Seq)
 		dst = codec.AppendUvarint(dst, uint64(len(m.Nodes)))
+		// Each node: depth×2 + delta flag, then its prefix bits, as the
+		// difference from the previous node's when the flag is set (same
+		// depth, ascending: the usual case, children of one answer).
+		var prev TreeNode
+		for i, n := range m.Nodes {
+			bits := prefixBits(n.Depth, n.Prefix)
+			if i > 0 && n.Depth == prev.Depth && bits >= prefixBits(prev.Depth, prev.Prefix) {
+				dst = codec.AppendUvarint(dst, uint64(n.Depth)<<1|1)
+				dst = codec.AppendUvarint(dst, bits-prefixBits(prev.Depth, prev.Prefix))
+			} else {
+				dst = codec.AppendUvarint(dst, uint64(n.Depth)<<1)
+				dst = codec.AppendUvarint(dst, bits)
+			}
+			prev = n
+		}
+	case MsgSyncResp:
+		if len(m.Nodes) > MaxMessageTreeNodes {
+			return dst, fmt.Errorf("%w: %d tree nodes", ErrEncode, len(m.Nodes))
+		}
+		dst = codec.AppendUvarint(dst, m.Session)
+		dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
+		dst = codec.AppendUvarint(dst, m.Seq)
+		dst = codec.AppendUvarint(dst, m.Offset)
+		dst = appendOptContext(dst, m.Context)
+		dst = codec.AppendUvarint(dst, uint64(len(m.Nodes)))
+		// Answers name no node: the i-th answers node Offset+i of request
+		// Seq. The kind byte says the shape.
 		for _, n := range m.Nodes {
-			dst = append(dst, n.Depth)
-			dst = codec.AppendUvarint(dst, prefixBits(n.Depth, n.Prefix))
-			if m.Type == MsgSyncReq {
-				continue
-			}
-			if len(n.Hashes) > 0 {
-				if len(n.Hashes) != hashesFor(n.Depth) {
-					return dst, fmt.Errorf("%w: tree node with %d hashes", ErrEncode, len(n.Hashes))
-				}
-				dst = append(dst, 0)
+			switch {
+			case len(n.Hashes) == syncFanout:
+				dst = append(dst, treeRootHashes)
 				for _, h := range n.Hashes {
-					if n.Depth == 0 {
-						dst = binary.LittleEndian.AppendUint64(dst, h)
-					} else {
-						dst = binary.LittleEndian.AppendUint32(dst, uint32(h))
-					}
+					dst = binary.LittleEndian.AppendUint64(dst, h)
 				}
-				continue
-			}
-			if len(n.Entries) > MaxTreeNodeEntries {
-				return dst, fmt.Errorf("%w: %d tree entries", ErrEncode, len(n.Entries))
-			}
-			dst = append(dst, 1)
-			dst = codec.AppendUvarint(dst, uint64(len(n.Entries)))
-			for _, e := range n.Entries {
-				dst = binary.LittleEndian.AppendUint64(dst, e.KeyHash)
-				dst = binary.LittleEndian.AppendUint64(dst, e.ValueHash)
+			case len(n.Hashes) == syncFanout-1:
+				dst = append(dst, treeHashes)
+				for _, h := range n.Hashes {
+					dst = binary.LittleEndian.AppendUint32(dst, uint32(h))
+				}
+			case len(n.Hashes) != 0:
+				return dst, fmt.Errorf("%w: tree node with %d hashes", ErrEncode, len(n.Hashes))
+			default:
+				if len(n.Entries) > MaxTreeNodeEntries {
+					return dst, fmt.Errorf("%w: %d tree entries", ErrEncode, len(n.Entries))
+				}
+				dst = append(dst, treeEntries)
+				dst = codec.AppendUvarint(dst, uint64(len(n.Entries)))
+				for _, e := range n.Entries {
+					dst = binary.LittleEndian.AppendUint64(dst, e.KeyHash)
+					dst = binary.LittleEndian.AppendUint64(dst, e.ValueHash)
+				}
 			}
 		}
 	case MsgSyncKeysReq:
@@ -552,50 +578,70 @@ func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 		m.Total = r.Uvarint("total")
 		m.Hash = readUint64(r, "hash")
 		m.Chunk = r.Bytes("chunk", MaxSnapshotChunkBytes)
-	case MsgSyncReq, MsgSyncResp:
+	case MsgSyncReq:
 		m.Session = r.Uvarint("session")
-		if m.Type == MsgSyncResp {
-			m.Hash = readUint64(r, "hash")
-			m.Seq = r.Uvarint("seq")
-			m.Context = readOptContext(r)
+		m.Seq = r.Uvarint("seq")
+		n := r.Count("tree nodes", MaxMessageTreeNodes, 2)
+		m.Nodes = make([]TreeNode, 0, n)
+		var prevBits uint64
+		var prevDepth uint8
+		for i := 0; i < n && r.Err() == nil; i++ {
+			head := r.Uvarint("tree node depth")
+			bits := r.Uvarint("tree node prefix")
+			if r.Err() != nil {
+				break
+			}
+			depth := head >> 1
+			if head&1 == 1 {
+				if i == 0 || depth != uint64(prevDepth) || bits+prevBits < bits {
+					r.Fail("tree node delta", codec.ErrInvalid)
+					break
+				}
+				bits += prevBits
+			}
+			if depth > syncMaxDepth || (depth > 0 && bits>>(syncBits*uint(depth)) != 0) ||
+				(depth == 0 && bits != 0) {
+				r.Fail("tree node", codec.ErrInvalid)
+				break
+			}
+			tn := TreeNode{Depth: uint8(depth)}
+			if depth > 0 {
+				tn.Prefix = bits << (64 - syncBits*uint(depth))
+			}
+			prevBits, prevDepth = bits, tn.Depth
+			m.Nodes = append(m.Nodes, tn)
 		}
+	case MsgSyncResp:
+		m.Session = r.Uvarint("session")
+		m.Hash = readUint64(r, "hash")
+		m.Seq = r.Uvarint("seq")
+		m.Offset = r.Uvarint("offset")
+		m.Context = readOptContext(r)
 		n := r.Count("tree nodes", MaxMessageTreeNodes, 2)
 		m.Nodes = make([]TreeNode, 0, n)
 		for i := 0; i < n && r.Err() == nil; i++ {
 			var tn TreeNode
-			tn.Depth = r.Byte("depth")
-			bits := r.Uvarint("prefix")
-			if r.Err() != nil {
-				break
-			}
-			if tn.Depth > syncMaxDepth || (tn.Depth > 0 && bits>>(syncBits*uint(tn.Depth)) != 0) ||
-				(tn.Depth == 0 && bits != 0) {
-				r.Fail("tree node", codec.ErrInvalid)
-				break
-			}
-			if tn.Depth > 0 {
-				tn.Prefix = bits << (64 - syncBits*uint(tn.Depth))
-			}
-			if m.Type == MsgSyncResp {
-				switch r.Byte("tree node kind") {
-				case 0:
-					tn.Hashes = make([]uint64, hashesFor(tn.Depth))
-					for j := range tn.Hashes {
-						if tn.Depth == 0 {
-							tn.Hashes[j] = readUint64(r, "tree hash")
-						} else if b := r.Raw("tree hash", 4); b != nil {
-							tn.Hashes[j] = uint64(binary.LittleEndian.Uint32(b))
-						}
-					}
-				case 1:
-					k := r.Count("tree entries", MaxTreeNodeEntries, 16)
-					tn.Entries = make([]TreeEntry, k)
-					for j := range tn.Entries {
-						tn.Entries[j] = TreeEntry{KeyHash: readUint64(r, "entry key"), ValueHash: readUint64(r, "entry value")}
-					}
-				default:
-					r.Fail("tree node kind", codec.ErrInvalid)
+			switch r.Byte("tree node kind") {
+			case treeRootHashes:
+				tn.Hashes = make([]uint64, syncFanout)
+				for j := range tn.Hashes {
+					tn.Hashes[j] = readUint64(r, "tree hash")
 				}
+			case treeHashes:
+				tn.Hashes = make([]uint64, syncFanout-1)
+				for j := range tn.Hashes {
+					if b := r.Raw("tree hash", 4); b != nil {
+						tn.Hashes[j] = uint64(binary.LittleEndian.Uint32(b))
+					}
+				}
+			case treeEntries:
+				k := r.Count("tree entries", MaxTreeNodeEntries, 16)
+				tn.Entries = make([]TreeEntry, k)
+				for j := range tn.Entries {
+					tn.Entries[j] = TreeEntry{KeyHash: readUint64(r, "entry key"), ValueHash: readUint64(r, "entry value")}
+				}
+			default:
+				r.Fail("tree node kind", codec.ErrInvalid)
 			}
 			m.Nodes = append(m.Nodes, tn)
 		}

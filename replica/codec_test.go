@@ -38,10 +38,11 @@ func sampleMessages(t testing.TB) []Message {
 		{Type: MsgTooFar, Reason: "behind"},
 		{Type: MsgSnapshotReq},
 		{Type: MsgSnapshot, Offset: 0, Total: 3, Hash: 42, Chunk: []byte{1, 2, 3}},
-		{Type: MsgSyncReq, Session: 5, Nodes: []TreeNode{{}, {Depth: 2, Prefix: 0xab << 56}}},
-		{Type: MsgSyncResp, Session: 5, Hash: 1, Context: &ctx, Nodes: []TreeNode{
+		{Type: MsgSyncReq, Session: 5, Seq: 1, Nodes: []TreeNode{{}, {Depth: 2, Prefix: 0xa << 60}, {Depth: 2, Prefix: 0xc << 60}}},
+		{Type: MsgSyncResp, Session: 5, Hash: 1, Seq: 1, Offset: 2, Context: &ctx, Nodes: []TreeNode{
 			{Hashes: make([]uint64, syncFanout)},
-			{Depth: 1, Prefix: 0xf << 60, Entries: []TreeEntry{{1, 2}, {3, 4}}}}},
+			{Hashes: []uint64{1, 2, 3}},
+			{Entries: []TreeEntry{{1, 2}, {3, 4}}}}},
 		{Type: MsgSyncKeysReq, Session: 5, KeyHashes: []uint64{1, 2, 3}},
 		{Type: MsgSyncKeys, Session: 5, Hash: 2, Context: &ctx, Keys: []KeyValue{
 			{Key: []byte("counter"), Value: v}, {Key: []byte("gone")}}},
@@ -105,7 +106,8 @@ func TestStepRefusesBadMessages(t *testing.T) {
 		{Type: 0},
 		{Type: MsgTxns, Txns: []*crdt.Txn{nil}},
 		{Type: MsgTxns, Txns: []*crdt.Txn{{}}},
-		{Type: MsgSyncResp, Nodes: []TreeNode{{Depth: 1, Prefix: 1}}},
+		{Type: MsgSyncReq, Nodes: []TreeNode{{Depth: 1, Prefix: 1}}},
+		{Type: MsgSyncResp, Nodes: []TreeNode{{Hashes: make([]uint64, 5)}}},
 		{Type: MsgSyncKeys},
 		{Type: MsgSnapshot, Total: 1, Chunk: []byte{1, 2}},
 	} {

@@ -39,11 +39,13 @@ const (
 	// and Hash, the state hash naming the snapshot the chunk belongs to.
 	MsgSnapshot MessageType = 10
 	// MsgSyncReq asks for the hash-tree nodes in Nodes (reconciliation
-	// session Session).
+	// session Session, request number Seq).
 	MsgSyncReq MessageType = 11
 	// MsgSyncResp answers MsgSyncReq: for each node, its children's hashes
-	// or, for a small node, its (key hash, value hash) entries. The first
-	// answer of a session carries the responder's Context.
+	// or, for a small node, its (key hash, value hash) entries. Its nodes
+	// answer, in order, the nodes of request Seq from index Offset on (an
+	// answer larger than MaxBatchBytes is split). The first answer of a
+	// session carries the responder's Context.
 	MsgSyncResp MessageType = 12
 	// MsgSyncKeysReq asks for the keys whose key hashes are in KeyHashes.
 	MsgSyncKeysReq MessageType = 13
@@ -82,16 +84,19 @@ type Message struct {
 
 	Txns []*crdt.Txn // MsgTxns
 
-	Seq    uint64        // MsgPing, MsgPingAck, MsgPingReq
+	// Seq: MsgPing, MsgPingAck, MsgPingReq: the probe; MsgDigest: 1 for a
+	// reply; MsgSyncReq: the request's number in its session; MsgSyncResp:
+	// the number of the request it answers; MsgSyncKeys: 1 if more follow.
+	Seq    uint64
 	Target causal.NodeID // MsgPing, MsgPingAck, MsgPingReq
 
 	Hash uint64 // MsgDigest, MsgSnapshot; MsgSyncResp, MsgSyncKeys: the responder's state hash
 
-	Offset, Total uint64 // MsgSnapshot
+	Offset, Total uint64 // MsgSnapshot; Offset also MsgSyncResp: index of its first node in the request
 	Chunk         []byte // MsgSnapshot
 
 	Session   uint64          // MsgSync*
-	Nodes     []TreeNode      // MsgSyncReq (Hashes/Entries empty), MsgSyncResp
+	Nodes     []TreeNode      // MsgSyncReq (Depth, Prefix), MsgSyncResp (Hashes or Entries; Depth, Prefix not on the wire)
 	KeyHashes []uint64        // MsgSyncKeysReq
 	Keys      []KeyValue      // MsgSyncKeys
 	Context   *causal.Context // MsgSyncResp (first answer), MsgSyncKeys

@@ -390,10 +390,12 @@ func (r *Replica) validate(from causal.NodeID, m *Message) error {
 		}
 	}
 	for _, n := range m.Nodes {
-		if n.Depth > syncMaxDepth || n.Prefix&^prefixMask(n.Depth) != 0 {
+		if m.Type == MsgSyncReq && (n.Depth > syncMaxDepth || n.Prefix&^prefixMask(n.Depth) != 0) {
 			return bad("tree node depth %d prefix %#x", n.Depth, n.Prefix)
 		}
-		if len(n.Hashes) != 0 && len(n.Hashes) != hashesFor(n.Depth) {
+		// An answer's node is named by its position in the request; the
+		// session checks its shape against that node's depth.
+		if len(n.Hashes) != 0 && len(n.Hashes) != syncFanout && len(n.Hashes) != syncFanout-1 {
 			return bad("tree node with %d hashes", len(n.Hashes))
 		}
 	}

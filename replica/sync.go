@@ -109,6 +109,9 @@ type syncSession struct {
 	// context then would claim dots whose keys were never compared.
 	nodes map[nodeID]uint64
 	keys  map[uint64]bool
+	// requests lists the nodes of each request by number: answers name
+	// their nodes by position in it.
+	requests [][]nodeID
 	// rootSum is the responder's 64-bit tree sum (from the root's answer)
 	// and covered the same sum rebuilt from the descent: our full hash
 	// for every child judged equal, the responder's entries for every
@@ -175,6 +178,12 @@ func (t *keyTree) span(depth uint8, prefix uint64) (int, int) {
 
 func salted(h, salt uint64) uint64 { return mix64(h ^ salt) }
 
+// maxSyncSessionID bounds session ids: 2^21, three varint bytes.
+const maxSyncSessionID = 1 << 21
+
+// syncSalt is the hash salt of a session.
+func syncSalt(session uint64) uint64 { return mix64(session ^ 0x5bd1e9955bd1e995) }
+
 // children returns the salted hashes of the 16 children of a node.
 func (t *keyTree) children(depth uint8, prefix, salt uint64) []uint64 {
 	out := make([]uint64, syncFanout)
@@ -195,11 +204,13 @@ func (r *Replica) startSync(peer causal.NodeID, reason string) {
 	if r.sync != nil || r.state == NodeJoining {
 		return
 	}
-	id := r.rng.next() | 1
+	// Session ids are small (three varint bytes: every sync message
+	// carries one) and random; the salt derives from the id.
+	id := r.rng.next()%maxSyncSessionID + 1
 	r.sync = &syncSession{peer: peer, id: id, startTick: r.tick, reason: reason,
-		nodes: map[nodeID]uint64{{}: 0}, keys: map[uint64]bool{}}
+		nodes: map[nodeID]uint64{{}: 0}, keys: map[uint64]bool{}, requests: [][]nodeID{{{}}}}
 	r.event(EventRepairStarted, peer, causal.Dot{}, reason)
-	r.send(peer, Message{Type: MsgSyncReq, Session: id, Nodes: []TreeNode{{}}})
+	r.send(peer, Message{Type: MsgSyncReq, Session: id, Seq: 0, Nodes: []TreeNode{{}}})
 }
 
 // Reasons for aborting a session that count towards the snapshot
@@ -240,17 +251,16 @@ func (r *Replica) abortSync(reason string) {
 func (r *Replica) stepSyncReq(from causal.NodeID, m *Message) {
 	t := r.keyTree()
 	var out []TreeNode
-	size, root := 0, false
-	flush := func(last bool) {
-		msg := Message{Type: MsgSyncResp, Session: m.Session, Hash: r.ks.Hash(), Nodes: out}
+	size, root, offset := 0, false, 0
+	flush := func() {
+		msg := Message{Type: MsgSyncResp, Session: m.Session, Hash: r.ks.Hash(), Nodes: out,
+			Seq: m.Seq, Offset: uint64(offset)}
 		if root {
 			c := r.ks.Context().Clone()
 			msg.Context, root = &c, false
 		}
-		if !last {
-			msg.Seq = 1
-		}
 		r.send(from, msg)
+		offset += len(out)
 		out, size = nil, 0
 	}
 	for _, n := range m.Nodes {
@@ -260,22 +270,24 @@ func (r *Replica) stepSyncReq(from causal.NodeID, m *Message) {
 		if hi-lo <= syncLeafKeys || n.Depth >= syncMaxDepth {
 			a.Entries = make([]TreeEntry, 0, hi-lo)
 			for _, k := range t.keys[lo:hi] {
-				a.Entries = append(a.Entries, TreeEntry{KeyHash: k.pos, ValueHash: salted(k.hash, m.Session)})
+				a.Entries = append(a.Entries, TreeEntry{KeyHash: k.pos, ValueHash: salted(k.hash, syncSalt(m.Session))})
 			}
-			size += 4 + 16*len(a.Entries)
+			size += 2 + 16*len(a.Entries)
 		} else {
-			a.Hashes = t.children(n.Depth, n.Prefix, m.Session)[:hashesFor(n.Depth)]
+			a.Hashes = t.children(n.Depth, n.Prefix, syncSalt(m.Session))[:hashesFor(n.Depth)]
 			for i, h := range a.Hashes {
 				a.Hashes[i] = childHash(n.Depth, h)
 			}
-			size += 4 + 4*len(a.Hashes)
+			size += 1 + 4*len(a.Hashes)
 		}
 		out = append(out, a)
 		if size >= r.cfg.MaxBatchBytes || len(out) >= maxSyncNodesPerRequest {
-			flush(false)
+			flush()
 		}
 	}
-	flush(true)
+	if len(out) > 0 || offset == 0 {
+		flush()
+	}
 }
 
 // stepSyncResp compares answered nodes with the local tree and asks for
@@ -301,19 +313,28 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 	var nextNodes []TreeNode
 	var want []uint64
 	var absent [][]byte // our keys the responder lacks
-	for _, n := range m.Nodes {
-		key := nodeID{n.Depth, n.Prefix}
+	if m.Seq >= uint64(len(s.requests)) || m.Offset > uint64(len(s.requests[m.Seq])) ||
+		uint64(len(m.Nodes)) > uint64(len(s.requests[m.Seq]))-m.Offset {
+		r.abortSync("answer to a request never made")
+		return
+	}
+	asked := s.requests[m.Seq][m.Offset:]
+	for j := range m.Nodes {
+		n := &m.Nodes[j]
+		key := asked[j] // answers carry no node name: their position says it
+		depth, prefix := key.depth, key.prefix
 		parent, pending := s.nodes[key]
 		if !pending {
 			continue // a duplicate, or never asked
 		}
+		if len(n.Hashes) > 0 && (len(n.Hashes) != hashesFor(depth) || depth >= syncMaxDepth) {
+			r.abortSync("malformed answer")
+			return
+		}
 		delete(s.nodes, key)
 		if len(n.Hashes) > 0 {
-			if n.Depth >= syncMaxDepth {
-				continue // the responder broke the protocol; skip the node
-			}
 			theirs := n.Hashes
-			if n.Depth == 0 {
+			if depth == 0 {
 				for _, h := range theirs {
 					s.rootSum += h
 				}
@@ -326,13 +347,13 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 				}
 				theirs = append(slices.Clip(theirs), last&hashMask)
 			}
-			ours := t.children(n.Depth, n.Prefix, s.id)
+			ours := t.children(depth, prefix, syncSalt(s.id))
 			for i := range syncFanout {
-				if childHash(n.Depth, ours[i]) == theirs[i] {
+				if childHash(depth, ours[i]) == theirs[i] {
 					s.covered += ours[i]
 					continue
 				}
-				child := TreeNode{Depth: n.Depth + 1, Prefix: childPrefix(n.Depth, n.Prefix, i)}
+				child := TreeNode{Depth: depth + 1, Prefix: childPrefix(depth, prefix, i)}
 				s.nodes[nodeID{child.Depth, child.Prefix}] = theirs[i]
 				nextNodes = append(nextNodes, child)
 			}
@@ -340,7 +361,7 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 		}
 		for _, e := range n.Entries {
 			s.covered += e.ValueHash
-			if n.Depth == 0 {
+			if depth == 0 {
 				s.rootSum += e.ValueHash
 			}
 		}
@@ -348,7 +369,7 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 		for _, e := range n.Entries {
 			theirs[e.KeyHash] = e.ValueHash
 		}
-		lo, hi := t.span(n.Depth, n.Prefix)
+		lo, hi := t.span(depth, prefix)
 		ourPos := make(map[uint64]bool, hi-lo)
 		for _, k := range t.keys[lo:hi] {
 			ourPos[k.pos] = true
@@ -356,7 +377,7 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 			switch {
 			case !ok:
 				absent = append(absent, k.key)
-			case vh != salted(k.hash, s.id) && !s.keys[k.pos]:
+			case vh != salted(k.hash, syncSalt(s.id)) && !s.keys[k.pos]:
 				s.keys[k.pos] = true
 				want = append(want, k.pos)
 			}
@@ -374,7 +395,12 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 	}
 	for len(nextNodes) > 0 {
 		n := min(len(nextNodes), maxSyncNodesPerRequest)
-		r.send(from, Message{Type: MsgSyncReq, Session: s.id, Nodes: nextNodes[:n]})
+		ids := make([]nodeID, n)
+		for i, tn := range nextNodes[:n] {
+			ids[i] = nodeID{tn.Depth, tn.Prefix}
+		}
+		r.send(from, Message{Type: MsgSyncReq, Session: s.id, Seq: uint64(len(s.requests)), Nodes: nextNodes[:n]})
+		s.requests = append(s.requests, ids)
 		nextNodes = nextNodes[n:]
 	}
 	for len(want) > 0 {
