@@ -57,7 +57,7 @@ func reconcileBytes(t testing.TB, n, d int) (repair, records int) {
 // d differences among n keys. DESIGN.md §7 asks for at most 2 × d × record
 // size + O(log n). The O(log n) term is one descent of ⌈log4(n/4)⌉ levels
 // of three 4-byte hashes. Dense differences meet the budget; sparse ones
-// (d ≪ n/4) cost about 2.5 × d × record for 89-byte records, because each
+// (d ≪ n/4) cost about 2.3 × d × record for 89-byte records, because each
 // difference pays its own path of hashes below the levels it shares.
 func TestReconciliationBytes(t *testing.T) {
 	n, ds := 10_000, []int{1, 100, 1000}
