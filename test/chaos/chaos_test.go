@@ -122,18 +122,18 @@ func baseSeed() uint64 {
 }
 
 // quickScenarios is the chaos-quick set: every fault kind at least once,
-// three per run, then one run drawn from the seed.
+// four per run, then one run drawn from the seed.
 var quickScenarios = [][]faultKind{
-	{faultIsolate, faultSplit, faultOneWay},
-	{faultBridge, faultRing, faultPause},
-	{faultKill, faultClock, faultIsolate},
-	{faultRemove, faultSplit, faultKill},
-	{faultPause, faultOneWay, faultClock},
+	{faultIsolate, faultSplit, faultOneWay, faultBridge},
+	{faultBridge, faultRing, faultPause, faultIsolate},
+	{faultKill, faultClock, faultIsolate, faultPause},
+	{faultRemove, faultSplit, faultKill, faultRing},
+	{faultPause, faultOneWay, faultClock, faultRemove},
 	nil,
 }
 
-// TestChaosQuick is `make chaos-quick`: six 5-node runs of 20 s with a
-// fault every 5 s, about four minutes in all. SPOOK_CHAOS=quick enables it;
+// TestChaosQuick is `make chaos-quick`: six 5-node runs of 30 s with a
+// fault every 6 s, about four minutes in all. SPOOK_CHAOS=quick enables it;
 // SPOOK_CHAOS_SEED fixes the seeds.
 func TestChaosQuick(t *testing.T) {
 	chaosMode(t, "quick")
@@ -141,7 +141,7 @@ func TestChaosQuick(t *testing.T) {
 	var cfgs []runConfig
 	for i, kinds := range quickScenarios {
 		cfgs = append(cfgs, runConfig{Run: i + 1, Seed: seed + uint64(i), Hosts: 5,
-			Duration: 20 * time.Second, Every: 5 * time.Second, Hold: 3 * time.Second,
+			Duration: 30 * time.Second, Every: 6 * time.Second, Hold: 3 * time.Second,
 			PauseMin: 2 * time.Second, PauseMax: 4 * time.Second, Kinds: kinds})
 	}
 	runAll(t, cfgs)
@@ -331,6 +331,9 @@ func runOne(t *testing.T, bin string, cfg runConfig) runResult {
 	if rep.failed() {
 		r.logAll()
 	}
+	for _, n := range rep.Notes {
+		t.Log(n)
+	}
 	t.Logf("%d writes confirmed collapsed before a kill were checked on the restarted node's own disk", r.killChecked)
 	return res
 }
@@ -393,16 +396,26 @@ func (r *runner) converge(healed time.Time) (time.Duration, bool) {
 // equalStatus reports whether every node reports the same hash and applied
 // vector right now.
 func (r *runner) equalStatus() bool {
+	hosts := make([]int, r.cfg.Hosts)
+	for i := range hosts {
+		hosts[i] = i + 1
+	}
+	return r.equalStatusOf(hosts)
+}
+
+// equalStatusOf reports whether the nodes on hosts report the same hash
+// and applied vector right now.
+func (r *runner) equalStatusOf(hosts []int) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
 	defer cancel()
 	var hash, applied string
-	for i := 1; i <= r.cfg.Hosts; i++ {
+	for k, i := range hosts {
 		st, err := r.c.status(ctx, i)
 		if err != nil {
 			return false
 		}
 		a := fmt.Sprint(st.Applied) // fmt sorts map keys
-		if i == 1 {
+		if k == 0 {
 			hash, applied = st.StateHash, a
 		} else if st.StateHash != hash || a != applied {
 			return false
@@ -480,50 +493,60 @@ func (r *runner) readFinal() []nodeState {
 		list = append(list, k)
 	}
 	sort.Strings(list)
-	ctx := context.Background()
 	var out []nodeState
 	for i := 1; i <= r.cfg.Hosts; i++ {
-		p := r.c.proc(i)
-		st := nodeState{Node: p.name, Values: map[string]string{}, Counters: map[string]int64{}, Sets: map[string]map[string]bool{}}
-		if s, err := r.c.status(ctx, i); err == nil {
-			st.Hash = s.StateHash
-		} else {
-			st.Hash = "unreadable: " + err.Error()
+		st, err := r.readState(i, list)
+		if err != nil {
+			r.t.Fatalf("final read: %v", err)
 		}
-		rdb := r.c.redis(i)
-		for lo := 0; lo < len(list); lo += readBatchKeys {
-			batch := list[lo:min(lo+readBatchKeys, len(list))]
-			vals, err := rdb.MGet(ctx, batch...).Result()
-			if err != nil {
-				r.t.Fatalf("final read on %s: %v", p.name, err)
-			}
-			for j, v := range vals {
-				if s, ok := v.(string); ok {
-					st.Values[batch[j]] = s
-				}
-			}
-		}
-		for k := 0; k < counterKeys; k++ {
-			key := fmt.Sprintf("ctr:%d", k)
-			v, err := rdb.Get(ctx, key).Int64()
-			if err != nil && err != redis.Nil {
-				r.t.Fatalf("final read on %s: %v", p.name, err)
-			}
-			st.Counters[key] = v
-		}
-		for k := 0; k < setKeys; k++ {
-			key := fmt.Sprintf("set:%d", k)
-			ms, err := rdb.SMembers(ctx, key).Result()
-			if err != nil {
-				r.t.Fatalf("final read on %s: %v", p.name, err)
-			}
-			st.Sets[key] = map[string]bool{}
-			for _, m := range ms {
-				st.Sets[key][m] = true
-			}
-		}
-		rdb.Close()
 		out = append(out, st)
 	}
 	return out
+}
+
+// readState reads from host i the given register keys, every counter and
+// every set, and the node's state hash.
+func (r *runner) readState(i int, keys []string) (nodeState, error) {
+	ctx := context.Background()
+	p := r.c.proc(i)
+	st := nodeState{Node: p.name, Values: map[string]string{}, Counters: map[string]int64{}, Sets: map[string]map[string]bool{}}
+	if s, err := r.c.status(ctx, i); err == nil {
+		st.Hash = s.StateHash
+	} else {
+		st.Hash = "unreadable: " + err.Error()
+	}
+	rdb := r.c.redis(i)
+	defer rdb.Close()
+	for lo := 0; lo < len(keys); lo += readBatchKeys {
+		batch := keys[lo:min(lo+readBatchKeys, len(keys))]
+		vals, err := rdb.MGet(ctx, batch...).Result()
+		if err != nil {
+			return st, fmt.Errorf("%s: MGET: %w", p.name, err)
+		}
+		for j, v := range vals {
+			if s, ok := v.(string); ok {
+				st.Values[batch[j]] = s
+			}
+		}
+	}
+	for k := 0; k < counterKeys; k++ {
+		key := fmt.Sprintf("ctr:%d", k)
+		v, err := rdb.Get(ctx, key).Int64()
+		if err != nil && err != redis.Nil {
+			return st, fmt.Errorf("%s: GET %s: %w", p.name, key, err)
+		}
+		st.Counters[key] = v
+	}
+	for k := 0; k < setKeys; k++ {
+		key := fmt.Sprintf("set:%d", k)
+		ms, err := rdb.SMembers(ctx, key).Result()
+		if err != nil {
+			return st, fmt.Errorf("%s: SMEMBERS %s: %w", p.name, key, err)
+		}
+		st.Sets[key] = map[string]bool{}
+		for _, m := range ms {
+			st.Sets[key][m] = true
+		}
+	}
+	return st, nil
 }

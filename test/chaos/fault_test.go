@@ -242,6 +242,9 @@ func (r *runner) removeRejoin(h int) (string, func() error, error) {
 			join = append(join, r.c.addr(i))
 		}
 	}
+	if err := r.markReached(old.name, others); err != nil {
+		return desc, nil, err
+	}
 	// Any live member accepts the removal; retry briefly, host by host.
 	var err error
 	deadline := time.Now().Add(10 * time.Second)
@@ -266,4 +269,67 @@ func (r *runner) removeRejoin(h int) (string, func() error, error) {
 	}
 	r.startSessions(h, name)
 	return desc, func() error { return nil }, nil
+}
+
+// reachedSettle bounds the wait for the survivors of a kill to agree
+// before reading what reached them.
+const reachedSettle = 10 * time.Second
+
+// markReached marks the acknowledged writes of the killed node name that
+// reached the cluster: once the survivors agree (equal state hashes), every
+// write of name found on one of them is marked Reached, and must outlive
+// the node's removal ("its writes that reach the cluster are applied").
+func (r *runner) markReached(name string, survivors []int) error {
+	deadline := time.Now().Add(reachedSettle)
+	for !r.equalStatusOf(survivors) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("survivors of %s did not agree within %v", name, reachedSettle)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var ops []*op
+	var keys []string
+	for _, s := range r.finished {
+		removed := map[string]bool{} // members this session removed (ok or maybe)
+		for _, o := range s.ops {
+			if o.Kind == opSRem && o.Outcome != outcomeFail {
+				removed[o.Key+"\x00"+o.Value] = true
+			}
+		}
+		for i := range s.ops {
+			o := &s.ops[i]
+			if o.Node != name || o.Outcome != outcomeOK {
+				continue
+			}
+			switch o.Kind {
+			case opSet, opCollapse:
+				keys = append(keys, o.Key)
+			case opTxn:
+				keys = append(keys, o.Keys[len(o.Keys)-1])
+			case opSAdd:
+				if removed[o.Key+"\x00"+o.Value] {
+					continue // absent by right
+				}
+			default:
+				continue
+			}
+			ops = append(ops, o)
+		}
+	}
+	st, err := r.readState(survivors[0], keys)
+	if err != nil {
+		return err
+	}
+	reached := map[opKind][2]int{}
+	for _, o := range ops {
+		o.Reached = has(st, *o)
+		c := reached[o.Kind]
+		c[1]++
+		if o.Reached {
+			c[0]++
+		}
+		reached[o.Kind] = c
+	}
+	r.t.Logf("writes of %s found on %s after the kill (found, acknowledged): %v", name, st.Node, reached)
+	return nil
 }

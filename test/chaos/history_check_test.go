@@ -91,6 +91,11 @@ func TestCheckHistoryCountsEachBrokenGuarantee(t *testing.T) {
 			in.Removed["n1"] = true
 			delete(in.Final[1].Values, "col:s1:9")
 		}, func(r report) int { return r.Lost }, 1, "col:s1:9"},
+		{"write of a removed node that had reached the cluster", func(in *checkInput) {
+			in.Removed["n2"] = true
+			in.History[6].Reached = true
+			delete(in.Final[0].Values, "reg:s2:3")
+		}, func(r report) int { return r.Lost }, 1, "reg:s2:3"},
 		{"hashes differ", func(in *checkInput) { in.Final[1].Hash = "other" },
 			func(r report) int { return r.Divergent }, 1, "state hash"},
 		{"write refused on an up host", func(in *checkInput) { in.History[0].Outcome = outcomeFail },

@@ -49,9 +49,13 @@ type op struct {
 	Value     string
 	Outcome   outcome
 	Collapsed bool // opCollapse: WAIT answered members-1
-	Start     time.Duration
-	End       time.Duration // both since the run began
-	Err       string
+	// Reached: written by a node that was then killed and removed, and
+	// found on a surviving node after the kill: it reached the cluster,
+	// so it must survive the removal.
+	Reached bool
+	Start   time.Duration
+	End     time.Duration // both since the run began
+	Err     string
 }
 
 func (o op) String() string {
@@ -96,6 +100,7 @@ type report struct {
 	Unavailable int // writes refused or timed out on a node that was up
 	Divergent   int // nodes whose state hash differs from the first node's
 	Problems    []string
+	Notes       []string // what is allowed but worth a look (orphaned writes)
 }
 
 // maxProblems bounds the detail lines a report keeps.
@@ -130,12 +135,13 @@ func checkHistory(in checkInput) report {
 	var r report
 	r.Ops = len(in.History)
 	// A write is required on every node if it was acknowledged, unless its
-	// node was removed and it was not confirmed collapsed.
+	// node was removed and it was neither confirmed collapsed nor seen on a
+	// survivor after the kill.
 	required := func(o op) bool {
 		if o.Outcome != outcomeOK {
 			return false
 		}
-		return o.Collapsed || !in.Removed[o.Node]
+		return o.Collapsed || o.Reached || !in.Removed[o.Node]
 	}
 	for _, o := range in.History {
 		switch o.Outcome {
@@ -201,10 +207,16 @@ func checkHistory(in checkInput) report {
 		}
 	}
 
+	orphanedKinds := map[opKind]int{}
 	for i, n := range in.Final {
 		for _, o := range in.History {
-			if o.Outcome == outcomeOK && !required(o) && i == 0 && !has(n, o) {
+			gone := o.Kind == opSAdd && removed[o.Key+"\x00"+o.Value] // removed later: absent by right
+			if o.Outcome == outcomeOK && !required(o) && i == 0 && !gone && !has(n, o) {
 				r.Orphaned++ // acknowledged by a removed node only, and gone with it
+				orphanedKinds[o.Kind]++
+				if len(r.Notes) < maxProblems {
+					r.Notes = append(r.Notes, fmt.Sprintf("orphaned: %v", o))
+				}
 			}
 			if !required(o) {
 				continue
@@ -263,6 +275,9 @@ func checkHistory(in checkInput) report {
 		for _, g := range groups {
 			checkTxnGroup(&r, n.Node, g, in.TxnKeys[g], n.Values, txnTokens)
 		}
+	}
+	if len(orphanedKinds) > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("orphaned by kind: %v", orphanedKinds))
 	}
 	return r
 }
