@@ -70,6 +70,9 @@ func (s *simulator) read(n *node, ss *session) {
 				check.Render(ks.Get(a)), check.Render(ks.Get(b)), n.r.Applied())
 		}
 		s.trace.event(evRead, uint64(n.idx), uint64(len(r.A)), uint64(len(r.B)))
+		for _, v := range r.A {
+			s.trace.bytes([]byte(v))
+		}
 		return
 	}
 	if s.work.chance(0.5) {
