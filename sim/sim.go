@@ -186,6 +186,11 @@ type simulator struct {
 	removeDone bool
 
 	uncaptured int // recorded writes whose transaction has not been seen yet
+
+	// sendBeforeSync breaks the driver contract on purpose (tests only):
+	// messages leave before the records they advertise are durable, so a
+	// crash can take back what peers were told.
+	sendBeforeSync bool
 }
 
 func newSimulator(o Options) *simulator {
@@ -356,7 +361,7 @@ func (s *simulator) drain(n *node) {
 		s.captureRecords(rd.Records)
 		s.capture(rd.Messages)
 		if len(rd.Messages) > 0 {
-			if len(n.held) > 0 || n.disk.unsynced() > 0 {
+			if !s.sendBeforeSync && (len(n.held) > 0 || n.disk.unsynced() > 0) {
 				n.held = append(n.held, heldOutput{upTo: n.disk.total(), msgs: rd.Messages})
 			} else {
 				s.send(n, rd.Messages)
