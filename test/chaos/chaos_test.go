@@ -191,7 +191,15 @@ func runAll(t *testing.T, cfgs []runConfig) {
 	for _, cfg := range cfgs {
 		t.Run(fmt.Sprintf("run%d", cfg.Run), func(t *testing.T) {
 			runs++
+			finished := false
+			defer func() {
+				if !finished { // t.Fatal in runOne: a fault or a read failed
+					failed++
+					fmt.Printf("run=%d seed=%d aborted: see the test log\n", cfg.Run, cfg.Seed)
+				}
+			}()
 			res := runOne(t, bin, cfg)
+			finished = true
 			fmt.Println(res.line())
 			lost += res.rep.Lost
 			divergent += res.rep.Divergent
