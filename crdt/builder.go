@@ -377,32 +377,60 @@ func (b *Builder) Increment(key []byte, by int64) (int64, error) {
 	return value, nil
 }
 
-// setTyped checks the key's visible type for set operations.
-func (b *Builder) setTyped(kb *keyBuild) error {
+// typed checks that the key's visible type is t or none, as an operation
+// on a t requires (Redis's WRONGTYPE).
+func (b *Builder) typed(kb *keyBuild, t Type) error {
 	switch b.typeView(kb) {
-	case TypeNone, TypeSet:
+	case TypeNone, t:
 		return nil
 	}
 	return ErrWrongType
 }
+
+// findSlot returns the position of name among items (an operation's set
+// members or map fields), through index once there are more than
+// smallIndex of them, or -1.
+func findSlot[T any](items []T, index nameIndex, name []byte, nameOf func(*T) []byte) int {
+	if index != nil {
+		if i, ok := index[string(name)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range items {
+		if bytes.Equal(nameOf(&items[i]), name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// appendSlot appends item to items and keeps index in step, building it
+// when the slice outgrows smallIndex. It returns item's position.
+func appendSlot[T any](items *[]T, index *nameIndex, item T, nameOf func(*T) []byte) int {
+	*items = append(*items, item)
+	i := len(*items) - 1
+	switch {
+	case *index != nil:
+		(*index)[string(nameOf(&(*items)[i]))] = i
+	case len(*items) > smallIndex:
+		*index = make(nameIndex, 2*len(*items))
+		for j := range *items {
+			(*index)[string(nameOf(&(*items)[j]))] = j
+		}
+	}
+	return i
+}
+
+func memberName(m *memberOp) []byte { return m.member }
+func fieldName(f *fieldOp) []byte   { return f.name }
 
 // findMember returns the slot of member in kb's set operation, or -1.
 func (kb *keyBuild) findMember(member []byte) int {
 	if kb.op.set == nil {
 		return -1
 	}
-	if kb.members != nil {
-		if i, ok := kb.members[string(member)]; ok {
-			return i
-		}
-		return -1
-	}
-	for i := range kb.op.set.members {
-		if bytes.Equal(kb.op.set.members[i].member, member) {
-			return i
-		}
-	}
-	return -1
+	return findSlot(kb.op.set.members, kb.members, member, memberName)
 }
 
 // memberSlot returns the slot of member, adding one if absent.
@@ -412,19 +440,8 @@ func (b *Builder) memberSlot(kb *keyBuild, member []byte) *memberOp {
 	}
 	i := kb.findMember(member)
 	if i < 0 {
-		s := kb.op.set
-		s.members = append(s.members, memberOp{member: b.copy(member)})
-		i = len(s.members) - 1
+		i = appendSlot(&kb.op.set.members, &kb.members, memberOp{member: b.copy(member)}, memberName)
 		b.ops++
-		switch {
-		case kb.members != nil:
-			kb.members[string(s.members[i].member)] = i
-		case len(s.members) > smallIndex:
-			kb.members = make(nameIndex, 2*len(s.members))
-			for j := range s.members {
-				kb.members[string(s.members[j].member)] = j
-			}
-		}
 	}
 	return &kb.op.set.members[i]
 }
@@ -464,7 +481,7 @@ func (b *Builder) SetAdd(key []byte, members ...[]byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := b.setTyped(kb); err != nil {
+	if err := b.typed(kb, TypeSet); err != nil {
 		return 0, err
 	}
 	if b.ops+len(members) > MaxTxnOps {
@@ -498,7 +515,7 @@ func (b *Builder) SetRemove(key []byte, members ...[]byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := b.setTyped(kb); err != nil {
+	if err := b.typed(kb, TypeSet); err != nil {
 		return 0, err
 	}
 	if b.ops+len(members) > MaxTxnOps {
@@ -521,32 +538,12 @@ func (b *Builder) SetRemove(key []byte, members ...[]byte) (int, error) {
 	return removed, nil
 }
 
-// mapTyped checks the key's visible type for map operations.
-func (b *Builder) mapTyped(kb *keyBuild) error {
-	switch b.typeView(kb) {
-	case TypeNone, TypeMap:
-		return nil
-	}
-	return ErrWrongType
-}
-
 // findField returns the slot of field in kb's map operation, or -1.
 func (kb *keyBuild) findField(name []byte) int {
 	if kb.op.mp == nil {
 		return -1
 	}
-	if kb.fields != nil {
-		if i, ok := kb.fields[string(name)]; ok {
-			return i
-		}
-		return -1
-	}
-	for i := range kb.op.mp.fields {
-		if bytes.Equal(kb.op.mp.fields[i].name, name) {
-			return i
-		}
-	}
-	return -1
+	return findSlot(kb.op.mp.fields, kb.fields, name, fieldName)
 }
 
 // fieldSlot returns the slot of field, adding one if absent.
@@ -556,19 +553,8 @@ func (b *Builder) fieldSlot(kb *keyBuild, name []byte) *fieldOp {
 	}
 	i := kb.findField(name)
 	if i < 0 {
-		m := kb.op.mp
-		m.fields = append(m.fields, fieldOp{name: b.copy(name)})
-		i = len(m.fields) - 1
+		i = appendSlot(&kb.op.mp.fields, &kb.fields, fieldOp{name: b.copy(name)}, fieldName)
 		b.ops++
-		switch {
-		case kb.fields != nil:
-			kb.fields[string(m.fields[i].name)] = i
-		case len(m.fields) > smallIndex:
-			kb.fields = make(nameIndex, 2*len(m.fields))
-			for j := range m.fields {
-				kb.fields[string(m.fields[j].name)] = j
-			}
-		}
 	}
 	return &kb.op.mp.fields[i]
 }
@@ -611,7 +597,7 @@ func (b *Builder) MapSet(key, field, value []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := b.mapTyped(kb); err != nil {
+	if err := b.typed(kb, TypeMap); err != nil {
 		return false, err
 	}
 	if b.ops+1 > MaxTxnOps {
@@ -643,7 +629,7 @@ func (b *Builder) MapIncrement(key, field []byte, by int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := b.mapTyped(kb); err != nil {
+	if err := b.typed(kb, TypeMap); err != nil {
 		return 0, err
 	}
 	if b.ops+1 > MaxTxnOps {
@@ -704,7 +690,7 @@ func (b *Builder) MapDelete(key []byte, fields ...[]byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := b.mapTyped(kb); err != nil {
+	if err := b.typed(kb, TypeMap); err != nil {
 		return 0, err
 	}
 	if b.ops+len(fields) > MaxTxnOps {

@@ -1,19 +1,10 @@
 package crdt
 
 import (
-	"flag"
-	"os"
 	"testing"
+
+	"github.com/spooksystems/spook/internal/proptest"
 )
 
-// TestMain raises rapid's default from 100 to 10,000 cases per property;
-// -rapid.checks on the command line still wins.
-func TestMain(m *testing.M) {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
-	if !set {
-		flag.Set("rapid.checks", "10000")
-	}
-	os.Exit(m.Run())
-}
+// TestMain runs 10,000 cases per property unless -rapid.checks says otherwise.
+func TestMain(m *testing.M) { proptest.Main(m) }
