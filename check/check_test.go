@@ -243,3 +243,25 @@ func TestCausalReads(t *testing.T) {
 		t.Fatalf("want exactly the step 4 read flagged, got:\n%s", rep.String())
 	}
 }
+
+// A client write lost in a crash, whose dot the replica then used for an
+// internal transaction, must not be replayed by the oracle.
+func TestInternalDotReplacesALostWrite(t *testing.T) {
+	ks := crdt.NewKeyspace()
+	d := causal.Dot{Node: nodeA, Counter: 1}
+	lost := txn(t, crdt.NewKeyspace(), d, func(b *crdt.Builder) error { return b.Set([]byte("r/1"), []byte("lost")) })
+	internal := txn(t, ks, d, func(b *crdt.Builder) error { return b.Set([]byte("\x00members/a"), []byte("left")) })
+	apply(t, ks, internal)
+	var h History
+	h.AddWrite(&Write{Dot: d, Txn: lost})
+	h.AddInternal(d)
+	if w := h.Write(d); w == nil || !w.Internal || len(h.ReusedDots) != 1 || len(h.ReusedAcked) != 0 {
+		t.Fatalf("internal dot not recorded as a reuse of an unacknowledged write: %+v", h)
+	}
+	var rep Report
+	isInternal := func(k []byte) bool { return len(k) > 0 && k[0] == 0 }
+	Oracle(&rep, &h, []State{{Name: "a", Keyspace: ks}}, isInternal)
+	if !rep.OK() {
+		t.Fatalf("oracle replayed a write whose dot now names an internal transaction: %s", rep.String())
+	}
+}

@@ -212,7 +212,7 @@ func buildOracle(h *History, final *causal.Context, reverse bool) (*crdt.Keyspac
 	ks := crdt.NewKeyspace()
 	var pending []*Write
 	for _, w := range h.Writes {
-		if w.Txn != nil && final.Contains(w.Dot) {
+		if w.Txn != nil && !w.Internal && final.Contains(w.Dot) {
 			pending = append(pending, w)
 		}
 	}
@@ -250,7 +250,7 @@ func buildOracle(h *History, final *causal.Context, reverse bool) (*crdt.Keyspac
 		var unknown causal.Context
 		for _, w := range pending {
 			forEachDot(&w.Txn.Deps, func(d causal.Dot) {
-				if !ks.Context().Contains(d) && h.Write(d) == nil {
+				if w := h.Write(d); !ks.Context().Contains(d) && (w == nil || w.Internal) {
 					unknown.Add(d)
 				}
 			})

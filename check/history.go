@@ -24,6 +24,10 @@ type Write struct {
 	// Increments lists every counter increment the transaction made, so
 	// Counters can check counter values by arithmetic alone.
 	Increments []Increment
+	// Internal marks a dot the replica used for one of its own
+	// transactions (a membership change); the history does not hold it,
+	// and the oracle treats it as content it does not judge.
+	Internal bool
 }
 
 // PairRead is one read of a transaction pair's two keys, made at one
@@ -100,6 +104,14 @@ func (h *History) AddWrite(w *Write) {
 	}
 	h.byDot[w.Dot] = w
 	h.Writes = append(h.Writes, w)
+}
+
+// AddInternal records that dot d names one of the replica's own
+// transactions (Leave, Remove). If a client write with that dot was
+// recorded (a crash lost it before it was durable, and the counter was
+// used again), it is replaced, as AddWrite replaces.
+func (h *History) AddInternal(d causal.Dot) {
+	h.AddWrite(&Write{Dot: d, Internal: true})
 }
 
 // Write returns the recorded write with dot d, or nil.

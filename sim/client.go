@@ -120,7 +120,7 @@ func (s *simulator) write(n *node, ss *session) {
 		return // changed nothing (removing an absent member)
 	}
 	s.res.Proposed++
-	if old := s.hist.Write(tok); old != nil && old.Txn == nil {
+	if old := s.hist.Write(tok); old != nil && old.Txn == nil && !old.Internal {
 		s.uncaptured-- // replaced below
 	}
 	s.hist.AddWrite(&check.Write{Dot: tok, Session: ss.id, Step: s.step, Increments: incs})

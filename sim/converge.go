@@ -101,7 +101,7 @@ func (s *simulator) finish() {
 	if len(states) > 0 && s.res.ConvergenceTicks >= 0 {
 		ctx := states[0].Keyspace.Context()
 		for _, w := range s.hist.Writes {
-			if w.Txn == nil && ctx.Contains(w.Dot) {
+			if w.Txn == nil && !w.Internal && ctx.Contains(w.Dot) {
 				s.res.OracleSkipped = true
 				break
 			}

@@ -135,10 +135,11 @@ func (s *simulator) tryRemove() {
 		if !nd.up() || nd.dead || s.step < nd.pausedUntil {
 			continue
 		}
-		_, err := nd.r.Remove(s.nodes[s.victim].id)
+		tok, err := nd.r.Remove(s.nodes[s.victim].id)
 		s.trace.event(evRemove, uint64(nd.idx))
 		switch {
 		case err == nil:
+			s.internal(tok)
 			s.removeNode = nd.idx
 			s.drain(nd)
 			s.removeUpTo = nd.disk.total()
@@ -155,8 +156,8 @@ func (s *simulator) tryRemove() {
 }
 
 // tryLeave drives the graceful departure of the leaver: it proposes
-// Leave (again after a crash lost it), and once every other running
-// member shows it as left, stops it for good. Other members apply the
+// Leave (again after a crash lost it), and once every other member that
+// is not gone for good is up and shows it as left, stops it for good. Other members apply the
 // leave only after everything the leaver wrote before it (its causal
 // past), so stopping then loses nothing.
 func (s *simulator) tryLeave() {
@@ -174,13 +175,17 @@ func (s *simulator) tryLeave() {
 			s.logf("%s Leave: %v", l.name, err)
 			return
 		}
+		s.internal(tok)
 		s.logf("%s proposes its departure %v", l.name, tok)
 		s.drain(l)
 		return
 	}
 	for _, o := range s.nodes {
-		if o == l || !o.up() || o.dead {
+		if o == l || o.dead || o.unstarted {
 			continue
+		}
+		if !o.up() {
+			return // a member that is down (it will restart) must see it too
 		}
 		left := false
 		for _, m := range o.r.Members() {
@@ -195,6 +200,19 @@ func (s *simulator) tryLeave() {
 	s.logf("%s has left; every other member knows it; it stops", l.name)
 	s.leaveDone = true
 	s.crash(l, true)
+}
+
+// internal records that tok names one of the replica's own transactions,
+// replacing a client write the history held under that dot (lost in a
+// crash before it was durable, its counter then used again).
+func (s *simulator) internal(tok replica.Token) {
+	if tok.IsZero() {
+		return
+	}
+	if w := s.hist.Write(tok); w != nil && w.Txn == nil && !w.Internal {
+		s.uncaptured--
+	}
+	s.hist.AddInternal(tok)
 }
 
 // heal ends every fault: partitions healed, paused nodes resumed, crashed

@@ -398,7 +398,7 @@ func (s *simulator) captureRecords(recs [][]byte) {
 			s.res.Report.Addf(check.CheckReplica, "step %d: a transaction record does not decode: %v", s.step, err)
 			continue
 		}
-		if w := s.hist.Write(t.Dot); w != nil && w.Txn == nil {
+		if w := s.hist.Write(t.Dot); w != nil && w.Txn == nil && !w.Internal {
 			w.Txn = t
 			s.uncaptured--
 		}
@@ -414,7 +414,7 @@ func (s *simulator) capture(envs []replica.Envelope) {
 			continue
 		}
 		for _, t := range m.Txns {
-			if w := s.hist.Write(t.Dot); w != nil && w.Txn == nil {
+			if w := s.hist.Write(t.Dot); w != nil && w.Txn == nil && !w.Internal {
 				w.Txn = t
 				s.uncaptured--
 			}
