@@ -21,8 +21,8 @@ const (
 	// ConvergeMax is how soon after the last heal every node's state hash
 	// must be equal; a run that takes longer counts as divergent.
 	ConvergeMax = 10 * time.Second
-	// convergeMeasureMax is how long convergence is still measured after
-	// ConvergeMax, so a slow run reports its real figure.
+	// convergeMeasureMax is how long after the heal convergence is still
+	// awaited, so a run slower than ConvergeMax reports its real figure.
 	convergeMeasureMax = 30 * time.Second
 	// readBatchKeys is how many keys one MGET of the final read carries.
 	readBatchKeys = 512

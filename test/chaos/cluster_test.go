@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -49,7 +48,7 @@ func logLevel() string {
 	return "warn"
 }
 
-// build compiles spookd once into dir.
+// buildSpookd compiles this tree's spookd into dir (once per suite).
 func buildSpookd(dir string) (string, error) {
 	bin := filepath.Join(dir, "spookd")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/spooksystems/spook/cmd/spookd").CombinedOutput()
@@ -64,7 +63,7 @@ type proc struct {
 	host    int
 	name    string
 	dataDir string
-	join    []string // --join addresses it started with (a node that joined restarts with them)
+	joined  bool // it joined a running cluster (--join) rather than starting with --peers
 	offset  time.Duration
 	logFile string
 	cmd     *exec.Cmd
@@ -139,7 +138,12 @@ type startOpts struct {
 	name    string
 	dataDir string
 	join    []string // --join addresses; empty: --peers (a member of the initial cluster)
-	offset  time.Duration
+	// rejoined: restart a node that joined: neither --join nor --peers,
+	// its data directory holds the membership. (With --join, spookd
+	// refuses to start while no join address answers, so a joined node
+	// could not restart during a partition.)
+	rejoined bool
+	offset   time.Duration
 }
 
 // start launches spookd on host i and waits until /readyz answers 200.
@@ -149,7 +153,7 @@ func (c *cluster) start(i int, o startOpts) (*proc, error) {
 	c.gen[i]++
 	gen := c.gen[i]
 	c.mu.Unlock()
-	p := &proc{host: i, name: o.name, dataDir: o.dataDir, join: o.join, offset: o.offset, done: make(chan struct{}),
+	p := &proc{host: i, name: o.name, dataDir: o.dataDir, joined: len(o.join) > 0 || o.rejoined, offset: o.offset, done: make(chan struct{}),
 		logFile: filepath.Join(c.dir, fmt.Sprintf("%s.%d.log", o.name, gen))}
 	args := []string{"netns", "exec", h.ns, c.bin,
 		"--listen", c.addr(i), "--data", o.dataDir, "--node-id", o.name, "--cluster", c.cluster,
@@ -157,9 +161,11 @@ func (c *cluster) start(i int, o startOpts) (*proc, error) {
 		"--tls-cert", filepath.Join(c.dir, fmt.Sprintf("host%d.crt", i)),
 		"--tls-key", filepath.Join(c.dir, fmt.Sprintf("host%d.key", i)),
 		"--tls-ca", c.ca.caFile}
-	if len(o.join) > 0 {
+	switch {
+	case o.rejoined:
+	case len(o.join) > 0:
 		args = append(args, "--join", strings.Join(o.join, ","))
-	} else {
+	default:
 		args = append(args, "--peers", c.peersFlag())
 	}
 	if o.offset != 0 {
@@ -316,6 +322,3 @@ func (c *cluster) removeMember(ctx context.Context, i int, name string) error {
 	}
 	return nil
 }
-
-// errNotConverged is returned by converge when hashes differ at the end.
-var errNotConverged = errors.New("chaos: replicas did not converge")

@@ -90,7 +90,7 @@ func (r *runner) inject(kind faultKind) (desc string, heal func() error, err err
 	n := r.cfg.Hosts
 	order := shuffled(r.rng, n)
 	nw := r.c.nw
-	network := func(desc string, cut func() error) (string, func() error, error) {
+	netFault := func(desc string, cut func() error) (string, func() error, error) {
 		from := r.env.since()
 		heal := func() error {
 			err := nw.heal()
@@ -112,20 +112,20 @@ func (r *runner) inject(kind faultKind) (desc string, heal func() error, err err
 	switch kind {
 	case faultIsolate:
 		h := order[0]
-		return network(fmt.Sprintf("isolate(%d)", h), func() error { return nw.isolate(h) })
+		return netFault(fmt.Sprintf("isolate(%d)", h), func() error { return nw.isolate(h) })
 	case faultSplit:
 		minority, majority := order[:n/2], order[n/2:]
 		sort.Ints(minority)
 		sort.Ints(majority)
-		return network(fmt.Sprintf("split(%s)", groups(minority, majority)), func() error { return crossCut(minority, majority) })
+		return netFault(fmt.Sprintf("split(%s)", groups(minority, majority)), func() error { return crossCut(minority, majority) })
 	case faultBridge:
 		bridge, rest := order[0], order[1:]
 		a, b := rest[:len(rest)/2], rest[len(rest)/2:]
 		sort.Ints(a)
 		sort.Ints(b)
-		return network(fmt.Sprintf("bridge(%s via %d)", groups(a, b), bridge), func() error { return crossCut(a, b) })
+		return netFault(fmt.Sprintf("bridge(%s via %d)", groups(a, b), bridge), func() error { return crossCut(a, b) })
 	case faultRing:
-		return network(fmt.Sprintf("ring(%s)", groups(order)), func() error {
+		return netFault(fmt.Sprintf("ring(%s)", groups(order)), func() error {
 			for i := 0; i < n; i++ {
 				for j := i + 1; j < n; j++ {
 					if d := j - i; d != 1 && d != n-1 {
@@ -139,7 +139,7 @@ func (r *runner) inject(kind faultKind) (desc string, heal func() error, err err
 		})
 	case faultOneWay:
 		h := order[0]
-		return network(fmt.Sprintf("oneway(%d->*)", h), func() error {
+		return netFault(fmt.Sprintf("oneway(%d->*)", h), func() error {
 			for _, o := range order[1:] {
 				if err := nw.cutOneWay(h, o); err != nil {
 					return err
@@ -194,7 +194,7 @@ func (r *runner) killRestart(h int, offset time.Duration) (string, func() error,
 		return desc, nil, err
 	}
 	time.Sleep(r.cfg.Hold / 4) // dead for a while: peers notice
-	_, err := r.c.start(h, startOpts{name: p.name, dataDir: p.dataDir, join: p.join, offset: offset})
+	_, err := r.c.start(h, startOpts{name: p.name, dataDir: p.dataDir, rejoined: p.joined, offset: offset})
 	r.env.bumpGen(h)
 	r.down = append(r.down, window{Host: h, From: from, To: r.env.since(), What: desc})
 	if err != nil {
