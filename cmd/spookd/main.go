@@ -36,7 +36,7 @@ type options struct {
 	listen, advertise, data, name, cluster string
 	join, peers                            string
 	fsync                                  string
-	dev, insecure                          bool
+	dev, insecure, rebuild                 bool
 	tlsCert, tlsKey, tlsCA                 string
 	password, token                        string
 	tick, clockOffset                      time.Duration
@@ -55,6 +55,7 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.StringVar(&o.peers, "peers", "", "initial members of a new cluster, name=addr,... (the same list on every node)")
 	fs.StringVar(&o.fsync, "fsync", "batch", "durability policy: always, batch or none (see docs/durability.md)")
 	fs.BoolVar(&o.dev, "dev", false, "development mode: loopback only, no TLS, no auth")
+	fs.BoolVar(&o.rebuild, "rebuild-from-peers", false, "move this node's data directory aside and rebuild its state from the members named by --join")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow a non-loopback listen address without TLS (unsafe)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "this node's certificate (PEM), from 'spook certs node'")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "this node's private key (PEM)")
@@ -213,6 +214,27 @@ func loadTLS(certFile, keyFile, caFile string) (server, client *tls.Config, err 
 	return server, client, nil
 }
 
+// setAsideData prepares --rebuild-from-peers: the local state (corrupt,
+// or not to be trusted) is renamed, never deleted, and the node starts
+// empty and joins through --join, taking a snapshot from a member. Its
+// own earlier writes come back with that snapshot, so its next
+// transaction continues after them.
+func setAsideData(cfg node.Config) error {
+	if cfg.DataDir == "" || len(cfg.Join) == 0 {
+		return errors.New("--rebuild-from-peers needs --data (the directory to rebuild) and --join (members to rebuild from)")
+	}
+	aside := fmt.Sprintf("%s.discarded-%s", cfg.DataDir, time.Now().UTC().Format("20060102T150405Z"))
+	switch err := os.Rename(cfg.DataDir, aside); {
+	case err == nil:
+		cfg.Logger.Warn("local state moved aside; rebuilding from peers", "from", cfg.DataDir, "to", aside, "join", cfg.Join)
+	case errors.Is(err, os.ErrNotExist):
+		cfg.Logger.Warn("no local state; rebuilding from peers", "join", cfg.Join)
+	default:
+		return fmt.Errorf("move %s aside: %w", cfg.DataDir, err)
+	}
+	return nil
+}
+
 func run(args []string, getenv func(string) string) error {
 	o, _, err := parse(args, getenv)
 	if err != nil {
@@ -221,6 +243,11 @@ func run(args []string, getenv func(string) string) error {
 	cfg, err := buildConfig(o, os.Stderr)
 	if err != nil {
 		return err
+	}
+	if o.rebuild {
+		if err := setAsideData(cfg); err != nil {
+			return err
+		}
 	}
 	n, err := node.Start(cfg)
 	if err != nil {
