@@ -208,12 +208,17 @@ func checkHistory(in checkInput) report {
 	}
 
 	orphanedKinds := map[opKind]int{}
+	var orphanedFrom, orphanedTo time.Duration
 	for i, n := range in.Final {
 		for _, o := range in.History {
 			gone := o.Kind == opSAdd && removed[o.Key+"\x00"+o.Value] // removed later: absent by right
 			if o.Outcome == outcomeOK && !required(o) && i == 0 && !gone && !has(n, o) {
 				r.Orphaned++ // acknowledged by a removed node only, and gone with it
 				orphanedKinds[o.Kind]++
+				if orphanedFrom == 0 || o.Start < orphanedFrom {
+					orphanedFrom = o.Start
+				}
+				orphanedTo = max(orphanedTo, o.End)
 				if len(r.Notes) < maxProblems {
 					r.Notes = append(r.Notes, fmt.Sprintf("orphaned: %v", o))
 				}
@@ -277,7 +282,8 @@ func checkHistory(in checkInput) report {
 		}
 	}
 	if len(orphanedKinds) > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("orphaned by kind: %v", orphanedKinds))
+		r.Notes = append(r.Notes, fmt.Sprintf("orphaned by kind: %v, written in [%v, %v]", orphanedKinds,
+			orphanedFrom.Round(time.Millisecond), orphanedTo.Round(time.Millisecond)))
 	}
 	return r
 }
