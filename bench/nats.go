@@ -200,7 +200,7 @@ func (c natsClient) incr(key string) error {
 			if err == nil {
 				return nil
 			}
-			if !errors.Is(err, nats.ErrKeyExists) {
+			if !isConflict(err) {
 				return err
 			}
 			continue
@@ -213,7 +213,7 @@ func (c natsClient) incr(key string) error {
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, nats.ErrKeyExists) {
+		if !isConflict(err) {
 			return err // not a conflict
 		}
 	}
@@ -372,4 +372,10 @@ func RunNATSHelper(args []string) error {
 	s.Shutdown()
 	s.WaitForShutdown()
 	return nil
+}
+
+// isConflict reports whether a KV Create or Update failed only because the
+// key's revision moved (another client won the race).
+func isConflict(err error) bool {
+	return errors.Is(err, nats.ErrKeyExists) || strings.Contains(err.Error(), "wrong last sequence")
 }

@@ -189,7 +189,10 @@ func (r *Report) Markdown() string {
 	w("Each cell is a closed loop: every client sends a batch of P operations, waits for all replies, repeats. ")
 	w("Latency of an operation is its batch's round trip. Figures are medians over the runs of a cell. ")
 	w("Ratios are Spook/peer: above 1 is better for Spook in throughput, below 1 is better for Spook in latency, bytes, memory and time. ")
-	w("etcd and NATS have no pipelining in their clients (P=16 rows show —); INCR is their read-then-compare-and-swap loop, as a user would write it.\n\n")
+	w("etcd and NATS have no pipelining in their clients (P=16 rows show —); INCR is their read-then-compare-and-swap loop, as a user would write it. ")
+	w("Durability classes: per-write fsync = Spook `--fsync always`, Redis `appendonly yes appendfsync always`, NATS `sync_interval: always`, etcd (which always fsyncs its WAL before a commit, so it appears in both classes); ")
+	w("default = Spook `--fsync batch`, Redis `appendonly yes appendfsync everysec` (AOF on so the primary can restart with its data; every Redis runs with `--save \"\"`), NATS's default sync interval. ")
+	w("The harness and all three nodes share the machine's cores, and the machine may be shared with other work (load average at the start and end of the run is in the machine block): a quick run is one short run per cell, so treat single cells as noisy and read the pattern.\n\n")
 
 	for _, d := range []Durability{PerWrite, Default} {
 		sp, peers := r.classSystems(d)

@@ -157,7 +157,7 @@ func RunCell(ctx context.Context, sys System, cell Cell, lim Limits, seed uint64
 	elapsed := time.Since(start)
 	res := Result{Ops: total.Load(), Errors: errs.Load(), Elapsed: elapsed, Lat: merged, PeerBytes: -1, FirstErr: firstErr}
 	// Let replication of the last writes finish before reading counters.
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
 	if after, aerr := sys.PeerBytes(); berr == nil && aerr == nil {
 		res.PeerBytes = after - before
 	}

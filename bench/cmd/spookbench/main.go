@@ -37,6 +37,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "profile" {
+		if err := runProfile(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "spookbench profile:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		bench.KillAll()
 		fmt.Fprintln(os.Stderr, "spookbench:", err)
@@ -55,6 +62,7 @@ type options struct {
 	samples    int
 	bmRequests int
 	maxOps     uint64
+	profile    time.Duration
 }
 
 func run() error {
@@ -66,10 +74,14 @@ func run() error {
 	flag.DurationVar(&o.cell, "cell", 0, "duration of one cell (default 1s quick, 10s full)")
 	flag.IntVar(&o.runs, "runs", 0, "runs per cell, the median is reported (default 1 quick, 3 full)")
 	flag.IntVar(&o.loadKeys, "load-keys", 1_000_000, "keys loaded for the memory and restart figures (0: skip)")
-	flag.IntVar(&o.samples, "samples", 0, "writes timed for lag and all-replica latency (default 300 quick, 2000 full)")
-	flag.IntVar(&o.bmRequests, "bm-requests", 0, "redis-benchmark -n (default 200000 quick, 1000000 full)")
+	flag.IntVar(&o.samples, "samples", 0, "writes timed for lag and all-replica latency (default 200 quick, 2000 full)")
+	flag.IntVar(&o.bmRequests, "bm-requests", 0, "redis-benchmark -n (default 50000 quick, 1000000 full)")
 	flag.Uint64Var(&o.maxOps, "max-ops", 50_000_000, "operation bound per cell")
+	flag.DurationVar(&o.profile, "profile", -1, "CPU-profile in-process Spook under SET for this long (default 3s quick, 10s full; 0: skip)")
 	flag.Parse()
+	if o.profile < 0 {
+		o.profile = pick(o.quick, 3*time.Second, 10*time.Second)
+	}
 	if o.cell == 0 {
 		o.cell = pick(o.quick, time.Second, 10*time.Second)
 	}
@@ -77,10 +89,10 @@ func run() error {
 		o.runs = pick(o.quick, 1, 3)
 	}
 	if o.samples == 0 {
-		o.samples = pick(o.quick, 300, 2000)
+		o.samples = pick(o.quick, 200, 2000)
 	}
 	if o.bmRequests == 0 {
-		o.bmRequests = pick(o.quick, 200_000, 1_000_000)
+		o.bmRequests = pick(o.quick, 50_000, 1_000_000)
 	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(o.systems, ",") {
@@ -99,7 +111,7 @@ func run() error {
 	rep := &bench.Report{
 		Command:  "cd bench && go run ./cmd/spookbench " + strings.Join(os.Args[1:], " "),
 		Date:     started,
-		Machine:  machine(),
+		Machine:  append(machine(), "$ cat /proc/loadavg   # at the start of the run", loadavg()),
 		Mode:     fmt.Sprintf("%s mode: %v per cell, %d run(s) per cell (median), %d samples for lag and all-replica", pick(o.quick, "quick", "full"), o.cell, o.runs, o.samples),
 		Lag:      map[string]bench.LatStat{},
 		All:      map[string]bench.LatStat{},
@@ -215,7 +227,17 @@ func run() error {
 	if ctx.Err() != nil {
 		return errors.New("interrupted; nothing written")
 	}
-	rep.Profile = "spookd has no pprof endpoint yet, so this run does not profile Spook under the SET workload; a `--pprof` flag on spookd (net/http/pprof on the single port, loopback only) is needed to say what dominates."
+	if want["spook"] && o.profile > 0 {
+		fmt.Printf("profiling in-process Spook under SET c=16 P=16 for %v ...\n", o.profile)
+		summary, err := profileSpook(filepath.Join(tmp, "spook-set.pprof"), o.profile)
+		if err != nil {
+			note("profile: %v", err)
+		} else {
+			rep.Profile = summary
+			fmt.Println(summary)
+		}
+	}
+	rep.Machine = append(rep.Machine, "$ cat /proc/loadavg   # at the end of the run", loadavg())
 	fmt.Printf("done in %s\n", time.Since(started).Round(time.Second))
 
 	md := rep.Markdown()
@@ -424,4 +446,12 @@ func pick[T any](quick bool, q, full T) T {
 		return q
 	}
 	return full
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return err.Error()
+	}
+	return strings.TrimSpace(string(b))
 }
