@@ -432,6 +432,36 @@ func (r *runner) equalStatusOf(hosts []int) bool {
 	return true
 }
 
+// writtenKeys lists, sorted, every register key the sessions wrote and
+// every transaction group's keys.
+func writtenKeys(sessions []*session) []string {
+	keys := map[string]bool{}
+	for _, s := range sessions {
+		keys[s.ownKey] = true
+		for _, o := range s.ops {
+			switch o.Kind {
+			case opSet, opCollapse:
+				keys[o.Key] = true
+			case opTxn:
+				for _, k := range o.Keys {
+					keys[k] = true
+				}
+			}
+		}
+	}
+	for _, ks := range allTxnKeys() {
+		for _, k := range ks {
+			keys[k] = true
+		}
+	}
+	list := make([]string, 0, len(keys))
+	for k := range keys {
+		list = append(list, k)
+	}
+	sort.Strings(list)
+	return list
+}
+
 // logStatus logs every node's view, for a run that did not converge.
 func (r *runner) logStatus() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*clientTimeout)
@@ -477,30 +507,7 @@ func (r *runner) dumpGoroutines() {
 
 // readFinal reads, from every node, every key the history wrote.
 func (r *runner) readFinal() []nodeState {
-	keys := map[string]bool{}
-	for _, s := range r.finished {
-		keys[s.ownKey] = true
-		for _, o := range s.ops {
-			switch o.Kind {
-			case opSet, opCollapse:
-				keys[o.Key] = true
-			case opTxn:
-				for _, k := range o.Keys {
-					keys[k] = true
-				}
-			}
-		}
-	}
-	for _, ks := range allTxnKeys() {
-		for _, k := range ks {
-			keys[k] = true
-		}
-	}
-	list := make([]string, 0, len(keys))
-	for k := range keys {
-		list = append(list, k)
-	}
-	sort.Strings(list)
+	list := writtenKeys(r.finished)
 	var out []nodeState
 	for i := 1; i <= r.cfg.Hosts; i++ {
 		st, err := r.readState(i, list)
@@ -515,21 +522,31 @@ func (r *runner) readFinal() []nodeState {
 // readState reads from host i the given register keys, every counter and
 // every set, and the node's state hash.
 func (r *runner) readState(i int, keys []string) (nodeState, error) {
-	ctx := context.Background()
 	p := r.c.proc(i)
-	st := nodeState{Node: p.name, Values: map[string]string{}, Counters: map[string]int64{}, Sets: map[string]map[string]bool{}}
-	if s, err := r.c.status(ctx, i); err == nil {
+	rdb := r.c.redis(i)
+	defer rdb.Close()
+	st, err := readNode(context.Background(), rdb, keys)
+	st.Node = p.name
+	if s, err := r.c.status(context.Background(), i); err == nil {
 		st.Hash = s.StateHash
 	} else {
 		st.Hash = "unreadable: " + err.Error()
 	}
-	rdb := r.c.redis(i)
-	defer rdb.Close()
+	if err != nil {
+		return st, fmt.Errorf("%s: %w", p.name, err)
+	}
+	return st, nil
+}
+
+// readNode reads through rdb the given register keys (in batches of
+// readBatchKeys), every counter and every set of the workload.
+func readNode(ctx context.Context, rdb *redis.Client, keys []string) (nodeState, error) {
+	st := nodeState{Values: map[string]string{}, Counters: map[string]int64{}, Sets: map[string]map[string]bool{}}
 	for lo := 0; lo < len(keys); lo += readBatchKeys {
 		batch := keys[lo:min(lo+readBatchKeys, len(keys))]
 		vals, err := rdb.MGet(ctx, batch...).Result()
 		if err != nil {
-			return st, fmt.Errorf("%s: MGET: %w", p.name, err)
+			return st, fmt.Errorf("MGET: %w", err)
 		}
 		for j, v := range vals {
 			if s, ok := v.(string); ok {
@@ -541,7 +558,7 @@ func (r *runner) readState(i int, keys []string) (nodeState, error) {
 		key := fmt.Sprintf("ctr:%d", k)
 		v, err := rdb.Get(ctx, key).Int64()
 		if err != nil && err != redis.Nil {
-			return st, fmt.Errorf("%s: GET %s: %w", p.name, key, err)
+			return st, fmt.Errorf("GET %s: %w", key, err)
 		}
 		st.Counters[key] = v
 	}
@@ -549,7 +566,7 @@ func (r *runner) readState(i int, keys []string) (nodeState, error) {
 		key := fmt.Sprintf("set:%d", k)
 		ms, err := rdb.SMembers(ctx, key).Result()
 		if err != nil {
-			return st, fmt.Errorf("%s: SMEMBERS %s: %w", p.name, key, err)
+			return st, fmt.Errorf("SMEMBERS %s: %w", key, err)
 		}
 		st.Sets[key] = map[string]bool{}
 		for _, m := range ms {
