@@ -486,7 +486,7 @@ func ThroughputSVG(title string, bars []ChartBar) string {
 	}
 	colors := []string{"#6a3d9a", "#cab2d6", "#e31a1c", "#fb9a99", "#1f78b4", "#33a02c", "#b2df8a", "#ff7f00"}
 	const (
-		left, top, plotH, barW, gap = 70, 40, 300, 22, 30
+		left, top, plotH, barW, gap = 70, 70, 300, 22, 30
 	)
 	groupW := len(series)*barW + gap
 	width := left + len(groups)*groupW + 20
@@ -508,7 +508,7 @@ func ThroughputSVG(title string, bars []ChartBar) string {
 		y := top + plotH - h
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>%s %s: %.0f ops/s</title></rect>`+"\n",
 			x, y, barW-2, h, colors[s%len(colors)], html.EscapeString(bar.Series), html.EscapeString(bar.Group), bar.Value)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" font-size="8" transform="rotate(-90 %d %d)">%s</text>`+"\n",
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="start" font-size="8" transform="rotate(-90 %d %d)">%s</text>`+"\n",
 			x+barW/2, y-4, x+barW/2, y-4, html.EscapeString(fmtOps(bar.Value)))
 	}
 	for g, name := range groups {
