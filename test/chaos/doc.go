@@ -6,20 +6,23 @@
 // under a new name. It then checks the guarantees of DESIGN.md §2 against
 // the recorded history.
 //
-// The package holds only tests. They need root and iproute2 and skip with
-// a reason otherwise; they also skip unless SPOOK_CHAOS says which suite to
-// run, so `go test ./...` stays fast:
+// The package holds only tests. The fault suites need root and iproute2
+// and skip with a reason otherwise; they also skip unless SPOOK_CHAOS says
+// which suite to run, so `go test ./...` stays fast (it still runs the
+// checkers' unit tests and the workload against an in-memory node):
 //
-//	SPOOK_CHAOS=quick go test -count=1 -v -run TestChaosQuick ./test/chaos   # make chaos-quick
-//	SPOOK_CHAOS=full  go test -count=1 -v -timeout 90m -run 'TestChaos$' ./test/chaos  # make chaos
+//	SPOOK_CHAOS=quick go test -count=1 -v -timeout 15m -run TestChaosQuick ./test/chaos  # make chaos-quick
+//	SPOOK_CHAOS=full  go test -count=1 -v -timeout 90m -run 'TestChaos$' ./test/chaos    # make chaos
 //
 // SPOOK_CHAOS_SEED fixes the seeds (run i uses seed+i-1); SPOOK_CHAOS_RUNS,
 // SPOOK_CHAOS_SECONDS and SPOOK_CHAOS_FAULTS (e.g. "pause,kill") shape the
 // full suite. SPOOK_CHAOS_SPOOKD runs a prebuilt spookd instead of building
-// this tree's; SPOOK_CHAOS_DUMP names a directory where a run that does not
-// converge leaves every node's goroutine dump and log. Each run prints one line — seed, fault schedule, operations,
-// lost, divergent, convergence time after the heal — and the suite ends
-// with `runs=N lost=L divergent=D failed=F`.
+// this tree's; SPOOK_CHAOS_LOG_LEVEL sets spookd's log level;
+// SPOOK_CHAOS_DUMP names a directory where a run that does not converge
+// leaves every node's goroutine dump and log. Each run prints one line —
+// seed, fault schedule, operations, lost, divergent, convergence time after
+// the heal — and the suite ends with `runs=N lost=L divergent=D failed=F`.
+// docs/chaos.md describes every fault and check.
 //
 // # Hosts
 //
