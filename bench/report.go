@@ -462,6 +462,7 @@ type ChartBar struct {
 	Group  string // e.g. "SET c=16"
 	Series string // system name
 	Value  float64
+	Color  string // fill, e.g. "#6a3d9a"; empty: a palette color by series
 }
 
 // ThroughputSVG draws grouped bars (one group per label, one bar per
@@ -490,8 +491,10 @@ func ThroughputSVG(title string, bars []ChartBar) string {
 	)
 	groupW := len(series)*barW + gap
 	width := left + len(groups)*groupW + 20
+	const legendColumnWidth = 160
+	legendColumns := max(1, (width-left)/legendColumnWidth)
 	legendY := top + plotH + 50
-	height := legendY + 20*((len(series)+3)/4) + 20
+	height := legendY + 20*((len(series)+legendColumns-1)/legendColumns) + 20
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", width, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
@@ -501,13 +504,23 @@ func ThroughputSVG(title string, bars []ChartBar) string {
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#ddd"/>`+"\n", left, y, width-10, y)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-5, y+4, html.EscapeString(fmtOps(maxV*float64(i)/4)))
 	}
+	seriesColor := map[string]string{}
+	for _, bar := range bars {
+		if _, ok := seriesColor[bar.Series]; !ok || bar.Color != "" {
+			c := bar.Color
+			if c == "" {
+				c = colors[si[bar.Series]%len(colors)]
+			}
+			seriesColor[bar.Series] = c
+		}
+	}
 	for _, bar := range bars {
 		g, s := gi[bar.Group], si[bar.Series]
 		x := left + g*groupW + gap/2 + s*barW
 		h := int(math.Round(bar.Value / maxV * plotH))
 		y := top + plotH - h
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>%s %s: %.0f ops/s</title></rect>`+"\n",
-			x, y, barW-2, h, colors[s%len(colors)], html.EscapeString(bar.Series), html.EscapeString(bar.Group), bar.Value)
+			x, y, barW-2, h, seriesColor[bar.Series], html.EscapeString(bar.Series), html.EscapeString(bar.Group), bar.Value)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="start" font-size="8" transform="rotate(-90 %d %d)">%s</text>`+"\n",
 			x+barW/2, y-4, x+barW/2, y-4, html.EscapeString(fmtOps(bar.Value)))
 	}
@@ -515,9 +528,9 @@ func ThroughputSVG(title string, bars []ChartBar) string {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`+"\n", left+g*groupW+groupW/2, top+plotH+18, html.EscapeString(name))
 	}
 	for s, name := range series {
-		x := left + (s%4)*170
-		y := legendY + 20*(s/4)
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", x, y-10, colors[s%len(colors)], x+16, y, html.EscapeString(name))
+		x := left + (s%legendColumns)*legendColumnWidth
+		y := legendY + 20*(s/legendColumns)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", x, y-10, seriesColor[name], x+16, y, html.EscapeString(name))
 	}
 	b.WriteString("</svg>\n")
 	return b.String()

@@ -112,7 +112,7 @@ func TestBytesPerWriteFallsBackToUnpipelined(t *testing.T) {
 }
 
 func TestThroughputSVGIsWellFormed(t *testing.T) {
-	svg := ThroughputSVG("t <&>", []ChartBar{{"SET", "spook/batch", 100}, {"SET", "redis/everysec", 50}, {"INCR", "spook/batch", 0}})
+	svg := ThroughputSVG("t <&>", []ChartBar{{Group: "SET", Series: "spook/batch", Value: 100, Color: "#000"}, {Group: "SET", Series: "redis/everysec", Value: 50}, {Group: "INCR", Series: "spook/batch", Value: 0}})
 	d := xml.NewDecoder(strings.NewReader(svg))
 	rects := 0
 	for {
@@ -126,6 +126,9 @@ func TestThroughputSVGIsWellFormed(t *testing.T) {
 		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
 			rects++
 		}
+	}
+	if strings.Count(svg, `fill="#000"`) != 3 { // two bars and the legend swatch of spook/batch
+		t.Fatalf("explicit series color not used for all of the series:\n%s", svg)
 	}
 	// background + 3 bars + 2 legend swatches
 	if rects != 6 {

@@ -366,6 +366,15 @@ func measureMemory(ctx context.Context, rs bench.RESPSystem, o options, rep *ben
 	fmt.Printf("[%s] restart with %d keys: serving GET after %v\n", rs.Name(), o.loadKeys, d.Round(time.Millisecond))
 }
 
+// chartColors gives each family one hue: dark for the default durability,
+// light for per-write fsync.
+var chartColors = map[string]string{
+	"spook/batch": "#6a3d9a", "spook/always": "#cab2d6",
+	"redis/everysec": "#e31a1c", "redis/always": "#fb9a99",
+	"etcd":         "#1f78b4",
+	"nats/default": "#33a02c", "nats/always": "#b2df8a",
+}
+
 // chart draws throughput at 16 clients for the default-durability systems,
 // each at its best pipeline depth (16 for RESP, 1 otherwise).
 func chart(rep *bench.Report) string {
@@ -380,7 +389,7 @@ func chart(rep *bench.Report) string {
 				}
 			}
 			if best >= 0 {
-				bars = append(bars, bench.ChartBar{Group: string(w), Series: sys, Value: best})
+				bars = append(bars, bench.ChartBar{Group: string(w), Series: sys, Value: best, Color: chartColors[sys]})
 			}
 		}
 	}
