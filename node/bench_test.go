@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -175,4 +176,54 @@ func benchRawCopy(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "txn/s")
 	b.ReportMetric(float64(total)/elapsed.Seconds()/1e6, "MB/s")
+}
+
+// BenchmarkWaitAll measures a write on one node of three followed by a
+// wait until every member has it (collapse), as `SET` then `WAIT 2`:
+//
+//	go test ./node -run '^$' -bench WaitAll -benchtime 2000x
+func BenchmarkWaitAll(b *testing.B) {
+	addrs := make([]string, 3)
+	var members []replica.Peer
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		addrs[i] = ln.Addr().String()
+		ln.Close()
+		members = append(members, replica.Peer{Name: fmt.Sprint("n", i), Addr: addrs[i]})
+	}
+	var nodes []*Node
+	for i, m := range members {
+		n, err := Start(Config{Name: m.Name, Listen: addrs[i], Members: members, Fsync: storage.SyncNone,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer n.Close()
+		nodes = append(nodes, n)
+	}
+	ctx := context.Background()
+	value := make([]byte, 32)
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		tok, err := nodes[0].Update(ctx, func(tx *crdt.Builder) error { return tx.Set(fmt.Appendf(nil, "k%d", i%1000), value) })
+		if err != nil {
+			b.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		got, err := nodes[0].Wait(wctx, tok, 0)
+		cancel()
+		if err != nil || got != 3 {
+			b.Fatalf("Wait = %d, %v; members %+v", got, err, nodes[0].Status().Members)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }

@@ -61,8 +61,7 @@ func (n *Node) process() {
 		n.r.Advance()
 	}
 	n.noteEvents(rd.Events)
-	close(n.changed)
-	n.changed = make(chan struct{})
+	n.wakeWaiters()
 	n.mu.Unlock()
 
 	if err != nil {

@@ -98,14 +98,6 @@ func Start(cfg Config) (*Node, error) {
 	rcfg.Seed = uint64(cfg.now().UnixNano())
 	rcfg.NowMs = uint64(cfg.now().UnixMilli())
 	n.peers = newPeerSet(n)
-	if len(cfg.Join) > 0 {
-		if n.joinPeers, err = n.peers.identify(cfg.Join); err != nil {
-			ln.Close()
-			return nil, err
-		}
-		rcfg.Join = n.joinPeers
-	}
-
 	if err := n.restore(rcfg); err != nil {
 		ln.Close()
 		return nil, err
@@ -126,47 +118,61 @@ func Start(cfg Config) (*Node, error) {
 }
 
 // restore opens storage and rebuilds the replica from the newest snapshot
-// and the log records after it.
+// and the log records after it. A node with no state and Config.Join asks
+// the join addresses who they are first, so the replica can fetch a
+// snapshot from them; a node that already holds state (a joined node
+// restarting) restores from it and ignores Join, so it can restart while
+// cut off from those addresses.
 func (n *Node) restore(rcfg replica.Config) error {
-	if n.cfg.DataDir == "" {
-		r, err := replica.New(rcfg)
-		if err != nil {
-			return fmt.Errorf("node: %w", err)
-		}
-		n.r = r
-		return nil
-	}
-	store, err := storage.OpenStore(vfs.OS{}, n.cfg.DataDir, storage.StoreOptions{})
-	if err != nil {
-		return fmt.Errorf("node: open data directory %s: %w", n.cfg.DataDir, err)
-	}
-	for _, skipped := range store.SkippedSnapshots() {
-		n.log.Warn("skipped an invalid snapshot", "err", skipped)
-	}
 	var snapshot []byte
-	if s := store.Snapshot(); s != nil {
-		snapshot = s.Data
-	}
 	var records [][]byte
-	if err := store.Replay(func(index uint64, payload []byte) error {
-		records = append(records, append([]byte(nil), payload...))
-		return nil
-	}); err != nil {
-		store.Close()
-		return fmt.Errorf("node: replay log: %w", err)
+	if n.cfg.DataDir != "" {
+		store, err := storage.OpenStore(vfs.OS{}, n.cfg.DataDir, storage.StoreOptions{})
+		if err != nil {
+			return fmt.Errorf("node: open data directory %s: %w", n.cfg.DataDir, err)
+		}
+		for _, skipped := range store.SkippedSnapshots() {
+			n.log.Warn("skipped an invalid snapshot", "err", skipped)
+		}
+		if s := store.Snapshot(); s != nil {
+			snapshot = s.Data
+		}
+		if err := store.Replay(func(index uint64, payload []byte) error {
+			records = append(records, append([]byte(nil), payload...))
+			return nil
+		}); err != nil {
+			store.Close()
+			return fmt.Errorf("node: replay log: %w", err)
+		}
+		n.store = store
+		n.lastIndex = store.Log().LastIndex()
+	}
+	hasState := snapshot != nil || len(records) > 0
+	switch {
+	case len(n.cfg.Join) > 0 && hasState:
+		n.log.Info("data directory holds state; restoring from it, --join not needed", "data", n.cfg.DataDir)
+	case len(n.cfg.Join) > 0:
+		joinPeers, err := n.peers.identify(n.cfg.Join)
+		if err != nil {
+			n.closeStore()
+			return err
+		}
+		n.joinPeers, rcfg.Join = joinPeers, joinPeers
 	}
 	started := time.Now()
 	r, err := replica.Restore(rcfg, snapshot, records)
 	if err != nil {
-		store.Close()
-		return fmt.Errorf("node: restore from %s: %w", n.cfg.DataDir, err)
+		n.closeStore()
+		return fmt.Errorf("node: restore from %q: %w", n.cfg.DataDir, err)
 	}
-	n.log.Info("restored", "snapshot_bytes", len(snapshot), "records", len(records),
-		"elapsed", time.Since(started).Round(time.Millisecond))
-	store.ReleaseSnapshotData() // the replica holds the state now
-	n.r, n.store = r, store
-	n.lastIndex = store.Log().LastIndex()
-	n.durable = 0
+	if hasState {
+		n.log.Info("restored", "snapshot_bytes", len(snapshot), "records", len(records),
+			"elapsed", time.Since(started).Round(time.Millisecond))
+	}
+	if n.store != nil {
+		n.store.ReleaseSnapshotData() // the replica holds the state now
+	}
+	n.r = r
 	return nil
 }
 
@@ -241,15 +247,25 @@ func (n *Node) stopped() bool {
 	}
 }
 
-// step hands one decoded message to the replica.
+// step hands one decoded message to the replica. Every message may move
+// what a peer is known to have applied (acks produce no Ready output), so
+// it wakes Wait callers itself rather than leaving them to the next Ready.
 func (n *Node) step(from causal.NodeID, m replica.Message) {
 	n.mu.Lock()
 	err := n.r.Step(from, m)
+	n.wakeWaiters()
 	n.mu.Unlock()
 	if err != nil {
 		n.log.Debug("message refused", "from", from, "err", err)
 	}
 	n.signal()
+}
+
+// wakeWaiters wakes every Wait call to look at the replica again. Called
+// with n.mu held.
+func (n *Node) wakeWaiters() {
+	close(n.changed)
+	n.changed = make(chan struct{})
 }
 
 // View implements api.Backend.
@@ -338,21 +354,20 @@ func (n *Node) markDurable(seq uint64) {
 	n.durMu.Unlock()
 }
 
-// Wait implements api.Backend.
+// Wait implements api.Backend. want ≤ 0 waits for collapse: every
+// current member has t (re-checked on every wake-up, since members and
+// what they have applied change while waiting).
 func (n *Node) Wait(ctx context.Context, t api.Token, want int) (int, error) {
 	for {
 		n.mu.Lock()
 		have := n.r.AppliedBy(t.Dot)
+		done := have >= want
 		if want <= 0 {
-			if t.IsZero() || n.r.Collapsed(t.Dot) {
-				want = have // collapse reached: every current member has it
-			} else {
-				want = have + 1
-			}
+			done = t.IsZero() || n.r.Collapsed(t.Dot)
 		}
 		ch := n.changed
 		n.mu.Unlock()
-		if have >= want {
+		if done {
 			return have, nil
 		}
 		select {

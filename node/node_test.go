@@ -187,3 +187,50 @@ func TestRestartKeepsAcknowledgedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestJoinAndRestartWhileCutOff starts a two-node cluster, joins a third
+// node through one member's address, checks it gets the data and accepts
+// writes that reach the others, then restarts it from its data directory
+// while the member it joined through is down.
+func TestJoinAndRestartWhileCutOff(t *testing.T) {
+	nodes, _ := startCluster(t, 2, true)
+	ctx := context.Background()
+	c1 := client(t, nodes[0])
+	if err := c1.Set(ctx, "before-join", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddrs(t, 1)[0]
+	cfg := testConfig("joiner", addr, nil, t.TempDir())
+	cfg.Join = []string{nodes[0].Addr()}
+	j, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cj := redis.NewClient(&redis.Options{Addr: j.Addr(), Protocol: 2})
+	eventually(t, "the joiner has the cluster's data and accepts writes", func() (bool, string) {
+		v, err := cj.Get(ctx, "before-join").Result()
+		if err != nil || v != "x" {
+			return false, fmt.Sprintf("GET before-join = %q, %v; ready: %v", v, err, j.ready())
+		}
+		return cj.Set(ctx, "from-joiner", "y", 0).Err() == nil, "SET refused"
+	})
+	eventually(t, "the joiner's write reaches a member", func() (bool, string) {
+		v, _ := c1.Get(ctx, "from-joiner").Result()
+		return v == "y", v
+	})
+	cj.Close()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	nodes[0].Close() // the address it joined through is gone
+	j, err = Start(cfg)
+	if err != nil {
+		t.Fatalf("a joined node must restart from its data directory while cut off: %v", err)
+	}
+	defer j.Close()
+	cj = redis.NewClient(&redis.Options{Addr: j.Addr(), Protocol: 2})
+	defer cj.Close()
+	if v, err := cj.Get(ctx, "from-joiner").Result(); err != nil || v != "y" {
+		t.Fatalf("after restart: GET from-joiner = %q, %v", v, err)
+	}
+}

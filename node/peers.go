@@ -24,6 +24,10 @@ type peerSet struct {
 
 	mu    sync.Mutex
 	peers map[causal.NodeID]*peer
+	// heard holds who introduced themselves on inbound links: a joining
+	// node is not a member yet (nor a join peer), and this is the only
+	// place its address is known, so replies to it can be sent.
+	heard map[causal.NodeID]replica.Peer
 	done  bool
 	wg    sync.WaitGroup
 	// stop is closed by close, after the node's loop has queued its last
@@ -45,7 +49,7 @@ type peer struct {
 }
 
 func newPeerSet(n *Node) *peerSet {
-	return &peerSet{n: n, peers: map[causal.NodeID]*peer{}, stop: make(chan struct{})}
+	return &peerSet{n: n, peers: map[causal.NodeID]*peer{}, heard: map[causal.NodeID]replica.Peer{}, stop: make(chan struct{})}
 }
 
 // hello is this node's handshake greeting.
@@ -197,6 +201,9 @@ func (ps *peerSet) lookup(id causal.NodeID) (name, addr string) {
 		if p.ID == id {
 			return p.Name, p.Addr
 		}
+	}
+	if p, ok := ps.heard[id]; ok {
+		return p.Name, p.Addr
 	}
 	return "", ""
 }
@@ -360,6 +367,11 @@ func (n *Node) serveInbound(raw net.Conn) {
 		return
 	}
 	raw.SetDeadline(time.Time{})
+	if r := conn.Remote(); r.Addr != "" {
+		n.peers.mu.Lock()
+		n.peers.heard[r.Node] = replica.Peer{ID: r.Node, Name: r.NodeName, Addr: r.Addr}
+		n.peers.mu.Unlock()
+	}
 	n.readSession(conn, replica.NewLinkCodec())
 }
 
