@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test test-race lint fuzz-smoke up sim-long soak chaos chaos-quick bench bench-quick
+.PHONY: test lint fuzz-smoke up sim-long soak chaos chaos-quick bench bench-quick bench-deps
 
 ## test: every package with invariant checks on, then the pure core under the race detector
 test:
@@ -31,3 +31,24 @@ soak:
 ## sim-long: 100,000 simulator seeds (random first seed, printed; SIM_SEED=n pins it; ~2 h on 2 cores)
 sim-long:
 	$(GO) run ./cmd/spook sim --seeds 100000 --steps 1000 $(if $(SIM_SEED),--seed $(SIM_SEED))
+
+## chaos-quick: fault tests with real processes in network namespaces (root, iproute2; ~4 min)
+chaos-quick:
+	SPOOK_CHAOS=quick $(GO) test -count=1 -timeout 15m -v -run 'TestChaosQuick' ./test/chaos
+
+## chaos: 20 runs x 60 s, a fault every 10 s (root, iproute2; ~25 min)
+chaos:
+	SPOOK_CHAOS=full $(GO) test -count=1 -timeout 90m -v -run 'TestChaos$$' ./test/chaos
+
+## bench: Spook side by side with Redis, etcd and NATS (10 s cells x 3 runs, about an hour)
+bench: bench-deps
+	cd bench && $(GO) run ./cmd/spookbench
+
+## bench-quick: the same in under 5 minutes (1 s cells, 1 run)
+bench-quick: bench-deps
+	cd bench && $(GO) run ./cmd/spookbench --quick
+
+bench-deps:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq redis-server redis-tools; \
+	  else echo "redis-server missing: sudo apt-get install -y redis-server redis-tools (spookbench runs the other systems and says so)"; fi; }
