@@ -52,9 +52,9 @@ type process struct {
 	done chan struct{}
 }
 
-// startSpookd starts spookd with args and waits until addr accepts
-// connections (bounded: 10 s).
-func startSpookd(t *testing.T, addr string, args ...string) *process {
+// launch starts spookd listening on addr with args; done closes when it
+// exits.
+func launch(t *testing.T, addr string, args ...string) *process {
 	t.Helper()
 	p := &process{addr: addr, logs: &safeBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(spookd(t), append([]string{"--listen", addr}, args...)...)
@@ -63,6 +63,14 @@ func startSpookd(t *testing.T, addr string, args ...string) *process {
 		t.Fatal(err)
 	}
 	go func() { p.cmd.Wait(); close(p.done) }()
+	return p
+}
+
+// startSpookd starts spookd with args and waits until addr accepts
+// connections (bounded: 10 s).
+func startSpookd(t *testing.T, addr string, args ...string) *process {
+	t.Helper()
+	p := launch(t, addr, args...)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)

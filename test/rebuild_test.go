@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,13 +96,7 @@ func TestCorruptLogRefusesThenRebuildsFromPeers(t *testing.T) {
 // returns its output.
 func startSpookdExpectExit(t *testing.T, addr string, args ...string) string {
 	t.Helper()
-	p := &process{addr: addr, logs: &safeBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(spookd(t), append([]string{"--listen", addr}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
+	p := launch(t, addr, args...)
 	select {
 	case <-p.done:
 		if p.cmd.ProcessState.Success() {
