@@ -30,28 +30,8 @@ Example:
 
 // runMembers prints GET /v1/members as a table, or its JSON.
 func runMembers(args []string) error {
-	fs := newFlagSet("members", membersHelp)
-	cf := addClientFlags(fs)
-	asJSON := fs.Bool("json", false, "print the node's JSON list as is")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("unexpected arguments %q", rest)
-	}
-	c, err := cf.client()
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	ctx, cancel := requestContext()
-	defer cancel()
-	if *asJSON {
-		return copyJSON(ctx, c, "/v1/members")
-	}
 	var ms []api.MemberStatus
-	if err := c.getJSON(ctx, "/v1/members", &ms); err != nil {
+	if shown, err := getDocument("members", membersHelp, "/v1/members", "print the node's JSON list as is", args, &ms); err != nil || shown {
 		return err
 	}
 	writeMembers(stdout, ms)

@@ -27,32 +27,41 @@ Example:
 
 // runStatus prints GET /v1/status, readably or as the node's JSON.
 func runStatus(args []string) error {
-	fs := newFlagSet("status", statusHelp)
-	cf := addClientFlags(fs)
-	asJSON := fs.Bool("json", false, "print the node's JSON document as is")
-	rest, err := parseArgs(fs, args)
-	if err != nil {
+	var st api.Status
+	if shown, err := getDocument("status", statusHelp, "/v1/status", "print the node's JSON document as is", args, &st); err != nil || shown {
 		return err
 	}
+	writeStatus(stdout, &st)
+	return nil
+}
+
+// getDocument is the shared part of a subcommand that shows one JSON
+// document from the node: client flags and --json, no arguments, GET
+// path. With --json it copies the node's JSON to stdout and reports
+// shown; otherwise it decodes the document into out for the caller to
+// render.
+func getDocument(name, help, path, jsonUsage string, args []string, out any) (shown bool, err error) {
+	fs := newFlagSet(name, help)
+	cf := addClientFlags(fs)
+	asJSON := fs.Bool("json", false, jsonUsage)
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return false, err
+	}
 	if len(rest) > 0 {
-		return fmt.Errorf("unexpected arguments %q", rest)
+		return false, fmt.Errorf("unexpected arguments %q", rest)
 	}
 	c, err := cf.client()
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer c.close()
 	ctx, cancel := requestContext()
 	defer cancel()
 	if *asJSON {
-		return copyJSON(ctx, c, "/v1/status")
+		return true, copyJSON(ctx, c, path)
 	}
-	var st api.Status
-	if err := c.getJSON(ctx, "/v1/status", &st); err != nil {
-		return err
-	}
-	writeStatus(stdout, &st)
-	return nil
+	return false, c.getJSON(ctx, path, out)
 }
 
 // writeStatus prints st for a human.
