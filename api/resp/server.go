@@ -223,6 +223,10 @@ func (s *Server) closedConn(conn redcon.Conn, _ error) {
 func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
 	c := conn.Context().(*client)
 	c.out = conn
+	if batch := takePipeline(conn, c, cmd); batch != nil {
+		s.runWrites(c, batch)
+		return
+	}
 	s.dispatch(c, cmd.Args)
 	if c.detachPending {
 		c.detachPending = false

@@ -1,0 +1,86 @@
+package resp
+
+import (
+	"errors"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/spooksystems/spook/crdt"
+)
+
+// MaxPipelineBatch bounds the pipelined writes run as one transaction: well
+// under crdt.MaxTxnKeys, so a batch of single-key writes always fits.
+const MaxPipelineBatch = 256
+
+// batchable reports whether args is a plain write this client may run now:
+// a known command with a builder write, valid arity, allowed by auth, and
+// no MULTI or subscription in force (those keep their own rules).
+func batchable(c *client, args [][]byte) bool {
+	cmd := lookup(args[0])
+	return cmd != nil && cmd.write != nil && cmd.conn == nil && cmd.arityOK(len(args)) &&
+		(c.authed || cmd.flags&flagNoAuth != 0) && !c.subscribed() && !c.multi
+}
+
+// takePipeline returns first plus the rest of the connection's current
+// pipeline when every command in it is a plain write, consuming them; or
+// nil, consuming nothing, when the pipeline is just first or holds
+// anything else (which then runs one command at a time as usual).
+func takePipeline(conn redcon.Conn, c *client, first redcon.Command) []redcon.Command {
+	if !batchable(c, first.Args) {
+		return nil
+	}
+	rest := conn.PeekPipeline()
+	if len(rest) == 0 {
+		return nil
+	}
+	for _, cmd := range rest {
+		if !batchable(c, cmd.Args) {
+			return nil
+		}
+	}
+	return append([]redcon.Command{first}, conn.ReadPipeline()...)
+}
+
+// runWrites runs a pipeline of plain writes in transactions of up to
+// MaxPipelineBatch commands: one Backend.Update each, so the node takes its
+// lock, builds its Ready and (under fsync always) waits for its fsync once
+// per batch instead of once per command. Replies are exactly those of
+// running the commands one by one: each sees the ones before it, and a
+// command refused with a Redis error gets that error in its own place
+// (it did not touch the transaction). The only difference is stronger: a
+// batch's writes become visible together. If a batch fails as a whole
+// (node stopping, limits), its commands are run one at a time instead, so
+// each gets the answer it would have had.
+func (s *Server) runWrites(c *client, cmds []redcon.Command) {
+	for len(cmds) > 0 {
+		batch := cmds[:min(len(cmds), MaxPipelineBatch)]
+		cmds = cmds[len(batch):]
+		out := c.buf[:0]
+		tok, err := s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
+			out = out[:0]
+			for _, q := range batch {
+				res, err := lookup(q.Args[0]).write(tx, q.Args, out)
+				if err != nil {
+					var re respErr
+					if !errors.As(err, &re) {
+						return err
+					}
+					out = redcon.AppendError(out, string(re))
+					continue
+				}
+				out = res
+			}
+			return nil
+		})
+		if err != nil {
+			for _, q := range batch {
+				s.dispatch(c, q.Args)
+			}
+			continue
+		}
+		if !tok.IsZero() {
+			c.lastToken = tok
+		}
+		c.reply(out)
+	}
+}
