@@ -270,16 +270,10 @@ func (s *Server) exec(c *client) {
 				out = q.cmd.read(view{r}, q.args, out)
 				continue
 			}
-			res, err := q.cmd.write(tx, q.args, out)
-			if err != nil {
-				var re respErr
-				if !errors.As(err, &re) {
-					return err
-				}
-				out = redcon.AppendError(out, string(re))
-				continue
+			var err error
+			if out, err = runWrite(q.cmd, tx, q.args, out); err != nil {
+				return err
 			}
-			out = res
 		}
 		return nil
 	}

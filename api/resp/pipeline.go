@@ -59,16 +59,10 @@ func (s *Server) runWrites(c *client, cmds []redcon.Command) {
 		tok, err := s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
 			out = out[:0]
 			for _, q := range batch {
-				res, err := lookup(q.Args[0]).write(tx, q.Args, out)
-				if err != nil {
-					var re respErr
-					if !errors.As(err, &re) {
-						return err
-					}
-					out = redcon.AppendError(out, string(re))
-					continue
+				var err error
+				if out, err = runWrite(lookup(q.Args[0]), tx, q.Args, out); err != nil {
+					return err
 				}
-				out = res
 			}
 			return nil
 		})
@@ -83,4 +77,20 @@ func (s *Server) runWrites(c *client, cmds []redcon.Command) {
 		}
 		c.reply(out)
 	}
+}
+
+// runWrite appends the reply of one write command run on tx: its result,
+// or its Redis error in its own place (a respErr means the command refused
+// before touching tx). Any other error is returned: it aborts the whole
+// transaction.
+func runWrite(cmd *command, tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
+	res, err := cmd.write(tx, args, out)
+	if err == nil {
+		return res, nil
+	}
+	var re respErr
+	if !errors.As(err, &re) {
+		return out, err
+	}
+	return redcon.AppendError(out, string(re)), nil
 }
