@@ -14,31 +14,42 @@ import (
 // TestUpServesRedisClients runs the quick start as a user would: a
 // 3-node cluster, a SET on the first node read back from the second.
 func TestUpServesRedisClients(t *testing.T) {
-	// Find three consecutive free ports.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	if base > 65000 {
-		base = 40000
-	}
-	stop := make(chan struct{})
-	ready := make(chan []string, 1)
-	var out bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- up(upOptions{nodes: 3, basePort: base, mem: true, fsync: "batch", out: &out,
-			stop: stop, ready: func(a []string) { ready <- a }})
-	}()
-	var addrs []string
-	select {
-	case addrs = <-ready:
-	case err := <-done:
-		t.Fatalf("up failed: %v\n%s", err, out.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("cluster not ready in 30s")
+	// up checks all its ports before starting anything, so when another
+	// test happens to hold one of three consecutive ports, try another
+	// base (bounded: 20 attempts).
+	var (
+		stop  chan struct{}
+		out   bytes.Buffer
+		done  chan error
+		addrs []string
+	)
+	for attempt := 0; addrs == nil; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		base := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if base > 65000 {
+			base = 40000 + attempt*7
+		}
+		stop, done = make(chan struct{}), make(chan error, 1)
+		ready := make(chan []string, 1)
+		out.Reset()
+		go func() {
+			done <- up(upOptions{nodes: 3, basePort: base, mem: true, fsync: "batch", out: &out,
+				stop: stop, ready: func(a []string) { ready <- a }})
+		}()
+		select {
+		case addrs = <-ready:
+		case err := <-done:
+			if strings.Contains(err.Error(), "is not free") && attempt < 20 {
+				continue
+			}
+			t.Fatalf("up failed: %v\n%s", err, out.String())
+		case <-time.After(30 * time.Second):
+			t.Fatal("cluster not ready in 30s")
+		}
 	}
 	ctx := context.Background()
 	c1 := redis.NewClient(&redis.Options{Addr: addrs[0], Protocol: 2})
