@@ -132,11 +132,18 @@ func TestThreeNodesReplicateOverRESP(t *testing.T) {
 		h := []string{nodes[0].Status().StateHash, nodes[1].Status().StateHash, nodes[2].Status().StateHash}
 		return h[0] == h[1] && h[1] == h[2], fmt.Sprint(h)
 	})
-	// WAIT for every other member: the write collapses.
-	if err := c1.Set(ctx, "k", "v", 0).Err(); err != nil {
+	// WAIT for every other member: the write collapses. SET and WAIT go in
+	// one pipeline, so on one connection: WAIT waits for that connection's
+	// last write.
+	var wait *redis.Cmd
+	if _, err := c1.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "k", "v", 0)
+		wait = p.Do(ctx, "WAIT", 2, 5000)
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c1.Do(ctx, "WAIT", 2, 5000).Int()
+	got, err := wait.Int()
 	if err != nil || got != 2 {
 		t.Fatalf("WAIT 2 = %d, %v; want 2", got, err)
 	}

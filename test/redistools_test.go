@@ -47,11 +47,13 @@ func TestRedisToolsAgainstCluster(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	if got := redisCLI(procs[0].addr, "set", "hello", "world"); got != "OK" {
-		t.Fatalf("SET: %q", got)
-	}
-	if got := redisCLI(procs[0].addr, "wait", "2", "5000"); got != "2" {
-		t.Fatalf("WAIT 2: %q", got)
+	// SET and WAIT in one session: WAIT waits for this connection's last
+	// write (a new connection has none and would answer at once).
+	session := exec.Command(cli, "-p", port(procs[0].addr))
+	session.Stdin = strings.NewReader("set hello world\nwait 2 5000\n")
+	sessionOut, err := session.CombinedOutput()
+	if got := strings.Fields(string(sessionOut)); err != nil || len(got) != 2 || got[0] != "OK" || got[1] != "2" {
+		t.Fatalf("SET then WAIT 2 in one redis-cli session: %q, %v", sessionOut, err)
 	}
 	if got := redisCLI(procs[1].addr, "get", "hello"); got != "world" {
 		t.Fatalf("GET on n2: %q", got)

@@ -76,10 +76,17 @@ func TestThreeNodesOverMutualTLS(t *testing.T) {
 	ctx := context.Background()
 	c1 := tlsClient(t, addrs[0], dir, "client", dir)
 	c3 := tlsClient(t, addrs[2], dir, "client", dir)
-	if err := c1.Set(ctx, "hello", "over tls", 0).Err(); err != nil {
+	// SET and WAIT in one pipeline: one connection, so WAIT waits for
+	// this write (a pooled client could otherwise send it on another).
+	var wait *redis.Cmd
+	if _, err := c1.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "hello", "over tls", 0)
+		wait = p.Do(ctx, "WAIT", 2, 10000)
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := c1.Do(ctx, "WAIT", 2, 10000).Int(); err != nil || n != 2 {
+	if n, err := wait.Int(); err != nil || n != 2 {
 		t.Fatalf("WAIT 2 over TLS = %d, %v\nn1: %s\nn2: %s\nn3: %s", n, err, procs[0].logs, procs[1].logs, procs[2].logs)
 	}
 	if v, err := c3.Get(ctx, "hello").Result(); err != nil || v != "over tls" {
