@@ -24,11 +24,10 @@ import (
 // helper process. etcd fsyncs its WAL before every commit, so it is the
 // same system in both durability classes.
 type Etcd struct {
-	Helper  string // the spookbench binary, run as "helper etcd"
-	dir     string
-	clients []string // client URLs, node 0 = the leader after Start
-	procs   []*Process
-	order   []int // procs index for node i
+	Helper    string   // the spookbench binary, run as "helper etcd"
+	procGroup          // scratch directory and processes
+	clients   []string // client URLs, node 0 = the leader after Start
+	order     []int    // procs index for node i
 }
 
 func (e *Etcd) Name() string           { return "etcd" }
@@ -109,17 +108,6 @@ func (e *Etcd) Start(ctx context.Context) error {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-func (e *Etcd) Stop() error {
-	for _, p := range e.procs {
-		p.Stop(5 * time.Second)
-	}
-	e.procs = nil
-	if e.dir != "" {
-		os.RemoveAll(e.dir)
-	}
-	return nil
 }
 
 func (e *Etcd) PIDs() []int {

@@ -28,10 +28,9 @@ const natsBucket = "bench"
 type NATS struct {
 	Helper     string // the spookbench binary, run as "helper nats"
 	SyncAlways bool   // sync_interval: always; else the default interval
-	dir        string
+	procGroup         // scratch directory and processes
 	urls       []string
 	http       []string
-	procs      []*Process
 }
 
 func (n *NATS) Name() string {
@@ -114,25 +113,6 @@ func (n *NATS) Start(ctx context.Context) error {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-}
-
-func (n *NATS) Stop() error {
-	for _, p := range n.procs {
-		p.Stop(5 * time.Second)
-	}
-	n.procs = nil
-	if n.dir != "" {
-		os.RemoveAll(n.dir)
-	}
-	return nil
-}
-
-func (n *NATS) PIDs() []int {
-	var out []int
-	for _, p := range n.procs {
-		out = append(out, p.PID())
-	}
-	return out
 }
 
 // natsClient is Client over one connection's KV handle.

@@ -55,12 +55,11 @@ type RESPSystem interface {
 
 // Spook is three spookd processes.
 type Spook struct {
-	Bin   string // path of the spookd binary
-	Fsync string // always, batch or none
-	dir   string
-	addrs []string
-	args  [][]string
-	procs []*Process
+	Bin       string // path of the spookd binary
+	Fsync     string // always, batch or none
+	procGroup        // scratch directory and processes
+	addrs     []string
+	args      [][]string
 }
 
 func (s *Spook) Name() string { return "spook/" + s.Fsync }
@@ -143,31 +142,12 @@ func waitReplicated(ctx context.Context, addr string, timeout time.Duration) err
 	}
 }
 
-func (s *Spook) Stop() error {
-	for _, p := range s.procs {
-		p.Stop(5 * time.Second)
-	}
-	s.procs = nil
-	if s.dir != "" {
-		os.RemoveAll(s.dir)
-	}
-	return nil
-}
-
 func (s *Spook) Client(i int) (Client, error) {
 	c, err := DialRESP(s.addrs[i])
 	if err != nil {
 		return nil, err
 	}
 	return respClient{c}, nil
-}
-
-func (s *Spook) PIDs() []int {
-	var out []int
-	for _, p := range s.procs {
-		out = append(out, p.PID())
-	}
-	return out
 }
 
 func (s *Spook) PeerBytes() (int64, error) {
@@ -206,10 +186,9 @@ func (s *Spook) Restart() error {
 type Redis struct {
 	Bin         string // redis-server
 	AppendFsync string // always or everysec (AOF on in both)
-	dir         string
+	procGroup          // scratch directory and processes
 	addrs       []string
 	args        [][]string
-	procs       []*Process
 }
 
 func (r *Redis) Name() string { return "redis/" + r.AppendFsync }
@@ -267,31 +246,12 @@ func (r *Redis) Start(ctx context.Context) error {
 	return waitReplicated(ctx, r.addrs[0], 15*time.Second)
 }
 
-func (r *Redis) Stop() error {
-	for _, p := range r.procs {
-		p.Stop(5 * time.Second)
-	}
-	r.procs = nil
-	if r.dir != "" {
-		os.RemoveAll(r.dir)
-	}
-	return nil
-}
-
 func (r *Redis) Client(i int) (Client, error) {
 	c, err := DialRESP(r.addrs[i])
 	if err != nil {
 		return nil, err
 	}
 	return respClient{c}, nil
-}
-
-func (r *Redis) PIDs() []int {
-	var out []int
-	for _, p := range r.procs {
-		out = append(out, p.PID())
-	}
-	return out
 }
 
 func (r *Redis) PrepareNotify(i int) error {

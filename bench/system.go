@@ -268,3 +268,33 @@ func SumPrometheus(text []byte, metric string) (float64, bool) {
 	}
 	return sum, found
 }
+
+// procGroup is what every benchmarked system keeps: a scratch directory
+// and its processes. Stop and PIDs serve every system (etcd overrides
+// PIDs to list its leader first).
+type procGroup struct {
+	dir   string
+	procs []*Process
+}
+
+// Stop stops every process (5 s each before a kill) and removes the
+// scratch directory.
+func (g *procGroup) Stop() error {
+	for _, p := range g.procs {
+		p.Stop(5 * time.Second)
+	}
+	g.procs = nil
+	if g.dir != "" {
+		os.RemoveAll(g.dir)
+	}
+	return nil
+}
+
+// PIDs lists the processes' ids, node 1 first.
+func (g *procGroup) PIDs() []int {
+	var out []int
+	for _, p := range g.procs {
+		out = append(out, p.PID())
+	}
+	return out
+}

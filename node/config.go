@@ -29,6 +29,9 @@ const (
 	DefaultSnapshotEveryRecords = 100_000
 	// DefaultDialTimeout bounds one connection attempt to a peer.
 	DefaultDialTimeout = 3 * time.Second
+	// DefaultBackoffMin is the first reconnect backoff to a peer: short,
+	// so a peer that restarts is back within a tick or two.
+	DefaultBackoffMin = 50 * time.Millisecond
 	// DefaultBackoffMax caps the reconnect backoff to a peer.
 	DefaultBackoffMax = 5 * time.Second
 	// DefaultHandshakeTimeout bounds a peer handshake.

@@ -13,8 +13,13 @@ import (
 	"github.com/spooksystems/spook/transport"
 )
 
-// bridgePrefaceTimeout bounds reading a bridge's role byte.
-const bridgePrefaceTimeout = 5 * time.Second
+const (
+	// bridgePrefaceTimeout bounds reading a bridge's role byte.
+	bridgePrefaceTimeout = 5 * time.Second
+	// httpShutdownGrace bounds how long Close waits for HTTP requests in
+	// flight (watch streams are ended first) before closing them.
+	httpShutdownGrace = 2 * time.Second
+)
 
 // ingress serves the single port. A transport.Mux classifies each
 // connection by its first bytes (terminating TLS and looking again): peer
@@ -113,7 +118,7 @@ func (in *ingress) close() {
 	in.mux.Close()
 	in.ws.Close()
 	in.wsMux.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), httpShutdownGrace)
 	defer cancel()
 	if err := in.http.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		in.n.log.Debug("http shutdown", "err", err)

@@ -29,7 +29,8 @@ type Node struct {
 	mu       sync.Mutex
 	r        *replica.Replica
 	proposed uint64        // local transactions proposed so far (a sequence, not a dot)
-	changed  chan struct{} // closed and replaced whenever the replica's state moved
+	changed  chan struct{} // closed and replaced whenever the replica's state moved and someone waits
+	waiting  int           // Wait calls blocked on changed
 	failed   error         // fail-stop cause (an I/O error); writes refused once set
 	closing  bool          // the loop has drained its last Ready; writes refused
 	events   []string      // recent events, newest last, at most maxRecentEvents
@@ -261,9 +262,13 @@ func (n *Node) step(from causal.NodeID, m replica.Message) {
 	n.signal()
 }
 
-// wakeWaiters wakes every Wait call to look at the replica again. Called
-// with n.mu held.
+// wakeWaiters wakes every Wait call to look at the replica again. It is
+// called for every stepped message, so it costs nothing (no channel is
+// made) when no one waits. Called with n.mu held.
 func (n *Node) wakeWaiters() {
+	if n.waiting == 0 {
+		return
+	}
 	close(n.changed)
 	n.changed = make(chan struct{})
 }
@@ -365,17 +370,26 @@ func (n *Node) Wait(ctx context.Context, t api.Token, want int) (int, error) {
 		if want <= 0 {
 			done = t.IsZero() || n.r.Collapsed(t.Dot)
 		}
-		ch := n.changed
-		n.mu.Unlock()
 		if done {
+			n.mu.Unlock()
 			return have, nil
 		}
+		ch := n.changed
+		n.waiting++
+		n.mu.Unlock()
+		var err error
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return have, ctx.Err()
+			err = ctx.Err()
 		case <-n.stop:
-			return have, api.ErrStopped
+			err = api.ErrStopped
+		}
+		n.mu.Lock()
+		n.waiting--
+		n.mu.Unlock()
+		if err != nil {
+			return have, err
 		}
 	}
 }

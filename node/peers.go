@@ -235,7 +235,7 @@ func (ps *peerSet) reconcile() {
 func (ps *peerSet) run(p *peer) {
 	defer ps.wg.Done()
 	n := ps.n
-	backoff := 50 * time.Millisecond
+	backoff := DefaultBackoffMin
 	for {
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
@@ -248,7 +248,7 @@ func (ps *peerSet) run(p *peer) {
 		}()
 		conn, raw, err := ps.dial(ctx, p.addr)
 		if err == nil {
-			backoff = 50 * time.Millisecond
+			backoff = DefaultBackoffMin
 			n.log.Debug("link up", "peer", p.name, "addr", p.addr)
 			n.metrics.links.WithLabelValues(p.name).Inc()
 			err = ps.pump(p, conn, raw)

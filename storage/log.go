@@ -151,19 +151,28 @@ func OpenLog(fsys vfs.FS, dir string, opts LogOptions) (*Log, error) {
 	return l, nil
 }
 
-func segmentName(firstIndex uint64) string {
-	return fmt.Sprintf("%0*d%s", segmentNameDigits, firstIndex, segmentSuffix)
+// indexFileName is the name of a file named for a log index: the index
+// zero-padded to segmentNameDigits, then suffix. Segments (named for
+// their first index) and snapshots (for the last index they cover) both
+// use it, so a directory listing sorts them in index order.
+func indexFileName(index uint64, suffix string) string {
+	return fmt.Sprintf("%0*d%s", segmentNameDigits, index, suffix)
 }
 
-// parseSegmentName returns the first index a segment file name holds.
-func parseSegmentName(name string) (uint64, bool) {
-	digits, ok := strings.CutSuffix(name, segmentSuffix)
+// parseIndexFileName returns the index an indexFileName with suffix holds.
+func parseIndexFileName(name, suffix string) (uint64, bool) {
+	digits, ok := strings.CutSuffix(name, suffix)
 	if !ok || len(digits) != segmentNameDigits {
 		return 0, false
 	}
 	index, err := strconv.ParseUint(digits, 10, 64)
 	return index, err == nil
 }
+
+func segmentName(firstIndex uint64) string { return indexFileName(firstIndex, segmentSuffix) }
+
+// parseSegmentName returns the first index a segment file name holds.
+func parseSegmentName(name string) (uint64, bool) { return parseIndexFileName(name, segmentSuffix) }
 
 func (l *Log) recover() error {
 	if err := ensureDir(l.fs, l.dir); err != nil {

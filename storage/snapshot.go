@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/spooksystems/spook/internal/codec"
@@ -52,18 +51,9 @@ type SnapshotOptions struct {
 	Kept int
 }
 
-func snapshotName(index uint64) string {
-	return fmt.Sprintf("%0*d%s", segmentNameDigits, index, snapshotSuffix)
-}
+func snapshotName(index uint64) string { return indexFileName(index, snapshotSuffix) }
 
-func parseSnapshotName(name string) (uint64, bool) {
-	digits, ok := strings.CutSuffix(name, snapshotSuffix)
-	if !ok || len(digits) != segmentNameDigits {
-		return 0, false
-	}
-	index, err := strconv.ParseUint(digits, 10, 64)
-	return index, err == nil
-}
+func parseSnapshotName(name string) (uint64, bool) { return parseIndexFileName(name, snapshotSuffix) }
 
 // appendSnapshot appends the encoding of a snapshot file.
 func appendSnapshot(dst []byte, index uint64, data []byte) []byte {

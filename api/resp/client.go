@@ -102,6 +102,8 @@ func errorText(err error) string {
 		return string(errTooLarge)
 	case errors.Is(err, crdt.ErrNotInteger):
 		return string(errNotInteger)
+	case errors.Is(err, crdt.ErrWrongType):
+		return string(errWrongType)
 	}
 	return "ERR " + oneLine(err.Error())
 }
