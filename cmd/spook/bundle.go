@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -38,9 +38,9 @@ func runBundle(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stderr, bundleHelp)
 		if len(args) == 0 {
-			return errors.New("give vector, export or import")
+			return usageErrorf("give vector, export or import")
 		}
-		return nil
+		return flag.ErrHelp
 	}
 	fs := newFlagSet("bundle "+args[0], bundleHelp)
 	cf := addClientFlags(fs)
@@ -105,7 +105,7 @@ func runBundle(args []string) error {
 		fmt.Fprintf(stdout, "imported %d transactions (%d applied now)\n", reply.Txns, reply.Applied)
 		return nil
 	}
-	return fmt.Errorf("unknown bundle command %q: give vector, export or import", args[0])
+	return usageErrorf("unknown bundle command %q: give vector, export or import", args[0])
 }
 
 // writeOut writes b to the named file (0600), or to standard output.

@@ -727,7 +727,7 @@ func TestHelpAndFlags(t *testing.T) {
 			t.Errorf("%s --help: %v\n%s", name, err, errOut)
 		}
 		_, errOut, err = run(name, "--bogus")
-		if err == nil || errors.Is(err, flag.ErrHelp) || !strings.Contains(errOut, "flag provided but not defined") {
+		if err == nil || errors.Is(err, flag.ErrHelp) || !strings.Contains(err.Error(), "flag provided but not defined") || errOut != "" {
 			t.Errorf("%s --bogus: %v %q", name, err, errOut)
 		}
 	}

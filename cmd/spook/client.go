@@ -434,10 +434,41 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 			positional = append(positional, a)
 		}
 	}
-	if err := fs.Parse(flags); err != nil {
+	if err := parseFlags(fs, flags); err != nil {
 		return nil, err
 	}
 	return positional, nil
+}
+
+// parseFlags parses args with fs. --help prints the command's help (its
+// Usage) to stderr and returns flag.ErrHelp; any other flag error comes
+// back as a usageError for main to print with one hint line. The flag
+// package's own printing (the error, then the whole help) is silenced.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	help := fs.Usage
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.Usage = help
+	fs.SetOutput(stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		help()
+		return err
+	case err != nil:
+		return &usageError{err}
+	}
+	return nil
+}
+
+// writeJSONLine writes v as one line of JSON.
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // takesValue reports whether the flag argument a ("-x" or "--x", no "=")

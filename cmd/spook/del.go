@@ -30,8 +30,7 @@ func runDel(args []string) error {
 		return err
 	}
 	if len(keys) == 0 {
-		fs.Usage()
-		return fmt.Errorf("want at least one KEY")
+		return usageErrorf("want at least one KEY")
 	}
 	if len(keys) > crdt.MaxTxnKeys {
 		return fmt.Errorf("%d keys: one transaction holds at most %d", len(keys), crdt.MaxTxnKeys)

@@ -59,8 +59,7 @@ func runGet(args []string) error {
 		return err
 	}
 	if len(rest) != 1 {
-		fs.Usage()
-		return fmt.Errorf("want exactly one KEY, got %d arguments", len(rest))
+		return usageErrorf("want exactly one KEY, got %d arguments", len(rest))
 	}
 	if *asJSON && *raw {
 		return errors.New("--json and --raw exclude each other")

@@ -32,8 +32,7 @@ func runIncr(args []string) error {
 		return err
 	}
 	if len(rest) < 1 || len(rest) > 2 {
-		fs.Usage()
-		return fmt.Errorf("want KEY [BY], got %d arguments", len(rest))
+		return usageErrorf("want KEY [BY], got %d arguments", len(rest))
 	}
 	key := rest[0]
 	if key == "" {

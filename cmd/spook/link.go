@@ -49,11 +49,11 @@ Example (two nodes that cannot reach each other, joined through ssh):
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if !*stdio {
-		return errors.New("give --stdio (bridging standard input/output is the only mode)")
+		return usageErrorf("give --stdio (bridging standard input/output is the only mode)")
 	}
 	var tc *tls.Config
 	if *cert != "" || *key != "" || *ca != "" {

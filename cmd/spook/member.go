@@ -39,16 +39,14 @@ func runMember(args []string) error {
 		return err
 	}
 	if len(rest) == 0 {
-		fs.Usage()
-		return fmt.Errorf("missing action (want: remove NAME)")
+		return usageErrorf("missing action (want: remove NAME)")
 	}
 	if rest[0] != "remove" {
-		return fmt.Errorf("unknown action %q (want: remove NAME)", rest[0])
+		return usageErrorf("unknown action %q (want: remove NAME)", rest[0])
 	}
 	rest = rest[1:]
 	if len(rest) != 1 || rest[0] == "" {
-		fs.Usage()
-		return fmt.Errorf("want exactly one member NAME, got %q", rest)
+		return usageErrorf("want exactly one member NAME, got %q", rest)
 	}
 	name := rest[0]
 	c, err := cf.client()

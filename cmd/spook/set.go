@@ -36,8 +36,7 @@ func runSet(args []string) error {
 		return err
 	}
 	if len(rest) != 2 {
-		fs.Usage()
-		return fmt.Errorf("want KEY and VALUE, got %d arguments", len(rest))
+		return usageErrorf("want KEY and VALUE, got %d arguments", len(rest))
 	}
 	key, value := rest[0], rest[1]
 	if key == "" {

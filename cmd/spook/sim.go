@@ -20,8 +20,30 @@ func init() { register("sim", "run the deterministic simulator", runSim) }
 // runSim runs the simulator over a range of seeds and prints one line per
 // failing seed (with the command that replays it) and a summary line. It
 // returns an error, and so exits non-zero, when any seed failed.
+const simHelp = `usage: spook sim [--seeds N] [--steps N] [--seed S] [--replicas R] [--trace-hash] [-v] [--jobs J]
+
+Runs the deterministic simulator (package sim): the same replica core as
+spookd on a simulated network, clocks and disks, with every fault
+(partitions, link breaks, pauses, crashes and restarts, clock jumps,
+joins, leaves, operator removals) and every client operation drawn from
+one seed. Each seed runs a fault phase of --steps steps, then heals and
+must converge; the checkers (package check) then verify convergence, no
+acknowledged write lost, exact counters, atomic and causal visibility,
+session guarantees and collapse. The same seed always gives the same run
+(and the same --trace-hash).
+
+Prints one line per failing seed with the command that replays it, then a
+summary line; exits 1 when any seed failed. Without --seed a random first
+seed is drawn and printed, so any run can be repeated.
+
+Example:
+  spook sim --seeds 1000                  # 1000 seeds from a random first one
+  spook sim --seed 42 --steps 2000 -v     # replay one seed with its event log
+  make sim-long                           # 100,000 seeds (about 2 h on 2 cores)
+`
+
 func runSim(args []string) error {
-	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs := newFlagSet("sim", simHelp)
 	seeds := fs.Int("seeds", 1, "number of seeds to run (consecutive, starting at --seed)")
 	steps := fs.Int("steps", sim.DefaultSteps, "fault-phase steps per seed (each step is one tick of every node)")
 	seedFlag := fs.Uint64("seed", 0, "first seed; without it a random first seed is drawn and printed")
@@ -29,17 +51,17 @@ func runSim(args []string) error {
 	traceHash := fs.Bool("trace-hash", false, "print each seed's trace hash")
 	verbose := fs.Bool("v", false, "log every simulated event (use with one seed)")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "seeds run in parallel")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return usageErrorf("unexpected arguments %q", fs.Args())
 	}
 	if *seeds < 1 || *steps < 1 || *jobs < 1 {
-		return fmt.Errorf("--seeds, --steps and --jobs must be positive")
+		return usageErrorf("--seeds, --steps and --jobs must be positive")
 	}
 	if *replicas != 0 && (*replicas < 2 || *replicas > sim.ReplicasLimit) {
-		return fmt.Errorf("--replicas must be between 2 and %d", sim.ReplicasLimit)
+		return usageErrorf("--replicas must be between 2 and %d", sim.ReplicasLimit)
 	}
 	base := *seedFlag
 	seedGiven := false

@@ -45,8 +45,7 @@ func runWait(args []string) error {
 		return err
 	}
 	if len(rest) != 1 {
-		fs.Usage()
-		return fmt.Errorf("want exactly one TOKEN, got %d arguments", len(rest))
+		return usageErrorf("want exactly one TOKEN, got %d arguments", len(rest))
 	}
 	token := rest[0]
 	switch {
