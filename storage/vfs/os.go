@@ -1,10 +1,11 @@
 package vfs
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -84,6 +85,15 @@ func (OS) SyncDir(dir string) error {
 	return d.Close()
 }
 
+// readPID reads the pid a lock holder wrote into name.
+func readPID(name string) (int, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
 // Lock implements FS with flock(2) LOCK_EX|LOCK_NB on name. The lock
 // belongs to the open file, so it is released by Close or by the process
 // dying, and a second Lock of the same file within one process fails too.
@@ -95,9 +105,15 @@ func (OS) Lock(name string) (io.Closer, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if err == syscall.EWOULDBLOCK {
-			return nil, fmt.Errorf("%s: %w", name, ErrLocked)
+			pid, _ := readPID(name)
+			return nil, &LockedError{Name: name, PID: pid}
 		}
 		return nil, &os.PathError{Op: "flock", Path: name, Err: err}
+	}
+	// Record the holder, so a refused opener can name it. The pid is a
+	// hint for people, never trusted for the lock itself (flock is).
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return f, nil
 }

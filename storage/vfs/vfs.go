@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -70,8 +71,30 @@ type FS interface {
 	Lock(name string) (io.Closer, error)
 }
 
-// ErrLocked is returned by FS.Lock when another holder has the lock.
-var ErrLocked = errors.New("vfs: locked by another user")
+// ErrLocked is returned by FS.Lock when another holder has the lock,
+// wrapped in a *LockedError when the holder is known.
+var ErrLocked = errors.New("vfs: in use by another process")
+
+// LockedError reports a lock held by another process: OS.Lock writes its
+// holder's pid into the lock file and reads it back when refused. It
+// unwraps to ErrLocked.
+type LockedError struct {
+	// Name is the lock file.
+	Name string
+	// PID is the holder's process id; 0 if the file does not say (a
+	// holder from before pids were recorded, or another FS).
+	PID int
+}
+
+func (e *LockedError) Error() string {
+	if e.PID == 0 {
+		return e.Name + ": in use by another process"
+	}
+	return fmt.Sprintf("%s: in use by another process (pid %d)", e.Name, e.PID)
+}
+
+// Unwrap makes errors.Is(err, ErrLocked) hold.
+func (e *LockedError) Unwrap() error { return ErrLocked }
 
 var (
 	_ FS = OS{}

@@ -3,10 +3,14 @@ package vfs
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -331,5 +335,26 @@ func TestLock(t *testing.T) {
 			}
 			l2.Close()
 		})
+	}
+}
+
+// TestLockNamesHolder: a lock refused on a real directory names the
+// process that holds it (its pid is written into the lock file), so an
+// operator sees "in use by another process (pid N)", not "locked by
+// another user".
+func TestLockNamesHolder(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "LOCK")
+	l, err := OS{}.Lock(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = OS{}.Lock(name)
+	var le *LockedError
+	if !errors.As(err, &le) || le.PID != os.Getpid() || !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Lock: %v", err)
+	}
+	if want := fmt.Sprintf("in use by another process (pid %d)", os.Getpid()); !strings.Contains(err.Error(), want) {
+		t.Fatalf("second Lock: %q does not say %q", err, want)
 	}
 }
