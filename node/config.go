@@ -109,13 +109,13 @@ var ErrConfig = errors.New("node: invalid configuration")
 
 func (c Config) validate() (Config, error) {
 	if c.Name == "" {
-		return c, fmt.Errorf("%w: Name is required", ErrConfig)
+		return c, fmt.Errorf("%w: Name (spookd --node-id) is required", ErrConfig)
 	}
 	if c.Listen == "" {
-		return c, fmt.Errorf("%w: Listen is required", ErrConfig)
+		return c, fmt.Errorf("%w: Listen (spookd --listen) is required", ErrConfig)
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return c, fmt.Errorf("%w: Listen %q: %v", ErrConfig, c.Listen, err)
+		return c, fmt.Errorf("%w: Listen (spookd --listen) %q: %v", ErrConfig, c.Listen, err)
 	}
 	if c.Cluster == "" {
 		c.Cluster = "spook"
@@ -127,19 +127,19 @@ func (c Config) validate() (Config, error) {
 		c.TickInterval = DefaultTickInterval
 	}
 	if c.TickInterval < time.Millisecond {
-		return c, fmt.Errorf("%w: TickInterval %v below 1ms", ErrConfig, c.TickInterval)
+		return c, fmt.Errorf("%w: TickInterval (spookd --tick) %v is below 1ms", ErrConfig, c.TickInterval)
 	}
 	if c.PeerQueueMax == 0 {
 		c.PeerQueueMax = DefaultPeerQueueMax
 	}
 	if c.PeerQueueMax < 1 {
-		return c, fmt.Errorf("%w: PeerQueueMax %d", ErrConfig, c.PeerQueueMax)
+		return c, fmt.Errorf("%w: PeerQueueMax %d is below 1", ErrConfig, c.PeerQueueMax)
 	}
 	if c.RequireTLS && c.ServerTLS == nil {
-		return c, fmt.Errorf("%w: RequireTLS without ServerTLS", ErrConfig)
+		return c, fmt.Errorf("%w: RequireTLS without ServerTLS (spookd: --tls-cert, --tls-key and --tls-ca)", ErrConfig)
 	}
 	if len(c.Members) > 0 && len(c.Join) > 0 {
-		return c, fmt.Errorf("%w: give Members (a new cluster) or Join (an existing one), not both", ErrConfig)
+		return c, fmt.Errorf("%w: give Members (spookd --peers, a new cluster) or Join (spookd --join, an existing one), not both", ErrConfig)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,26 +11,53 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/spooksystems/spook/internal/buildinfo"
 	"github.com/spooksystems/spook/node"
 	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/storage"
+	"github.com/spooksystems/spook/storage/vfs"
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "spookd:", err)
-		os.Exit(1)
-	}
+	os.Exit(mainCode(os.Args[1:], os.Getenv, os.Stderr))
 }
+
+// mainCode runs spookd with args and returns its exit code: 0, 1 when the
+// node failed, 2 for a usage error (printed with one hint line; --help
+// prints the help).
+func mainCode(args []string, getenv func(string) string, out io.Writer) int {
+	err := runNode(args, getenv, out, nil)
+	var ue *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		_, fs, _ := parse(nil, func(string) string { return "" })
+		fs.SetOutput(out)
+		fs.Usage()
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(out, "spookd: %v\nRun 'spookd --help' for usage.\n", ue.err)
+		return 2
+	}
+	fmt.Fprintln(out, "spookd:", err)
+	return 1
+}
+
+// usageError is a mistake in the flags, environment or config file:
+// main prints it with one hint line instead of the whole help.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
 
 // options are the daemon's flags.
 type options struct {
@@ -37,6 +65,7 @@ type options struct {
 	join, peers                            string
 	fsync                                  string
 	dev, insecure, rebuild                 bool
+	leaveOnTerminate, version              bool
 	tlsCert, tlsKey, tlsCA                 string
 	password, token                        string
 	tick, clockOffset                      time.Duration
@@ -54,7 +83,7 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.StringVar(&o.join, "join", "", "comma-separated addresses of members of an existing cluster to join")
 	fs.StringVar(&o.peers, "peers", "", "initial members of a new cluster, name=addr,... (the same list on every node)")
 	fs.StringVar(&o.fsync, "fsync", "batch", "durability policy: always, batch or none (see docs/durability.md)")
-	fs.BoolVar(&o.dev, "dev", false, "development mode: loopback only, no TLS, no auth")
+	fs.BoolVar(&o.dev, "dev", false, "development mode: refuse any --listen address but loopback, where TLS is not needed (--token and --password still apply)")
 	fs.BoolVar(&o.rebuild, "rebuild-from-peers", false, "move this node's data directory aside and rebuild its state from the members named by --join")
 	fs.BoolVar(&o.insecure, "insecure", false, "allow a non-loopback listen address without TLS (unsafe)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "this node's certificate (PEM), from 'spook certs node'")
@@ -66,15 +95,23 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.DurationVar(&o.clockOffset, "test-clock-offset", 0, "TEST ONLY: shift this node's wall clock (clock-skew fault tests)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.config, "config", "", "config file of 'flag = value' lines")
+	fs.BoolVar(&o.leaveOnTerminate, "leave-on-terminate", false, "on SIGTERM, leave the cluster gracefully (wait until the other members have this node's departure) before stopping; SIGINT only stops")
+	fs.BoolVar(&o.version, "version", false, "print the build (version, commit, time) and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: spookd [flags]\n\nRuns one Spook node. Flags may also come from SPOOK_<FLAG> environment\nvariables or a --config file.\n\n")
+		fmt.Fprintf(fs.Output(), "%s", spookdHelp)
 		fs.PrintDefaults()
 	}
+	// The flag package's own printing (the error, then the whole help) is
+	// silenced: main prints a usage error in two lines, --help in full.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		return nil, fs, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, fs, err
+		}
+		return nil, fs, &usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return nil, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, fs, &usageError{fmt.Errorf("unexpected argument %q (flags start with --)", fs.Arg(0))}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -90,11 +127,11 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 		}
 	})
 	if fromEnvErr != nil {
-		return nil, fs, fromEnvErr
+		return nil, fs, &usageError{fromEnvErr}
 	}
 	if o.config != "" {
 		if err := applyConfigFile(fs, o.config, set); err != nil {
-			return nil, fs, err
+			return nil, fs, &usageError{err}
 		}
 	}
 	return o, fs, nil
@@ -132,16 +169,25 @@ func applyConfigFile(fs *flag.FlagSet, path string, set map[string]bool) error {
 // inconsistent combinations with a reason.
 func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return node.Config{}, fmt.Errorf("--log-level: %w", err)
+	switch strings.ToLower(o.logLevel) {
+	case "debug", "info", "warn", "error":
+		level.UnmarshalText([]byte(o.logLevel))
+	default:
+		return node.Config{}, fmt.Errorf("--log-level %q: give debug, info, warn or error", o.logLevel)
 	}
 	policy, err := storage.ParseSyncPolicy(o.fsync)
 	if err != nil {
-		return node.Config{}, fmt.Errorf("--fsync: %w", err)
+		return node.Config{}, fmt.Errorf("--fsync %q: give always, batch or none (see docs/durability.md)", o.fsync)
 	}
 	host, port, err := net.SplitHostPort(o.listen)
 	if err != nil {
-		return node.Config{}, fmt.Errorf("--listen %q: %w", o.listen, err)
+		return node.Config{}, fmt.Errorf("--listen %q: %v (want HOST:PORT, e.g. 127.0.0.1:7001)", o.listen, err)
+	}
+	if o.tick < 0 || (o.tick > 0 && o.tick < time.Millisecond) {
+		return node.Config{}, fmt.Errorf("--tick %v: give at least 1ms (default %v)", o.tick, node.DefaultTickInterval)
+	}
+	if o.peers != "" && o.join != "" {
+		return node.Config{}, errors.New("give --peers (the members of a new cluster) or --join (a member of an existing one), not both")
 	}
 	name := o.name
 	if name == "" {
@@ -155,18 +201,33 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})),
 	}
 	if o.peers != "" {
+		names, addrs := map[string]bool{}, map[string]bool{}
 		for _, item := range strings.Split(o.peers, ",") {
 			pname, addr, ok := strings.Cut(strings.TrimSpace(item), "=")
 			if !ok || pname == "" || addr == "" {
-				return node.Config{}, fmt.Errorf("--peers: %q is not name=addr", item)
+				return node.Config{}, fmt.Errorf("--peers: %q is not name=addr (members are separated by commas)", item)
 			}
+			if err := checkPeerAddr(addr); err != nil {
+				return node.Config{}, fmt.Errorf("--peers: member %q: %w", pname, err)
+			}
+			if names[pname] || addrs[addr] {
+				return node.Config{}, fmt.Errorf("--peers: member %q or address %s listed twice", pname, addr)
+			}
+			names[pname], addrs[addr] = true, true
 			cfg.Members = append(cfg.Members, replica.Peer{Name: pname, Addr: addr})
 		}
 	}
 	if o.join != "" {
 		for _, addr := range strings.Split(o.join, ",") {
-			cfg.Join = append(cfg.Join, strings.TrimSpace(addr))
+			addr = strings.TrimSpace(addr)
+			if err := checkPeerAddr(addr); err != nil {
+				return node.Config{}, fmt.Errorf("--join: %w", err)
+			}
+			cfg.Join = append(cfg.Join, addr)
 		}
+	}
+	if host == "" {
+		host = "all interfaces"
 	}
 	loopback := host == "localhost"
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
@@ -175,7 +236,7 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 	tlsGiven := o.tlsCert != "" || o.tlsKey != "" || o.tlsCA != ""
 	switch {
 	case o.dev && !loopback:
-		return node.Config{}, fmt.Errorf("--dev listens on loopback only; %s is not a loopback address", host)
+		return node.Config{}, fmt.Errorf("--dev listens on loopback only; --listen %s (%s) is not a loopback address", o.listen, host)
 	case tlsGiven:
 		server, client, err := loadTLS(o.tlsCert, o.tlsKey, o.tlsCA)
 		if err != nil {
@@ -183,7 +244,7 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 		}
 		cfg.ServerTLS, cfg.ClientTLS, cfg.RequireTLS = server, client, !o.insecure
 	case !loopback && !o.insecure:
-		return node.Config{}, fmt.Errorf("refusing to listen on non-loopback %s without TLS and client authentication: give --tls-cert, --tls-key and --tls-ca (see 'spook certs'), or --insecure to accept the risk", host)
+		return node.Config{}, fmt.Errorf("refusing --listen %s (%s, not loopback) without TLS and client authentication: give --tls-cert, --tls-key and --tls-ca (see 'spook certs'), or --insecure to accept the risk", o.listen, host)
 	}
 	return cfg, nil
 }
@@ -235,14 +296,101 @@ func setAsideData(cfg node.Config) error {
 	return nil
 }
 
-func run(args []string, getenv func(string) string) error {
+// checkPeerAddr refuses a member address a peer could not dial: it must
+// be HOST:PORT with a host name or IP and a port number, or a ws:// or
+// wss:// URL (a WebSocket peer link).
+func checkPeerAddr(addr string) error {
+	if strings.HasPrefix(addr, "ws://") || strings.HasPrefix(addr, "wss://") {
+		u, err := url.Parse(addr)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("address %q is not a ws:// or wss:// URL with a host", addr)
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: %v (want HOST:PORT)", addr, err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("address %q: port %q is not a number from 1 to 65535", addr, port)
+	}
+	if host == "" {
+		return fmt.Errorf("address %q has no host (peers must be able to dial it)", addr)
+	}
+	if net.ParseIP(host) == nil && !validHostName(host) {
+		return fmt.Errorf("address %q: %q is neither an IP address nor a host name", addr, host)
+	}
+	return nil
+}
+
+// validHostName reports whether h is a DNS name: labels of letters,
+// digits and inner hyphens (underscores allowed, as some resolvers do),
+// separated by dots.
+func validHostName(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// startWarnings are the loud lines of a node that would otherwise
+// surprise its operator: one that will be a cluster of its own, and one
+// that forgets everything at exit. Each names the flag that changes it.
+func startWarnings(o *options) []string {
+	var out []string
+	if o.peers == "" && o.join == "" {
+		out = append(out, "neither --peers nor --join given: unless --data already holds a cluster's state, this node is a one-node cluster of its own; give --peers name=addr,... (a new cluster) or --join ADDR (an existing one)")
+	}
+	if o.data == "" {
+		out = append(out, "no --data: state is kept in memory only and lost when the process exits; give --data DIR to keep it")
+	}
+	return out
+}
+
+// explain adds what the operator can do to a start failure: damaged data
+// can be rebuilt from peers; a directory in use names the other process.
+func explain(err error, dataDir string) error {
+	var le *vfs.LockedError
+	switch {
+	case errors.As(err, &le) && le.PID != 0:
+		return fmt.Errorf("data directory %s is in use by another spookd process (pid %d); stop it or give another --data", dataDir, le.PID)
+	case errors.Is(err, vfs.ErrLocked):
+		return fmt.Errorf("data directory %s is in use by another spookd process; stop it or give another --data", dataDir)
+	case errors.Is(err, storage.ErrCorrupt):
+		return fmt.Errorf("%w\nThe data in %s is damaged. To rebuild this node from the other members, restart it with --rebuild-from-peers --join ADDR (ADDR: a live member; the directory is moved aside, not deleted)", err, dataDir)
+	}
+	return err
+}
+
+// runNode runs one node until SIGINT or SIGTERM (or stop, for tests),
+// logging to logOut. With --leave-on-terminate, SIGTERM first makes the
+// node leave the cluster gracefully.
+func runNode(args []string, getenv func(string) string, logOut io.Writer, stop <-chan os.Signal) error {
 	o, _, err := parse(args, getenv)
 	if err != nil {
 		return err
 	}
-	cfg, err := buildConfig(o, os.Stderr)
+	if o.version {
+		fmt.Fprintln(logOut, "spookd", buildinfo.Get().String())
+		return nil
+	}
+	cfg, err := buildConfig(o, logOut)
 	if err != nil {
-		return err
+		return &usageError{err}
+	}
+	cfg.Logger.Info("spookd", "version", buildinfo.Get().Short())
+	for _, w := range startWarnings(o) {
+		cfg.Logger.Warn(w)
 	}
 	if o.rebuild {
 		if err := setAsideData(cfg); err != nil {
@@ -251,11 +399,41 @@ func run(args []string, getenv func(string) string) error {
 	}
 	n, err := node.Start(cfg)
 	if err != nil {
-		return err
+		return explain(err, cfg.DataDir)
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
+	if stop == nil {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sig)
+		stop = sig
+	}
+	s := <-stop
 	cfg.Logger.Info("shutting down", "signal", s.String())
+	if o.leaveOnTerminate && s == syscall.SIGTERM {
+		ctx, cancel := context.WithTimeout(context.Background(), node.DefaultLeaveTimeout)
+		res, err := n.Leave(ctx)
+		cancel()
+		if err != nil {
+			cfg.Logger.Warn("graceful leave incomplete; stopping anyway", "err", err, "acknowledged_by", res.Acknowledged)
+		}
+	}
 	return n.Close()
 }
+
+// spookdHelp opens spookd --help; the flags follow.
+const spookdHelp = `usage: spookd [flags]
+
+Runs one Spook node: one port serves peers, Redis clients and HTTP.
+Flags may also come from SPOOK_<FLAG> environment variables (dashes as
+underscores) or a --config file of 'flag = value' lines; the command line
+wins over the environment, which wins over the file.
+
+Examples:
+  spookd --listen 127.0.0.1:7001 --data data/n1 --node-id n1 \
+         --peers n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003
+  spookd --listen 10.0.0.4:7001 --data /var/lib/spook --node-id n4 --join 10.0.0.1:7001 \
+         --tls-cert n4.crt --tls-key n4.key --tls-ca ca.crt
+
+See docs/operations.md. Flags:
+
+`
