@@ -128,3 +128,9 @@ func (n *Node) leaveProgress() LeaveResult {
 	}
 	return res
 }
+
+// LeaveCluster implements httpapi.Leaver (POST /v1/leave) over Leave.
+func (n *Node) LeaveCluster(ctx context.Context) (api.Token, []string, []string, error) {
+	res, err := n.Leave(ctx)
+	return res.Token, res.Acknowledged, res.Pending, err
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/api/apitest"
+	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 )
 
@@ -424,6 +425,15 @@ func TestTokenRoundTrip(t *testing.T) {
 
 type adminBackend struct{ *apitest.Backend }
 
+// Status adds a dead member and an alive one to the backend's own.
+func (a adminBackend) Status() api.Status {
+	st := a.Backend.Status()
+	st.Members = append(st.Members,
+		api.MemberStatus{ID: 7, Name: "dead", State: "unreachable"},
+		api.MemberStatus{ID: 8, Name: "alive", State: "alive"})
+	return st
+}
+
 func (a adminBackend) RemoveMember(ctx context.Context, name string) (api.Token, error) {
 	if name != "dead" {
 		return api.Token{}, errors.New("no member called " + name)
@@ -448,5 +458,52 @@ func TestRemoveMember(t *testing.T) {
 	g := &fixture{t: t, base: "http://" + l.Addr().String(), client: f.client}
 	g.expect(200, `{"token":"`+ab.ID().String()+`:1"}`, "DELETE", "/v1/members/dead", "")
 	g.expect(500, `{"error":{"code":"internal","message":"no member called alive"}}`, "DELETE", "/v1/members/alive", "")
+	// Removing this node itself, or a name no member has, is the
+	// operator's mistake: 409 and 404, naming members by name.
+	g.expect(409, `{"error":{"code":"is_self","message":"n2 is this node: a node does not remove itself, it leaves (POST /v1/leave on it, or spook member leave)"}}`, "DELETE", "/v1/members/n2", "")
+	g.expect(404, `{"error":{"code":"no_member","message":"no member named \"nosuch\" (members: n2, dead, alive)"}}`, "DELETE", "/v1/members/nosuch", "")
 	g.expect(405, "", "POST", "/v1/members/dead", "")
+}
+
+// leaverBackend leaves after its members acknowledge, or not.
+type leaverBackend struct {
+	*apitest.Backend
+	pending []string
+}
+
+func (l leaverBackend) LeaveCluster(ctx context.Context) (api.Token, []string, []string, error) {
+	if len(l.pending) > 0 {
+		<-ctx.Done()
+		return api.Token{Dot: causal.Dot{Node: l.ID(), Counter: 5}}, []string{"n2"}, l.pending, ctx.Err()
+	}
+	return api.Token{Dot: causal.Dot{Node: l.ID(), Counter: 5}}, []string{"n2", "n3"}, nil, nil
+}
+
+// TestLeaveEndpoint: POST /v1/leave answers 200 once the members have the
+// departure, 202 with the pending members at its timeout, 501 on a
+// backend that cannot leave.
+func TestLeaveEndpoint(t *testing.T) {
+	f := start(t, Config{})
+	f.expect(501, `{"error":{"code":"not_supported","message":"this node cannot leave a cluster"}}`, "POST", "/v1/leave", "")
+	serve := func(b api.Backend) *fixture {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := New(b, Config{})
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(l) }()
+		t.Cleanup(func() { s.Close(); <-done })
+		return &fixture{t: t, base: "http://" + l.Addr().String(), client: f.client}
+	}
+	ok := leaverBackend{Backend: apitest.New("n1")}
+	defer ok.Close()
+	g := serve(ok)
+	g.expect(200, `{"token":"`+ok.ID().String()+`:5","left":true,"acknowledged_by":["n2","n3"],"pending":[]}`, "POST", "/v1/leave", "")
+	g.expect(405, "", "GET", "/v1/leave", "")
+	g.expect(400, "", "POST", "/v1/leave?timeout_ms=x", "")
+	slow := leaverBackend{Backend: apitest.New("n1"), pending: []string{"n3"}}
+	defer slow.Close()
+	h := serve(slow)
+	h.expect(202, `{"token":"`+slow.ID().String()+`:5","left":false,"acknowledged_by":["n2"],"pending":["n3"]}`, "POST", "/v1/leave?timeout_ms=50", "")
 }

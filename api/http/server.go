@@ -95,12 +95,13 @@ func New(backend api.Backend, cfg Config) *Server {
 	v1("GET /v1/status", s.status)
 	v1("GET /v1/members", s.members)
 	v1("DELETE /v1/members/{name}", s.removeMember)
+	v1("POST /v1/leave", s.leave)
 	v1("GET /v1/bundle/vector", s.bundleVector)
 	v1("POST /v1/bundle/export", s.bundleExport)
 	v1("POST /v1/bundle/import", s.bundleImport)
 	// Method-less twins answer a wrong method with a JSON 405 (the mux's
 	// own is plain text); more specific patterns win for the right one.
-	for _, p := range []string{"/v1/kv/{key...}", "/v1/txn", "/v1/wait", "/v1/watch", "/v1/status", "/v1/members", "/v1/members/{name}",
+	for _, p := range []string{"/v1/kv/{key...}", "/v1/txn", "/v1/wait", "/v1/watch", "/v1/status", "/v1/members", "/v1/members/{name}", "/v1/leave",
 		"/v1/bundle/vector", "/v1/bundle/export", "/v1/bundle/import", "/healthz", "/readyz"} {
 		mux.Handle(p, s.auth(http.HandlerFunc(methodNotAllowed)))
 	}
@@ -229,6 +230,10 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
 	admin, ok := s.backend.(api.Admin)
 	if !ok {
 		writeError(w, http.StatusNotImplemented, "not_supported", "this node does not accept operator actions")
+		return
+	}
+	if err := checkRemovable(s.backend.Status(), r.PathValue("name")); err != nil {
+		writeErr(w, err)
 		return
 	}
 	tok, err := admin.RemoveMember(r.Context(), r.PathValue("name"))
