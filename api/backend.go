@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
@@ -67,7 +68,19 @@ type Status struct {
 	Applied   map[string]uint64 `json:"applied"`   // this node's applied vector, by node name
 	Collapsed map[string]uint64 `json:"collapsed"` // applied by every current member
 	Members   []MemberStatus    `json:"members"`
-	Events    []string          `json:"recent_events,omitempty"`
+	Events    []string          `json:"recent_events"`
+}
+
+// Event is one recent replica event as Status reports it (the
+// structured form; see node's statusEvent): what happened, when, to which
+// member — by name, the id only in addition — and the detail.
+type Event struct {
+	Type   string        `json:"type"`              // peer-suspect, divergence, ... (replica.EventType names)
+	Time   time.Time     `json:"time"`              // when this node noted it
+	Peer   string        `json:"peer,omitempty"`    // the member concerned, by name
+	PeerID causal.NodeID `json:"peer_id,omitempty"` // its id
+	Txn    string        `json:"txn,omitempty"`     // the transaction concerned, as a token ("<node id>:<counter>")
+	Detail string        `json:"detail,omitempty"`  // the replica's reason
 }
 
 // Backend is what client surfaces need from a node.

@@ -16,6 +16,7 @@ import (
 	"github.com/spooksystems/spook/api/apitest"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/internal/buildinfo"
 )
 
 type fixture struct {
@@ -261,6 +262,18 @@ func TestStatusMembersHealth(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Name != "n1" || st.Keys != 1 || st.Applied["n1"] != 1 {
 		t.Errorf("status %s (%v)", body, err)
 	}
+	// recent_events is always present (a list, empty here), and the
+	// node's build is named.
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if ev, ok := doc["recent_events"].([]any); !ok || len(ev) != 0 {
+		t.Errorf("recent_events %#v in %s", doc["recent_events"], body)
+	}
+	if v, _ := doc["version"].(string); v == "" || !strings.HasPrefix(v, buildinfo.Get().Version) {
+		t.Errorf("version %#v in %s", doc["version"], body)
+	}
 	var ms []api.MemberStatus
 	_, body, _ = f.do("GET", "/v1/members", "")
 	if err := json.Unmarshal([]byte(body), &ms); err != nil || len(ms) != 1 || ms[0].State != "self" {
@@ -340,9 +353,9 @@ func TestWatch(t *testing.T) {
 	f.expect(200, "", "PUT", "/v1/kv/user:1", "x")
 	f.expect(200, "", "POST", "/v1/txn", `[{"op":"sadd","key":"user:2","members":["m"]},{"op":"del","key":"user:1"}]`)
 	want := []string{
-		`change {"key":"user:1","type":"register","deleted":false,"origin":"` + f.backend.ID().String() + `"}`,
-		`change {"key":"user:1","type":"none","deleted":true,"origin":"` + f.backend.ID().String() + `"}`,
-		`change {"key":"user:2","type":"set","deleted":false,"origin":"` + f.backend.ID().String() + `"}`,
+		`change {"key":"user:1","type":"register","deleted":false,"origin":"n1","origin_id":"` + f.backend.ID().String() + `"}`,
+		`change {"key":"user:1","type":"none","deleted":true,"origin":"n1","origin_id":"` + f.backend.ID().String() + `"}`,
+		`change {"key":"user:2","type":"set","deleted":false,"origin":"n1","origin_id":"` + f.backend.ID().String() + `"}`,
 	}
 	for i, w := range want {
 		ev, data, err := s.next()

@@ -220,7 +220,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.backend.Status())
+	writeJSON(w, http.StatusOK, statusDocOf(s.backend.Status()))
 }
 
 // removeMember is DELETE /v1/members/{name}: the operator declares a dead

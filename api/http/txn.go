@@ -284,7 +284,8 @@ type changeEvent struct {
 	Encoding string `json:"encoding,omitempty"` // "base64" when the key is not UTF-8
 	Type     string `json:"type"`
 	Deleted  bool   `json:"deleted"`
-	Origin   string `json:"origin"`
+	Origin   string `json:"origin"`    // the writing member's name
+	OriginID string `json:"origin_id"` // its id
 }
 
 // watch is GET /v1/watch?prefix=: a Server-Sent Events stream with one
@@ -318,6 +319,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	keepAlive := time.NewTicker(WatchKeepAlive)
 	defer keepAlive.Stop()
 	var buf bytes.Buffer
+	names := newMemberNames(s.backend)
 	for {
 		select {
 		case <-r.Context().Done():
@@ -339,7 +341,8 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 			if isReserved(ch.Key) {
 				continue
 			}
-			ev := changeEvent{Key: string(ch.Key), Type: typeName(ch.Type), Deleted: ch.Deleted, Origin: ch.Origin.String()}
+			ev := changeEvent{Key: string(ch.Key), Type: typeName(ch.Type), Deleted: ch.Deleted,
+				Origin: names.name(ch.Origin), OriginID: ch.Origin.String()}
 			if !utf8.Valid(ch.Key) {
 				ev.Key, ev.Encoding = base64.StdEncoding.EncodeToString(ch.Key), "base64"
 			}

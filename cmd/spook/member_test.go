@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -29,5 +32,19 @@ func TestMemberLeave(t *testing.T) {
 	}
 	if _, _, err := f.run("member", "leave", "n2"); err == nil {
 		t.Fatal("member leave n2 accepted")
+	}
+}
+
+// TestStatusStructuredEvents: events sent as objects print on one line
+// each, the member by name.
+func TestStatusStructuredEvents(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"name":"n2","cluster":"c","version":"v1.0.0+abc","applied":{},"collapsed":{},"members":[],
+			"recent_events":[{"type":"peer-unreachable","time":"2026-12-06T21:40:00Z","peer":"n3","peer_id":"0000000000000003","detail":"no answer for 1s"}]}`)
+	}))
+	defer srv.Close()
+	out, _, err := run("status", "--addr", srv.URL)
+	if err != nil || !strings.Contains(out, " peer-unreachable peer=n3 no answer for 1s\n") || !strings.Contains(out, "version        v1.0.0+abc\n") {
+		t.Fatalf("%v\n%s", err, out)
 	}
 }

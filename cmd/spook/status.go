@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spooksystems/spook/api"
 )
@@ -27,12 +29,51 @@ Example:
 
 // runStatus prints GET /v1/status, readably or as the node's JSON.
 func runStatus(args []string) error {
-	var st api.Status
+	var st statusDoc
 	if shown, err := getDocument("status", statusHelp, "/v1/status", "print the node's JSON document as is", args, &st); err != nil || shown {
 		return err
 	}
 	writeStatus(stdout, &st)
 	return nil
+}
+
+// statusDoc is GET /v1/status as the CLI reads it: api.Status, the
+// node's build, and its recent events in either form a node sends (a
+// structured object, or a preformatted string from older nodes).
+type statusDoc struct {
+	api.Status
+	Version string            `json:"version"`
+	Events  []json.RawMessage `json:"recent_events"`
+}
+
+// formatEvent prints one recent event on one line: "TIME TYPE peer=NAME
+// txn=TOKEN detail".
+func formatEvent(raw json.RawMessage) string {
+	var text string
+	if json.Unmarshal(raw, &text) == nil {
+		return text
+	}
+	var e struct {
+		Type   string    `json:"type"`
+		Time   time.Time `json:"time"`
+		Peer   string    `json:"peer"`
+		Txn    string    `json:"txn"`
+		Detail string    `json:"detail"`
+	}
+	if json.Unmarshal(raw, &e) != nil {
+		return string(raw)
+	}
+	s := e.Time.Local().Format("15:04:05.000") + " " + e.Type
+	if e.Peer != "" {
+		s += " peer=" + e.Peer
+	}
+	if e.Txn != "" {
+		s += " txn=" + e.Txn
+	}
+	if e.Detail != "" {
+		s += " " + e.Detail
+	}
+	return s
 }
 
 // getDocument is the shared part of a subcommand that shows one JSON
@@ -65,9 +106,12 @@ func getDocument(name, help, path, jsonUsage string, args []string, out any) (sh
 }
 
 // writeStatus prints st for a human.
-func writeStatus(w io.Writer, st *api.Status) {
+func writeStatus(w io.Writer, st *statusDoc) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "node\t%s (id %s)\n", st.Name, st.ID)
+	if st.Version != "" {
+		fmt.Fprintf(tw, "version\t%s\n", st.Version)
+	}
 	fmt.Fprintf(tw, "cluster\t%s\n", st.Cluster)
 	fmt.Fprintf(tw, "keys\t%d\n", st.Keys)
 	fmt.Fprintf(tw, "state hash\t%s\n", st.StateHash)
@@ -80,7 +124,7 @@ func writeStatus(w io.Writer, st *api.Status) {
 	if len(st.Events) > 0 {
 		fmt.Fprintln(w, "\nrecent events:")
 		for _, e := range st.Events {
-			fmt.Fprintf(w, "  %s\n", e)
+			fmt.Fprintf(w, "  %s\n", formatEvent(e))
 		}
 	}
 }

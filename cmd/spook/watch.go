@@ -22,8 +22,9 @@ Streams every change to keys starting with --prefix (default: all keys),
 local or replicated, in the order this node applies them (GET /v1/watch,
 Server-Sent Events). One line per changed key:
 
-  TYPE KEY origin=NODE     TYPE is what the key holds now: register,
-                           counter, set, map, or deleted
+  TYPE KEY origin=NAME     TYPE is what the key holds now: register,
+                           counter, set, map, or deleted; NAME is the
+                           member that wrote it
 
 Keys with spaces or unprintable bytes are Go-quoted. --json prints each
 event's JSON instead. The watch ends on Ctrl-C, after --max events, after
@@ -33,8 +34,8 @@ event; re-read what you need and watch again.
 
 Example:
   spook watch --prefix user:
-  map user:1 origin=5c1e9f0a2b3d4e6f
-  deleted user:2 origin=5c1e9f0a2b3d4e6f
+  map user:1 origin=n1
+  deleted user:2 origin=n2
   spook watch --max 1 --timeout 30s --prefix jobs/   # wait for one change
 `
 
