@@ -145,8 +145,14 @@ func wantsJSON(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
+// getKey is GET /v1/kv/{key...}, and GET /v1/kv?key=K for keys a URL
+// path cannot carry (empty, "." or ".." segments, which path cleaning
+// would change).
 func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 	key := []byte(r.PathValue("key"))
+	if len(key) == 0 {
+		key = []byte(r.URL.Query().Get("key"))
+	}
 	if len(key) == 0 {
 		writeErr(w, errEmptyKey)
 		return

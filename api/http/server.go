@@ -87,6 +87,7 @@ func New(backend api.Backend, cfg Config) *Server {
 	mux := http.NewServeMux()
 	v1 := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.auth(h)) }
 	v1("GET /v1/kv/{key...}", s.getKey)
+	v1("GET /v1/kv", s.getKey) // ?key=K
 	v1("PUT /v1/kv/{key...}", s.putKey)
 	v1("DELETE /v1/kv/{key...}", s.deleteKey)
 	v1("POST /v1/txn", s.txn)

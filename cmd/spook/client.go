@@ -338,11 +338,10 @@ func requestContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), RequestTimeout)
 }
 
-// keyPath is the URL path of key under /v1/kv/, each segment escaped.
-// The node's router cleans paths (so "a//b", "a/./b" and "a/../b" would
-// name another key) and answers such paths with a redirect; keyPath
-// refuses those keys instead, and the writes, which go through /v1/txn,
-// do not need it.
+// keyPath is the URL of key under /v1/kv/, each segment escaped. The
+// node's router cleans paths (so "a//b", "a/./b" and "a/../b" would name
+// another key), so such keys go as a query, /v1/kv?key=K, which the node
+// reads verbatim; the writes go through /v1/txn and need neither.
 func keyPath(key string) (string, error) {
 	if key == "" {
 		return "", errors.New("empty key")
@@ -354,7 +353,7 @@ func keyPath(key string) (string, error) {
 		cleaned += "/"
 	}
 	if cleaned != p {
-		return "", fmt.Errorf("key %q has empty, \".\" or \"..\" path segments, which the HTTP API cannot address in a URL", key)
+		return "/v1/kv?key=" + url.QueryEscape(key), nil
 	}
 	for i, s := range segments {
 		segments[i] = url.PathEscape(s)

@@ -48,3 +48,15 @@ func TestStatusStructuredEvents(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 }
+
+// TestGetKeysWithPathSegments: a key the CLI can write it can read, even
+// one whose slashes and dots a URL path would clean away.
+func TestGetKeysWithPathSegments(t *testing.T) {
+	f := start(t, httpapi.Config{})
+	for _, key := range []string{"dir//x", "a/./b", "a/../b", "/lead", "trail/", "..", "sp ace?&#%"} {
+		f.must("set", key, "v:"+key)
+		if out := f.must("get", key); out != "v:"+key+"\n" {
+			t.Errorf("get %q: %q", key, out)
+		}
+	}
+}
