@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -66,5 +67,49 @@ func TestBundleBringsAnIsolatedNodeUpToDate(t *testing.T) {
 	cmd := exec.Command(spook, "bundle", "import", "--addr", b, vector) // not a bundle
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "bundle") {
 		t.Fatalf("importing a non-bundle: err %v, output %s", err, out)
+	}
+}
+
+// TestBundleExportFallsBackToState: after a restart a node's retained log
+// starts at its restored state, so an export toward a fresh node (or with
+// no --since at all) cannot be a list of transactions: it is a state
+// bundle, and importing it gives the fresh node everything.
+func TestBundleExportFallsBackToState(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process test skipped in -short mode")
+	}
+	a, b := freePort(t), freePort(t)
+	dataA := t.TempDir()
+	argsA := []string{"--node-id", "a", "--peers", "a=" + a, "--log-level", "warn", "--data", dataA}
+	pa := startSpookd(t, a, argsA...)
+	ctx := context.Background()
+	ca := redis.NewClient(&redis.Options{Addr: a, Protocol: 2})
+	defer ca.Close()
+	for i := 0; i < 20; i++ {
+		if err := ca.Set(ctx, fmt.Sprint("k", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pa.cmd.Process.Signal(syscall.SIGTERM) // a clean stop: every acknowledged write synced
+	<-pa.done
+	pa = startSpookd(t, a, argsA...)
+	defer pa.kill()
+	pb := startSpookd(t, b, "--node-id", "b", "--peers", "b="+b, "--log-level", "warn", "--data", t.TempDir())
+	defer pb.kill()
+
+	file := filepath.Join(t.TempDir(), "a.spkb")
+	spook := build(t, "spook")
+	out, err := exec.Command(spook, "bundle", "export", "--addr", a, "-o", file).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "exported a state bundle") {
+		t.Fatalf("export without --since: %v\n%s", err, out)
+	}
+	out, err = exec.Command(spook, "bundle", "import", "--addr", b, file).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "imported a state bundle") {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	cb := redis.NewClient(&redis.Options{Addr: b, Protocol: 2})
+	defer cb.Close()
+	if v, err := cb.Get(ctx, "k19").Result(); err != nil || v != "19" {
+		t.Fatalf("b: k19 = %q, %v (import said %s)", v, err, out)
 	}
 }

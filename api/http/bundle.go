@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -54,9 +55,26 @@ func (s *Server) bundleVector(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]vectorDoc{"vector": vectorToDoc(b.AppliedVector())})
 }
 
+// StateBundler is implemented by bundlers that can also carry the whole
+// state (package node): the fallback when the retained log does not reach
+// back to the receiver's vector.
+type StateBundler interface {
+	// ExportState returns the whole state as a state bundle and its key
+	// count.
+	ExportState() (file []byte, keys int, err error)
+	// ImportState joins a state bundle into the node's state. ok is false,
+	// and nothing done, when file is not a state bundle.
+	ImportState(ctx context.Context, file []byte) (keys, changed int, ok bool, err error)
+}
+
 // bundleExport is POST /v1/bundle/export with {"since": {...}}: the bundle
-// bytes (application/octet-stream), header Spook-Bundle-Txns giving the
-// count.
+// bytes (application/octet-stream). Header Spook-Bundle-Kind says which
+// kind: "txns" (the transactions since lacks; Spook-Bundle-Txns gives
+// their count) or "state" (the whole state; Spook-Bundle-Keys gives its
+// keys). A state bundle is sent when the request asks for one
+// ("state": true) or when the retained log no longer reaches back to
+// since — a fresh node, one far behind, or no since at all on a node whose
+// log was compacted.
 func (s *Server) bundleExport(w http.ResponseWriter, r *http.Request) {
 	b, ok := s.bundler(w)
 	if !ok {
@@ -64,6 +82,7 @@ func (s *Server) bundleExport(w http.ResponseWriter, r *http.Request) {
 	}
 	var req struct {
 		Since vectorDoc `json:"since"`
+		State bool      `json:"state"`
 	}
 	if err := readJSON(w, r, &req); err != nil {
 		writeErr(w, err)
@@ -74,19 +93,40 @@ func (s *Server) bundleExport(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	file, count, err := b.ExportBundle(since)
-	if err != nil {
-		writeError(w, http.StatusConflict, "too_far", err.Error())
+	sb, canState := s.backend.(StateBundler)
+	if !req.State {
+		file, count, err := b.ExportBundle(since)
+		switch {
+		case err == nil:
+			writeBundle(w, file, "txns", "Spook-Bundle-Txns", count)
+			return
+		case !canState:
+			writeError(w, http.StatusConflict, "too_far", err.Error())
+			return
+		}
+	} else if !canState {
+		writeError(w, http.StatusNotImplemented, "not_supported", "this backend has no state bundles")
 		return
 	}
+	file, keys, err := sb.ExportState()
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeBundle(w, file, "state", "Spook-Bundle-Keys", keys)
+}
+
+func writeBundle(w http.ResponseWriter, file []byte, kind, countHeader string, count int) {
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Spook-Bundle-Txns", strconv.Itoa(count))
+	w.Header().Set("Spook-Bundle-Kind", kind)
+	w.Header().Set(countHeader, strconv.Itoa(count))
 	w.WriteHeader(http.StatusOK)
 	w.Write(file)
 }
 
 // bundleImport is POST /v1/bundle/import with the bundle as the body:
-// {"txns": N, "applied": M}.
+// {"kind": "txns", "txns": N, "applied": M} for a transaction bundle,
+// {"kind": "state", "keys": N, "changed": M} for a state bundle.
 func (s *Server) bundleImport(w http.ResponseWriter, r *http.Request) {
 	b, ok := s.bundler(w)
 	if !ok {
@@ -97,6 +137,21 @@ func (s *Server) bundleImport(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, bodyError(err))
 		return
 	}
+	if sb, ok := s.backend.(StateBundler); ok {
+		keys, changed, isState, err := sb.ImportState(r.Context(), file)
+		if isState {
+			if errors.Is(err, api.ErrBadBundle) {
+				writeError(w, http.StatusBadRequest, "bad_bundle", err.Error())
+				return
+			}
+			if err != nil {
+				writeErr(w, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"kind": "state", "keys": keys, "changed": changed})
+			return
+		}
+	}
 	txns, applied, err := b.ImportBundle(r.Context(), file)
 	if errors.Is(err, api.ErrBadBundle) {
 		writeError(w, http.StatusBadRequest, "bad_bundle", err.Error())
@@ -106,5 +161,5 @@ func (s *Server) bundleImport(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"txns": txns, "applied": applied})
+	writeJSON(w, http.StatusOK, map[string]any{"kind": "txns", "txns": txns, "applied": applied})
 }

@@ -23,9 +23,17 @@ it on the isolated node. Importing a bundle twice, or out of order with
 others, is harmless: transactions already applied are skipped, and ones
 whose causal past is missing wait for it.
 
+A node keeps only a recent log of transactions. When it no longer holds
+everything the vector lacks (a fresh node, one far behind, no --since on a
+node that has restarted or compacted its log), export writes a state
+bundle instead: the node's whole state, which import joins into the
+receiver's (nothing the receiver holds is lost; importing twice changes
+nothing). --state asks for one outright.
+
   spook bundle vector [-o FILE]                 what this node has applied (JSON)
-  spook bundle export --since FILE [-o FILE]    the writes the vector in FILE lacks
-  spook bundle import FILE                      apply a bundle
+  spook bundle export [--since FILE] [-o FILE]  the writes the vector in FILE lacks
+                                                (no --since: everything)
+  spook bundle import FILE                      apply a bundle of either kind
 
 Example:
   spook bundle vector --addr far:7001 -o far.vector
@@ -45,7 +53,8 @@ func runBundle(args []string) error {
 	fs := newFlagSet("bundle "+args[0], bundleHelp)
 	cf := addClientFlags(fs)
 	out := fs.String("o", "", "write to this file instead of standard output")
-	since := fs.String("since", "", "export: a vector file from 'spook bundle vector' (empty: everything retained)")
+	since := fs.String("since", "", "export: a vector file from 'spook bundle vector' (empty: everything)")
+	state := fs.Bool("state", false, "export: the whole state, even when the transactions since the vector are retained")
 	rest, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
@@ -68,13 +77,25 @@ func runBundle(args []string) error {
 		b, _ := json.MarshalIndent(map[string]any{"since": reply.Vector}, "", "  ")
 		return writeOut(*out, append(b, '\n'))
 	case "export":
-		req := []byte(`{"since":{}}`)
+		var req struct {
+			Since map[string]uint64 `json:"since"`
+			State bool              `json:"state"`
+		}
 		if *since != "" {
-			if req, err = os.ReadFile(*since); err != nil {
+			raw, err := os.ReadFile(*since)
+			if err != nil {
 				return err
 			}
+			if err := json.Unmarshal(raw, &req); err != nil {
+				return fmt.Errorf("%s is not a vector file from 'spook bundle vector': %v", *since, err)
+			}
 		}
-		resp, err := c.do(ctx, http.MethodPost, "/v1/bundle/export", bytes.NewReader(req), "Content-Type", "application/json")
+		req.State = *state
+		body, err := json.Marshal(req)
+		if err != nil {
+			return err
+		}
+		resp, err := c.do(ctx, http.MethodPost, "/v1/bundle/export", bytes.NewReader(body), "Content-Type", "application/json")
 		if err != nil {
 			return err
 		}
@@ -83,7 +104,11 @@ func runBundle(args []string) error {
 		if err != nil {
 			return c.readError(ctx, err)
 		}
-		fmt.Fprintf(stderr, "exported %s transactions (%d bytes)\n", resp.Header.Get("Spook-Bundle-Txns"), len(file))
+		if resp.Header.Get("Spook-Bundle-Kind") == "state" {
+			fmt.Fprintf(stderr, "exported a state bundle: the whole state, %s keys (%d bytes)\n", resp.Header.Get("Spook-Bundle-Keys"), len(file))
+		} else {
+			fmt.Fprintf(stderr, "exported %s transactions (%d bytes)\n", resp.Header.Get("Spook-Bundle-Txns"), len(file))
+		}
 		return writeOut(*out, file)
 	case "import":
 		if len(rest) != 1 {
@@ -98,11 +123,18 @@ func runBundle(args []string) error {
 			return err
 		}
 		defer resp.Body.Close()
-		var reply struct{ Txns, Applied int }
+		var reply struct {
+			Kind                         string
+			Txns, Applied, Keys, Changed int
+		}
 		if err := decodeReply(resp.Body, &reply); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "imported %d transactions (%d applied now)\n", reply.Txns, reply.Applied)
+		if reply.Kind == "state" {
+			fmt.Fprintf(stdout, "imported a state bundle of %d keys (%d changed here)\n", reply.Keys, reply.Changed)
+		} else {
+			fmt.Fprintf(stdout, "imported %d transactions (%d applied now)\n", reply.Txns, reply.Applied)
+		}
 		return nil
 	}
 	return usageErrorf("unknown bundle command %q: give vector, export or import", args[0])
