@@ -2,13 +2,16 @@ package node
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/wire"
 )
 
@@ -60,8 +63,29 @@ func newMetrics() *metrics {
 		wire: &wire.Counters{},
 	}
 	m.reg.MustRegister(m.writes, m.events, m.bytesSent, m.bytesReceived, m.dropped, m.links,
-		m.peerState, m.lag, m.keys, m.applied, m.collapse)
+		m.peerState, m.lag, m.keys, m.applied, m.collapse,
+		// The standard go_* and process_* series, as every Go service
+		// exports them (on this node's registry, not the global one).
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Counters exist from the start at 0, so a rate() or an alert on
+	// them works before the first event (Prometheus practice: initialise
+	// every label value known in advance).
+	for t := replica.EventType(1); t < maxEventTypes && !strings.HasPrefix(t.String(), "event("); t++ {
+		m.events.WithLabelValues(t.String())
+	}
 	return m
+}
+
+// maxEventTypes bounds the scan for replica event type names.
+const maxEventTypes = 255
+
+// knowPeer creates the per-peer counters of a member at 0, so they are
+// served before its first message, drop or link.
+func (m *metrics) knowPeer(name string) {
+	m.dropped.WithLabelValues(name)
+	m.bytesSent.WithLabelValues(name)
+	m.bytesReceived.WithLabelValues(name)
+	m.links.WithLabelValues(name)
 }
 
 // handler serves /metrics.
@@ -90,6 +114,7 @@ func (m *metrics) observe(n *Node) {
 		if mem.Self {
 			continue
 		}
+		m.knowPeer(mem.Name)
 		m.peerState.WithLabelValues(mem.Name, mem.State.String()).Set(1)
 		m.lag.WithLabelValues(mem.Name).Set(float64(st.Applied.Sum() - min(st.Applied.Sum(), mem.Applied.Sum())))
 	}
