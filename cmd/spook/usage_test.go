@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -74,5 +75,33 @@ func TestMainCode(t *testing.T) {
 		if code != c.code || !strings.Contains(o.String(), c.out) || !strings.HasSuffix(e.String(), c.errOut) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", c.args, code, o.String(), e.String())
 		}
+	}
+}
+
+// TestCompletion: spook completion prints a script per shell naming every
+// command with its flags and actions; bash parses it.
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		out, _, err := run("completion", shell)
+		if err != nil {
+			t.Fatalf("%s: %v", shell, err)
+		}
+		for _, want := range []string{"member", "leave", "remove", "tls-cert", "bundle", "export", "since"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s completion lacks %q", shell, want)
+			}
+		}
+		if shell == "bash" {
+			if bash, err := exec.LookPath("bash"); err == nil {
+				cmd := exec.Command(bash, "-n")
+				cmd.Stdin = strings.NewReader(out)
+				if msg, err := cmd.CombinedOutput(); err != nil {
+					t.Errorf("bash -n: %v %s", err, msg)
+				}
+			}
+		}
+	}
+	if _, _, err := run("completion", "tcsh"); err == nil {
+		t.Error("tcsh accepted")
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/spooksystems/spook/internal/buildinfo"
+	"github.com/spooksystems/spook/internal/completion"
 	"github.com/spooksystems/spook/node"
 	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/storage"
@@ -66,6 +67,7 @@ type options struct {
 	fsync                                  string
 	dev, insecure, rebuild                 bool
 	leaveOnTerminate, version              bool
+	completion                             string
 	tlsCert, tlsKey, tlsCA                 string
 	password, token                        string
 	tick, clockOffset                      time.Duration
@@ -97,6 +99,7 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.StringVar(&o.config, "config", "", "config file of 'flag = value' lines")
 	fs.BoolVar(&o.leaveOnTerminate, "leave-on-terminate", false, "on SIGTERM, leave the cluster gracefully (wait until the other members have this node's departure) before stopping; SIGINT only stops")
 	fs.BoolVar(&o.version, "version", false, "print the build (version, commit, time) and exit")
+	fs.StringVar(&o.completion, "completion", "", "print a completion script for this shell (bash, zsh or fish) and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "%s", spookdHelp)
 		fs.PrintDefaults()
@@ -376,12 +379,19 @@ func explain(err error, dataDir string) error {
 // logging to logOut. With --leave-on-terminate, SIGTERM first makes the
 // node leave the cluster gracefully.
 func runNode(args []string, getenv func(string) string, logOut io.Writer, stop <-chan os.Signal) error {
-	o, _, err := parse(args, getenv)
+	o, fs, err := parse(args, getenv)
 	if err != nil {
 		return err
 	}
 	if o.version {
 		fmt.Fprintln(logOut, "spookd", buildinfo.Get().String())
+		return nil
+	}
+	if o.completion != "" {
+		p := completion.Program{Name: "spookd", Flags: append(completion.FlagsOf(fs), completion.Flag{Name: "help", Usage: "print the help"})}
+		if err := completion.Write(os.Stdout, o.completion, p); err != nil {
+			return &usageError{fmt.Errorf("--completion: %w", err)}
+		}
 		return nil
 	}
 	cfg, err := buildConfig(o, logOut)
