@@ -27,6 +27,16 @@ type Info struct {
 // in `git log --oneline` for a repository of this size.
 const shortCommitChars = 12
 
+// Overrides for builds without VCS information (a container build from
+// a source tree without .git, or -buildvcs=false), set with
+//
+//	go build -ldflags "-X github.com/spooksystems/spook/internal/buildinfo.version=v1.2.3 \
+//	  -X github.com/spooksystems/spook/internal/buildinfo.commit=$(git rev-parse HEAD) \
+//	  -X github.com/spooksystems/spook/internal/buildinfo.commitTime=2026-12-06T21:40:00Z"
+//
+// Each, when set, wins over what the build information says.
+var version, commit, commitTime string
+
 var (
 	once sync.Once
 	info Info
@@ -36,9 +46,23 @@ var (
 func Get() Info {
 	once.Do(func() {
 		bi, ok := debug.ReadBuildInfo()
-		info = fromBuildInfo(bi, ok)
+		info = withOverrides(fromBuildInfo(bi, ok), version, commit, commitTime)
 	})
 	return info
+}
+
+// withOverrides replaces the fields whose override is not empty.
+func withOverrides(i Info, version, commit, commitTime string) Info {
+	if version != "" {
+		i.Version = version
+	}
+	if commit != "" {
+		i.Commit = commit
+	}
+	if commitTime != "" {
+		i.Time = commitTime
+	}
+	return i
 }
 
 // fromBuildInfo extracts Info from what the runtime reported; ok false

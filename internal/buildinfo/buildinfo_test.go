@@ -44,3 +44,14 @@ func TestGetIsStable(t *testing.T) {
 		t.Fatalf("Get() = %+v", Get())
 	}
 }
+
+func TestOverrides(t *testing.T) {
+	base := Info{Version: "devel", Commit: "unknown", Time: "unknown", Go: "go1.26.8"}
+	got := withOverrides(base, "v1.0.0", "abc", "")
+	if got.Version != "v1.0.0" || got.Commit != "abc" || got.Time != "unknown" {
+		t.Fatalf("%+v", got)
+	}
+	if withOverrides(base, "", "", "") != base {
+		t.Fatal("empty overrides changed the info")
+	}
+}
