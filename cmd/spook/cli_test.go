@@ -418,10 +418,9 @@ func TestStatusAndMembers(t *testing.T) {
 // backend never reports.
 func TestStatusEvents(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(api.Status{
-			Name: "n2", Cluster: "c", Applied: map[string]uint64{"n1": 5, "n2": 7},
-			Collapsed: map[string]uint64{"n1": 4, "n2": 7}, Events: []string{"n3 is unreachable", "divergence repaired"},
-		})
+		// Events as an older node sends them: preformatted strings.
+		io.WriteString(w, `{"name":"n2","cluster":"c","applied":{"n1":5,"n2":7},"collapsed":{"n1":4,"n2":7},`+
+			`"recent_events":["n3 is unreachable","divergence repaired"]}`)
 	}))
 	defer srv.Close()
 	out, _, err := run("status", "--addr", srv.URL)
