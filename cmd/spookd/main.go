@@ -312,7 +312,12 @@ func checkPeerAddr(addr string) error {
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("address %q: %v (want HOST:PORT)", addr, err)
+		reason := err.Error()
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			reason = ae.Err // without the address, which the message already quotes
+		}
+		return fmt.Errorf("address %q: %s (want HOST:PORT; members are separated by commas)", addr, reason)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		return fmt.Errorf("address %q: port %q is not a number from 1 to 65535", addr, port)
