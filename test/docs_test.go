@@ -84,9 +84,9 @@ func runnableBlocks(t *testing.T, root string) []docBlock {
 	return out
 }
 
-// freeBase returns 7001 when 7001-7003 are free, else the first port of
-// three free consecutive ones.
-func freeBase(t *testing.T) int {
+// freeBase returns 7001 when 7001-7003 are free (and preferred), else the
+// first port of three free consecutive ones.
+func freeBase(t *testing.T, prefer7001 bool) int {
 	t.Helper()
 	free := func(base int) bool {
 		var lns []net.Listener
@@ -104,7 +104,7 @@ func freeBase(t *testing.T) int {
 		}
 		return true
 	}
-	if free(7001) {
+	if prefer7001 && free(7001) {
 		return 7001
 	}
 	for range 50 {
@@ -175,12 +175,18 @@ func stopGroup(pgid int) {
 	syscall.Kill(-pgid, syscall.SIGKILL)
 }
 
-// waitReady polls /readyz on each port until it answers 200 (bounded).
-func waitReady(t *testing.T, base int, logs *safeBuffer) {
+// waitReady polls /readyz on each port until it answers 200 (bounded),
+// and reports false if the cluster's process exits first.
+func waitReady(t *testing.T, base int, logs *safeBuffer, exited <-chan struct{}) bool {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for p := base; p < base+3; p++ {
 		for {
+			select {
+			case <-exited:
+				return false
+			default:
+			}
 			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", p))
 			if err == nil {
 				resp.Body.Close()
@@ -194,6 +200,7 @@ func waitReady(t *testing.T, base int, logs *safeBuffer) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	return true
 }
 
 func TestDocsRunnable(t *testing.T) {
@@ -224,7 +231,7 @@ func TestDocsRunnable(t *testing.T) {
 			t.Fatalf("go build -o DIR/ ./cmd/... wrote no %s: %v", name, err)
 		}
 	}
-	base := freeBase(t)
+	base := freeBase(t, true)
 	if base != 7001 {
 		t.Logf("ports 7001-7003 are taken here: the blocks run on %d-%d", base, base+2)
 	}
@@ -237,27 +244,41 @@ func TestDocsRunnable(t *testing.T) {
 		}
 	}
 
-	// The quick start's cluster, from a scratch directory.
+	// The quick start's cluster, from a scratch directory. A port taken
+	// between the check and spook up's listen (another process on this
+	// machine) makes spook up exit at once: then another base is tried.
 	dir := t.TempDir()
-	logs := &safeBuffer{}
-	up := exec.Command(filepath.Join(bin, "spook"), "up", "--base-port", strconv.Itoa(base))
-	up.Dir, up.Env, up.Stdout, up.Stderr = dir, env, logs, logs
-	up.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := up.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		up.Process.Signal(syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { up.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-up.Process.Pid, syscall.SIGKILL)
-			<-done
+	var up *exec.Cmd
+	var logs *safeBuffer
+	for attempt := 0; ; attempt++ {
+		logs = &safeBuffer{}
+		up = exec.Command(filepath.Join(bin, "spook"), "up", "--base-port", strconv.Itoa(base))
+		up.Dir, up.Env, up.Stdout, up.Stderr = dir, env, logs, logs
+		up.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := up.Start(); err != nil {
+			t.Fatal(err)
 		}
-	}()
-	waitReady(t, base, logs)
+		exited := make(chan struct{})
+		go func() { up.Wait(); close(exited) }()
+		if waitReady(t, base, logs, exited) {
+			defer func() {
+				up.Process.Signal(syscall.SIGINT)
+				select {
+				case <-exited:
+				case <-time.After(10 * time.Second):
+					syscall.Kill(-up.Process.Pid, syscall.SIGKILL)
+					<-exited
+				}
+			}()
+			break
+		}
+		if attempt == 2 {
+			t.Fatalf("spook up exited three times:\n%s", logs)
+		}
+		t.Logf("spook up on %d exited (%s); trying other ports", base, strings.TrimSpace(logs.String()))
+		base = freeBase(t, false)
+		env = append(env, "SPOOK_ADDR=127.0.0.1:"+strconv.Itoa(base))
+	}
 	for _, blk := range blocks {
 		if blk.mode == "" {
 			runBlock(t, blk, dir, env, base)
