@@ -32,7 +32,8 @@ import (
 //     root, and checks both binaries appear: a plain 'go build ./cmd/...'
 //     of several packages writes none);
 //   - when a port of 7001-7003 is taken on this machine, three free
-//     consecutive ports replace them throughout.
+//     consecutive ports replace them throughout, and SPOOK_ADDR names the
+//     first (the CLI's default address is 7001's).
 var runnableMark = regexp.MustCompile(`^<!-- runnable(?::\s*(\w+))?\s*-->$`)
 
 // docBlock is one runnable shell block.
