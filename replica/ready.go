@@ -51,6 +51,10 @@ type Ready struct {
 type Envelope struct {
 	To      causal.NodeID
 	Message Message
+	// Bytes estimates the encoded size of a MsgTxns batch (the sum of its
+	// transactions' record sizes), for the driver's flow control; zero
+	// for other messages.
+	Bytes int
 }
 
 // Change is one key changed by an applied transaction or a repair.

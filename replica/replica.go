@@ -627,6 +627,7 @@ func (r *Replica) Ready() Ready {
 				txns[i] = q[i].txn
 			}
 			r.send(id, Message{Type: MsgTxns, Txns: txns})
+			r.ready.Messages[len(r.ready.Messages)-1].Bytes = size
 			q = q[n:]
 		}
 	}
