@@ -184,15 +184,43 @@ func (c *Core) accepting() error {
 // transaction changed nothing: there is nothing to wait for, and t will
 // not be answered either. Otherwise t is answered through Done or Unknown.
 func (c *Core) Propose(t Ticket, fn func(b *crdt.Builder) error) (replica.Token, error) {
+	return c.propose(t, func() (replica.Token, error) { return c.r.Propose(fn) })
+}
+
+// Remove proposes the operator removal of member id as ticket t; it is
+// answered like a Propose.
+func (c *Core) Remove(t Ticket, id causal.NodeID) (replica.Token, error) {
+	return c.propose(t, func() (replica.Token, error) { return c.r.Remove(id) })
+}
+
+// Leave proposes this node's graceful leave as ticket t; it is answered
+// like a Propose.
+func (c *Core) Leave(t Ticket) (replica.Token, error) {
+	return c.propose(t, c.r.Leave)
+}
+
+func (c *Core) propose(t Ticket, do func() (replica.Token, error)) (replica.Token, error) {
 	if err := c.accepting(); err != nil {
 		return replica.Token{}, err
 	}
-	tok, err := c.r.Propose(fn)
+	tok, err := do()
 	if err != nil || tok.IsZero() {
 		return tok, err
 	}
 	c.fresh = append(c.fresh, t)
 	return tok, nil
+}
+
+// Import applies bundle transactions (see replica.Import) as ticket t,
+// which is answered once whatever they wrote is durable. It returns how
+// many were applied.
+func (c *Core) Import(t Ticket, txns []*crdt.Txn) (int, error) {
+	if err := c.accepting(); err != nil {
+		return 0, err
+	}
+	applied := c.r.Import(txns)
+	c.fresh = append(c.fresh, t)
+	return applied, nil
 }
 
 // Step hands a peer's message to the replica, after crediting the peer's

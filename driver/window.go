@@ -108,7 +108,6 @@ func (w *window) reset(tick uint64) {
 	w.bytes, w.inflight, w.progressTick = 0, nil, tick
 }
 
-
 // check asserts the window's accounting.
 func (w *window) check(id causal.NodeID, maxBytes int) {
 	sum, largest := 0, 0

@@ -130,27 +130,22 @@ func (ps *peerSet) dial(ctx context.Context, addr string) (*wire.Conn, net.Conn,
 	return conn, raw, nil
 }
 
-// send queues a message for its peer, dropping the oldest queued message
-// when the queue is full: the replica's anti-entropy repairs what a
-// dropped message would have carried, so a stalled peer costs bounded
-// memory.
-func (ps *peerSet) send(env replica.Envelope) {
+// send queues a message for its peer. It reports false, dropping the
+// message, when the peer's queue is full: the loop tells the driver core
+// (NotSent), and the replica's anti-entropy repairs what the message
+// would have carried, so a stalled peer costs bounded memory.
+func (ps *peerSet) send(env replica.Envelope) bool {
 	p := ps.get(env.To)
 	if p == nil {
-		return
+		return true // no address known (yet): as good as a lost message
 	}
-	for {
-		select {
-		case p.queue <- env.Message:
-			return
-		default:
-		}
-		select {
-		case <-p.queue:
-			p.dropped++
-			ps.n.metrics.dropped.WithLabelValues(p.name).Inc()
-		default:
-		}
+	select {
+	case p.queue <- env.Message:
+		return true
+	default:
+		p.dropped++
+		ps.n.metrics.dropped.WithLabelValues(p.name).Inc()
+		return false
 	}
 }
 
@@ -189,9 +184,9 @@ func (ps *peerSet) getOrAttach(id causal.NodeID, name string, attach bool) *peer
 // the configured join peers. Called with ps.mu held (not n.mu).
 func (ps *peerSet) lookup(id causal.NodeID) (name, addr string) {
 	n := ps.n
-	n.mu.Lock()
+	n.mu.RLock()
 	members := n.r.Members()
-	n.mu.Unlock()
+	n.mu.RUnlock()
 	for _, m := range members {
 		if m.ID == id && !m.Self {
 			return m.Name, m.Addr
@@ -211,9 +206,9 @@ func (ps *peerSet) lookup(id causal.NodeID) (name, addr string) {
 // reconcile stops links to members that left or were removed.
 func (ps *peerSet) reconcile() {
 	n := ps.n
-	n.mu.Lock()
+	n.mu.RLock()
 	members := n.r.Members()
-	n.mu.Unlock()
+	n.mu.RUnlock()
 	gone := map[causal.NodeID]bool{}
 	for _, m := range members {
 		if m.State == replica.StateLeft || m.State == replica.StateRemoved {
@@ -253,6 +248,7 @@ func (ps *peerSet) run(p *peer) {
 			n.metrics.links.WithLabelValues(p.name).Inc()
 			err = ps.pump(p, conn, raw)
 			raw.Close()
+			n.linkDown(p.id)
 			n.log.Debug("link down", "peer", p.name, "err", err)
 		} else {
 			n.log.Debug("dial failed", "peer", p.name, "addr", p.addr, "err", err)
@@ -304,6 +300,9 @@ func (ps *peerSet) write(p *peer, conn *wire.Conn, raw net.Conn, codec *replica.
 			conn.Flush()
 			return nil
 		case <-ps.stop:
+			// A fresh deadline: the last one may have expired while the
+			// link sat idle, and would fail the drain at once.
+			raw.SetWriteDeadline(time.Now().Add(DefaultHandshakeTimeout))
 			ps.drain(p, conn, codec, buf)
 			conn.WriteClose(wire.ReasonShutdown, "node shutting down")
 			conn.Flush()
@@ -345,6 +344,18 @@ func (ps *peerSet) drain(p *peer, conn *wire.Conn, codec *replica.LinkCodec, buf
 			return
 		}
 	}
+}
+
+// stopLinks ends every outbound link without flushing (fail-stop: a
+// failed node sends nothing more) and starts no new one.
+func (ps *peerSet) stopLinks() {
+	ps.mu.Lock()
+	ps.done = true
+	for id, p := range ps.peers {
+		close(p.stop)
+		delete(ps.peers, id)
+	}
+	ps.mu.Unlock()
 }
 
 // close stops every link and waits for them.
@@ -396,7 +407,7 @@ func (n *Node) readSession(conn *wire.Conn, codec *replica.LinkCodec) error {
 			n.log.Warn("undecodable message; closing link", "peer", remote.NodeName, "err", err)
 			return err
 		}
-		n.step(remote.Node, m)
+		n.deliver(remote.Node, m)
 	}
 }
 
@@ -437,5 +448,6 @@ func (n *Node) serveBridged(raw net.Conn, role byte) {
 	go func() { dead <- n.readSession(conn, replica.NewLinkCodec()) }()
 	err = n.peers.write(p, conn, raw, replica.NewLinkCodec(), dead)
 	raw.Close()
+	n.linkDown(remote.Node)
 	n.log.Info("bridged link down", "peer", remote.NodeName, "err", err)
 }

@@ -26,3 +26,14 @@ func (r *Replica) sendTxns(to causal.NodeID, txns []*crdt.Txn, bytes int) {
 	r.send(to, Message{Type: MsgTxns, Txns: txns})
 	r.ready.Messages[len(r.ready.Messages)-1].Bytes = bytes
 }
+
+// Settle finishes work the replica defers until it is read (the collapsed
+// cut is recomputed lazily). After Settle, and until the next call that
+// changes the replica, its read methods (Status, Collapsed, AppliedBy,
+// Members, Keyspace) change nothing, so a driver may let several
+// goroutines read concurrently.
+func (r *Replica) Settle() {
+	if r.cutDirty {
+		r.recomputeCut()
+	}
+}
