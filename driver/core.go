@@ -352,6 +352,16 @@ func (c *Core) Fail(err error) {
 // persisted and answered.
 func (c *Core) Close() { c.closed = true }
 
+// Appended returns how many records (a snapshot counting as one) the Core
+// has handed out; Synced(Appended()) says all of them are durable.
+func (c *Core) Appended() uint64 { return c.appended }
+
+// Idle reports whether the Core holds nothing back: no output waiting for
+// durability, no write waiting for an answer, nothing to hand out.
+func (c *Core) Idle() bool {
+	return len(c.held) == 0 && len(c.fresh) == 0 && c.out.empty() && (c.failed != nil || !c.r.HasReady())
+}
+
 // Pending reports whether writes are still waiting for a sync.
 func (c *Core) Pending() bool {
 	for _, h := range c.held {

@@ -135,7 +135,7 @@ func (s *simulator) tryRemove() {
 		if !nd.up() || nd.dead || s.step < nd.pausedUntil {
 			continue
 		}
-		tok, err := nd.r.Remove(s.nodes[s.victim].id)
+		tok, err := nd.core.Remove(0, s.nodes[s.victim].id)
 		s.trace.event(evRemove, uint64(nd.idx))
 		switch {
 		case err == nil:
@@ -169,7 +169,7 @@ func (s *simulator) tryLeave() {
 		return
 	}
 	if st := l.r.Status().State; st == replica.NodeMember {
-		tok, err := l.r.Leave()
+		tok, err := l.core.Leave(0)
 		s.trace.event(evLeave, uint64(l.idx), tok.Counter)
 		if err != nil {
 			s.logf("%s Leave: %v", l.name, err)

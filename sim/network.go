@@ -15,6 +15,7 @@ type frame struct {
 // every frame in flight and starts a new session, whose codecs start
 // empty.
 type link struct {
+	from, to int // node indexes
 	queue   []frame // in send order; deliverAt never decreases along it
 	head    int     // queue[:head] already delivered
 	lastAt  int     // deliverAt of the newest frame (FIFO floor)
