@@ -113,7 +113,7 @@ func (s *simulator) write(n *node, ss *session) {
 	})
 	s.trace.event(evPropose, uint64(n.idx), uint64(o.kind), tok.Counter)
 	switch {
-	case errors.Is(err, replica.ErrReadOnly):
+	case errors.Is(err, replica.ErrReadOnly), errors.Is(err, driver.ErrFailed):
 		s.logf("%s session %d: write refused: %v", n.name, ss.id, err)
 		return
 	case err != nil:

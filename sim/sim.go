@@ -124,6 +124,12 @@ type node struct {
 	acks       map[driver.Ticket]pendingAck
 	nextTicket driver.Ticket
 
+	// failedUntil, when non-zero, marks a node in fail-stop after a disk
+	// failure: it is crashed and restarted at that step. failedApplied is
+	// its applied vector when it failed, which must not move.
+	failedUntil   int
+	failedApplied causal.VersionVector
+
 	clockOffsetMs int64
 	pausedUntil   int // paused while step < pausedUntil
 	downUntil     int // crashed: restarts at this step
@@ -382,6 +388,13 @@ func (s *simulator) drain(n *node) {
 		for _, t := range out.Done {
 			s.ack(n, t)
 		}
+		for _, t := range out.Unknown {
+			// Never acknowledged: the write may or may not survive.
+			if a, ok := n.acks[t]; ok {
+				delete(n.acks, t)
+				s.logf("%s write %v: outcome unknown", n.name, a.dot)
+			}
+		}
 	}
 }
 
@@ -595,7 +608,9 @@ func (s *simulator) deliverFrame(from, to *node, l *link, payload []byte) {
 		s.breakLink(l)
 		return
 	}
-	if err := to.core.Step(from.id, m); err != nil {
+	if err := to.core.Step(from.id, m); errors.Is(err, driver.ErrFailed) {
+		return // a fail-stopped node reads nothing more
+	} else if err != nil {
 		s.res.StepErrors++
 		s.trace.event(evStepError, uint64(to.idx), uint64(m.Type))
 		s.logf("%s step %s from %s: %v", to.name, m.Type, from.name, err)
@@ -619,6 +634,7 @@ func (s *simulator) crash(n *node, forGood bool) {
 	s.res.Crashes++
 	n.r, n.core = nil, nil
 	n.acks = nil
+	n.failedUntil = 0
 	n.lastCut = causal.VersionVector{}
 	n.pausedUntil = 0
 	n.dead = forGood
