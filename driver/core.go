@@ -263,7 +263,7 @@ func (c *Core) LinkDown(peer causal.NodeID) {
 // for the peer was full): the window gives back its bytes and the replica
 // is told.
 func (c *Core) NotSent(env replica.Envelope) {
-	if w := c.windows[env.To]; w != nil && env.Message.Type == replica.MsgTxns {
+	if w := c.windows[env.To]; w != nil && env.Push {
 		w.release(env.Bytes)
 	}
 	c.reportDropped(env.To)
@@ -315,7 +315,7 @@ func (c *Core) release() {
 // emit passes messages through the peers' windows into c.out.Send.
 func (c *Core) emit(envs []replica.Envelope) {
 	for _, env := range envs {
-		if env.Message.Type == replica.MsgTxns {
+		if env.Push {
 			w := c.windows[env.To]
 			if w == nil {
 				w = &window{progressTick: c.tick}

@@ -45,13 +45,17 @@
 //
 // # Flow control
 //
-// Pushed transactions are the only bulk traffic a peer does not ask for.
+// Pushed transactions (Envelope.Push) are the only bulk traffic a peer does
+// not ask for.
 // The Core counts, per peer, the bytes of transaction batches sent and not
 // yet covered by the applied vector the peer reports in its messages (an
 // acknowledgement-based window, like raft's MaxInflightMsgs but in bytes).
 // A batch that would take a peer past Config.MaxWindowBytes is not sent:
 // the replica is told (ReportDropped), sends the peer a digest, and the
-// peer fetches what it lacks from the retained log when it can. A link that
+// peer fetches what it lacks from the retained log when it can. Later
+// pushes are dropped too until the window empties, since they would only
+// wait in the peer's causal buffer for the dropped one; answers to fetches
+// are not windowed, so the peer can always catch up. A link that
 // breaks (LinkDown) or a window that sees no acknowledgement for
 // Config.WindowTimeoutTicks releases its bytes: what was in flight is lost
 // and anti-entropy repairs it. Other messages (probes, digests, answers to

@@ -15,6 +15,11 @@ type window struct {
 	inflight     []flight
 	progressTick uint64 // last tick the window was empty or shrank
 	reportedTick uint64 // tick+1 of the last ReportDropped for this peer
+	// blocked is set when a push is not admitted and cleared when the
+	// window empties: pushes after a dropped one would only wait in the
+	// peer's causal buffer for it, so they are dropped too until the peer
+	// has caught up by fetching.
+	blocked bool
 }
 
 // flight is one transaction batch in flight: released once the peer's
@@ -29,7 +34,11 @@ type flight struct {
 // transaction at the size limit can always travel.
 func (w *window) admit(env replica.Envelope, maxBytes int, tick uint64) bool {
 	size := max(env.Bytes, 1)
-	if w.bytes > 0 && w.bytes+size > maxBytes {
+	if w.bytes == 0 {
+		w.blocked = false
+	}
+	if w.blocked || (w.bytes > 0 && w.bytes+size > maxBytes) {
+		w.blocked = true
 		return false
 	}
 	if w.bytes == 0 {
@@ -105,7 +114,7 @@ func (w *window) release(size int) {
 
 // reset forgets everything in flight (lost with its link).
 func (w *window) reset(tick uint64) {
-	w.bytes, w.inflight, w.progressTick = 0, nil, tick
+	w.bytes, w.inflight, w.progressTick, w.blocked = 0, nil, tick, false
 }
 
 // check asserts the window's accounting.

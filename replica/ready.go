@@ -55,6 +55,10 @@ type Envelope struct {
 	// transactions' record sizes), for the driver's flow control; zero
 	// for other messages.
 	Bytes int
+	// Push marks a MsgTxns batch this node pushes unasked (its own new
+	// transactions), as opposed to an answer to a peer's fetch: the
+	// driver's flow control applies to pushes only.
+	Push bool
 }
 
 // Change is one key changed by an applied transaction or a repair.
