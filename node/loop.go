@@ -265,8 +265,11 @@ func (n *Node) snapshotDueLocked() *snapshotJob {
 func (n *Node) do(st *loopState, out *driver.Output) {
 	if err := n.persist(out); err != nil {
 		n.fail(err)
-		// What this Output answers as done is still true (batch answers
-		// writes already applied); the core turns the rest into Unknown.
+		// The writes this Output would answer (batch answers at once) are
+		// applied but their records did not reach the log: unknown. The
+		// core turns the writes it still holds into Unknown itself.
+		out.Unknown = append(out.Unknown, out.Done...)
+		out.Done = nil
 	}
 	if out.SyncTo > 0 && n.store != nil {
 		n.syncWant.Store(max(n.syncWant.Load(), out.SyncTo))
