@@ -17,11 +17,16 @@
 //   - the loop goroutine, the only writer, takes what has arrived in one
 //     pass (requests, messages, completed syncs, a tick), feeds it to the
 //     core under the write lock, then, without the lock, does the core's
-//     output: appends records to the log, asks the syncer for an fsync,
-//     queues messages to peers, publishes changes and answers clients;
-//   - the syncer goroutine fsyncs the log (group commit: writes appended
-//     during one fsync share the next) and writes periodic snapshots, so no
-//     disk wait happens on the loop.
+//     output: hands records to the disk goroutine, queues messages to
+//     peers, publishes changes and answers clients;
+//   - the disk goroutine (policies batch and always) appends the records,
+//     fsyncs once per round (group commit: records handed over during one
+//     fsync share the next), writes periodic snapshots once the records
+//     they cover are durable, and reports each round to the loop, so no
+//     disk wait happens on the loop. When more than MaxDiskQueueBytes wait
+//     for it, the loop takes no new requests or messages until it catches
+//     up. Under policy none the loop appends itself (no fsync), since the
+//     records must reach the operating system before messages leave.
 //
 // A client's transaction function runs on the loop with the read lock
 // held (the loop changes nothing while it runs): it may read through View

@@ -61,11 +61,12 @@ type snapshotJob struct {
 }
 
 // loop is the node's one writer: each pass takes what has arrived (client
-// requests, peer messages, completed syncs, a tick), runs it through the
-// driver core under mu, then does the core's output without holding mu:
-// appends records, asks the syncer for an fsync, queues messages to peers,
-// publishes changes and answers clients. Disk waits (fsync, snapshot
-// files) happen on the syncer goroutine, never here.
+// requests, peer messages, completed disk rounds, a tick), runs it through
+// the driver core under mu, then does the core's output without holding
+// mu: hands records to the disk goroutine, queues messages to peers,
+// publishes changes and answers clients. Disk waits (append, fsync,
+// snapshot files) happen on the disk goroutine, never here, except under
+// policy none, where the loop appends (no fsync) before sending.
 func (n *Node) loop() {
 	defer n.wg.Done()
 	defer close(n.loopDone)
@@ -74,6 +75,20 @@ func (n *Node) loop() {
 	st := &loopState{tickets: map[driver.Ticket]*request{}}
 	for {
 		var p pass
+		if n.disk != nil && n.disk.full() {
+			// The disk is behind: take no new work until it catches up.
+			select {
+			case <-n.stop:
+				n.shutdown(st)
+				return
+			case <-ticker.C:
+				p.tick = true
+			case s := <-n.synced:
+				p.synced = append(p.synced, s)
+			}
+			n.run(st, &p)
+			continue
+		}
 		select {
 		case <-n.stop:
 			n.shutdown(st)
@@ -175,9 +190,7 @@ func (n *Node) run(st *loopState, p *pass) {
 		n.do(st, &outs[i])
 	}
 	if job != nil {
-		n.snapMu.Lock()
-		n.snapJob = job
-		n.snapMu.Unlock()
+		n.writeSnapshot(job)
 	}
 	if p.tick {
 		n.peers.reconcile()
@@ -257,26 +270,39 @@ func (n *Node) snapshotDueLocked() *snapshotJob {
 		return nil
 	}
 	n.recordsSinceSn = 0
-	return &snapshotJob{index: n.lastIndex, data: n.r.Snapshot()}
+	return &snapshotJob{data: n.r.Snapshot()}
+}
+
+// writeSnapshot has a periodic snapshot written after the records handed
+// out so far: by the disk goroutine once they are durable, or here under
+// policy none.
+func (n *Node) writeSnapshot(job *snapshotJob) {
+	if n.disk != nil {
+		n.disk.submit(diskJob{periodic: job})
+		return
+	}
+	if err := n.store.WriteSnapshot(n.lastIndex, job.data); err != nil {
+		n.fail(fmt.Errorf("write snapshot: %w", err))
+		return
+	}
+	n.log.Info("snapshot written", "index", n.lastIndex, "bytes", len(job.data))
 }
 
 // do carries out one Output in its order: persist, sync, send, publish,
 // answer.
 func (n *Node) do(st *loopState, out *driver.Output) {
-	if err := n.persist(out); err != nil {
+	if n.disk != nil {
+		if out.Snapshot != nil || len(out.Records) > 0 || out.SyncTo > 0 {
+			n.disk.submit(diskJob{snapshot: out.Snapshot, records: out.Records, upTo: out.SyncTo})
+		}
+		n.recordsSinceSn += len(out.Records)
+	} else if err := n.persist(out); err != nil {
 		n.fail(err)
 		// The writes this Output would answer (batch answers at once) are
 		// applied but their records did not reach the log: unknown. The
 		// core turns the writes it still holds into Unknown itself.
 		out.Unknown = append(out.Unknown, out.Done...)
 		out.Done = nil
-	}
-	if out.SyncTo > 0 && n.store != nil {
-		n.syncWant.Store(max(n.syncWant.Load(), out.SyncTo))
-		select {
-		case n.syncKick <- struct{}{}:
-		default:
-		}
 	}
 	for _, env := range out.Send {
 		if !n.peers.send(env) {
@@ -299,9 +325,9 @@ func (n *Node) do(st *loopState, out *driver.Output) {
 	}
 }
 
-// persist writes an Output's snapshot and records to the log. Under fsync
-// policy none it flushes them to the operating system before anything
-// that advertises them leaves.
+// persist writes an Output's snapshot and records to the log on the loop,
+// under policy none (there is no disk goroutine then), and flushes them to
+// the operating system before anything that advertises them leaves.
 func (n *Node) persist(out *driver.Output) error {
 	if n.store == nil {
 		return nil
@@ -325,50 +351,6 @@ func (n *Node) persist(out *driver.Output) error {
 			return fmt.Errorf("flush log: %w", err)
 		}
 	}
-	return nil
-}
-
-// syncer makes appended records durable off the loop: it fsyncs up to the
-// highest SyncTo asked for (writes that arrive during one fsync share the
-// next: group commit), reports back, and writes a pending periodic
-// snapshot once the records it covers are durable.
-func (n *Node) syncer() {
-	defer n.wg.Done()
-	for {
-		select {
-		case <-n.syncKick:
-		case <-n.loopDone:
-			return
-		}
-		want := n.syncWant.Load()
-		err := n.store.Log().Sync()
-		if err != nil {
-			err = fmt.Errorf("sync log: %w", err)
-		}
-		if err == nil {
-			err = n.writeSnapshotJob()
-		}
-		select {
-		case n.synced <- syncDone{upTo: want, err: err}:
-		case <-n.loopDone:
-			return
-		}
-	}
-}
-
-// writeSnapshotJob writes the pending periodic snapshot, if any.
-func (n *Node) writeSnapshotJob() error {
-	n.snapMu.Lock()
-	job := n.snapJob
-	n.snapJob = nil
-	n.snapMu.Unlock()
-	if job == nil {
-		return nil
-	}
-	if err := n.store.WriteSnapshot(job.index, job.data); err != nil {
-		return fmt.Errorf("write snapshot: %w", err)
-	}
-	n.log.Info("snapshot written", "index", job.index, "bytes", len(job.data))
 	return nil
 }
 
@@ -408,21 +390,11 @@ func (n *Node) shutdown(st *loopState) {
 		p.requests = nil
 		p.inbound = nil // the core refuses them once closed
 		n.run(st, &p)
-		if len(st.tickets) == 0 || n.Failed() != nil {
+		if len(st.tickets) == 0 || n.Failed() != nil || n.disk == nil {
 			break
 		}
-		// Writes wait for a sync: do it here, the syncer may be idle.
-		if n.store != nil {
-			want := n.syncWant.Load()
-			err := n.store.Log().Sync()
-			if err != nil {
-				err = fmt.Errorf("sync log: %w", err)
-			}
-			n.run(st, &pass{synced: []syncDone{{upTo: want, err: err}}})
-		}
-		if len(st.tickets) == 0 {
-			break
-		}
+		// Writes wait for the disk round that covers them.
+		n.run(st, &pass{synced: []syncDone{<-n.synced}})
 	}
 	// Requests still queued get a definite "not done".
 	for {
@@ -440,12 +412,8 @@ func (n *Node) shutdown(st *loopState) {
 		delete(st.tickets, t)
 		req.done <- result{tok: req.tok, err: fmt.Errorf("%w: %v", api.ErrUnknownOutcome, n.Failed())}
 	}
-	if n.store != nil && n.Failed() == nil {
-		// Under batch, everything acknowledged is made durable before exit.
-		if err := n.store.Log().Sync(); err != nil {
-			n.log.Error("final sync failed", "err", err)
-		}
-	}
+	// The disk goroutine writes and syncs what it still holds, then ends:
+	// under batch, everything acknowledged is durable before Close returns.
 }
 
 // noteEvents logs replica events and keeps the most recent for Status.

@@ -38,13 +38,10 @@ type Node struct {
 
 	requests chan *request // client writes and admin actions, to the loop
 	inbound  chan inbound  // peer messages and link events, to the loop
-	synced   chan syncDone // completed syncs, from the syncer to the loop
-	syncKick chan struct{} // wakes the syncer
-	syncWant atomic.Uint64 // the highest SyncTo asked for
-	// snapJob is a periodic snapshot the syncer writes after its next
-	// sync (the records it covers are then durable). Guarded by snapMu.
-	snapMu  sync.Mutex
-	snapJob *snapshotJob
+	synced   chan syncDone // completed disk rounds, to the loop
+	// disk writes the log off the loop (policies batch and always); nil
+	// without a data directory or under policy none.
+	disk *disk
 
 	// Wait callers park on changed, which the loop closes and replaces
 	// after a pass while waiting > 0.
@@ -59,8 +56,8 @@ type Node struct {
 	joinPeers []replica.Peer // the peers found at Config.Join addresses
 
 	store          *storage.Store // nil when DataDir is empty
-	lastIndex      uint64         // index of the last log record appended (loop only)
-	recordsSinceSn int            // records appended since the last snapshot (loop only)
+	lastIndex      uint64         // index of the last record the loop appended (policy none only)
+	recordsSinceSn int            // records handed out since the last snapshot (loop only)
 
 	stop     chan struct{} // closed by Close
 	loopDone chan struct{} // closed when the loop has answered its last request
@@ -106,7 +103,6 @@ func Start(cfg Config) (*Node, error) {
 		requests: make(chan *request, MaxQueuedRequests),
 		inbound:  make(chan inbound, MaxQueuedMessages),
 		synced:   make(chan syncDone, 1),
-		syncKick: make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		loopDone: make(chan struct{}),
 		watch:    newWatchers(),
@@ -141,9 +137,15 @@ func Start(cfg Config) (*Node, error) {
 		n.closeStore()
 		return nil, err
 	}
-	n.wg.Add(2)
+	if n.store != nil && n.cfg.Fsync != storage.SyncNone {
+		n.disk = newDisk(n.store)
+	}
+	n.wg.Add(1)
 	go n.loop()
-	go n.syncer()
+	if n.disk != nil {
+		n.wg.Add(1)
+		go n.runDisk(n.disk)
+	}
 	n.log.Info("started", "addr", n.advertise, "data", cfg.DataDir, "fsync", cfg.Fsync.String(),
 		"members", len(cfg.Members), "join", cfg.Join)
 	return n, nil
