@@ -181,9 +181,18 @@ func (n *Node) run(st *loopState, p *pass) {
 		c.Tick(uint64(n.cfg.now().UnixMilli()))
 	}
 	outs := n.drainLocked()
-	job := n.snapshotDueLocked()
+	due := n.snapshotDueLocked()
 	n.r.Settle()
 	n.mu.Unlock()
+	var job *snapshotJob
+	if due {
+		// Encoding a large state takes a while: hold only the read lock,
+		// so reads go on (nothing changes meanwhile: the loop is the only
+		// writer, and it is here).
+		n.mu.RLock()
+		job = &snapshotJob{data: n.r.Snapshot()}
+		n.mu.RUnlock()
+	}
 
 	n.wakeWaiters()
 	for i := range outs {
@@ -263,14 +272,14 @@ func (n *Node) drainLocked() []driver.Output {
 	return outs
 }
 
-// snapshotDueLocked encodes a periodic snapshot when enough records have
-// been appended since the last. Called with mu held.
-func (n *Node) snapshotDueLocked() *snapshotJob {
+// snapshotDueLocked reports whether a periodic snapshot is due: enough
+// records were handed out since the last. Called with mu held.
+func (n *Node) snapshotDueLocked() bool {
 	if n.store == nil || n.recordsSinceSn < n.cfg.SnapshotEveryRecords || n.core.Failed() != nil {
-		return nil
+		return false
 	}
 	n.recordsSinceSn = 0
-	return &snapshotJob{data: n.r.Snapshot()}
+	return true
 }
 
 // writeSnapshot has a periodic snapshot written after the records handed
