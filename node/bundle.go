@@ -7,6 +7,7 @@ import (
 
 	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/driver"
 	"github.com/spooksystems/spook/replica"
 )
 
@@ -14,16 +15,16 @@ var _ api.Bundler = (*Node)(nil)
 
 // AppliedVector implements api.Bundler.
 func (n *Node) AppliedVector() causal.VersionVector {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
 	return n.r.Applied()
 }
 
 // ExportBundle implements api.Bundler.
 func (n *Node) ExportBundle(since causal.VersionVector) ([]byte, int, error) {
-	n.mu.Lock()
+	n.mu.RLock()
 	txns, err := n.r.TxnsSince(&since)
-	n.mu.Unlock()
+	n.mu.RUnlock()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -37,25 +38,14 @@ func (n *Node) ImportBundle(ctx context.Context, bundle []byte) (int, int, error
 	if err != nil {
 		return 0, 0, fmt.Errorf("%w: %v", api.ErrBadBundle, err)
 	}
-	if n.stopped() {
-		return 0, 0, api.ErrStopped
+	req := &request{viaCore: true}
+	req.action = func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
+		applied, err := c.Import(t, txns)
+		req.n = applied
+		return replica.Token{}, err
 	}
-	n.mu.Lock()
-	if n.closing || n.failed != nil {
-		n.mu.Unlock()
-		return 0, 0, api.ErrStopped
-	}
-	applied := n.r.Import(txns)
-	n.proposed++ // a sequence point: waitDurable below covers the import
-	seq := n.proposed
-	n.mu.Unlock()
-	n.signal()
-	if n.store != nil {
-		if err := n.waitDurable(ctx, seq); err != nil {
-			return len(txns), applied, err
-		}
-	}
-	return len(txns), applied, nil
+	res := n.submit(ctx, req)
+	return len(txns), res.n, res.err
 }
 
 // ExportState implements httpapi.StateBundler: the whole state as a
@@ -63,8 +53,8 @@ func (n *Node) ImportBundle(ctx context.Context, bundle []byte) (int, int, error
 // fresh node, one far behind, or an export with no vector). It returns
 // the bundle and its key count.
 func (n *Node) ExportState() ([]byte, int, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
 	b, keys := n.r.StateBundle()
 	return b, keys, nil
 }
@@ -78,34 +68,28 @@ func (n *Node) ImportState(ctx context.Context, file []byte) (keys, changed int,
 	if !replica.IsStateBundle(file) {
 		return 0, 0, false, nil
 	}
-	if n.stopped() {
-		return 0, 0, true, api.ErrStopped
-	}
-	n.mu.Lock()
-	if n.closing || n.failed != nil {
-		n.mu.Unlock()
-		return 0, 0, true, api.ErrStopped
-	}
-	_, keys, changed, err = n.r.ImportState(file)
-	var seq uint64
-	if err == nil {
-		n.proposed++ // a sequence point: waitDurable below covers the joined state
-		seq = n.proposed
-	}
-	n.mu.Unlock()
-	switch {
-	case errors.Is(err, replica.ErrBadBundle):
-		return 0, 0, true, fmt.Errorf("%w: %v", api.ErrBadBundle, err)
-	case errors.Is(err, replica.ErrReadOnly):
-		return 0, 0, true, fmt.Errorf("%w: %v", api.ErrReadOnly, err)
-	case err != nil:
-		return 0, 0, true, err
-	}
-	n.signal()
-	if n.store != nil {
-		if err := n.waitDurable(ctx, seq); err != nil {
-			return keys, changed, true, err
+	req := &request{viaCore: true}
+	req.action = func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
+		if err := c.Failed(); err != nil {
+			return replica.Token{}, fmt.Errorf("%w: %w", driver.ErrFailed, err)
 		}
+		// The join changes the state and leaves its snapshot in the
+		// replica's Ready; an empty Import then registers t with the core,
+		// which answers it once that snapshot is durable.
+		_, k, ch, err := c.Replica().ImportState(file)
+		if err != nil {
+			return replica.Token{}, err
+		}
+		keys, req.n = k, ch
+		_, err = c.Import(t, nil)
+		return replica.Token{}, err
 	}
-	return keys, changed, true, nil
+	res := n.submit(ctx, req)
+	switch {
+	case errors.Is(res.err, replica.ErrBadBundle):
+		return 0, 0, true, fmt.Errorf("%w: %v", api.ErrBadBundle, res.err)
+	case res.err != nil:
+		return 0, 0, true, res.err // keys is not to be read: the loop may not be done with it
+	}
+	return keys, res.n, true, nil
 }

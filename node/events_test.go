@@ -12,11 +12,11 @@ import (
 func TestStatusEventNamesPeer(t *testing.T) {
 	nodes, _ := startCluster(t, 2, false)
 	n, peer := nodes[0], causal.NodeIDFromName("n2")
-	n.mu.Lock()
 	ev := n.statusEvent(replica.Event{Type: replica.EventPeerSuspect, Node: peer,
 		Dot: causal.Dot{Node: peer, Counter: 3}, Reason: "missed a probe"})
+	n.mu.RLock()
 	stranger := n.peerName(causal.NodeIDFromName("nobody"))
-	n.mu.Unlock()
+	n.mu.RUnlock()
 	if ev.Type != "peer-suspect" || ev.Peer != "n2" || ev.PeerID != peer || ev.Txn != peer.String()+":3" ||
 		ev.Detail != "missed a probe" || ev.Time.IsZero() {
 		t.Fatalf("%+v", ev)

@@ -3,9 +3,11 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spooksystems/spook/api/http"
@@ -36,6 +38,8 @@ type ingress struct {
 	http  *httpapi.Server
 	wg    sync.WaitGroup
 
+	serveErr atomic.Pointer[error] // why the listener stopped, if it did
+
 	peerMu   sync.Mutex
 	peerConn map[net.Conn]struct{} // open inbound peer links, closed by close
 }
@@ -58,7 +62,13 @@ func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 	}
 	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password})
 	in.http = httpapi.New(n, httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws})
-	in.goServe(func() { in.mux.Serve() })
+	in.goServe(func() {
+		if err := in.mux.Serve(); err != nil && !errors.Is(err, net.ErrClosed) {
+			err = fmt.Errorf("listener stopped: %w", err)
+			in.serveErr.Store(&err)
+			n.log.Error("the single port stopped accepting connections", "err", err)
+		}
+	})
 	in.goServe(func() { in.wsMux.Serve() })
 	in.goServe(func() { in.resp.Serve(in.mux.RESP()) })
 	in.goServe(func() { in.http.Serve(in.mux.HTTP()) })
@@ -75,6 +85,14 @@ func (in *ingress) goServe(f func()) {
 }
 
 func (in *ingress) addr() string { return in.mux.Addr().String() }
+
+// err reports why the listener stopped serving, or nil while it serves.
+func (in *ingress) err() error {
+	if p := in.serveErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // acceptPeers serves every connection of l with serve, tracking each so
 // close can end it.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/driver"
 	"github.com/spooksystems/spook/replica"
 )
 
@@ -44,30 +45,18 @@ type LeaveResult struct {
 // nothing. Leaving twice returns the first departure's state with a zero
 // Token.
 func (n *Node) Leave(ctx context.Context) (LeaveResult, error) {
-	if n.stopped() {
-		return LeaveResult{}, api.ErrStopped
-	}
-	n.mu.Lock()
-	if n.closing || n.failed != nil {
-		n.mu.Unlock()
-		return LeaveResult{}, api.ErrStopped
-	}
+	n.mu.RLock()
+	state := n.r.Status().State
+	n.mu.RUnlock()
 	var tok replica.Token
-	var err error
-	switch st := n.r.Status().State; st {
-	case replica.NodeMember:
-		tok, err = n.r.Leave()
-	case replica.NodeLeft:
-		// Already left: report who has the departure.
-	default:
-		err = fmt.Errorf("%w: node is %s", api.ErrReadOnly, st)
-	}
-	n.mu.Unlock()
-	if err != nil {
-		return LeaveResult{}, err
-	}
-	n.signal()
-	if !tok.IsZero() {
+	if state != replica.NodeLeft {
+		res := n.submit(ctx, &request{action: func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
+			return c.Leave(t)
+		}})
+		if res.err != nil {
+			return LeaveResult{}, res.err
+		}
+		tok = res.tok
 		n.log.Info("leaving the cluster", "token", fmt.Sprint(tok))
 	}
 	res, err := n.waitLeft(ctx)
@@ -79,27 +68,35 @@ func (n *Node) Leave(ctx context.Context) (LeaveResult, error) {
 // left, or ctx ends.
 func (n *Node) waitLeft(ctx context.Context) (LeaveResult, error) {
 	for {
-		n.mu.Lock()
+		n.mu.RLock()
 		res := n.leaveProgress()
+		n.mu.RUnlock()
 		if len(res.Pending) == 0 {
-			n.mu.Unlock()
 			n.log.Info("left the cluster", "acknowledged_by", res.Acknowledged)
 			return res, nil
 		}
+		n.waitMu.Lock()
 		ch := n.changed
 		n.waiting++
-		n.mu.Unlock()
+		n.waitMu.Unlock()
+		// Re-check under the new channel: the loop may have moved between
+		// the check above and taking ch.
+		n.mu.RLock()
+		moved := len(n.leaveProgress().Pending) != len(res.Pending)
+		n.mu.RUnlock()
 		var err error
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			err = fmt.Errorf("%w (pending: %v): %v", ErrLeaveUnacknowledged, res.Pending, ctx.Err())
-		case <-n.stop:
-			err = api.ErrStopped
+		if !moved {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				err = fmt.Errorf("%w (pending: %v): %v", ErrLeaveUnacknowledged, res.Pending, ctx.Err())
+			case <-n.stop:
+				err = api.ErrStopped
+			}
 		}
-		n.mu.Lock()
+		n.waitMu.Lock()
 		n.waiting--
-		n.mu.Unlock()
+		n.waitMu.Unlock()
 		if err != nil {
 			return res, err
 		}
