@@ -110,6 +110,15 @@ func (n *Node) runDisk(d *disk) {
 			case n.synced <- done:
 			case <-n.loopDone:
 			}
+			continue
+		}
+		// Draining after the loop ended: no one will wake this goroutine
+		// again, so look for jobs left (and return when there are none)
+		// without waiting. Waiting here, after a round begun when the
+		// loop's end and a wake-up arrived together, hung Close for ever.
+		select {
+		case d.wake <- struct{}{}:
+		default:
 		}
 	}
 }
