@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -90,8 +91,7 @@ func TestBundleExportFallsBackToState(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pa.cmd.Process.Signal(syscall.SIGTERM) // a clean stop: every acknowledged write synced
-	<-pa.done
+	terminate(t, pa) // a clean stop: every acknowledged write synced
 	pa = startSpookd(t, a, argsA...)
 	defer pa.kill()
 	pb := startSpookd(t, b, "--node-id", "b", "--peers", "b="+b, "--log-level", "warn", "--data", t.TempDir())
@@ -111,5 +111,24 @@ func TestBundleExportFallsBackToState(t *testing.T) {
 	defer cb.Close()
 	if v, err := cb.Get(ctx, "k19").Result(); err != nil || v != "19" {
 		t.Fatalf("b: k19 = %q, %v (import said %s)", v, err, out)
+	}
+}
+
+// terminate sends p SIGTERM and waits (bounded: 20 s) for it to exit; a
+// node that does not is made to dump its goroutines (SIGQUIT) into the
+// failure.
+func terminate(t *testing.T, p *process) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			p.kill()
+		}
+		t.Fatalf("spookd did not stop within 20s of SIGTERM:\n%s", p.logs)
 	}
 }
