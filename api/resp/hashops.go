@@ -100,7 +100,7 @@ func readHRandField(v view, args [][]byte, out []byte) []byte {
 		}
 		if len(args) == 4 {
 			withValues = true
-			if count < -(1<<62) || count > 1<<62 {
+			if count < -(1<<62-1) || count > 1<<62-1 { // ±LONG_MAX/2, as Redis
 				return redcon.AppendError(out, "ERR value is out of range")
 			}
 		}

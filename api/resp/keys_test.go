@@ -40,6 +40,9 @@ func TestHashCommandsMore(t *testing.T) {
 		{"-ERR syntax error", []string{"HRANDFIELD", "one", "1", "WITH"}},
 		{"-ERR syntax error", []string{"HRANDFIELD", "one", "1", "WITHVALUES", "x"}},
 		{"-ERR value is out of range", []string{"HRANDFIELD", "one", "9223372036854775807", "WITHVALUES"}},
+		{"-ERR value is out of range", []string{"HRANDFIELD", "one", "4611686018427387904", "WITHVALUES"}},
+		{"-ERR value is not an integer or out of range", []string{"HRANDFIELD", "one", "-0", "WITHVALUES"}},
+		{"-ERR value is not an integer or out of range", []string{"HINCRBY", "one", "n", "007"}},
 		{"-ERR value is not an integer or out of range", []string{"HRANDFIELD", "one", "x"}},
 		{wrongType, []string{"HRANDFIELD", "str"}},
 

@@ -199,6 +199,9 @@ func writeSMove(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 	if err := checkValue(m); err != nil {
 		return out, err
 	}
+	if tx.Get(src) == nil {
+		return redcon.AppendInt(out, 0), nil // as Redis: before any type check
+	}
 	from, err := setOf(view{tx}, src)
 	if err != nil {
 		return out, err
@@ -206,7 +209,7 @@ func writeSMove(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 	if _, err := setOf(view{tx}, dst); err != nil {
 		return out, err
 	}
-	if from == nil || !from.Contains(m) {
+	if !from.Contains(m) {
 		return redcon.AppendInt(out, 0), nil
 	}
 	if bytes.Equal(src, dst) {

@@ -60,6 +60,7 @@ func TestSetAlgebra(t *testing.T) {
 		{`["1"]`, []string{"SMEMBERS", "m"}},
 		{":1", []string{"SMOVE", "a", "a", "2"}},
 		{":0", []string{"SMOVE", "missing", "m", "1"}},
+		{":0", []string{"SMOVE", "missing", "str", "1"}}, // Redis checks types only for an existing source
 		{":1", []string{"SMOVE", "m", "fresh", "1"}},
 		{":0", []string{"EXISTS", "m"}},
 		{wrongType, []string{"SMOVE", "a", "str", "2"}},
