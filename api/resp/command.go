@@ -74,6 +74,8 @@ func init() {
 		{name: "psubscribe", arity: -2, flags: flagPubSub | flagAdmin, conn: cmdPSubscribe},
 		{name: "unsubscribe", arity: -1, flags: flagPubSub | flagAdmin, conn: cmdUnsubscribe},
 		{name: "punsubscribe", arity: -1, flags: flagPubSub | flagAdmin, conn: cmdPUnsubscribe},
+		{name: "publish", arity: 3, flags: flagAdmin, conn: cmdPublish},
+		{name: "pubsub", arity: -2, flags: flagAdmin, conn: cmdPubSub},
 		{name: "config", arity: -2, flags: flagAdmin, conn: cmdConfig},
 		{name: "spook.status", arity: 1, flags: flagAdmin, conn: cmdSpookStatus},
 		{name: "spook.removemember", arity: 2, flags: flagAdmin, conn: cmdSpookRemoveMember},
