@@ -214,11 +214,22 @@ func writeSetBit(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 	return redcon.AppendInt(out, old), nil
 }
 
+// readBitCount is BITCOUNT key [start end [BYTE|BIT]]. As Redis 7.0 it
+// looks the key up first: a missing key is 0 and a wrong type WRONGTYPE
+// whatever the other arguments.
 func readBitCount(v view, args [][]byte, out []byte) []byte {
+	s, exists, err := stringOf(v, args[1])
+	switch {
+	case err != nil:
+		return redcon.AppendError(out, err.Error())
+	case !exists:
+		return redcon.AppendInt(out, 0)
+	}
 	var start, end int64
-	isBit, ranged := false, false
+	isBit := false
 	switch len(args) {
 	case 2:
+		return redcon.AppendInt(out, int64(popcount(s)))
 	case 4, 5:
 		var err1, err2 error
 		start, err1 = parseInt(args[2])
@@ -235,16 +246,8 @@ func readBitCount(v view, args [][]byte, out []byte) []byte {
 				return redcon.AppendError(out, string(errSyntax))
 			}
 		}
-		ranged = true
 	default:
 		return redcon.AppendError(out, string(errSyntax))
-	}
-	s, _, err := stringOf(v, args[1])
-	if err != nil {
-		return redcon.AppendError(out, err.Error())
-	}
-	if !ranged {
-		return redcon.AppendInt(out, int64(popcount(s)))
 	}
 	n := int64(len(s))
 	if isBit {
@@ -278,19 +281,37 @@ func popcount(s []byte) int {
 // same text.
 const longDoublePrec = 64
 
-// longDoubleMaxExp bounds the exponent: past it a long double is infinite.
-const longDoubleMaxExp = 16384
+// The exponent range of a long double, as big.Float.MantExp counts it
+// (mantissa in [0.5, 1)): past the maximum it is infinite, below the
+// minimum (the smallest subnormal) it rounds to zero.
+const (
+	longDoubleMaxExp = 16384
+	longDoubleMinExp = -16444
+)
 
 // parseFloat parses a float argument or stored value as Redis's strtold
-// use does: the whole string, no spaces, no NaN. Infinity parses (and then
-// fails as a result).
+// use does: the whole string, no spaces, decimal or hexadecimal ("0x1p3"),
+// "inf" and "infinity" in any case (which then fail as a result), no NaN.
 func parseFloat(s []byte) (*big.Float, bool) {
-	if len(s) == 0 || len(s) > 5000 || s[0] == ' ' || bytes.ContainsAny(s, "_ \t\r\n") {
+	if len(s) == 0 || len(s) > 5000 || bytes.ContainsAny(s, "_ \t\r\n\v\f") {
 		return nil, false
 	}
-	f, _, err := big.ParseFloat(string(s), 10, longDoublePrec, big.ToNearestEven)
+	lower := strings.ToLower(string(s))
+	body := strings.TrimPrefix(strings.TrimPrefix(lower, "-"), "+")
+	switch {
+	case len(body) < len(lower)-1:
+		return nil, false // two signs
+	case body == "inf" || body == "infinity":
+		return new(big.Float).SetInf(lower[0] == '-'), true
+	case strings.HasPrefix(body, "0b") || strings.HasPrefix(body, "0o"):
+		return nil, false // prefixes strtold does not know
+	}
+	f, _, err := big.ParseFloat(lower, 0, longDoublePrec, big.ToNearestEven)
 	if err != nil {
 		return nil, false
+	}
+	if exp := f.MantExp(nil); f.Sign() != 0 && (exp > longDoubleMaxExp || exp < longDoubleMinExp) {
+		return nil, false // strtold's ERANGE: infinite, or rounded to zero
 	}
 	return f, true
 }

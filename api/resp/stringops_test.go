@@ -108,6 +108,8 @@ func TestStringRangeCommands(t *testing.T) {
 		{":26", []string{"BITCOUNT", "foobar", "0", "-1"}},
 		{":0", []string{"BITCOUNT", "foobar", "-1", "-2"}},
 		{":0", []string{"BITCOUNT", "missing"}},
+		{":0", []string{"BITCOUNT", "missing", "1", "x"}}, // Redis 7.0 looks the key up first
+		{wrongType, []string{"BITCOUNT", "set", "1", "x"}},
 		{"-ERR syntax error", []string{"BITCOUNT", "foobar", "0"}},
 		{"-ERR syntax error", []string{"BITCOUNT", "foobar", "0", "1", "WORD"}},
 		{"-ERR value is not an integer or out of range", []string{"BITCOUNT", "foobar", "a", "1"}},
@@ -129,6 +131,11 @@ func TestStringRangeCommands(t *testing.T) {
 		{"-ERR value is not a valid float", []string{"INCRBYFLOAT", "f", " 1"}},
 		{"-ERR value is not a valid float", []string{"INCRBYFLOAT", "k", "1"}},
 		{"-ERR increment would produce NaN or Infinity", []string{"INCRBYFLOAT", "f", "inf"}},
+		{"-ERR increment would produce NaN or Infinity", []string{"INCRBYFLOAT", "f", "-Infinity"}},
+		{"-ERR value is not a valid float", []string{"INCRBYFLOAT", "f", "1e4933"}},  // strtold's ERANGE
+		{"-ERR value is not a valid float", []string{"INCRBYFLOAT", "f", "1e-5000"}}, // rounds to zero
+		{"-ERR value is not a valid float", []string{"INCRBYFLOAT", "f", "0b1"}},
+		{`"8.6"`, []string{"INCRBYFLOAT", "f", "0x1.8p1"}}, // hexadecimal, as strtold
 		{wrongType, []string{"INCRBYFLOAT", "set", "1"}},
 		{"+OK", []string{"SET", "z", "0.5"}},
 		{`"0"`, []string{"INCRBYFLOAT", "z", "-0.5"}},
