@@ -93,12 +93,20 @@ func genDiffCommand(t *rapid.T) []string {
 		func() []string { return []string{"STRLEN", k()} },
 		func() []string { return []string{"GETDEL", k()} },
 		func() []string { return []string{"GETRANGE", k(), n(), n()} },
-		func() []string { return []string{"SETRANGE", k(), rapid.SampledFrom([]string{"0", "2", "-1", "x"}).Draw(t, "off"), v()} },
-		func() []string { return []string{"SETBIT", k(), rapid.SampledFrom([]string{"0", "7", "13", "-1"}).Draw(t, "bit"), rapid.SampledFrom([]string{"0", "1", "2"}).Draw(t, "on")} },
-		func() []string { return []string{"GETBIT", k(), rapid.SampledFrom([]string{"0", "1", "7", "100"}).Draw(t, "bit")} },
+		func() []string {
+			return []string{"SETRANGE", k(), rapid.SampledFrom([]string{"0", "2", "-1", "x"}).Draw(t, "off"), v()}
+		},
+		func() []string {
+			return []string{"SETBIT", k(), rapid.SampledFrom([]string{"0", "7", "13", "-1"}).Draw(t, "bit"), rapid.SampledFrom([]string{"0", "1", "2"}).Draw(t, "on")}
+		},
+		func() []string {
+			return []string{"GETBIT", k(), rapid.SampledFrom([]string{"0", "1", "7", "100"}).Draw(t, "bit")}
+		},
 		func() []string { return []string{"BITCOUNT", k()} },
 		func() []string { return []string{"BITCOUNT", k(), n(), n()} },
-		func() []string { return []string{"BITCOUNT", k(), n(), n(), rapid.SampledFrom([]string{"BIT", "BYTE"}).Draw(t, "unit")} },
+		func() []string {
+			return []string{"BITCOUNT", k(), n(), n(), rapid.SampledFrom([]string{"BIT", "BYTE"}).Draw(t, "unit")}
+		},
 		func() []string { return []string{"LCS", k(), k()} },
 		func() []string { return []string{"LCS", k(), k(), "IDX", "WITHMATCHLEN"} },
 		func() []string { return []string{"LCS", k(), k(), "LEN"} },
