@@ -47,7 +47,7 @@ func TestHashCommandsMore(t *testing.T) {
 		{wrongType, []string{"HRANDFIELD", "str"}},
 
 		{`["0" ["cnt" "42" "f" "10.6" "n" "3.5" "name" "ada" "new" "5.5"]]`, []string{"HSCAN", "h", "0"}},
-		{`["2" ["cnt" "42" "f" "10.6"]]`, []string{"HSCAN", "h", "0", "COUNT", "2"}},
+		{`["0" ["cnt" "42" "f" "10.6" "n" "3.5" "name" "ada" "new" "5.5"]]`, []string{"HSCAN", "h", "7", "COUNT", "2"}},
 		{`["0" ["name" "ada" "new" "5.5"]]`, []string{"HSCAN", "h", "0", "MATCH", "n*e*"}},
 		{`["0" []]`, []string{"HSCAN", "missing", "0"}},
 		{"-ERR invalid cursor", []string{"HSCAN", "h", "1x"}},

@@ -391,12 +391,22 @@ func parseScanOptions(args [][]byte) (scanOptions, error) {
 	return o, nil
 }
 
+// MaxScanWhole is the size up to which SSCAN and HSCAN return a whole
+// set or hash in one reply with cursor 0, whatever the cursor and COUNT:
+// what Redis does for collections in its small encodings (128 entries is
+// its default listpack threshold), so clients see the same replies.
+const MaxScanWhole = 128
+
 // scanPage returns the page of a sorted collection of n elements that a
 // cursor starts: positions [from, to) and the next cursor (0 at the end).
 // A cursor is the position of the next element in sorted order, so an
 // element present for the whole scan is returned once, and elements added
-// or removed meanwhile can shift others by as many positions.
+// or removed meanwhile can shift others by as many positions. A
+// collection of at most MaxScanWhole elements comes back whole.
 func scanPage(n int, cursor uint64, count int64) (from, to int, next uint64) {
+	if n <= MaxScanWhole {
+		return 0, n, 0
+	}
 	if cursor >= uint64(n) {
 		return n, n, 0
 	}

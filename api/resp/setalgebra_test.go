@@ -1,6 +1,8 @@
 package resp
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -90,11 +92,13 @@ func TestSetAlgebra(t *testing.T) {
 
 		{":3", []string{"SADD", "sc", "x1", "x2", "y1"}},
 		{`["0" ["x1" "x2" "y1"]]`, []string{"SSCAN", "sc", "0"}},
-		{`["2" ["x1" "x2"]]`, []string{"SSCAN", "sc", "0", "COUNT", "2"}},
-		{`["0" ["y1"]]`, []string{"SSCAN", "sc", "2", "COUNT", "2"}},
+		// A small set comes back whole, whatever the cursor and COUNT, as
+		// Redis returns its small encodings.
+		{`["0" ["x1" "x2" "y1"]]`, []string{"SSCAN", "sc", "0", "COUNT", "2"}},
+		{`["0" ["x1" "x2" "y1"]]`, []string{"SSCAN", "sc", "2", "COUNT", "2"}},
 		{`["0" ["x1" "x2"]]`, []string{"SSCAN", "sc", "0", "MATCH", "x*"}},
 		{`["0" []]`, []string{"SSCAN", "missing", "0"}},
-		{`["0" []]`, []string{"SSCAN", "sc", "-1"}},
+		{`["0" ["x1" "x2" "y1"]]`, []string{"SSCAN", "sc", "-1"}},
 		{"-ERR invalid cursor", []string{"SSCAN", "sc", "x"}},
 		{"-ERR syntax error", []string{"SSCAN", "sc", "0", "COUNT", "0"}},
 		{"-ERR syntax error", []string{"SSCAN", "sc", "0", "MATCH"}},
@@ -127,4 +131,38 @@ func TestSetRandomCoversMembers(t *testing.T) {
 	if len(picked) != 5 {
 		t.Fatalf("400 SRANDMEMBER picks reached only %v", picked)
 	}
+}
+
+// TestSScanPagesLargeSets: a set larger than MaxScanWhole is scanned
+// COUNT members at a time in bytewise order, the cursor being the
+// position of the next member, and every member comes back once.
+func TestSScanPagesLargeSets(t *testing.T) {
+	r := start(t, Config{}).raw()
+	args := []string{"SADD", "big"}
+	for i := range MaxScanWhole + 72 {
+		args = append(args, fmt.Sprintf("m%03d", i))
+	}
+	r.expect(":200", args...)
+	var seen []string
+	cursor := "0"
+	for i := 0; ; i++ {
+		if i > 10 {
+			t.Fatal("SSCAN does not end")
+		}
+		got := r.do("SSCAN", "big", cursor, "COUNT", "50")
+		parts := strings.SplitN(strings.Trim(got, "[]"), " ", 2)
+		cursor = strings.Trim(parts[0], `"`)
+		page := strings.Fields(strings.Trim(parts[1], "[]"))
+		if len(page) != 50 {
+			t.Fatalf("SSCAN page of %d members: %s", len(page), got)
+		}
+		seen = append(seen, page...)
+		if cursor == "0" {
+			break
+		}
+	}
+	if len(seen) != 200 || !slices.IsSorted(seen) || seen[0] != `"m000"` || seen[199] != `"m199"` {
+		t.Fatalf("SSCAN saw %d members: %v", len(seen), seen)
+	}
+	r.expect(`["0" []]`, "SSCAN", "big", "-1") // past the end
 }
