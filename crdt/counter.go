@@ -115,11 +115,16 @@ func (c *counter) plan(node causal.NodeID, start, by int64) (counterPlan, error)
 	var cur, own int128
 	var base int64
 	if c != nil {
-		cur = c.value()
-		if i, ok := c.find(node); ok {
+		// One pass for the value and the node's own entry: value is
+		// O(nodes) anyway, and a search would cost as much again.
+		for i := range c.nodes {
 			n := &c.nodes[i]
-			own.add(n.contribution())
-			base = n.sumr
+			x := n.contribution()
+			cur.add(x)
+			if n.node == node {
+				own.add(x)
+				base = n.sumr
+			}
 		}
 	}
 	cur.add(start)
