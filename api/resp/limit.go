@@ -265,8 +265,8 @@ type limitConn struct {
 	buf            []byte // limitHeadroomBytes + limitReadBytes, on first use
 	outLo, outHi   int    // buf[outLo:outHi]: scanned bytes for the reader
 	scanLo, scanHi int    // buf[scanLo:scanHi]: read, not yet scanned
-	err            error // the violation that ends the connection
-	told           bool  // err was written to the client
+	err            error  // the violation that ends the connection
+	told           bool   // err was written to the client
 
 	// mu orders charges (the reader) against the release in Close.
 	mu      sync.Mutex
