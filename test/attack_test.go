@@ -269,7 +269,7 @@ func TestAttackTxnBodyMemory(t *testing.T) {
 	needAttack(t)
 	p := startOne(t)
 	before := procKiB(t, p, "VmHWM")
-	const bodyBytes = 8 << 20 // 2.8 million "{}," operations
+	const bodyBytes = 60 << 20 // 21 million "{}," operations, as in issue 12
 	body := append(append([]byte("["), bytes.Repeat([]byte("{},"), bodyBytes/3)...), "{}]"...)
 	client := &http.Client{Timeout: 20 * time.Second}
 	resp, err := client.Post("http://"+p.addr+"/v1/txn", "application/json", bytes.NewReader(body))

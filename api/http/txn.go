@@ -189,17 +189,54 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
+// readOps decodes a /v1/txn body, a JSON list of operations, as a stream:
+// one operation at a time, refusing the request as soon as it holds more
+// than MaxTxnRequestOps operations or MaxRequestBodyBytes bytes. Memory
+// is bounded by the operations kept, not by the size of the list.
+func readOps(w http.ResponseWriter, r *http.Request) ([]txnOp, error) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxRequestBodyBytes))
+	dec.DisallowUnknownFields()
+	fail := func(err error) error {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return bodyError(err)
+		}
+		return badOp("bad JSON body: %v", err)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fail(err)
+	}
+	if tok != json.Delim('[') {
+		return nil, badOp("bad JSON body: want a list of operations")
+	}
+	var ops []txnOp
+	for dec.More() {
+		if len(ops) == MaxTxnRequestOps {
+			return nil, newError(http.StatusRequestEntityTooLarge, "txn_too_big", fmt.Sprintf("more than %d operations", MaxTxnRequestOps))
+		}
+		var op txnOp
+		if err := dec.Decode(&op); err != nil {
+			return nil, fail(err)
+		}
+		ops = append(ops, op)
+	}
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		return nil, fail(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badOp("bad JSON body: trailing data")
+	}
+	return ops, nil
+}
+
 // txn is POST /v1/txn: a JSON list of operations applied atomically in
 // one Backend.Update. If any operation fails nothing is written and the
 // error names the operation's index.
 func (s *Server) txn(w http.ResponseWriter, r *http.Request) {
-	var ops []txnOp
-	if err := readJSON(w, r, &ops); err != nil {
+	ops, err := readOps(w, r)
+	if err != nil {
 		writeErr(w, err)
-		return
-	}
-	if len(ops) > MaxTxnRequestOps {
-		writeErr(w, newError(http.StatusRequestEntityTooLarge, "txn_too_big", fmt.Sprintf("more than %d operations", MaxTxnRequestOps)))
 		return
 	}
 	ds := make([]decoded, len(ops))
