@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 	"unicode/utf8"
 
+	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/crdt"
 )
 
@@ -327,7 +329,9 @@ type changeEvent struct {
 // watch is GET /v1/watch?prefix=: a Server-Sent Events stream with one
 // "change" event per changed key, in the order the node applied them. It
 // ends when the client goes away, the server shuts down, or the client
-// falls WatchBuffer changes behind (an "overflow" event first).
+// falls WatchBuffer changes behind (an "overflow" event first). When the
+// node has as many watchers as it allows it answers 503
+// too_many_watchers.
 func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	if !s.startStream() {
 		writeError(w, http.StatusServiceUnavailable, "stopped", "server shutting down")
@@ -337,24 +341,37 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	prefix := []byte(r.URL.Query().Get("prefix"))
 	sub := s.backend.Watch(prefix, WatchBuffer)
 	defer sub.Close()
+	if err := sub.Err(); err != nil {
+		// Refused at once: the node has as many watchers as it allows,
+		// or is stopping.
+		code := "stopped"
+		if errors.Is(err, api.ErrTooManyWatchers) {
+			code = "too_many_watchers"
+		}
+		writeError(w, http.StatusServiceUnavailable, code, err.Error())
+		return
+	}
+	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+		setSendBuffer(c, MaxWatchSendBufferBytes)
+	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	send := func(b []byte) bool {
+	var buf bytes.Buffer
+	send := func() bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(WatchWriteTimeout))
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
+		_, err := w.Write(buf.Bytes())
+		buf.Reset()
+		return err == nil && rc.Flush() == nil
 	}
-	if !send([]byte(": watching\n\n")) {
+	buf.WriteString(": watching\n\n")
+	if !send() {
 		return
 	}
 	keepAlive := time.NewTicker(WatchKeepAlive)
 	defer keepAlive.Stop()
-	var buf bytes.Buffer
 	for {
 		select {
 		case <-r.Context().Done():
@@ -362,32 +379,52 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 		case <-s.done:
 			return
 		case <-keepAlive.C:
-			if !send([]byte(": keepalive\n\n")) {
+			buf.WriteString(": keepalive\n\n")
+			if !send() {
 				return
 			}
 		case ch, ok := <-sub.C():
-			if !ok {
-				if err := sub.Err(); err != nil {
-					msg, _ := json.Marshal(map[string]string{"error": err.Error()})
-					send([]byte("event: overflow\ndata: " + string(msg) + "\n\n"))
+			// Take what else is queued too, up to MaxWatchWriteEvents,
+			// and write it all at once.
+			for events := 1; ; events++ {
+				if !ok {
+					if err := sub.Err(); err != nil {
+						msg, _ := json.Marshal(map[string]string{"error": err.Error()})
+						buf.WriteString("event: overflow\ndata: " + string(msg) + "\n\n")
+					}
+					send()
+					return
 				}
-				return
+				appendEvent(&buf, ch)
+				if events == MaxWatchWriteEvents {
+					break
+				}
+				select {
+				case ch, ok = <-sub.C():
+					continue
+				default:
+				}
+				break
 			}
-			if isReserved(ch.Key) {
-				continue
-			}
-			ev := changeEvent{Key: string(ch.Key), Type: typeName(ch.Type), Deleted: ch.Deleted, Origin: ch.Origin.String()}
-			if !utf8.Valid(ch.Key) {
-				ev.Key, ev.Encoding = base64.StdEncoding.EncodeToString(ch.Key), "base64"
-			}
-			buf.Reset()
-			buf.WriteString("event: change\ndata: ")
-			data, _ := json.Marshal(ev)
-			buf.Write(data)
-			buf.WriteString("\n\n")
-			if !send(buf.Bytes()) {
+			if !send() {
 				return
 			}
 		}
 	}
+}
+
+// appendEvent writes ch as one SSE "change" event; reserved keys are
+// left out.
+func appendEvent(buf *bytes.Buffer, ch api.Change) {
+	if isReserved(ch.Key) {
+		return
+	}
+	ev := changeEvent{Key: string(ch.Key), Type: typeName(ch.Type), Deleted: ch.Deleted, Origin: ch.Origin.String()}
+	if !utf8.Valid(ch.Key) {
+		ev.Key, ev.Encoding = base64.StdEncoding.EncodeToString(ch.Key), "base64"
+	}
+	buf.WriteString("event: change\ndata: ")
+	data, _ := json.Marshal(ev)
+	buf.Write(data)
+	buf.WriteString("\n\n")
 }
