@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"sync"
+	"time"
 
 	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/replica"
@@ -39,13 +40,20 @@ const (
 	// watchBatchChanges is how many changes a watcher's goroutine copies
 	// out of the log per lock.
 	watchBatchChanges = 64
+	// watchWakeInterval is the least time between two wake-ups of the
+	// watchers: a change published sooner after the last wake-up waits
+	// for the next one, so under a stream of writes every watcher wakes
+	// at most 1/watchWakeInterval times a second and takes a batch, while
+	// a lone change is delivered at once.
+	watchWakeInterval = 2 * time.Millisecond
 )
 
 // watchers fans changes out to subscriptions through one shared log.
 //
 // publish appends each change to the log once, under a short lock, and
-// wakes the waiting watchers by closing one channel: its cost does not
-// grow with the number of watchers, and it never blocks on a watcher.
+// wakes the waiting watchers by closing one channel (at most once per
+// watchWakeInterval): its cost does not grow with the number of
+// watchers, and it never blocks on a watcher.
 // Each subscription has a goroutine that reads the log from its own
 // cursor, filters by prefix and feeds the subscription's channel. A
 // watcher whose reader stops costs nothing per change: its goroutine
@@ -61,10 +69,13 @@ type watchers struct {
 	tail uint64       // seq of the oldest change still in the ring
 	// ringBytes counts the key bytes of the changes in the ring.
 	ringBytes int
-	// wake is closed and replaced when changes are appended.
-	wake   chan struct{}
-	subs   map[*subscription]struct{}
-	closed error // set by closeAll: no more subscriptions
+	// wake is closed and replaced when changes are appended (at most
+	// once per watchWakeInterval: lastWake, wakeScheduled).
+	wake          chan struct{}
+	lastWake      time.Time
+	wakeScheduled bool
+	subs          map[*subscription]struct{}
+	closed        error // set by closeAll: no more subscriptions
 }
 
 type subscription struct {
@@ -146,10 +157,29 @@ func (w *watchers) publish(changes []replica.Change) {
 		}
 		appended = true
 	}
-	if appended {
-		close(w.wake)
-		w.wake = make(chan struct{})
+	if !appended || w.wakeScheduled {
+		return
 	}
+	now := time.Now()
+	if wait := watchWakeInterval - now.Sub(w.lastWake); wait > 0 {
+		w.wakeScheduled = true
+		time.AfterFunc(wait, func() {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.wakeScheduled = false
+			w.wakeLocked(time.Now())
+		})
+		return
+	}
+	w.wakeLocked(now)
+}
+
+// wakeLocked wakes every watcher waiting for changes. Called with w.mu
+// held.
+func (w *watchers) wakeLocked(now time.Time) {
+	close(w.wake)
+	w.wake = make(chan struct{})
+	w.lastWake = now
 }
 
 // evict drops the oldest change of the log. Called with w.mu held.
