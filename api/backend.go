@@ -13,8 +13,14 @@ var (
 	// ErrStopped: the node is shutting down or has failed (for example
 	// fail-stop after an fsync error); no write was made.
 	ErrStopped = errors.New("api: node stopped")
-	// ErrReadOnly: the node refuses writes (rebuilding, or fail-stopped).
+	// ErrReadOnly: the node refuses writes (rebuilding, or fail-stopped);
+	// no write was made.
 	ErrReadOnly = errors.New("api: node is read-only")
+	// ErrUnknownOutcome: the write was applied in memory (it may be
+	// visible), but the node failed or stopped, or the caller gave up,
+	// before its durability promise held: it may or may not survive a
+	// restart. Clients must not assume either way.
+	ErrUnknownOutcome = errors.New("api: write outcome unknown")
 )
 
 // Token names one committed transaction. The zero Token means no write.
@@ -74,6 +80,8 @@ type Status struct {
 	Collapsed map[string]uint64 `json:"collapsed"` // applied by every current member
 	Members   []MemberStatus    `json:"members"`
 	Events    []string          `json:"recent_events,omitempty"`
+	// Failed is the fail-stop cause, empty while the node is healthy.
+	Failed string `json:"failed,omitempty"`
 }
 
 // Backend is what client surfaces need from a node.

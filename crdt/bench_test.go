@@ -27,10 +27,11 @@ func BenchmarkCounterIncrementJoin(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		k++
-		d, err := local.incrementDelta(1, k, 1)
-		if err != nil {
+		p, err := local.plan(1, 0, 1)
+		if err != nil || p.rebase {
 			b.Fatal(err)
 		}
+		d := counterDelta{node: 1, k: k, sum: p.sum}
 		local.increment(d)
 		remote.increment(d)
 	}

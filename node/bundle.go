@@ -6,6 +6,7 @@ import (
 
 	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/driver"
 	"github.com/spooksystems/spook/replica"
 )
 
@@ -13,16 +14,16 @@ var _ api.Bundler = (*Node)(nil)
 
 // AppliedVector implements api.Bundler.
 func (n *Node) AppliedVector() causal.VersionVector {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
 	return n.r.Applied()
 }
 
 // ExportBundle implements api.Bundler.
 func (n *Node) ExportBundle(since causal.VersionVector) ([]byte, int, error) {
-	n.mu.Lock()
+	n.mu.RLock()
 	txns, err := n.r.TxnsSince(&since)
-	n.mu.Unlock()
+	n.mu.RUnlock()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -36,23 +37,12 @@ func (n *Node) ImportBundle(ctx context.Context, bundle []byte) (int, int, error
 	if err != nil {
 		return 0, 0, fmt.Errorf("%w: %v", api.ErrBadBundle, err)
 	}
-	if n.stopped() {
-		return 0, 0, api.ErrStopped
+	req := &request{viaCore: true}
+	req.action = func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
+		applied, err := c.Import(t, txns)
+		req.n = applied
+		return replica.Token{}, err
 	}
-	n.mu.Lock()
-	if n.closing || n.failed != nil {
-		n.mu.Unlock()
-		return 0, 0, api.ErrStopped
-	}
-	applied := n.r.Import(txns)
-	n.proposed++ // a sequence point: waitDurable below covers the import
-	seq := n.proposed
-	n.mu.Unlock()
-	n.signal()
-	if n.store != nil {
-		if err := n.waitDurable(ctx, seq); err != nil {
-			return len(txns), applied, err
-		}
-	}
-	return len(txns), applied, nil
+	res := n.submit(ctx, req)
+	return len(txns), res.n, res.err
 }

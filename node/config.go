@@ -10,6 +10,7 @@ import (
 
 	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/storage"
+	"github.com/spooksystems/spook/storage/vfs"
 )
 
 // Defaults, each with its reason.
@@ -79,6 +80,11 @@ type Config struct {
 	// PeerQueueMax bounds the messages queued for one peer. Zero:
 	// DefaultPeerQueueMax.
 	PeerQueueMax int
+	// MaxPeerWindowBytes bounds the bytes of pushed transactions in flight
+	// to one peer (sent, not acknowledged); beyond it pushes are not sent
+	// and the peer catches up by fetching. Zero:
+	// driver.DefaultMaxWindowBytes.
+	MaxPeerWindowBytes int
 
 	// ServerTLS, when set, is offered on the single port (peers must
 	// present a client certificate signed by the cluster CA; see package
@@ -102,6 +108,9 @@ type Config struct {
 
 	// now is the wall clock; tests may replace it.
 	now func() time.Time
+	// fs is the filesystem under DataDir; tests inject faults through it.
+	// Nil: the operating system's.
+	fs vfs.FS
 }
 
 // ErrConfig is returned by Start for a configuration it cannot run.
@@ -146,6 +155,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.fs == nil {
+		c.fs = vfs.OS{}
 	}
 	if off, base := c.ClockOffset, c.now; off != 0 {
 		c.now = func() time.Time { return base().Add(off) }

@@ -4,26 +4,42 @@
 //
 // # Structure
 //
-// One Node owns one replica.Replica behind a mutex. Three kinds of
-// goroutine touch it:
+// The decisions (what to persist, send, publish and answer, and when; how
+// much may be in flight to each peer; fail-stop) live in a pure core,
+// driver.Core, which the simulator runs too. Node is the I/O around it:
 //
-//   - client calls (api.Backend: View, Update, Wait, Watch, Status) lock it
-//     briefly; Update proposes a transaction directly and, under the
-//     `always` fsync policy, waits until the loop has synced its record;
-//   - one reader goroutine per inbound peer link decodes frames and Steps
-//     the replica;
-//   - the loop goroutine ticks the replica every Config.TickInterval and
-//     drains Ready: it appends Records to the log (syncing per policy), then
-//     hands Messages to per-peer send queues, then publishes Changes to
-//     watchers and Events to the log and metrics, then calls Advance. That
-//     order is the replica's Ready contract: nothing is sent that claims a
-//     record not yet written.
+//   - client calls (api.Backend) queue requests for the loop and wait for
+//     their answers; reads (View, Status, Wait) take the node's read lock
+//     and never wait for the loop;
+//   - one reader goroutine per inbound peer link decodes frames and queues
+//     the messages for the loop (blocking when its queue is full, so TCP
+//     pushes back on a fast sender);
+//   - the loop goroutine, the only writer, takes what has arrived in one
+//     pass (requests, messages, completed syncs, a tick), feeds it to the
+//     core under the write lock, then, without the lock, does the core's
+//     output: hands records to the disk goroutine, queues messages to
+//     peers, publishes changes and answers clients;
+//   - the disk goroutine (policies batch and always) appends the records,
+//     fsyncs once per round (group commit: records handed over during one
+//     fsync share the next), writes periodic snapshots once the records
+//     they cover are durable, and reports each round to the loop, so no
+//     disk wait happens on the loop. When more than MaxDiskQueueBytes wait
+//     for it, the loop takes no new requests or messages until it catches
+//     up. Under policy none the loop appends itself (no fsync), since the
+//     records must reach the operating system before messages leave.
+//
+// A client's transaction function runs on the loop with the read lock
+// held (the loop changes nothing while it runs): it may read through View
+// or the Go library's Get, but it must not block, as writes and peer
+// messages wait while it runs, exactly like a Redis script.
 //
 // Each peer has one outbound link, dialled by this node with jittered
 // exponential backoff, and its own bounded send queue
-// (Config.PeerQueueMax messages). When a queue is full the oldest
-// messages are dropped and the peer is left to anti-entropy: a slow or
-// stalled peer never grows memory without bound. Inbound links are only
+// (Config.PeerQueueMax messages); pushed transactions are further bounded
+// by the core's per-peer byte window (Config.MaxPeerWindowBytes). A
+// message that finds the queue full is not sent, the core is told, and the
+// peer catches up by fetching: a slow or stalled peer never grows memory
+// without bound. Inbound links are only
 // read; outbound links only written, so two nodes that dial each other need
 // no tie-break.
 //
@@ -39,6 +55,10 @@
 // once, so a crash can lose writes acknowledged in the last group-commit
 // interval (typically one fsync, a few milliseconds); `none` never fsyncs
 // (records reach the OS before messages leave, surviving a process crash
-// but not a power loss). An fsync error stops the node from acknowledging
-// writes (fail-stop): it is never retried and ignored.
+// but not a power loss). An fsync or append error puts the node in
+// fail-stop: it is never retried and ignored. The node then refuses writes
+// (api.ErrReadOnly) and peer messages, closes its outbound links, keeps
+// serving reads, and reports the cause on /readyz and in Status.Failed;
+// writes applied but not yet durable are answered api.ErrUnknownOutcome,
+// never "not written".
 package node

@@ -96,7 +96,7 @@ func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 		return nil, err
 	}
 	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password})
-	in.http = httpapi.New(n, httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: in.ready, Peer: in.ws})
+	in.http = httpapi.New(n, httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws})
 	in.goServe(func() {
 		if err := in.mux.Serve(); err != nil {
 			n.log.Error("single port: listener failed; this node is unreachable and not ready", "err", err)
@@ -119,22 +119,14 @@ func (in *ingress) goServe(f func()) {
 
 func (in *ingress) addr() string { return in.mux.Addr().String() }
 
-// err is the error that stopped the single port's listener for good, or
-// nil while it serves: a node nobody can reach is not ready.
+// err is the error that stopped the single port's listener for good
+// (transport.Mux.Err), or nil while it serves: node.ready reports it, as
+// a node nobody can reach is not ready.
 func (in *ingress) err() error {
 	if err := in.mux.Err(); err != nil {
-		return fmt.Errorf("node: listener failed: %w", err)
+		return fmt.Errorf("listener stopped: %w", err)
 	}
 	return nil
-}
-
-// ready is the node's readiness (/readyz): the listener's, then the
-// node's own.
-func (in *ingress) ready() error {
-	if err := in.err(); err != nil {
-		return err
-	}
-	return in.n.ready()
 }
 
 // acceptPeers serves every connection of l with serve, tracking each so

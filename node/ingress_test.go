@@ -21,7 +21,7 @@ func TestListenerFailureFailsReadiness(t *testing.T) {
 	nodes, _ := startCluster(t, 1, false)
 	n := nodes[0]
 	eventually(t, "node ready", func() (bool, string) {
-		err := n.ingress.ready()
+		err := n.ready()
 		return err == nil, "ready: " + errString(err)
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -33,10 +33,18 @@ func TestListenerFailureFailsReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.close()
-	eventually(t, "readiness fails with the listener", func() (bool, string) {
-		err := in.ready()
-		return err != nil && errors.Is(err, errBroken) && strings.Contains(err.Error(), "listener failed"), "ready: " + errString(err)
+	eventually(t, "the ingress reports its listener", func() (bool, string) {
+		err := in.err()
+		return errors.Is(err, errBroken) && strings.Contains(err.Error(), "listener stopped"), "err: " + errString(err)
 	})
+	// node.ready reports its ingress's error.
+	own := n.ingress
+	n.ingress = in
+	err = n.ready()
+	n.ingress = own
+	if !errors.Is(err, errBroken) {
+		t.Fatalf("ready with a dead listener: %v", err)
+	}
 }
 
 func errString(err error) string {

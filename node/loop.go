@@ -1,108 +1,353 @@
 package node
 
 import (
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
+	"github.com/spooksystems/spook/api"
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/driver"
 	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/storage"
 )
 
-// loop ticks the replica and drains its Ready until Close.
+// request is one client write (fn) or admin action, queued for the loop.
+type request struct {
+	fn     func(b *crdt.Builder) error
+	action func(c *driver.Core, t driver.Ticket) (replica.Token, error)
+	state  atomic.Int32 // requestQueued, then Taken by the loop or Abandoned by its caller
+	done   chan result  // capacity 1: the loop never blocks answering
+	// viaCore marks an action the core answers even when it wrote
+	// nothing (a bundle import: answered once what it wrote is durable).
+	viaCore bool
+	tok     replica.Token
+	n       int // action-specific count (bundle imports)
+}
+
+const (
+	requestQueued int32 = iota
+	requestTaken
+	requestAbandoned
+)
+
+// result is a request's answer; see Node.Update for what err means.
+type result struct {
+	tok replica.Token
+	n   int
+	err error
+}
+
+// inbound is one peer message, or (linkDown) news that the outbound link
+// to a peer broke.
+type inbound struct {
+	from     causal.NodeID
+	msg      replica.Message
+	linkDown bool
+}
+
+// syncDone reports a completed sync up to upTo, or its error.
+type syncDone struct {
+	upTo uint64
+	err  error
+}
+
+// snapshotJob is a periodic snapshot to write once the log is synced.
+type snapshotJob struct {
+	index uint64
+	data  []byte
+}
+
+// loop is the node's one writer: each pass takes what has arrived (client
+// requests, peer messages, completed disk rounds, a tick), runs it through
+// the driver core under mu, then does the core's output without holding
+// mu: hands records to the disk goroutine, queues messages to peers,
+// publishes changes and answers clients. Disk waits (append, fsync,
+// snapshot files) happen on the disk goroutine, never here, except under
+// policy none, where the loop appends (no fsync) before sending.
 func (n *Node) loop() {
 	defer n.wg.Done()
+	defer close(n.loopDone)
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
+	st := &loopState{tickets: map[driver.Ticket]*request{}}
 	for {
+		var p pass
+		if n.disk != nil && n.disk.full() {
+			// The disk is behind: take no new work until it catches up.
+			select {
+			case <-n.stop:
+				n.shutdown(st)
+				return
+			case <-ticker.C:
+				p.tick = true
+			case s := <-n.synced:
+				p.synced = append(p.synced, s)
+			}
+			n.run(st, &p)
+			continue
+		}
 		select {
 		case <-n.stop:
-			n.mu.Lock()
-			n.closing = true // no write after the final drain below
-			n.mu.Unlock()
-			n.process()
+			n.shutdown(st)
 			return
 		case <-ticker.C:
-			n.mu.Lock()
-			n.r.Tick(uint64(n.cfg.now().UnixMilli()))
-			n.mu.Unlock()
-		case <-n.kick:
+			p.tick = true
+		case req := <-n.requests:
+			p.requests = append(p.requests, req)
+		case m := <-n.inbound:
+			p.inbound = append(p.inbound, m)
+		case s := <-n.synced:
+			p.synced = append(p.synced, s)
 		}
-		n.process()
+		p.gather(n)
+		n.run(st, &p)
 	}
 }
 
-// process drains one Ready in the replica's order: persist, send, publish,
-// Advance.
-//
-// Records are made durable before any message leaves, under every policy
-// but none: a message advertises the applied vector, and a peer that saw a
-// transaction the origin then lost in a crash would later receive a
-// different transaction under the same dot from the restarted origin. The
-// policies differ only in whether Update waits for that sync (always) or
-// returns at once (batch). Writes that arrive while one sync runs share the
-// next one (group commit).
-func (n *Node) process() {
+// loopState is what the loop keeps between passes.
+type loopState struct {
+	nextTicket  driver.Ticket
+	tickets     map[driver.Ticket]*request // accepted writes awaiting an answer
+	notSent     []replica.Envelope         // messages a full peer queue refused
+	lastMetrics time.Time
+}
+
+// pass is what one loop pass handles.
+type pass struct {
+	tick     bool
+	requests []*request
+	inbound  []inbound
+	synced   []syncDone
+}
+
+// gather takes, without waiting, what else has arrived, up to the pass
+// limits.
+func (p *pass) gather(n *Node) {
+	for {
+		select {
+		case req := <-n.requests:
+			p.requests = append(p.requests, req)
+			if len(p.requests) < maxPassRequests {
+				continue
+			}
+		case m := <-n.inbound:
+			p.inbound = append(p.inbound, m)
+			if len(p.inbound) < maxPassMessages {
+				continue
+			}
+		case s := <-n.synced:
+			p.synced = append(p.synced, s)
+			continue
+		default:
+		}
+		return
+	}
+}
+
+// run handles one pass: inputs into the core under mu, output after.
+func (n *Node) run(st *loopState, p *pass) {
 	n.mu.Lock()
-	if !n.r.HasReady() || n.failed != nil {
-		n.mu.Unlock()
-		return
+	c := n.core
+	for _, s := range p.synced {
+		if s.err != nil {
+			n.failLocked(s.err)
+			continue
+		}
+		c.Synced(s.upTo)
 	}
-	rd := n.r.Ready()
-	seq := n.proposed // every proposal so far is in this Ready
-	err := n.persist(rd)
-	var snapshot []byte
-	if err == nil && n.store != nil && n.recordsSinceSn >= n.cfg.SnapshotEveryRecords {
-		snapshot = n.r.Snapshot()
-		n.recordsSinceSn = 0
+	for _, env := range st.notSent {
+		c.NotSent(env)
 	}
-	if err != nil {
-		n.failed = err
-	} else {
-		n.r.Advance()
+	st.notSent = st.notSent[:0]
+	for _, m := range p.inbound {
+		if m.linkDown {
+			c.LinkDown(m.from)
+			continue
+		}
+		if err := c.Step(m.from, m.msg); err != nil && c.Failed() == nil {
+			n.log.Debug("message refused", "from", m.from, "err", err)
+		}
 	}
-	n.noteEvents(rd.Events)
-	n.wakeWaiters()
+	for _, req := range p.requests {
+		if !req.state.CompareAndSwap(requestQueued, requestTaken) {
+			continue // its caller gave up before the loop got to it
+		}
+		n.propose(st, req)
+	}
+	if p.tick {
+		c.Tick(uint64(n.cfg.now().UnixMilli()))
+	}
+	outs := n.drainLocked()
+	due := n.snapshotDueLocked()
+	n.r.Settle()
 	n.mu.Unlock()
+	var job *snapshotJob
+	if due {
+		// Encoding a large state takes a while: hold only the read lock,
+		// so reads go on (nothing changes meanwhile: the loop is the only
+		// writer, and it is here).
+		n.mu.RLock()
+		job = &snapshotJob{data: n.r.Snapshot()}
+		n.mu.RUnlock()
+	}
 
-	if err != nil {
-		n.log.Error("storage failed; refusing writes from now on (fail-stop)", "err", err)
-		n.markDurable(0) // wake waiters so they see the failure
-		return
+	n.wakeWaiters()
+	for i := range outs {
+		n.do(st, &outs[i])
 	}
-	if len(rd.Records) > 0 || rd.Snapshot != nil {
-		if !n.syncLog() {
-			return
+	if job != nil {
+		n.writeSnapshot(job)
+	}
+	if p.tick {
+		n.peers.reconcile()
+		if now := time.Now(); now.Sub(st.lastMetrics) >= metricsEvery {
+			st.lastMetrics = now
+			n.metrics.observe(n)
 		}
 	}
-	n.markDurable(seq)
-	if snapshot != nil {
-		if err := n.store.WriteSnapshot(n.lastIndex, snapshot); err != nil {
-			n.fail(fmt.Errorf("write snapshot: %w", err))
-			return
-		}
-		n.log.Info("snapshot written", "index", n.lastIndex, "bytes", len(snapshot))
-	}
-	for _, env := range rd.Messages {
-		n.peers.send(env)
-	}
-	n.watch.publish(rd.Changes)
-	n.peers.reconcile()
-	n.metrics.observe(n)
 }
 
-// persist writes a Ready's snapshot and records to the log (not synced).
-// Called with n.mu held.
-func (n *Node) persist(rd replica.Ready) error {
+// propose runs one request through the core. Called with mu held.
+func (n *Node) propose(st *loopState, req *request) {
+	st.nextTicket++
+	t := st.nextTicket
+	var tok replica.Token
+	var err error
+	if req.fn != nil {
+		tok, err = n.core.Propose(t, n.unlockedDuring(req.fn))
+	} else {
+		tok, err = req.action(n.core, t)
+	}
+	if err == nil && (!tok.IsZero() || req.viaCore) {
+		req.tok = tok
+		st.tickets[t] = req // answered through the core's Output
+		return
+	}
+	req.done <- result{tok: tok, n: req.n, err: refusal(err)}
+}
+
+// unlockedDuring wraps a client's transaction function so that it runs
+// with mu held for reading only: the loop is the only writer and stays
+// inside the core while fn runs, so nothing changes underneath, and fn may
+// itself read through View or Get without deadlocking. Called with mu held
+// for writing; returns with it held for writing.
+func (n *Node) unlockedDuring(fn func(b *crdt.Builder) error) func(b *crdt.Builder) error {
+	return func(b *crdt.Builder) error {
+		n.r.Settle()
+		n.mu.Unlock()
+		n.mu.RLock()
+		defer func() {
+			n.mu.RUnlock()
+			n.mu.Lock()
+		}()
+		return fn(b)
+	}
+}
+
+// refusal maps a core or replica refusal to the API's errors: nothing was
+// written.
+func refusal(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, driver.ErrFailed):
+		return fmt.Errorf("%w: %v", api.ErrReadOnly, err)
+	case errors.Is(err, driver.ErrClosed):
+		return api.ErrStopped
+	case errors.Is(err, replica.ErrReadOnly):
+		return fmt.Errorf("%w: %v", api.ErrReadOnly, err)
+	}
+	return err
+}
+
+// drainLocked takes every Output the core has. Called with mu held.
+func (n *Node) drainLocked() []driver.Output {
+	var outs []driver.Output
+	for n.core.HasReady() {
+		outs = append(outs, n.core.Ready())
+	}
+	return outs
+}
+
+// snapshotDueLocked reports whether a periodic snapshot is due: enough
+// records were handed out since the last. Called with mu held.
+func (n *Node) snapshotDueLocked() bool {
+	if n.store == nil || n.recordsSinceSn < n.cfg.SnapshotEveryRecords || n.core.Failed() != nil {
+		return false
+	}
+	n.recordsSinceSn = 0
+	return true
+}
+
+// writeSnapshot has a periodic snapshot written after the records handed
+// out so far: by the disk goroutine once they are durable, or here under
+// policy none.
+func (n *Node) writeSnapshot(job *snapshotJob) {
+	if n.disk != nil {
+		n.disk.submit(diskJob{periodic: job})
+		return
+	}
+	if err := n.store.WriteSnapshot(n.lastIndex, job.data); err != nil {
+		n.fail(fmt.Errorf("write snapshot: %w", err))
+		return
+	}
+	n.log.Info("snapshot written", "index", n.lastIndex, "bytes", len(job.data))
+}
+
+// do carries out one Output in its order: persist, sync, send, publish,
+// answer.
+func (n *Node) do(st *loopState, out *driver.Output) {
+	if n.disk != nil {
+		if out.Snapshot != nil || len(out.Records) > 0 || out.SyncTo > 0 {
+			n.disk.submit(diskJob{snapshot: out.Snapshot, records: out.Records, upTo: out.SyncTo})
+		}
+		n.recordsSinceSn += len(out.Records)
+	} else if err := n.persist(out); err != nil {
+		n.fail(err)
+		// The writes this Output would answer (batch answers at once) are
+		// applied but their records did not reach the log: unknown. The
+		// core turns the writes it still holds into Unknown itself.
+		out.Unknown = append(out.Unknown, out.Done...)
+		out.Done = nil
+	}
+	for _, env := range out.Send {
+		if !n.peers.send(env) {
+			st.notSent = append(st.notSent, env)
+		}
+	}
+	n.watch.publish(out.Changes)
+	n.noteEvents(out.Events)
+	for _, t := range out.Done {
+		if req := st.tickets[t]; req != nil {
+			delete(st.tickets, t)
+			req.done <- result{tok: req.tok, n: req.n}
+		}
+	}
+	for _, t := range out.Unknown {
+		if req := st.tickets[t]; req != nil {
+			delete(st.tickets, t)
+			req.done <- result{tok: req.tok, err: fmt.Errorf("%w: %v", api.ErrUnknownOutcome, n.Failed())}
+		}
+	}
+}
+
+// persist writes an Output's snapshot and records to the log on the loop,
+// under policy none (there is no disk goroutine then), and flushes them to
+// the operating system before anything that advertises them leaves.
+func (n *Node) persist(out *driver.Output) error {
 	if n.store == nil {
 		return nil
 	}
-	if rd.Snapshot != nil {
+	if out.Snapshot != nil {
 		// A joining node's installed state replaces everything before it.
-		if err := n.store.WriteSnapshot(n.lastIndex, rd.Snapshot); err != nil {
+		if err := n.store.WriteSnapshot(n.lastIndex, out.Snapshot); err != nil {
 			return fmt.Errorf("write join snapshot: %w", err)
 		}
 	}
-	for _, rec := range rd.Records {
+	for _, rec := range out.Records {
 		idx, err := n.store.Log().Append(rec)
 		if err != nil {
 			return fmt.Errorf("append log record: %w", err)
@@ -110,43 +355,83 @@ func (n *Node) persist(rd replica.Ready) error {
 		n.lastIndex = idx
 		n.recordsSinceSn++
 	}
+	if n.cfg.Fsync == storage.SyncNone && len(out.Records) > 0 {
+		if err := n.store.Log().Flush(); err != nil {
+			return fmt.Errorf("flush log: %w", err)
+		}
+	}
 	return nil
 }
 
-// syncLog makes appended records durable per the policy: fsync under
-// always and batch, a write to the OS (surviving a process crash, not a
-// power loss) under none. It reports false, after failing the node, on error.
-func (n *Node) syncLog() bool {
-	if n.store == nil {
-		return true
-	}
-	var err error
-	if n.cfg.Fsync == storage.SyncNone {
-		err = n.store.Log().Flush()
-	} else {
-		err = n.store.Log().Sync()
-	}
-	if err != nil {
-		n.fail(fmt.Errorf("sync log: %w", err))
-		return false
-	}
-	return true
-}
-
-// fail puts the node in fail-stop: writes are refused from now on.
+// fail puts the node in fail-stop: the core refuses input from now on and
+// turns writes waiting for durability into Unknown; peer links close;
+// reads go on.
 func (n *Node) fail(err error) {
 	n.mu.Lock()
-	if n.failed == nil {
-		n.failed = err
-	}
+	n.failLocked(err)
 	n.mu.Unlock()
-	n.log.Error("storage failed; refusing writes from now on (fail-stop)", "err", err)
-	n.markDurable(0)
+}
+
+func (n *Node) failLocked(err error) {
+	if n.core.Failed() != nil {
+		return
+	}
+	n.core.Fail(err)
+	n.failed.Store(&err)
+	n.log.Error("storage failed; refusing writes and peer messages from now on (fail-stop)", "err", err)
+	go n.peers.stopLinks() // not under mu: stopping waits for link goroutines
+}
+
+// shutdown is the loop's last work: refuse new requests, persist, sync
+// and answer everything accepted, queue the messages that carry it.
+func (n *Node) shutdown(st *loopState) {
+	n.mu.Lock()
+	n.core.Close()
+	n.mu.Unlock()
+	for {
+		var p pass
+		p.gather(n)
+		for _, req := range p.requests {
+			if req.state.CompareAndSwap(requestQueued, requestTaken) {
+				req.done <- result{err: api.ErrStopped}
+			}
+		}
+		p.requests = nil
+		p.inbound = nil // the core refuses them once closed
+		n.run(st, &p)
+		if len(st.tickets) == 0 || n.Failed() != nil || n.disk == nil {
+			break
+		}
+		// Writes wait for the disk round that covers them.
+		n.run(st, &pass{synced: []syncDone{<-n.synced}})
+	}
+	// Requests still queued get a definite "not done".
+	for {
+		select {
+		case req := <-n.requests:
+			if req.state.CompareAndSwap(requestQueued, requestTaken) {
+				req.done <- result{err: api.ErrStopped}
+			}
+			continue
+		default:
+		}
+		break
+	}
+	for t, req := range st.tickets {
+		delete(st.tickets, t)
+		req.done <- result{tok: req.tok, err: fmt.Errorf("%w: %v", api.ErrUnknownOutcome, n.Failed())}
+	}
+	// The disk goroutine writes and syncs what it still holds, then ends:
+	// under batch, everything acknowledged is durable before Close returns.
 }
 
 // noteEvents logs replica events and keeps the most recent for Status.
-// Called with n.mu held.
 func (n *Node) noteEvents(events []replica.Event) {
+	if len(events) == 0 {
+		return
+	}
+	n.eventsMu.Lock()
+	defer n.eventsMu.Unlock()
 	for _, e := range events {
 		n.log.Info("event", "type", e.Type.String(), "peer", e.Node, "detail", e.Reason)
 		n.events = append(n.events, e.String())

@@ -80,9 +80,9 @@ func (m *metrics) trackCollapse(dot causal.Dot, now time.Time) {
 
 // observe refreshes gauges from the node and finishes collapse timings.
 func (m *metrics) observe(n *Node) {
-	n.mu.Lock()
+	n.mu.RLock()
 	st := n.r.Status()
-	n.mu.Unlock()
+	n.mu.RUnlock()
 	m.keys.Set(float64(st.Keys))
 	m.applied.Set(float64(st.Applied.Sum()))
 	m.peerState.Reset()

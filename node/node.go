@@ -2,19 +2,19 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/driver"
 	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/storage"
-	"github.com/spooksystems/spook/storage/vfs"
 )
 
 // Node runs one replica. It implements api.Backend. Create it with Start;
@@ -23,35 +23,46 @@ type Node struct {
 	cfg Config
 	log *slog.Logger
 
-	// mu guards the replica and everything below it up to the next blank
-	// line. It is held for short, bounded work: a Propose, a Step, a Tick,
-	// taking a Ready, a read through View.
-	mu       sync.Mutex
-	r        *replica.Replica
-	proposed uint64        // local transactions proposed so far (a sequence, not a dot)
-	changed  chan struct{} // closed and replaced whenever the replica's state moved and someone waits
-	waiting  int           // Wait calls blocked on changed
-	failed   error         // fail-stop cause (an I/O error); writes refused once set
-	closing  bool          // the loop has drained its last Ready; writes refused
-	events   []string      // recent events, newest last, at most maxRecentEvents
+	// mu guards the replica's state. Only the loop goroutine changes it,
+	// holding mu for writing while it does; readers (View, Status, Wait,
+	// the peers' address lookups) hold it for reading. The replica is
+	// settled (replica.Settle) before the loop lets go of mu, so
+	// concurrent readers change nothing.
+	mu   sync.RWMutex
+	core *driver.Core
+	r    *replica.Replica // core.Replica(): reads under mu
 
-	// durable is the proposal sequence known durable under the fsync
-	// policy; durableCond wakes Update calls waiting on it (always policy).
-	durMu       sync.Mutex
-	durable     uint64
-	durableCond *sync.Cond
+	// failed holds the fail-stop cause once the node failed, for readers
+	// that do not take mu (readiness, Update's fast refusal).
+	failed atomic.Pointer[error]
+
+	requests chan *request // client writes and admin actions, to the loop
+	inbound  chan inbound  // peer messages and link events, to the loop
+	synced   chan syncDone // completed disk rounds, to the loop
+	// disk writes the log off the loop (policies batch and always); nil
+	// without a data directory or under policy none.
+	disk *disk
+
+	// Wait callers park on changed, which the loop closes and replaces
+	// after a pass while waiting > 0.
+	waitMu  sync.Mutex
+	changed chan struct{}
+	waiting int
+
+	eventsMu sync.Mutex
+	events   []string // recent events, newest last, at most maxRecentEvents
 
 	advertise string         // the address peers dial to reach this node
 	joinPeers []replica.Peer // the peers found at Config.Join addresses
 
 	store          *storage.Store // nil when DataDir is empty
-	lastIndex      uint64         // index of the last log record appended
-	recordsSinceSn int            // records appended since the last snapshot
+	lastIndex      uint64         // index of the last record the loop appended (policy none only)
+	recordsSinceSn int            // records handed out since the last snapshot (loop only)
 
-	kick    chan struct{} // wakes the loop: there may be a Ready
-	stop    chan struct{} // closed by Close
-	wg      sync.WaitGroup
-	closeMu sync.Once
+	stop     chan struct{} // closed by Close
+	loopDone chan struct{} // closed when the loop has answered its last request
+	wg       sync.WaitGroup
+	closeMu  sync.Once
 
 	peers   *peerSet
 	ingress *ingress
@@ -61,8 +72,22 @@ type Node struct {
 
 var _ api.Backend = (*Node)(nil)
 
-// maxRecentEvents bounds the events Status reports.
-const maxRecentEvents = 32
+const (
+	// maxRecentEvents bounds the events Status reports.
+	maxRecentEvents = 32
+	// MaxQueuedRequests bounds client writes waiting for the loop; a
+	// client beyond it waits in Update (or gives up with its context).
+	MaxQueuedRequests = 4096
+	// MaxQueuedMessages bounds peer messages waiting for the loop; a peer
+	// link beyond it stops being read, so TCP pushes back on the sender.
+	MaxQueuedMessages = 4096
+	// maxPassRequests and maxPassMessages bound what one loop pass takes,
+	// so ticks and syncs are never starved by a flood of either.
+	maxPassRequests = 1024
+	maxPassMessages = 1024
+	// metricsEvery is how often the loop refreshes gauges from Status.
+	metricsEvery = 100 * time.Millisecond
+)
 
 // Start opens the data directory, restores the replica, starts listening
 // on cfg.Listen and connects to peers.
@@ -72,15 +97,17 @@ func Start(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:     cfg,
-		log:     cfg.Logger.With("node", cfg.Name),
-		changed: make(chan struct{}),
-		kick:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		watch:   newWatchers(),
-		metrics: newMetrics(),
+		cfg:      cfg,
+		log:      cfg.Logger.With("node", cfg.Name),
+		changed:  make(chan struct{}),
+		requests: make(chan *request, MaxQueuedRequests),
+		inbound:  make(chan inbound, MaxQueuedMessages),
+		synced:   make(chan syncDone, 1),
+		stop:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+		watch:    newWatchers(),
+		metrics:  newMetrics(),
 	}
-	n.durableCond = sync.NewCond(&n.durMu)
 
 	// Listen first: the advertised address must be known before the
 	// replica writes its membership record.
@@ -110,12 +137,31 @@ func Start(cfg Config) (*Node, error) {
 		n.closeStore()
 		return nil, err
 	}
+	if n.store != nil && n.cfg.Fsync != storage.SyncNone {
+		n.disk = newDisk(n.store)
+	}
 	n.wg.Add(1)
 	go n.loop()
+	if n.disk != nil {
+		n.wg.Add(1)
+		go n.runDisk(n.disk)
+	}
 	n.log.Info("started", "addr", n.advertise, "data", cfg.DataDir, "fsync", cfg.Fsync.String(),
 		"members", len(cfg.Members), "join", cfg.Join)
-	n.signal()
 	return n, nil
+}
+
+// policy maps the node's storage policy to the driver core's.
+func (n *Node) policy() driver.Policy {
+	switch {
+	case n.store == nil:
+		return driver.Memory
+	case n.cfg.Fsync == storage.SyncAlways:
+		return driver.Always
+	case n.cfg.Fsync == storage.SyncNone:
+		return driver.None
+	}
+	return driver.Batch
 }
 
 // restore opens storage and rebuilds the replica from the newest snapshot
@@ -128,7 +174,7 @@ func (n *Node) restore(rcfg replica.Config) error {
 	var snapshot []byte
 	var records [][]byte
 	if n.cfg.DataDir != "" {
-		store, err := storage.OpenStore(vfs.OS{}, n.cfg.DataDir, storage.StoreOptions{})
+		store, err := storage.OpenStore(n.cfg.fs, n.cfg.DataDir, storage.StoreOptions{})
 		if err != nil {
 			return fmt.Errorf("node: open data directory %s: %w", n.cfg.DataDir, err)
 		}
@@ -174,19 +220,31 @@ func (n *Node) restore(rcfg replica.Config) error {
 		n.store.ReleaseSnapshotData() // the replica holds the state now
 	}
 	n.r = r
+	n.core = driver.New(driver.Config{Policy: n.policy(), MaxWindowBytes: n.cfg.MaxPeerWindowBytes}, r)
 	return nil
 }
 
 // Addr is the address the node listens on.
 func (n *Node) Addr() string { return n.ingress.addr() }
 
+// Failed returns the fail-stop cause, or nil while the node is healthy.
+func (n *Node) Failed() error {
+	if p := n.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // ready reports whether the node serves writes (for /readyz).
 func (n *Node) ready() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.failed != nil {
-		return n.failed
+	if err := n.Failed(); err != nil {
+		return fmt.Errorf("fail-stop: %w", err)
 	}
+	if err := n.ingress.err(); err != nil {
+		return err
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
 	if st := n.r.Status(); st.State != replica.NodeMember {
 		return fmt.Errorf("node is %s", st.State)
 	}
@@ -204,19 +262,16 @@ func (n *Node) ID() causal.NodeID { return causal.NodeIDFromName(n.cfg.Name) }
 func (n *Node) Close() error {
 	var err error
 	n.closeMu.Do(func() {
-		// Order matters. Stopping first wakes clients blocked in Wait or
-		// waitDurable, so the client servers can then shut down without
-		// waiting on them; the loop drains its last Ready (persisting and
-		// queueing everything acknowledged) and refuses later writes; only
-		// then do the peer links flush their queues and close.
+		// Order matters. Stopping first makes the loop refuse new writes,
+		// persist, sync and answer everything it accepted, and queue the
+		// messages that carry it; clients blocked in Wait wake. Only then
+		// do the client servers shut down and the peer links flush their
+		// queues and close.
 		close(n.stop)
 		n.wg.Wait()
 		n.ingress.close()
 		n.peers.close()
 		n.watch.closeAll(api.ErrStopped)
-		n.durMu.Lock()
-		n.durableCond.Broadcast()
-		n.durMu.Unlock()
 		err = n.closeStore()
 		n.log.Info("stopped")
 	})
@@ -230,14 +285,6 @@ func (n *Node) closeStore() error {
 	return n.store.Close()
 }
 
-// signal wakes the loop without blocking.
-func (n *Node) signal() {
-	select {
-	case n.kick <- struct{}{}:
-	default:
-	}
-}
-
 // stopped reports whether Close has begun.
 func (n *Node) stopped() bool {
 	select {
@@ -248,115 +295,91 @@ func (n *Node) stopped() bool {
 	}
 }
 
-// step hands one decoded message to the replica. Every message may move
-// what a peer is known to have applied (acks produce no Ready output), so
-// it wakes Wait callers itself rather than leaving them to the next Ready.
-func (n *Node) step(from causal.NodeID, m replica.Message) {
-	n.mu.Lock()
-	err := n.r.Step(from, m)
-	n.wakeWaiters()
-	n.mu.Unlock()
-	if err != nil {
-		n.log.Debug("message refused", "from", from, "err", err)
+// deliver hands a decoded peer message to the loop. It blocks while the
+// loop's queue is full (so the link stops being read and TCP pushes back)
+// and gives up when the node stops.
+func (n *Node) deliver(from causal.NodeID, m replica.Message) {
+	select {
+	case n.inbound <- inbound{from: from, msg: m}:
+	case <-n.stop:
 	}
-	n.signal()
 }
 
-// wakeWaiters wakes every Wait call to look at the replica again. It is
-// called for every stepped message, so it costs nothing (no channel is
-// made) when no one waits. Called with n.mu held.
-func (n *Node) wakeWaiters() {
-	if n.waiting == 0 {
-		return
+// linkDown tells the loop that the outbound link to peer broke.
+func (n *Node) linkDown(peer causal.NodeID) {
+	select {
+	case n.inbound <- inbound{from: peer, linkDown: true}:
+	case <-n.stop:
 	}
-	close(n.changed)
-	n.changed = make(chan struct{})
 }
 
-// View implements api.Backend.
+// View implements api.Backend. fn runs under the node's read lock: it may
+// call View, Get and Status again, but must not block.
 func (n *Node) View(fn func(ks *crdt.Keyspace) error) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.mu.RLock()
+	defer n.mu.RUnlock()
 	return fn(n.r.Keyspace())
 }
 
-// Update implements api.Backend.
+// Update implements api.Backend. fn runs on the node's loop (the one
+// goroutine that changes state, like a Redis script): it may read through
+// the builder and through View or Get, but must not block, since writes
+// and peer messages wait while it runs.
+//
+// The outcome is exact: nil means written (applied, and durable per the
+// fsync policy); an error wrapping api.ErrUnknownOutcome means the write
+// was applied in memory but the node failed, stopped or the caller gave up
+// before its promise held; any other error means nothing was written.
 func (n *Node) Update(ctx context.Context, fn func(b *crdt.Builder) error) (api.Token, error) {
+	res := n.submit(ctx, &request{fn: fn})
+	if res.err == nil && !res.tok.IsZero() {
+		n.metrics.writes.Inc()
+		n.metrics.trackCollapse(res.tok, n.cfg.now())
+	}
+	return api.Token{Dot: res.tok}, res.err
+}
+
+// submit queues req for the loop and waits for its answer.
+func (n *Node) submit(ctx context.Context, req *request) result {
+	if err := n.Failed(); err != nil {
+		return result{err: fmt.Errorf("%w: %v", api.ErrReadOnly, err)}
+	}
 	if n.stopped() {
-		return api.Token{}, api.ErrStopped
+		return result{err: api.ErrStopped}
 	}
-	n.mu.Lock()
-	if n.closing {
-		n.mu.Unlock()
-		return api.Token{}, api.ErrStopped
+	if err := ctx.Err(); err != nil {
+		return result{err: err}
 	}
-	if n.failed != nil {
-		n.mu.Unlock()
-		return api.Token{}, fmt.Errorf("%w: %v", api.ErrReadOnly, n.failed)
+	req.done = make(chan result, 1)
+	select {
+	case n.requests <- req:
+	case <-ctx.Done():
+		return result{err: ctx.Err()}
+	case <-n.stop:
+		return result{err: api.ErrStopped}
 	}
-	tok, err := n.r.Propose(fn)
-	if err != nil {
-		n.mu.Unlock()
-		if errors.Is(err, replica.ErrReadOnly) {
-			return api.Token{}, fmt.Errorf("%w: %v", api.ErrReadOnly, err)
-		}
-		return api.Token{}, err
+	select {
+	case res := <-req.done:
+		return res
+	case <-ctx.Done():
+		return n.abandon(req, ctx.Err())
+	case <-n.loopDone:
+		return n.abandon(req, api.ErrStopped)
 	}
-	if tok.IsZero() { // an empty transaction: nothing to make durable
-		n.mu.Unlock()
-		return api.Token{}, nil
-	}
-	n.proposed++
-	seq := n.proposed
-	n.mu.Unlock()
-	n.metrics.writes.Inc()
-	n.metrics.trackCollapse(tok, n.cfg.now())
-	n.signal()
-	if n.cfg.Fsync == storage.SyncAlways && n.store != nil {
-		if err := n.waitDurable(ctx, seq); err != nil {
-			return api.Token{}, err
-		}
-	}
-	return api.Token{Dot: tok}, nil
 }
 
-// waitDurable blocks until proposal seq is synced, the node fails, or ctx
-// ends. A write whose wait is cut short by ctx may still become durable.
-func (n *Node) waitDurable(ctx context.Context, seq uint64) error {
-	stopWatch := context.AfterFunc(ctx, func() {
-		n.durMu.Lock()
-		n.durableCond.Broadcast()
-		n.durMu.Unlock()
-	})
-	defer stopWatch()
-	n.durMu.Lock()
-	defer n.durMu.Unlock()
-	for n.durable < seq {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if n.stopped() {
-			return api.ErrStopped
-		}
-		n.mu.Lock()
-		failed := n.failed
-		n.mu.Unlock()
-		if failed != nil {
-			return fmt.Errorf("%w: %v", api.ErrStopped, failed)
-		}
-		n.durableCond.Wait()
+// abandon settles a request its caller stops waiting for: not done if the
+// loop never took it, else whatever the loop answered, or unknown.
+func (n *Node) abandon(req *request, cause error) result {
+	if req.state.CompareAndSwap(requestQueued, requestAbandoned) {
+		return result{err: cause} // the loop will skip it: nothing written
 	}
-	return nil
-}
-
-// markDurable records that every proposal up to seq is durable.
-func (n *Node) markDurable(seq uint64) {
-	n.durMu.Lock()
-	if seq > n.durable {
-		n.durable = seq
+	select {
+	case res := <-req.done:
+		return res
+	default:
 	}
-	n.durableCond.Broadcast()
-	n.durMu.Unlock()
+	return result{err: fmt.Errorf("%w: %w", api.ErrUnknownOutcome, cause)}
 }
 
 // Wait implements api.Backend. want ≤ 0 waits for collapse: every
@@ -364,47 +387,71 @@ func (n *Node) markDurable(seq uint64) {
 // what they have applied change while waiting).
 func (n *Node) Wait(ctx context.Context, t api.Token, want int) (int, error) {
 	for {
-		n.mu.Lock()
+		n.mu.RLock()
 		have := n.r.AppliedBy(t.Dot)
 		done := have >= want
 		if want <= 0 {
 			done = t.IsZero() || n.r.Collapsed(t.Dot)
 		}
+		n.mu.RUnlock()
 		if done {
-			n.mu.Unlock()
 			return have, nil
 		}
+		n.waitMu.Lock()
 		ch := n.changed
 		n.waiting++
-		n.mu.Unlock()
+		n.waitMu.Unlock()
+		// Re-check under the new channel: the loop may have moved between
+		// the check above and taking ch.
+		n.mu.RLock()
+		moved := n.r.AppliedBy(t.Dot) != have || (want <= 0 && n.r.Collapsed(t.Dot))
+		n.mu.RUnlock()
 		var err error
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-n.stop:
-			err = api.ErrStopped
+		if !moved {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-n.stop:
+				err = api.ErrStopped
+			}
 		}
-		n.mu.Lock()
+		n.waitMu.Lock()
 		n.waiting--
-		n.mu.Unlock()
+		n.waitMu.Unlock()
 		if err != nil {
 			return have, err
 		}
 	}
 }
 
+// wakeWaiters wakes every Wait call to look at the replica again. It
+// makes no channel when no one waits.
+func (n *Node) wakeWaiters() {
+	n.waitMu.Lock()
+	if n.waiting > 0 {
+		close(n.changed)
+		n.changed = make(chan struct{})
+	}
+	n.waitMu.Unlock()
+}
+
 // Watch implements api.Backend.
 func (n *Node) Watch(prefix []byte, buffer int) api.Subscription {
+	if n.stopped() {
+		return closedSubscription{}
+	}
 	return n.watch.add(prefix, buffer)
 }
 
 // Status implements api.Backend.
 func (n *Node) Status() api.Status {
-	n.mu.Lock()
+	n.mu.RLock()
 	st := n.r.Status()
+	n.mu.RUnlock()
+	n.eventsMu.Lock()
 	events := append([]string(nil), n.events...)
-	n.mu.Unlock()
+	n.eventsMu.Unlock()
 	names := map[causal.NodeID]string{}
 	for _, m := range st.Members {
 		names[m.ID] = m.Name
@@ -426,6 +473,9 @@ func (n *Node) Status() api.Status {
 		Applied:   byName(st.Applied), Collapsed: byName(st.Collapsed),
 		Events: events,
 	}
+	if err := n.Failed(); err != nil {
+		out.Failed = err.Error()
+	}
 	for _, m := range st.Members {
 		state := m.State.String()
 		if m.Self {
@@ -443,19 +493,25 @@ func (n *Node) Status() api.Status {
 // Remove marks a dead member removed (operator action), so collapse no
 // longer waits for it.
 func (n *Node) Remove(name string) (api.Token, error) {
-	n.mu.Lock()
-	tok, err := n.r.Remove(causal.NodeIDFromName(name))
-	n.mu.Unlock()
-	n.signal()
-	return api.Token{Dot: tok}, err
+	return n.RemoveMember(context.Background(), name)
 }
 
 var _ api.Admin = (*Node)(nil)
 
 // RemoveMember implements api.Admin.
 func (n *Node) RemoveMember(ctx context.Context, name string) (api.Token, error) {
-	if n.stopped() {
-		return api.Token{}, api.ErrStopped
-	}
-	return n.Remove(name)
+	res := n.submit(ctx, &request{action: func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
+		return c.Remove(t, causal.NodeIDFromName(name))
+	}})
+	return api.Token{Dot: res.tok}, res.err
 }
+
+// closedSubscription is what Watch returns once the node is closing: its
+// channel is closed at once and Err says why.
+type closedSubscription struct{}
+
+var closedChanges = func() chan api.Change { c := make(chan api.Change); close(c); return c }()
+
+func (closedSubscription) C() <-chan api.Change { return closedChanges }
+func (closedSubscription) Err() error           { return api.ErrStopped }
+func (closedSubscription) Close()               {}

@@ -35,18 +35,60 @@ type peerSet struct {
 	stop chan struct{}
 }
 
-// peer is the outbound side of one peer: a bounded queue drained by one
-// goroutine that keeps a link open.
+// peer is the outbound side of one peer: a queue drained by one goroutine
+// that keeps a link open. Pushed transactions in the queue are bounded in
+// bytes by the driver core's window for the peer; other messages (probes,
+// digests, answers) by count, PeerQueueMax.
 type peer struct {
-	id    causal.NodeID
-	name  string
-	addr  string
-	queue chan replica.Message
-	stop  chan struct{}
+	id   causal.NodeID
+	name string
+	addr string
+	stop chan struct{}
 
-	// dropped counts messages discarded because the queue was full.
-	dropped uint64
+	mu       sync.Mutex
+	queue    []replica.Message // oldest first
+	control  int               // messages in queue that are not MsgTxns
+	wake     chan struct{}     // capacity 1: the queue is not empty
+	dropped  uint64            // messages refused because the queue was full
+	maxQueue int               // PeerQueueMax
 }
+
+// push queues m unless it would take the control messages past their
+// bound. Pushed transactions are never refused here: the core's window
+// bounds them (and maxTxnMessages guards against a core that does not).
+func (p *peer) push(m replica.Message) bool {
+	p.mu.Lock()
+	isTxns := m.Type == replica.MsgTxns
+	if (!isTxns && p.control >= p.maxQueue) || len(p.queue) >= maxQueuedMessages {
+		p.dropped++
+		p.mu.Unlock()
+		return false
+	}
+	if !isTxns {
+		p.control++
+	}
+	p.queue = append(p.queue, m)
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take moves every queued message into dst (emptied first) and returns it.
+func (p *peer) take(dst []replica.Message) []replica.Message {
+	p.mu.Lock()
+	dst = append(dst[:0], p.queue...)
+	clear(p.queue)
+	p.queue, p.control = p.queue[:0], 0
+	p.mu.Unlock()
+	return dst
+}
+
+// maxQueuedMessages caps the messages queued for one peer whatever their
+// kind: 64 Ki, far above what the window admits in small batches.
+const maxQueuedMessages = 1 << 16
 
 func newPeerSet(n *Node) *peerSet {
 	return &peerSet{n: n, peers: map[causal.NodeID]*peer{}, heard: map[causal.NodeID]replica.Peer{}, stop: make(chan struct{})}
@@ -130,28 +172,20 @@ func (ps *peerSet) dial(ctx context.Context, addr string) (*wire.Conn, net.Conn,
 	return conn, raw, nil
 }
 
-// send queues a message for its peer, dropping the oldest queued message
-// when the queue is full: the replica's anti-entropy repairs what a
-// dropped message would have carried, so a stalled peer costs bounded
-// memory.
-func (ps *peerSet) send(env replica.Envelope) {
+// send queues a message for its peer. It reports false, dropping the
+// message, when the peer's queue is full: the loop tells the driver core
+// (NotSent), and the replica's anti-entropy repairs what the message
+// would have carried, so a stalled peer costs bounded memory.
+func (ps *peerSet) send(env replica.Envelope) bool {
 	p := ps.get(env.To)
 	if p == nil {
-		return
+		return true // no address known (yet): as good as a lost message
 	}
-	for {
-		select {
-		case p.queue <- env.Message:
-			return
-		default:
-		}
-		select {
-		case <-p.queue:
-			p.dropped++
-			ps.n.metrics.dropped.WithLabelValues(p.name).Inc()
-		default:
-		}
+	if p.push(env.Message) {
+		return true
 	}
+	ps.n.metrics.dropped.WithLabelValues(p.name).Inc()
+	return false
 }
 
 // get returns the peer for id, starting its dialing link if the replica
@@ -175,8 +209,8 @@ func (ps *peerSet) getOrAttach(id causal.NodeID, name string, attach bool) *peer
 	if known != "" {
 		name = known
 	}
-	p := &peer{id: id, name: name, addr: addr,
-		queue: make(chan replica.Message, ps.n.cfg.PeerQueueMax), stop: make(chan struct{})}
+	p := &peer{id: id, name: name, addr: addr, stop: make(chan struct{}),
+		wake: make(chan struct{}, 1), maxQueue: ps.n.cfg.PeerQueueMax}
 	ps.peers[id] = p
 	if addr != "" {
 		ps.wg.Add(1)
@@ -189,9 +223,9 @@ func (ps *peerSet) getOrAttach(id causal.NodeID, name string, attach bool) *peer
 // the configured join peers. Called with ps.mu held (not n.mu).
 func (ps *peerSet) lookup(id causal.NodeID) (name, addr string) {
 	n := ps.n
-	n.mu.Lock()
+	n.mu.RLock()
 	members := n.r.Members()
-	n.mu.Unlock()
+	n.mu.RUnlock()
 	for _, m := range members {
 		if m.ID == id && !m.Self {
 			return m.Name, m.Addr
@@ -211,9 +245,9 @@ func (ps *peerSet) lookup(id causal.NodeID) (name, addr string) {
 // reconcile stops links to members that left or were removed.
 func (ps *peerSet) reconcile() {
 	n := ps.n
-	n.mu.Lock()
+	n.mu.RLock()
 	members := n.r.Members()
-	n.mu.Unlock()
+	n.mu.RUnlock()
 	gone := map[causal.NodeID]bool{}
 	for _, m := range members {
 		if m.State == replica.StateLeft || m.State == replica.StateRemoved {
@@ -253,6 +287,7 @@ func (ps *peerSet) run(p *peer) {
 			n.metrics.links.WithLabelValues(p.name).Inc()
 			err = ps.pump(p, conn, raw)
 			raw.Close()
+			n.linkDown(p.id)
 			n.log.Debug("link down", "peer", p.name, "err", err)
 		} else {
 			n.log.Debug("dial failed", "peer", p.name, "addr", p.addr, "err", err)
@@ -289,14 +324,15 @@ func (ps *peerSet) pump(p *peer, conn *wire.Conn, raw net.Conn) error {
 }
 
 // write drains p's queue into one session until the session dies (dead
-// receives), the peer is stopped, or the node stops.
+// receives), the peer is stopped, or the node stops. It takes everything
+// queued at once and flushes once per batch.
 func (ps *peerSet) write(p *peer, conn *wire.Conn, raw net.Conn, codec *replica.LinkCodec, dead <-chan error) error {
-	n := ps.n
+	sent := ps.n.metrics.bytesSent.WithLabelValues(p.name)
 	var buf []byte
+	var batch []replica.Message
 	for {
-		var m replica.Message
 		select {
-		case m = <-p.queue:
+		case <-p.wake:
 		case err := <-dead:
 			return err
 		case <-p.stop:
@@ -304,47 +340,57 @@ func (ps *peerSet) write(p *peer, conn *wire.Conn, raw net.Conn, codec *replica.
 			conn.Flush()
 			return nil
 		case <-ps.stop:
-			ps.drain(p, conn, codec, buf)
+			// A fresh deadline: the last one may have expired while the
+			// link sat idle, and would fail the drain at once.
+			raw.SetWriteDeadline(time.Now().Add(DefaultHandshakeTimeout))
+			batch = p.take(batch)
+			ps.writeBatch(conn, codec, batch, buf)
 			conn.WriteClose(wire.ReasonShutdown, "node shutting down")
 			conn.Flush()
 			return nil
 		}
-		var err error
-		buf, err = codec.Encode(buf[:0], &m)
-		if err != nil {
-			return fmt.Errorf("encode: %w", err)
-		}
+		batch = p.take(batch)
 		raw.SetWriteDeadline(time.Now().Add(DefaultHandshakeTimeout))
-		if err := conn.WriteFrame(wire.TypeMessage, buf); err != nil {
+		var bytes int
+		var err error
+		if buf, bytes, err = ps.writeBatch(conn, codec, batch, buf); err != nil {
 			return err
 		}
-		n.metrics.bytesSent.WithLabelValues(p.name).Add(float64(len(buf)))
-		if len(p.queue) == 0 {
-			if err := conn.Flush(); err != nil {
-				return err
-			}
+		sent.Add(float64(bytes))
+		if err := conn.Flush(); err != nil {
+			return err
 		}
 	}
 }
 
-// drain writes what is still queued at shutdown, so acknowledged writes
-// that were already on their way are not held back.
-func (ps *peerSet) drain(p *peer, conn *wire.Conn, codec *replica.LinkCodec, buf []byte) {
-	for {
-		select {
-		case m := <-p.queue:
-			var err error
-			if buf, err = codec.Encode(buf[:0], &m); err != nil {
-				return
-			}
-			if conn.WriteFrame(wire.TypeMessage, buf) != nil {
-				return
-			}
-		default:
-			conn.Flush()
-			return
+// writeBatch encodes and writes msgs (not flushed), returning the buffer
+// for reuse and the payload bytes written.
+func (ps *peerSet) writeBatch(conn *wire.Conn, codec *replica.LinkCodec, msgs []replica.Message, buf []byte) ([]byte, int, error) {
+	total := 0
+	for i := range msgs {
+		var err error
+		if buf, err = codec.Encode(buf[:0], &msgs[i]); err != nil {
+			return buf, total, fmt.Errorf("encode: %w", err)
 		}
+		if err := conn.WriteFrame(wire.TypeMessage, buf); err != nil {
+			return buf, total, err
+		}
+		total += len(buf)
 	}
+	clear(msgs) // drop references to transactions already written
+	return buf, total, nil
+}
+
+// stopLinks ends every outbound link without flushing (fail-stop: a
+// failed node sends nothing more) and starts no new one.
+func (ps *peerSet) stopLinks() {
+	ps.mu.Lock()
+	ps.done = true
+	for id, p := range ps.peers {
+		close(p.stop)
+		delete(ps.peers, id)
+	}
+	ps.mu.Unlock()
 }
 
 // close stops every link and waits for them.
@@ -396,7 +442,7 @@ func (n *Node) readSession(conn *wire.Conn, codec *replica.LinkCodec) error {
 			n.log.Warn("undecodable message; closing link", "peer", remote.NodeName, "err", err)
 			return err
 		}
-		n.step(remote.Node, m)
+		n.deliver(remote.Node, m)
 	}
 }
 
@@ -437,5 +483,6 @@ func (n *Node) serveBridged(raw net.Conn, role byte) {
 	go func() { dead <- n.readSession(conn, replica.NewLinkCodec()) }()
 	err = n.peers.write(p, conn, raw, replica.NewLinkCodec(), dead)
 	raw.Close()
+	n.linkDown(remote.Node)
 	n.log.Info("bridged link down", "peer", remote.NodeName, "err", err)
 }

@@ -463,8 +463,18 @@ func (s *linkState) appendTxnHeader(dst []byte, t *crdt.Txn) []byte {
 	}
 	s.prevDot, s.prevTime = t.Dot, t.Time
 	s.prevDeps = t.Deps.Clone()
-	s.counters[t.Dot.Node] = t.Dot.Counter
+	s.rememberCounter(t.Dot)
 	return dst
+}
+
+// rememberCounter records d as its node's last counter on the link. Only
+// MaxLinkNodes nodes are remembered (the first ones seen, identically on
+// both ends): a peer sending transactions from ever new node ids makes
+// the decoder hold no more than that.
+func (s *linkState) rememberCounter(d causal.Dot) {
+	if _, ok := s.counters[d.Node]; ok || len(s.counters) < MaxLinkNodes {
+		s.counters[d.Node] = d.Counter
+	}
 }
 
 func (s *linkState) readTxnHeader(r *codec.Reader, t *crdt.Txn) {
@@ -526,7 +536,7 @@ func (s *linkState) readTxnHeader(r *codec.Reader, t *crdt.Txn) {
 	t.Deps = deps
 	s.prevDot, s.prevTime = t.Dot, t.Time
 	s.prevDeps = deps.Clone()
-	s.counters[node] = counter
+	s.rememberCounter(t.Dot)
 }
 
 // Decode decodes one payload. It copies the payload, so the caller may

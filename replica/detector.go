@@ -221,7 +221,7 @@ func (r *Replica) stepFetch(from causal.NodeID, m *Message) {
 			break
 		}
 		if batchBytes+len(e.record) > r.cfg.MaxBatchBytes && len(batch) > 0 {
-			r.send(from, Message{Type: MsgTxns, Txns: batch})
+			r.sendTxns(from, batch, batchBytes)
 			batch, batchBytes = nil, 0
 		}
 		batch = append(batch, e.txn)
@@ -229,6 +229,6 @@ func (r *Replica) stepFetch(from causal.NodeID, m *Message) {
 		total += len(e.record)
 	}
 	if len(batch) > 0 {
-		r.send(from, Message{Type: MsgTxns, Txns: batch})
+		r.sendTxns(from, batch, batchBytes)
 	}
 }

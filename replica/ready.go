@@ -51,6 +51,14 @@ type Ready struct {
 type Envelope struct {
 	To      causal.NodeID
 	Message Message
+	// Bytes estimates the encoded size of a MsgTxns batch (the sum of its
+	// transactions' record sizes), for the driver's flow control; zero
+	// for other messages.
+	Bytes int
+	// Push marks a MsgTxns batch this node pushes unasked (its own new
+	// transactions), as opposed to an answer to a peer's fetch: the
+	// driver's flow control applies to pushes only.
+	Push bool
 }
 
 // Change is one key changed by an applied transaction or a repair.

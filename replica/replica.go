@@ -627,6 +627,8 @@ func (r *Replica) Ready() Ready {
 				txns[i] = q[i].txn
 			}
 			r.send(id, Message{Type: MsgTxns, Txns: txns})
+			env := &r.ready.Messages[len(r.ready.Messages)-1]
+			env.Bytes, env.Push = size, true
 			q = q[n:]
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spooksystems/spook/check"
 	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/driver"
 	"github.com/spooksystems/spook/replica"
 )
 
@@ -103,14 +104,16 @@ func (s *simulator) read(n *node, ss *session) {
 func (s *simulator) write(n *node, ss *session) {
 	o := drawOp(s.work, &s.p, ss, s.step)
 	var incs []check.Increment
-	tok, err := n.r.Propose(func(b *crdt.Builder) error {
+	n.nextTicket++
+	ticket := n.nextTicket
+	tok, err := n.core.Propose(ticket, func(b *crdt.Builder) error {
 		var err error
 		incs, err = o.build(b, ss)
 		return err
 	})
 	s.trace.event(evPropose, uint64(n.idx), uint64(o.kind), tok.Counter)
 	switch {
-	case errors.Is(err, replica.ErrReadOnly):
+	case errors.Is(err, replica.ErrReadOnly), errors.Is(err, driver.ErrFailed):
 		s.logf("%s session %d: write refused: %v", n.name, ss.id, err)
 		return
 	case err != nil:
@@ -125,13 +128,16 @@ func (s *simulator) write(n *node, ss *session) {
 	}
 	s.hist.AddWrite(&check.Write{Dot: tok, Session: ss.id, Step: s.step, Increments: incs})
 	s.uncaptured++
-	s.drain(n)
-	a := pendingAck{upTo: n.disk.total(), dot: tok, session: ss.id}
+	a := pendingAck{dot: tok, session: ss.id}
 	if o.kind == opOwnIncrement {
 		a.own = o.by
 		ss.proposed += o.by
 	}
-	n.acks = append(n.acks, a)
+	if n.acks == nil {
+		n.acks = map[driver.Ticket]pendingAck{}
+	}
+	n.acks[ticket] = a
+	s.drain(n)
 	if s.o.Log != nil {
 		s.logf("%s session %d proposes %v kind=%d key=%d value=%s", n.name, ss.id, tok, o.kind, o.key, o.value)
 	}

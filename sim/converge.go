@@ -24,7 +24,7 @@ func (s *simulator) converged() bool {
 		return true
 	}
 	for _, n := range live {
-		if len(n.held) > 0 || len(n.acks) > 0 {
+		if !n.core.Idle() || len(n.acks) > 0 {
 			return false
 		}
 	}
@@ -58,8 +58,8 @@ func (s *simulator) notConverged() string {
 	out := ""
 	for _, n := range s.live() {
 		st := n.r.Status()
-		out += fmt.Sprintf("[%s hash=%016x applied=%v collapsed=%v pending=%d held=%d acks=%d repairing=%t]",
-			n.name, st.Hash, st.Applied, st.Collapsed, st.Pending, len(n.held), len(n.acks), st.Repairing)
+		out += fmt.Sprintf("[%s hash=%016x applied=%v collapsed=%v pending=%d held=%t acks=%d repairing=%t]",
+			n.name, st.Hash, st.Applied, st.Collapsed, st.Pending, !n.core.Idle(), len(n.acks), st.Repairing)
 	}
 	return out
 }

@@ -1,5 +1,6 @@
 // Package sim is Spook's deterministic simulator: it drives the same
-// replica core as production (package replica) through a simulated
+// replica core and driver core as production (packages replica and
+// driver) through a simulated
 // network, simulated clocks and simulated disks, from one seed, on one
 // goroutine, with no real time. The idea is TigerBeetle's VOPR and
 // FoundationDB's simulation testing: a seed decides every fault and every
@@ -51,9 +52,15 @@
 // delivered independently, so messages are reordered and duplicated.
 //
 // Disk: nodes sync every Params.SyncEveryTicks ticks (group commit).
-// Messages leave only after the records before them are durable, and a
-// client sees its write acknowledged only then (the driver contract of
-// replica.Ready). Two disk models: most seeds keep each node's records
+// Each node's driver.Core (policy always) decides what may leave and
+// when a client is answered: messages leave only after the records before
+// them are durable, and a client sees its write acknowledged only then.
+// Every third crash is first a disk failure: the node fail-stops (its core
+// refuses every input and emits nothing, checked at every step, and its
+// writes still waiting for durability are answered "outcome unknown"),
+// stays up failed for a while, and is then restarted. Some seeds give the
+// core a small flow-control window, so pushes to a slow peer are not sent
+// and the peer catches up by fetching. Two disk models: most seeds keep each node's records
 // in a list with a synced prefix, and a crash loses the unsynced records
 // except a random torn prefix of them (whole records, the unit the log
 // recovers to: fast); a quarter of the seeds (Params.StorageLog) use

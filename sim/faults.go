@@ -3,6 +3,8 @@ package sim
 import (
 	"errors"
 
+	"github.com/spooksystems/spook/check"
+
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/replica"
 )
@@ -56,8 +58,19 @@ func (s *simulator) injectFaults() {
 			if s.step >= nd.downUntil {
 				s.restart(nd)
 			}
+		case nd.failedUntil > 0:
+			s.checkFailStopped(nd)
+			if s.step >= nd.failedUntil {
+				s.crash(nd, false) // the operator restarts the failed process
+			}
 		case g.chance(s.p.CrashRate):
 			nd.downUntil = s.step + 1 + g.exp(s.p.DownTicksAvg, DownTicksMax)
+			if s.res.Crashes%3 == 1 {
+				// Every third crash is first a disk failure: the node
+				// fail-stops and stays up, failed, for half its down time.
+				s.failDisk(nd)
+				break
+			}
 			s.crash(nd, false)
 		case s.step >= nd.pausedUntil && g.chance(s.p.PauseRate):
 			nd.pausedUntil = s.step + 1 + g.exp(s.p.PauseTicksAvg, PauseTicksMax)
@@ -123,6 +136,34 @@ func (s *simulator) describeCut(cut []bool) string {
 	return out
 }
 
+// errDiskFailed is the cause of an injected disk failure.
+var errDiskFailed = errors.New("sim: injected disk failure")
+
+// failDisk puts n in fail-stop, as its driver does when an append or an
+// fsync fails: from now on its core must refuse input and emit nothing,
+// and writes waiting for durability are answered as unknown (never
+// acknowledged). The node stays up, failed, until it is restarted.
+func (s *simulator) failDisk(n *node) {
+	n.core.Fail(errDiskFailed)
+	n.failedUntil = s.step + 1 + (n.downUntil-s.step)/2
+	n.failedApplied = n.r.Applied()
+	s.trace.event(evFail, uint64(n.idx))
+	s.logf("%s disk fails: fail-stop until %d", n.name, n.failedUntil)
+	s.drain(n)
+}
+
+// checkFailStopped holds a failed node to fail-stop: its applied state
+// never moves and its core hands out nothing.
+func (s *simulator) checkFailStopped(n *node) {
+	if a := n.r.Applied(); !a.Equal(&n.failedApplied) {
+		s.res.Report.Addf(check.CheckReplica, "step %d: %s applied %v after it fail-stopped at %v",
+			s.step, n.name, &a, &n.failedApplied)
+	}
+	if n.core.HasReady() {
+		s.res.Report.Addf(check.CheckReplica, "step %d: %s has output after fail-stop", s.step, n.name)
+	}
+}
+
 // tryRemove has an operator remove the victim through a node that is up,
 // unless a removal is already in flight or durable.
 func (s *simulator) tryRemove() {
@@ -135,7 +176,7 @@ func (s *simulator) tryRemove() {
 		if !nd.up() || nd.dead || s.step < nd.pausedUntil {
 			continue
 		}
-		tok, err := nd.r.Remove(s.nodes[s.victim].id)
+		tok, err := nd.core.Remove(0, s.nodes[s.victim].id)
 		s.trace.event(evRemove, uint64(nd.idx))
 		switch {
 		case err == nil:
@@ -169,7 +210,7 @@ func (s *simulator) tryLeave() {
 		return
 	}
 	if st := l.r.Status().State; st == replica.NodeMember {
-		tok, err := l.r.Leave()
+		tok, err := l.core.Leave(0)
 		s.trace.event(evLeave, uint64(l.idx), tok.Counter)
 		if err != nil {
 			s.logf("%s Leave: %v", l.name, err)
@@ -230,6 +271,9 @@ func (s *simulator) heal() {
 		switch {
 		case nd.unstarted:
 			s.start(nd)
+		case nd.failedUntil > 0:
+			s.crash(nd, false)
+			s.restart(nd)
 		case !nd.dead && !nd.up():
 			s.restart(nd)
 		}

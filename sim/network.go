@@ -15,11 +15,12 @@ type frame struct {
 // every frame in flight and starts a new session, whose codecs start
 // empty.
 type link struct {
-	queue   []frame // in send order; deliverAt never decreases along it
-	head    int     // queue[:head] already delivered
-	lastAt  int     // deliverAt of the newest frame (FIFO floor)
-	session uint32  // incremented by every break
-	blocked bool    // a partition cuts this direction
+	from, to int     // node indexes
+	queue    []frame // in send order; deliverAt never decreases along it
+	head     int     // queue[:head] already delivered
+	lastAt   int     // deliverAt of the newest frame (FIFO floor)
+	session  uint32  // incremented by every break
+	blocked  bool    // a partition cuts this direction
 
 	// enc encodes at the sender, dec decodes at the receiver: the two
 	// ends of one session's codec state. Nil until first use in a session.

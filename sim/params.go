@@ -132,6 +132,9 @@ type Params struct {
 	MaxPendingTxns  int
 	MaxRetainedTxns int
 	MaxBatchBytes   int
+	// MaxWindowBytes bounds the driver core's pushed bytes in flight per
+	// peer; zero keeps the default.
+	MaxWindowBytes int
 
 	// Workload.
 	Sessions    int
@@ -190,6 +193,10 @@ func drawParams(seed uint64, replicas int) Params {
 		p.MaxPendingTxns = g.between(4, 256)
 		p.MaxRetainedTxns = g.between(8, 512)
 		p.MaxBatchBytes = g.between(256, 8192)
+		// A flow-control window of a few batches: pushes are dropped
+		// and the peers catch up by fetching (no draw: the seed's
+		// sequence stays as it was).
+		p.MaxWindowBytes = 4 * p.MaxBatchBytes
 	}
 
 	p.Sessions = g.between(2, SessionsMax)
@@ -222,6 +229,7 @@ func (p Params) String() string {
 	}
 	if p.MaxPendingTxns > 0 {
 		fmt.Fprintf(&b, " max_pending=%d max_retained=%d max_batch=%dB", p.MaxPendingTxns, p.MaxRetainedTxns, p.MaxBatchBytes)
+		fmt.Fprintf(&b, " max_window=%dB", p.MaxWindowBytes)
 	}
 	fmt.Fprintf(&b, " sessions=%d ops=%.2f/step keys=%d migrate=%.3f reads=%.2f txns=%.2f",
 		p.Sessions, p.OpsPerStep, p.KeysPerKind, p.MigrateRate, p.ReadRate, p.TxnRate)

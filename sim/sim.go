@@ -11,6 +11,7 @@ import (
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/check"
 	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/driver"
 	"github.com/spooksystems/spook/replica"
 )
 
@@ -112,16 +113,22 @@ type node struct {
 	name string
 	id   causal.NodeID
 	cfg  replica.Config
-	r    *replica.Replica
+	r    *replica.Replica // core.Replica(): read it, change it only through core
+	// core is the production driver's decision core around r: the
+	// simulator persists, syncs, sends and acknowledges as it says.
+	core *driver.Core
 
 	disk durable
-	// held are messages waiting for the records before them to be
-	// durable: a message advertises the applied vector, which includes
-	// every record, so it leaves only after a sync (Ready's contract).
-	held []heldOutput
-	// acks are client writes waiting for the sync that makes them
-	// durable; the client sees the acknowledgement only then.
-	acks []pendingAck
+	// acks are client writes the core has not answered yet, by ticket;
+	// the client sees the acknowledgement when the core says Done.
+	acks       map[driver.Ticket]pendingAck
+	nextTicket driver.Ticket
+
+	// failedUntil, when non-zero, marks a node in fail-stop after a disk
+	// failure: it is crashed and restarted at that step. failedApplied is
+	// its applied vector when it failed, which must not move.
+	failedUntil   int
+	failedApplied causal.VersionVector
 
 	clockOffsetMs int64
 	pausedUntil   int // paused while step < pausedUntil
@@ -140,13 +147,7 @@ type node struct {
 	othersCut causal.VersionVector
 }
 
-type heldOutput struct {
-	upTo int // disk.total that must be durable first
-	msgs []replica.Envelope
-}
-
 type pendingAck struct {
-	upTo    int
 	dot     causal.Dot
 	session int // session id (not slot)
 	own     int64
@@ -249,6 +250,9 @@ func newSimulator(o Options) *simulator {
 		s.byID[nd.id] = i
 	}
 	s.links = make([]link, total*total)
+	for i := range s.links {
+		s.links[i].from, s.links[i].to = i/total, i%total
+	}
 	for i := 0; i < p.Sessions; i++ {
 		s.sessions = append(s.sessions, newSession(s.nextSession, s.work.intn(n)))
 		s.nextSession++
@@ -320,6 +324,7 @@ func (s *simulator) start(n *node) bool {
 		return false
 	}
 	n.r, n.unstarted = r, false
+	n.core = s.newCore(r)
 	s.drain(n)
 	return true
 }
@@ -334,7 +339,7 @@ func (s *simulator) advance() {
 		}
 		now := s.nowMs(n)
 		s.trace.event(evTick, uint64(n.idx), now)
-		n.r.Tick(now)
+		n.core.Tick(now)
 		s.drain(n)
 	}
 	for _, n := range s.nodes {
@@ -345,35 +350,51 @@ func (s *simulator) advance() {
 	s.observeCollapse()
 }
 
-// drain handles every Ready of n in the order Ready documents: persist,
-// then send (held until durable), then publish, then Advance.
+// newCore wraps a (re)started replica in the driver core, with the
+// policy whose promise the simulator checks: a write is acknowledged only
+// once durable (always). A test that breaks the contract on purpose
+// (sendBeforeSync) gives the core policy none on a disk that does lose
+// unsynced records.
+func (s *simulator) newCore(r *replica.Replica) *driver.Core {
+	policy := driver.Always
+	if s.sendBeforeSync {
+		policy = driver.None
+	}
+	return driver.New(driver.Config{Policy: policy, MaxWindowBytes: s.p.MaxWindowBytes}, r)
+}
+
+// drain carries out every Output of n's driver core in its order:
+// persist, send what the core released, publish, acknowledge.
 func (s *simulator) drain(n *node) {
-	for n.r.HasReady() {
-		rd := n.r.Ready()
-		if rd.Snapshot != nil {
-			if err := n.disk.installSnapshot(rd.Snapshot); err != nil {
+	for n.core.HasReady() {
+		out := n.core.Ready()
+		if out.Snapshot != nil {
+			if err := n.disk.installSnapshot(out.Snapshot); err != nil {
 				s.res.Report.Addf(check.CheckReplica, "step %d: %s persisting a snapshot: %v", s.step, n.name, err)
 			}
 		}
-		if err := n.disk.append(rd.Records); err != nil {
+		if err := n.disk.append(out.Records); err != nil {
 			s.res.Report.Addf(check.CheckReplica, "step %d: %s appending records: %v", s.step, n.name, err)
 		}
-		s.captureRecords(rd.Records)
-		s.capture(rd.Messages)
-		if len(rd.Messages) > 0 {
-			if !s.sendBeforeSync && (len(n.held) > 0 || n.disk.unsynced() > 0) {
-				n.held = append(n.held, heldOutput{upTo: n.disk.total(), msgs: rd.Messages})
-			} else {
-				s.send(n, rd.Messages)
-			}
-		}
-		for _, e := range rd.Events {
+		s.captureRecords(out.Records)
+		s.capture(out.Send)
+		s.send(n, out.Send)
+		for _, e := range out.Events {
 			s.trace.event(evReplicaEvent, uint64(n.idx), uint64(e.Type), uint64(e.Node), e.Dot.Counter)
 			if s.o.Log != nil {
 				s.logf("%s event %s", n.name, e)
 			}
 		}
-		n.r.Advance()
+		for _, t := range out.Done {
+			s.ack(n, t)
+		}
+		for _, t := range out.Unknown {
+			// Never acknowledged: the write may or may not survive.
+			if a, ok := n.acks[t]; ok {
+				delete(n.acks, t)
+				s.logf("%s write %v: outcome unknown", n.name, a.dot)
+			}
+		}
 	}
 }
 
@@ -422,8 +443,8 @@ func (s *simulator) capture(envs []replica.Envelope) {
 	}
 }
 
-// sync makes n's records durable, releases the messages and client
-// acknowledgements that waited for them.
+// sync makes n's records durable and tells its core, which releases the
+// messages and acknowledgements that waited for them.
 func (s *simulator) sync(n *node) {
 	if n.disk.unsynced() > 0 {
 		k, err := n.disk.sync()
@@ -435,33 +456,31 @@ func (s *simulator) sync(n *node) {
 			s.logf("%s sync %d records (durable %d), applied %v", n.name, k, n.disk.syncedTotal(), n.r.Applied())
 		}
 	}
-	held := n.held
-	n.held = nil
-	for _, h := range held {
-		s.send(n, h.msgs)
-	}
-	kept := n.acks[:0]
-	for _, a := range n.acks {
-		if a.upTo > n.disk.syncedTotal() {
-			kept = append(kept, a)
-			continue
-		}
-		s.trace.event(evAck, a.dot.Counter, uint64(a.dot.Node))
-		s.hist.Ack(a.dot)
-		s.res.Acked++
-		if a.own != 0 {
-			for _, ss := range s.sessions {
-				if ss.id == a.session {
-					ss.acked += a.own
-				}
-			}
-		}
-	}
-	n.acks = kept
+	n.core.Synced(n.core.Appended())
+	s.drain(n)
 	if s.removeNode == n.idx && s.removeUpTo <= n.disk.syncedTotal() {
 		s.removeNode = -1
 		s.removeDone = true
 		s.logf("%s removal of %s durable", n.name, s.nodes[s.victim].name)
+	}
+}
+
+// ack delivers the acknowledgement of n's write t to its client.
+func (s *simulator) ack(n *node, t driver.Ticket) {
+	a, ok := n.acks[t]
+	if !ok {
+		return // an internal proposal (leave, removal): nobody waits
+	}
+	delete(n.acks, t)
+	s.trace.event(evAck, a.dot.Counter, uint64(a.dot.Node))
+	s.hist.Ack(a.dot)
+	s.res.Acked++
+	if a.own != 0 {
+		for _, ss := range s.sessions {
+			if ss.id == a.session {
+				ss.acked += a.own
+			}
+		}
 	}
 }
 
@@ -538,6 +557,9 @@ func (s *simulator) latency() int {
 // breakLink ends l's session: frames in flight are lost and both codecs
 // are dropped. It returns how many frames were lost.
 func (s *simulator) breakLink(l *link) int {
+	if from := s.nodes[l.from]; from.up() {
+		from.core.LinkDown(s.nodes[l.to].id)
+	}
 	l.enc, l.dec = nil, nil
 	lost := l.reset()
 	s.res.Lost += lost
@@ -586,7 +608,9 @@ func (s *simulator) deliverFrame(from, to *node, l *link, payload []byte) {
 		s.breakLink(l)
 		return
 	}
-	if err := to.r.Step(from.id, m); err != nil {
+	if err := to.core.Step(from.id, m); errors.Is(err, driver.ErrFailed) {
+		return // a fail-stopped node reads nothing more
+	} else if err != nil {
 		s.res.StepErrors++
 		s.trace.event(evStepError, uint64(to.idx), uint64(m.Type))
 		s.logf("%s step %s from %s: %v", to.name, m.Type, from.name, err)
@@ -608,9 +632,9 @@ func (s *simulator) crash(n *node, forGood bool) {
 	s.trace.event(evCrash, uint64(n.idx), uint64(lost))
 	s.logf("%s crash (lost %d unsynced records, down until %d, for good %t)", n.name, lost, n.downUntil, forGood)
 	s.res.Crashes++
-	n.r = nil
-	n.held = nil
+	n.r, n.core = nil, nil
 	n.acks = nil
+	n.failedUntil = 0
 	n.lastCut = causal.VersionVector{}
 	n.pausedUntil = 0
 	n.dead = forGood
@@ -665,6 +689,7 @@ func (s *simulator) restart(n *node) {
 	}
 	s.logf("%s restart from %d records, applied %v", n.name, len(records), r.Applied())
 	n.r = r
+	n.core = s.newCore(r)
 	// Everything other nodes reported collapsed while n was a member was
 	// applied and made durable by n (its applied vector leaves only after
 	// a sync), so it must have survived the crash.

@@ -264,3 +264,33 @@ func TestBrokenDriverContractIsCaught(t *testing.T) {
 		t.Fatal("40 seeds of a driver that sends before syncing, with frequent crashes, passed every check")
 	}
 }
+
+// TestFailStopIsChecked: a driver that keeps stepping a replica after
+// its disk failed (the defect the node had before the driver core) must
+// be caught by the simulator's fail-stop check.
+func TestFailStopIsChecked(t *testing.T) {
+	s := newSimulator(Options{Seed: 5, Steps: 300})
+	s.p.CrashRate, s.p.PartitionRate = 0, 0
+	for _, n := range s.nodes {
+		if !s.start(n) {
+			t.Fatal("start failed")
+		}
+	}
+	n, peer := s.nodes[0], s.nodes[1]
+	n.downUntil = 40
+	s.failDisk(n)
+	// Bypass the core as the old driver did: step a peer's write in.
+	ss := newSession(99, peer.idx)
+	s.write(peer, ss)
+	s.sync(peer)
+	before := n.r.Applied()
+	txns, err := peer.r.TxnsSince(&before)
+	if err != nil || len(txns) == 0 {
+		t.Fatalf("no transaction to step: %v", err)
+	}
+	n.r.Import(txns)
+	s.checkFailStopped(n)
+	if s.res.OK() {
+		t.Fatal("a failed node that went on applying peer writes passed the fail-stop check")
+	}
+}

@@ -28,6 +28,7 @@ const (
 	evReplicaEvent
 	evJoin
 	evLeave
+	evFail
 )
 
 // trace folds every event the simulator processes into one running

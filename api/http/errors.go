@@ -36,6 +36,9 @@ func classify(err error) *apiError {
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, api.ErrUnknownOutcome):
+		return newError(http.StatusInternalServerError, "unknown_outcome",
+			"the write was applied locally but its durability is unknown: "+err.Error())
 	case errors.Is(err, api.ErrStopped):
 		return newError(http.StatusServiceUnavailable, "stopped", err.Error())
 	case errors.Is(err, api.ErrReadOnly):

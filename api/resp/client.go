@@ -81,6 +81,11 @@ const (
 	errCanceled    respErr = "ERR request canceled: server shutting down"
 )
 
+// unknownPrefix starts the reply to a write whose outcome is unknown
+// (api.ErrUnknownOutcome): applied in memory, durability not confirmed. A
+// distinct error code, so clients never take it for "not written".
+const unknownPrefix = "UNKNOWN write applied locally but its durability is unknown: "
+
 // errorText turns any error from a command or the backend into the text
 // of an error reply.
 func errorText(err error) string {
@@ -88,6 +93,8 @@ func errorText(err error) string {
 	switch {
 	case errors.As(err, &re):
 		return string(re)
+	case errors.Is(err, api.ErrUnknownOutcome):
+		return unknownPrefix + oneLine(err.Error())
 	case errors.Is(err, api.ErrReadOnly):
 		return string(errReadOnly)
 	case errors.Is(err, api.ErrStopped):
