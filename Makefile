@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test lint fuzz-smoke up sim-long soak chaos chaos-quick bench bench-quick bench-deps
+.PHONY: test lint fuzz-smoke up sim-long soak chaos chaos-quick bench bench-quick bench-deps attack
 
 ## test: every package with invariant checks on, then the pure core under the race detector
 test:
@@ -23,6 +23,10 @@ fuzz-smoke:
 ## up: the main job, a local three-node cluster
 up:
 	$(GO) run ./cmd/spook up
+
+## attack: hostile clients against real spookd processes on 127.0.0.1 (docs/security.md; ~2 min)
+attack:
+	SPOOK_ATTACK=1 $(GO) test -count=1 -timeout 10m -v -run 'TestAttack|TestSilentConnectionKept|TestFirstBytesRedisAccepts' ./test
 
 ## soak: the real-process kill -9 loop with 500 iterations
 soak:

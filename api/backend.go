@@ -42,7 +42,9 @@ type Change struct {
 
 // Subscription delivers changes to one watcher. C is closed when the
 // subscription ends (Close, shutdown, or the watcher fell more than its
-// buffer behind, in which case Err reports ErrWatchOverflow).
+// buffer behind, in which case Err reports ErrWatchOverflow). A
+// subscription refused at Watch (ErrTooManyWatchers) has ended already:
+// Err reports why as soon as Watch returns.
 type Subscription interface {
 	C() <-chan Change
 	Err() error
@@ -52,6 +54,10 @@ type Subscription interface {
 // ErrWatchOverflow ends a subscription whose reader fell behind by more than
 // its buffer: a watcher never makes the node buffer without bound.
 var ErrWatchOverflow = errors.New("api: watcher fell behind; subscription closed")
+
+// ErrTooManyWatchers is the Err of a subscription refused because the
+// backend has as many watchers as it allows; its C is closed at once.
+var ErrTooManyWatchers = errors.New("api: too many watchers on this node")
 
 // MemberStatus describes one member as this node sees it.
 type MemberStatus struct {
@@ -97,7 +103,8 @@ type Backend interface {
 	Wait(ctx context.Context, t Token, n int) (int, error)
 
 	// Watch subscribes to changes of keys with the given prefix (empty:
-	// all keys). buffer bounds the changes queued for this watcher.
+	// all keys). buffer bounds how many changes the watcher may fall
+	// behind before it is ended with ErrWatchOverflow.
 	Watch(prefix []byte, buffer int) Subscription
 
 	// Status reports the node and its view of the cluster.

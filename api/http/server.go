@@ -35,6 +35,16 @@ const (
 	// WatchWriteTimeout bounds one write to a watch stream; a client that
 	// does not read for that long is dropped.
 	WatchWriteTimeout = 10 * time.Second
+	// MaxWatchSendBufferBytes is the kernel send buffer (SO_SNDBUF) of a
+	// watch stream's connection: what a watcher that stops reading can
+	// hold in flight before its stream blocks (and, WatchWriteTimeout
+	// later, is dropped). Without it the kernel would absorb megabytes of
+	// events per idle watcher, and the node would spend its CPU writing
+	// them.
+	MaxWatchSendBufferBytes = 16 << 10
+	// MaxWatchWriteEvents bounds the events a watch stream writes per
+	// flush: a stream that is behind catches up in fewer, larger writes.
+	MaxWatchWriteEvents = 64
 	// MaxHeaderBytes bounds request headers.
 	MaxHeaderBytes = 64 << 10
 	// ReadHeaderTimeout bounds reading request headers.
@@ -119,12 +129,39 @@ func New(backend api.Backend, cfg Config) *Server {
 	})
 	s.handler = mux
 	s.srv = &http.Server{
-		Handler:           mux,
+		Handler: mux,
+		// The watch handler reaches the connection through the context
+		// to bound its send buffer.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		},
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
 	}
 	return s
+}
+
+// connKey is the context key of a request's net.Conn.
+type connKey struct{}
+
+// setSendBuffer sets the kernel send buffer of the socket under c (TLS
+// and the single port's wrappers unwrapped); a connection without one
+// (a pipe, a WebSocket) is left as it is.
+func setSendBuffer(c net.Conn, bytes int) {
+	for c != nil {
+		switch v := c.(type) {
+		case interface{ SetWriteBuffer(int) error }:
+			_ = v.SetWriteBuffer(bytes)
+			return
+		case interface{ NetConn() net.Conn }: // *tls.Conn
+			c = v.NetConn()
+		case interface{ Unwrap() net.Conn }:
+			c = v.Unwrap()
+		default:
+			return
+		}
+	}
 }
 
 // Handler returns the server's handler, for mounting elsewhere.

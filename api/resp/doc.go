@@ -30,10 +30,13 @@
 //
 // Every length and queue is bounded by a named Max... constant. Over a
 // protocol limit (MaxCommandArgs, MaxBulkBytes, MaxCommandBytes,
-// MaxInlineBytes) the client gets "ERR Protocol error: ..." and is
-// disconnected, as Redis does; over the others (MaxQueuedCommands,
-// MaxKeysReply, MaxSubscriptions, MaxRandomCount, MaxLCSCells) it gets an
-// error reply. A subscriber
+// MaxInlineBytes, and before AUTH the smaller MaxUnauthenticatedArgs and
+// MaxUnauthenticatedBulkBytes) the client gets "ERR Protocol error: ..."
+// and is disconnected, as Redis does. Unfinished commands of all clients
+// together are bounded by Config.MaxClientInputBytesTotal: the client
+// whose read would pass it is told and disconnected. Over the others
+// (MaxQueuedCommands, MaxKeysReply, MaxSubscriptions, MaxRandomCount,
+// MaxLCSCells) it gets an error reply. A subscriber
 // that falls PubSubBuffer changes behind is disconnected rather than
 // silently missing notifications.
 //
