@@ -656,39 +656,55 @@ func cmdDBSize(s *Server, c *client, args [][]byte) {
 	c.out.WriteInt(n)
 }
 
+// keysChunk is how many keys KEYS visits per read of the keyspace: the
+// node's read lock is let go between chunks, so a KEYS over millions of
+// keys never holds back writes and peer messages for long.
+const keysChunk = 4096
+
+// cmdKeys walks the keyspace in chunks of keysChunk keys (copying the
+// matches), so unlike Redis's KEYS it is not one atomic snapshot: a key
+// present for the whole walk is returned, one written or deleted during it
+// may or may not be.
 func cmdKeys(s *Server, c *client, args [][]byte) {
 	pattern := args[1]
 	prefix := globPrefix(pattern)
-	out := c.buf[:0]
-	err := s.backend.View(func(ks *crdt.Keyspace) error {
-		var keys [][]byte // alias the keyspace; used before View returns
-		var err error
-		ks.Range(prefix, func(key []byte, _ *crdt.Value) bool {
-			if !bytes.HasPrefix(key, prefix) {
-				return false
-			}
-			if isReserved(key) || !globMatch(pattern, key) {
+	var keys [][]byte
+	from := prefix
+	for from != nil {
+		err := s.backend.View(func(ks *crdt.Keyspace) error {
+			visited := 0
+			var next []byte
+			var err error
+			ks.Range(from, func(key []byte, _ *crdt.Value) bool {
+				if !bytes.HasPrefix(key, prefix) {
+					return false
+				}
+				if visited == keysChunk {
+					next = bytes.Clone(key)
+					return false
+				}
+				visited++
+				if isReserved(key) || !globMatch(pattern, key) {
+					return true
+				}
+				if len(keys) == MaxKeysReply {
+					err = respErr(fmt.Sprintf("ERR KEYS would return more than %d keys; use SCAN", MaxKeysReply))
+					return false
+				}
+				keys = append(keys, bytes.Clone(key))
 				return true
-			}
-			if len(keys) == MaxKeysReply {
-				err = respErr(fmt.Sprintf("ERR KEYS would return more than %d keys; use SCAN", MaxKeysReply))
-				return false
-			}
-			keys = append(keys, key)
-			return true
+			})
+			from = next
+			return err
 		})
 		if err != nil {
-			return err
+			c.out.WriteError(errorText(err))
+			return
 		}
-		out = redcon.AppendArray(out[:0], len(keys))
-		for _, k := range keys {
-			out = redcon.AppendBulk(out, k)
-		}
-		return nil
-	})
-	if err != nil {
-		c.out.WriteError(errorText(err))
-		return
+	}
+	out := redcon.AppendArray(c.buf[:0], len(keys))
+	for _, k := range keys {
+		out = redcon.AppendBulk(out, k)
 	}
 	c.reply(out)
 }
