@@ -177,7 +177,9 @@ func TestHandshakeRefusals(t *testing.T) {
 		{"key", func(a, b *Config) { a.ClusterKey, b.ClusterKey = testKey(1), testKey(2) }, ErrAdmission, ReasonAdmission, false},
 		{"key on responder only", func(a, b *Config) { b.ClusterKey = testKey(1) }, ErrAdmission, ReasonAdmission, false},
 		{"removed", func(a, b *Config) {
-			b.Accept = func(Hello) error { return fmt.Errorf("%w: %s", ErrRemoved, RemovedText("a", "test-cluster", time.UnixMilli(1e12))) }
+			b.Accept = func(Hello) error {
+				return fmt.Errorf("%w: %s", ErrRemoved, RemovedText("a", "test-cluster", time.UnixMilli(1e12)))
+			}
 		}, ErrRemoved, ReasonRemoved, true},
 		{"same node", func(a, b *Config) { b.Local.Node = a.Local.Node }, ErrSameNode, ReasonSameNode, true},
 		{"responder policy", func(a, b *Config) { b.Accept = func(Hello) error { return policy } }, ErrPolicy, ReasonPolicy, true},
