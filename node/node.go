@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -53,6 +52,7 @@ type Node struct {
 	wg      sync.WaitGroup
 	closeMu sync.Once
 
+	guard   guard // data-directory identity and removal state (removal.go)
 	peers   *peerSet
 	ingress *ingress
 	watch   *watchers
@@ -132,6 +132,10 @@ func (n *Node) restore(rcfg replica.Config) error {
 		if err != nil {
 			return fmt.Errorf("node: open data directory %s: %w", n.cfg.DataDir, err)
 		}
+		if err := n.checkDataDir(store); err != nil { // identity and recovery (removal.go)
+			store.Close()
+			return err
+		}
 		for _, skipped := range store.SkippedSnapshots() {
 			n.log.Warn("skipped an invalid snapshot", "err", skipped)
 		}
@@ -166,6 +170,7 @@ func (n *Node) restore(rcfg replica.Config) error {
 		n.closeStore()
 		return fmt.Errorf("node: restore from %q: %w", n.cfg.DataDir, err)
 	}
+	n.restoreRemoval(r) // removal.go
 	if hasState {
 		n.log.Info("restored", "snapshot_bytes", len(snapshot), "records", len(records),
 			"elapsed", time.Since(started).Round(time.Millisecond))
@@ -297,10 +302,7 @@ func (n *Node) Update(ctx context.Context, fn func(b *crdt.Builder) error) (api.
 	tok, err := n.r.Propose(fn)
 	if err != nil {
 		n.mu.Unlock()
-		if errors.Is(err, replica.ErrReadOnly) {
-			return api.Token{}, fmt.Errorf("%w: %v", api.ErrReadOnly, err)
-		}
-		return api.Token{}, err
+		return api.Token{}, writeError(err) // removal.go
 	}
 	if tok.IsZero() { // an empty transaction: nothing to make durable
 		n.mu.Unlock()

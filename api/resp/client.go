@@ -88,6 +88,8 @@ func errorText(err error) string {
 	switch {
 	case errors.As(err, &re):
 		return string(re)
+	case errors.Is(err, api.ErrRemoved):
+		return "REMOVED " + oneLine(err.Error())
 	case errors.Is(err, api.ErrReadOnly):
 		return string(errReadOnly)
 	case errors.Is(err, api.ErrStopped):
