@@ -31,7 +31,7 @@ type peerSet struct {
 	// close those of a member removed while connected.
 	inbound map[causal.NodeID]map[*inboundSession]struct{}
 	done    bool
-	wg    sync.WaitGroup
+	wg      sync.WaitGroup
 	// stop is closed by close, after the node's loop has queued its last
 	// messages: links then flush their queues and end.
 	stop chan struct{}
