@@ -124,9 +124,6 @@ func (n *Node) noteRemoval() bool {
 	if dir == "" {
 		dir = "(none: in memory)"
 	}
-	n.log.Error(re.Error()+"; it refuses writes and is not ready. To rejoin: stop it, delete its data directory, "+
-		"and start it with --join <a member's address> under a new --node-id (its old name stays removed)",
-		"data", dir)
 	if n.cfg.DataDir != "" && n.guard.identity.RemovedAtMs == 0 {
 		id := n.guard.identity
 		id.Node, id.Cluster, id.RemovedAtMs = n.cfg.Name, n.cfg.Cluster, max(at, 1)
@@ -136,6 +133,11 @@ func (n *Node) noteRemoval() bool {
 			n.guard.identity = id
 		}
 	}
+	// Logged after the removal is recorded, so whoever reads this line
+	// can restart the node and find it still removed.
+	n.log.Error(re.Error()+"; it refuses writes and is not ready. To rejoin: stop it, delete its data directory, "+
+		"and start it with --join <a member's address> under a new --node-id (its old name stays removed)",
+		"data", dir)
 	return true
 }
 
