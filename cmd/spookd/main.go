@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spooksystems/spook/internal/lograte"
 	"github.com/spooksystems/spook/node"
 	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/storage"
@@ -157,7 +158,9 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 		Name: name, Cluster: o.cluster, Listen: o.listen, Advertise: o.advertise,
 		DataDir: o.data, Fsync: policy, TickInterval: o.tick, ClockOffset: o.clockOffset,
 		Password: o.password, Token: o.token,
-		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})),
+		// Repeated lines (a refused connection each, under attack) are
+		// collapsed into one per interval with a count.
+		Logger: slog.New(lograte.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}), lograte.Config{})),
 	}
 	if o.peers != "" {
 		for _, item := range strings.Split(o.peers, ",") {
