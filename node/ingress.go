@@ -42,11 +42,15 @@ type ingress struct {
 
 func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 	in := &ingress{n: n, peerConn: map[net.Conn]struct{}{}}
+	// Probes reach /healthz, /readyz and /metrics without a client
+	// certificate; everything else still needs one (transport/tls.go).
+	serverTLS, certRequired := transport.RelaxClientAuth(n.cfg.ServerTLS)
 	cfg := transport.MuxConfig{
-		TLS:        n.cfg.ServerTLS,
-		RequireTLS: n.cfg.RequireTLS,
-		Logger:     n.log,
-		Prefixes:   []string{BridgePreface},
+		TLS:               serverTLS,
+		RequireTLS:        n.cfg.RequireTLS,
+		RequireClientCert: certRequired,
+		Logger:            n.log,
+		Prefixes:          []string{BridgePreface},
 	}
 	var err error
 	if in.mux, err = transport.NewMux(ln, cfg); err != nil {
@@ -57,7 +61,11 @@ func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 		return nil, err
 	}
 	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password})
-	in.http = httpapi.New(n, httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws})
+	httpCfg := httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws}
+	if certRequired {
+		httpCfg.ClientCertMissing, httpCfg.OpenPaths = transport.ClientCertMissing, transport.OpenProbePaths
+	}
+	in.http = httpapi.New(n, httpCfg)
 	in.goServe(func() { in.mux.Serve() })
 	in.goServe(func() { in.wsMux.Serve() })
 	in.goServe(func() { in.resp.Serve(in.mux.RESP()) })
