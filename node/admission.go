@@ -27,8 +27,9 @@ const ClusterKeyBytes = 32
 
 // ErrAdmissionConfig is returned by Start for a node whose port would
 // admit peers without any proof: a non-loopback listen address with no
-// cluster key while plaintext peer links are allowed.
-var ErrAdmissionConfig = errors.New("node: no peer admission")
+// cluster key while plaintext peer links are allowed. It matches
+// ErrConfig too.
+var ErrAdmissionConfig = fmt.Errorf("%w: no peer admission", ErrConfig)
 
 // GenerateClusterKey returns a new random cluster key as text (64 hex
 // digits), the form ParseClusterKey reads.
