@@ -106,9 +106,8 @@ func (n *Node) wireConfig(accept func(wire.Hello) error) wire.Config {
 	return wire.Config{Local: n.peers.hello(), ClusterKey: n.cfg.ClusterKey, Counters: n.metrics.wire, Accept: accept}
 }
 
-// admitPeer is the Accept policy of every link, inbound, dialled or
-// bridged, run once the peer has proven the cluster key and sent its
-// Hello. It refuses:
+// admitPeer is the Accept policy of dialled and inbound links, run once
+// the peer has proven the cluster key and sent its Hello. It refuses:
 //   - a Hello whose node id is not the id of the name it gives, so a
 //     peer cannot speak for another node under its own name;
 //   - on a TLS link, a certificate that does not name that node (a
@@ -118,6 +117,20 @@ func (n *Node) wireConfig(accept func(wire.Hello) error) wire.Config {
 //   - a node an operator removed, with ReasonRemoved and when, so it
 //     learns it (see removal.go).
 func (n *Node) admitPeer(raw net.Conn, want causal.NodeID) func(wire.Hello) error {
+	return n.admit(raw, want, false)
+}
+
+// admitBridged is the Accept policy of a bridged link (`spook link`).
+// Its TLS hop, if any, ends at the bridge, so the certificate names the
+// bridge's holder, not the remote node: it is not bound to the Hello.
+// The remote node is admitted by the cluster key; a cluster without a
+// key admits it only if the bridge holds a node certificate, so a client
+// certificate cannot bridge a stranger in.
+func (n *Node) admitBridged(raw net.Conn) func(wire.Hello) error {
+	return n.admit(raw, 0, true)
+}
+
+func (n *Node) admit(raw net.Conn, want causal.NodeID, bridged bool) func(wire.Hello) error {
 	return func(remote wire.Hello) error {
 		if id := causal.NodeIDFromName(remote.NodeName); id != remote.Node {
 			return fmt.Errorf("peer %q claims node id %s, but that name's id is %s", remote.NodeName, remote.Node, id)
@@ -128,6 +141,9 @@ func (n *Node) admitPeer(raw net.Conn, want causal.NodeID) func(wire.Hello) erro
 		if cs, ok := transport.ConnectionState(raw); ok {
 			name := certs.PeerName(cs)
 			switch {
+			case bridged && (name != "" || len(n.cfg.ClusterKey) > 0):
+			case bridged:
+				return fmt.Errorf("bridged peer %q: without a cluster key, the bridge must present a node certificate", remote.NodeName)
 			case name == "":
 				return fmt.Errorf("peer %q presented no node certificate from the cluster CA (a client certificate does not admit a peer)", remote.NodeName)
 			case name != remote.NodeName:

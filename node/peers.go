@@ -487,7 +487,7 @@ func (n *Node) serveBridged(raw net.Conn, role byte) {
 		wrole = wire.Initiator
 	}
 	raw.SetDeadline(time.Now().Add(DefaultHandshakeTimeout))
-	conn, err := wire.Handshake(raw, wrole, n.wireConfig(n.admitPeer(raw, 0)))
+	conn, err := wire.Handshake(raw, wrole, n.wireConfig(n.admitBridged(raw)))
 	if err != nil {
 		n.log.Warn("bridged peer refused", "err", err)
 		n.learnRemoval(err)
