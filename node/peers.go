@@ -165,6 +165,9 @@ func (ps *peerSet) get(id causal.NodeID) *peer {
 }
 
 func (ps *peerSet) getOrAttach(id causal.NodeID, name string, attach bool) *peer {
+	if ps.n.removed() {
+		return nil // members refuse a removed node: no link, no dial
+	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if p, ok := ps.peers[id]; ok || ps.done {

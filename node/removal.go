@@ -141,6 +141,13 @@ func (n *Node) noteRemoval() bool {
 	return true
 }
 
+// removed reports whether this node has noted its own removal.
+func (n *Node) removed() bool {
+	n.guard.mu.Lock()
+	defer n.guard.mu.Unlock()
+	return n.guard.removalNoted
+}
+
 // writeError maps an error from replica.Propose to what client surfaces
 // show: a removal becomes an api.RemovedError; other read-only states
 // api.ErrReadOnly.
