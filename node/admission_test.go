@@ -94,4 +94,3 @@ func TestRefusedHandshakeLeavesNoTrace(t *testing.T) {
 		t.Fatalf("a refused peer left heard=%v peers=%v inbound=%v", n.peers.heard, n.peers.peers, n.peers.inbound)
 	}
 }
-
