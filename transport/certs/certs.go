@@ -158,13 +158,17 @@ func NewCA(name string, validity time.Duration, now time.Time) (*CA, error) {
 	return &CA{Cert: cert, Key: key}, nil
 }
 
-// Request describes a node certificate to issue.
+// Request describes a certificate to issue (Issue: a node's;
+// IssueClient: a client's).
 type Request struct {
-	// Name is the node's name: the certificate's common name and a DNS
-	// SAN, so a dialler can check it reached the node it meant.
+	// Name is the node's (or client's) name: the certificate's common
+	// name; for a node also a DNS SAN, so a dialler can check it reached
+	// the node it meant, and the spook://node/NAME URI SAN that admits it
+	// as a peer.
 	Name string
-	// Hosts are extra SANs: IP addresses or DNS names the node is reached
-	// by. 127.0.0.1, ::1 and localhost are always included.
+	// Hosts are extra SANs of a node certificate: IP addresses or DNS
+	// names the node is reached by. 127.0.0.1, ::1 and localhost are
+	// always included. IssueClient ignores them.
 	Hosts []string
 	// Validity is how long the certificate is valid; zero means
 	// DefaultNodeValidity. NotBefore/NotAfter, if set, override it (tests
