@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register("certs", "create a cluster CA and node certificates for mutual TLS", runCerts)
+	register("certs", "create a cluster CA, node and client certificates for mutual TLS", runCerts)
 }
 
 const certsHelp = `usage: spook certs init [--dir DIR] [--name NAME] [--years N]
