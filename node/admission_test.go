@@ -2,14 +2,18 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/wire"
 )
@@ -92,5 +96,28 @@ func TestRefusedHandshakeLeavesNoTrace(t *testing.T) {
 	defer n.peers.mu.Unlock()
 	if len(n.peers.heard) != 0 || len(n.peers.peers) != 0 || len(n.peers.inbound) != 0 {
 		t.Fatalf("a refused peer left heard=%v peers=%v inbound=%v", n.peers.heard, n.peers.peers, n.peers.inbound)
+	}
+}
+
+// TestRemovedLiveNodeLearnsIt: n3, removed while its links are up,
+// learns it from the members (a Close or a refused handshake with the
+// reason removed) and refuses writes with api.RemovedError.
+func TestRemovedLiveNodeLearnsIt(t *testing.T) {
+	nodes, _ := startCluster(t, 3, true)
+	ctx := context.Background()
+	eventually(t, "n3 writable", func() (bool, string) {
+		_, err := nodes[2].Update(ctx, func(b *crdt.Builder) error { return b.Set([]byte("k"), []byte("v")) })
+		return err == nil, fmt.Sprint(err)
+	})
+	if _, err := nodes[0].Remove("n3"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "n3 removed", func() (bool, string) {
+		_, err := nodes[2].Update(ctx, func(b *crdt.Builder) error { return b.Set([]byte("k"), []byte("w")) })
+		var re *api.RemovedError
+		return errors.As(err, &re) && errors.Is(err, api.ErrRemoved), fmt.Sprint(err)
+	})
+	if err := nodes[2].ready(); err == nil {
+		t.Fatal("a removed node reports ready")
 	}
 }
