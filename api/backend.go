@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
@@ -21,7 +23,29 @@ var (
 	// before its durability promise held: it may or may not survive a
 	// restart. Clients must not assume either way.
 	ErrUnknownOutcome = errors.New("api: write outcome unknown")
+	// ErrRemoved: an operator removed this node from its cluster; it
+	// refuses writes for good. Returned as a *RemovedError, which also
+	// matches ErrReadOnly.
+	ErrRemoved = errors.New("api: node was removed from the cluster")
 )
+
+// RemovedError is a write refused because an operator removed this node
+// from its cluster. RESP shows it as "-REMOVED <Error()>", HTTP as 410
+// with code "removed".
+type RemovedError struct {
+	Cluster string
+	At      time.Time // zero if unknown
+}
+
+func (e *RemovedError) Error() string {
+	if e.At.IsZero() {
+		return fmt.Sprintf("this node was removed from cluster %s", e.Cluster)
+	}
+	return fmt.Sprintf("this node was removed from cluster %s at %s", e.Cluster, e.At.UTC().Format(time.RFC3339))
+}
+
+// Is matches ErrRemoved and ErrReadOnly.
+func (e *RemovedError) Is(target error) bool { return target == ErrRemoved || target == ErrReadOnly }
 
 // Token names one committed transaction. The zero Token means no write.
 type Token struct {

@@ -211,6 +211,10 @@ func (c *Core) propose(t Ticket, do func() (replica.Token, error)) (replica.Toke
 	return tok, nil
 }
 
+// MarkRemoved tells the replica that an operator removed this node at
+// atMs (learnt from a member's refusal; see replica.MarkRemoved).
+func (c *Core) MarkRemoved(atMs uint64) { c.r.MarkRemoved(atMs) }
+
 // Import applies bundle transactions (see replica.Import) as ticket t,
 // which is answered once whatever they wrote is durable. It returns how
 // many were applied.

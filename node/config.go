@@ -94,8 +94,17 @@ type Config struct {
 	ClientTLS  *tls.Config
 	RequireTLS bool
 
+	// ClusterKey is the cluster's peer admission secret
+	// (wire.MinClusterKeyBytes to wire.MaxClusterKeyBytes; generate 32
+	// random bytes with GenerateClusterKey, read text with
+	// ParseClusterKey). Every member holds the same key and proves it in
+	// each link's handshake; it is never sent. Nil: no key, and then,
+	// unless RequireTLS, Start refuses a non-loopback Listen address
+	// (ErrAdmissionConfig) and warns on loopback. See admission.go.
+	ClusterKey []byte
+
 	// Password, if set, is required by RESP AUTH; Token, if set, is the
-	// bearer token the HTTP API requires.
+	// bearer token the HTTP API requires. Neither admits a peer.
 	Password string
 	Token    string
 
@@ -152,6 +161,13 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	warning, err := c.checkAdmission()
+	if err != nil {
+		return c, err
+	}
+	if warning != "" {
+		c.Logger.Warn(warning, "node", c.Name, "listen", c.Listen)
 	}
 	if c.now == nil {
 		c.now = time.Now

@@ -76,11 +76,15 @@ func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Probes reach /healthz, /readyz and /metrics without a client
+	// certificate; everything else still needs one (transport/tls.go).
+	serverTLS, certRequired := transport.RelaxClientAuth(n.cfg.ServerTLS)
 	cfg := transport.MuxConfig{
-		TLS:        n.cfg.ServerTLS,
-		RequireTLS: n.cfg.RequireTLS,
-		Logger:     n.log,
-		Prefixes:   []string{BridgePreface},
+		TLS:               serverTLS,
+		RequireTLS:        n.cfg.RequireTLS,
+		RequireClientCert: certRequired,
+		Logger:            n.log,
+		Prefixes:          []string{BridgePreface},
 	}
 	// WebSocket peer links arrive through HTTP connections the outer Mux
 	// already counts.
@@ -96,7 +100,11 @@ func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 		return nil, err
 	}
 	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password})
-	in.http = httpapi.New(n, httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws})
+	httpCfg := httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws}
+	if certRequired {
+		httpCfg.ClientCertMissing, httpCfg.OpenPaths = transport.ClientCertMissing, transport.OpenProbePaths
+	}
+	in.http = httpapi.New(n, httpCfg)
 	in.goServe(func() {
 		if err := in.mux.Serve(); err != nil {
 			n.log.Error("single port: listener failed; this node is unreachable and not ready", "err", err)

@@ -22,11 +22,14 @@ type Replica struct {
 	cfg   Config
 	id    causal.NodeID
 	state NodeState
-	ks    *crdt.Keyspace
-	clock causal.Clock
-	nowMs uint64
-	tick  uint64
-	rng   rng
+	// removedAtMs is when a member said this node was removed
+	// (MarkRemoved), for a removal whose record has not arrived.
+	removedAtMs uint64
+	ks          *crdt.Keyspace
+	clock       causal.Clock
+	nowMs       uint64
+	tick        uint64
+	rng         rng
 
 	// bootstrap is the initial member list (Config.Members, or the one a
 	// joining node received in its snapshot); it is persisted in
@@ -213,10 +216,11 @@ func (r *Replica) ID() causal.NodeID { return r.id }
 // the HLC time from the physical time last passed to Tick, applied at once,
 // logged and queued to peers. An empty transaction returns the zero Token.
 // If fn fails, nothing changes and its error is returned. ErrReadOnly if
-// this node is not a member; ErrInternalKey if fn wrote an internal key.
+// this node is not a member (a *RemovedError, matching ErrRemoved too, if
+// an operator removed it); ErrInternalKey if fn wrote an internal key.
 func (r *Replica) Propose(fn func(b *crdt.Builder) error) (Token, error) {
 	if r.state != NodeMember {
-		return Token{}, fmt.Errorf("%w: node is %s", ErrReadOnly, r.state)
+		return Token{}, r.notWritable()
 	}
 	if err := r.checkOwnDots(); err != nil {
 		return Token{}, err

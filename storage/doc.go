@@ -94,6 +94,15 @@
 // LoadSnapshot returns the newest one whose checks pass and reports the
 // others it passed over.
 //
+// # Identity
+//
+// A data directory records whose it is in IDENTITY (format in
+// identity.go): the node's name and cluster, written at its first start,
+// and the time an operator removed the node, once it learns it.
+// CheckIdentity refuses a directory reopened under another node name or
+// cluster with ErrIdentityMismatch, naming both, so a copied or mistyped
+// directory never passes for another node's history.
+//
 // # Failure
 //
 // The Log is fail-stop: the first FS error while writing fails it for

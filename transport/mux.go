@@ -53,6 +53,12 @@ type MuxConfig struct {
 	// RequireTLS refuses plaintext connections with a reason each
 	// protocol understands (a wire refusal, a RESP error, an HTTP 400).
 	RequireTLS bool
+	// RequireClientCert refuses RESP connections through TLS without a
+	// verified client certificate (peers and Prefixes always need one).
+	// HTTP connections pass: their server checks per request
+	// (ClientCertMissing), so probes reach OpenProbePaths. See
+	// RelaxClientAuth.
+	RequireClientCert bool
 	// PeekTimeout: zero means DefaultPeekTimeout.
 	PeekTimeout time.Duration
 	// MaxConns bounds the connections open through the Mux: accepted and
@@ -446,6 +452,12 @@ func (m *Mux) sniff(raw net.Conn, first time.Time) (*prefixConn, Route, string) 
 			log.Warn("single port: peer refused: no client certificate from the cluster CA")
 			m.reject(RefusedNoClientCert)
 			m.refuse(tc, wire.ReasonPolicy, route, "peer links need a client certificate from the cluster CA")
+			return nil, 0, RefusedNoClientCert
+		}
+		if route == RouteRESP && m.cfg.RequireClientCert && len(tc.ConnectionState().VerifiedChains) == 0 {
+			log.Warn("single port: RESP client refused: no client certificate from the cluster CA")
+			m.reject(RefusedNoClientCert)
+			m.refuse(tc, 0, route, "this port requires a client certificate from the cluster CA")
 			return nil, 0, RefusedNoClientCert
 		}
 	}

@@ -166,7 +166,7 @@ func (s *singlePort) peer(t *testing.T, d Dialer) (*Link, acceptResult, error) {
 		case r := <-s.peers:
 			return nil, r, err
 		case <-time.After(10 * time.Second):
-			t.Fatal("no peer handshake result")
+			t.Fatalf("no peer handshake result (dial: %v) stats %+v", err, s.mux.Stats())
 		}
 	}
 	r := <-s.peers
@@ -579,9 +579,11 @@ func TestMuxMaxConns(t *testing.T) {
 		t.Fatalf("client over the client share: %q", got)
 	}
 	refused.Close()
+	waitConns(2) // a refused connection is uncounted once its handler ends
 	if status, _ := s.get(t, nil, "/x"); status != http.StatusServiceUnavailable {
 		t.Fatalf("HTTP client over the client share: %d", status)
 	}
+	waitConns(2)
 	link, r, err := s.peer(t, TCP)
 	if err != nil || r.err != nil {
 		t.Fatalf("peer in the reserve: %v / %v", err, r.err)

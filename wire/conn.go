@@ -22,9 +22,11 @@ const (
 	TypeHelloReply Type = 2
 	TypeMessage    Type = 3
 	TypeClose      Type = 4
+	TypeChallenge  Type = 5 // version 2: a session nonce, and the responder's admission proof
+	TypeProof      Type = 6 // version 2: the initiator's admission proof
 
 	// typeLimit is one past the highest defined type.
-	typeLimit = 5
+	typeLimit = 7
 )
 
 func (t Type) String() string {
@@ -37,6 +39,10 @@ func (t Type) String() string {
 		return "Message"
 	case TypeClose:
 		return "Close"
+	case TypeChallenge:
+		return "Challenge"
+	case TypeProof:
+		return "Proof"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -187,7 +193,7 @@ func (c *Conn) ReadFrame() (Type, []byte, error) {
 			return 0, nil, c.failRead(err)
 		}
 		return 0, nil, c.failReadQuiet(&CloseError{Reason: reason, Text: text})
-	case TypeHello, TypeHelloReply:
+	case TypeHello, TypeHelloReply, TypeChallenge, TypeProof:
 		return 0, nil, c.failRead(fmt.Errorf("%w: %s after handshake", ErrUnexpectedType, t))
 	}
 	// readFrame refuses undefined types already.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +73,13 @@ type Config struct {
 	// node's WebSocket endpoint for peer links (peers authenticate with
 	// TLS inside the link, as on every medium).
 	Peer http.Handler
+	// ClientCertMissing, when set, reports whether a connection lacks a
+	// verified client certificate the node requires; requests on such a
+	// connection get 403 client_cert_required, except OpenPaths.
+	ClientCertMissing func(net.Conn) bool
+	// OpenPaths are served whatever ClientCertMissing says (health,
+	// readiness, metrics and the peer endpoint).
+	OpenPaths []string
 }
 
 // Server serves the HTTP API over a Backend.
@@ -128,12 +137,25 @@ func New(backend api.Backend, cfg Config) *Server {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 	})
 	s.handler = mux
+	var handler http.Handler = mux
+	var connContext func(context.Context, net.Conn) context.Context
+	if cfg.ClientCertMissing != nil {
+		handler = s.requireClientCert(mux)
+		connContext = func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, certMissingKey{}, cfg.ClientCertMissing(c))
+		}
+	}
 	s.srv = &http.Server{
-		Handler: mux,
+		Handler: handler,
 		// The watch handler reaches the connection through the context
-		// to bound its send buffer.
+		// to bound its send buffer; requireClientCert reads whether the
+		// connection lacks a required client certificate.
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, connKey{}, c)
+			ctx = context.WithValue(ctx, connKey{}, c)
+			if connContext != nil {
+				ctx = connContext(ctx, c)
+			}
+			return ctx
 		},
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ReadHeaderTimeout: ReadHeaderTimeout,
@@ -162,6 +184,22 @@ func setSendBuffer(c net.Conn, bytes int) {
 			return
 		}
 	}
+}
+
+// certMissingKey keys a connection's ClientCertMissing answer in its
+// requests' contexts.
+type certMissingKey struct{}
+
+// requireClientCert refuses requests on connections without a required
+// client certificate, except to Config.OpenPaths.
+func (s *Server) requireClientCert(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if missing, _ := r.Context().Value(certMissingKey{}).(bool); missing && !slices.Contains(s.cfg.OpenPaths, r.URL.Path) {
+			writeError(w, http.StatusForbidden, "client_cert_required", "this node requires a client certificate from the cluster CA (only "+strings.Join(s.cfg.OpenPaths, ", ")+" are open)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Handler returns the server's handler, for mounting elsewhere.

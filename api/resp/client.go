@@ -95,6 +95,8 @@ func errorText(err error) string {
 		return string(re)
 	case errors.Is(err, api.ErrUnknownOutcome):
 		return unknownPrefix + oneLine(err.Error())
+	case errors.Is(err, api.ErrRemoved):
+		return "REMOVED " + oneLine(err.Error())
 	case errors.Is(err, api.ErrReadOnly):
 		return string(errReadOnly)
 	case errors.Is(err, api.ErrStopped):

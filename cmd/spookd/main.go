@@ -10,15 +10,18 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/spooksystems/spook/internal/lograte"
 	"github.com/spooksystems/spook/node"
 	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/storage"
+	"github.com/spooksystems/spook/transport/certs"
 )
 
 func main() {
@@ -39,6 +42,7 @@ type options struct {
 	dev, insecure, rebuild                 bool
 	tlsCert, tlsKey, tlsCA                 string
 	password, token                        string
+	clusterKey, clusterKeyFile             string
 	tick, clockOffset                      time.Duration
 	logLevel, config                       string
 }
@@ -60,6 +64,8 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "this node's certificate (PEM), from 'spook certs node'")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "this node's private key (PEM)")
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "the cluster CA certificate (PEM), from 'spook certs init'")
+	fs.StringVar(&o.clusterKeyFile, "cluster-key-file", "", "file holding the cluster key, the peer admission secret (hex or base64; 'spook up' writes one, or: openssl rand -hex 32)")
+	fs.StringVar(&o.clusterKey, "cluster-key", "", "the cluster key itself (prefer --cluster-key-file or SPOOK_CLUSTER_KEY: flags show in ps)")
 	fs.StringVar(&o.password, "password", "", "password Redis clients must AUTH with (empty: none)")
 	fs.StringVar(&o.token, "token", "", "bearer token the HTTP API requires (empty: none)")
 	fs.DurationVar(&o.tick, "tick", node.DefaultTickInterval, "length of one replica tick")
@@ -152,7 +158,9 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 		Name: name, Cluster: o.cluster, Listen: o.listen, Advertise: o.advertise,
 		DataDir: o.data, Fsync: policy, TickInterval: o.tick, ClockOffset: o.clockOffset,
 		Password: o.password, Token: o.token,
-		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})),
+		// Repeated lines (a refused connection each, under attack) are
+		// collapsed into one per interval with a count.
+		Logger: slog.New(lograte.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}), lograte.Config{})),
 	}
 	if o.peers != "" {
 		for _, item := range strings.Split(o.peers, ",") {
@@ -172,6 +180,11 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		loopback = true
 	}
+	key, err := clusterKey(o)
+	if err != nil {
+		return node.Config{}, err
+	}
+	cfg.ClusterKey = key
 	tlsGiven := o.tlsCert != "" || o.tlsKey != "" || o.tlsCA != ""
 	switch {
 	case o.dev && !loopback:
@@ -181,11 +194,78 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 		if err != nil {
 			return node.Config{}, err
 		}
+		if err := checkNodeCert(server, name, advertisedHost(o.advertise, host)); err != nil {
+			return node.Config{}, fmt.Errorf("--tls-cert %s: %w", o.tlsCert, err)
+		}
 		cfg.ServerTLS, cfg.ClientTLS, cfg.RequireTLS = server, client, !o.insecure
 	case !loopback && !o.insecure:
 		return node.Config{}, fmt.Errorf("refusing to listen on non-loopback %s without TLS and client authentication: give --tls-cert, --tls-key and --tls-ca (see 'spook certs'), or --insecure to accept the risk", host)
 	}
+	if o.insecure {
+		cfg.Logger.Warn("--insecure: plaintext connections are accepted: passwords, tokens and data cross the network in clear, " +
+			"and plaintext peers are admitted by the cluster key alone")
+	}
 	return cfg, nil
+}
+
+// clusterKey reads the cluster key from --cluster-key-file or
+// --cluster-key (SPOOK_CLUSTER_KEY), nil if neither is given.
+func clusterKey(o *options) ([]byte, error) {
+	switch {
+	case o.clusterKeyFile != "" && o.clusterKey != "":
+		return nil, errors.New("give --cluster-key-file or --cluster-key (SPOOK_CLUSTER_KEY), not both")
+	case o.clusterKeyFile != "":
+		text, err := os.ReadFile(o.clusterKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-key-file: %w", err)
+		}
+		key, err := node.ParseClusterKey(string(text))
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-key-file %s: %w", o.clusterKeyFile, err)
+		}
+		return key, nil
+	case o.clusterKey != "":
+		key, err := node.ParseClusterKey(o.clusterKey)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-key: %w", err)
+		}
+		return key, nil
+	}
+	return nil, nil
+}
+
+// advertisedHost is the host other nodes dial: from --advertise (an
+// address or a ws:// URL) or the listen host; "" if it is a wildcard,
+// where no certificate check can say which name peers will use.
+func advertisedHost(advertise, listenHost string) string {
+	host := listenHost
+	if advertise != "" {
+		a := advertise
+		if u, err := url.Parse(advertise); err == nil && (u.Scheme == "ws" || u.Scheme == "wss") {
+			a = u.Host
+		}
+		if h, _, err := net.SplitHostPort(a); err == nil {
+			host = h
+		}
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return ""
+	}
+	return host
+}
+
+// checkNodeCert refuses, at startup, a certificate that would fail at the
+// first link: one that does not name this node, is a client certificate,
+// or does not cover the advertised host.
+func checkNodeCert(server *tls.Config, name, host string) error {
+	leaf := server.Certificates[0].Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(server.Certificates[0].Certificate[0]); err != nil {
+			return err
+		}
+	}
+	return certs.CheckNodeCert(leaf, name, host)
 }
 
 // loadTLS builds mutual-TLS configs from a node certificate and the
