@@ -22,7 +22,7 @@ func sampleMessages(t testing.TB) []Message {
 		c.incr("n1", "counter", int64(i))
 	}
 	for _, e := range r.log {
-		txns = append(txns, e.txn)
+		txns = append(txns, decodeRetained(e))
 	}
 	ctx := r.Keyspace().Context().Clone()
 	applied := r.Applied()

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
@@ -32,8 +33,15 @@ const (
 	maxNameBytes = 1024
 )
 
+// encodeTxnRecord encodes a transaction record. The retained log keeps
+// it for as long as peers may need it and counts its capacity, so a
+// buffer that append grew well beyond the record is trimmed to size.
 func encodeTxnRecord(txn *crdt.Txn) []byte {
-	return txn.AppendBinary([]byte{recordTxn})
+	rec := txn.AppendBinary([]byte{recordTxn})
+	if cap(rec)-len(rec) > len(rec)/8 {
+		rec = slices.Clip(append([]byte(nil), rec...))
+	}
+	return rec
 }
 
 // joinRecord is a decoded join record.
@@ -134,4 +142,14 @@ func decodeSnapshot(b []byte) ([]Peer, *crdt.Keyspace, error) {
 		return nil, nil, fmt.Errorf("%w: snapshot keyspace: %w", ErrBadRecord, err)
 	}
 	return peers, ks, nil
+}
+
+// decodeRetained decodes a retained log entry's transaction. The record
+// was encoded (or replayed and decoded) by this replica, so it decodes.
+func decodeRetained(e logEntry) *crdt.Txn {
+	txn, err := crdt.DecodeTxn(e.record[1:])
+	if err != nil {
+		panic(fmt.Sprintf("replica: retained record of %s does not decode: %v", e.dot, err))
+	}
+	return txn
 }

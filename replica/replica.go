@@ -8,6 +8,7 @@ import (
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/limits"
 )
 
 // Token names one transaction: its dot. The zero Token names none.
@@ -37,20 +38,22 @@ type Replica struct {
 	peers map[causal.NodeID]*peer
 	order []causal.NodeID
 
-	// log retains applied transactions, oldest first, for catch-up.
-	// floor[n] is the highest counter of node n dropped from it (or never
-	// in it): a peer that lacks a dot at or below floor cannot be served.
+	// log retains applied transactions, oldest first, for catch-up, as
+	// their records only (see logEntry); logBytes is the memory it holds
+	// by logEntryBytes. floor[n] is the highest counter of node n dropped
+	// from it (or never in it): a peer that lacks a dot at or below floor
+	// cannot be served.
 	log      []logEntry
 	logBytes int
 	floor    causal.VersionVector
 
 	// pending is the causal buffer, in arrival order.
-	pending      []logEntry
+	pending      []txnEntry
 	pendingBytes int
 
 	// outbox holds transactions to push, per peer, until Ready; ackDue
 	// marks peers owed an acknowledgement.
-	outbox map[causal.NodeID][]logEntry
+	outbox map[causal.NodeID][]txnEntry
 	ackDue map[causal.NodeID]bool
 
 	probe      probeState
@@ -95,12 +98,35 @@ func (p *peer) state() PeerState {
 	return p.live
 }
 
-// logEntry is one transaction with its record encoding (whose length is
-// the size estimate used by every byte limit).
-type logEntry struct {
+// txnEntry is one transaction with its record encoding (whose length is
+// the size estimate used by every byte limit). It lives only while the
+// transaction is applied, buffered or queued to peers: a transaction made
+// by a Builder points into the Builder (its arena, its inline buffers),
+// and one decoded from a message points into the message's payload, so
+// keeping it would keep those alive too.
+type txnEntry struct {
 	txn    *crdt.Txn
 	record []byte
 }
+
+// logEntry is one transaction of the retained log: its dot and its record,
+// nothing that points elsewhere. A catch-up answer decodes the records it
+// ships (crdt.DecodeTxn), which costs CPU only when a peer lags.
+type logEntry struct {
+	dot    causal.Dot
+	record []byte
+}
+
+// logEntryOverheadBytes is what one retained transaction holds besides
+// its record's capacity: the logEntry itself (40 bytes: a dot and a slice
+// header), as much again of spare capacity in the log's backing array
+// (append doubles it), and up to 16 bytes of allocator rounding of the
+// record.
+const logEntryOverheadBytes = 2*40 + 16
+
+// logEntryBytes is the memory one retained record holds by the log's own
+// count: what MaxRetainedBytes bounds and Status.RetainedBytes reports.
+func logEntryBytes(record []byte) int { return cap(record) + logEntryOverheadBytes }
 
 // New creates the replica of a node with no persisted state.
 func New(cfg Config) (*Replica, error) { return Restore(cfg, nil, nil) }
@@ -122,7 +148,7 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 		nowMs:        cfg.NowMs,
 		rng:          rng{state: cfg.Seed},
 		peers:        map[causal.NodeID]*peer{},
-		outbox:       map[causal.NodeID][]logEntry{},
+		outbox:       map[causal.NodeID][]txnEntry{},
 		ackDue:       map[causal.NodeID]bool{},
 		fetchSentAt:  map[causal.NodeID]uint64{},
 		syncFailures: map[causal.NodeID]int{},
@@ -184,8 +210,7 @@ func (r *Replica) replay(rec []byte) error {
 			return err
 		}
 		_ = r.clock.Observe(txn.Time, r.nowMs)
-		r.log = append(r.log, logEntry{txn: txn, record: rec})
-		r.logBytes += len(rec)
+		r.retain(txn.Dot, rec)
 		r.trimLog()
 	case recordJoin:
 		jr, err := decodeJoinRecord(rec[1:])
@@ -263,22 +288,27 @@ func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token,
 			return Token{}, fmt.Errorf("%w: %q", ErrInternalKey, bad)
 		}
 	}
+	// Measure before anything changes: a transaction whose record could
+	// not be logged or shipped is refused whole (issue 11, defect 1).
+	rec := encodeTxnRecord(txn)
+	if len(rec)-1 > limits.MaxTxnBytes {
+		return Token{}, fmt.Errorf("%w: %d bytes", ErrTxnTooLarge, len(rec)-1)
+	}
 	if err := r.ks.Apply(txn); err != nil {
 		// Begin made the transaction on this very state: it is ready.
 		panic(fmt.Sprintf("replica: applying a local transaction: %v", err))
 	}
-	r.applied(logEntry{txn: txn, record: encodeTxnRecord(txn)})
+	r.applied(txnEntry{txn: txn, record: rec})
 	r.afterApply()
 	return dot, nil
 }
 
 // applied does the bookkeeping for a transaction just applied: record,
 // retained log, changes, push, session check.
-func (r *Replica) applied(e logEntry) {
+func (r *Replica) applied(e txnEntry) {
 	txn := e.txn
 	r.ready.Records = append(r.ready.Records, e.record)
-	r.log = append(r.log, e)
-	r.logBytes += len(e.record)
+	r.retain(txn.Dot, e.record)
 	txn.Keys(func(k []byte) bool {
 		if IsInternalKey(k) {
 			r.membersDirty = true
@@ -303,6 +333,12 @@ func (r *Replica) applied(e logEntry) {
 	r.cutDirty = true
 }
 
+// retain appends a record to the retained log.
+func (r *Replica) retain(dot causal.Dot, record []byte) {
+	r.log = append(r.log, logEntry{dot: dot, record: record})
+	r.logBytes += logEntryBytes(record)
+}
+
 // afterApply runs once after a batch of applications.
 func (r *Replica) afterApply() {
 	if r.membersDirty {
@@ -312,7 +348,7 @@ func (r *Replica) afterApply() {
 }
 
 // push queues a local transaction to every member believed reachable.
-func (r *Replica) push(e logEntry) {
+func (r *Replica) push(e txnEntry) {
 	for _, id := range r.order {
 		p := r.peers[id]
 		if p.status != StateAlive || p.live == StateUnreachable {
@@ -450,7 +486,14 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 			r.event(EventClockRefused, txn.Dot.Node, txn.Dot, err.Error())
 			continue
 		}
-		e := logEntry{txn: txn, record: encodeTxnRecord(txn)}
+		e := txnEntry{txn: txn, record: encodeTxnRecord(txn)}
+		if len(e.record) > limits.MaxRecordBytes {
+			// Only a peer that ignores the limits makes one: its record
+			// could not be logged. Refused like a bad message.
+			r.event(EventMessageRefused, from, txn.Dot,
+				fmt.Sprintf("transaction record of %d bytes > %d", len(e.record), limits.MaxRecordBytes))
+			continue
+		}
 		err := r.ks.Apply(txn)
 		switch {
 		case err == nil:
@@ -466,7 +509,14 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 				dropped++
 				continue
 			}
-			r.pending = append(r.pending, e)
+			// Buffer a copy decoded from its record: the transaction as
+			// decoded from the message points into the whole payload,
+			// which MaxPendingBytes does not count.
+			own, derr := crdt.DecodeTxn(e.record[1:])
+			if derr != nil {
+				panic(fmt.Sprintf("replica: a transaction's own record does not decode: %v", derr))
+			}
+			r.pending = append(r.pending, txnEntry{txn: own, record: e.record})
 			r.pendingBytes += len(e.record)
 		default:
 			// The transaction decoded but the keyspace refuses it: treat
@@ -525,13 +575,13 @@ func (r *Replica) trimLog() {
 	for i < len(r.log) {
 		e := r.log[i]
 		over := len(r.log)-i > r.cfg.MaxRetainedTxns || r.logBytes > r.cfg.MaxRetainedBytes
-		if !over && !r.cut.Contains(e.txn.Dot) {
+		if !over && !r.cut.Contains(e.dot) {
 			break
 		}
-		if e.txn.Dot.Counter > r.floor.Get(e.txn.Dot.Node) {
-			r.floor.Set(e.txn.Dot.Node, e.txn.Dot.Counter)
+		if e.dot.Counter > r.floor.Get(e.dot.Node) {
+			r.floor.Set(e.dot.Node, e.dot.Counter)
 		}
-		r.logBytes -= len(e.record)
+		r.logBytes -= logEntryBytes(e.record)
 		i++
 	}
 	if i > 0 {
@@ -745,9 +795,12 @@ type Status struct {
 	Collapsed causal.VersionVector
 	Pending   int // transactions in the causal buffer
 	Retained  int // transactions in the retained log
-	Tick      uint64
-	Repairing bool // a reconciliation session is active
-	Members   []Member
+	// RetainedBytes is the memory the retained log holds by its own
+	// count (see logEntryBytes), bounded by Config.MaxRetainedBytes.
+	RetainedBytes int
+	Tick          uint64
+	Repairing     bool // a reconciliation session is active
+	Members       []Member
 }
 
 // Status returns a summary of the replica.
@@ -755,7 +808,7 @@ func (r *Replica) Status() Status {
 	return Status{
 		ID: r.id, Name: r.cfg.Name, Cluster: r.cfg.Cluster, State: r.state,
 		Keys: r.ks.Len() - r.internalKeys(), Hash: r.ks.Hash(), Applied: r.Applied(), Collapsed: r.CollapsedVector(),
-		Pending: len(r.pending), Retained: len(r.log), Tick: r.tick, Repairing: r.sync != nil,
+		Pending: len(r.pending), Retained: len(r.log), RetainedBytes: r.logBytes, Tick: r.tick, Repairing: r.sync != nil,
 		Members: r.Members(),
 	}
 }
