@@ -70,3 +70,55 @@ func TestRetainedBytesCountsMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(n1.r)
 }
+
+// TestRetainedLogBoundedWithMemberDown is item 9 of issue 12: with one
+// member down the retained log grew without bound in memory. It must stay
+// within MaxRetainedBytes by its own count, report the member as behind
+// the log (event and Members), and the member, back, must be repaired by
+// reconciliation and no longer reported.
+func TestRetainedLogBoundedWithMemberDown(t *testing.T) {
+	c := newCluster(t, "n1", "n2", "n3")
+	const maxRetained = 64 << 10
+	for _, n := range c.nodes {
+		n.r.cfg.MaxRetainedBytes = maxRetained
+	}
+	c.deliver()
+	c.node("n3").down = true
+	n1 := c.node("n1")
+	for i := range 5000 {
+		c.set("n1", fmt.Sprintf("k%d", i%50), fmt.Sprintf("value %d", i))
+		if i%100 == 0 {
+			c.tick(1)
+		}
+		if got := n1.r.Status().RetainedBytes; got > maxRetained {
+			t.Fatalf("after %d writes the retained log holds %d bytes > MaxRetainedBytes %d", i+1, got, maxRetained)
+		}
+	}
+	if !n1.hasEvent(EventPeerBehindLog, id("n3")) {
+		t.Fatalf("no %s event for n3: %v", EventPeerBehindLog, n1.events)
+	}
+	if n1.hasEvent(EventPeerBehindLog, id("n2")) {
+		t.Fatal("n2, which acknowledged everything, reported behind the log")
+	}
+	behind := func() bool {
+		for _, m := range n1.r.Members() {
+			if m.ID == id("n3") {
+				return m.BehindLog
+			}
+		}
+		t.Fatal("n3 not a member")
+		return false
+	}
+	if !behind() {
+		t.Fatal("Members does not show n3 behind the log")
+	}
+	c.node("n3").down = false
+	c.tick(20 * DefaultDigestTicks)
+	c.requireConverged()
+	if !c.node("n3").hasEvent(EventRepaired, 0) {
+		t.Fatalf("n3 was not repaired by reconciliation: %v", c.node("n3").events)
+	}
+	if behind() {
+		t.Fatal("n3 still reported behind the log after its repair")
+	}
+}

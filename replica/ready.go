@@ -80,11 +80,17 @@ const (
 	EventClockRefused                         // a remote transaction's timestamp was too far ahead
 	EventMessageRefused                       // a message was refused (Step returned an error)
 	EventCatchUpTooFar                        // a peer asked for transactions below our retained log
+	// EventPeerBehindLog: the retained log dropped a transaction a current
+	// member has not acknowledged (its bound was reached, typically while
+	// the member is down). The member can no longer catch up from the log:
+	// it will be repaired by reconciliation. Raised once per episode;
+	// Member.BehindLog stays set until the member has caught up.
+	EventPeerBehindLog
 )
 
 var eventNames = [...]string{"", "peer-alive", "peer-suspect", "peer-unreachable", "member-joined",
 	"member-left", "member-removed", "joined", "divergence", "repair-started", "repaired",
-	"repair-aborted", "buffer-full", "clock-refused", "message-refused", "catch-up-too-far"}
+	"repair-aborted", "buffer-full", "clock-refused", "message-refused", "catch-up-too-far", "peer-behind-log"}
 
 func (t EventType) String() string {
 	if int(t) < len(eventNames) && t != 0 {

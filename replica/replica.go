@@ -88,6 +88,10 @@ type peer struct {
 	applied      causal.VersionVector
 	heardTick    uint64
 	suspectSince uint64
+	// behindLog: the retained log dropped a transaction this member had
+	// not acknowledged (EventPeerBehindLog); cleared once its applied
+	// vector reaches the log's floor.
+	behindLog bool
 }
 
 // state is the peer's state as Members reports it.
@@ -470,6 +474,9 @@ func (r *Replica) heard(from causal.NodeID, applied *causal.VersionVector) {
 	if !p.applied.Dominates(applied) {
 		p.applied.Merge(applied)
 		r.cutDirty = true
+		if p.behindLog && p.applied.Dominates(&r.floor) {
+			p.behindLog = false
+		}
 	}
 }
 
@@ -578,6 +585,9 @@ func (r *Replica) trimLog() {
 		if !over && !r.cut.Contains(e.dot) {
 			break
 		}
+		if !r.cut.Contains(e.dot) {
+			r.noteBehindLog(e.dot)
+		}
 		if e.dot.Counter > r.floor.Get(e.dot.Node) {
 			r.floor.Set(e.dot.Node, e.dot.Counter)
 		}
@@ -587,6 +597,21 @@ func (r *Replica) trimLog() {
 	if i > 0 {
 		clear(r.log[:i])
 		r.log = r.log[i:]
+	}
+}
+
+// noteBehindLog marks every current member that lacks dot, which the
+// retained log is dropping, as behind the log.
+func (r *Replica) noteBehindLog(dot causal.Dot) {
+	for _, id := range r.order {
+		p := r.peers[id]
+		if p.status != StateAlive || p.behindLog || p.applied.Contains(dot) {
+			continue
+		}
+		p.behindLog = true
+		r.event(EventPeerBehindLog, id, dot, fmt.Sprintf(
+			"the retained log (%d txns, %d bytes) dropped a transaction it lacks: repair by reconciliation",
+			len(r.log), r.logBytes))
 	}
 }
 
@@ -765,7 +790,7 @@ func (r *Replica) Members() []Member {
 	for _, id := range r.order {
 		p := r.peers[id]
 		out = append(out, Member{ID: id, Name: p.Name, Addr: p.Addr, State: p.state(),
-			Applied: p.applied.Clone()})
+			Applied: p.applied.Clone(), BehindLog: p.behindLog})
 	}
 	i, _ := slices.BinarySearchFunc(out, r.id, func(m Member, id causal.NodeID) int {
 		return cmpID(m.ID, id)
