@@ -377,7 +377,8 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 	return dst, nil
 }
 
-// prefixBits is the top 4×depth bits of prefix, right-aligned.
+// prefixBits is the top 2×depth bits of prefix (syncBits per level),
+// right-aligned.
 func prefixBits(depth uint8, prefix uint64) uint64 {
 	if depth == 0 {
 		return 0

@@ -44,9 +44,12 @@ const (
 	// buffer: out-of-order transactions waiting for their causal past.
 	DefaultMaxPendingTxns  = 4096
 	DefaultMaxPendingBytes = 16 << 20
-	// DefaultMaxBatchBytes bounds the estimated payload of one message;
-	// it leaves room under a 1 MiB frame for the header and dictionary
-	// entries that the estimate does not count.
+	// DefaultMaxBatchBytes bounds the estimated payload of one message
+	// (by record sizes): small enough that a batch never delays a ping
+	// for long, far under the 16 MiB frame (limits.MaxFrameBytes), which
+	// also holds the header and dictionary entries the estimate does not
+	// count. A single transaction larger than it travels alone, and fits
+	// a frame because Propose bounds it by limits.MaxTxnBytes.
 	DefaultMaxBatchBytes = 256 << 10
 	// DefaultMaxRetainedTxns / DefaultMaxRetainedBytes bound the log of
 	// recent transactions kept to catch up lagging peers.

@@ -17,7 +17,7 @@
 //	r.Propose(fn)              // for every client transaction
 //	if r.HasReady() {
 //		rd := r.Ready()
-//		persist(rd.Snapshot, rd.Records)  // in order; fsync if rd.MustSync
+//		persist(rd.Snapshot, rd.Records)  // in order; durable per the fsync policy
 //		send(rd.Messages)                 // encode each with the link's LinkCodec
 //		publish(rd.Changes, rd.Events)
 //		r.Advance()
@@ -65,8 +65,8 @@
 // Every message carries the sender's applied version vector, so each
 // replica knows what every member has applied. The collapsed cut is the
 // meet of the applied vectors of all current members (this node included);
-// a transaction below it is present on every member for good, and metadata
-// below it is compacted (crdt.Keyspace.Compact, the retained log). An
+// a transaction below it is present on every member for good, and the
+// retained log drops it. An
 // unreachable member stalls the cut, never local writes; removing it lets
 // the cut advance.
 //

@@ -105,7 +105,8 @@ type Message struct {
 }
 
 // TreeNode is one node of the reconciliation hash tree: the keys whose
-// 64-bit key hash starts with the top 4×Depth bits of Prefix. In an answer
+// 64-bit key hash starts with the top 2×Depth bits of Prefix (the tree is
+// 4-ary: syncBits = 2 bits per level). In an answer
 // exactly one of Hashes (its children's hashes, for a node with more than
 // syncLeafKeys keys) or Entries (its keys, for a small node) is set. The
 // root carries every child's 64-bit hash; a deeper node carries the low 32

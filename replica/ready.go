@@ -14,11 +14,12 @@ import (
 //  1. If Snapshot is non-nil, persist it as the new base state: it
 //     replaces every earlier snapshot and record (Restore takes it plus the
 //     records emitted after it).
-//  2. Append Records to the log, in order; make them durable (fsync) if
-//     MustSync and the fsync policy demands it.
-//  3. Send Messages, in order per destination. Messages may advertise
-//     state (the applied vector) that includes the Records above, so they
-//     must not leave before the Records are persisted.
+//  2. Append Records to the log, in order. Under fsync policies always
+//     and batch they must be durable (fsynced) before step 3; under none,
+//     handed to the operating system.
+//  3. Send Messages, in order per destination. Every message advertises
+//     the applied vector, which includes the Records above (and those of
+//     earlier Readys), so no message may leave before they are persisted.
 //  4. Publish Changes (to watchers) and Events, in order. They describe
 //     persisted state.
 //  5. Call Advance.
@@ -32,9 +33,6 @@ type Ready struct {
 	// Records are opaque log records, to be appended in order and handed
 	// back to Restore after a restart.
 	Records [][]byte
-	// MustSync reports that Records or Snapshot hold state that Messages
-	// advertise, so they must be durable first under fsync policy always.
-	MustSync bool
 	// Messages to send, each to one node.
 	Messages []Envelope
 	// Changes lists keys changed by applied transactions and repairs,

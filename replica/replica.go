@@ -646,7 +646,9 @@ func (r *Replica) Tick(nowMs uint64) {
 	}
 }
 
-// recomputeCut recomputes the collapsed cut and compacts below it.
+// recomputeCut recomputes the collapsed cut and trims the retained log
+// below it. (The keyspace keeps its causal metadata: crdt's values carry
+// no per-dot history that the cut would let it drop.)
 func (r *Replica) recomputeCut() {
 	r.cutDirty = false
 	cut := r.ks.Context().Vector.Clone()
@@ -659,7 +661,6 @@ func (r *Replica) recomputeCut() {
 		return
 	}
 	r.cut = cut
-	r.ks.Compact(&r.cut)
 	r.trimLog()
 }
 
@@ -723,7 +724,6 @@ func (r *Replica) Ready() Ready {
 		}
 	}
 	rd := r.ready
-	rd.MustSync = len(rd.Records) > 0 || rd.Snapshot != nil
 	r.ready = Ready{}
 	r.outstanding = true
 	return rd

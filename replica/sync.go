@@ -84,7 +84,7 @@ type nodeID struct {
 	prefix uint64
 }
 
-// prefixMask keeps the top 4×depth bits of a position.
+// prefixMask keeps the top syncBits×depth (2×depth) bits of a position.
 func prefixMask(depth uint8) uint64 {
 	if depth == 0 {
 		return 0
@@ -184,7 +184,8 @@ const maxSyncSessionID = 1 << 21
 // syncSalt is the hash salt of a session.
 func syncSalt(session uint64) uint64 { return mix64(session ^ 0x5bd1e9955bd1e995) }
 
-// children returns the salted hashes of the 16 children of a node.
+// children returns the salted hashes of the syncFanout (4) children of a
+// node.
 func (t *keyTree) children(depth uint8, prefix, salt uint64) []uint64 {
 	out := make([]uint64, syncFanout)
 	lo, hi := t.span(depth, prefix)
