@@ -8,6 +8,7 @@ import (
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/internal/codec"
+	"github.com/spooksystems/spook/limits"
 )
 
 // Link dictionary limits. Encoder and decoder apply the same ones, so the
@@ -366,9 +367,15 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 		dst = codec.AppendUvarint(dst, uint64(len(m.Keys)))
 		for _, kv := range m.Keys {
 			dst = codec.AppendBytes(dst, kv.Key)
-			if kv.Value == nil {
+			switch {
+			case kv.Total > 0:
+				dst = append(dst, 2)
+				dst = codec.AppendUvarint(dst, kv.Offset)
+				dst = codec.AppendUvarint(dst, kv.Total)
+				dst = codec.AppendBytes(dst, kv.Value)
+			case kv.Value == nil:
 				dst = append(dst, 0)
-			} else {
+			default:
 				dst = append(dst, 1)
 				dst = codec.AppendBytes(dst, kv.Value)
 			}
@@ -668,6 +675,14 @@ func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 				kv.Value = r.Bytes("value", maxValueEncodingBytes)
 				if kv.Value == nil {
 					kv.Value = []byte{}
+				}
+			case 2:
+				kv.Offset = r.Uvarint("fragment offset")
+				kv.Total = r.Uvarint("fragment total")
+				kv.Value = r.Bytes("fragment", limits.MaxRepairChunkBytes)
+				if r.Err() == nil && (kv.Total == 0 || kv.Total > maxValueEncodingBytes ||
+					kv.Offset+uint64(len(kv.Value)) > kv.Total || len(kv.Value) == 0) {
+					r.Fail("fragment bounds", codec.ErrInvalid)
 				}
 			default:
 				r.Fail("value flag", codec.ErrInvalid)

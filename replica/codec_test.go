@@ -45,7 +45,8 @@ func sampleMessages(t testing.TB) []Message {
 			{Entries: []TreeEntry{{1, 2}, {3, 4}}}}},
 		{Type: MsgSyncKeysReq, Session: 5, KeyHashes: []uint64{1, 2, 3}},
 		{Type: MsgSyncKeys, Session: 5, Hash: 2, Context: &ctx, Keys: []KeyValue{
-			{Key: []byte("counter"), Value: v}, {Key: []byte("gone")}}},
+			{Key: []byte("counter"), Value: v}, {Key: []byte("gone")},
+			{Key: []byte("big"), Value: []byte("part"), Offset: 4, Total: 12}}},
 	}
 }
 

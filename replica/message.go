@@ -128,8 +128,14 @@ type TreeEntry struct {
 }
 
 // KeyValue is one key shipped by reconciliation. Value is the encoding of
-// crdt.AppendValue, or nil if the sender holds nothing for the key.
+// crdt.AppendValue, or nil if the sender holds nothing for the key. An
+// encoding larger than limits.MaxRepairChunkBytes travels as fragments:
+// KeyValues with Total set to its length and Value holding the bytes at
+// Offset; the receiver assembles them before using the value.
 type KeyValue struct {
 	Key   []byte
 	Value []byte
+	// Offset and Total place a fragment (Total > 0); zero for a whole
+	// value.
+	Offset, Total uint64
 }

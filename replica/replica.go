@@ -78,6 +78,9 @@ type Replica struct {
 
 	ready       Ready
 	outstanding bool
+
+	// stage holds a repair's chunk records while Restore replays them.
+	stage repairStage
 }
 
 // peer is what this node knows of another node.
@@ -182,6 +185,7 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 			return nil, fmt.Errorf("%w: record %d: %w", ErrBadRecord, i, err)
 		}
 	}
+	r.stage = repairStage{} // chunks without their commit: the repair never happened
 	r.clock.MaxAheadMs = cfg.MaxClockAheadMs
 	r.refreshMembers(false)
 	r.ready = Ready{}
@@ -204,6 +208,9 @@ func (r *Replica) replay(rec []byte) error {
 	if len(rec) == 0 {
 		return errors.New("empty record")
 	}
+	if rec[0] != recordRepairChunk && rec[0] != recordRepairCommit {
+		r.stage = repairStage{} // a torn repair's chunks, then other records
+	}
 	switch rec[0] {
 	case recordTxn:
 		txn, err := crdt.DecodeTxn(rec[1:])
@@ -216,21 +223,36 @@ func (r *Replica) replay(rec []byte) error {
 		_ = r.clock.Observe(txn.Time, r.nowMs)
 		r.retain(txn.Dot, rec)
 		r.trimLog()
+	case recordRepairChunk:
+		return r.stage.stageChunk(rec[1:])
+	case recordRepairCommit:
+		body, err := r.stage.commit(rec[1:])
+		if err != nil || body == nil {
+			return err
+		}
+		return r.replayJoin(body)
 	case recordJoin:
-		jr, err := decodeJoinRecord(rec[1:])
-		if err != nil {
-			return err
-		}
-		if err := r.joinKeys(jr.joinCtx, jr.keys, 0, false); err != nil {
-			return err
-		}
-		if jr.ctx != nil {
-			r.ks.MergeContext(jr.ctx)
-		}
-		r.resetLog()
+		return r.replayJoin(rec[1:])
 	default:
 		return fmt.Errorf("unknown record kind %d", rec[0])
 	}
+	return nil
+}
+
+// replayJoin applies a join body (a join record's, or a committed
+// repair's).
+func (r *Replica) replayJoin(body []byte) error {
+	jr, err := decodeJoinRecord(body)
+	if err != nil {
+		return err
+	}
+	if err := r.joinKeys(jr.joinCtx, jr.keys, 0, false); err != nil {
+		return err
+	}
+	if jr.ctx != nil {
+		r.ks.MergeContext(jr.ctx)
+	}
+	r.resetLog()
 	return nil
 }
 
@@ -444,6 +466,13 @@ func (r *Replica) validate(from causal.NodeID, m *Message) error {
 			return bad("no context")
 		}
 		for _, kv := range m.Keys {
+			if kv.Total > 0 {
+				// A fragment: checked once assembled (stepSyncKeys).
+				if kv.Total > maxValueEncodingBytes || kv.Offset+uint64(len(kv.Value)) > kv.Total || len(kv.Value) == 0 {
+					return bad("key %q: fragment %d+%d of %d", kv.Key, kv.Offset, len(kv.Value), kv.Total)
+				}
+				continue
+			}
 			if kv.Value == nil {
 				continue
 			}
