@@ -25,12 +25,12 @@ const (
 	MaxLinkNodes = 4096
 
 	// Message decoding limits.
-	MaxMessageTxns        = 1 << 16 // transactions in one MsgTxns
-	MaxMessageTreeNodes   = 1 << 16 // nodes in one MsgSyncReq or MsgSyncResp
-	MaxTreeNodeEntries    = 1 << 16 // entries of one answered tree node
-	MaxMessageKeyHashes   = 1 << 16 // key hashes in one MsgSyncKeysReq
-	MaxMessageKeys        = 1 << 16 // keys in one MsgSyncKeys
-	MaxSnapshotChunkBytes = 64 << 20
+	MaxMessageTxns        = 1 << 16                      // transactions in one MsgTxns
+	MaxMessageTreeNodes   = 1 << 16                      // nodes in one MsgSyncReq or MsgSyncResp
+	MaxTreeNodeEntries    = 1 << 16                      // entries of one answered tree node
+	MaxMessageKeyHashes   = 1 << 16                      // key hashes in one MsgSyncKeysReq
+	MaxMessageKeys        = 1 << 16                      // keys in one MsgSyncKeys
+	MaxSnapshotChunkBytes = limits.MaxSnapshotChunkBytes // one snapshot chunk (the table's)
 	MaxReasonBytes        = 1024
 )
 
@@ -261,7 +261,10 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 			dst = s.appendTxnHeader(dst, t)
 			dst = t.AppendBody(dst, encoder{s})
 		}
-	case MsgAck, MsgFetch, MsgSnapshotReq:
+	case MsgAck, MsgFetch:
+	case MsgSnapshotReq:
+		dst = codec.AppendUvarint(dst, m.Offset)
+		dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
 	case MsgPing, MsgPingAck, MsgPingReq:
 		dst = codec.AppendUvarint(dst, m.Seq)
 		if m.Target == 0 {
@@ -579,6 +582,9 @@ func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 	case MsgDigest:
 		m.Hash = readUint64(r, "hash")
 		m.Seq = r.Uvarint("seq")
+	case MsgSnapshotReq:
+		m.Offset = r.Uvarint("offset")
+		m.Hash = readUint64(r, "hash")
 	case MsgTooFar:
 		m.Reason = string(r.Bytes("reason", MaxReasonBytes))
 	case MsgSnapshot:

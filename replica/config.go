@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/limits"
 )
 
 // Peer names a node: its name (from which its ID derives), its ID and the
@@ -60,6 +61,20 @@ const (
 	DefaultMaxFetchBytes = 4 << 20
 	// DefaultMaxSnapshotBytes bounds a snapshot a joining node accepts.
 	DefaultMaxSnapshotBytes = 1 << 30
+	// DefaultMaxSnapshotChunksInFlight: a joining node asks for up to 4
+	// chunks ahead (4 MiB at limits.MaxSnapshotChunkBytes): enough to keep
+	// a LAN link busy, far below any driver's per-peer window.
+	DefaultMaxSnapshotChunksInFlight = 4
+	// DefaultMaxSnapshotPins: a member keeps at most two encoded
+	// snapshots for nodes pulling them (two joiners at different states);
+	// a third request is served from the newest pin.
+	DefaultMaxSnapshotPins = 2
+	// DefaultSnapshotPinTicks: a pinned snapshot is dropped after 30 s
+	// without a request, so a joiner that went away frees its memory.
+	DefaultSnapshotPinTicks = 3000
+	// DefaultSnapshotRetryTicks: a chunk request unanswered for 250 ms is
+	// sent again (its frame was lost with a broken link).
+	DefaultSnapshotRetryTicks = 25
 )
 
 // Config configures a Replica. The zero value of every field but Name
@@ -137,6 +152,23 @@ type Config struct {
 	// MaxSnapshotBytes bounds a snapshot a joining node accepts. Zero:
 	// default.
 	MaxSnapshotBytes int
+	// SnapshotChunkBytes is the size of the chunks this node answers
+	// snapshot requests with, at most limits.MaxSnapshotChunkBytes.
+	// Zero: limits.MaxSnapshotChunkBytes.
+	SnapshotChunkBytes int
+	// MaxSnapshotChunksInFlight bounds the chunk requests a node pulling
+	// a snapshot keeps outstanding. Zero: default.
+	MaxSnapshotChunksInFlight int
+	// MaxSnapshotPins bounds the encoded snapshots a member keeps for
+	// nodes pulling them; when reached, a request for a new snapshot is
+	// served from the newest pin. Zero: default.
+	MaxSnapshotPins int
+	// SnapshotPinTicks is how long a pinned snapshot is kept without a
+	// request. Zero: default.
+	SnapshotPinTicks int
+	// SnapshotRetryTicks is how long a chunk request waits for its answer
+	// before it is sent again. Zero: default.
+	SnapshotRetryTicks int
 }
 
 // validate fills defaults and rejects nonsense. It works on a copy.
@@ -165,15 +197,26 @@ func (c Config) validate() (Config, error) {
 	def(&c.MaxRetainedBytes, DefaultMaxRetainedBytes)
 	def(&c.MaxFetchBytes, DefaultMaxFetchBytes)
 	def(&c.MaxSnapshotBytes, DefaultMaxSnapshotBytes)
+	def(&c.SnapshotChunkBytes, limits.MaxSnapshotChunkBytes)
+	def(&c.MaxSnapshotChunksInFlight, DefaultMaxSnapshotChunksInFlight)
+	def(&c.MaxSnapshotPins, DefaultMaxSnapshotPins)
+	def(&c.SnapshotPinTicks, DefaultSnapshotPinTicks)
+	def(&c.SnapshotRetryTicks, DefaultSnapshotRetryTicks)
 	if c.MaxClockAheadMs == 0 {
 		c.MaxClockAheadMs = causal.DefaultMaxAheadMs
 	}
 	for _, v := range []int{c.ProbeTicks, c.ProbeTimeoutTicks, c.IndirectProbes, c.SuspectTicks,
 		c.DigestTicks, c.JoinRetryTicks, c.SyncTimeoutTicks, c.MaxPendingTxns, c.MaxPendingBytes,
-		c.MaxBatchBytes, c.MaxRetainedTxns, c.MaxRetainedBytes, c.MaxFetchBytes, c.MaxSnapshotBytes} {
+		c.MaxBatchBytes, c.MaxRetainedTxns, c.MaxRetainedBytes, c.MaxFetchBytes, c.MaxSnapshotBytes,
+		c.SnapshotChunkBytes, c.MaxSnapshotChunksInFlight, c.MaxSnapshotPins, c.SnapshotPinTicks,
+		c.SnapshotRetryTicks} {
 		if v < 0 {
 			return c, fmt.Errorf("%w: negative value", ErrConfig)
 		}
+	}
+	if c.SnapshotChunkBytes > limits.MaxSnapshotChunkBytes {
+		return c, fmt.Errorf("%w: SnapshotChunkBytes %d above limits.MaxSnapshotChunkBytes %d",
+			ErrConfig, c.SnapshotChunkBytes, limits.MaxSnapshotChunkBytes)
 	}
 	if c.ProbeTimeoutTicks >= c.ProbeTicks && c.ProbeTicks > 1 {
 		return c, fmt.Errorf("%w: ProbeTimeoutTicks %d must be below ProbeTicks %d",

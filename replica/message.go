@@ -33,10 +33,14 @@ const (
 	MsgFetch MessageType = 7
 	// MsgTooFar answers a MsgFetch the retained log cannot serve.
 	MsgTooFar MessageType = 8
-	// MsgSnapshotReq asks for a whole snapshot (joining node).
+	// MsgSnapshotReq asks for the chunk at Offset of the snapshot named
+	// Hash (zero: a new transfer, of the sender's current state): a pull
+	// by a joining node, or a member repairing its state.
 	MsgSnapshotReq MessageType = 9
-	// MsgSnapshot carries one chunk of a snapshot: Offset, Total, Chunk,
-	// and Hash, the state hash naming the snapshot the chunk belongs to.
+	// MsgSnapshot answers MsgSnapshotReq with one chunk of a snapshot:
+	// Offset, Total, Chunk, and Hash, the id of the pinned snapshot the
+	// chunk belongs to (if it differs from the one asked for, the
+	// receiver starts over from offset 0).
 	MsgSnapshot MessageType = 10
 	// MsgSyncReq asks for the hash-tree nodes in Nodes (reconciliation
 	// session Session, request number Seq).
@@ -90,9 +94,9 @@ type Message struct {
 	Seq    uint64
 	Target causal.NodeID // MsgPing, MsgPingAck, MsgPingReq
 
-	Hash uint64 // MsgDigest, MsgSnapshot; MsgSyncResp, MsgSyncKeys: the responder's state hash
+	Hash uint64 // MsgDigest; MsgSnapshotReq, MsgSnapshot: the snapshot id; MsgSyncResp, MsgSyncKeys: the responder's state hash
 
-	Offset, Total uint64 // MsgSnapshot; Offset also MsgSyncResp: index of its first node in the request
+	Offset, Total uint64 // MsgSnapshot; Offset also MsgSnapshotReq, and MsgSyncResp: index of its first node in the request
 	Chunk         []byte // MsgSnapshot
 
 	Session   uint64          // MsgSync*

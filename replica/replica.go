@@ -69,8 +69,9 @@ type Replica struct {
 	syncFailures map[causal.NodeID]int // aborts in a row, per peer (sync.go)
 	syncStalls   map[causal.NodeID]int // sessions in a row that changed nothing
 	tree         *keyTree
-	snapshot     []byte // cached encoding for MsgSnapshotReq, with its hash
-	snapHash     uint64
+	// pins are encoded snapshots kept for receivers pulling them
+	// (join.go), at most MaxSnapshotPins.
+	pins []snapshotPin
 
 	cut          causal.VersionVector
 	cutDirty     bool
@@ -417,7 +418,7 @@ func (r *Replica) Step(from causal.NodeID, m Message) error {
 			r.startSync(from, "too far behind the retained log")
 		}
 	case MsgSnapshotReq:
-		r.stepSnapshotReq(from)
+		r.stepSnapshotReq(from, &m)
 	case MsgSnapshot:
 		return r.stepSnapshot(from, &m)
 	case MsgSyncReq:
@@ -481,7 +482,7 @@ func (r *Replica) validate(from causal.NodeID, m *Message) error {
 			}
 		}
 	}
-	if m.Type == MsgSnapshot && (m.Total > uint64(r.cfg.MaxSnapshotBytes) ||
+	if m.Type == MsgSnapshot && (m.Total > uint64(r.cfg.MaxSnapshotBytes) || len(m.Chunk) == 0 || m.Hash == 0 ||
 		m.Offset+uint64(len(m.Chunk)) > m.Total || m.Offset+uint64(len(m.Chunk)) < m.Offset) {
 		return bad("chunk %d+%d of %d (limit %d)", m.Offset, len(m.Chunk), m.Total, r.cfg.MaxSnapshotBytes)
 	}
@@ -656,6 +657,7 @@ func (r *Replica) resetLog() {
 func (r *Replica) Tick(nowMs uint64) {
 	r.tick++
 	r.nowMs = nowMs
+	r.expirePins()
 	switch r.state {
 	case NodeJoining:
 		r.tickJoin()
@@ -664,6 +666,7 @@ func (r *Replica) Tick(nowMs uint64) {
 		return
 	}
 	r.tickProbe()
+	r.tickRepairTransfer()
 	if r.tick%uint64(r.cfg.DigestTicks) == 0 {
 		r.sendDigest()
 	}

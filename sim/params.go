@@ -137,7 +137,8 @@ type Params struct {
 
 	// Replica limits: zero keeps the replica's defaults; small values
 	// force the causal buffer to overflow, the retained log to fall short
-	// (catch-up by reconciliation) and batches to split.
+	// (catch-up by reconciliation), batches to split and snapshots to
+	// travel in many chunks (MaxBatchBytes is also the chunk size).
 	MaxPendingTxns  int
 	MaxRetainedTxns int
 	MaxBatchBytes   int
@@ -268,6 +269,9 @@ func (p *Params) tune(cfg *replica.Config) {
 	cfg.MaxPendingTxns = p.MaxPendingTxns
 	cfg.MaxRetainedTxns = p.MaxRetainedTxns
 	cfg.MaxBatchBytes = p.MaxBatchBytes
+	// Small batches come with small snapshot chunks: a join or a repair
+	// transfer then takes many chunks, pulled a few at a time.
+	cfg.SnapshotChunkBytes = p.MaxBatchBytes
 	cfg.MaxRetainedBytes = p.MaxRetainedBytes
 	cfg.MaxClockAheadMs = uint64(p.MaxClockAheadMs)
 }
