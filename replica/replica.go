@@ -82,6 +82,8 @@ type Replica struct {
 
 	// stage holds a repair's chunk records while Restore replays them.
 	stage repairStage
+
+	invariantState // invariants.go
 }
 
 // peer is what this node knows of another node.
@@ -758,6 +760,7 @@ func (r *Replica) Ready() Ready {
 	rd := r.ready
 	r.ready = Ready{}
 	r.outstanding = true
+	r.checkReady(&rd)
 	return rd
 }
 
