@@ -28,10 +28,13 @@ import (
 // slices inside them (keys, record bytes) must not be modified.
 type Ready struct {
 	// Snapshot, when non-nil, is a whole persisted state (see Restore):
-	// emitted when a joining node installs a snapshot.
+	// emitted when a joining node installs a snapshot it pulled, or a
+	// member joins a peer's whole state in a repair.
 	Snapshot []byte
 	// Records are opaque log records, to be appended in order and handed
-	// back to Restore after a restart.
+	// back to Restore after a restart. Each is at most
+	// limits.MaxRecordBytes (a larger repair comes as chunk records and a
+	// commit record, applied by Restore only together).
 	Records [][]byte
 	// Messages to send, each to one node.
 	Messages []Envelope
