@@ -36,7 +36,7 @@ func sampleMessages(t testing.TB) []Message {
 		{Type: MsgDigest, Applied: applied, Hash: r.Keyspace().Hash(), Seq: 1},
 		{Type: MsgFetch},
 		{Type: MsgTooFar, Reason: "behind"},
-		{Type: MsgSnapshotReq},
+		{Type: MsgSnapshotReq}, {Type: MsgSnapshotReq, Offset: 1 << 20, Hash: 42},
 		{Type: MsgSnapshot, Offset: 0, Total: 3, Hash: 42, Chunk: []byte{1, 2, 3}},
 		{Type: MsgSyncReq, Session: 5, Seq: 1, Nodes: []TreeNode{{}, {Depth: 2, Prefix: 0xa << 60}, {Depth: 2, Prefix: 0xc << 60}}},
 		{Type: MsgSyncResp, Session: 5, Hash: 1, Seq: 1, Offset: 2, Context: &ctx, Nodes: []TreeNode{
@@ -111,6 +111,10 @@ func TestStepRefusesBadMessages(t *testing.T) {
 		{Type: MsgSyncResp, Nodes: []TreeNode{{Hashes: make([]uint64, 5)}}},
 		{Type: MsgSyncKeys},
 		{Type: MsgSnapshot, Total: 1, Chunk: []byte{1, 2}},
+		{Type: MsgSnapshot, Total: 1, Hash: 7},          // empty chunk
+		{Type: MsgSnapshot, Total: 1, Chunk: []byte{1}}, // no snapshot id
+		{Type: MsgSyncKeys, Context: &causal.Context{}, Keys: []KeyValue{ // fragment past its total
+			{Key: []byte("k"), Value: []byte{1, 2}, Offset: 3, Total: 4}}},
 	} {
 		if err := r.Step(id("n2"), m); !errors.Is(err, ErrBadMessage) {
 			t.Fatalf("%s: err = %v", m.Type, err)
