@@ -66,3 +66,30 @@ func TestLargestValueReplicates(t *testing.T) {
 		t.Fatalf("a value above MaxValueBytes: %v", err)
 	}
 }
+
+// TestLargestTxnFitsRecordAndFrame: a transaction just under
+// limits.MaxTxnBytes is accepted, logged within limits.MaxRecordBytes and
+// shipped within a frame (the harness checks both), and one just over is
+// refused.
+func TestLargestTxnFitsRecordAndFrame(t *testing.T) {
+	c := newCluster(t, "n1", "n2", "n3")
+	big := bytes.Repeat([]byte{'b'}, limits.MaxValueBytes)
+	rest := limits.MaxTxnBytes - limits.MaxValueBytes - 1024
+	c.propose("n1", func(b *crdt.Builder) error {
+		if err := b.Set([]byte("a"), big); err != nil {
+			return err
+		}
+		return b.Set([]byte("b"), bytes.Repeat([]byte{'r'}, rest))
+	})
+	c.deliver()
+	c.requireConverged()
+	_, err := c.node("n2").r.Propose(func(b *crdt.Builder) error {
+		if err := b.Set([]byte("a"), big); err != nil {
+			return err
+		}
+		return b.Set([]byte("b"), bytes.Repeat([]byte{'r'}, rest+2048))
+	})
+	if !errors.Is(err, ErrTxnTooLarge) {
+		t.Fatalf("a transaction just over MaxTxnBytes: %v", err)
+	}
+}
