@@ -303,6 +303,7 @@ func (r *Replica) joinSnapshot(from causal.NodeID, other *crdt.Keyspace) {
 	r.ready.Records = nil
 	r.resetLog()
 	r.drainPending()
+	r.trimLog() // drainPending retained what it applied
 	r.refreshMembers(true)
 	r.cutDirty = true
 	r.event(EventRepaired, from, causal.Dot{}, fmt.Sprintf("snapshot transfer: %d keys changed", len(r.ready.Changes)))

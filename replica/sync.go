@@ -591,6 +591,7 @@ func (r *Replica) syncProgress() {
 	r.ready.Records = append(r.ready.Records, recs...)
 	r.resetLog()
 	r.drainPending()
+	r.trimLog() // drainPending retained what it applied
 	r.refreshMembers(true)
 	r.cutDirty = true
 	r.event(EventRepaired, s.peer, causal.Dot{}, fmt.Sprintf("%s: %d keys joined", s.reason, len(s.buffered)))
