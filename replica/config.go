@@ -38,8 +38,8 @@ const (
 	// DefaultJoinRetryTicks: a joining node asks the next join peer for a
 	// snapshot after 1 s without one.
 	DefaultJoinRetryTicks = 100
-	// DefaultSyncTimeoutTicks: a reconciliation session that has not
-	// finished in 3 s is abandoned and retried at a later digest.
+	// DefaultSyncTimeoutTicks: a reconciliation session that has heard
+	// no answer for 3 s is abandoned and retried at a later digest.
 	DefaultSyncTimeoutTicks = 300
 	// DefaultMaxPendingTxns / DefaultMaxPendingBytes bound the causal
 	// buffer: out-of-order transactions waiting for their causal past.
@@ -128,7 +128,9 @@ type Config struct {
 	// JoinRetryTicks is how long a joining node waits for a snapshot
 	// before asking the next join peer. Zero: default.
 	JoinRetryTicks int
-	// SyncTimeoutTicks bounds a reconciliation session. Zero: default.
+	// SyncTimeoutTicks bounds how long a reconciliation session waits
+	// without receiving an answer; a session still receiving answers (a
+	// large repair in many messages) goes on. Zero: default.
 	SyncTimeoutTicks int
 
 	// MaxPendingTxns and MaxPendingBytes bound the causal buffer. When

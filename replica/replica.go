@@ -672,7 +672,7 @@ func (r *Replica) Tick(nowMs uint64) {
 	if r.tick%uint64(r.cfg.DigestTicks) == 0 {
 		r.sendDigest()
 	}
-	if r.sync != nil && r.tick-r.sync.startTick >= uint64(r.cfg.SyncTimeoutTicks) {
+	if s := r.sync; s != nil && r.tick-max(s.startTick, s.answerTick) >= uint64(r.cfg.SyncTimeoutTicks) {
 		r.abortSync("timed out")
 	}
 	if r.cutDirty {

@@ -98,6 +98,7 @@ type syncSession struct {
 	peer       causal.NodeID
 	id         uint64 // also the salt
 	startTick  uint64
+	answerTick uint64 // when the last answer of the session arrived
 	reason     string
 	pinned     *causal.Context // responder's context at the start
 	pinnedHash uint64          // responder's state hash at the start
@@ -312,6 +313,7 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 	if s == nil || s.peer != from || s.id != m.Session {
 		return
 	}
+	s.answerTick = r.tick
 	if m.Context != nil && s.pinned == nil {
 		c := m.Context.Clone()
 		s.pinned, s.pinnedHash = &c, m.Hash
@@ -489,6 +491,7 @@ func (r *Replica) stepSyncKeys(from causal.NodeID, m *Message) {
 		r.abortSync(syncPeerChanged)
 		return
 	}
+	s.answerTick = r.tick
 	var answered []uint64
 	for _, kv := range m.Keys {
 		pos := xxhash.Sum64(kv.Key)

@@ -269,9 +269,14 @@ func (p *Params) tune(cfg *replica.Config) {
 	cfg.MaxPendingTxns = p.MaxPendingTxns
 	cfg.MaxRetainedTxns = p.MaxRetainedTxns
 	cfg.MaxBatchBytes = p.MaxBatchBytes
-	// Small batches come with small snapshot chunks: a join or a repair
-	// transfer then takes many chunks, pulled a few at a time.
-	cfg.SnapshotChunkBytes = p.MaxBatchBytes
+	if p.LargeValueRate == 0 {
+		// Small batches come with small snapshot chunks: a join or a
+		// repair transfer then takes many chunks, pulled a few at a
+		// time. Not with large values: tens of MiB in chunks of a few
+		// KiB, a few per round trip, would outlast the convergence
+		// budget (production chunks are limits.MaxSnapshotChunkBytes).
+		cfg.SnapshotChunkBytes = p.MaxBatchBytes
+	}
 	cfg.MaxRetainedBytes = p.MaxRetainedBytes
 	cfg.MaxClockAheadMs = uint64(p.MaxClockAheadMs)
 }
