@@ -8,6 +8,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/spooksystems/spook/driver"
+	"github.com/spooksystems/spook/limits"
 	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/storage"
 	"github.com/spooksystems/spook/storage/vfs"
@@ -149,6 +151,18 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.PeerQueueMax == 0 {
 		c.PeerQueueMax = DefaultPeerQueueMax
+	}
+	if err := limits.Check(); err != nil {
+		return c, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if c.MaxPeerWindowBytes == 0 {
+		c.MaxPeerWindowBytes = max(driver.DefaultMaxWindowBytes, limits.MinPeerWindowBytes)
+	}
+	if c.MaxPeerWindowBytes < limits.MinPeerWindowBytes {
+		// A window must hold the largest message, or a transaction at the
+		// size limit could never be pushed.
+		return c, fmt.Errorf("%w: MaxPeerWindowBytes %d below the largest frame (%d bytes)",
+			ErrConfig, c.MaxPeerWindowBytes, limits.MinPeerWindowBytes)
 	}
 	if c.PeerQueueMax < 1 {
 		return c, fmt.Errorf("%w: PeerQueueMax %d", ErrConfig, c.PeerQueueMax)

@@ -60,6 +60,11 @@ type Member struct {
 	Self    bool
 	State   PeerState
 	Applied causal.VersionVector // last applied vector heard from it (own: current)
+	// BehindLog reports that the member lacks transactions this node's
+	// retained log no longer holds (EventPeerBehindLog): it must be
+	// repaired by reconciliation, not by catch-up. Cleared once it has
+	// applied everything below the log's floor.
+	BehindLog bool
 }
 
 // NodeState is this node's own membership state.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+
+	"github.com/spooksystems/spook/limits"
 )
 
 // Magic opens both directions of every link. It is also what transport's
@@ -50,10 +52,12 @@ func (t Type) String() string {
 // Limits.
 const (
 	// DefaultMaxFrameBytes is the default limit on a frame's length field
-	// (type + payload) after the handshake. The replica batches many
-	// transactions per frame; 16 MiB bounds the memory one frame can
-	// demand while leaving room for large values.
-	DefaultMaxFrameBytes = 16 << 20
+	// (type + payload) after the handshake: the table's
+	// limits.MaxFrameBytes (16 MiB), which holds the largest log record
+	// plus a message header, so any transaction a node accepts can be
+	// shipped. A frame above the receiver's limit is refused with
+	// ErrFrameTooLarge and closes the link.
+	DefaultMaxFrameBytes = limits.MaxFrameBytes
 	// MaxHandshakeFrameBytes is the limit on a frame's length during the
 	// handshake, before the peer is known: an unauthenticated peer cannot
 	// make us allocate more than this.

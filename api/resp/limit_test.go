@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spooksystems/spook/crdt"
 )
 
 // failingListener fails every Accept with a non-closing error.
@@ -140,5 +143,12 @@ func TestClientInputTotal(t *testing.T) {
 			t.Fatalf("budget holds %d bytes after the clients left", f.server.input.used.Load())
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestMaxValueText keeps errTooLarge's figure in step with the limit.
+func TestMaxValueText(t *testing.T) {
+	if want := strconv.Itoa(crdt.MaxValueBytes); maxValueText != want {
+		t.Fatalf("maxValueText = %s, crdt.MaxValueBytes = %s", maxValueText, want)
 	}
 }

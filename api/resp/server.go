@@ -19,8 +19,12 @@ import (
 const (
 	// MaxCommandArgs bounds the arguments of one command, name included.
 	MaxCommandArgs = 1 << 17
-	// MaxBulkBytes bounds one argument: nothing longer could be stored.
-	MaxBulkBytes = crdt.MaxValueBytes
+	// MaxBulkBytes bounds one argument on the wire. It is twice the
+	// largest storable value (crdt.MaxValueBytes), so a SET a little too
+	// large still parses and gets a clear "string exceeds maximum allowed
+	// size" reply on a connection that stays open; only a larger argument
+	// is a protocol error that closes the connection, as in Redis.
+	MaxBulkBytes = 2 * crdt.MaxValueBytes
 	// MaxCommandBytes bounds the argument bytes of one command. redcon
 	// buffers a whole command and doubles its buffer to fit it, so one
 	// connection reads into at most about twice this.

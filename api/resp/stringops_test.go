@@ -79,7 +79,7 @@ func TestStringRangeCommands(t *testing.T) {
 		{`"\x00\x00\x00\x00\x00x"`, []string{"GET", "fresh"}},
 		{"-ERR offset is out of range", []string{"SETRANGE", "k", "-1", "x"}},
 		{"-ERR value is not an integer or out of range", []string{"SETRANGE", "k", "x", "x"}},
-		{"-ERR string exceeds maximum allowed size (16777216 bytes)", []string{"SETRANGE", "k", "16777216", "x"}},
+		{"-ERR string exceeds maximum allowed size (8388608 bytes)", []string{"SETRANGE", "k", "8388608", "x"}},
 		{wrongType, []string{"SETRANGE", "set", "0", "x"}},
 		{":4", []string{"SETRANGE", "n", "0", "9"}},
 		{`"9234"`, []string{"GET", "n"}},
