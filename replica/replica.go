@@ -78,6 +78,11 @@ type Replica struct {
 
 	cut          causal.VersionVector
 	cutDirty     bool
+	// durable, once a driver reports it (SetDurable), is the applied
+	// vector known to survive a crash of this node; the collapsed cut
+	// counts this node by it, not by what is applied in memory.
+	durable    causal.VersionVector
+	durableSet bool
 	membersDirty bool
 
 	ready       Ready
@@ -690,6 +695,11 @@ func (r *Replica) Tick(nowMs uint64) {
 func (r *Replica) recomputeCut() {
 	r.cutDirty = false
 	cut := r.ks.Context().Vector.Clone()
+	if r.durableSet {
+		// A transaction applied here but not yet durable is not on this
+		// member "for good": a crash could take it back.
+		cut.Meet(&r.durable)
+	}
 	for _, id := range r.order {
 		if p := r.peers[id]; p.status == StateAlive {
 			cut.Meet(&p.applied)
