@@ -150,7 +150,7 @@ type Core struct {
 	// (replica.SetDurable) once Synced covers it, so the collapsed cut
 	// never counts what a crash here could still take back.
 	marks []durableMark
-	out   Output   // released output waiting for the next Ready
+	out   Output // released output waiting for the next Ready
 
 	windows map[causal.NodeID]*window
 	dropped uint64 // batches not sent because a window was full (metrics)

@@ -76,13 +76,13 @@ type Replica struct {
 	// (join.go), at most MaxSnapshotPins.
 	pins []snapshotPin
 
-	cut          causal.VersionVector
-	cutDirty     bool
+	cut      causal.VersionVector
+	cutDirty bool
 	// durable, once a driver reports it (SetDurable), is the applied
 	// vector known to survive a crash of this node; the collapsed cut
 	// counts this node by it, not by what is applied in memory.
-	durable    causal.VersionVector
-	durableSet bool
+	durable      causal.VersionVector
+	durableSet   bool
 	membersDirty bool
 
 	ready       Ready
