@@ -16,6 +16,9 @@
 // present certificates signed by the cluster CA) unless --insecure is
 // given. On loopback it runs without TLS.
 //
+// Profiling: --pprof ADDR serves net/http/pprof on a second listener,
+// loopback only (a non-loopback ADDR is refused at start).
+//
 // The daemon holds no logic of its own: everything it does is in package
 // node.
 package main

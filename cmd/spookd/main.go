@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -41,6 +43,7 @@ type options struct {
 	password, token                        string
 	tick, clockOffset                      time.Duration
 	logLevel, config                       string
+	pprof                                  string // --pprof: loopback address for net/http/pprof
 }
 
 func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, error) {
@@ -66,6 +69,7 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.DurationVar(&o.clockOffset, "test-clock-offset", 0, "TEST ONLY: shift this node's wall clock (clock-skew fault tests)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.config, "config", "", "config file of 'flag = value' lines")
+	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (empty: off)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: spookd [flags]\n\nRuns one Spook node. Flags may also come from SPOOK_<FLAG> environment\nvariables or a --config file.\n\n")
 		fs.PrintDefaults()
@@ -249,6 +253,14 @@ func run(args []string, getenv func(string) string) error {
 			return err
 		}
 	}
+	if o.pprof != "" {
+		l, err := servePprof(o.pprof)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		cfg.Logger.Info("serving pprof", "addr", l.Addr().String())
+	}
 	n, err := node.Start(cfg)
 	if err != nil {
 		return err
@@ -258,4 +270,37 @@ func run(args []string, getenv func(string) string) error {
 	s := <-sig
 	cfg.Logger.Info("shutting down", "signal", s.String())
 	return n.Close()
+}
+
+// servePprof serves the runtime profiles (net/http/pprof) on their own
+// listener at addr, which must be a loopback address: profiles expose
+// memory contents and cost CPU, so they are never reachable from another
+// host. The handlers are on a private mux, not http.DefaultServeMux. The
+// listener is closed when the daemon exits.
+func servePprof(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof %q: %w", addr, err)
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("--pprof %q: refusing a non-loopback address; profiles are served on 127.0.0.1, ::1 or localhost only", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof: %w", err)
+	}
+	if tcp, ok := l.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		l.Close()
+		return nil, fmt.Errorf("--pprof %q: resolved to non-loopback %s", addr, l.Addr())
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	return l, nil
 }
