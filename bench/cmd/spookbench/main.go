@@ -55,6 +55,7 @@ func main() {
 type options struct {
 	quick      bool
 	out, chart string
+	json       string
 	systems    string
 	cell       time.Duration
 	runs       int
@@ -70,6 +71,7 @@ func run() error {
 	flag.BoolVar(&o.quick, "quick", false, "short cells (1 s, 1 run), for a run under 5 minutes")
 	flag.StringVar(&o.out, "out", "../docs/BENCHMARKS.md", "document to write the tables into (between the bench markers); empty: print only")
 	flag.StringVar(&o.chart, "chart", "../docs/bench/throughput.svg", "SVG chart to write; empty: none")
+	flag.StringVar(&o.json, "json", "", "JSON record of the run to write, for scripts/bench-compare (default ../docs/bench/quick.json quick, ../docs/bench/full.json full; \"-\": none)")
 	flag.StringVar(&o.systems, "systems", "spook,redis,etcd,nats", "systems to run")
 	flag.DurationVar(&o.cell, "cell", 0, "duration of one cell (default 1s quick, 10s full)")
 	flag.IntVar(&o.runs, "runs", 0, "runs per cell, the median is reported (default 1 quick, 3 full)")
@@ -81,6 +83,9 @@ func run() error {
 	flag.Parse()
 	if o.profile < 0 {
 		o.profile = pick(o.quick, 3*time.Second, 10*time.Second)
+	}
+	if o.json == "" {
+		o.json = pick(o.quick, "../docs/bench/quick.json", "../docs/bench/full.json")
 	}
 	if o.cell == 0 {
 		o.cell = pick(o.quick, time.Second, 10*time.Second)
@@ -258,7 +263,30 @@ func run() error {
 		}
 		fmt.Println("wrote", o.chart)
 	}
+	if o.json != "-" {
+		if err := os.MkdirAll(filepath.Dir(o.json), 0o755); err != nil {
+			return err
+		}
+		if err := bench.WriteRecord(o.json, rep.Record(gitCommit())); err != nil {
+			return err
+		}
+		fmt.Println("wrote", o.json)
+	}
 	return nil
+}
+
+// gitCommit names the tree measured: HEAD of the repository above bench/,
+// with "+dirty" if it has uncommitted changes, or "unknown" outside git.
+func gitCommit() string {
+	head, err := exec.Command("git", "-C", "..", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	commit := strings.TrimSpace(string(head))
+	if st, err := exec.Command("git", "-C", "..", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		commit += "+dirty"
+	}
+	return commit
 }
 
 // measureCell runs a cell o.runs times and keeps the medians.
