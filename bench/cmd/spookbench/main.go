@@ -56,6 +56,8 @@ type options struct {
 	quick      bool
 	out, chart string
 	json       string
+	spookd     string
+	commit     string
 	systems    string
 	cell       time.Duration
 	runs       int
@@ -71,6 +73,8 @@ func run() error {
 	flag.BoolVar(&o.quick, "quick", false, "short cells (1 s, 1 run), for a run under 5 minutes")
 	flag.StringVar(&o.out, "out", "../docs/BENCHMARKS.md", "document to write the tables into (between the bench markers); empty: print only")
 	flag.StringVar(&o.chart, "chart", "../docs/bench/throughput.svg", "SVG chart to write; empty: none")
+	flag.StringVar(&o.spookd, "spookd", "", "run this spookd binary instead of building ../cmd/spookd (e.g. an older build, to compare)")
+	flag.StringVar(&o.commit, "commit", "", "what the JSON record names as measured (default: git HEAD of .., +dirty if changed)")
 	flag.StringVar(&o.json, "json", "", "JSON record of the run to write, for scripts/bench-compare (default ../docs/bench/quick.json quick, ../docs/bench/full.json full; \"-\": none)")
 	flag.StringVar(&o.systems, "systems", "spook,redis,etcd,nats", "systems to run")
 	flag.DurationVar(&o.cell, "cell", 0, "duration of one cell (default 1s quick, 10s full)")
@@ -142,9 +146,15 @@ func run() error {
 	}
 	if want["spook"] {
 		bin := filepath.Join(tmp, "spookd")
-		fmt.Println("building spookd ...")
-		cmd := exec.CommandContext(ctx, "go", "build", "-C", "..", "-o", bin, "./cmd/spookd")
-		if out, err := cmd.CombinedOutput(); err != nil {
+		var out []byte
+		var err error
+		if o.spookd != "" {
+			bin = o.spookd
+		} else {
+			fmt.Println("building spookd ...")
+			out, err = exec.CommandContext(ctx, "go", "build", "-C", "..", "-o", bin, "./cmd/spookd").CombinedOutput()
+		}
+		if err != nil {
 			unavailable("spook/always", "spook", bench.PerWrite, fmt.Sprintf("go build ./cmd/spookd failed: %v %s", err, firstLine(string(out))))
 			unavailable("spook/batch", "spook", bench.Default, "as above")
 		} else {
@@ -267,7 +277,11 @@ func run() error {
 		if err := os.MkdirAll(filepath.Dir(o.json), 0o755); err != nil {
 			return err
 		}
-		if err := bench.WriteRecord(o.json, rep.Record(gitCommit())); err != nil {
+		commit := o.commit
+		if commit == "" {
+			commit = gitCommit()
+		}
+		if err := bench.WriteRecord(o.json, rep.Record(commit)); err != nil {
 			return err
 		}
 		fmt.Println("wrote", o.json)
