@@ -420,8 +420,10 @@ func DecodeKeyspace(b []byte) (*Keyspace, error) {
 			break
 		}
 		prev = key
-		e := &keyEntry{key: string(key), v: *v}
-		ks.keys[e.key] = e
+		id := ks.slab.alloc()
+		e := ks.slab.at(id)
+		*e = keyEntry{key: string(key), v: *v}
+		ks.index.insert(key, id, &ks.slab)
 		ks.order.Load(e)
 		e.hash = ks.h.key(key, &e.v)
 		ks.sum += e.hash
