@@ -404,6 +404,7 @@ func DecodeKeyspace(b []byte) (*Keyspace, error) {
 	ks.ctx = decodeContext(r)
 	// A key is at least a length and a tag.
 	n := count(r, "keys", MaxKeys, 2)
+	ks.index.reserve(n)
 	var prev []byte
 	for i := 0; i < n && r.Err() == nil; i++ {
 		key := byteString(r, "key", MaxKeyBytes)

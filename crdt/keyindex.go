@@ -90,10 +90,25 @@ func (x *keyIndex) insert(key []byte, id uint32, slab *entrySlab) {
 	x.used++
 }
 
-// grow doubles the table and files every slot again by its stored hash.
-func (x *keyIndex) grow() {
+// reserve sizes the table for keys entries without growing on the way
+// (decoding a keyspace of known size).
+func (x *keyIndex) reserve(keys int) {
+	n := indexMinSlots
+	for keys*indexLoadDen > n*indexLoadNum {
+		n *= 2
+	}
+	if n > len(x.slots) {
+		x.rehash(n)
+	}
+}
+
+// grow doubles the table.
+func (x *keyIndex) grow() { x.rehash(max(indexMinSlots, 2*len(x.slots))) }
+
+// rehash moves every slot into a table of n slots (a power of two) by its
+// stored hash.
+func (x *keyIndex) rehash(n int) {
 	old := x.slots
-	n := max(indexMinSlots, 2*len(old))
 	x.slots = make([]uint64, n)
 	mask := n - 1
 	for _, s := range old {
