@@ -14,6 +14,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -253,6 +255,10 @@ func run(args []string, getenv func(string) string) error {
 			return err
 		}
 	}
+	if limit, from := defaultMemoryLimit(getenv, os.ReadFile); limit > 0 {
+		debug.SetMemoryLimit(limit)
+		cfg.Logger.Info("Go memory limit", "bytes", limit, "from", from)
+	}
 	if o.pprof != "" {
 		l, err := servePprof(o.pprof)
 		if err != nil {
@@ -303,4 +309,41 @@ func servePprof(addr string) (net.Listener, error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
 	return l, nil
+}
+
+// DefaultMemoryLimitPercent is the share of the memory the process may
+// use (its cgroup's memory.max, else the machine's MemTotal) that spookd
+// sets as the Go runtime's soft memory limit when GOMEMLIMIT is not set.
+// Under the limit nothing changes (GOGC, default 100, paces the
+// collector); near it the collector runs more often instead of letting
+// the heap's headroom push the process into the OOM killer. It stays
+// below 100 to leave room for what the Go heap does not count (stacks,
+// page cache of the log). GOMEMLIMIT=off or a value of its own overrides
+// it; so does GOGC=off.
+const DefaultMemoryLimitPercent = 75
+
+// defaultMemoryLimit returns the soft memory limit to set and where it
+// came from, or 0 when the environment sets one (or GOGC=off) or no
+// bound is known.
+func defaultMemoryLimit(getenv func(string) string, readFile func(string) ([]byte, error)) (int64, string) {
+	if getenv("GOMEMLIMIT") != "" || getenv("GOGC") == "off" {
+		return 0, ""
+	}
+	if b, err := readFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 {
+			return n / 100 * DefaultMemoryLimitPercent, "cgroup memory.max"
+		}
+	}
+	b, err := readFile("/proc/meminfo")
+	if err != nil {
+		return 0, ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil && kb > 0 {
+				return kb * 1024 / 100 * DefaultMemoryLimitPercent, "MemTotal"
+			}
+		}
+	}
+	return 0, ""
 }

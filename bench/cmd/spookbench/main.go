@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +34,13 @@ func main() {
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "spookbench helper:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "load" {
+		if err := runLoad(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "spookbench load:", err)
 			os.Exit(1)
 		}
 		return
@@ -301,6 +309,27 @@ func gitCommit() string {
 		commit += "+dirty"
 	}
 	return commit
+}
+
+// runLoad loads keys into a RESP server the way the memory figure does
+// (16 connections, 64 pipelined SETs each, keys of bench.KeyBytes, values
+// of bench.ValueBytes), for scripts/memory-spookd.sh:
+//
+//	spookbench load ADDR KEYS
+func runLoad(args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: spookbench load ADDR KEYS")
+	}
+	n, err := strconv.Atoi(args[1])
+	if err != nil {
+		return fmt.Errorf("KEYS: %w", err)
+	}
+	took, err := bench.LoadKeysAt(context.Background(), args[0], n, 16, 64)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d keys loaded in %v\n", n, took.Round(time.Millisecond))
+	return nil
 }
 
 // measureCell runs a cell o.runs times and keeps the medians.
