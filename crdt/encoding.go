@@ -425,7 +425,7 @@ func DecodeKeyspace(b []byte) (*Keyspace, error) {
 		e := ks.slab.at(id)
 		*e = keyEntry{key: string(key), v: *v}
 		ks.index.insert(key, id, &ks.slab)
-		ks.order.Load(e)
+		ks.order.load(id)
 		e.hash = ks.h.key(key, &e.v)
 		ks.sum += e.hash
 		if e.v.live() {

@@ -3,6 +3,8 @@ package crdt
 import (
 	"hash/maphash"
 	"math/bits"
+
+	"github.com/tidwall/btree"
 )
 
 // keyIndex finds a key's entry: an open-addressing hash table with linear
@@ -218,3 +220,60 @@ func (s *entrySlab) release(id uint32) {
 	*s.at(id) = keyEntry{}
 	s.free = append(s.free, id)
 }
+
+// keyOrder orders a keyspace's entries by key: a B-tree whose items are
+// slab ids, 4 bytes an item in arrays without pointers (the collector
+// skips them), compared through the slab. It is touched only when a key
+// appears or disappears.
+type keyOrder struct {
+	tree *btree.BTreeG[uint32]
+	slab *entrySlab
+}
+
+func newKeyOrder(slab *entrySlab) keyOrder {
+	less := func(a, b uint32) bool { return slab.at(a).key < slab.at(b).key }
+	return keyOrder{tree: btree.NewBTreeGOptions(less, btree.Options{NoLocks: true}), slab: slab}
+}
+
+// Len is the number of entries, hidden ones included.
+func (o *keyOrder) Len() int { return o.tree.Len() }
+
+// Scan calls fn for every entry in key order until fn returns false.
+func (o *keyOrder) Scan(fn func(e *keyEntry) bool) {
+	o.tree.Scan(func(id uint32) bool { return fn(o.slab.at(id)) })
+}
+
+// ascend calls fn for every entry whose key is ≥ from, in key order,
+// until fn returns false. The first such entry is found by a binary
+// search over positions (GetAt), not with a probe item, so ascend keeps
+// no state outside its own frame and concurrent readers stay safe.
+func (o *keyOrder) ascend(from []byte, fn func(e *keyEntry) bool) {
+	if len(from) == 0 {
+		o.Scan(fn)
+		return
+	}
+	lo, hi := 0, o.tree.Len()
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if id, _ := o.tree.GetAt(mid); o.slab.at(id).key < string(from) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo == o.tree.Len() {
+		return
+	}
+	start, _ := o.tree.GetAt(lo)
+	o.tree.Ascend(start, func(id uint32) bool { return fn(o.slab.at(id)) })
+}
+
+// set files entry id, whose key must be set and not yet ordered.
+func (o *keyOrder) set(id uint32) { o.tree.Set(id) }
+
+// load files entry id whose key is greater than every key ordered so far
+// (decoding a keyspace in key order).
+func (o *keyOrder) load(id uint32) { o.tree.Load(id) }
+
+// delete removes entry id, whose key must still be set.
+func (o *keyOrder) delete(id uint32) { o.tree.Delete(id) }

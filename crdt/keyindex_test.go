@@ -3,6 +3,8 @@ package crdt
 import (
 	"fmt"
 	"testing"
+
+	"github.com/spooksystems/spook/causal"
 )
 
 // TestLocateCoversEveryID checks that slab ids map one to one onto chunk
@@ -77,5 +79,40 @@ func TestKeyIndexAgainstMap(t *testing.T) {
 	check(-1)
 	if int(slab.next) > keySpace {
 		t.Fatalf("slab handed out %d ids for at most %d live keys: freed entries not reused", slab.next, keySpace)
+	}
+}
+
+// TestRangeFromEveryPosition checks Range's start (the binary search over
+// B-tree positions) from keys present, absent between two keys, before
+// the first and after the last.
+func TestRangeFromEveryPosition(t *testing.T) {
+	ks := NewKeyspace()
+	bl := ks.Begin(causal.Dot{Node: 1, Counter: 1}, causal.Timestamp{WallMs: 1})
+	var keys []string
+	for i := 0; i < 300; i += 3 {
+		k := fmt.Sprintf("k%03d", i)
+		keys = append(keys, k)
+		if err := bl.Set([]byte(k), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ks.Apply(bl.Finish()); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []string{"", "a", "k", "k000", "k001", "k150", "k151", "k297", "k298", "z"} {
+		var want []string
+		for _, k := range keys {
+			if k >= from {
+				want = append(want, k)
+			}
+		}
+		var got []string
+		ks.Range([]byte(from), func(key []byte, _ *Value) bool {
+			got = append(got, string(key))
+			return true
+		})
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("Range(%q) = %v, want %v", from, got, want)
+		}
 	}
 }

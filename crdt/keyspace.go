@@ -4,7 +4,6 @@ import (
 	"unsafe"
 
 	"github.com/spooksystems/spook/causal"
-	"github.com/tidwall/btree"
 )
 
 // keyEntry is one key of a keyspace, held in the keyspace's entrySlab
@@ -25,13 +24,14 @@ type keyEntry struct {
 //
 // Entries live in a slab (entrySlab: chunks that never move, freed
 // entries reused), are found by a pointer-free hash index (keyIndex: O(1)
-// lookup, no allocation on lookup) and are ordered by a B-tree that is
-// touched only when a key appears or disappears, so Range and the
-// encoding are in bytewise order without sorting.
+// lookup, no allocation on lookup) and are ordered by a B-tree of their
+// slab ids (keyOrder) that is touched only when a key appears or
+// disappears, so Range and the encoding are in bytewise order without
+// sorting.
 type Keyspace struct {
 	index   keyIndex
 	slab    entrySlab
-	order   *btree.BTreeG[*keyEntry]
+	order   keyOrder
 	ctx     causal.Context
 	live    int    // keys whose value is visible
 	sum     uint64 // Σ keyEntry.hash mod 2^64, hidden keys included
@@ -39,14 +39,10 @@ type Keyspace struct {
 	h       hasher
 }
 
-func lessEntry(a, b *keyEntry) bool { return a.key < b.key }
-
 // NewKeyspace returns an empty keyspace.
 func NewKeyspace() *Keyspace {
-	ks := &Keyspace{
-		index: newKeyIndex(),
-		order: btree.NewBTreeGOptions(lessEntry, btree.Options{NoLocks: true}),
-	}
+	ks := &Keyspace{index: newKeyIndex()}
+	ks.order = newKeyOrder(&ks.slab)
 	ks.ctxHash = ks.h.context(&ks.ctx)
 	return ks
 }
@@ -79,7 +75,7 @@ func (ks *Keyspace) Len() int { return ks.live }
 // first key ≥ from, until fn returns false. The key slice aliases state
 // and must not be modified. fn must not change the keyspace.
 func (ks *Keyspace) Range(from []byte, fn func(key []byte, v *Value) bool) {
-	ks.order.Ascend(&keyEntry{key: string(from)}, func(e *keyEntry) bool {
+	ks.order.ascend(from, func(e *keyEntry) bool {
 		if !e.v.live() {
 			return true
 		}
@@ -163,14 +159,14 @@ func (ks *Keyspace) settle(id uint32, e *keyEntry, existed bool) {
 	if e.v.empty() {
 		if existed {
 			ks.index.remove(bytesOf(e.key), &ks.slab)
-			ks.order.Delete(e)
+			ks.order.delete(id)
 		}
 		ks.slab.release(id)
 		return
 	}
 	if !existed {
 		ks.index.insert(bytesOf(e.key), id, &ks.slab)
-		ks.order.Set(e)
+		ks.order.set(id)
 	}
 	e.hash = ks.h.key(bytesOf(e.key), &e.v)
 	ks.sum += e.hash
