@@ -44,11 +44,12 @@ chaos-quick:
 chaos:
 	SPOOK_CHAOS=full $(GO) test -count=1 -timeout 90m -v -run 'TestChaos$$' ./test/chaos
 
-## bench: Spook side by side with Redis, etcd and NATS (10 s cells x 3 runs, about an hour)
+## bench: Spook side by side with Redis, etcd and NATS (10 s cells x 3 runs, about an hour);
+## also writes docs/bench/full.json (compare two with scripts/bench-compare A.json B.json)
 bench: bench-deps
 	cd bench && $(GO) run ./cmd/spookbench
 
-## bench-quick: the same in under 5 minutes (1 s cells, 1 run)
+## bench-quick: the same in under 5 minutes (1 s cells, 1 run); also writes docs/bench/quick.json
 bench-quick: bench-deps
 	cd bench && $(GO) run ./cmd/spookbench --quick
 

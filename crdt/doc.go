@@ -1,5 +1,7 @@
 // Package crdt holds Spook's replicated data types and the keyspace that
-// maps keys to them. It is pure: no clock, no I/O, no randomness.
+// maps keys to them. It is pure: no clock, no I/O, and no randomness that
+// reaches a result (the key index's hash seed, like the seeds of Go's own
+// maps, decides only where a key's slot lies; see keyIndex).
 //
 // # Model
 //

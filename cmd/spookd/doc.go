@@ -22,6 +22,13 @@
 // it refuses to start. Repeated log lines are collapsed with a count
 // (internal/lograte). See docs/security.md.
 //
+// Profiling: --pprof ADDR serves net/http/pprof on a second listener,
+// loopback only (a non-loopback ADDR is refused at start).
+//
+// Memory: without GOMEMLIMIT in the environment, spookd sets the Go soft
+// memory limit to DefaultMemoryLimitPercent of its cgroup's memory.max
+// (else of the machine's memory).
+//
 // The daemon holds no logic of its own: everything it does is in package
 // node.
 package main

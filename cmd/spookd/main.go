@@ -10,9 +10,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +49,7 @@ type options struct {
 	clusterKey, clusterKeyFile             string
 	tick, clockOffset                      time.Duration
 	logLevel, config                       string
+	pprof                                  string // --pprof: loopback address for net/http/pprof
 }
 
 func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, error) {
@@ -72,6 +77,7 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.DurationVar(&o.clockOffset, "test-clock-offset", 0, "TEST ONLY: shift this node's wall clock (clock-skew fault tests)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.config, "config", "", "config file of 'flag = value' lines")
+	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (empty: off)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: spookd [flags]\n\nRuns one Spook node. Flags may also come from SPOOK_<FLAG> environment\nvariables or a --config file.\n\n")
 		fs.PrintDefaults()
@@ -329,6 +335,18 @@ func run(args []string, getenv func(string) string) error {
 			return err
 		}
 	}
+	if limit, from := defaultMemoryLimit(getenv, os.ReadFile); limit > 0 {
+		debug.SetMemoryLimit(limit)
+		cfg.Logger.Info("Go memory limit", "bytes", limit, "from", from)
+	}
+	if o.pprof != "" {
+		l, err := servePprof(o.pprof)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		cfg.Logger.Info("serving pprof", "addr", l.Addr().String())
+	}
 	n, err := node.Start(cfg)
 	if err != nil {
 		return err
@@ -338,4 +356,74 @@ func run(args []string, getenv func(string) string) error {
 	s := <-sig
 	cfg.Logger.Info("shutting down", "signal", s.String())
 	return n.Close()
+}
+
+// servePprof serves the runtime profiles (net/http/pprof) on their own
+// listener at addr, which must be a loopback address: profiles expose
+// memory contents and cost CPU, so they are never reachable from another
+// host. The handlers are on a private mux, not http.DefaultServeMux. The
+// listener is closed when the daemon exits.
+func servePprof(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof %q: %w", addr, err)
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("--pprof %q: refusing a non-loopback address; profiles are served on 127.0.0.1, ::1 or localhost only", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof: %w", err)
+	}
+	if tcp, ok := l.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		l.Close()
+		return nil, fmt.Errorf("--pprof %q: resolved to non-loopback %s", addr, l.Addr())
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	return l, nil
+}
+
+// DefaultMemoryLimitPercent is the share of the memory the process may
+// use (its cgroup's memory.max, else the machine's MemTotal) that spookd
+// sets as the Go runtime's soft memory limit when GOMEMLIMIT is not set.
+// Under the limit nothing changes (GOGC, default 100, paces the
+// collector); near it the collector runs more often instead of letting
+// the heap's headroom push the process into the OOM killer. It stays
+// below 100 to leave room for what the Go heap does not count (stacks,
+// page cache of the log). GOMEMLIMIT=off or a value of its own overrides
+// it; so does GOGC=off.
+const DefaultMemoryLimitPercent = 75
+
+// defaultMemoryLimit returns the soft memory limit to set and where it
+// came from, or 0 when the environment sets one (or GOGC=off) or no
+// bound is known.
+func defaultMemoryLimit(getenv func(string) string, readFile func(string) ([]byte, error)) (int64, string) {
+	if getenv("GOMEMLIMIT") != "" || getenv("GOGC") == "off" {
+		return 0, ""
+	}
+	if b, err := readFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 {
+			return n / 100 * DefaultMemoryLimitPercent, "cgroup memory.max"
+		}
+	}
+	b, err := readFile("/proc/meminfo")
+	if err != nil {
+		return 0, ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil && kb > 0 {
+				return kb * 1024 / 100 * DefaultMemoryLimitPercent, "MemTotal"
+			}
+		}
+	}
+	return 0, ""
 }
