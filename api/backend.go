@@ -91,6 +91,9 @@ type MemberStatus struct {
 	State   string            `json:"state"`    // alive, suspect, unreachable, left, removed, self
 	Applied map[string]uint64 `json:"applied"`  // its applied vector, by node name
 	LagTxns uint64            `json:"lag_txns"` // transactions we have that it has not acknowledged
+	// BehindLog: it lacks transactions this node no longer retains; it
+	// will be repaired by reconciliation, not from the log.
+	BehindLog bool `json:"behind_log,omitempty"`
 }
 
 // Status is a node's view of itself and the cluster.

@@ -490,7 +490,7 @@ func (n *Node) Status() api.Status {
 		lag := st.Applied.Sum() - min(st.Applied.Sum(), m.Applied.Sum())
 		out.Members = append(out.Members, api.MemberStatus{
 			ID: m.ID, Name: m.Name, Addr: m.Addr, State: state,
-			Applied: byName(m.Applied), LagTxns: lag,
+			Applied: byName(m.Applied), LagTxns: lag, BehindLog: m.BehindLog,
 		})
 	}
 	return out

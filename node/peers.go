@@ -91,6 +91,17 @@ func (p *peer) take(dst []replica.Message) []replica.Message {
 	return dst
 }
 
+// discard empties the queue, returning how many messages it dropped.
+func (p *peer) discard() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.queue)
+	p.dropped += uint64(n)
+	clear(p.queue)
+	p.queue, p.control = p.queue[:0], 0
+	return n
+}
+
 // maxQueuedMessages caps the messages queued for one peer whatever their
 // kind: 64 Ki, far above what the window admits in small batches.
 const maxQueuedMessages = 1 << 16
@@ -355,6 +366,12 @@ func (ps *peerSet) run(p *peer) {
 		}
 		n.learnRemoval(err)
 		cancel()
+		if err != nil && p.discard() > 0 {
+			// The peer cannot be reached: what waits for it would only
+			// grow while it is down. Drop it; the core releases the
+			// window, and the peer fetches what it lacks once back.
+			n.linkDown(p.id)
+		}
 		// Full jitter: sleep a uniform time in [backoff/2, backoff).
 		sleep := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
 		select {
