@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test lint fuzz-smoke up sim-long soak chaos chaos-quick bench bench-quick bench-deps
+.PHONY: test lint fuzz-smoke up sim-long soak chaos chaos-quick bench bench-quick bench-deps attack
 
 ## test: every package with invariant checks on, then the pure core under the race detector
 test:
@@ -24,6 +24,10 @@ fuzz-smoke:
 up:
 	$(GO) run ./cmd/spook up
 
+## attack: hostile clients against real spookd processes on 127.0.0.1 (docs/security.md; ~2 min)
+attack:
+	SPOOK_ATTACK=1 $(GO) test -count=1 -timeout 10m -v -run 'TestAttack|TestSilentConnectionKept|TestFirstBytesRedisAccepts' ./test
+
 ## soak: the real-process kill -9 loop with 500 iterations
 soak:
 	SPOOK_KILL_ITERATIONS=500 $(GO) test -count=1 -timeout 60m -run KillLoop -v ./test
@@ -40,11 +44,12 @@ chaos-quick:
 chaos:
 	SPOOK_CHAOS=full $(GO) test -count=1 -timeout 90m -v -run 'TestChaos$$' ./test/chaos
 
-## bench: Spook side by side with Redis, etcd and NATS (10 s cells x 3 runs, about an hour)
+## bench: Spook side by side with Redis, etcd and NATS (10 s cells x 3 runs, about an hour);
+## also writes docs/bench/full.json (compare two with scripts/bench-compare A.json B.json)
 bench: bench-deps
 	cd bench && $(GO) run ./cmd/spookbench
 
-## bench-quick: the same in under 5 minutes (1 s cells, 1 run)
+## bench-quick: the same in under 5 minutes (1 s cells, 1 run); also writes docs/bench/quick.json
 bench-quick: bench-deps
 	cd bench && $(GO) run ./cmd/spookbench --quick
 

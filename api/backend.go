@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spooksystems/spook/causal"
@@ -22,7 +23,29 @@ var (
 	// before its durability promise held: it may or may not survive a
 	// restart. Clients must not assume either way.
 	ErrUnknownOutcome = errors.New("api: write outcome unknown")
+	// ErrRemoved: an operator removed this node from its cluster; it
+	// refuses writes for good. Returned as a *RemovedError, which also
+	// matches ErrReadOnly.
+	ErrRemoved = errors.New("api: node was removed from the cluster")
 )
+
+// RemovedError is a write refused because an operator removed this node
+// from its cluster. RESP shows it as "-REMOVED <Error()>", HTTP as 410
+// with code "removed".
+type RemovedError struct {
+	Cluster string
+	At      time.Time // zero if unknown
+}
+
+func (e *RemovedError) Error() string {
+	if e.At.IsZero() {
+		return fmt.Sprintf("this node was removed from cluster %s", e.Cluster)
+	}
+	return fmt.Sprintf("this node was removed from cluster %s at %s", e.Cluster, e.At.UTC().Format(time.RFC3339))
+}
+
+// Is matches ErrRemoved and ErrReadOnly.
+func (e *RemovedError) Is(target error) bool { return target == ErrRemoved || target == ErrReadOnly }
 
 // Token names one committed transaction. The zero Token means no write.
 type Token struct {
@@ -43,7 +66,9 @@ type Change struct {
 
 // Subscription delivers changes to one watcher. C is closed when the
 // subscription ends (Close, shutdown, or the watcher fell more than its
-// buffer behind, in which case Err reports ErrWatchOverflow).
+// buffer behind, in which case Err reports ErrWatchOverflow). A
+// subscription refused at Watch (ErrTooManyWatchers) has ended already:
+// Err reports why as soon as Watch returns.
 type Subscription interface {
 	C() <-chan Change
 	Err() error
@@ -54,6 +79,10 @@ type Subscription interface {
 // its buffer: a watcher never makes the node buffer without bound.
 var ErrWatchOverflow = errors.New("api: watcher fell behind; subscription closed")
 
+// ErrTooManyWatchers is the Err of a subscription refused because the
+// backend has as many watchers as it allows; its C is closed at once.
+var ErrTooManyWatchers = errors.New("api: too many watchers on this node")
+
 // MemberStatus describes one member as this node sees it.
 type MemberStatus struct {
 	ID      causal.NodeID     `json:"id"`
@@ -62,6 +91,9 @@ type MemberStatus struct {
 	State   string            `json:"state"`    // alive, suspect, unreachable, left, removed, self
 	Applied map[string]uint64 `json:"applied"`  // its applied vector, by node name
 	LagTxns uint64            `json:"lag_txns"` // transactions we have that it has not acknowledged
+	// BehindLog: it lacks transactions this node no longer retains; it
+	// will be repaired by reconciliation, not from the log.
+	BehindLog bool `json:"behind_log,omitempty"`
 }
 
 // Status is a node's view of itself and the cluster.
@@ -110,7 +142,8 @@ type Backend interface {
 	Wait(ctx context.Context, t Token, n int) (int, error)
 
 	// Watch subscribes to changes of keys with the given prefix (empty:
-	// all keys). buffer bounds the changes queued for this watcher.
+	// all keys). buffer bounds how many changes the watcher may fall
+	// behind before it is ended with ErrWatchOverflow.
 	Watch(prefix []byte, buffer int) Subscription
 
 	// Status reports the node and its view of the cluster.

@@ -22,6 +22,10 @@
 //   - Hist (hist.go) is a log-linear latency histogram (about 3 % error).
 //   - Report (report.go) renders the Markdown tables and the SVG chart and
 //     splices them between the markers in docs/BENCHMARKS.md.
+//   - Record (record.go) is the same report as JSON (docs/bench/quick.json
+//     or full.json, with the commit, date and machine measured); Compare
+//     (compare.go, cmd/benchcompare, scripts/bench-compare A.json B.json)
+//     prints two records side by side with the ratio B/A of every figure.
 //
 // Every figure comes from a measurement made in the same run; nothing is
 // hard-coded.

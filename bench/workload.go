@@ -313,6 +313,11 @@ func parseBenchmarkCSV(out string) (map[string]float64, error) {
 // LoadKeys SETs n keys of family 'm' on node 0 with conns connections, each
 // pipelining batch commands, and returns the elapsed time.
 func LoadKeys(ctx context.Context, sys RESPSystem, n, conns, batch int) (time.Duration, error) {
+	return LoadKeysAt(ctx, sys.Addr(0), n, conns, batch)
+}
+
+// LoadKeysAt is LoadKeys against the RESP server at addr.
+func LoadKeysAt(ctx context.Context, addr string, n, conns, batch int) (time.Duration, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	errc := make(chan error, conns)
@@ -322,7 +327,7 @@ func LoadKeys(ctx context.Context, sys RESPSystem, n, conns, batch int) (time.Du
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w, err := DialRESP(sys.Addr(0))
+			w, err := DialRESP(addr)
 			if err != nil {
 				errc <- err
 				return

@@ -27,10 +27,11 @@ func BenchmarkCounterIncrementJoin(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		k++
-		d, err := local.incrementDelta(1, k, 1)
-		if err != nil {
+		p, err := local.plan(1, 0, 1)
+		if err != nil || p.rebase {
 			b.Fatal(err)
 		}
+		d := counterDelta{node: 1, k: k, sum: p.sum}
 		local.increment(d)
 		remote.increment(d)
 	}
@@ -321,4 +322,48 @@ func BenchmarkMemoryPerKey(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/keys, "heap-bytes/key")
 		runtime.KeepAlive(ks)
 	}
+}
+
+// BenchmarkKeyspaceGet: a lookup of a random existing key among 500,000
+// (12-byte keys), so most lookups miss the CPU caches as a server's do.
+func BenchmarkKeyspaceGet(b *testing.B) {
+	const keys = 500_000
+	ks := NewKeyspace()
+	for i := 0; i < keys; i += 1000 {
+		bl := ks.Begin(causal.Dot{Node: 1, Counter: uint64(i/1000 + 1)}, causal.Timestamp{WallMs: 1})
+		for j := i; j < i+1000; j++ {
+			if err := bl.Set([]byte(fmt.Sprintf("key:%08d", j)), []byte("0123456789abcdef0123456789abcdef")); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := ks.Apply(bl.Finish()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	probes := make([][]byte, 1<<16)
+	x := uint64(1)
+	for i := range probes {
+		x = x*6364136223846793005 + 1442695040888963407
+		probes[i] = []byte(fmt.Sprintf("key:%08d", (x>>33)%keys))
+	}
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		if ks.Get(probes[i&(len(probes)-1)]) == nil {
+			b.Fatal("missing key")
+		}
+		i++
+	}
+}
+
+// BenchmarkBuilderApplySetNewKey: Builder → Finish → Apply of a SET of a
+// key not yet present (the keyspace grows by one key per op), the path of
+// a bulk load.
+func BenchmarkBuilderApplySetNewKey(b *testing.B) {
+	value := []byte("0123456789abcdef0123456789abcdef")
+	var key []byte
+	benchFull(b, func(bl *Builder, i uint64) {
+		key = strconv.AppendUint(append(key[:0], "new:"...), i, 10)
+		bl.Set(key, value)
+	})
 }

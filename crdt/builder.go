@@ -319,28 +319,23 @@ func parseInteger(s []byte) (int64, bool) {
 	return n, bytes.Equal(strconv.AppendInt(buf[:0], n, 10), s)
 }
 
-// incrementCounter computes the new cumulative sum and visible value of
-// an increment by `by` of counter c (as the transaction sees it) by this
-// transaction's node, starting from start (a converted register's value).
-func (b *Builder) incrementCounter(c *counter, start, by int64) (sum, value int64, err error) {
-	sum, ok1 := addInt64(c.sumOf(b.txn.Dot.Node), start)
-	sum, ok2 := addInt64(sum, by)
-	cur := c.value()
-	cur.add(start)
-	cur.add(by)
-	value, ok3 := cur.int64()
-	if !ok1 || !ok2 || !ok3 {
-		return 0, 0, ErrOverflow
+// recordIncrement records in op this transaction's increment planned as
+// p on counter c (as the transaction sees it). A rebasing increment (see
+// counter.plan) also resets the other nodes' live entries.
+func (b *Builder) recordIncrement(op *valueOp, c *counter, p counterPlan) {
+	if p.rebase {
+		op.resets = c.rebaseResets(op.resets, b.txn.Dot.Node)
 	}
-	return sum, value, nil
+	op.flags |= opCounterInc
+	op.sum = p.sum
 }
 
 // Increment adds by to the counter at key (Redis INCRBY) and returns the
 // new value. If the key holds a register whose value is a decimal integer,
 // that register is replaced by a counter starting from its value (as Redis
 // does); a non-integer register returns ErrNotInteger, a set or map
-// ErrWrongType. Overflow of the value or of this node's cumulative sum
-// returns ErrOverflow.
+// ErrWrongType. ErrOverflow means the visible value would leave int64;
+// nothing else (no history of the key before a clear) limits it.
 func (b *Builder) Increment(key []byte, by int64) (int64, error) {
 	b.check()
 	kb, fresh, err := b.prepare(key)
@@ -360,10 +355,12 @@ func (b *Builder) Increment(key []byte, by int64) (int64, error) {
 		}
 		start, convert = n, true
 	}
-	sum, value, err := b.incrementCounter(b.counterView(kb), start, by)
+	c := b.counterView(kb)
+	p, err := c.plan(b.txn.Dot.Node, start, by)
 	if err != nil {
 		return 0, err
 	}
+	b.recordIncrement(&kb.op, c, p)
 	if convert {
 		kb.op.flags &^= opRegSet
 		kb.op.value = nil
@@ -371,10 +368,8 @@ func (b *Builder) Increment(key []byte, by int64) (int64, error) {
 			kb.op.flags |= opRegClear
 		}
 	}
-	kb.op.flags |= opCounterInc
-	kb.op.sum = sum
 	b.commit(kb, fresh)
-	return value, nil
+	return p.value, nil
 }
 
 // typed checks that the key's visible type is t or none, as an operation
@@ -649,11 +644,7 @@ func (b *Builder) MapIncrement(key, field []byte, by int64) (int64, error) {
 		}
 		start, convert = n, true
 	}
-	c := fv.ctr()
-	if c == nil {
-		c = &counter{}
-	}
-	sum, value, err := b.incrementCounter(c, start, by)
+	p, err := fv.ctr().plan(b.txn.Dot.Node, start, by)
 	if err != nil {
 		return 0, err
 	}
@@ -662,6 +653,7 @@ func (b *Builder) MapIncrement(key, field []byte, by int64) (int64, error) {
 		return 0, ErrTooLarge
 	}
 	slot := b.fieldSlot(kb, field)
+	b.recordIncrement(&slot.op, fv.ctr(), p)
 	if convert {
 		slot.op.flags &^= opRegSet
 		slot.op.value = nil
@@ -669,13 +661,11 @@ func (b *Builder) MapIncrement(key, field []byte, by int64) (int64, error) {
 			slot.op.flags |= opRegClear
 		}
 	}
-	slot.op.flags |= opCounterInc
-	slot.op.sum = sum
 	if !wasLive {
 		kb.mapLive++
 	}
 	b.commit(kb, fresh)
-	return value, nil
+	return p.value, nil
 }
 
 // MapDelete removes the observed fields; it returns how many were present.

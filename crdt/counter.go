@@ -54,13 +54,7 @@ type counterReset struct {
 
 func (c *counter) find(n causal.NodeID) (int, bool) {
 	return slices.BinarySearchFunc(c.nodes, n, func(e counterNode, n causal.NodeID) int {
-		switch {
-		case e.node < n:
-			return -1
-		case e.node > n:
-			return 1
-		}
-		return 0
+		return cmpNode(e.node, n)
 	})
 }
 
@@ -74,51 +68,111 @@ func (c *counter) live() bool {
 	return false
 }
 
-// value is the exact sum over live nodes of sum − sumr, in 128 bits so
+// value is the exact sum of the nodes' contributions, in 128 bits so
 // concurrent increments past int64 are detected rather than wrapped.
 func (c *counter) value() int128 {
 	var v int128
 	for i := range c.nodes {
-		if n := &c.nodes[i]; n.live() {
-			v.add(n.sum)
-			v.sub(n.sumr)
-		}
+		v.add(c.nodes[i].contribution())
 	}
 	return v
 }
 
-// sumOf returns node n's cumulative sum (0 if it never incremented). A
-// node's next increment continues from it, across resets.
-func (c *counter) sumOf(n causal.NodeID) int64 {
-	if c == nil {
+// contribution is the entry's part of the value: sum − sumr while live.
+// Cumulative sums wrap (two's complement) on purpose: a sum is only ever
+// read relative to the node's reset, and plan keeps every contribution
+// within int64, so the wrapped difference is exact. A node's history
+// before a clear therefore never limits what it can add after it.
+func (n *counterNode) contribution() int64 {
+	if !n.live() {
 		return 0
 	}
-	if i, ok := c.find(n); ok {
-		return c.nodes[i].sum
-	}
-	return 0
+	return n.sum - n.sumr
 }
 
-// incrementDelta makes the delta of node's increment by `by` in the
-// transaction with counter k. It returns ErrOverflow if the node's
-// cumulative sum or the visible value would leave int64. c may be nil (a
-// new counter). This is the counter's fast path together with join.
-func (c *counter) incrementDelta(node causal.NodeID, k uint64, by int64) (counterDelta, error) {
-	var sum int64
-	var cur int128
+// counterPlan is how node records an increment: its new cumulative sum,
+// the visible value after the increment, and whether the other nodes'
+// live entries must be reset in the same transaction (rebase).
+type counterPlan struct {
+	sum    int64
+	value  int64
+	rebase bool
+}
+
+// plan computes node's increment of c (as the transaction sees it; nil
+// for a new counter) by start+by, start being a converted register's
+// value. The only error is ErrOverflow, when the visible value would leave
+// int64: the check is on what a client can read, never on hidden history.
+//
+// Normally the node's contribution grows by start+by. If that would leave
+// int64 while the value does not (other nodes hold large opposite
+// contributions), the increment rebases: it resets every other live node
+// it observed and takes the whole value as its own contribution. That is
+// the same value, and concurrent increments it did not observe survive as
+// they would have. The new sum is the node's reset sum plus its new
+// contribution, wrapping.
+func (c *counter) plan(node causal.NodeID, start, by int64) (counterPlan, error) {
+	var cur, own int128
+	var base int64
 	if c != nil {
-		sum = c.sumOf(node)
-		cur = c.value()
+		// One pass for the value and the node's own entry: value is
+		// O(nodes) anyway, and a search would cost as much again.
+		for i := range c.nodes {
+			n := &c.nodes[i]
+			x := n.contribution()
+			cur.add(x)
+			if n.node == node {
+				own.add(x)
+				base = n.sumr
+			}
+		}
 	}
-	next, ok := addInt64(sum, by)
-	if !ok {
-		return counterDelta{}, ErrOverflow
-	}
+	cur.add(start)
 	cur.add(by)
-	if _, ok := cur.int64(); !ok {
-		return counterDelta{}, ErrOverflow
+	own.add(start)
+	own.add(by)
+	value, ok := cur.int64()
+	if !ok {
+		return counterPlan{}, ErrOverflow
 	}
-	return counterDelta{node: node, k: k, sum: next}, nil
+	p := counterPlan{value: value}
+	target, ok := own.int64()
+	if !ok {
+		target, p.rebase = value, true
+	}
+	p.sum = base + target
+	return p, nil
+}
+
+// rebaseResets merges into resets (sorted by node) a reset of every live
+// entry of c except node's own: the resets of a rebasing increment.
+func (c *counter) rebaseResets(resets []counterReset, node causal.NodeID) []counterReset {
+	for i := range c.nodes {
+		n := &c.nodes[i]
+		if !n.live() || n.node == node {
+			continue
+		}
+		r := counterReset{node: n.node, k: n.k, sum: n.sum}
+		j, found := slices.BinarySearchFunc(resets, n.node, func(e counterReset, id causal.NodeID) int {
+			return cmpNode(e.node, id)
+		})
+		if found {
+			resets[j] = r
+		} else {
+			resets = slices.Insert(resets, j, r)
+		}
+	}
+	return resets
+}
+
+func cmpNode(a, b causal.NodeID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // increment joins an increment delta: the node's entry becomes (k, sum)
@@ -172,15 +226,6 @@ func (c *counter) join(o *counter) {
 	}
 }
 
-// addInt64 returns a+b and whether it did not overflow.
-func addInt64(a, b int64) (int64, bool) {
-	s := a + b
-	if (b > 0 && s < a) || (b < 0 && s > a) {
-		return 0, false
-	}
-	return s, true
-}
-
 // int128 is a signed 128-bit accumulator: hi is the high word (two's
 // complement), lo the low word.
 type int128 struct {
@@ -192,12 +237,6 @@ func (a *int128) add(x int64) {
 	lo, carry := bits.Add64(a.lo, uint64(x), 0)
 	a.lo = lo
 	a.hi += int64(carry) + (x >> 63)
-}
-
-func (a *int128) sub(x int64) {
-	lo, borrow := bits.Sub64(a.lo, uint64(x), 0)
-	a.lo = lo
-	a.hi = a.hi - int64(borrow) - (x >> 63)
 }
 
 // int64 returns the value and whether it fits in int64.

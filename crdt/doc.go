@@ -1,5 +1,7 @@
 // Package crdt holds Spook's replicated data types and the keyspace that
-// maps keys to them. It is pure: no clock, no I/O, no randomness.
+// maps keys to them. It is pure: no clock, no I/O, and no randomness that
+// reaches a result (the key index's hash seed, like the seeds of Go's own
+// maps, decides only where a key's slot lies; see keyIndex).
 //
 // # Model
 //
@@ -39,9 +41,14 @@
 //     is Σ (sum − sumr) over nodes with k > kr. Both pairs join by max k, so
 //     a concurrent increment survives a delete with exactly its own amount.
 //     An increment's delta is just N's new cumulative sum (N and k are the
-//     transaction's dot). Overflow of int64, of the value or of N's
-//     cumulative sum, is an error (ErrOverflow), never a wrap; concurrent
-//     increments whose total leaves int64 read as the nearest bound.
+//     transaction's dot). Cumulative sums wrap modulo 2^64 and are only
+//     read relative to the reset, so history before a clear never limits
+//     a later increment. An increment whose visible value would leave
+//     int64 is an error (ErrOverflow), never a wrap; one whose own node's
+//     part would leave int64 while the value does not resets the other
+//     nodes it observed and carries the whole value (a rebase), so the
+//     check is only ever on what a client reads. Concurrent increments
+//     whose total leaves int64 read as the nearest bound.
 //   - Set: add-wins observed-remove set of byte strings: member → dots.
 //     SADD adds the transaction's dot and removes the member's observed
 //     dots; SREM removes the observed dots, so a concurrent add survives.

@@ -404,6 +404,7 @@ func DecodeKeyspace(b []byte) (*Keyspace, error) {
 	ks.ctx = decodeContext(r)
 	// A key is at least a length and a tag.
 	n := count(r, "keys", MaxKeys, 2)
+	ks.index.reserve(n)
 	var prev []byte
 	for i := 0; i < n && r.Err() == nil; i++ {
 		key := byteString(r, "key", MaxKeyBytes)
@@ -420,9 +421,11 @@ func DecodeKeyspace(b []byte) (*Keyspace, error) {
 			break
 		}
 		prev = key
-		e := &keyEntry{key: string(key), v: *v}
-		ks.keys[e.key] = e
-		ks.order.Load(e)
+		id := ks.slab.alloc()
+		e := ks.slab.at(id)
+		*e = keyEntry{key: string(key), v: *v}
+		ks.index.insert(key, id, &ks.slab)
+		ks.order.load(id)
 		e.hash = ks.h.key(key, &e.v)
 		ks.sum += e.hash
 		if e.v.live() {

@@ -4,11 +4,11 @@ import (
 	"unsafe"
 
 	"github.com/spooksystems/spook/causal"
-	"github.com/tidwall/btree"
 )
 
-// keyEntry is one key of a keyspace. The map key and key share one
-// allocation of the key's bytes.
+// keyEntry is one key of a keyspace, held in the keyspace's entrySlab
+// (not an allocation of its own). key is the one copy of the key's bytes;
+// the index and the B-tree refer to the entry, not to another copy.
 type keyEntry struct {
 	key  string
 	v    Value
@@ -22,13 +22,16 @@ type keyEntry struct {
 // methods) do not mutate it, so concurrent readers are safe while nothing
 // writes.
 //
-// Keys are held in a Go map (O(1) lookup, no allocation on lookup) and
-// ordered by a B-tree that is touched only when a key appears or
+// Entries live in a slab (entrySlab: chunks that never move, freed
+// entries reused), are found by a pointer-free hash index (keyIndex: O(1)
+// lookup, no allocation on lookup) and are ordered by a B-tree of their
+// slab ids (keyOrder) that is touched only when a key appears or
 // disappears, so Range and the encoding are in bytewise order without
 // sorting.
 type Keyspace struct {
-	keys    map[string]*keyEntry
-	order   *btree.BTreeG[*keyEntry]
+	index   keyIndex
+	slab    entrySlab
+	order   keyOrder
 	ctx     causal.Context
 	live    int    // keys whose value is visible
 	sum     uint64 // Σ keyEntry.hash mod 2^64, hidden keys included
@@ -36,14 +39,10 @@ type Keyspace struct {
 	h       hasher
 }
 
-func lessEntry(a, b *keyEntry) bool { return a.key < b.key }
-
 // NewKeyspace returns an empty keyspace.
 func NewKeyspace() *Keyspace {
-	ks := &Keyspace{
-		keys:  make(map[string]*keyEntry),
-		order: btree.NewBTreeGOptions(lessEntry, btree.Options{NoLocks: true}),
-	}
+	ks := &Keyspace{index: newKeyIndex()}
+	ks.order = newKeyOrder(&ks.slab)
 	ks.ctxHash = ks.h.context(&ks.ctx)
 	return ks
 }
@@ -55,7 +54,7 @@ func (ks *Keyspace) Context() *causal.Context { return &ks.ctx }
 // lookup returns the value at key including a hidden one (a reset
 // counter), or nil.
 func (ks *Keyspace) lookup(key []byte) *Value {
-	if e := ks.keys[string(key)]; e != nil {
+	if e := ks.index.lookup(key, &ks.slab); e != nil {
 		return &e.v
 	}
 	return nil
@@ -63,7 +62,7 @@ func (ks *Keyspace) lookup(key []byte) *Value {
 
 // Get returns the value stored at key, or nil if the key holds nothing live.
 func (ks *Keyspace) Get(key []byte) *Value {
-	if e := ks.keys[string(key)]; e != nil && e.v.live() {
+	if e := ks.index.lookup(key, &ks.slab); e != nil && e.v.live() {
 		return &e.v
 	}
 	return nil
@@ -76,7 +75,7 @@ func (ks *Keyspace) Len() int { return ks.live }
 // first key ≥ from, until fn returns false. The key slice aliases state
 // and must not be modified. fn must not change the keyspace.
 func (ks *Keyspace) Range(from []byte, fn func(key []byte, v *Value) bool) {
-	ks.order.Ascend(&keyEntry{key: string(from)}, func(e *keyEntry) bool {
+	ks.order.ascend(from, func(e *keyEntry) bool {
 		if !e.v.live() {
 			return true
 		}
@@ -124,41 +123,50 @@ func (ks *Keyspace) Apply(txn *Txn) error {
 	t := txnHeader{dot: txn.Dot, time: txn.Time, deps: &txn.Deps}
 	for i := range txn.ops {
 		o := &txn.ops[i]
-		e, existed := ks.entry(o.key)
+		id, e, existed := ks.entry(o.key)
 		applyOp(&e.v, &o.op, &t, &ks.h)
-		ks.settle(e, existed)
+		ks.settle(id, e, existed)
 	}
 	ks.ctx.Add(txn.Dot)
 	ks.ctxHash = ks.h.context(&ks.ctx)
 	return nil
 }
 
-// entry returns the entry for key, creating a detached one if absent, and
-// withdraws its contributions to sum and live; settle puts them back.
-func (ks *Keyspace) entry(key []byte) (*keyEntry, bool) {
-	if e := ks.keys[string(key)]; e != nil {
-		ks.sum -= e.hash
-		if e.v.live() {
-			ks.live--
+// entry returns the entry for key and its slab id, taking a fresh slab
+// entry (not yet indexed) if key is absent, and withdraws its
+// contributions to sum and live; settle puts them back.
+func (ks *Keyspace) entry(key []byte) (uint32, *keyEntry, bool) {
+	if ks.index.used > 0 {
+		if id, _, ok := ks.index.find(key, ks.index.hash(key), &ks.slab); ok {
+			e := ks.slab.at(id)
+			ks.sum -= e.hash
+			if e.v.live() {
+				ks.live--
+			}
+			return id, e, true
 		}
-		return e, true
 	}
-	return &keyEntry{key: string(key)}, false
+	id := ks.slab.alloc()
+	e := ks.slab.at(id)
+	e.key = string(key)
+	return id, e, false
 }
 
-// settle files e after a change: drops it if its value is empty (not even
-// a hidden counter remains), inserts it if new, and re-adds its hash.
-func (ks *Keyspace) settle(e *keyEntry, existed bool) {
+// settle files entry id after a change: drops it if its value is empty
+// (not even a hidden counter remains), indexes it if new, and re-adds its
+// hash.
+func (ks *Keyspace) settle(id uint32, e *keyEntry, existed bool) {
 	if e.v.empty() {
 		if existed {
-			delete(ks.keys, e.key)
-			ks.order.Delete(e)
+			ks.index.remove(bytesOf(e.key), &ks.slab)
+			ks.order.delete(id)
 		}
+		ks.slab.release(id)
 		return
 	}
 	if !existed {
-		ks.keys[e.key] = e
-		ks.order.Set(e)
+		ks.index.insert(bytesOf(e.key), id, &ks.slab)
+		ks.order.set(id)
 	}
 	e.hash = ks.h.key(bytesOf(e.key), &e.v)
 	ks.sum += e.hash
@@ -200,10 +208,10 @@ func (ks *Keyspace) Join(other *Keyspace) {
 	if other == ks {
 		return
 	}
-	var onlyHere []*keyEntry
+	var onlyHere []string
 	ks.order.Scan(func(e *keyEntry) bool {
-		if other.keys[e.key] == nil {
-			onlyHere = append(onlyHere, e)
+		if other.index.lookup(bytesOf(e.key), &other.slab) == nil {
+			onlyHere = append(onlyHere, e.key)
 		}
 		return true
 	})
@@ -211,8 +219,8 @@ func (ks *Keyspace) Join(other *Keyspace) {
 		ks.joinKey(bytesOf(o.key), &o.v, &other.ctx)
 		return true
 	})
-	for _, e := range onlyHere {
-		ks.joinKey(bytesOf(e.key), nil, &other.ctx)
+	for _, key := range onlyHere {
+		ks.joinKey(bytesOf(key), nil, &other.ctx)
 	}
 	ks.MergeContext(&other.ctx)
 }
@@ -229,12 +237,12 @@ func (ks *Keyspace) JoinKey(key []byte, v *Value, ctx *causal.Context) {
 }
 
 func (ks *Keyspace) joinKey(key []byte, v *Value, ctx *causal.Context) {
-	if v == nil && ks.keys[string(key)] == nil {
+	if v == nil && ks.index.lookup(key, &ks.slab) == nil {
 		return
 	}
-	e, existed := ks.entry(key)
+	id, e, existed := ks.entry(key)
 	joinValue(&e.v, &ks.ctx, v, ctx, &ks.h)
-	ks.settle(e, existed)
+	ks.settle(id, e, existed)
 }
 
 // MergeContext adds ctx's dots to the keyspace's context (see JoinKey).
@@ -252,7 +260,7 @@ func (ks *Keyspace) Hash() uint64 { return mix(ks.sum, ks.ctxHash) }
 // of the key's canonical encoding (see hasher). The keyspace hash is
 // derived from the sum of key hashes and the context.
 func (ks *Keyspace) KeyHash(key []byte) uint64 {
-	if e := ks.keys[string(key)]; e != nil {
+	if e := ks.index.lookup(key, &ks.slab); e != nil {
 		return e.hash
 	}
 	return 0

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spooksystems/spook/internal/codec"
+	"github.com/spooksystems/spook/limits"
 )
 
 // Type is the type of a Value component. The numeric values are part of the
@@ -39,16 +40,16 @@ func (t Type) String() string {
 // Named limits. Decoders refuse anything above them; mutators return an
 // error rather than build a value that could not be decoded.
 const (
-	MaxKeyBytes     = 1 << 10  // a key, or a map field name
-	MaxValueBytes   = 16 << 20 // a register value or a set member
-	MaxTxnKeys      = 1 << 12  // keys touched by one transaction
-	MaxTxnOps       = 1 << 16  // members/fields touched by one transaction
-	MaxSetMembers   = 1 << 24  // members of one decoded set
-	MaxMapFields    = 1 << 24  // fields of one decoded map
-	MaxSiblings     = 1 << 10  // concurrent register values of one decoded register
-	MaxKeys         = 1 << 30  // keys of one decoded keyspace
-	MaxNesting      = 1        // maps hold registers, counters and sets, not maps
-	EncodingVersion = 1        // first byte of every full encoding (Txn, Keyspace)
+	MaxKeyBytes     = 1 << 10              // a key, or a map field name
+	MaxValueBytes   = limits.MaxValueBytes // a register value, set member or map field value (8 MiB)
+	MaxTxnKeys      = 1 << 12              // keys touched by one transaction
+	MaxTxnOps       = 1 << 16              // members/fields touched by one transaction
+	MaxSetMembers   = 1 << 24              // members of one decoded set
+	MaxMapFields    = 1 << 24              // fields of one decoded map
+	MaxSiblings     = 1 << 10              // concurrent register values of one decoded register
+	MaxKeys         = 1 << 30              // keys of one decoded keyspace
+	MaxNesting      = 1                    // maps hold registers, counters and sets, not maps
+	EncodingVersion = 1                    // first byte of every full encoding (Txn, Keyspace)
 
 	// MaxCounterNodes bounds the per-node entries of one decoded counter
 	// and the resets one counter clear may carry: one per node that ever
@@ -57,6 +58,12 @@ const (
 	// MaxMemberDots bounds the dots of one decoded set member: one per
 	// node that added it concurrently with the member's last observed add.
 	MaxMemberDots = 1 << 12
+
+	// MaxTxnBytes bounds one encoded transaction (Txn.AppendBinary), the
+	// table's limits.MaxTxnBytes. The Builder does not track encoded
+	// size; the replica measures the encoding before it commits and
+	// refuses a larger transaction (wrapping ErrTxnTooBig).
+	MaxTxnBytes = limits.MaxTxnBytes
 )
 
 // Errors returned by mutators, Apply and decoders.
@@ -64,7 +71,7 @@ var (
 	ErrOverflow   = errors.New("crdt: counter overflow")                  // Increment past int64
 	ErrKeyTooLong = errors.New("crdt: key too long")                      // key or field > MaxKeyBytes
 	ErrTooLarge   = errors.New("crdt: value too large")                   // value or member > MaxValueBytes, set > MaxSetMembers
-	ErrTxnTooBig  = errors.New("crdt: transaction too large")             // > MaxTxnKeys or MaxTxnOps
+	ErrTxnTooBig  = errors.New("crdt: transaction too large")             // > MaxTxnKeys, MaxTxnOps or MaxTxnBytes
 	ErrNotReady   = errors.New("crdt: transaction's causal past missing") // Apply before Deps
 	ErrVersion    = errors.New("crdt: unknown encoding version")          // decoders: first byte ≠ EncodingVersion
 	ErrNotInteger = errors.New("crdt: value is not an integer")           // INCR of a non-integer register

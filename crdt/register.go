@@ -151,21 +151,27 @@ func compareDot(a, b causal.Dot) int {
 
 // registers is the register component as a Value stores it: the common
 // single entry inline (no allocation beyond the value bytes), and any
-// concurrent siblings behind one pointer. Entries are in dot order: first
-// is the lowest.
+// concurrent siblings in x.more. x also carries the Value's other
+// components (see Value), so a plain string needs one pointer word for
+// all of them. Entries are in dot order: first is the lowest.
 type registers struct {
 	first regEntry    // absent iff first.dot.Node == 0
-	more  *[]regEntry // the entries after first; nil unless there are siblings
+	x     *components // siblings after first, and the Value's other components; nil if none
+}
+
+// siblings is the number of entries after first.
+func (r *registers) siblings() int {
+	if r.x == nil {
+		return 0
+	}
+	return len(r.x.more)
 }
 
 func (r *registers) len() int {
-	switch {
-	case r.first.dot.Node == 0:
+	if r.first.dot.Node == 0 {
 		return 0
-	case r.more == nil:
-		return 1
 	}
-	return 1 + len(*r.more)
+	return 1 + r.siblings()
 }
 
 // at returns entry i (0 ≤ i < len) in dot order.
@@ -173,7 +179,22 @@ func (r *registers) at(i int) *regEntry {
 	if i == 0 {
 		return &r.first
 	}
-	return &(*r.more)[i-1]
+	return &r.x.more[i-1]
+}
+
+// parts returns x, allocating it if needed.
+func (r *registers) parts() *components {
+	if r.x == nil {
+		r.x = &components{}
+	}
+	return r.x
+}
+
+// tidy drops x once nothing is left in it.
+func (r *registers) tidy() {
+	if x := r.x; x != nil && len(x.more) == 0 && x.cnt == nil && x.set == nil && x.mp == nil {
+		r.x = nil
+	}
 }
 
 // slice returns the entries as a new slice, for the general (sibling)
@@ -190,17 +211,19 @@ func (r *registers) slice() []regEntry {
 	return out
 }
 
-// assign replaces the entries with s (in dot order).
+// assign replaces the entries with s (in dot order); the other
+// components in x are kept.
 func (r *registers) assign(s []regEntry) {
-	switch len(s) {
-	case 0:
-		*r = registers{}
-	case 1:
-		*r = registers{first: s[0]}
-	default:
-		more := slices.Clone(s[1:])
-		*r = registers{first: s[0], more: &more}
+	r.first = regEntry{}
+	if len(s) > 0 {
+		r.first = s[0]
 	}
+	if len(s) > 1 {
+		r.parts().more = slices.Clone(s[1:])
+	} else if r.x != nil {
+		r.x.more = nil
+	}
+	r.tidy()
 }
 
 // lww returns the last-writer-wins entry (greatest by lwwLess); r is not
@@ -220,7 +243,7 @@ func (r *registers) lww() *regEntry {
 // the inline entry and reuses its buffer: no allocation when the new value
 // fits.
 func (r *registers) write(observed bool, d regDelta, deps *causal.Context) {
-	if r.more == nil && (r.first.dot.Node == 0 || (observed && deps.Contains(r.first.dot))) {
+	if r.siblings() == 0 && (r.first.dot.Node == 0 || (observed && deps.Contains(r.first.dot))) {
 		var value []byte
 		if spare := r.first.value; spare != nil && cap(spare) >= len(d.value) && r.first.dot.Node != 0 {
 			value = append(spare[:0], d.value...)
@@ -236,7 +259,7 @@ func (r *registers) write(observed bool, d regDelta, deps *causal.Context) {
 
 // clear removes the entries whose dot is in deps.
 func (r *registers) clear(deps *causal.Context) {
-	if r.more == nil {
+	if r.siblings() == 0 {
 		if r.first.dot.Node != 0 && deps.Contains(r.first.dot) {
 			r.first = regEntry{}
 		}
@@ -255,7 +278,8 @@ func (r *registers) join(actx *causal.Context, o *registers, bctx *causal.Contex
 	r.assign(joinRegister(r.slice(), actx, o.slice(), bctx))
 }
 
-// clone returns a deep copy.
+// clone returns a deep copy of the register entries (without the other
+// components in x).
 func (r *registers) clone() registers {
 	s := r.slice()
 	for i := range s {

@@ -21,77 +21,63 @@ type Sibling struct {
 // present (non-nil, non-empty) iff it holds at least one entry: a register
 // entry, a counter node, a set member, a map field. A plain string costs
 // no allocation beyond its value bytes: the register's single entry is
-// inline and the other components hang off one nil pointer. A present
-// component may still be hidden: a counter whose every node is reset, or a
-// map whose fields are all such counters.
+// inline and everything rarer (register siblings, the other components)
+// hangs off one nil pointer, reg.x. A present component may still be
+// hidden: a counter whose every node is reset, or a map whose fields are
+// all such counters.
 type Value struct {
-	reg registers   // register entries; the single common one inline
-	x   *components // counter, set and map; nil for a plain register
+	reg registers // register entries (the single common one inline) and reg.x
 }
 
-// components holds the rarer components behind one pointer, so a string
-// key's Value is a register and a nil word (keeps a keyspace entry in a
-// 96-byte allocation).
+// components holds what a plain string key lacks behind one pointer
+// (registers.x), so a string key's Value is one register entry and a nil
+// word: 64 bytes, an 88-byte keyspace entry.
 type components struct {
-	cnt *counter // nil when absent
-	set *orSet   // nil when absent; never empty
-	mp  *orMap   // nil when absent; never empty (fields may be hidden)
+	more []regEntry // register entries after registers.first, in dot order; nil without siblings
+	cnt  *counter   // nil when absent
+	set  *orSet     // nil when absent; never empty
+	mp   *orMap     // nil when absent; never empty (fields may be hidden)
 }
 
 func (v *Value) ctr() *counter {
-	if v.x == nil {
+	if v.reg.x == nil {
 		return nil
 	}
-	return v.x.cnt
+	return v.reg.x.cnt
 }
 
 func (v *Value) oset() *orSet {
-	if v.x == nil {
+	if v.reg.x == nil {
 		return nil
 	}
-	return v.x.set
+	return v.reg.x.set
 }
 
 func (v *Value) omap() *orMap {
-	if v.x == nil {
+	if v.reg.x == nil {
 		return nil
 	}
-	return v.x.mp
-}
-
-// parts returns v.x, allocating it if needed.
-func (v *Value) parts() *components {
-	if v.x == nil {
-		v.x = &components{}
-	}
-	return v.x
-}
-
-// tidy drops x once every component in it is gone.
-func (v *Value) tidy() {
-	if v.x != nil && v.x.cnt == nil && v.x.set == nil && v.x.mp == nil {
-		v.x = nil
-	}
+	return v.reg.x.mp
 }
 
 func (v *Value) putCtr(c *counter) {
-	if c != nil || v.x != nil {
-		v.parts().cnt = c
-		v.tidy()
+	if c != nil || v.reg.x != nil {
+		v.reg.parts().cnt = c
+		v.reg.tidy()
 	}
 }
 
 func (v *Value) putSet(s *orSet) {
-	if s != nil || v.x != nil {
-		v.parts().set = s
-		v.tidy()
+	if s != nil || v.reg.x != nil {
+		v.reg.parts().set = s
+		v.reg.tidy()
 	}
 }
 
 func (v *Value) putMap(m *orMap) {
-	if m != nil || v.x != nil {
-		v.parts().mp = m
-		v.tidy()
+	if m != nil || v.reg.x != nil {
+		v.reg.parts().mp = m
+		v.reg.tidy()
 	}
 }
 

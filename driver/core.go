@@ -114,6 +114,12 @@ func (o *Output) empty() bool {
 		len(o.Changes) == 0 && len(o.Events) == 0 && len(o.Done) == 0 && len(o.Unknown) == 0
 }
 
+// durableMark is the applied vector once records up to upTo are durable.
+type durableMark struct {
+	upTo    uint64
+	applied causal.VersionVector
+}
+
 // held is output waiting for records up to upTo to be durable.
 type held struct {
 	upTo    uint64
@@ -139,7 +145,12 @@ type Core struct {
 
 	fresh []Ticket // proposals applied since the last Ready
 	held  []held   // oldest first; upTo ascending
-	out   Output   // released output waiting for the next Ready
+	// marks are the replica's applied vectors when records up to upTo
+	// were handed out, oldest first: each is reported durable
+	// (replica.SetDurable) once Synced covers it, so the collapsed cut
+	// never counts what a crash here could still take back.
+	marks []durableMark
+	out   Output // released output waiting for the next Ready
 
 	windows map[causal.NodeID]*window
 	dropped uint64 // batches not sent because a window was full (metrics)
@@ -148,6 +159,10 @@ type Core struct {
 // New returns a Core driving r, which it owns from now on: every call to
 // r goes through the Core.
 func New(cfg Config, r *replica.Replica) *Core {
+	// What the replica holds at creation was restored from disk (or is
+	// empty): durable.
+	restored := r.Applied()
+	r.SetDurable(&restored)
 	if cfg.MaxWindowBytes == 0 {
 		cfg.MaxWindowBytes = DefaultMaxWindowBytes
 	}
@@ -210,6 +225,10 @@ func (c *Core) propose(t Ticket, do func() (replica.Token, error)) (replica.Toke
 	c.fresh = append(c.fresh, t)
 	return tok, nil
 }
+
+// MarkRemoved tells the replica that an operator removed this node at
+// atMs (learnt from a member's refusal; see replica.MarkRemoved).
+func (c *Core) MarkRemoved(atMs uint64) { c.r.MarkRemoved(atMs) }
 
 // Import applies bundle transactions (see replica.Import) as ticket t,
 // which is answered once whatever they wrote is durable. It returns how
@@ -295,6 +314,21 @@ func (c *Core) Synced(upTo uint64) {
 	}
 	c.synced = upTo
 	c.release()
+	c.reportDurable()
+}
+
+// reportDurable tells the replica the newest applied vector that is now
+// durable.
+func (c *Core) reportDurable() {
+	n := 0
+	for n < len(c.marks) && c.marks[n].upTo <= c.synced {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	c.r.SetDurable(&c.marks[n-1].applied)
+	c.marks = append(c.marks[:0], c.marks[n:]...)
 }
 
 // release moves held output that is now durable into c.out.
@@ -404,10 +438,12 @@ func (c *Core) take() {
 	c.appended += uint64(len(rd.Records))
 	tickets := c.fresh
 	c.fresh = nil
+	applied := c.r.Applied()
 
 	if !c.cfg.Policy.syncs() {
 		// Appending is all the durability there is: release in order.
 		c.synced = c.appended
+		c.r.SetDurable(&applied)
 		c.emit(rd.Messages)
 		c.out.Changes = append(c.out.Changes, rd.Changes...)
 		c.out.Events = append(c.out.Events, rd.Events...)
@@ -417,6 +453,9 @@ func (c *Core) take() {
 	if c.appended > c.syncAsk {
 		c.syncAsk = c.appended
 		c.out.SyncTo = c.appended
+	}
+	if len(c.marks) == 0 || !c.marks[len(c.marks)-1].applied.Equal(&applied) {
+		c.marks = append(c.marks, durableMark{upTo: c.appended, applied: applied})
 	}
 	h := held{upTo: c.appended, send: rd.Messages, changes: rd.Changes, events: rd.Events}
 	if c.cfg.Policy == Batch {
@@ -430,6 +469,7 @@ func (c *Core) take() {
 		c.held = append(c.held, h)
 	}
 	c.release() // nothing new was appended: already durable
+	c.reportDurable()
 }
 
 // check asserts the Output contract (programmer errors only).

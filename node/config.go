@@ -8,6 +8,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/spooksystems/spook/driver"
+	"github.com/spooksystems/spook/limits"
 	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/storage"
 	"github.com/spooksystems/spook/storage/vfs"
@@ -94,8 +96,17 @@ type Config struct {
 	ClientTLS  *tls.Config
 	RequireTLS bool
 
+	// ClusterKey is the cluster's peer admission secret
+	// (wire.MinClusterKeyBytes to wire.MaxClusterKeyBytes; generate 32
+	// random bytes with GenerateClusterKey, read text with
+	// ParseClusterKey). Every member holds the same key and proves it in
+	// each link's handshake; it is never sent. Nil: no key, and then,
+	// unless RequireTLS, Start refuses a non-loopback Listen address
+	// (ErrAdmissionConfig) and warns on loopback. See admission.go.
+	ClusterKey []byte
+
 	// Password, if set, is required by RESP AUTH; Token, if set, is the
-	// bearer token the HTTP API requires.
+	// bearer token the HTTP API requires. Neither admits a peer.
 	Password string
 	Token    string
 
@@ -141,6 +152,18 @@ func (c Config) validate() (Config, error) {
 	if c.PeerQueueMax == 0 {
 		c.PeerQueueMax = DefaultPeerQueueMax
 	}
+	if err := limits.Check(); err != nil {
+		return c, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if c.MaxPeerWindowBytes == 0 {
+		c.MaxPeerWindowBytes = max(driver.DefaultMaxWindowBytes, limits.MinPeerWindowBytes)
+	}
+	if c.MaxPeerWindowBytes < limits.MinPeerWindowBytes {
+		// A window must hold the largest message, or a transaction at the
+		// size limit could never be pushed.
+		return c, fmt.Errorf("%w: MaxPeerWindowBytes %d below the largest frame (%d bytes)",
+			ErrConfig, c.MaxPeerWindowBytes, limits.MinPeerWindowBytes)
+	}
 	if c.PeerQueueMax < 1 {
 		return c, fmt.Errorf("%w: PeerQueueMax %d is below 1", ErrConfig, c.PeerQueueMax)
 	}
@@ -152,6 +175,13 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	warning, err := c.checkAdmission()
+	if err != nil {
+		return c, err
+	}
+	if warning != "" {
+		c.Logger.Warn(warning, "node", c.Name, "listen", c.Listen)
 	}
 	if c.now == nil {
 		c.now = time.Now

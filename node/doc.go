@@ -43,6 +43,18 @@
 // read; outbound links only written, so two nodes that dial each other need
 // no tie-break.
 //
+// # Admission and identity
+//
+// Peers are admitted by proof only (admission.go): every link's handshake
+// proves Config.ClusterKey, and the Accept policy checks that a TLS
+// peer's certificate names the node its Hello claims, that a dialled peer
+// is the one expected, and that the peer was not removed. Start refuses a
+// non-loopback address with no key unless TLS is required. A data
+// directory records its node and cluster (storage.CheckIdentity), and a
+// node removed by an operator learns it from the members' refusals,
+// refuses writes with api.RemovedError and stays removed across restarts
+// (removal.go).
+//
 // # Durability
 //
 // Config.Fsync selects the policy (see package storage and

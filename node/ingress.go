@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/spooksystems/spook/api/http"
@@ -21,7 +20,36 @@ const (
 	// httpShutdownGrace bounds how long Close waits for HTTP requests in
 	// flight (watch streams are ended first) before closing them.
 	httpShutdownGrace = 2 * time.Second
+	// ReservedFileDescriptors is how many of the process's descriptors
+	// (RLIMIT_NOFILE) the single port leaves to everything but inbound
+	// connections: the listener, the log and snapshot files, outbound
+	// peer links and dials, the runtime's poller and stdio. Inbound
+	// connections are capped at the limit minus this
+	// (transport.MuxConfig.MaxConns), so accept never runs out of
+	// descriptors; a connection over the cap is closed unread.
+	ReservedFileDescriptors = 128
+	// PeerConnReserve is how many of those inbound connections only peers
+	// may use (transport.MuxConfig.PeerReserve): clients beyond the rest
+	// are refused ("-ERR max number of clients reached", HTTP 503) while
+	// peers still get in.
+	PeerConnReserve = 32
+	// MinInboundConns is the least room for inbound connections a node
+	// starts with; a lower descriptor limit is refused at start.
+	MinInboundConns = 2 * PeerConnReserve
 )
+
+// inboundConnLimit derives the single port's connection cap from the
+// descriptor limit fds (0: unknown, no cap).
+func inboundConnLimit(fds int) (int, error) {
+	if fds == 0 {
+		return 0, nil
+	}
+	if n := fds - ReservedFileDescriptors; n >= MinInboundConns {
+		return n, nil
+	}
+	return 0, fmt.Errorf("node: file descriptor limit %d is too low: need at least %d (%d reserved, %d for connections); raise it with ulimit -n",
+		fds, ReservedFileDescriptors+MinInboundConns, ReservedFileDescriptors, MinInboundConns)
+}
 
 // ingress serves the single port. A transport.Mux classifies each
 // connection by its first bytes (terminating TLS and looking again): peer
@@ -38,35 +66,48 @@ type ingress struct {
 	http  *httpapi.Server
 	wg    sync.WaitGroup
 
-	serveErr atomic.Pointer[error] // why the listener stopped, if it did
-
 	peerMu   sync.Mutex
 	peerConn map[net.Conn]struct{} // open inbound peer links, closed by close
 }
 
 func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 	in := &ingress{n: n, peerConn: map[net.Conn]struct{}{}}
-	cfg := transport.MuxConfig{
-		TLS:        n.cfg.ServerTLS,
-		RequireTLS: n.cfg.RequireTLS,
-		Logger:     n.log,
-		Prefixes:   []string{BridgePreface},
+	maxConns, err := inboundConnLimit(openFileLimit())
+	if err != nil {
+		return nil, err
 	}
-	var err error
+	// Probes reach /healthz, /readyz and /metrics without a client
+	// certificate; everything else still needs one (transport/tls.go).
+	serverTLS, certRequired := transport.RelaxClientAuth(n.cfg.ServerTLS)
+	cfg := transport.MuxConfig{
+		TLS:               serverTLS,
+		RequireTLS:        n.cfg.RequireTLS,
+		RequireClientCert: certRequired,
+		Logger:            n.log,
+		Prefixes:          []string{BridgePreface},
+	}
+	// WebSocket peer links arrive through HTTP connections the outer Mux
+	// already counts.
+	wsCfg := cfg
+	if maxConns > 0 {
+		cfg.MaxConns, cfg.PeerReserve = maxConns, PeerConnReserve
+	}
 	if in.mux, err = transport.NewMux(ln, cfg); err != nil {
 		return nil, err
 	}
 	in.ws = transport.NewWSHandler(ln.Addr())
-	if in.wsMux, err = transport.NewMux(in.ws, cfg); err != nil {
+	if in.wsMux, err = transport.NewMux(in.ws, wsCfg); err != nil {
 		return nil, err
 	}
 	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password})
-	in.http = httpapi.New(n, httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws})
+	httpCfg := httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws}
+	if certRequired {
+		httpCfg.ClientCertMissing, httpCfg.OpenPaths = transport.ClientCertMissing, transport.OpenProbePaths
+	}
+	in.http = httpapi.New(n, httpCfg)
 	in.goServe(func() {
-		if err := in.mux.Serve(); err != nil && !errors.Is(err, net.ErrClosed) {
-			err = fmt.Errorf("listener stopped: %w", err)
-			in.serveErr.Store(&err)
-			n.log.Error("the single port stopped accepting connections", "err", err)
+		if err := in.mux.Serve(); err != nil {
+			n.log.Error("single port: listener failed; this node is unreachable and not ready", "err", err)
 		}
 	})
 	in.goServe(func() { in.wsMux.Serve() })
@@ -86,10 +127,12 @@ func (in *ingress) goServe(f func()) {
 
 func (in *ingress) addr() string { return in.mux.Addr().String() }
 
-// err reports why the listener stopped serving, or nil while it serves.
+// err is the error that stopped the single port's listener for good
+// (transport.Mux.Err), or nil while it serves: node.ready reports it, as
+// a node nobody can reach is not ready.
 func (in *ingress) err() error {
-	if p := in.serveErr.Load(); p != nil {
-		return *p
+	if err := in.mux.Err(); err != nil {
+		return fmt.Errorf("listener stopped: %w", err)
 	}
 	return nil
 }

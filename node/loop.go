@@ -40,12 +40,14 @@ type result struct {
 	err error
 }
 
-// inbound is one peer message, or (linkDown) news that the outbound link
-// to a peer broke.
+// inbound is one peer message, or news from a link: that the outbound
+// link to a peer broke (linkDown), or that a member refused this node as
+// removed at removedAtMs.
 type inbound struct {
-	from     causal.NodeID
-	msg      replica.Message
-	linkDown bool
+	from        causal.NodeID
+	msg         replica.Message
+	linkDown    bool
+	removedAtMs uint64
 }
 
 // syncDone reports a completed sync up to upTo, or its error.
@@ -167,6 +169,10 @@ func (n *Node) run(st *loopState, p *pass) {
 			c.LinkDown(m.from)
 			continue
 		}
+		if m.removedAtMs != 0 {
+			c.MarkRemoved(m.removedAtMs)
+			continue
+		}
 		if err := c.Step(m.from, m.msg); err != nil && c.Failed() == nil {
 			n.log.Debug("message refused", "from", m.from, "err", err)
 		}
@@ -258,7 +264,7 @@ func refusal(err error) error {
 	case errors.Is(err, driver.ErrClosed):
 		return api.ErrStopped
 	case errors.Is(err, replica.ErrReadOnly):
-		return fmt.Errorf("%w: %v", api.ErrReadOnly, err)
+		return writeError(err) // removal.go: a removal, or read-only
 	}
 	return err
 }

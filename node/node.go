@@ -64,6 +64,7 @@ type Node struct {
 	wg       sync.WaitGroup
 	closeMu  sync.Once
 
+	guard   guard // data-directory identity and removal state (removal.go)
 	peers   *peerSet
 	ingress *ingress
 	watch   *watchers
@@ -178,6 +179,10 @@ func (n *Node) restore(rcfg replica.Config) error {
 		if err != nil {
 			return fmt.Errorf("node: open data directory %s: %w", n.cfg.DataDir, err)
 		}
+		if err := n.checkDataDir(store); err != nil { // identity and recovery (removal.go)
+			store.Close()
+			return err
+		}
 		for _, skipped := range store.SkippedSnapshots() {
 			n.log.Warn("skipped an invalid snapshot", "err", skipped)
 		}
@@ -212,6 +217,7 @@ func (n *Node) restore(rcfg replica.Config) error {
 		n.closeStore()
 		return fmt.Errorf("node: restore from %q: %w", n.cfg.DataDir, err)
 	}
+	n.restoreRemoval(r) // removal.go
 	if hasState {
 		n.log.Info("restored", "snapshot_bytes", len(snapshot), "records", len(records),
 			"elapsed", time.Since(started).Round(time.Millisecond))
@@ -484,7 +490,7 @@ func (n *Node) Status() api.Status {
 		lag := st.Applied.Sum() - min(st.Applied.Sum(), m.Applied.Sum())
 		out.Members = append(out.Members, api.MemberStatus{
 			ID: m.ID, Name: m.Name, Addr: m.Addr, State: state,
-			Applied: byName(m.Applied), LagTxns: lag,
+			Applied: byName(m.Applied), LagTxns: lag, BehindLog: m.BehindLog,
 		})
 	}
 	return out

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -28,8 +27,11 @@ type peerSet struct {
 	// node is not a member yet (nor a join peer), and this is the only
 	// place its address is known, so replies to it can be sent.
 	heard map[causal.NodeID]replica.Peer
-	done  bool
-	wg    sync.WaitGroup
+	// inbound holds the open inbound sessions by peer, so reconcile can
+	// close those of a member removed while connected.
+	inbound map[causal.NodeID]map[*inboundSession]struct{}
+	done    bool
+	wg      sync.WaitGroup
 	// stop is closed by close, after the node's loop has queued its last
 	// messages: links then flush their queues and end.
 	stop chan struct{}
@@ -44,6 +46,9 @@ type peer struct {
 	name string
 	addr string
 	stop chan struct{}
+	// stopText, set before stop is closed, is the Close text telling a
+	// removed member why ("" for any other stop).
+	stopText string
 
 	mu       sync.Mutex
 	queue    []replica.Message // oldest first
@@ -86,12 +91,24 @@ func (p *peer) take(dst []replica.Message) []replica.Message {
 	return dst
 }
 
+// discard empties the queue, returning how many messages it dropped.
+func (p *peer) discard() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.queue)
+	p.dropped += uint64(n)
+	clear(p.queue)
+	p.queue, p.control = p.queue[:0], 0
+	return n
+}
+
 // maxQueuedMessages caps the messages queued for one peer whatever their
 // kind: 64 Ki, far above what the window admits in small batches.
 const maxQueuedMessages = 1 << 16
 
 func newPeerSet(n *Node) *peerSet {
-	return &peerSet{n: n, peers: map[causal.NodeID]*peer{}, heard: map[causal.NodeID]replica.Peer{}, stop: make(chan struct{})}
+	return &peerSet{n: n, peers: map[causal.NodeID]*peer{}, heard: map[causal.NodeID]replica.Peer{},
+		inbound: map[causal.NodeID]map[*inboundSession]struct{}{}, stop: make(chan struct{})}
 }
 
 // hello is this node's handshake greeting.
@@ -112,7 +129,7 @@ func (ps *peerSet) identify(addrs []string) ([]replica.Peer, error) {
 	var errs []error
 	for _, addr := range addrs {
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultDialTimeout+DefaultHandshakeTimeout)
-		conn, raw, err := ps.dial(ctx, addr)
+		conn, raw, err := ps.dial(ctx, addr, 0)
 		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
@@ -129,18 +146,15 @@ func (ps *peerSet) identify(addrs []string) ([]replica.Peer, error) {
 }
 
 // dial opens a link to addr: TCP (or a WebSocket for a ws:// or wss://
-// address), TLS if configured, then the handshake.
-func (ps *peerSet) dial(ctx context.Context, addr string) (*wire.Conn, net.Conn, error) {
+// address), TLS if configured, then the handshake, admitting the peer by
+// admitPeer (want, if not zero, is the node expected there).
+func (ps *peerSet) dial(ctx context.Context, addr string, want causal.NodeID) (*wire.Conn, net.Conn, error) {
 	var raw net.Conn
 	var err error
-	host := addr
 	if strings.HasPrefix(addr, "ws://") || strings.HasPrefix(addr, "wss://") {
 		dctx, cancel := context.WithTimeout(ctx, DefaultDialTimeout)
 		raw, err = (&transport.WSDialer{}).Dial(dctx, addr)
 		cancel()
-		if u, perr := url.Parse(addr); perr == nil {
-			host = u.Host
-		}
 	} else {
 		d := net.Dialer{Timeout: DefaultDialTimeout}
 		raw, err = d.DialContext(ctx, "tcp", addr)
@@ -151,8 +165,7 @@ func (ps *peerSet) dial(ctx context.Context, addr string) (*wire.Conn, net.Conn,
 	if tc := ps.n.cfg.ClientTLS; tc != nil {
 		tc = tc.Clone()
 		if tc.ServerName == "" {
-			h, _, _ := net.SplitHostPort(host)
-			tc.ServerName = h
+			tc.ServerName = dialHost(addr)
 		}
 		tlsConn := tls.Client(raw, tc)
 		tlsConn.SetDeadline(time.Now().Add(DefaultHandshakeTimeout))
@@ -163,7 +176,7 @@ func (ps *peerSet) dial(ctx context.Context, addr string) (*wire.Conn, net.Conn,
 		raw = tlsConn
 	}
 	raw.SetDeadline(time.Now().Add(DefaultHandshakeTimeout))
-	conn, err := wire.Handshake(raw, wire.Initiator, wire.Config{Local: ps.hello(), Counters: ps.n.metrics.wire})
+	conn, err := wire.Handshake(raw, wire.Initiator, ps.n.wireConfig(ps.n.admitPeer(raw, want)))
 	if err != nil {
 		raw.Close()
 		return nil, nil, err
@@ -197,6 +210,9 @@ func (ps *peerSet) get(id causal.NodeID) *peer {
 }
 
 func (ps *peerSet) getOrAttach(id causal.NodeID, name string, attach bool) *peer {
+	if ps.n.removed() {
+		return nil // members refuse a removed node: no link, no dial
+	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if p, ok := ps.peers[id]; ok || ps.done {
@@ -242,25 +258,79 @@ func (ps *peerSet) lookup(id causal.NodeID) (name, addr string) {
 	return "", ""
 }
 
-// reconcile stops links to members that left or were removed.
+// reconcile stops links to members that left or were removed, and
+// closes their inbound links, telling a removed member why (it learns it
+// was removed from the Close reason). Once this node itself is removed it
+// stops every link: members refuse it anyway.
 func (ps *peerSet) reconcile() {
 	n := ps.n
+	selfRemoved := n.noteRemoval()
 	n.mu.RLock()
 	members := n.r.Members()
 	n.mu.RUnlock()
-	gone := map[causal.NodeID]bool{}
+	gone := map[causal.NodeID]string{} // id → Close text for a removed member
 	for _, m := range members {
-		if m.State == replica.StateLeft || m.State == replica.StateRemoved {
-			gone[m.ID] = true
+		switch m.State {
+		case replica.StateLeft:
+			gone[m.ID] = ""
+		case replica.StateRemoved:
+			gone[m.ID], _ = n.removedMember(m.ID, m.Name)
 		}
 	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	for id, p := range ps.peers {
-		if gone[id] {
+		if _, ok := gone[id]; ok || selfRemoved {
+			p.stopText = gone[id]
 			close(p.stop)
 			delete(ps.peers, id)
 		}
+	}
+	for id, sessions := range ps.inbound {
+		text, ok := gone[id]
+		if !ok || text == "" {
+			continue
+		}
+		for s := range sessions {
+			go s.closeRemoved(text)
+		}
+		delete(ps.inbound, id)
+	}
+}
+
+// inboundSession is one inbound link, tracked so a member removed while
+// connected can be told.
+type inboundSession struct {
+	conn *wire.Conn
+	raw  net.Conn
+}
+
+// closeRemoved tells the peer it was removed and ends the session. The
+// session's reader is its only other user, and wire.Conn allows one
+// writer beside it.
+func (s *inboundSession) closeRemoved(text string) {
+	s.raw.SetWriteDeadline(time.Now().Add(DefaultHandshakeTimeout))
+	s.conn.WriteClose(wire.ReasonRemoved, text)
+	s.raw.Close()
+}
+
+// trackInbound registers an inbound session of node id and returns the
+// function that forgets it.
+func (ps *peerSet) trackInbound(id causal.NodeID, conn *wire.Conn, raw net.Conn) func() {
+	s := &inboundSession{conn: conn, raw: raw}
+	ps.mu.Lock()
+	if ps.inbound[id] == nil {
+		ps.inbound[id] = map[*inboundSession]struct{}{}
+	}
+	ps.inbound[id][s] = struct{}{}
+	ps.mu.Unlock()
+	return func() {
+		ps.mu.Lock()
+		delete(ps.inbound[id], s)
+		if len(ps.inbound[id]) == 0 {
+			delete(ps.inbound, id)
+		}
+		ps.mu.Unlock()
 	}
 }
 
@@ -280,7 +350,7 @@ func (ps *peerSet) run(p *peer) {
 			}
 			cancel()
 		}()
-		conn, raw, err := ps.dial(ctx, p.addr)
+		conn, raw, err := ps.dial(ctx, p.addr, p.id)
 		if err == nil {
 			backoff = DefaultBackoffMin
 			n.log.Debug("link up", "peer", p.name, "addr", p.addr)
@@ -289,10 +359,19 @@ func (ps *peerSet) run(p *peer) {
 			raw.Close()
 			n.linkDown(p.id)
 			n.log.Debug("link down", "peer", p.name, "err", err)
+		} else if errors.Is(err, wire.ErrPeerRefused) {
+			n.log.Warn("peer refused our link", "peer", p.name, "addr", p.addr, "err", err)
 		} else {
 			n.log.Debug("dial failed", "peer", p.name, "addr", p.addr, "err", err)
 		}
+		n.learnRemoval(err)
 		cancel()
+		if err != nil && p.discard() > 0 {
+			// The peer cannot be reached: what waits for it would only
+			// grow while it is down. Drop it; the core releases the
+			// window, and the peer fetches what it lacks once back.
+			n.linkDown(p.id)
+		}
 		// Full jitter: sleep a uniform time in [backoff/2, backoff).
 		sleep := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
 		select {
@@ -336,7 +415,11 @@ func (ps *peerSet) write(p *peer, conn *wire.Conn, raw net.Conn, codec *replica.
 		case err := <-dead:
 			return err
 		case <-p.stop:
-			conn.WriteClose(wire.ReasonShutdown, "peer removed")
+			if p.stopText != "" {
+				conn.WriteClose(wire.ReasonRemoved, p.stopText)
+			} else {
+				conn.WriteClose(wire.ReasonShutdown, "peer left")
+			}
 			conn.Flush()
 			return nil
 		case <-ps.stop:
@@ -407,18 +490,21 @@ func (ps *peerSet) close() {
 func (n *Node) serveInbound(raw net.Conn) {
 	defer raw.Close()
 	raw.SetDeadline(time.Now().Add(DefaultHandshakeTimeout))
-	conn, err := wire.Handshake(raw, wire.Responder, wire.Config{Local: n.peers.hello(), Counters: n.metrics.wire})
+	conn, err := wire.Handshake(raw, wire.Responder, n.wireConfig(n.admitPeer(raw, 0)))
 	if err != nil {
+		// Nothing about a refused peer is kept: no heard entry, no link.
 		n.log.Warn("peer refused", "remote", raw.RemoteAddr().String(), "err", err)
 		return
 	}
 	raw.SetDeadline(time.Time{})
-	if r := conn.Remote(); r.Addr != "" {
+	remote := conn.Remote()
+	if remote.Addr != "" {
 		n.peers.mu.Lock()
-		n.peers.heard[r.Node] = replica.Peer{ID: r.Node, Name: r.NodeName, Addr: r.Addr}
+		n.peers.heard[remote.Node] = replica.Peer{ID: remote.Node, Name: remote.NodeName, Addr: remote.Addr}
 		n.peers.mu.Unlock()
 	}
-	n.readSession(conn, replica.NewLinkCodec())
+	defer n.peers.trackInbound(remote.Node, conn, raw)()
+	n.learnRemoval(n.readSession(conn, replica.NewLinkCodec()))
 }
 
 // readSession steps every message of one session into the replica until
@@ -467,9 +553,10 @@ func (n *Node) serveBridged(raw net.Conn, role byte) {
 		wrole = wire.Initiator
 	}
 	raw.SetDeadline(time.Now().Add(DefaultHandshakeTimeout))
-	conn, err := wire.Handshake(raw, wrole, wire.Config{Local: n.peers.hello(), Counters: n.metrics.wire})
+	conn, err := wire.Handshake(raw, wrole, n.wireConfig(n.admitBridged(raw)))
 	if err != nil {
 		n.log.Warn("bridged peer refused", "err", err)
+		n.learnRemoval(err)
 		return
 	}
 	raw.SetDeadline(time.Time{})
@@ -485,4 +572,5 @@ func (n *Node) serveBridged(raw net.Conn, role byte) {
 	raw.Close()
 	n.linkDown(remote.Node)
 	n.log.Info("bridged link down", "peer", remote.NodeName, "err", err)
+	n.learnRemoval(err)
 }

@@ -58,8 +58,8 @@ func (r *Replica) TxnsSince(since *causal.VersionVector) ([]*crdt.Txn, error) {
 	}
 	var out []*crdt.Txn
 	for _, e := range r.log {
-		if !since.Contains(e.txn.Dot) {
-			out = append(out, e.txn)
+		if !since.Contains(e.dot) {
+			out = append(out, decodeRetained(e))
 		}
 	}
 	return out, nil

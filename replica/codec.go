@@ -8,6 +8,7 @@ import (
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/internal/codec"
+	"github.com/spooksystems/spook/limits"
 )
 
 // Link dictionary limits. Encoder and decoder apply the same ones, so the
@@ -24,12 +25,12 @@ const (
 	MaxLinkNodes = 4096
 
 	// Message decoding limits.
-	MaxMessageTxns        = 1 << 16 // transactions in one MsgTxns
-	MaxMessageTreeNodes   = 1 << 16 // nodes in one MsgSyncReq or MsgSyncResp
-	MaxTreeNodeEntries    = 1 << 16 // entries of one answered tree node
-	MaxMessageKeyHashes   = 1 << 16 // key hashes in one MsgSyncKeysReq
-	MaxMessageKeys        = 1 << 16 // keys in one MsgSyncKeys
-	MaxSnapshotChunkBytes = 64 << 20
+	MaxMessageTxns        = 1 << 16                      // transactions in one MsgTxns
+	MaxMessageTreeNodes   = 1 << 16                      // nodes in one MsgSyncReq or MsgSyncResp
+	MaxTreeNodeEntries    = 1 << 16                      // entries of one answered tree node
+	MaxMessageKeyHashes   = 1 << 16                      // key hashes in one MsgSyncKeysReq
+	MaxMessageKeys        = 1 << 16                      // keys in one MsgSyncKeys
+	MaxSnapshotChunkBytes = limits.MaxSnapshotChunkBytes // one snapshot chunk (the table's)
 	MaxReasonBytes        = 1024
 )
 
@@ -260,7 +261,10 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 			dst = s.appendTxnHeader(dst, t)
 			dst = t.AppendBody(dst, encoder{s})
 		}
-	case MsgAck, MsgFetch, MsgSnapshotReq:
+	case MsgAck, MsgFetch:
+	case MsgSnapshotReq:
+		dst = codec.AppendUvarint(dst, m.Offset)
+		dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
 	case MsgPing, MsgPingAck, MsgPingReq:
 		dst = codec.AppendUvarint(dst, m.Seq)
 		if m.Target == 0 {
@@ -366,9 +370,15 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 		dst = codec.AppendUvarint(dst, uint64(len(m.Keys)))
 		for _, kv := range m.Keys {
 			dst = codec.AppendBytes(dst, kv.Key)
-			if kv.Value == nil {
+			switch {
+			case kv.Total > 0:
+				dst = append(dst, 2)
+				dst = codec.AppendUvarint(dst, kv.Offset)
+				dst = codec.AppendUvarint(dst, kv.Total)
+				dst = codec.AppendBytes(dst, kv.Value)
+			case kv.Value == nil:
 				dst = append(dst, 0)
-			} else {
+			default:
 				dst = append(dst, 1)
 				dst = codec.AppendBytes(dst, kv.Value)
 			}
@@ -377,7 +387,8 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 	return dst, nil
 }
 
-// prefixBits is the top 4×depth bits of prefix, right-aligned.
+// prefixBits is the top 2×depth bits of prefix (syncBits per level),
+// right-aligned.
 func prefixBits(depth uint8, prefix uint64) uint64 {
 	if depth == 0 {
 		return 0
@@ -581,6 +592,9 @@ func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 	case MsgDigest:
 		m.Hash = readUint64(r, "hash")
 		m.Seq = r.Uvarint("seq")
+	case MsgSnapshotReq:
+		m.Offset = r.Uvarint("offset")
+		m.Hash = readUint64(r, "hash")
 	case MsgTooFar:
 		m.Reason = string(r.Bytes("reason", MaxReasonBytes))
 	case MsgSnapshot:
@@ -677,6 +691,14 @@ func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 				kv.Value = r.Bytes("value", maxValueEncodingBytes)
 				if kv.Value == nil {
 					kv.Value = []byte{}
+				}
+			case 2:
+				kv.Offset = r.Uvarint("fragment offset")
+				kv.Total = r.Uvarint("fragment total")
+				kv.Value = r.Bytes("fragment", limits.MaxRepairChunkBytes)
+				if r.Err() == nil && (kv.Total == 0 || kv.Total > maxValueEncodingBytes ||
+					kv.Offset+uint64(len(kv.Value)) > kv.Total || len(kv.Value) == 0) {
+					r.Fail("fragment bounds", codec.ErrInvalid)
 				}
 			default:
 				r.Fail("value flag", codec.ErrInvalid)

@@ -22,7 +22,7 @@ func sampleMessages(t testing.TB) []Message {
 		c.incr("n1", "counter", int64(i))
 	}
 	for _, e := range r.log {
-		txns = append(txns, e.txn)
+		txns = append(txns, decodeRetained(e))
 	}
 	ctx := r.Keyspace().Context().Clone()
 	applied := r.Applied()
@@ -36,7 +36,7 @@ func sampleMessages(t testing.TB) []Message {
 		{Type: MsgDigest, Applied: applied, Hash: r.Keyspace().Hash(), Seq: 1},
 		{Type: MsgFetch},
 		{Type: MsgTooFar, Reason: "behind"},
-		{Type: MsgSnapshotReq},
+		{Type: MsgSnapshotReq}, {Type: MsgSnapshotReq, Offset: 1 << 20, Hash: 42},
 		{Type: MsgSnapshot, Offset: 0, Total: 3, Hash: 42, Chunk: []byte{1, 2, 3}},
 		{Type: MsgSyncReq, Session: 5, Seq: 1, Nodes: []TreeNode{{}, {Depth: 2, Prefix: 0xa << 60}, {Depth: 2, Prefix: 0xc << 60}}},
 		{Type: MsgSyncResp, Session: 5, Hash: 1, Seq: 1, Offset: 2, Context: &ctx, Nodes: []TreeNode{
@@ -45,7 +45,8 @@ func sampleMessages(t testing.TB) []Message {
 			{Entries: []TreeEntry{{1, 2}, {3, 4}}}}},
 		{Type: MsgSyncKeysReq, Session: 5, KeyHashes: []uint64{1, 2, 3}},
 		{Type: MsgSyncKeys, Session: 5, Hash: 2, Context: &ctx, Keys: []KeyValue{
-			{Key: []byte("counter"), Value: v}, {Key: []byte("gone")}}},
+			{Key: []byte("counter"), Value: v}, {Key: []byte("gone")},
+			{Key: []byte("big"), Value: []byte("part"), Offset: 4, Total: 12}}},
 	}
 }
 
@@ -110,6 +111,10 @@ func TestStepRefusesBadMessages(t *testing.T) {
 		{Type: MsgSyncResp, Nodes: []TreeNode{{Hashes: make([]uint64, 5)}}},
 		{Type: MsgSyncKeys},
 		{Type: MsgSnapshot, Total: 1, Chunk: []byte{1, 2}},
+		{Type: MsgSnapshot, Total: 1, Hash: 7},          // empty chunk
+		{Type: MsgSnapshot, Total: 1, Chunk: []byte{1}}, // no snapshot id
+		{Type: MsgSyncKeys, Context: &causal.Context{}, Keys: []KeyValue{ // fragment past its total
+			{Key: []byte("k"), Value: []byte{1, 2}, Offset: 3, Total: 4}}},
 	} {
 		if err := r.Step(id("n2"), m); !errors.Is(err, ErrBadMessage) {
 			t.Fatalf("%s: err = %v", m.Type, err)

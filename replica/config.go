@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/limits"
 )
 
 // Peer names a node: its name (from which its ID derives), its ID and the
@@ -37,16 +38,19 @@ const (
 	// DefaultJoinRetryTicks: a joining node asks the next join peer for a
 	// snapshot after 1 s without one.
 	DefaultJoinRetryTicks = 100
-	// DefaultSyncTimeoutTicks: a reconciliation session that has not
-	// finished in 3 s is abandoned and retried at a later digest.
+	// DefaultSyncTimeoutTicks: a reconciliation session that has heard
+	// no answer for 3 s is abandoned and retried at a later digest.
 	DefaultSyncTimeoutTicks = 300
 	// DefaultMaxPendingTxns / DefaultMaxPendingBytes bound the causal
 	// buffer: out-of-order transactions waiting for their causal past.
 	DefaultMaxPendingTxns  = 4096
 	DefaultMaxPendingBytes = 16 << 20
-	// DefaultMaxBatchBytes bounds the estimated payload of one message;
-	// it leaves room under a 1 MiB frame for the header and dictionary
-	// entries that the estimate does not count.
+	// DefaultMaxBatchBytes bounds the estimated payload of one message
+	// (by record sizes): small enough that a batch never delays a ping
+	// for long, far under the 16 MiB frame (limits.MaxFrameBytes), which
+	// also holds the header and dictionary entries the estimate does not
+	// count. A single transaction larger than it travels alone, and fits
+	// a frame because Propose bounds it by limits.MaxTxnBytes.
 	DefaultMaxBatchBytes = 256 << 10
 	// DefaultMaxRetainedTxns / DefaultMaxRetainedBytes bound the log of
 	// recent transactions kept to catch up lagging peers.
@@ -57,6 +61,20 @@ const (
 	DefaultMaxFetchBytes = 4 << 20
 	// DefaultMaxSnapshotBytes bounds a snapshot a joining node accepts.
 	DefaultMaxSnapshotBytes = 1 << 30
+	// DefaultMaxSnapshotChunksInFlight: a joining node asks for up to 4
+	// chunks ahead (4 MiB at limits.MaxSnapshotChunkBytes): enough to keep
+	// a LAN link busy, far below any driver's per-peer window.
+	DefaultMaxSnapshotChunksInFlight = 4
+	// DefaultMaxSnapshotPins: a member keeps at most two encoded
+	// snapshots for nodes pulling them (two joiners at different states);
+	// a third request is served from the newest pin.
+	DefaultMaxSnapshotPins = 2
+	// DefaultSnapshotPinTicks: a pinned snapshot is dropped after 30 s
+	// without a request, so a joiner that went away frees its memory.
+	DefaultSnapshotPinTicks = 3000
+	// DefaultSnapshotRetryTicks: a chunk request unanswered for 250 ms is
+	// sent again (its frame was lost with a broken link).
+	DefaultSnapshotRetryTicks = 25
 )
 
 // Config configures a Replica. The zero value of every field but Name
@@ -110,7 +128,9 @@ type Config struct {
 	// JoinRetryTicks is how long a joining node waits for a snapshot
 	// before asking the next join peer. Zero: default.
 	JoinRetryTicks int
-	// SyncTimeoutTicks bounds a reconciliation session. Zero: default.
+	// SyncTimeoutTicks bounds how long a reconciliation session waits
+	// without receiving an answer; a session still receiving answers (a
+	// large repair in many messages) goes on. Zero: default.
 	SyncTimeoutTicks int
 
 	// MaxPendingTxns and MaxPendingBytes bound the causal buffer. When
@@ -134,6 +154,23 @@ type Config struct {
 	// MaxSnapshotBytes bounds a snapshot a joining node accepts. Zero:
 	// default.
 	MaxSnapshotBytes int
+	// SnapshotChunkBytes is the size of the chunks this node answers
+	// snapshot requests with, at most limits.MaxSnapshotChunkBytes.
+	// Zero: limits.MaxSnapshotChunkBytes.
+	SnapshotChunkBytes int
+	// MaxSnapshotChunksInFlight bounds the chunk requests a node pulling
+	// a snapshot keeps outstanding. Zero: default.
+	MaxSnapshotChunksInFlight int
+	// MaxSnapshotPins bounds the encoded snapshots a member keeps for
+	// nodes pulling them; when reached, a request for a new snapshot is
+	// served from the newest pin. Zero: default.
+	MaxSnapshotPins int
+	// SnapshotPinTicks is how long a pinned snapshot is kept without a
+	// request. Zero: default.
+	SnapshotPinTicks int
+	// SnapshotRetryTicks is how long a chunk request waits for its answer
+	// before it is sent again. Zero: default.
+	SnapshotRetryTicks int
 }
 
 // validate fills defaults and rejects nonsense. It works on a copy.
@@ -162,15 +199,26 @@ func (c Config) validate() (Config, error) {
 	def(&c.MaxRetainedBytes, DefaultMaxRetainedBytes)
 	def(&c.MaxFetchBytes, DefaultMaxFetchBytes)
 	def(&c.MaxSnapshotBytes, DefaultMaxSnapshotBytes)
+	def(&c.SnapshotChunkBytes, limits.MaxSnapshotChunkBytes)
+	def(&c.MaxSnapshotChunksInFlight, DefaultMaxSnapshotChunksInFlight)
+	def(&c.MaxSnapshotPins, DefaultMaxSnapshotPins)
+	def(&c.SnapshotPinTicks, DefaultSnapshotPinTicks)
+	def(&c.SnapshotRetryTicks, DefaultSnapshotRetryTicks)
 	if c.MaxClockAheadMs == 0 {
 		c.MaxClockAheadMs = causal.DefaultMaxAheadMs
 	}
 	for _, v := range []int{c.ProbeTicks, c.ProbeTimeoutTicks, c.IndirectProbes, c.SuspectTicks,
 		c.DigestTicks, c.JoinRetryTicks, c.SyncTimeoutTicks, c.MaxPendingTxns, c.MaxPendingBytes,
-		c.MaxBatchBytes, c.MaxRetainedTxns, c.MaxRetainedBytes, c.MaxFetchBytes, c.MaxSnapshotBytes} {
+		c.MaxBatchBytes, c.MaxRetainedTxns, c.MaxRetainedBytes, c.MaxFetchBytes, c.MaxSnapshotBytes,
+		c.SnapshotChunkBytes, c.MaxSnapshotChunksInFlight, c.MaxSnapshotPins, c.SnapshotPinTicks,
+		c.SnapshotRetryTicks} {
 		if v < 0 {
 			return c, fmt.Errorf("%w: negative value", ErrConfig)
 		}
+	}
+	if c.SnapshotChunkBytes > limits.MaxSnapshotChunkBytes {
+		return c, fmt.Errorf("%w: SnapshotChunkBytes %d above limits.MaxSnapshotChunkBytes %d",
+			ErrConfig, c.SnapshotChunkBytes, limits.MaxSnapshotChunkBytes)
 	}
 	if c.ProbeTimeoutTicks >= c.ProbeTicks && c.ProbeTicks > 1 {
 		return c, fmt.Errorf("%w: ProbeTimeoutTicks %d must be below ProbeTicks %d",

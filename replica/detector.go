@@ -214,9 +214,10 @@ func (r *Replica) stepFetch(from causal.NodeID, m *Message) {
 	var batch []*crdt.Txn
 	batchBytes, total := 0, 0
 	for _, e := range r.log {
-		if have.Contains(e.txn.Dot) {
+		if have.Contains(e.dot) {
 			continue
 		}
+		txn := decodeRetained(e)
 		if total+len(e.record) > r.cfg.MaxFetchBytes && total > 0 {
 			break
 		}
@@ -224,7 +225,7 @@ func (r *Replica) stepFetch(from causal.NodeID, m *Message) {
 			r.sendTxns(from, batch, batchBytes)
 			batch, batchBytes = nil, 0
 		}
-		batch = append(batch, e.txn)
+		batch = append(batch, txn)
 		batchBytes += len(e.record)
 		total += len(e.record)
 	}

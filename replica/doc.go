@@ -17,7 +17,7 @@
 //	r.Propose(fn)              // for every client transaction
 //	if r.HasReady() {
 //		rd := r.Ready()
-//		persist(rd.Snapshot, rd.Records)  // in order; fsync if rd.MustSync
+//		persist(rd.Snapshot, rd.Records)  // in order; durable per the fsync policy
 //		send(rd.Messages)                 // encode each with the link's LinkCodec
 //		publish(rd.Changes, rd.Events)
 //		r.Advance()
@@ -65,10 +65,16 @@
 // Every message carries the sender's applied version vector, so each
 // replica knows what every member has applied. The collapsed cut is the
 // meet of the applied vectors of all current members (this node included);
-// a transaction below it is present on every member for good, and metadata
-// below it is compacted (crdt.Keyspace.Compact, the retained log). An
+// a transaction below it is present on every member for good, and the
+// retained log drops it. An
 // unreachable member stalls the cut, never local writes; removing it lets
 // the cut advance.
+//
+// The retained log keeps each transaction's record only, and counts the
+// memory it holds (Status.RetainedBytes) against MaxRetainedBytes. When it
+// drops a transaction a current member has not acknowledged (a member
+// down for long), it raises EventPeerBehindLog and sets Member.BehindLog:
+// that member will be repaired by reconciliation, not catch-up.
 //
 // Every DigestTicks the replica sends a digest (applied vector and state
 // hash) to one member. A receiver that lacks transactions fetches them from
@@ -76,17 +82,28 @@
 // or if the vectors are equal but the hashes differ (divergence: raised as
 // EventDivergence), it starts a reconciliation: a descent over a 4-ary
 // hash tree of (key hash, value hash) pairs that ships only differing keys,
-// so its bytes grow with the difference, not the keyspace. See
-// docs/protocol.md, "Replication protocol".
+// so its bytes grow with the difference, not the keyspace. A repair is
+// applied in one step; if its record would exceed limits.MaxRecordBytes it
+// is logged as chunk records and a commit record, and values larger than a
+// chunk travel in fragments, so no record or message exceeds its limit.
+// See docs/protocol.md, "Replication protocol".
+//
+// # Limits
+//
+// Propose refuses a transaction whose encoding exceeds limits.MaxTxnBytes
+// (ErrTxnTooLarge) before anything changes. Package limits holds the
+// table this relies on: value ≤ transaction ≤ record ≤ frame, chunks
+// within records and frames.
 //
 // # Membership
 //
 // Membership is replicated state: transactions on internal keys under
 // MemberPrefix, hidden from client reads (IsInternalKey). There is no
 // leader and no vote. A fresh cluster starts from Config.Members, the same
-// list on every node. A new node starts with Config.Join, fetches a
-// snapshot from one of those peers, installs it and proposes its own
-// membership record. Leave marks the local node left; Remove marks another
+// list on every node. A new node starts with Config.Join, pulls a
+// snapshot from one of those peers (chunk by chunk, a few in flight,
+// resuming after lost chunks; the peer pins the encoding for the
+// transfer), installs it and proposes its own membership record. Leave marks the local node left; Remove marks another
 // node removed (operator action for a dead member). Writes of a left or
 // removed node that arrive later are still applied when causally ready:
 // they happened.

@@ -1,11 +1,22 @@
 package replica
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/limits"
+)
 
 // Errors returned by the replica.
 var (
 	// ErrConfig: New or Restore was given an invalid Config.
 	ErrConfig = errors.New("replica: invalid config")
+	// ErrTxnTooLarge: Propose refused a transaction whose encoded record
+	// would exceed limits.MaxTxnBytes (and so might not fit a log record
+	// or a frame). Nothing was applied, logged or sent; the node stays
+	// writable. It wraps crdt.ErrTxnTooBig.
+	ErrTxnTooLarge = fmt.Errorf("replica: transaction larger than %d bytes: %w", limits.MaxTxnBytes, crdt.ErrTxnTooBig)
 	// ErrReadOnly: Propose (or Leave, Remove) on a node that is not a
 	// member: still joining, left, or removed.
 	ErrReadOnly = errors.New("replica: node does not accept writes")

@@ -37,3 +37,20 @@ func (r *Replica) Settle() {
 		r.recomputeCut()
 	}
 }
+
+// SetDurable tells the replica that every transaction in v (an applied
+// vector it had) is durable here: a crash of this node cannot take it
+// back. From the first call on, the collapsed cut counts this node by the
+// durable vector rather than by what is applied in memory, so a
+// transaction is never reported collapsed while a crash of this node
+// could still lose it. A driver without a disk reports each applied
+// vector at once. Drivers that never call it (tests) keep the in-memory
+// cut.
+func (r *Replica) SetDurable(v *causal.VersionVector) {
+	if r.durableSet && r.durable.Equal(v) {
+		return
+	}
+	r.durable = v.Clone()
+	r.durableSet = true
+	r.cutDirty = true
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/limits"
 )
 
 // testNode is one replica of a hand-wired test cluster plus what its
@@ -104,6 +105,11 @@ func (c *cluster) collect() bool {
 		if rd.Snapshot != nil {
 			n.snapshot, n.records = rd.Snapshot, nil
 		}
+		for _, rec := range rd.Records {
+			if len(rec) > limits.MaxRecordBytes {
+				c.t.Fatalf("%s: record of %d bytes > limits.MaxRecordBytes %d", name, len(rec), limits.MaxRecordBytes)
+			}
+		}
 		n.records = append(n.records, rd.Records...)
 		for _, env := range rd.Messages {
 			l := link{n.r.ID(), env.To}
@@ -119,6 +125,9 @@ func (c *cluster) collect() bool {
 			b, err := cd.Encode(nil, &env.Message)
 			if err != nil {
 				c.t.Fatalf("%s: encode %s: %v", name, env.Message.Type, err)
+			}
+			if len(b) >= limits.MaxFrameBytes {
+				c.t.Fatalf("%s: %s payload of %d bytes does not fit a frame of %d", name, env.Message.Type, len(b), limits.MaxFrameBytes)
 			}
 			c.bytesBy[env.Message.Type] += len(b)
 			c.msgsBy[env.Message.Type]++

@@ -8,6 +8,22 @@ import (
 	"github.com/spooksystems/spook/crdt"
 )
 
+// Snapshot transfer is a pull by the receiver (a joining node, or a member
+// repairing its whole state): it asks for the chunk at an offset of a
+// snapshot the sender has pinned, keeps at most MaxSnapshotChunksInFlight
+// requests outstanding, and asks again for a chunk unanswered after
+// SnapshotRetryTicks, so a broken link (frames lost) only delays it: the
+// transfer resumes from the chunks it has. The sender answers each request
+// with one chunk of at most SnapshotChunkBytes and keeps no per-receiver
+// state but the pin.
+//
+// A snapshot is named by its id, the sender's state hash when it encoded
+// it. The sender pins the encoding (at most MaxSnapshotPins, each dropped
+// after SnapshotPinTicks without a request), so every chunk of a transfer
+// comes from one encoding while the sender's state moves on. A request
+// for an id no longer pinned is answered from the current pin at offset
+// 0, and the receiver, seeing another id, starts over.
+
 // joinState is a snapshot transfer in progress: a joining node's, or a
 // member's repair transfer.
 type joinState struct {
@@ -15,92 +31,206 @@ type joinState struct {
 	from    causal.NodeID // peer asked last
 	askTick uint64
 	asked   bool
-	// chunkTick is when the last chunk arrived: a transfer still making
-	// progress is not restarted by the retry timer.
-	chunkTick uint64
-	buf       []byte
-	total     uint64
-	hash      uint64          // state hash of the snapshot being assembled
-	got       map[uint64]bool // chunk offsets received (transports may reorder or duplicate)
-	gotLen    uint64          // bytes received in distinct chunks
+	// progressTick is when the last new chunk arrived: a transfer still
+	// making progress is not moved to another peer.
+	progressTick uint64
+	// id names the snapshot being assembled (zero until its first chunk,
+	// at offset 0, gives it with its total and chunk size).
+	id         uint64
+	total      uint64
+	chunkBytes uint64
+	buf        []byte
+	got        map[uint64]bool // chunk offsets received (transports may reorder or duplicate)
+	gotLen     uint64          // bytes received in distinct chunks
+	// inflight maps the offset of each outstanding request to the tick
+	// it was (last) sent; nextOff is the next offset not yet requested.
+	inflight map[uint64]uint64
+	nextOff  uint64
 	// repair marks a transfer requested by a member to repair its state
 	// (after reconciliation kept failing), not to join.
 	repair bool
+}
+
+// snapshotPin is an encoded snapshot kept for receivers pulling it.
+type snapshotPin struct {
+	id          uint64
+	data        []byte
+	createdTick uint64
+	usedTick    uint64
 }
 
 // requestRepairSnapshot asks peer for its whole state, to be joined into
 // ours: the fallback when reconciliation against a busy peer keeps
 // aborting or the difference is too large to buffer.
 func (r *Replica) requestRepairSnapshot(peer causal.NodeID) {
+	r.startTransfer(peer)
+	r.join.repair = true
+}
+
+// startTransfer starts a snapshot transfer from peer at offset 0.
+func (r *Replica) startTransfer(peer causal.NodeID) {
 	j := &r.join
-	j.reset(peer, r.tick)
-	j.repair = true
-	r.send(peer, Message{Type: MsgSnapshotReq})
+	*j = joinState{next: j.next, from: peer, askTick: r.tick, progressTick: r.tick, asked: true,
+		inflight: map[uint64]uint64{}}
+	r.requestChunk(0)
 }
 
-// reset starts a transfer from peer.
-func (j *joinState) reset(peer causal.NodeID, tick uint64) {
-	*j = joinState{next: j.next, from: peer, askTick: tick, asked: true}
+// restartTransfer forgets what was assembled (the sender's pinned
+// snapshot changed) and asks for offset 0 again unless it is answered.
+func (j *joinState) restartTransfer() {
+	*j = joinState{next: j.next, from: j.from, askTick: j.askTick, progressTick: j.progressTick,
+		asked: true, repair: j.repair, inflight: map[uint64]uint64{}}
 }
 
-// tickJoin asks a join peer for a snapshot, and the next one after
-// JoinRetryTicks without one.
+// requestChunk asks the transfer's peer for the chunk at off.
+func (r *Replica) requestChunk(off uint64) {
+	j := &r.join
+	j.inflight[off] = r.tick
+	r.send(j.from, Message{Type: MsgSnapshotReq, Offset: off, Hash: j.id})
+}
+
+// tickJoin drives a joining node's transfer: a first request, re-requests,
+// and the next join peer after JoinRetryTicks without progress.
 func (r *Replica) tickJoin() {
 	j := &r.join
-	if j.asked && r.tick-max(j.askTick, j.chunkTick) < uint64(r.cfg.JoinRetryTicks) {
+	if !j.asked || r.tick-max(j.askTick, j.progressTick) >= uint64(r.cfg.JoinRetryTicks) {
+		p := r.cfg.Join[j.next%len(r.cfg.Join)]
+		j.next++
+		r.startTransfer(p.ID)
 		return
 	}
-	p := r.cfg.Join[j.next%len(r.cfg.Join)]
-	j.next++
-	j.reset(p.ID, r.tick)
-	r.send(p.ID, Message{Type: MsgSnapshotReq})
+	r.retryChunks()
 }
 
-// stepSnapshotReq sends the whole state in chunks of at most MaxBatchBytes.
-func (r *Replica) stepSnapshotReq(from causal.NodeID) {
+// tickRepairTransfer drives a member's repair transfer: re-requests, and
+// giving up after JoinRetryTicks without progress (reconciliation tries
+// again at a later digest).
+func (r *Replica) tickRepairTransfer() {
+	j := &r.join
+	if !j.repair || !j.asked {
+		return
+	}
+	if r.tick-j.progressTick >= uint64(r.cfg.JoinRetryTicks) {
+		r.event(EventRepairAborted, j.from, causal.Dot{}, "snapshot transfer made no progress")
+		*j = joinState{next: j.next}
+		return
+	}
+	r.retryChunks()
+}
+
+// retryChunks asks again for every chunk unanswered for
+// SnapshotRetryTicks, in offset order.
+func (r *Replica) retryChunks() {
+	j := &r.join
+	var due []uint64
+	for off, t := range j.inflight {
+		if r.tick-t >= uint64(r.cfg.SnapshotRetryTicks) {
+			due = append(due, off)
+		}
+	}
+	slices.Sort(due)
+	for _, off := range due {
+		r.requestChunk(off)
+	}
+}
+
+// stepSnapshotReq answers one chunk request from a pinned snapshot.
+func (r *Replica) stepSnapshotReq(from causal.NodeID, m *Message) {
 	if r.state != NodeMember && r.state != NodeLeft {
 		return
 	}
-	if r.snapshot == nil || r.snapHash != r.ks.Hash() {
-		r.snapshot, r.snapHash = encodeSnapshot(r.bootstrapForSnapshot(), r.ks), r.ks.Hash()
+	pin := r.pinFor(m.Hash)
+	pin.usedTick = r.tick
+	off := m.Offset
+	if m.Hash != pin.id || off >= uint64(len(pin.data)) {
+		off = 0 // another snapshot: the receiver starts over
 	}
-	b := r.snapshot
-	total := uint64(len(b))
-	for off := 0; off < len(b); off += r.cfg.MaxBatchBytes {
-		end := min(off+r.cfg.MaxBatchBytes, len(b))
-		r.send(from, Message{Type: MsgSnapshot, Offset: uint64(off), Total: total, Hash: r.snapHash, Chunk: b[off:end]})
+	end := min(off+uint64(r.cfg.SnapshotChunkBytes), uint64(len(pin.data)))
+	r.send(from, Message{Type: MsgSnapshot, Offset: off, Total: uint64(len(pin.data)), Hash: pin.id,
+		Chunk: pin.data[off:end]})
+}
+
+// pinFor returns the pinned snapshot with id, or else one of the current
+// state, encoding and pinning it if there is room for another pin, or
+// else the newest pin (an older state, still whole and consistent: the
+// receiver catches up on the rest by fetch).
+func (r *Replica) pinFor(id uint64) *snapshotPin {
+	if id != 0 {
+		for i := range r.pins {
+			if r.pins[i].id == id {
+				return &r.pins[i]
+			}
+		}
 	}
+	cur := r.ks.Hash() | 1 // never zero: zero names no snapshot
+	for i := range r.pins {
+		if r.pins[i].id == cur {
+			return &r.pins[i]
+		}
+	}
+	if len(r.pins) < r.cfg.MaxSnapshotPins {
+		r.pins = append(r.pins, snapshotPin{id: cur, data: encodeSnapshot(r.bootstrapForSnapshot(), r.ks),
+			createdTick: r.tick, usedTick: r.tick})
+		return &r.pins[len(r.pins)-1]
+	}
+	newest := 0
+	for i := range r.pins {
+		if r.pins[i].createdTick > r.pins[newest].createdTick {
+			newest = i
+		}
+	}
+	return &r.pins[newest]
+}
+
+// expirePins drops pins unused for SnapshotPinTicks.
+func (r *Replica) expirePins() {
+	r.pins = slices.DeleteFunc(r.pins, func(p snapshotPin) bool {
+		return r.tick-p.usedTick >= uint64(r.cfg.SnapshotPinTicks)
+	})
 }
 
 // bootstrapForSnapshot is the member list a joining node starts from.
 func (r *Replica) bootstrapForSnapshot() []Peer { return r.bootstrap }
 
-// stepSnapshot assembles snapshot chunks and installs the snapshot.
+// stepSnapshot places a snapshot chunk, asks for more, and installs the
+// snapshot once whole.
 func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 	j := &r.join
-	if from != j.from || (r.state != NodeJoining && !(j.repair && r.state == NodeMember)) {
+	if !j.asked || from != j.from || (r.state != NodeJoining && !(j.repair && r.state == NodeMember)) {
 		return nil // late or unasked: ignore
 	}
-	j.chunkTick = r.tick
-	// Chunks may arrive in any order, or twice: place each at its offset.
-	if j.buf == nil {
-		j.buf, j.total, j.hash, j.got, j.gotLen = make([]byte, m.Total), m.Total, m.Hash, map[uint64]bool{}, 0
+	if j.id != 0 && (m.Hash != j.id || m.Total != j.total) {
+		// The sender's pinned snapshot changed (expired, or it restarted):
+		// start over, from this chunk if it is the first.
+		j.restartTransfer()
+		if m.Offset != 0 {
+			r.requestChunk(0)
+			return nil
+		}
 	}
-	if m.Total != j.total || m.Hash != j.hash {
-		// Another transfer's chunk (the peer's state changed and it was
-		// asked again): start over at the next request.
-		j.buf, j.got = nil, nil
-		return nil
+	if j.id == 0 {
+		if m.Offset != 0 {
+			return nil // a chunk of an abandoned transfer
+		}
+		j.id, j.total, j.chunkBytes = m.Hash, m.Total, uint64(len(m.Chunk))
+		j.buf, j.got, j.nextOff = make([]byte, m.Total), map[uint64]bool{}, j.chunkBytes
 	}
+	delete(j.inflight, m.Offset)
 	if !j.got[m.Offset] {
 		j.got[m.Offset] = true
 		j.gotLen += uint64(copy(j.buf[m.Offset:], m.Chunk))
+		j.progressTick = r.tick
 	}
 	if j.gotLen < j.total {
+		for len(j.inflight) < r.cfg.MaxSnapshotChunksInFlight && j.nextOff < j.total {
+			r.requestChunk(j.nextOff)
+			j.nextOff += j.chunkBytes
+		}
 		return nil
 	}
 	snap := j.buf
-	j.buf, j.got = nil, nil
+	repair := j.repair
+	*j = joinState{next: j.next, from: j.from}
 	boot, ks, err := decodeSnapshot(snap)
 	if err != nil {
 		// Each chunk was a valid message; what they assemble is refused.
@@ -108,8 +238,7 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 		r.event(EventMessageRefused, from, causal.Dot{}, err.Error())
 		return nil
 	}
-	if j.repair {
-		j.repair = false
+	if repair {
 		r.joinSnapshot(from, ks)
 		return nil
 	}
@@ -174,6 +303,7 @@ func (r *Replica) joinSnapshot(from causal.NodeID, other *crdt.Keyspace) {
 	r.ready.Records = nil
 	r.resetLog()
 	r.drainPending()
+	r.trimLog() // drainPending retained what it applied
 	r.refreshMembers(true)
 	r.cutDirty = true
 	r.event(EventRepaired, from, causal.Dot{}, fmt.Sprintf("snapshot transfer: %d keys changed", len(r.ready.Changes)))

@@ -2,6 +2,8 @@ package replica
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 
 	"github.com/spooksystems/spook/causal"
 )
@@ -58,6 +60,11 @@ type Member struct {
 	Self    bool
 	State   PeerState
 	Applied causal.VersionVector // last applied vector heard from it (own: current)
+	// BehindLog reports that the member lacks transactions this node's
+	// retained log no longer holds (EventPeerBehindLog): it must be
+	// repaired by reconciliation, not by catch-up. Cleared once it has
+	// applied everything below the log's floor.
+	BehindLog bool
 }
 
 // NodeState is this node's own membership state.
@@ -82,4 +89,52 @@ func (s NodeState) String() string {
 		return "removed"
 	}
 	return "unknown"
+}
+
+// ErrRemoved: Propose (or Leave, Remove) on a node an operator removed
+// from the cluster. Returned as a *RemovedError, which also matches
+// ErrReadOnly. The node never accepts writes again under its name: to
+// rejoin, wipe its data directory and join under a new name.
+var ErrRemoved = errors.New("replica: this node was removed from the cluster")
+
+// RemovedError says which cluster removed this node and when.
+type RemovedError struct {
+	Cluster string
+	// AtMs is the removal's time in milliseconds since the Unix epoch
+	// (the removing member's clock), 0 if unknown.
+	AtMs uint64
+}
+
+func (e *RemovedError) Error() string {
+	if e.AtMs == 0 {
+		return fmt.Sprintf("this node was removed from cluster %q", e.Cluster)
+	}
+	return fmt.Sprintf("this node was removed from cluster %q at %s", e.Cluster, formatUTCMs(e.AtMs))
+}
+
+// Is matches ErrRemoved and ErrReadOnly.
+func (e *RemovedError) Is(target error) bool { return target == ErrRemoved || target == ErrReadOnly }
+
+// formatUTCMs writes a Unix time in milliseconds as RFC 3339 UTC with
+// milliseconds, without package time (this package reads no clock):
+// days to civil date by the proleptic Gregorian algorithm.
+func formatUTCMs(ms uint64) string {
+	secs := ms / 1000
+	days := int64(secs / 86400)
+	rem := secs % 86400
+	// Shift the epoch to 0000-03-01 so leap days fall at the end of a year.
+	z := days + 719468
+	era := z / 146097
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+		y++
+	}
+	return fmt.Sprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, rem/3600, rem/60%60, rem%60, ms%1000)
 }

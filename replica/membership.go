@@ -117,7 +117,7 @@ func (r *Replica) proposeMembership(id causal.NodeID, name, addr, status string)
 // members (AppliedBy), then stops it.
 func (r *Replica) Leave() (Token, error) {
 	if r.state != NodeMember {
-		return Token{}, fmt.Errorf("%w: node is %s", ErrReadOnly, r.state)
+		return Token{}, r.notWritable()
 	}
 	return r.proposeMembership(r.id, "", "", statusLeft)
 }
@@ -127,7 +127,7 @@ func (r *Replica) Leave() (Token, error) {
 // left or was removed is a no-op returning the zero Token.
 func (r *Replica) Remove(id causal.NodeID) (Token, error) {
 	if r.state != NodeMember {
-		return Token{}, fmt.Errorf("%w: node is %s", ErrReadOnly, r.state)
+		return Token{}, r.notWritable()
 	}
 	if id == r.id {
 		return Token{}, fmt.Errorf("%w: a node removes itself with Leave", ErrUnknownMember)
@@ -140,6 +140,52 @@ func (r *Replica) Remove(id causal.NodeID) (Token, error) {
 		return Token{}, nil
 	}
 	return r.proposeMembership(id, "", "", statusRemoved)
+}
+
+// notWritable is the error for a write on a node that is not a member:
+// a *RemovedError once removed, else ErrReadOnly with the state.
+func (r *Replica) notWritable() error {
+	if r.state == NodeRemoved {
+		at, _ := r.RemovedAt(r.id)
+		return &RemovedError{Cluster: r.cfg.Cluster, AtMs: at}
+	}
+	return fmt.Errorf("%w: node is %s", ErrReadOnly, r.state)
+}
+
+// RemovedAt reports whether an operator removed node id (this node
+// included) and when, in milliseconds since the Unix epoch: the HLC
+// wall time of the removal record, or for this node the time MarkRemoved
+// was given if the record has not reached it.
+func (r *Replica) RemovedAt(id causal.NodeID) (atMs uint64, removed bool) {
+	if v := r.ks.Get(memberKey(id)); v != nil && v.Type() == crdt.TypeMap {
+		if fv := v.Field(fieldStatus); fv != nil {
+			for _, s := range fv.Siblings() {
+				if string(s.Value) == statusRemoved {
+					return s.Time.WallMs, true
+				}
+			}
+		}
+	}
+	if id == r.id && r.state == NodeRemoved {
+		return r.removedAtMs, true
+	}
+	return 0, false
+}
+
+// MarkRemoved records that this node was removed from the cluster at
+// atMs, as a member told it (a handshake refused, or a link closed, with
+// the reason "removed"): members stop exchanging with a removed node, so
+// the membership record itself may never reach it. From now on every
+// write is refused with a *RemovedError, and an EventMemberRemoved about
+// this node is emitted once. The driver persists the fact itself (the
+// replica's own log cannot: a removed node writes nothing).
+func (r *Replica) MarkRemoved(atMs uint64) {
+	if r.state == NodeRemoved {
+		return
+	}
+	r.state = NodeRemoved
+	r.removedAtMs = atMs
+	r.event(EventMemberRemoved, r.id, causal.Dot{}, "this node was removed (a member refused it)")
 }
 
 // refreshMembers rebuilds the member table from the bootstrap list and the

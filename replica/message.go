@@ -33,10 +33,14 @@ const (
 	MsgFetch MessageType = 7
 	// MsgTooFar answers a MsgFetch the retained log cannot serve.
 	MsgTooFar MessageType = 8
-	// MsgSnapshotReq asks for a whole snapshot (joining node).
+	// MsgSnapshotReq asks for the chunk at Offset of the snapshot named
+	// Hash (zero: a new transfer, of the sender's current state): a pull
+	// by a joining node, or a member repairing its state.
 	MsgSnapshotReq MessageType = 9
-	// MsgSnapshot carries one chunk of a snapshot: Offset, Total, Chunk,
-	// and Hash, the state hash naming the snapshot the chunk belongs to.
+	// MsgSnapshot answers MsgSnapshotReq with one chunk of a snapshot:
+	// Offset, Total, Chunk, and Hash, the id of the pinned snapshot the
+	// chunk belongs to (if it differs from the one asked for, the
+	// receiver starts over from offset 0).
 	MsgSnapshot MessageType = 10
 	// MsgSyncReq asks for the hash-tree nodes in Nodes (reconciliation
 	// session Session, request number Seq).
@@ -90,9 +94,9 @@ type Message struct {
 	Seq    uint64
 	Target causal.NodeID // MsgPing, MsgPingAck, MsgPingReq
 
-	Hash uint64 // MsgDigest, MsgSnapshot; MsgSyncResp, MsgSyncKeys: the responder's state hash
+	Hash uint64 // MsgDigest; MsgSnapshotReq, MsgSnapshot: the snapshot id; MsgSyncResp, MsgSyncKeys: the responder's state hash
 
-	Offset, Total uint64 // MsgSnapshot; Offset also MsgSyncResp: index of its first node in the request
+	Offset, Total uint64 // MsgSnapshot; Offset also MsgSnapshotReq, and MsgSyncResp: index of its first node in the request
 	Chunk         []byte // MsgSnapshot
 
 	Session   uint64          // MsgSync*
@@ -105,7 +109,8 @@ type Message struct {
 }
 
 // TreeNode is one node of the reconciliation hash tree: the keys whose
-// 64-bit key hash starts with the top 4×Depth bits of Prefix. In an answer
+// 64-bit key hash starts with the top 2×Depth bits of Prefix (the tree is
+// 4-ary: syncBits = 2 bits per level). In an answer
 // exactly one of Hashes (its children's hashes, for a node with more than
 // syncLeafKeys keys) or Entries (its keys, for a small node) is set. The
 // root carries every child's 64-bit hash; a deeper node carries the low 32
@@ -127,8 +132,14 @@ type TreeEntry struct {
 }
 
 // KeyValue is one key shipped by reconciliation. Value is the encoding of
-// crdt.AppendValue, or nil if the sender holds nothing for the key.
+// crdt.AppendValue, or nil if the sender holds nothing for the key. An
+// encoding larger than limits.MaxRepairChunkBytes travels as fragments:
+// KeyValues with Total set to its length and Value holding the bytes at
+// Offset; the receiver assembles them before using the value.
 type KeyValue struct {
 	Key   []byte
 	Value []byte
+	// Offset and Total place a fragment (Total > 0); zero for a whole
+	// value.
+	Offset, Total uint64
 }

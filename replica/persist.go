@@ -2,29 +2,45 @@ package replica
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/internal/codec"
+	"github.com/spooksystems/spook/limits"
 )
 
 // Persisted formats. Records and snapshots are opaque to the driver; their
-// first byte is a kind, append only:
+// first byte is a kind, append only (bytes are length-prefixed with a
+// uvarint):
 //
-//	record, kind 1 (txn):  0x01 | crdt.Txn.AppendBinary
-//	record, kind 2 (join): 0x02 | has-context byte | [causal.Context] |
-//	                       count uvarint | count × (key bytes | present byte | [crdt value bytes])
-//	snapshot:              0x03 | bootstrap count uvarint |
-//	                       count × (id uvarint | name bytes | addr bytes) |
-//	                       crdt.Keyspace.AppendBinary (rest)
+//	record, kind 1 (txn):    0x01 | crdt.Txn.AppendBinary
+//	record, kind 2 (join):   0x02 | join body
+//	join body:               join context (causal.Context) | merge flag byte | [merge context] |
+//	                         count uvarint | count × (key bytes | present byte | [crdt value bytes])
+//	snapshot:                0x03 | bootstrap count uvarint |
+//	                         count × (id uvarint | name bytes | addr bytes) |
+//	                         crdt.Keyspace.AppendBinary (rest)
+//	record, kind 4 (chunk):  0x04 | repair id uvarint | offset uvarint | total uvarint | chunk (rest)
+//	record, kind 5 (commit): 0x05 | repair id uvarint | total uvarint
 //
 // A join record is what a reconciliation did: JoinKey of each key with the
-// context (or, without one, the pinned context given with a later record)
-// and, when has-context is set, MergeContext of it after the keys.
+// join context and, when the merge flag is 1, MergeContext of the merge
+// context after the keys. A join body too large for one record (above
+// limits.MaxRecordBytes) is written as chunk records of at most
+// limits.MaxRepairChunkBytes each, in order from offset 0, followed by a
+// commit record; replay stages the chunks (at most
+// limits.MaxRepairStagedBytes) and applies the body only at its commit.
+// Chunks without their commit (a crash in between) are discarded: the
+// repair had not happened, and runs again later.
 const (
 	recordTxn    byte = 1
 	recordJoin   byte = 2
 	snapshotKind byte = 3
+	// recordRepairChunk and recordRepairCommit stage a repair too large
+	// for one record: see encodeRepair.
+	recordRepairChunk  byte = 4
+	recordRepairCommit byte = 5
 
 	// maxBootstrapPeers bounds the initial member list a snapshot holds.
 	maxBootstrapPeers = 4096
@@ -32,8 +48,15 @@ const (
 	maxNameBytes = 1024
 )
 
+// encodeTxnRecord encodes a transaction record. The retained log keeps
+// it for as long as peers may need it and counts its capacity, so a
+// buffer that append grew well beyond the record is trimmed to size.
 func encodeTxnRecord(txn *crdt.Txn) []byte {
-	return txn.AppendBinary([]byte{recordTxn})
+	rec := txn.AppendBinary([]byte{recordTxn})
+	if cap(rec)-len(rec) > len(rec)/8 {
+		rec = slices.Clip(append([]byte(nil), rec...))
+	}
+	return rec
 }
 
 // joinRecord is a decoded join record.
@@ -91,6 +114,80 @@ func decodeJoinRecord(b []byte) (joinRecord, error) {
 	return jr, nil
 }
 
+// encodeRepair returns the records of a repair: one join record if its
+// body fits limits.MaxRecordBytes, else chunk records and a commit
+// record. id names the repair (its session id).
+func encodeRepair(id uint64, joinCtx *causal.Context, keys []KeyValue, merge *causal.Context) [][]byte {
+	rec := encodeJoinRecord(joinCtx, keys, merge)
+	if len(rec) <= limits.MaxRecordBytes {
+		return [][]byte{rec}
+	}
+	body := rec[1:]
+	total := uint64(len(body))
+	var out [][]byte
+	for off := 0; off < len(body); off += limits.MaxRepairChunkBytes {
+		end := min(off+limits.MaxRepairChunkBytes, len(body))
+		c := make([]byte, 0, limits.ChunkHeaderBytes+end-off)
+		c = append(c, recordRepairChunk)
+		c = codec.AppendUvarint(c, id)
+		c = codec.AppendUvarint(c, uint64(off))
+		c = codec.AppendUvarint(c, total)
+		out = append(out, append(c, body[off:end]...))
+	}
+	c := []byte{recordRepairCommit}
+	c = codec.AppendUvarint(c, id)
+	return append(out, codec.AppendUvarint(c, total))
+}
+
+// repairStage holds the chunk records of a repair during replay, until
+// its commit record.
+type repairStage struct {
+	id    uint64
+	total uint64
+	body  []byte
+}
+
+// stageChunk adds a chunk record to st. A chunk that does not continue
+// the staged repair (another id, a gap) starts over from it if it is the
+// first chunk of a repair, and is dropped otherwise.
+func (st *repairStage) stageChunk(rec []byte) error {
+	r := codec.NewReader(rec)
+	id, off, total := r.Uvarint("repair id"), r.Uvarint("chunk offset"), r.Uvarint("repair total")
+	if err := r.Err(); err != nil {
+		return err
+	}
+	chunk := rec[r.Offset():]
+	if total > limits.MaxRepairStagedBytes || len(chunk) > limits.MaxRepairChunkBytes ||
+		off+uint64(len(chunk)) > total || len(chunk) == 0 {
+		return fmt.Errorf("repair chunk %d+%d of %d: outside the limits", off, len(chunk), total)
+	}
+	if off == 0 {
+		*st = repairStage{id: id, total: total, body: make([]byte, 0, total)}
+	}
+	if st.body == nil || id != st.id || total != st.total || off != uint64(len(st.body)) {
+		*st = repairStage{} // a torn repair's remains: dropped
+		return nil
+	}
+	st.body = append(st.body, chunk...)
+	return nil
+}
+
+// commit returns the staged join body if rec commits it, or nil.
+func (st *repairStage) commit(rec []byte) ([]byte, error) {
+	r := codec.NewReader(rec)
+	id, total := r.Uvarint("repair id"), r.Uvarint("repair total")
+	if err := r.Finish(); err != nil {
+		return nil, err
+	}
+	body := st.body
+	ok := body != nil && id == st.id && total == st.total && uint64(len(body)) == total
+	*st = repairStage{}
+	if !ok {
+		return nil, nil
+	}
+	return body, nil
+}
+
 // maxValueEncodingBytes bounds one encoded value in a join record or a
 // MsgSyncKeys entry: a value may hold up to crdt.MaxSetMembers members,
 // but one shipped value is refused above this size (1 GiB).
@@ -134,4 +231,14 @@ func decodeSnapshot(b []byte) ([]Peer, *crdt.Keyspace, error) {
 		return nil, nil, fmt.Errorf("%w: snapshot keyspace: %w", ErrBadRecord, err)
 	}
 	return peers, ks, nil
+}
+
+// decodeRetained decodes a retained log entry's transaction. The record
+// was encoded (or replayed and decoded) by this replica, so it decodes.
+func decodeRetained(e logEntry) *crdt.Txn {
+	txn, err := crdt.DecodeTxn(e.record[1:])
+	if err != nil {
+		panic(fmt.Sprintf("replica: retained record of %s does not decode: %v", e.dot, err))
+	}
+	return txn
 }

@@ -14,11 +14,12 @@ import (
 //  1. If Snapshot is non-nil, persist it as the new base state: it
 //     replaces every earlier snapshot and record (Restore takes it plus the
 //     records emitted after it).
-//  2. Append Records to the log, in order; make them durable (fsync) if
-//     MustSync and the fsync policy demands it.
-//  3. Send Messages, in order per destination. Messages may advertise
-//     state (the applied vector) that includes the Records above, so they
-//     must not leave before the Records are persisted.
+//  2. Append Records to the log, in order. Under fsync policies always
+//     and batch they must be durable (fsynced) before step 3; under none,
+//     handed to the operating system.
+//  3. Send Messages, in order per destination. Every message advertises
+//     the applied vector, which includes the Records above (and those of
+//     earlier Readys), so no message may leave before they are persisted.
 //  4. Publish Changes (to watchers) and Events, in order. They describe
 //     persisted state.
 //  5. Call Advance.
@@ -27,14 +28,14 @@ import (
 // slices inside them (keys, record bytes) must not be modified.
 type Ready struct {
 	// Snapshot, when non-nil, is a whole persisted state (see Restore):
-	// emitted when a joining node installs a snapshot.
+	// emitted when a joining node installs a snapshot it pulled, or a
+	// member joins a peer's whole state in a repair.
 	Snapshot []byte
 	// Records are opaque log records, to be appended in order and handed
-	// back to Restore after a restart.
+	// back to Restore after a restart. Each is at most
+	// limits.MaxRecordBytes (a larger repair comes as chunk records and a
+	// commit record, applied by Restore only together).
 	Records [][]byte
-	// MustSync reports that Records or Snapshot hold state that Messages
-	// advertise, so they must be durable first under fsync policy always.
-	MustSync bool
 	// Messages to send, each to one node.
 	Messages []Envelope
 	// Changes lists keys changed by applied transactions and repairs,
@@ -88,11 +89,17 @@ const (
 	EventClockRefused                         // a remote transaction's timestamp was too far ahead
 	EventMessageRefused                       // a message was refused (Step returned an error)
 	EventCatchUpTooFar                        // a peer asked for transactions below our retained log
+	// EventPeerBehindLog: the retained log dropped a transaction a current
+	// member has not acknowledged (its bound was reached, typically while
+	// the member is down). The member can no longer catch up from the log:
+	// it will be repaired by reconciliation. Raised once per episode;
+	// Member.BehindLog stays set until the member has caught up.
+	EventPeerBehindLog
 )
 
 var eventNames = [...]string{"", "peer-alive", "peer-suspect", "peer-unreachable", "member-joined",
 	"member-left", "member-removed", "joined", "divergence", "repair-started", "repaired",
-	"repair-aborted", "buffer-full", "clock-refused", "message-refused", "catch-up-too-far"}
+	"repair-aborted", "buffer-full", "clock-refused", "message-refused", "catch-up-too-far", "peer-behind-log"}
 
 func (t EventType) String() string {
 	if int(t) < len(eventNames) && t != 0 {

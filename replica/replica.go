@@ -8,6 +8,7 @@ import (
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/limits"
 )
 
 // Token names one transaction: its dot. The zero Token names none.
@@ -22,11 +23,14 @@ type Replica struct {
 	cfg   Config
 	id    causal.NodeID
 	state NodeState
-	ks    *crdt.Keyspace
-	clock causal.Clock
-	nowMs uint64
-	tick  uint64
-	rng   rng
+	// removedAtMs is when a member said this node was removed
+	// (MarkRemoved), for a removal whose record has not arrived.
+	removedAtMs uint64
+	ks          *crdt.Keyspace
+	clock       causal.Clock
+	nowMs       uint64
+	tick        uint64
+	rng         rng
 
 	// bootstrap is the initial member list (Config.Members, or the one a
 	// joining node received in its snapshot); it is persisted in
@@ -37,20 +41,22 @@ type Replica struct {
 	peers map[causal.NodeID]*peer
 	order []causal.NodeID
 
-	// log retains applied transactions, oldest first, for catch-up.
-	// floor[n] is the highest counter of node n dropped from it (or never
-	// in it): a peer that lacks a dot at or below floor cannot be served.
+	// log retains applied transactions, oldest first, for catch-up, as
+	// their records only (see logEntry); logBytes is the memory it holds
+	// by logEntryBytes. floor[n] is the highest counter of node n dropped
+	// from it (or never in it): a peer that lacks a dot at or below floor
+	// cannot be served.
 	log      []logEntry
 	logBytes int
 	floor    causal.VersionVector
 
 	// pending is the causal buffer, in arrival order.
-	pending      []logEntry
+	pending      []txnEntry
 	pendingBytes int
 
 	// outbox holds transactions to push, per peer, until Ready; ackDue
 	// marks peers owed an acknowledgement.
-	outbox map[causal.NodeID][]logEntry
+	outbox map[causal.NodeID][]txnEntry
 	ackDue map[causal.NodeID]bool
 
 	probe      probeState
@@ -66,15 +72,26 @@ type Replica struct {
 	syncFailures map[causal.NodeID]int // aborts in a row, per peer (sync.go)
 	syncStalls   map[causal.NodeID]int // sessions in a row that changed nothing
 	tree         *keyTree
-	snapshot     []byte // cached encoding for MsgSnapshotReq, with its hash
-	snapHash     uint64
+	// pins are encoded snapshots kept for receivers pulling them
+	// (join.go), at most MaxSnapshotPins.
+	pins []snapshotPin
 
-	cut          causal.VersionVector
-	cutDirty     bool
+	cut      causal.VersionVector
+	cutDirty bool
+	// durable, once a driver reports it (SetDurable), is the applied
+	// vector known to survive a crash of this node; the collapsed cut
+	// counts this node by it, not by what is applied in memory.
+	durable      causal.VersionVector
+	durableSet   bool
 	membersDirty bool
 
 	ready       Ready
 	outstanding bool
+
+	// stage holds a repair's chunk records while Restore replays them.
+	stage repairStage
+
+	invariantState // invariants.go
 }
 
 // peer is what this node knows of another node.
@@ -85,6 +102,10 @@ type peer struct {
 	applied      causal.VersionVector
 	heardTick    uint64
 	suspectSince uint64
+	// behindLog: the retained log dropped a transaction this member had
+	// not acknowledged (EventPeerBehindLog); cleared once its applied
+	// vector reaches the log's floor.
+	behindLog bool
 }
 
 // state is the peer's state as Members reports it.
@@ -95,12 +116,35 @@ func (p *peer) state() PeerState {
 	return p.live
 }
 
-// logEntry is one transaction with its record encoding (whose length is
-// the size estimate used by every byte limit).
-type logEntry struct {
+// txnEntry is one transaction with its record encoding (whose length is
+// the size estimate used by every byte limit). It lives only while the
+// transaction is applied, buffered or queued to peers: a transaction made
+// by a Builder points into the Builder (its arena, its inline buffers),
+// and one decoded from a message points into the message's payload, so
+// keeping it would keep those alive too.
+type txnEntry struct {
 	txn    *crdt.Txn
 	record []byte
 }
+
+// logEntry is one transaction of the retained log: its dot and its record,
+// nothing that points elsewhere. A catch-up answer decodes the records it
+// ships (crdt.DecodeTxn), which costs CPU only when a peer lags.
+type logEntry struct {
+	dot    causal.Dot
+	record []byte
+}
+
+// logEntryOverheadBytes is what one retained transaction holds besides
+// its record's capacity: the logEntry itself (40 bytes: a dot and a slice
+// header), as much again of spare capacity in the log's backing array
+// (append doubles it), and up to 16 bytes of allocator rounding of the
+// record.
+const logEntryOverheadBytes = 2*40 + 16
+
+// logEntryBytes is the memory one retained record holds by the log's own
+// count: what MaxRetainedBytes bounds and Status.RetainedBytes reports.
+func logEntryBytes(record []byte) int { return cap(record) + logEntryOverheadBytes }
 
 // New creates the replica of a node with no persisted state.
 func New(cfg Config) (*Replica, error) { return Restore(cfg, nil, nil) }
@@ -122,7 +166,7 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 		nowMs:        cfg.NowMs,
 		rng:          rng{state: cfg.Seed},
 		peers:        map[causal.NodeID]*peer{},
-		outbox:       map[causal.NodeID][]logEntry{},
+		outbox:       map[causal.NodeID][]txnEntry{},
 		ackDue:       map[causal.NodeID]bool{},
 		fetchSentAt:  map[causal.NodeID]uint64{},
 		syncFailures: map[causal.NodeID]int{},
@@ -152,6 +196,7 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 			return nil, fmt.Errorf("%w: record %d: %w", ErrBadRecord, i, err)
 		}
 	}
+	r.stage = repairStage{} // chunks without their commit: the repair never happened
 	r.clock.MaxAheadMs = cfg.MaxClockAheadMs
 	r.refreshMembers(false)
 	r.ready = Ready{}
@@ -174,6 +219,9 @@ func (r *Replica) replay(rec []byte) error {
 	if len(rec) == 0 {
 		return errors.New("empty record")
 	}
+	if rec[0] != recordRepairChunk && rec[0] != recordRepairCommit {
+		r.stage = repairStage{} // a torn repair's chunks, then other records
+	}
 	switch rec[0] {
 	case recordTxn:
 		txn, err := crdt.DecodeTxn(rec[1:])
@@ -184,24 +232,38 @@ func (r *Replica) replay(rec []byte) error {
 			return err
 		}
 		_ = r.clock.Observe(txn.Time, r.nowMs)
-		r.log = append(r.log, logEntry{txn: txn, record: rec})
-		r.logBytes += len(rec)
+		r.retain(txn.Dot, rec)
 		r.trimLog()
+	case recordRepairChunk:
+		return r.stage.stageChunk(rec[1:])
+	case recordRepairCommit:
+		body, err := r.stage.commit(rec[1:])
+		if err != nil || body == nil {
+			return err
+		}
+		return r.replayJoin(body)
 	case recordJoin:
-		jr, err := decodeJoinRecord(rec[1:])
-		if err != nil {
-			return err
-		}
-		if err := r.joinKeys(jr.joinCtx, jr.keys, 0, false); err != nil {
-			return err
-		}
-		if jr.ctx != nil {
-			r.ks.MergeContext(jr.ctx)
-		}
-		r.resetLog()
+		return r.replayJoin(rec[1:])
 	default:
 		return fmt.Errorf("unknown record kind %d", rec[0])
 	}
+	return nil
+}
+
+// replayJoin applies a join body (a join record's, or a committed
+// repair's).
+func (r *Replica) replayJoin(body []byte) error {
+	jr, err := decodeJoinRecord(body)
+	if err != nil {
+		return err
+	}
+	if err := r.joinKeys(jr.joinCtx, jr.keys, 0, false); err != nil {
+		return err
+	}
+	if jr.ctx != nil {
+		r.ks.MergeContext(jr.ctx)
+	}
+	r.resetLog()
 	return nil
 }
 
@@ -213,10 +275,11 @@ func (r *Replica) ID() causal.NodeID { return r.id }
 // the HLC time from the physical time last passed to Tick, applied at once,
 // logged and queued to peers. An empty transaction returns the zero Token.
 // If fn fails, nothing changes and its error is returned. ErrReadOnly if
-// this node is not a member; ErrInternalKey if fn wrote an internal key.
+// this node is not a member (a *RemovedError, matching ErrRemoved too, if
+// an operator removed it); ErrInternalKey if fn wrote an internal key.
 func (r *Replica) Propose(fn func(b *crdt.Builder) error) (Token, error) {
 	if r.state != NodeMember {
-		return Token{}, fmt.Errorf("%w: node is %s", ErrReadOnly, r.state)
+		return Token{}, r.notWritable()
 	}
 	if err := r.checkOwnDots(); err != nil {
 		return Token{}, err
@@ -263,22 +326,27 @@ func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token,
 			return Token{}, fmt.Errorf("%w: %q", ErrInternalKey, bad)
 		}
 	}
+	// Measure before anything changes: a transaction whose record could
+	// not be logged or shipped is refused whole (issue 11, defect 1).
+	rec := encodeTxnRecord(txn)
+	if len(rec)-1 > limits.MaxTxnBytes {
+		return Token{}, fmt.Errorf("%w: %d bytes", ErrTxnTooLarge, len(rec)-1)
+	}
 	if err := r.ks.Apply(txn); err != nil {
 		// Begin made the transaction on this very state: it is ready.
 		panic(fmt.Sprintf("replica: applying a local transaction: %v", err))
 	}
-	r.applied(logEntry{txn: txn, record: encodeTxnRecord(txn)})
+	r.applied(txnEntry{txn: txn, record: rec})
 	r.afterApply()
 	return dot, nil
 }
 
 // applied does the bookkeeping for a transaction just applied: record,
 // retained log, changes, push, session check.
-func (r *Replica) applied(e logEntry) {
+func (r *Replica) applied(e txnEntry) {
 	txn := e.txn
 	r.ready.Records = append(r.ready.Records, e.record)
-	r.log = append(r.log, e)
-	r.logBytes += len(e.record)
+	r.retain(txn.Dot, e.record)
 	txn.Keys(func(k []byte) bool {
 		if IsInternalKey(k) {
 			r.membersDirty = true
@@ -303,6 +371,12 @@ func (r *Replica) applied(e logEntry) {
 	r.cutDirty = true
 }
 
+// retain appends a record to the retained log.
+func (r *Replica) retain(dot causal.Dot, record []byte) {
+	r.log = append(r.log, logEntry{dot: dot, record: record})
+	r.logBytes += logEntryBytes(record)
+}
+
 // afterApply runs once after a batch of applications.
 func (r *Replica) afterApply() {
 	if r.membersDirty {
@@ -312,7 +386,7 @@ func (r *Replica) afterApply() {
 }
 
 // push queues a local transaction to every member believed reachable.
-func (r *Replica) push(e logEntry) {
+func (r *Replica) push(e txnEntry) {
 	for _, id := range r.order {
 		p := r.peers[id]
 		if p.status != StateAlive || p.live == StateUnreachable {
@@ -355,7 +429,7 @@ func (r *Replica) Step(from causal.NodeID, m Message) error {
 			r.startSync(from, "too far behind the retained log")
 		}
 	case MsgSnapshotReq:
-		r.stepSnapshotReq(from)
+		r.stepSnapshotReq(from, &m)
 	case MsgSnapshot:
 		return r.stepSnapshot(from, &m)
 	case MsgSyncReq:
@@ -404,6 +478,13 @@ func (r *Replica) validate(from causal.NodeID, m *Message) error {
 			return bad("no context")
 		}
 		for _, kv := range m.Keys {
+			if kv.Total > 0 {
+				// A fragment: checked once assembled (stepSyncKeys).
+				if kv.Total > maxValueEncodingBytes || kv.Offset+uint64(len(kv.Value)) > kv.Total || len(kv.Value) == 0 {
+					return bad("key %q: fragment %d+%d of %d", kv.Key, kv.Offset, len(kv.Value), kv.Total)
+				}
+				continue
+			}
 			if kv.Value == nil {
 				continue
 			}
@@ -412,7 +493,7 @@ func (r *Replica) validate(from causal.NodeID, m *Message) error {
 			}
 		}
 	}
-	if m.Type == MsgSnapshot && (m.Total > uint64(r.cfg.MaxSnapshotBytes) ||
+	if m.Type == MsgSnapshot && (m.Total > uint64(r.cfg.MaxSnapshotBytes) || len(m.Chunk) == 0 || m.Hash == 0 ||
 		m.Offset+uint64(len(m.Chunk)) > m.Total || m.Offset+uint64(len(m.Chunk)) < m.Offset) {
 		return bad("chunk %d+%d of %d (limit %d)", m.Offset, len(m.Chunk), m.Total, r.cfg.MaxSnapshotBytes)
 	}
@@ -434,6 +515,9 @@ func (r *Replica) heard(from causal.NodeID, applied *causal.VersionVector) {
 	if !p.applied.Dominates(applied) {
 		p.applied.Merge(applied)
 		r.cutDirty = true
+		if p.behindLog && p.applied.Dominates(&r.floor) {
+			p.behindLog = false
+		}
 	}
 }
 
@@ -450,7 +534,14 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 			r.event(EventClockRefused, txn.Dot.Node, txn.Dot, err.Error())
 			continue
 		}
-		e := logEntry{txn: txn, record: encodeTxnRecord(txn)}
+		e := txnEntry{txn: txn, record: encodeTxnRecord(txn)}
+		if len(e.record) > limits.MaxRecordBytes {
+			// Only a peer that ignores the limits makes one: its record
+			// could not be logged. Refused like a bad message.
+			r.event(EventMessageRefused, from, txn.Dot,
+				fmt.Sprintf("transaction record of %d bytes > %d", len(e.record), limits.MaxRecordBytes))
+			continue
+		}
 		err := r.ks.Apply(txn)
 		switch {
 		case err == nil:
@@ -466,7 +557,14 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 				dropped++
 				continue
 			}
-			r.pending = append(r.pending, e)
+			// Buffer a copy decoded from its record: the transaction as
+			// decoded from the message points into the whole payload,
+			// which MaxPendingBytes does not count.
+			own, derr := crdt.DecodeTxn(e.record[1:])
+			if derr != nil {
+				panic(fmt.Sprintf("replica: a transaction's own record does not decode: %v", derr))
+			}
+			r.pending = append(r.pending, txnEntry{txn: own, record: e.record})
 			r.pendingBytes += len(e.record)
 		default:
 			// The transaction decoded but the keyspace refuses it: treat
@@ -525,18 +623,36 @@ func (r *Replica) trimLog() {
 	for i < len(r.log) {
 		e := r.log[i]
 		over := len(r.log)-i > r.cfg.MaxRetainedTxns || r.logBytes > r.cfg.MaxRetainedBytes
-		if !over && !r.cut.Contains(e.txn.Dot) {
+		if !over && !r.cut.Contains(e.dot) {
 			break
 		}
-		if e.txn.Dot.Counter > r.floor.Get(e.txn.Dot.Node) {
-			r.floor.Set(e.txn.Dot.Node, e.txn.Dot.Counter)
+		if !r.cut.Contains(e.dot) {
+			r.noteBehindLog(e.dot)
 		}
-		r.logBytes -= len(e.record)
+		if e.dot.Counter > r.floor.Get(e.dot.Node) {
+			r.floor.Set(e.dot.Node, e.dot.Counter)
+		}
+		r.logBytes -= logEntryBytes(e.record)
 		i++
 	}
 	if i > 0 {
 		clear(r.log[:i])
 		r.log = r.log[i:]
+	}
+}
+
+// noteBehindLog marks every current member that lacks dot, which the
+// retained log is dropping, as behind the log.
+func (r *Replica) noteBehindLog(dot causal.Dot) {
+	for _, id := range r.order {
+		p := r.peers[id]
+		if p.status != StateAlive || p.behindLog || p.applied.Contains(dot) {
+			continue
+		}
+		p.behindLog = true
+		r.event(EventPeerBehindLog, id, dot, fmt.Sprintf(
+			"the retained log (%d txns, %d bytes) dropped a transaction it lacks: repair by reconciliation",
+			len(r.log), r.logBytes))
 	}
 }
 
@@ -552,6 +668,7 @@ func (r *Replica) resetLog() {
 func (r *Replica) Tick(nowMs uint64) {
 	r.tick++
 	r.nowMs = nowMs
+	r.expirePins()
 	switch r.state {
 	case NodeJoining:
 		r.tickJoin()
@@ -560,10 +677,11 @@ func (r *Replica) Tick(nowMs uint64) {
 		return
 	}
 	r.tickProbe()
+	r.tickRepairTransfer()
 	if r.tick%uint64(r.cfg.DigestTicks) == 0 {
 		r.sendDigest()
 	}
-	if r.sync != nil && r.tick-r.sync.startTick >= uint64(r.cfg.SyncTimeoutTicks) {
+	if s := r.sync; s != nil && r.tick-max(s.startTick, s.answerTick) >= uint64(r.cfg.SyncTimeoutTicks) {
 		r.abortSync("timed out")
 	}
 	if r.cutDirty {
@@ -571,10 +689,17 @@ func (r *Replica) Tick(nowMs uint64) {
 	}
 }
 
-// recomputeCut recomputes the collapsed cut and compacts below it.
+// recomputeCut recomputes the collapsed cut and trims the retained log
+// below it. (The keyspace keeps its causal metadata: crdt's values carry
+// no per-dot history that the cut would let it drop.)
 func (r *Replica) recomputeCut() {
 	r.cutDirty = false
 	cut := r.ks.Context().Vector.Clone()
+	if r.durableSet {
+		// A transaction applied here but not yet durable is not on this
+		// member "for good": a crash could take it back.
+		cut.Meet(&r.durable)
+	}
 	for _, id := range r.order {
 		if p := r.peers[id]; p.status == StateAlive {
 			cut.Meet(&p.applied)
@@ -584,7 +709,6 @@ func (r *Replica) recomputeCut() {
 		return
 	}
 	r.cut = cut
-	r.ks.Compact(&r.cut)
 	r.trimLog()
 }
 
@@ -650,9 +774,9 @@ func (r *Replica) Ready() Ready {
 		}
 	}
 	rd := r.ready
-	rd.MustSync = len(rd.Records) > 0 || rd.Snapshot != nil
 	r.ready = Ready{}
 	r.outstanding = true
+	r.checkReady(&rd)
 	return rd
 }
 
@@ -717,7 +841,7 @@ func (r *Replica) Members() []Member {
 	for _, id := range r.order {
 		p := r.peers[id]
 		out = append(out, Member{ID: id, Name: p.Name, Addr: p.Addr, State: p.state(),
-			Applied: p.applied.Clone()})
+			Applied: p.applied.Clone(), BehindLog: p.behindLog})
 	}
 	i, _ := slices.BinarySearchFunc(out, r.id, func(m Member, id causal.NodeID) int {
 		return cmpID(m.ID, id)
@@ -747,9 +871,12 @@ type Status struct {
 	Collapsed causal.VersionVector
 	Pending   int // transactions in the causal buffer
 	Retained  int // transactions in the retained log
-	Tick      uint64
-	Repairing bool // a reconciliation session is active
-	Members   []Member
+	// RetainedBytes is the memory the retained log holds by its own
+	// count (see logEntryBytes), bounded by Config.MaxRetainedBytes.
+	RetainedBytes int
+	Tick          uint64
+	Repairing     bool // a reconciliation session is active
+	Members       []Member
 }
 
 // Status returns a summary of the replica.
@@ -757,7 +884,7 @@ func (r *Replica) Status() Status {
 	return Status{
 		ID: r.id, Name: r.cfg.Name, Cluster: r.cfg.Cluster, State: r.state,
 		Keys: r.ks.Len() - r.internalKeys(), Hash: r.ks.Hash(), Applied: r.Applied(), Collapsed: r.CollapsedVector(),
-		Pending: len(r.pending), Retained: len(r.log), Tick: r.tick, Repairing: r.sync != nil,
+		Pending: len(r.pending), Retained: len(r.log), RetainedBytes: r.logBytes, Tick: r.tick, Repairing: r.sync != nil,
 		Members: r.Members(),
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/internal/codec"
+	"github.com/spooksystems/spook/limits"
 )
 
 // Reconciliation ("sync") repairs a divergence, or a peer too far behind
@@ -84,7 +85,7 @@ type nodeID struct {
 	prefix uint64
 }
 
-// prefixMask keeps the top 4×depth bits of a position.
+// prefixMask keeps the top syncBits×depth (2×depth) bits of a position.
 func prefixMask(depth uint8) uint64 {
 	if depth == 0 {
 		return 0
@@ -97,6 +98,7 @@ type syncSession struct {
 	peer       causal.NodeID
 	id         uint64 // also the salt
 	startTick  uint64
+	answerTick uint64 // when the last answer of the session arrived
 	reason     string
 	pinned     *causal.Context // responder's context at the start
 	pinnedHash uint64          // responder's state hash at the start
@@ -124,6 +126,17 @@ type syncSession struct {
 	// them as answers arrive would show a transaction's keys partly.
 	buffered      []KeyValue
 	bufferedBytes int
+	// fragments assembles values that arrive in fragments, by key
+	// position; their bytes count in bufferedBytes as they arrive.
+	fragments map[uint64]*fragment
+}
+
+// fragment is a value being assembled from KeyValue fragments, which a
+// datagram transport may reorder or duplicate.
+type fragment struct {
+	buf    []byte
+	got    map[uint64]bool // offsets received
+	gotLen uint64
 }
 
 // treeKey is one key of the reconciliation tree.
@@ -184,7 +197,8 @@ const maxSyncSessionID = 1 << 21
 // syncSalt is the hash salt of a session.
 func syncSalt(session uint64) uint64 { return mix64(session ^ 0x5bd1e9955bd1e995) }
 
-// children returns the salted hashes of the 16 children of a node.
+// children returns the salted hashes of the syncFanout (4) children of a
+// node.
 func (t *keyTree) children(depth uint8, prefix, salt uint64) []uint64 {
 	out := make([]uint64, syncFanout)
 	lo, hi := t.span(depth, prefix)
@@ -227,8 +241,10 @@ const (
 	// before the next repair is a whole-state transfer.
 	syncStallsBeforeSnapshot = 2
 	// maxSyncBufferBytes bounds the keys a session buffers before joining
-	// them; a larger difference is repaired by a snapshot transfer.
-	maxSyncBufferBytes = 64 << 20
+	// them: the staged repair (limits.MaxRepairStagedBytes) less room for
+	// the two contexts and per-key framing it also holds. A larger
+	// difference is repaired by a snapshot transfer.
+	maxSyncBufferBytes = limits.MaxRepairStagedBytes - 8<<20
 )
 
 func (r *Replica) abortSync(reason string) {
@@ -297,6 +313,7 @@ func (r *Replica) stepSyncResp(from causal.NodeID, m *Message) {
 	if s == nil || s.peer != from || s.id != m.Session {
 		return
 	}
+	s.answerTick = r.tick
 	if m.Context != nil && s.pinned == nil {
 		c := m.Context.Clone()
 		s.pinned, s.pinnedHash = &c, m.Hash
@@ -425,19 +442,38 @@ func (r *Replica) stepSyncKeysReq(from causal.NodeID, m *Message) {
 		r.send(from, msg)
 		out, size = nil, 0
 	}
+	// add appends kv, first flushing what would take the message past
+	// MaxBatchBytes: a message holds at most MaxBatchBytes, or one value
+	// or fragment (at most limits.MaxRepairChunkBytes) beyond it.
+	add := func(kv KeyValue) {
+		n := len(kv.Key) + len(kv.Value) + 16
+		if len(out) > 0 && (size+n > r.cfg.MaxBatchBytes || len(out) >= MaxMessageKeys) {
+			flush(false)
+		}
+		out = append(out, kv)
+		size += n
+	}
 	for _, pos := range m.KeyHashes {
 		i := sort.Search(len(t.keys), func(i int) bool { return t.keys[i].pos >= pos })
 		for ; i < len(t.keys) && t.keys[i].pos == pos; i++ {
 			k := t.keys[i]
-			kv := KeyValue{Key: k.key}
-			if v := r.ks.Get(k.key); v != nil {
-				kv.Value = crdt.AppendValue(nil, v)
+			v := r.ks.Get(k.key)
+			if v == nil {
+				add(KeyValue{Key: k.key})
+				continue
 			}
-			out = append(out, kv)
-			size += len(kv.Key) + len(kv.Value) + 4
-		}
-		if size >= r.cfg.MaxBatchBytes {
-			flush(false)
+			enc := crdt.AppendValue(nil, v)
+			if len(enc) <= limits.MaxRepairChunkBytes {
+				add(KeyValue{Key: k.key, Value: enc})
+				continue
+			}
+			// A value larger than a chunk (a register with large
+			// concurrent values, a large set) goes in fragments, so no
+			// message exceeds a frame.
+			for off := 0; off < len(enc); off += limits.MaxRepairChunkBytes {
+				end := min(off+limits.MaxRepairChunkBytes, len(enc))
+				add(KeyValue{Key: k.key, Value: enc[off:end], Offset: uint64(off), Total: uint64(len(enc))})
+			}
 		}
 	}
 	flush(true)
@@ -455,11 +491,22 @@ func (r *Replica) stepSyncKeys(from causal.NodeID, m *Message) {
 		r.abortSync(syncPeerChanged)
 		return
 	}
+	s.answerTick = r.tick
 	var answered []uint64
 	for _, kv := range m.Keys {
 		pos := xxhash.Sum64(kv.Key)
 		if !s.keys[pos] {
 			continue // a duplicate, or never asked
+		}
+		if kv.Total > 0 {
+			whole, ok := r.assemble(s, pos, kv)
+			if !ok {
+				if r.sync == nil {
+					return // aborted
+				}
+				continue // more fragments to come
+			}
+			kv = KeyValue{Key: kv.Key, Value: whole}
 		}
 		answered = append(answered, pos)
 		s.buffered = append(s.buffered, kv)
@@ -475,6 +522,44 @@ func (r *Replica) stepSyncKeys(from causal.NodeID, m *Message) {
 	r.syncProgress()
 }
 
+// assemble adds a fragment of the value of the key at pos. It returns the
+// whole value once every fragment has arrived. A value that does not fit
+// the repair buffer, or that does not decode once whole, aborts the
+// session (then r.sync is nil).
+func (r *Replica) assemble(s *syncSession, pos uint64, kv KeyValue) ([]byte, bool) {
+	if s.fragments == nil {
+		s.fragments = map[uint64]*fragment{}
+	}
+	f := s.fragments[pos]
+	if f == nil {
+		if s.bufferedBytes+int(kv.Total) > maxSyncBufferBytes {
+			r.abortSync(syncTooLarge)
+			return nil, false
+		}
+		f = &fragment{buf: make([]byte, kv.Total), got: map[uint64]bool{}}
+		s.fragments[pos] = f
+		s.bufferedBytes += int(kv.Total) // reserved now; the whole value replaces it below
+	}
+	if uint64(len(f.buf)) != kv.Total {
+		r.abortSync("fragments of one value disagree on its length")
+		return nil, false
+	}
+	if !f.got[kv.Offset] {
+		f.got[kv.Offset] = true
+		f.gotLen += uint64(copy(f.buf[kv.Offset:], kv.Value))
+	}
+	if f.gotLen < kv.Total {
+		return nil, false
+	}
+	delete(s.fragments, pos)
+	s.bufferedBytes -= int(kv.Total)
+	if _, err := decodeValue(f.buf); err != nil {
+		r.abortSync(fmt.Sprintf("assembled value of %q does not decode: %v", kv.Key, err))
+		return nil, false
+	}
+	return f.buf, true
+}
+
 // syncProgress completes the session once nothing asked for is pending.
 func (r *Replica) syncProgress() {
 	s := r.sync
@@ -487,16 +572,29 @@ func (r *Replica) syncProgress() {
 		r.abortSync("a 32-bit tree hash collided; retrying with a new salt")
 		return
 	}
+	// One step: every differing key and the context together, logged as
+	// one join record or, if larger than a record, as chunk records
+	// applied at their commit record (so replay is all or nothing too).
+	recs := encodeRepair(s.id, s.pinned, s.buffered, s.pinned)
+	staged := 0
+	for _, rec := range recs {
+		staged += len(rec)
+	}
+	if staged > limits.MaxRepairStagedBytes+len(recs)*limits.ChunkHeaderBytes {
+		r.sync = s
+		r.abortSync(syncTooLarge)
+		return
+	}
 	delete(r.syncFailures, s.peer)
 	hashBefore := r.ks.Hash()
-	// One record, one step: every differing key and the context together.
 	if err := r.joinKeys(s.pinned, s.buffered, s.peer, true); err != nil {
 		panic(fmt.Sprintf("replica: joining validated keys: %v", err)) // validate checked them
 	}
 	r.ks.MergeContext(s.pinned)
-	r.ready.Records = append(r.ready.Records, encodeJoinRecord(s.pinned, s.buffered, s.pinned))
+	r.ready.Records = append(r.ready.Records, recs...)
 	r.resetLog()
 	r.drainPending()
+	r.trimLog() // drainPending retained what it applied
 	r.refreshMembers(true)
 	r.cutDirty = true
 	r.event(EventRepaired, s.peer, causal.Dot{}, fmt.Sprintf("%s: %d keys joined", s.reason, len(s.buffered)))

@@ -102,7 +102,7 @@ func (s *simulator) read(n *node, ss *session) {
 }
 
 func (s *simulator) write(n *node, ss *session) {
-	o := drawOp(s.work, &s.p, ss, s.step)
+	o := drawOp(s.work, &s.p, ss, s.step, &s.largeWrites)
 	var incs []check.Increment
 	n.nextTicket++
 	ticket := n.nextTicket
@@ -114,6 +114,11 @@ func (s *simulator) write(n *node, ss *session) {
 	s.trace.event(evPropose, uint64(n.idx), uint64(o.kind), tok.Counter)
 	switch {
 	case errors.Is(err, replica.ErrReadOnly), errors.Is(err, driver.ErrFailed):
+		s.logf("%s session %d: write refused: %v", n.name, ss.id, err)
+		return
+	case errors.Is(err, replica.ErrTxnTooLarge):
+		// Refused before anything happened: the client gets an error,
+		// and nothing is acknowledged or applied.
 		s.logf("%s session %d: write refused: %v", n.name, ss.id, err)
 		return
 	case err != nil:

@@ -1,5 +1,11 @@
 package sim
 
+import (
+	"fmt"
+
+	"github.com/spooksystems/spook/limits"
+)
+
 // durable is a node's disk as the simulator drives it. Two models
 // implement it: recordDisk (whole records, fast; most seeds) and
 // storeDisk (package storage's log and snapshots over its crash-simulating
@@ -57,8 +63,16 @@ func (d *recordDisk) total() int { return d.base + len(d.records) }
 func (d *recordDisk) syncedTotal() int { return d.base + d.synced }
 
 // append adds records, unsynced. The slices are kept: the caller must not
-// modify them afterwards.
+// modify them afterwards. Like package storage's log, it refuses a record
+// above limits.MaxRecordBytes (and keeps none of the batch from it on):
+// a replica that emits one has acknowledged what it cannot persist.
 func (d *recordDisk) append(recs [][]byte) error {
+	for i, r := range recs {
+		if len(r) > limits.MaxRecordBytes {
+			d.records = append(d.records, recs[:i]...)
+			return fmt.Errorf("sim: record too large: %d bytes > %d", len(r), limits.MaxRecordBytes)
+		}
+	}
 	d.records = append(d.records, recs...)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spooksystems/spook/limits"
 	"github.com/spooksystems/spook/replica"
 )
 
@@ -53,6 +54,14 @@ const (
 	SessionsMax = 8
 	// OpsPerStepMax caps the client operations started in one step.
 	OpsPerStepMax = 8
+
+	// LargeValuesMin is the smallest size of a drawn large value: above a
+	// snapshot and repair chunk, so one value spans several.
+	LargeValuesMin = 2 * limits.MaxSnapshotChunkBytes
+	// LargeWritesMax caps the writes with a large value in one run: each
+	// costs megabytes on every node, and a few suffice to exceed the
+	// chunk, batch and record sizes that the large-value seeds exercise.
+	LargeWritesMax = 16
 )
 
 // Partition shapes. A partition blocks the directed links between groups;
@@ -128,7 +137,8 @@ type Params struct {
 
 	// Replica limits: zero keeps the replica's defaults; small values
 	// force the causal buffer to overflow, the retained log to fall short
-	// (catch-up by reconciliation) and batches to split.
+	// (catch-up by reconciliation), batches to split and snapshots to
+	// travel in many chunks (MaxBatchBytes is also the chunk size).
 	MaxPendingTxns  int
 	MaxRetainedTxns int
 	MaxBatchBytes   int
@@ -143,6 +153,19 @@ type Params struct {
 	MigrateRate float64 // per operation: the session moves to another node
 	ReadRate    float64 // fraction of operations that are reads
 	TxnRate     float64 // fraction of writes that are multi-key transactions
+
+	// Large values (some seeds): a write's value is large with
+	// probability LargeValueRate, drawn from LargeValuesMin up to
+	// ValueBytesMax (at most limits.MaxValueBytes, which some seeds
+	// draw exactly). A transaction pair with two of them can exceed
+	// limits.MaxTxnBytes and must be refused, never acknowledged and
+	// lost; states reach tens of MiB, beyond snapshot and repair chunks.
+	LargeValueRate float64
+	ValueBytesMax  int
+	// MaxRetainedBytes (large-value seeds only; zero keeps the default)
+	// makes the retained log drop large transactions soon, so lagging
+	// members are repaired by reconciliation of large states.
+	MaxRetainedBytes int
 }
 
 // drawParams draws a run's parameters. replicas > 0 fixes the count.
@@ -205,6 +228,16 @@ func drawParams(seed uint64, replicas int) Params {
 	p.MigrateRate = g.rate(0.001, 0.05, 0.3)
 	p.ReadRate = 0.1 + 0.4*g.float()
 	p.TxnRate = 0.1 + 0.4*g.float()
+	if g.chance(0.025) {
+		p.LargeValueRate = g.rate(0.01, 0.03, 0)
+		p.ValueBytesMax = limits.MaxValueBytes
+		if g.chance(0.5) {
+			p.ValueBytesMax = g.between(LargeValuesMin, limits.MaxValueBytes)
+		}
+		if g.chance(0.7) {
+			p.MaxRetainedBytes = g.between(1<<20, 24<<20)
+		}
+	}
 	return p
 }
 
@@ -233,6 +266,9 @@ func (p Params) String() string {
 	}
 	fmt.Fprintf(&b, " sessions=%d ops=%.2f/step keys=%d migrate=%.3f reads=%.2f txns=%.2f",
 		p.Sessions, p.OpsPerStep, p.KeysPerKind, p.MigrateRate, p.ReadRate, p.TxnRate)
+	if p.LargeValueRate > 0 {
+		fmt.Fprintf(&b, " large_values=%.3f/%dB max_retained_bytes=%d", p.LargeValueRate, p.ValueBytesMax, p.MaxRetainedBytes)
+	}
 	return b.String()
 }
 
@@ -241,5 +277,14 @@ func (p *Params) tune(cfg *replica.Config) {
 	cfg.MaxPendingTxns = p.MaxPendingTxns
 	cfg.MaxRetainedTxns = p.MaxRetainedTxns
 	cfg.MaxBatchBytes = p.MaxBatchBytes
+	if p.LargeValueRate == 0 {
+		// Small batches come with small snapshot chunks: a join or a
+		// repair transfer then takes many chunks, pulled a few at a
+		// time. Not with large values: tens of MiB in chunks of a few
+		// KiB, a few per round trip, would outlast the convergence
+		// budget (production chunks are limits.MaxSnapshotChunkBytes).
+		cfg.SnapshotChunkBytes = p.MaxBatchBytes
+	}
+	cfg.MaxRetainedBytes = p.MaxRetainedBytes
 	cfg.MaxClockAheadMs = uint64(p.MaxClockAheadMs)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spooksystems/spook/check"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/driver"
+	"github.com/spooksystems/spook/limits"
 	"github.com/spooksystems/spook/replica"
 )
 
@@ -186,7 +187,8 @@ type simulator struct {
 	removeUpTo int // disk.total on removeNode that makes the removal durable
 	removeDone bool
 
-	uncaptured int // recorded writes whose transaction has not been seen yet
+	uncaptured  int // recorded writes whose transaction has not been seen yet
+	largeWrites int // writes with a large value so far (Params.LargeValueRate)
 
 	// sendBeforeSync breaks the driver contract on purpose (tests only):
 	// messages leave before the records they advertise are durable, so a
@@ -508,6 +510,9 @@ func (s *simulator) send(n *node, envs []replica.Envelope) {
 			l.enc = replica.NewLinkCodec()
 		}
 		payload, err := l.enc.Encode(nil, &e.Message)
+		if err == nil && len(payload) >= limits.MaxFrameBytes {
+			err = fmt.Errorf("payload of %d bytes does not fit a frame of %d", len(payload), limits.MaxFrameBytes)
+		}
 		if err != nil {
 			s.res.Report.Addf(check.CheckReplica, "step %d: %s encode %s to %s: %v", s.step, n.name, e.Message.Type, dst.name, err)
 			s.breakLink(l)

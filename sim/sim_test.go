@@ -294,3 +294,28 @@ func TestFailStopIsChecked(t *testing.T) {
 		t.Fatal("a failed node that went on applying peer writes passed the fail-stop check")
 	}
 }
+
+// TestLargeValues runs seeds that draw values up to limits.MaxValueBytes
+// (and transaction pairs of two, above limits.MaxTxnBytes): every record
+// must fit the log, every message a frame, oversized transactions must be
+// refused, and repairs and joins of states beyond the chunk sizes must
+// complete.
+func TestLargeValues(t *testing.T) {
+	ran := 0
+	// The first two such seeds: 20 repairs a state of tens of MiB (its
+	// join record was 12.9 MB before repairs were chunked), 28 refuses
+	// transaction pairs of two large values.
+	for seed := uint64(1); ran < 2 && seed < 2000; seed++ {
+		if p := drawParams(seed, 0); p.LargeValueRate == 0 {
+			continue
+		}
+		ran++
+		r := Run(Options{Seed: seed, Steps: *flagSteps})
+		if !r.OK() {
+			t.Errorf("seed %d: %s\n%s\nparams: %s", seed, r.Summary(), r.Report.String(), r.Params)
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no seed below 2000 draws large values")
+	}
+}

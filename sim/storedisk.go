@@ -26,7 +26,7 @@ type storeDisk struct {
 const storeSegmentBytes = 16 << 10
 
 func storeOptions() storage.StoreOptions {
-	return storage.StoreOptions{Log: storage.LogOptions{SegmentBytesMax: storeSegmentBytes}}
+	return storage.StoreOptions{Log: storage.LogOptions{MaxSegmentBytes: storeSegmentBytes}}
 }
 
 func newStoreDisk() (*storeDisk, error) {

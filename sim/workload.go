@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/check"
@@ -113,11 +114,35 @@ type op struct {
 	value  string
 }
 
-// drawOp draws a write for session s.
-func drawOp(g *rng, p *Params, s *session, step int) op {
+// largeKeys is how many registers hold large values (past the pool of
+// small writes).
+const largeKeys = 8
+
+// drawOp draws a write for session s. large counts the large values
+// drawn so far in the run (Params.LargeValueRate, LargeWritesMax).
+func drawOp(g *rng, p *Params, s *session, step int, large *int) op {
 	s.seq++
 	o := op{key: g.intn(p.KeysPerKind), member: g.intn(6), by: int64(g.between(-5, 10))}
 	o.value = fmt.Sprintf("v%d.%d.%d", s.id, s.seq, step)
+	if p.LargeValueRate > 0 && *large < LargeWritesMax && g.chance(p.LargeValueRate) {
+		*large++
+		size := p.ValueBytesMax
+		if !g.chance(0.15) {
+			size = g.between(LargeValuesMin, p.ValueBytesMax)
+		}
+		// Unique (the prefix) and large (the padding).
+		o.value += strings.Repeat(".", max(0, size-len(o.value)))
+		// A large value goes to a register of its own, past the pool
+		// small writes use, so large state accumulates (up to
+		// largeKeys × ValueBytesMax) instead of being overwritten; or,
+		// sometimes, to both keys of a pair: two values in one
+		// transaction, above limits.MaxTxnBytes when each is over half.
+		o.kind, o.key = opSet, p.KeysPerKind+g.intn(largeKeys)
+		if g.chance(0.3) {
+			o.kind, o.key = opPairTxn, g.intn(p.KeysPerKind)
+		}
+		return o
+	}
 	if g.chance(p.TxnRate) {
 		o.kind = opPairTxn
 		if g.chance(0.15) {

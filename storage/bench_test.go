@@ -80,7 +80,7 @@ func BenchmarkRawAppendFsync(b *testing.B) {
 func BenchmarkStoreOpenReplay(b *testing.B) {
 	const records = 200_000
 	dir := b.TempDir()
-	s, err := OpenStore(vfs.OS{}, dir, StoreOptions{Log: LogOptions{SegmentBytesMax: 8 << 20}})
+	s, err := OpenStore(vfs.OS{}, dir, StoreOptions{Log: LogOptions{MaxSegmentBytes: 8 << 20}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 // crashStoreOptions uses tiny segments so a short workload rolls over,
 // snapshots and trims many times.
-var crashStoreOptions = StoreOptions{Log: LogOptions{SegmentBytesMax: 160}}
+var crashStoreOptions = StoreOptions{Log: LogOptions{MaxSegmentBytes: 160}}
 
 func snapshotDataFor(index uint64) []byte { return []byte(fmt.Sprintf("state-after-%d", index)) }
 

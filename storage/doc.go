@@ -48,11 +48,11 @@
 //	+------------+------------------+------------------------+---------+
 //
 // CRC-32C is the Castagnoli polynomial. length is at most
-// LogOptions.RecordBytesMax; a larger value is "impossible". The header
+// LogOptions.MaxRecordBytes; a larger value is "impossible". The header
 // has its own checksum so that recovery can test any offset for a record
 // start in O(1), whatever length the bytes there claim. A segment is
 // started when the next record would take the active one past
-// LogOptions.SegmentBytesMax: the old segment is synced and closed, the
+// LogOptions.MaxSegmentBytes: the old segment is synced and closed, the
 // new one created, its header synced, and the directory synced, before
 // any record goes into it. So only the last segment can have a tail that
 // was never synced.
@@ -93,6 +93,15 @@
 // directory, then keeps the newest SnapshotOptions.Kept (default 2).
 // LoadSnapshot returns the newest one whose checks pass and reports the
 // others it passed over.
+//
+// # Identity
+//
+// A data directory records whose it is in IDENTITY (format in
+// identity.go): the node's name and cluster, written at its first start,
+// and the time an operator removed the node, once it learns it.
+// CheckIdentity refuses a directory reopened under another node name or
+// cluster with ErrIdentityMismatch, naming both, so a copied or mistyped
+// directory never passes for another node's history.
 //
 // # Failure
 //

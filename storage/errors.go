@@ -16,7 +16,7 @@ var (
 	// ErrClosed is returned by Log methods called after Close.
 	ErrClosed = errors.New("storage: log closed")
 	// ErrRecordTooLarge is returned by Log.Append for a payload above
-	// LogOptions.RecordBytesMax. It does not fail the log.
+	// LogOptions.MaxRecordBytes. It does not fail the log.
 	ErrRecordTooLarge = errors.New("storage: record too large")
 	// ErrCompacted is returned by Log.Iterate for a start index below the
 	// log's first index (removed by TruncateFront).

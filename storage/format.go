@@ -73,7 +73,7 @@ func appendRecord(dst, payload []byte) []byte {
 // recordHeaderAt checks the record header at data[off:] and returns the
 // payload length, or the reason it is not a valid header. It costs O(1)
 // whatever the length says.
-func recordHeaderAt(data []byte, off int, recordBytesMax int) (length int, reason string) {
+func recordHeaderAt(data []byte, off int, maxRecordBytes int) (length int, reason string) {
 	if len(data)-off < recordHeaderBytes {
 		return 0, "truncated record header"
 	}
@@ -81,7 +81,7 @@ func recordHeaderAt(data []byte, off int, recordBytesMax int) (length int, reaso
 		return 0, "header checksum mismatch"
 	}
 	n := binary.LittleEndian.Uint32(data[off:])
-	if uint64(n) > uint64(recordBytesMax) {
+	if uint64(n) > uint64(maxRecordBytes) {
 		return 0, fmt.Sprintf("impossible length %d", n)
 	}
 	if uint64(n) > uint64(len(data)-off-recordHeaderBytes) {
@@ -93,8 +93,8 @@ func recordHeaderAt(data []byte, off int, recordBytesMax int) (length int, reaso
 // recordAt decodes the record at data[off:]. It returns the payload
 // (aliasing data) and the offset just past the record, or the reason the
 // bytes there are not a valid record.
-func recordAt(data []byte, off int, recordBytesMax int) (payload []byte, next int, reason string) {
-	length, reason := recordHeaderAt(data, off, recordBytesMax)
+func recordAt(data []byte, off int, maxRecordBytes int) (payload []byte, next int, reason string) {
+	length, reason := recordHeaderAt(data, off, maxRecordBytes)
 	if reason != "" {
 		return nil, 0, reason
 	}
@@ -113,17 +113,17 @@ func recordAt(data []byte, off int, recordBytesMax int) (payload []byte, next in
 // cost a payload checksum, and those are bounded by the scanned size
 // plus scanBudgetBytes. Past the budget it answers true: when it cannot
 // tell cheaply, recovery refuses rather than guess that data is torn.
-func validRecordFrom(data []byte, from int, recordBytesMax int) bool {
+func validRecordFrom(data []byte, from int, maxRecordBytes int) bool {
 	budgetBytes := len(data) - from + scanBudgetBytes
 	for p := from; p+recordHeaderBytes <= len(data); p++ {
-		length, reason := recordHeaderAt(data, p, recordBytesMax)
+		length, reason := recordHeaderAt(data, p, maxRecordBytes)
 		if reason != "" {
 			continue
 		}
 		if budgetBytes -= length; budgetBytes < 0 {
 			return true
 		}
-		if _, _, reason := recordAt(data, p, recordBytesMax); reason == "" {
+		if _, _, reason := recordAt(data, p, maxRecordBytes); reason == "" {
 			return true
 		}
 	}
@@ -151,11 +151,11 @@ type segmentScan struct {
 // segment (last == true) a damaged tail with no valid record after it is
 // a torn write and is reported in the result; anything else that fails a
 // check is a *CorruptionError. fn's payload aliases data.
-func scanSegment(data []byte, name string, last bool, recordBytesMax int, fn func(index uint64, payload []byte) error) (segmentScan, error) {
+func scanSegment(data []byte, name string, last bool, maxRecordBytes int, fn func(index uint64, payload []byte) error) (segmentScan, error) {
 	var scan segmentScan
 	first, reason := decodeSegmentHeader(data)
 	if reason != "" {
-		if !last || validRecordFrom(data, 0, recordBytesMax) {
+		if !last || validRecordFrom(data, 0, maxRecordBytes) {
 			return scan, &CorruptionError{What: "segment header", File: name, OffsetBytes: 0, Reason: reason}
 		}
 		scan.headerTorn, scan.tornReason = true, reason
@@ -164,12 +164,12 @@ func scanSegment(data []byte, name string, last bool, recordBytesMax int, fn fun
 	scan.firstIndex = first
 	off := segmentHeaderBytes
 	for off < len(data) {
-		payload, next, reason := recordAt(data, off, recordBytesMax)
+		payload, next, reason := recordAt(data, off, maxRecordBytes)
 		if reason != "" {
 			if !last {
 				return scan, &CorruptionError{What: "record", File: name, OffsetBytes: int64(off), Reason: reason}
 			}
-			if validRecordFrom(data, off+1, recordBytesMax) {
+			if validRecordFrom(data, off+1, maxRecordBytes) {
 				return scan, &CorruptionError{What: "record", File: name, OffsetBytes: int64(off),
 					Reason: reason + " followed by valid records"}
 			}

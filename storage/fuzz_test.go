@@ -21,7 +21,7 @@ func validSegment(first uint64, n int) []byte {
 	return b
 }
 
-const fuzzRecordBytesMax = 1 << 10
+const fuzzMaxRecordBytes = 1 << 10
 
 // FuzzLogRecovery writes arbitrary bytes as the last segment of a log
 // (after a valid segment of 3 records when withPrefix is set) and opens
@@ -38,7 +38,7 @@ func FuzzLogRecovery(f *testing.F) {
 	f.Add([]byte{}, false)
 	f.Fuzz(func(t *testing.T, last []byte, withPrefix bool) {
 		m := vfs.NewMemFS()
-		opts := LogOptions{RecordBytesMax: fuzzRecordBytesMax, SegmentBytesMax: 1 << 16}
+		opts := LogOptions{MaxRecordBytes: fuzzMaxRecordBytes, MaxSegmentBytes: 1 << 16}
 		m.MkdirAll("/log")
 		first := uint64(1)
 		if withPrefix {

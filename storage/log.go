@@ -9,31 +9,34 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/spooksystems/spook/limits"
 	"github.com/spooksystems/spook/storage/vfs"
 )
 
 const (
-	// SegmentBytesMaxDefault is the default segment size: large enough
+	// DefaultMaxSegmentBytes is the default segment size: large enough
 	// that roll-over (an fsync, a create and a directory fsync) is rare,
 	// small enough that TruncateFront frees space soon after a snapshot.
-	SegmentBytesMaxDefault = 64 << 20
-	// RecordBytesMaxDefault is the default largest payload: far above a
-	// transaction batch, low enough that a garbled length field cannot
-	// make recovery allocate much.
-	RecordBytesMaxDefault = 16 << 20
-	// recordBytesMaxCeiling is the largest RecordBytesMax the 4-byte
+	DefaultMaxSegmentBytes = 64 << 20
+	// DefaultMaxRecordBytes is the default largest payload, the table's
+	// limits.MaxRecordBytes: it holds the largest record the replica
+	// emits (a maximal transaction, or one chunk of a repair), and is low
+	// enough that a garbled length field cannot make recovery allocate
+	// much. Append refuses a larger record with ErrRecordTooLarge.
+	DefaultMaxRecordBytes = limits.MaxRecordBytes
+	// maxRecordBytesCeiling is the largest MaxRecordBytes the 4-byte
 	// length field can express (kept below 2^31 so int is safe on 32-bit).
-	recordBytesMaxCeiling = 1<<31 - 1 - recordHeaderBytes
-	// segmentBytesMaxCeiling is the largest SegmentBytesMax accepted. A
+	maxRecordBytesCeiling = 1<<31 - 1 - recordHeaderBytes
+	// maxSegmentBytesCeiling is the largest MaxSegmentBytes accepted. A
 	// segment is read whole into memory at open, so this bounds that.
-	segmentBytesMaxCeiling = 1 << 30
-	// segmentBytesMin is the smallest SegmentBytesMax accepted: a header
+	maxSegmentBytesCeiling = 1 << 30
+	// minSegmentBytes is the smallest MaxSegmentBytes accepted: a header
 	// and a small record. Tests use tiny segments to exercise roll-over.
-	segmentBytesMin = segmentHeaderBytes + recordHeaderBytes + 1
-	// writeBufferBytesMax is how many bytes of appended records the log
+	minSegmentBytes = segmentHeaderBytes + recordHeaderBytes + 1
+	// maxWriteBufferBytes is how many bytes of appended records the log
 	// buffers before it writes them to the segment file without waiting
 	// for Sync. A single record larger than this is written at once.
-	writeBufferBytesMax = 256 << 10
+	maxWriteBufferBytes = 256 << 10
 	// segmentSuffix ends every segment file name; the name before it is
 	// the segment's first index in segmentNameDigits decimal digits.
 	segmentSuffix     = ".seg"
@@ -42,15 +45,15 @@ const (
 
 // LogOptions configures a Log. The zero value is valid.
 type LogOptions struct {
-	// SegmentBytesMax is the size at which the log starts a new segment
+	// MaxSegmentBytes is the size at which the log starts a new segment
 	// file, at most 1 GiB. A segment exceeds it only to hold a single
-	// record larger than it. Zero means SegmentBytesMaxDefault. It may
+	// record larger than it. Zero means DefaultMaxSegmentBytes. It may
 	// change between opens.
-	SegmentBytesMax int64
-	// RecordBytesMax is the largest payload Append accepts and recovery
-	// believes. Zero means RecordBytesMaxDefault. A log must be reopened
-	// with a RecordBytesMax at least as large as it was written with.
-	RecordBytesMax int
+	MaxSegmentBytes int64
+	// MaxRecordBytes is the largest payload Append accepts and recovery
+	// believes. Zero means DefaultMaxRecordBytes. A log must be reopened
+	// with a MaxRecordBytes at least as large as it was written with.
+	MaxRecordBytes int
 	// FirstIndex is the index of the first record of a log created empty
 	// (a node that starts from a snapshot at index i passes i+1). Ignored
 	// when the log already has segments. Zero means 1.
@@ -58,20 +61,20 @@ type LogOptions struct {
 }
 
 func (o *LogOptions) validate() error {
-	if o.SegmentBytesMax == 0 {
-		o.SegmentBytesMax = SegmentBytesMaxDefault
+	if o.MaxSegmentBytes == 0 {
+		o.MaxSegmentBytes = DefaultMaxSegmentBytes
 	}
-	if o.RecordBytesMax == 0 {
-		o.RecordBytesMax = RecordBytesMaxDefault
+	if o.MaxRecordBytes == 0 {
+		o.MaxRecordBytes = DefaultMaxRecordBytes
 	}
 	if o.FirstIndex == 0 {
 		o.FirstIndex = 1
 	}
 	switch {
-	case o.SegmentBytesMax < segmentBytesMin || o.SegmentBytesMax > segmentBytesMaxCeiling:
-		return fmt.Errorf("%w: SegmentBytesMax %d outside %d..%d", ErrOptions, o.SegmentBytesMax, segmentBytesMin, segmentBytesMaxCeiling)
-	case o.RecordBytesMax < 0 || o.RecordBytesMax > recordBytesMaxCeiling:
-		return fmt.Errorf("%w: RecordBytesMax %d outside 1..%d", ErrOptions, o.RecordBytesMax, recordBytesMaxCeiling)
+	case o.MaxSegmentBytes < minSegmentBytes || o.MaxSegmentBytes > maxSegmentBytesCeiling:
+		return fmt.Errorf("%w: MaxSegmentBytes %d outside %d..%d", ErrOptions, o.MaxSegmentBytes, minSegmentBytes, maxSegmentBytesCeiling)
+	case o.MaxRecordBytes < 0 || o.MaxRecordBytes > maxRecordBytesCeiling:
+		return fmt.Errorf("%w: MaxRecordBytes %d outside 1..%d", ErrOptions, o.MaxRecordBytes, maxRecordBytesCeiling)
 	}
 	return nil
 }
@@ -191,7 +194,7 @@ func (l *Log) recover() error {
 	// One buffer, as large as the largest segment, serves every read;
 	// it is dropped when recovery ends rather than kept for the log's life.
 	var buf []byte
-	limitBytes := l.segmentFileBytesMax()
+	limitBytes := l.maxSegmentFileBytes()
 	for i := 0; i < len(segs); i++ {
 		seg := &segs[i]
 		last := i == len(segs)-1
@@ -200,7 +203,7 @@ func (l *Log) recover() error {
 			return err
 		}
 		buf = data[:0]
-		scan, err := scanSegment(data, seg.name, last, l.opts.RecordBytesMax, nil)
+		scan, err := scanSegment(data, seg.name, last, l.opts.MaxRecordBytes, nil)
 		if err != nil {
 			return err
 		}
@@ -310,13 +313,13 @@ func (l *Log) createSegment(firstIndex uint64) error {
 	return nil
 }
 
-// segmentFileBytesMax is the largest segment file the log reads into
+// maxSegmentFileBytes is the largest segment file the log reads into
 // memory: a full segment plus one record that overflowed it, where a full
-// segment is the larger of SegmentBytesMax and segmentBytesMaxCeiling, so
-// that lowering SegmentBytesMax between opens never makes old, larger
+// segment is the larger of MaxSegmentBytes and maxSegmentBytesCeiling, so
+// that lowering MaxSegmentBytes between opens never makes old, larger
 // segments unreadable.
-func (l *Log) segmentFileBytesMax() int64 {
-	return max(l.opts.SegmentBytesMax, segmentBytesMaxCeiling) + recordHeaderBytes + int64(l.opts.RecordBytesMax)
+func (l *Log) maxSegmentFileBytes() int64 {
+	return max(l.opts.MaxSegmentBytes, maxSegmentBytesCeiling) + recordHeaderBytes + int64(l.opts.MaxRecordBytes)
 }
 
 // Recovery reports what OpenLog repaired.
@@ -355,10 +358,10 @@ func (l *Log) flush() error {
 // Append adds a record holding payload and returns its index. The record
 // is buffered or written but not durable until a Sync returns after it.
 // payload is copied; the caller may reuse it. A payload above
-// RecordBytesMax returns ErrRecordTooLarge and leaves the log usable.
+// MaxRecordBytes returns ErrRecordTooLarge and leaves the log usable.
 func (l *Log) Append(payload []byte) (uint64, error) {
-	if len(payload) > l.opts.RecordBytesMax {
-		return 0, fmt.Errorf("%w: %d bytes > %d", ErrRecordTooLarge, len(payload), l.opts.RecordBytesMax)
+	if len(payload) > l.opts.MaxRecordBytes {
+		return 0, fmt.Errorf("%w: %d bytes > %d", ErrRecordTooLarge, len(payload), l.opts.MaxRecordBytes)
 	}
 	recordBytes := int64(recordHeaderBytes + len(payload))
 	l.mu.Lock()
@@ -367,7 +370,7 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 		return 0, err
 	}
 	tail := &l.segments[len(l.segments)-1]
-	if tail.records > 0 && tail.sizeBytes+recordBytes > l.opts.SegmentBytesMax {
+	if tail.records > 0 && tail.sizeBytes+recordBytes > l.opts.MaxSegmentBytes {
 		// Roll over. Take syncMu (lock order: syncMu, then mu) so no
 		// Sync is using the file we are about to close.
 		l.mu.Unlock()
@@ -376,7 +379,7 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 		err := l.usable()
 		if err == nil {
 			tail = &l.segments[len(l.segments)-1]
-			if tail.records > 0 && tail.sizeBytes+recordBytes > l.opts.SegmentBytesMax {
+			if tail.records > 0 && tail.sizeBytes+recordBytes > l.opts.MaxSegmentBytes {
 				err = l.roll()
 			}
 		}
@@ -392,7 +395,7 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 	tail.records++
 	tail.sizeBytes += recordBytes
 	l.lastIndex++
-	if len(l.buf) >= writeBufferBytesMax {
+	if len(l.buf) >= maxWriteBufferBytes {
 		if err := l.flush(); err != nil {
 			return 0, err
 		}
@@ -539,7 +542,7 @@ func (l *Log) Iterate(from uint64, fn func(index uint64, payload []byte) error) 
 		return err
 	}
 	var buf []byte // reused across segments, dropped on return
-	limitBytes := l.segmentFileBytesMax()
+	limitBytes := l.maxSegmentFileBytes()
 	for _, seg := range l.segments {
 		if seg.records == 0 || seg.firstIndex+seg.records <= from {
 			continue
@@ -554,7 +557,7 @@ func (l *Log) Iterate(from uint64, fn func(index uint64, payload []byte) error) 
 				Reason: fmt.Sprintf("shorter than the %d bytes written", seg.sizeBytes)}
 		}
 		data = data[:seg.sizeBytes]
-		scan, err := scanSegment(data, seg.name, false, l.opts.RecordBytesMax, func(index uint64, payload []byte) error {
+		scan, err := scanSegment(data, seg.name, false, l.opts.MaxRecordBytes, func(index uint64, payload []byte) error {
 			if index < from {
 				return nil
 			}

@@ -60,7 +60,7 @@ func filesystems(t *testing.T) map[string]struct {
 func TestLogAppendReopen(t *testing.T) {
 	for name, env := range filesystems(t) {
 		t.Run(name, func(t *testing.T) {
-			opts := LogOptions{SegmentBytesMax: 200}
+			opts := LogOptions{MaxSegmentBytes: 200}
 			l, err := OpenLog(env.fs, env.dir, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -131,7 +131,7 @@ func TestLogAppendReopen(t *testing.T) {
 }
 
 func TestLogTruncateFrontEverythingButActive(t *testing.T) {
-	l, err := OpenLog(vfs.NewMemFS(), "/log", LogOptions{SegmentBytesMax: 100})
+	l, err := OpenLog(vfs.NewMemFS(), "/log", LogOptions{MaxSegmentBytes: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestLogFirstIndexOption(t *testing.T) {
 }
 
 func TestLogRecordLimits(t *testing.T) {
-	l, err := OpenLog(vfs.NewMemFS(), "/log", LogOptions{RecordBytesMax: 10, SegmentBytesMax: 64})
+	l, err := OpenLog(vfs.NewMemFS(), "/log", LogOptions{MaxRecordBytes: 10, MaxSegmentBytes: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestLogRecordLimits(t *testing.T) {
 	if _, err := l.Append(nil); err != nil {
 		t.Fatalf("empty record: %v", err)
 	}
-	for _, bad := range []LogOptions{{SegmentBytesMax: 10}, {RecordBytesMax: -1}, {RecordBytesMax: 1 << 31}} {
+	for _, bad := range []LogOptions{{MaxSegmentBytes: 10}, {MaxRecordBytes: -1}, {MaxRecordBytes: 1 << 31}} {
 		if _, err := OpenLog(vfs.NewMemFS(), "/log", bad); !errors.Is(err, ErrOptions) {
 			t.Errorf("options %+v: %v", bad, err)
 		}
@@ -214,7 +214,7 @@ func TestLogStickyError(t *testing.T) {
 }
 
 func TestLogConcurrentAppendSync(t *testing.T) {
-	l, err := OpenLog(vfs.NewMemFS(), "/log", LogOptions{SegmentBytesMax: 300})
+	l, err := OpenLog(vfs.NewMemFS(), "/log", LogOptions{MaxSegmentBytes: 300})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestLogConcurrentAppendSync(t *testing.T) {
 
 func TestLogIterateDetectsDamageAfterOpen(t *testing.T) {
 	m := vfs.NewMemFS()
-	l, err := OpenLog(m, "/log", LogOptions{SegmentBytesMax: 256})
+	l, err := OpenLog(m, "/log", LogOptions{MaxSegmentBytes: 256})
 	if err != nil {
 		t.Fatal(err)
 	}

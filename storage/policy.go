@@ -9,10 +9,15 @@ import "fmt"
 type SyncPolicy uint8
 
 const (
-	// SyncBatch (the default) acknowledges a write after the Sync that
-	// covers it; the driver groups every record appended within one sync
-	// window into one Sync (group commit). An acknowledged write survives
-	// a power loss; latency is one fsync plus up to one window.
+	// SyncBatch (the default) acknowledges a write at once, when it is
+	// applied in memory, and fsyncs in group commits: the driver calls
+	// Sync for every record appended since the previous Sync as soon as
+	// that one ends, and no message about a record (the transaction, or
+	// an applied vector that includes it) leaves the node before the Sync
+	// that covers it. A process crash or power loss can lose the writes
+	// acknowledged since the last completed Sync (typically the last few
+	// milliseconds), but never one a peer has seen, so a lost write is
+	// lost everywhere and its dot is never reused for other content.
 	SyncBatch SyncPolicy = iota
 	// SyncAlways acknowledges a write after a Sync issued for it before
 	// any later write is acknowledged: one fsync per write batch of a

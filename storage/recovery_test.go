@@ -16,9 +16,9 @@ func writeLog(t *testing.T, m *vfs.MemFS, n uint64) []string {
 	return writeLogSegments(t, m, n, 256)
 }
 
-func writeLogSegments(t *testing.T, m *vfs.MemFS, n uint64, segmentBytesMax int64) []string {
+func writeLogSegments(t *testing.T, m *vfs.MemFS, n uint64, maxSegmentBytes int64) []string {
 	t.Helper()
-	l, err := OpenLog(m, "/log", LogOptions{SegmentBytesMax: segmentBytesMax})
+	l, err := OpenLog(m, "/log", LogOptions{MaxSegmentBytes: maxSegmentBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,17 +77,17 @@ func TestRecoveryRefusesCorruptMiddle(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m := vfs.NewMemFS()
-			segmentBytesMax := int64(256)
+			maxSegmentBytes := int64(256)
 			if strings.Contains(c.name, "only segment") {
-				segmentBytesMax = 1 << 20
+				maxSegmentBytes = 1 << 20
 			}
-			segs := writeLogSegments(t, m, 60, segmentBytesMax)
+			segs := writeLogSegments(t, m, 60, maxSegmentBytes)
 			target := c.segment(segs)
 			b := readAll(t, m, target)
 			off := c.offset(b)
 			b[off] ^= 0x80
 			rewrite(t, m, target, b)
-			_, err := OpenLog(m, "/log", LogOptions{SegmentBytesMax: segmentBytesMax})
+			_, err := OpenLog(m, "/log", LogOptions{MaxSegmentBytes: maxSegmentBytes})
 			var corrupt *CorruptionError
 			if !errors.Is(err, ErrCorrupt) || !errors.As(err, &corrupt) {
 				t.Fatalf("OpenLog: %v, want ErrCorrupt", err)
@@ -129,7 +129,7 @@ func TestRecoveryTruncatesTornTail(t *testing.T) {
 			orig := readAll(t, m, last)
 			damaged := tc.damage(append([]byte(nil), orig...))
 			rewrite(t, m, last, damaged)
-			l, err := OpenLog(m, "/log", LogOptions{SegmentBytesMax: 256})
+			l, err := OpenLog(m, "/log", LogOptions{MaxSegmentBytes: 256})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func TestRecoveryTruncatesTornTail(t *testing.T) {
 			if n := len(readAll(t, m.Crash(1), last)); n > len(orig) {
 				t.Fatalf("the cut was not synced: %d bytes after a crash", n)
 			}
-			l, err = OpenLog(m, "/log", LogOptions{SegmentBytesMax: 256})
+			l, err = OpenLog(m, "/log", LogOptions{MaxSegmentBytes: 256})
 			if err != nil || l.Recovery() != (RecoveryReport{}) {
 				t.Fatalf("second open: %v %+v", err, l.Recovery())
 			}
@@ -159,9 +159,9 @@ func TestRecoveryTruncatesTornTail(t *testing.T) {
 func TestRecoveryRefusesLengthAboveLimit(t *testing.T) {
 	m := vfs.NewMemFS()
 	writeLog(t, m, 10)
-	_, err := OpenLog(m, "/log", LogOptions{SegmentBytesMax: 256, RecordBytesMax: 5})
+	_, err := OpenLog(m, "/log", LogOptions{MaxSegmentBytes: 256, MaxRecordBytes: 5})
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "impossible length") {
-		t.Fatalf("reopen with a smaller RecordBytesMax: %v", err)
+		t.Fatalf("reopen with a smaller MaxRecordBytes: %v", err)
 	}
 }
 
@@ -191,7 +191,7 @@ func TestRecoveryRemovesTornHeaderSegment(t *testing.T) {
 	m := vfs.NewMemFS()
 	writeLog(t, m, 30)
 	rewrite(t, m, "/log/"+segmentName(31), []byte("spookl"))
-	l, err := OpenLog(m, "/log", LogOptions{SegmentBytesMax: 256})
+	l, err := OpenLog(m, "/log", LogOptions{MaxSegmentBytes: 256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestRecoveryRefusesGap(t *testing.T) {
 	if err := m.Remove(segs[2]); err != nil {
 		t.Fatal(err)
 	}
-	_, err := OpenLog(m, "/log", LogOptions{SegmentBytesMax: 256})
+	_, err := OpenLog(m, "/log", LogOptions{MaxSegmentBytes: 256})
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), segs[3]) {
 		t.Fatalf("OpenLog with a missing segment: %v", err)
 	}

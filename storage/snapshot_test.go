@@ -129,7 +129,7 @@ func TestStore(t *testing.T) {
 	for name, env := range filesystems(t) {
 		t.Run(name, func(t *testing.T) {
 			dir := path.Dir(env.dir)
-			opts := StoreOptions{Log: LogOptions{SegmentBytesMax: 200}}
+			opts := StoreOptions{Log: LogOptions{MaxSegmentBytes: 200}}
 			s, err := OpenStore(env.fs, dir, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -213,7 +213,7 @@ func TestStore(t *testing.T) {
 
 func TestStoreRefusesLogAfterMissingSnapshot(t *testing.T) {
 	m := vfs.NewMemFS()
-	s, err := OpenStore(m, "/d", StoreOptions{Log: LogOptions{SegmentBytesMax: 100}, Snapshot: SnapshotOptions{Kept: 1}})
+	s, err := OpenStore(m, "/d", StoreOptions{Log: LogOptions{MaxSegmentBytes: 100}, Snapshot: SnapshotOptions{Kept: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}

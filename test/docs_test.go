@@ -208,7 +208,7 @@ func TestDocsRunnable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-process test skipped in -short mode")
 	}
-	for _, tool := range []string{"bash", "curl", "redis-cli", "jq"} {
+	for _, tool := range []string{"bash", "curl", "redis-cli", "jq", "openssl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed; the documented blocks use it (.ci/run installs it)", tool)
 		}

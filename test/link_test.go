@@ -21,9 +21,12 @@ func TestStdioLinkJoinsTwoNodes(t *testing.T) {
 	}
 	a, b := freePort(t), freePort(t)
 	peers := "--peers=a=127.0.0.1:1,b=127.0.0.1:2"
-	pa := startSpookd(t, a, "--node-id", "a", "--advertise", "127.0.0.1:1", peers, "--tick", "20ms", "--log-level", "warn")
+	// The nodes prove the cluster key to each other end to end, through
+	// the bridges, which hold no key.
+	key := "--cluster-key-file=" + writeClusterKey(t, t.TempDir(), "cluster.key")
+	pa := startSpookd(t, a, "--node-id", "a", "--advertise", "127.0.0.1:1", peers, key, "--tick", "20ms", "--log-level", "warn")
 	defer pa.kill()
-	pb := startSpookd(t, b, "--node-id", "b", "--advertise", "127.0.0.1:2", peers, "--tick", "20ms", "--log-level", "warn")
+	pb := startSpookd(t, b, "--node-id", "b", "--advertise", "127.0.0.1:2", peers, key, "--tick", "20ms", "--log-level", "warn")
 	defer pb.kill()
 
 	// Two pipes, crossed: bridge A's stdout feeds bridge B's stdin and back.

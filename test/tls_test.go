@@ -53,11 +53,12 @@ func TestThreeNodesOverMutualTLS(t *testing.T) {
 		}
 	}
 	run("certs", "init", "--dir", dir)
-	for _, n := range []string{"n1", "n2", "n3", "n4", "client"} {
+	for _, n := range []string{"n1", "n2", "n3", "n4"} {
 		run("certs", "node", n, "--dir", dir)
 	}
+	run("certs", "client", "client", "--dir", dir)
 	run("certs", "init", "--dir", rogueDir)
-	run("certs", "node", "client", "--dir", rogueDir)
+	run("certs", "client", "client", "--dir", rogueDir)
 	if info, err := os.Stat(filepath.Join(dir, "ca.key")); err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("ca.key mode: %v, %v", info.Mode(), err)
 	}

@@ -20,9 +20,10 @@ func TestWebSocketLink(t *testing.T) {
 	a, b := freePort(t), freePort(t)
 	bURL := "ws://" + b + "/v1/peer"
 	peers := fmt.Sprintf("--peers=a=%s,b=%s", a, bURL)
-	pa := startSpookd(t, a, "--node-id", "a", peers, "--tick", "20ms", "--log-level", "debug")
+	key := "--cluster-key-file=" + writeClusterKey(t, t.TempDir(), "cluster.key")
+	pa := startSpookd(t, a, "--node-id", "a", peers, key, "--tick", "20ms", "--log-level", "debug")
 	defer pa.kill()
-	pb := startSpookd(t, b, "--node-id", "b", "--advertise", bURL, peers, "--tick", "20ms", "--log-level", "debug")
+	pb := startSpookd(t, b, "--node-id", "b", "--advertise", bURL, peers, key, "--tick", "20ms", "--log-level", "debug")
 	defer pb.kill()
 	ctx := context.Background()
 	ca := redis.NewClient(&redis.Options{Addr: a, Protocol: 2})

@@ -31,9 +31,14 @@
 // client certificate; RESP and HTTP clients may or may not, per the TLS
 // config. MuxConfig.Prefixes adds node-to-node protocols by their first
 // bytes, each with its own listener. MuxConfig.RequireTLS refuses
-// plaintext with a reason the client understands. Every wait is bounded (MuxConfig.PeekTimeout), the number
-// of connections being sniffed is bounded (MaxPending) and Close stops
-// every goroutine the Mux started.
+// plaintext with a reason the client understands. A connection may stay
+// silent before its first byte (client pools open connections ahead of
+// use); from its first byte, classification and a TLS handshake are
+// bounded by MuxConfig.PeekTimeout. MuxConfig.MaxConns bounds the
+// connections open through the Mux, with MuxConfig.PeerReserve of them
+// kept for peers; a failed Accept backs off and retries (Mux.Err reports
+// the error that ended Serve). Close stops every goroutine the Mux
+// started.
 //
 // Concurrency: Dialers, Mux and its listeners, and WSHandler are safe for
 // concurrent use. A Link is for one reader and one writer goroutine.

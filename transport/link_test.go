@@ -323,11 +323,13 @@ func TestClusterMismatchOverTLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	d := &TLSDialer{Dialer: TCP, Config: testPKI.a.ClientConfig("b")}
+	// The admission proofs bind the cluster id: the initiator finds the
+	// responder's proof wrong and refuses before either sends a Hello.
 	_, err = Open(ctx, d, ln.Addr().String(), wireConfig("a", "cluster-2"))
-	if !errors.Is(err, wire.ErrClusterMismatch) || !errors.Is(err, wire.ErrPeerRefused) {
+	if !errors.Is(err, wire.ErrAdmission) || errors.Is(err, wire.ErrPeerRefused) {
 		t.Fatalf("initiator: %v", err)
 	}
-	if r := <-accepted; !errors.Is(r.err, wire.ErrClusterMismatch) || r.link != nil {
+	if r := <-accepted; !errors.Is(r.err, wire.ErrAdmission) || !errors.Is(r.err, wire.ErrPeerRefused) || r.link != nil {
 		t.Fatalf("responder: %v", r.err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spooksystems/spook/wire"
@@ -18,16 +19,13 @@ import (
 
 // Mux limits and defaults.
 const (
-	// DefaultPeekTimeout bounds how long a new connection may take to
-	// send its first bytes and, for TLS, to finish the TLS handshake and
-	// send its first inner bytes. Slow or silent connections are closed.
+	// DefaultPeekTimeout bounds how long a connection that has sent its
+	// first byte may take to send the rest of what classifies it and, for
+	// TLS, to finish the TLS handshake and send its first inner bytes
+	// (again from the inner first byte). A connection that sends nothing
+	// is not timed: client pools open connections ahead of use, and Redis
+	// keeps them too. Silent connections are bounded by MuxConfig.MaxConns.
 	DefaultPeekTimeout = 5 * time.Second
-	// DefaultMaxPending bounds connections accepted but not yet routed.
-	// When it is reached the Mux stops accepting (the kernel's backlog
-	// holds further connections) until one is routed or closed, so a
-	// flood of silent connections costs at most this many goroutines and
-	// DefaultPeekTimeout each.
-	DefaultMaxPending = 256
 	// MaxMuxQueue is how many routed connections each of the Mux's
 	// listeners holds before Accept takes them. A connection that finds
 	// its queue full waits up to the peek timeout, then is closed.
@@ -36,6 +34,11 @@ const (
 	// a refusal, so the refusal is not lost to a TCP reset caused by
 	// closing a socket with unread input.
 	maxDrainBytes = 64 << 10
+	// minAcceptBackoff and maxAcceptBackoff bound the wait after a failed
+	// Accept (out of file descriptors, say): it starts at the minimum and
+	// doubles up to the maximum while Accept keeps failing, as net/http's.
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
 )
 
 // MuxConfig configures a Mux. The zero value serves plaintext only.
@@ -50,10 +53,28 @@ type MuxConfig struct {
 	// RequireTLS refuses plaintext connections with a reason each
 	// protocol understands (a wire refusal, a RESP error, an HTTP 400).
 	RequireTLS bool
+	// RequireClientCert refuses RESP connections through TLS without a
+	// verified client certificate (peers and Prefixes always need one).
+	// HTTP connections pass: their server checks per request
+	// (ClientCertMissing), so probes reach OpenProbePaths. See
+	// RelaxClientAuth.
+	RequireClientCert bool
 	// PeekTimeout: zero means DefaultPeekTimeout.
 	PeekTimeout time.Duration
-	// MaxPending: zero means DefaultMaxPending.
-	MaxPending int
+	// MaxConns bounds the connections open through the Mux: accepted and
+	// not yet closed, whether still being classified or handed out. A
+	// connection over it is closed at once, unread (counted as
+	// RefusedConnLimit). Zero means no bound. Set it below the process's
+	// file descriptor limit so accepting never fails for want of one.
+	MaxConns int
+	// PeerReserve is how many of MaxConns only peer links (and
+	// Prefixes protocols) may use. Client connections (RESP, HTTP, and
+	// connections not yet classified) are bounded by MaxConns minus
+	// PeerReserve; a connection accepted beyond that must classify as a
+	// peer within PeekTimeout of being accepted, and a client there is
+	// refused in its protocol ("-ERR max number of clients reached", HTTP
+	// 503). Zero means no reserve; it must be below MaxConns.
+	PeerReserve int
 	// Logger receives one line per refused connection; nil discards.
 	Logger *slog.Logger
 	// Prefixes are extra node-to-node protocols on the port, each routed
@@ -68,17 +89,16 @@ func (c *MuxConfig) validate() error {
 	if c.PeekTimeout == 0 {
 		c.PeekTimeout = DefaultPeekTimeout
 	}
-	if c.MaxPending == 0 {
-		c.MaxPending = DefaultMaxPending
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch {
 	case c.PeekTimeout < 0:
 		return fmt.Errorf("transport: MuxConfig.PeekTimeout %v", c.PeekTimeout)
-	case c.MaxPending < 0:
-		return fmt.Errorf("transport: MuxConfig.MaxPending %d", c.MaxPending)
+	case c.MaxConns < 0 || c.PeerReserve < 0 || c.MaxConns > 0 && c.PeerReserve >= c.MaxConns:
+		return fmt.Errorf("transport: MuxConfig.MaxConns %d, PeerReserve %d", c.MaxConns, c.PeerReserve)
+	case c.MaxConns == 0 && c.PeerReserve > 0:
+		return errors.New("transport: MuxConfig.PeerReserve without MaxConns")
 	case c.RequireTLS && c.TLS == nil:
 		return errors.New("transport: MuxConfig.RequireTLS without a TLS config")
 	}
@@ -103,6 +123,9 @@ type MuxStats struct {
 	PrefixRouted map[string]uint64
 	TLS          uint64            // connections that came through TLS
 	Refused      map[string]uint64 // by reason label
+	// Conns is how many connections are open through the Mux now
+	// (MaxConns); ClientConns how many of them are not peer links.
+	Conns, ClientConns int64
 }
 
 // Refusal reasons, the labels of MuxStats.Refused.
@@ -116,10 +139,13 @@ const (
 	RefusedPeek         = "peek_failed"
 	RefusedQueueFull    = "queue_full"
 	RefusedClosed       = "listener_closed"
+	RefusedConnLimit    = "conn_limit"   // MuxConfig.MaxConns reached: closed unread
+	RefusedClientLimit  = "client_limit" // a client in the PeerReserve
 )
 
 var refusalLabels = []string{RefusedUnknown, RefusedTLSRequired, RefusedNoTLS, RefusedTLSHandshake,
-	RefusedNoClientCert, RefusedNestedTLS, RefusedPeek, RefusedQueueFull, RefusedClosed}
+	RefusedNoClientCert, RefusedNestedTLS, RefusedPeek, RefusedQueueFull, RefusedClosed,
+	RefusedConnLimit, RefusedClientLimit}
 
 // Mux serves peers, RESP clients and HTTP clients on one listener. For
 // each accepted connection it reads the first bytes (Classify), terminates
@@ -146,15 +172,22 @@ type Mux struct {
 	// RouteTLS are nil).
 	listeners []*muxListener
 
-	pending chan struct{} // semaphore of MaxPending slots
-	done    chan struct{} // closed by Close
-	ctx     context.Context
-	cancel  context.CancelFunc
+	done   chan struct{} // closed by Close
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	closed  bool
 	unsniff map[net.Conn]struct{} // accepted, not yet routed: closed by Close
 	wg      sync.WaitGroup        // Serve and per-connection goroutines
+
+	// conns counts connections open through the Mux (MaxConns);
+	// clientConns those of them not routed to a peer or prefix route
+	// (MaxConns - PeerReserve). Both drop when a connection closes.
+	conns       atomic.Int64
+	clientConns atomic.Int64
+	// serveErr is the error that ended Serve, if any (Err).
+	serveErr atomic.Pointer[error]
 
 	routed   []atomic.Uint64 // indexed like listeners
 	tlsCount atomic.Uint64
@@ -170,7 +203,6 @@ func NewMux(l net.Listener, cfg MuxConfig) (*Mux, error) {
 	m := &Mux{
 		inner:   l,
 		cfg:     cfg,
-		pending: make(chan struct{}, cfg.MaxPending),
 		done:    make(chan struct{}),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -216,7 +248,7 @@ func (m *Mux) Addr() net.Addr { return m.inner.Addr() }
 
 // Stats is a snapshot of the Mux's counters.
 func (m *Mux) Stats() MuxStats {
-	s := MuxStats{TLS: m.tlsCount.Load(), Refused: make(map[string]uint64, len(m.refused)), PrefixRouted: make(map[string]uint64, len(m.cfg.Prefixes))}
+	s := MuxStats{TLS: m.tlsCount.Load(), Conns: m.conns.Load(), ClientConns: m.clientConns.Load(), Refused: make(map[string]uint64, len(m.refused)), PrefixRouted: make(map[string]uint64, len(m.cfg.Prefixes))}
 	for i := range s.Routed {
 		s.Routed[i] = m.routed[i].Load()
 	}
@@ -229,8 +261,13 @@ func (m *Mux) Stats() MuxStats {
 	return s
 }
 
-// Serve accepts and routes connections until Close, then returns nil; it
-// returns the wrapped listener's error if Accept fails otherwise.
+// Serve accepts and routes connections until Close, then returns nil.
+//
+// A failed Accept that can pass (out of file descriptors or memory, an
+// aborted connection, a timeout) is retried after a backoff that starts at
+// 5 ms and doubles to 1 s, logged once per run of failures; any other
+// error ends Serve, which returns it and keeps it for Err. The node must
+// then stop reporting ready: nobody can reach it any more.
 func (m *Mux) Serve() error {
 	m.mu.Lock()
 	if m.closed {
@@ -240,41 +277,94 @@ func (m *Mux) Serve() error {
 	m.wg.Add(1)
 	m.mu.Unlock()
 	defer m.wg.Done()
-	var tempDelay time.Duration
+	var backoff time.Duration
+	failures := 0
 	for {
-		select {
-		case m.pending <- struct{}{}:
-		case <-m.done:
-			return nil
-		}
 		c, err := m.inner.Accept()
 		if err != nil {
-			<-m.pending
 			select {
 			case <-m.done:
 				return nil
 			default:
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Transient (e.g. out of file descriptors): back off.
-				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
-				select {
-				case <-time.After(tempDelay):
-				case <-m.done:
-					return nil
-				}
-				continue
+			if !temporary(err) {
+				m.serveErr.Store(&err)
+				return err
 			}
-			return err
+			if failures == 0 {
+				m.cfg.Logger.Warn("single port: accept failing, backing off", "err", err)
+			}
+			failures++
+			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
+			select {
+			case <-time.After(backoff):
+			case <-m.done:
+				return nil
+			}
+			continue
 		}
-		tempDelay = 0
-		if !m.track(c) {
-			<-m.pending
-			c.Close()
-			return nil
+		if failures > 0 {
+			m.cfg.Logger.Info("single port: accepting again", "failed_accepts", failures)
 		}
-		go m.handle(c)
+		backoff, failures = 0, 0
+		m.admit(c)
+	}
+}
+
+// Err is the error that ended Serve, or nil while it serves or after
+// Close.
+func (m *Mux) Err() error {
+	if p := m.serveErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// temporary reports whether a failed Accept may succeed if retried: the
+// process or system is out of descriptors or buffers, or one connection
+// failed before it was accepted.
+func temporary(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN, syscall.EPROTO, syscall.EPERM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// admit counts a new connection against MaxConns and starts its
+// classification, or closes it at once over the limit. Within the
+// PeerReserve it must classify as a peer within PeekTimeout of now.
+func (m *Mux) admit(c net.Conn) {
+	if n := m.conns.Add(1); m.cfg.MaxConns > 0 && n > int64(m.cfg.MaxConns) {
+		m.conns.Add(-1)
+		m.refused[RefusedConnLimit].Add(1)
+		c.Close()
+		return
+	}
+	var first time.Time // no deadline for the first byte
+	if n := m.clientConns.Add(1); m.cfg.MaxConns > 0 && n > int64(m.cfg.MaxConns-m.cfg.PeerReserve) {
+		first = time.Now().Add(m.cfg.PeekTimeout)
+	}
+	if !m.track(c) {
+		m.release(true)
+		c.Close()
+		return
+	}
+	go m.handle(c, first)
+}
+
+// release uncounts a closed connection; client says whether it still
+// counted as a client.
+func (m *Mux) release(client bool) {
+	m.conns.Add(-1)
+	if client {
+		m.clientConns.Add(-1)
 	}
 }
 
@@ -297,47 +387,56 @@ func (m *Mux) untrack(c net.Conn) {
 	m.mu.Unlock()
 }
 
-// handle sniffs, maybe terminates TLS, and routes one connection.
-func (m *Mux) handle(raw net.Conn) {
+// handle sniffs, maybe terminates TLS, and routes one connection. first
+// is the deadline for its first byte (zero: none).
+func (m *Mux) handle(raw net.Conn, first time.Time) {
 	defer m.wg.Done()
-	routedConn, route, refusal := m.sniff(raw)
+	routedConn, route, refusal := m.sniff(raw, first)
 	m.untrack(raw)
-	<-m.pending
 	if refusal != "" {
 		raw.Close()
+		m.release(true)
 		return
 	}
+	client := route == RouteRESP || route == RouteHTTP
+	if !client {
+		m.clientConns.Add(-1)
+	}
+	routedConn.release = func() { m.release(client) }
 	m.routed[route].Add(1)
 	m.listeners[route].deliver(routedConn, m.cfg.PeekTimeout)
 }
 
 // sniff returns the connection to hand out and its route, or the label
 // of the refusal (having written the refusal and logged it).
-func (m *Mux) sniff(raw net.Conn) (net.Conn, Route, string) {
+func (m *Mux) sniff(raw net.Conn, first time.Time) (*prefixConn, Route, string) {
 	log := m.cfg.Logger.With("remote", raw.RemoteAddr().String())
-	deadline := time.Now().Add(m.cfg.PeekTimeout)
-	raw.SetDeadline(deadline)
-	route, prefix, err := peek(raw, m.cfg.Prefixes)
+	reserved := !first.IsZero()
+	route, prefix, err := peek(raw, m.cfg.Prefixes, first, m.cfg.PeekTimeout)
 	if err != nil {
 		log.Debug("single port: no protocol recognised before the connection failed", "err", err, "bytes", len(prefix))
 		return m.reject(RefusedPeek)
 	}
-	conn := net.Conn(&prefixConn{Conn: raw, prefix: prefix})
+	conn := &prefixConn{Conn: raw, prefix: prefix}
 	secure := false
 	if route == RouteTLS {
 		if m.cfg.TLS == nil {
 			log.Warn("single port: TLS connection refused: this node has no TLS config")
 			return m.reject(RefusedNoTLS)
 		}
-		ctx, cancel := context.WithDeadline(m.ctx, deadline)
+		// The handshake is bounded from the first byte; the inner first
+		// byte again waits without a deadline (unless in the reserve).
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.PeekTimeout)
+		raw.SetDeadline(time.Now().Add(m.cfg.PeekTimeout))
 		tc, err := ServerTLS(ctx, conn, m.cfg.TLS)
 		cancel()
 		if err != nil {
 			log.Warn("single port: TLS handshake failed", "err", err)
 			return m.reject(RefusedTLSHandshake)
 		}
+		raw.SetDeadline(time.Time{})
 		m.tlsCount.Add(1)
-		route, prefix, err = peek(tc, m.cfg.Prefixes)
+		route, prefix, err = peek(tc, m.cfg.Prefixes, first, m.cfg.PeekTimeout)
 		if err != nil {
 			log.Debug("single port: no protocol recognised inside TLS", "err", err, "bytes", len(prefix))
 			tc.Close()
@@ -355,10 +454,16 @@ func (m *Mux) sniff(raw net.Conn) (net.Conn, Route, string) {
 			m.refuse(tc, wire.ReasonPolicy, route, "peer links need a client certificate from the cluster CA")
 			return nil, 0, RefusedNoClientCert
 		}
+		if route == RouteRESP && m.cfg.RequireClientCert && len(tc.ConnectionState().VerifiedChains) == 0 {
+			log.Warn("single port: RESP client refused: no client certificate from the cluster CA")
+			m.reject(RefusedNoClientCert)
+			m.refuse(tc, 0, route, "this port requires a client certificate from the cluster CA")
+			return nil, 0, RefusedNoClientCert
+		}
 	}
 	switch {
 	case route == RouteNone:
-		log.Warn("single port: unrecognised protocol refused", "first_bytes", fmt.Sprintf("%q", prefix))
+		log.Warn("single port: unrecognised protocol refused", "first_bytes", fmt.Sprintf("%q", prefix[:min(len(prefix), 32)]))
 		m.reject(RefusedUnknown)
 		m.refuse(conn, 0, route, "")
 		return nil, 0, RefusedUnknown
@@ -367,6 +472,11 @@ func (m *Mux) sniff(raw net.Conn) (net.Conn, Route, string) {
 		m.reject(RefusedTLSRequired)
 		m.refuse(conn, wire.ReasonTLSRequired, route, "this port requires TLS")
 		return nil, 0, RefusedTLSRequired
+	case reserved && (route == RouteRESP || route == RouteHTTP):
+		log.Debug("single port: client refused: connections reserved for peers", "protocol", route.String())
+		m.reject(RefusedClientLimit)
+		m.refuse(conn, 0, route, "")
+		return nil, 0, RefusedClientLimit
 	}
 	raw.SetDeadline(time.Time{})
 	return conn, route, ""
@@ -374,7 +484,7 @@ func (m *Mux) sniff(raw net.Conn) (net.Conn, Route, string) {
 
 // reject counts a refusal. It is called before any refusal is written, so
 // a client that has read its refusal sees it counted.
-func (m *Mux) reject(label string) (net.Conn, Route, string) {
+func (m *Mux) reject(label string) (*prefixConn, Route, string) {
 	m.refused[label].Add(1)
 	return nil, 0, label
 }
@@ -387,10 +497,18 @@ func (m *Mux) refuse(c net.Conn, reason wire.Reason, route Route, text string) {
 	case RoutePeer:
 		wire.Refuse(c, reason, text)
 	case RouteRESP:
+		if text == "" {
+			io.WriteString(c, "-ERR max number of clients reached\r\n")
+			break
+		}
 		io.WriteString(c, "-ERR spook: "+text+"\r\n")
 	case RouteHTTP:
+		status := "400 Bad Request"
+		if text == "" {
+			status, text = "503 Service Unavailable", "too many connections"
+		}
 		body := "spook: " + text + "\n"
-		fmt.Fprintf(c, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		fmt.Fprintf(c, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", status, len(body), body)
 	default: // unrecognised, or a MuxConfig.Prefixes protocol
 		if text == "" {
 			text = "unrecognised protocol"

@@ -10,8 +10,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -164,7 +166,7 @@ func (s *singlePort) peer(t *testing.T, d Dialer) (*Link, acceptResult, error) {
 		case r := <-s.peers:
 			return nil, r, err
 		case <-time.After(10 * time.Second):
-			t.Fatal("no peer handshake result")
+			t.Fatalf("no peer handshake result (dial: %v) stats %+v", err, s.mux.Stats())
 		}
 	}
 	r := <-s.peers
@@ -359,13 +361,21 @@ func TestClassify(t *testing.T) {
 		{"*3\r\n", RouteRESP, false},
 		{"PING\r\n", RouteRESP, false},
 		{"ping\r\n", RouteRESP, false},
-		{"GET /x HTTP/1.1", RouteHTTP, false},
+		{"GET /x HTTP/1.1", RouteNone, true},
+		{"GET /x HTTP/1.1\r\n", RouteHTTP, false},
+		{"GET /x HTTP/1.0\n", RouteHTTP, false},
+		{"GET /x\r\n", RouteRESP, false},
+		{"GET /x y\r\n", RouteRESP, false},
+		{"GET /" + strings.Repeat("x", MaxPeekBytes), RouteHTTP, false},
+		{"\r\nPING\r\n", RouteRESP, false},
+		{"\n", RouteRESP, false},
+		{" PING", RouteRESP, false},
 		{"GET key", RouteRESP, false},
 		{"GET", RouteNone, true},
 		{"GET ", RouteNone, true},
-		{"POST /", RouteHTTP, false},
-		{"OPTIONS * HTTP/1.1", RouteHTTP, false},
-		{"DELETE /k", RouteHTTP, false},
+		{"POST /", RouteNone, true},
+		{"OPTIONS * HTTP/1.1\r\n", RouteHTTP, false},
+		{"DELETE /k HTTP/1.1\r\n", RouteHTTP, false},
 		{"P", RouteNone, true},
 		{"\x16\x03\x01", RouteTLS, false},
 		{"\x16", RouteNone, true},
@@ -388,6 +398,7 @@ func FuzzClassify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, more := Classify(b)
 		if more && len(b) >= MaxPeekBytes {
+			// Classify decides by MaxPeekBytes at the latest.
 			t.Fatalf("Classify wants more than MaxPeekBytes for %q", b)
 		}
 		if !more && len(b) > 0 {
@@ -503,5 +514,161 @@ func TestMuxExtraPrefix(t *testing.T) {
 	}
 	if st := m.Stats(); st.PrefixRouted[bridge] != 2 || st.Refused[RefusedNoClientCert] != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestMuxSilentConnectionWaits: a connection that sends nothing is not
+// closed at the peek timeout (pools open connections ahead of use); once
+// it speaks it is routed.
+func TestMuxSilentConnectionWaits(t *testing.T) {
+	s := newSinglePort(t, MuxConfig{PeekTimeout: 50 * time.Millisecond})
+	c := s.dial(t, nil)
+	time.Sleep(200 * time.Millisecond) // four peek timeouts
+	io.WriteString(c, "PING\r\n")
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "+PONG\r\n" {
+		t.Fatalf("after 200 ms of silence: %q %v", line, err)
+	}
+}
+
+// TestMuxPartialFirstLine: a connection that sends part of its first
+// line is closed at the peek timeout, and while it waits other clients
+// are served.
+func TestMuxPartialFirstLine(t *testing.T) {
+	s := newSinglePort(t, MuxConfig{PeekTimeout: 300 * time.Millisecond})
+	var partial []net.Conn
+	for range 50 {
+		c := s.dial(t, nil)
+		io.WriteString(c, "G")
+		partial = append(partial, c)
+	}
+	if got := s.resp(t, nil, "PING\r\n"); got != "+PONG\r\n" {
+		t.Fatalf("PING with 50 partial first lines held: %q", got)
+	}
+	for _, c := range partial {
+		if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("partial first line: read %d, %v; want EOF", n, err)
+		}
+	}
+	if got := s.mux.Stats().Refused[RefusedPeek]; got != 50 {
+		t.Fatalf("%d peek refusals, want 50", got)
+	}
+}
+
+// TestMuxMaxConns: clients fill MaxConns-PeerReserve; beyond that a
+// client is refused in its protocol while a peer still gets in; beyond
+// MaxConns a connection is closed unread; closing a connection frees its
+// place.
+func TestMuxMaxConns(t *testing.T) {
+	s := newSinglePort(t, MuxConfig{MaxConns: 4, PeerReserve: 2})
+	waitConns := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.mux.Stats().Conns != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("stats %+v, want %d conns", s.mux.Stats(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	a := s.dial(t, nil) // silent clients: the client share is full
+	b := s.dial(t, nil)
+	waitConns(2)
+	refused := s.dial(t, nil)
+	io.WriteString(refused, "PING\r\n")
+	if got, _ := bufio.NewReader(refused).ReadString('\n'); got != "-ERR max number of clients reached\r\n" {
+		t.Fatalf("client over the client share: %q", got)
+	}
+	refused.Close()
+	waitConns(2) // a refused connection is uncounted once its handler ends
+	if status, _ := s.get(t, nil, "/x"); status != http.StatusServiceUnavailable {
+		t.Fatalf("HTTP client over the client share: %d", status)
+	}
+	waitConns(2)
+	link, r, err := s.peer(t, TCP)
+	if err != nil || r.err != nil {
+		t.Fatalf("peer in the reserve: %v / %v", err, r.err)
+	}
+	defer closeBoth(link, r.link)
+	c := s.dial(t, nil) // the fourth: in the reserve, silent
+	waitConns(4)
+	d := s.dial(t, nil) // the fifth: over MaxConns
+	if n, err := d.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("a connection over MaxConns read %d bytes", n)
+	}
+	c.Close()
+	a.Close()
+	waitConns(2)
+	if got := s.resp(t, nil, "PING\r\n"); got != "+PONG\r\n" {
+		t.Fatalf("PING after a client left: %q", got)
+	}
+	b.Close()
+	st := s.mux.Stats()
+	if st.Refused[RefusedConnLimit] != 1 || st.Refused[RefusedClientLimit] != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// flakyListener fails Accept with errs in turn, then accepts.
+type flakyListener struct {
+	net.Listener
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if len(l.errs) > 0 {
+		err := l.errs[0]
+		l.errs = l.errs[1:]
+		l.mu.Unlock()
+		return nil, err
+	}
+	l.mu.Unlock()
+	return l.Listener.Accept()
+}
+
+// TestMuxAcceptBackoff: running out of descriptors makes Accept back off
+// and recover, not end Serve; another error ends Serve and stays in Err.
+func TestMuxAcceptBackoff(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	fl := &flakyListener{Listener: ln, errs: []error{emfile, emfile, emfile}}
+	m, err := NewMux(fl, MuxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- m.Serve() }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "PING\r\n")
+	rc, err := m.RESP().Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if m.Err() != nil {
+		t.Fatalf("Err after recovering: %v", m.Err())
+	}
+	m.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after Close: %v", err)
+	}
+
+	dead := errors.New("listener broke")
+	fl = &flakyListener{Listener: ln, errs: []error{dead}}
+	m, err = NewMux(fl, MuxConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Serve(); !errors.Is(err, dead) || !errors.Is(m.Err(), dead) {
+		t.Fatalf("Serve %v, Err %v; want %v", err, m.Err(), dead)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spooksystems/spook/wire"
 )
@@ -15,8 +17,8 @@ type Route uint8
 const (
 	RouteNone Route = iota // unrecognised: refused
 	RoutePeer              // starts with wire.Magic
-	RouteRESP              // '*' (a RESP array) or a letter (an inline command)
-	RouteHTTP              // an HTTP method, a space and '/' or '*'
+	RouteRESP              // '*' (a RESP array), or an inline command (a letter, CR, LF or space)
+	RouteHTTP              // an HTTP method, a space, '/' or '*', and a line ending in an HTTP version
 	RouteTLS               // a TLS handshake record: 0x16 0x03
 )
 
@@ -31,9 +33,12 @@ func (r Route) String() string {
 	return [...]string{"none", "peer", "resp", "http", "tls"}[r]
 }
 
-// MaxPeekBytes bounds how many bytes Classify may ask for: the longest
-// pattern is "OPTIONS *" (9 bytes); the magic is 7.
-const MaxPeekBytes = 16
+// MaxPeekBytes bounds how many bytes Classify looks at. Most connections
+// are decided by their first few bytes; a line that starts like an HTTP
+// request ("GET /x") is decided at its end, by whether it names an HTTP
+// version, so the bound is the longest request line told apart from an
+// inline Redis command. A longer line is taken for HTTP.
+const MaxPeekBytes = 4 << 10
 
 var httpMethods = [][]byte{
 	[]byte("GET "), []byte("HEAD "), []byte("POST "), []byte("PUT "), []byte("DELETE "),
@@ -41,14 +46,17 @@ var httpMethods = [][]byte{
 }
 
 // Classify decides the route of a connection from its first bytes. With
-// needMore it cannot decide yet and wants more bytes (never beyond
-// MaxPeekBytes). It is pure.
+// needMore it cannot decide yet and wants more bytes; it never looks past
+// MaxPeekBytes, so it decides at the latest there. It is pure, and a
+// decision holds whatever bytes follow.
 //
-// RESP inline commands and HTTP share method words ("GET key" is RESP,
-// "GET /path" is HTTP): the byte after the space decides, so an inline
-// RESP command whose first argument starts with '/' or '*' is taken for
-// HTTP. redis-cli and client libraries send arrays ('*'), never inline.
+// RESP inline commands and HTTP share method words. "GET key" is RESP at
+// once; "GET /x" is HTTP only if its line ends with an HTTP version
+// ("GET /x HTTP/1.1"), as Redis reads "GET /x" alone as an inline command.
+// Like Redis, a first line that is empty or starts with a space is an
+// inline command (Redis skips the empty line and the spaces).
 func Classify(prefix []byte) (route Route, needMore bool) {
+	prefix = prefix[:min(len(prefix), MaxPeekBytes)]
 	if len(prefix) == 0 {
 		return RouteNone, true
 	}
@@ -61,7 +69,7 @@ func Classify(prefix []byte) (route Route, needMore bool) {
 			return RouteTLS, false
 		}
 		return RouteNone, false
-	case b == '*':
+	case b == '*', b == '\r', b == '\n', b == ' ':
 		return RouteRESP, false
 	case b == wire.Magic[0] && len(prefix) < len(wire.Magic) && bytes.HasPrefix([]byte(wire.Magic), prefix):
 		return RouteNone, true
@@ -73,10 +81,10 @@ func Classify(prefix []byte) (route Route, needMore bool) {
 		case len(prefix) <= len(m) && bytes.HasPrefix(m, prefix):
 			return RouteNone, true // a method word so far: wait for what follows
 		case bytes.HasPrefix(prefix, m):
-			if next := prefix[len(m)]; next == '/' || next == '*' {
-				return RouteHTTP, false
+			if next := prefix[len(m)]; next != '/' && next != '*' {
+				return RouteRESP, false // "GET key": an inline command
 			}
-			return RouteRESP, false // "GET key": an inline command
+			return classifyRequestLine(prefix)
 		}
 	}
 	if b := prefix[0]; 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' {
@@ -84,6 +92,30 @@ func Classify(prefix []byte) (route Route, needMore bool) {
 	}
 	return RouteNone, false
 }
+
+// classifyRequestLine decides a first line that starts with a method, a
+// space and '/' or '*': HTTP if it ends with an HTTP version, RESP (an
+// inline command) if it ends without one, HTTP if it fills MaxPeekBytes
+// without ending.
+func classifyRequestLine(prefix []byte) (Route, bool) {
+	end := bytes.IndexByte(prefix, '\n')
+	if end < 0 {
+		if len(prefix) == MaxPeekBytes {
+			return RouteHTTP, false
+		}
+		return RouteNone, true
+	}
+	line := bytes.TrimSuffix(prefix[:end], []byte("\r"))
+	// " HTTP/d.d" at the end of the line.
+	const version = len(" HTTP/1.1")
+	if n := len(line); n >= version && bytes.HasPrefix(line[n-version:], []byte(" HTTP/")) &&
+		isDigit(line[n-3]) && line[n-2] == '.' && isDigit(line[n-1]) {
+		return RouteHTTP, false
+	}
+	return RouteRESP, false
+}
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 
 // classifyWith is Classify with extra prefixes checked first: the i-th
 // routes to routeExtra+i, and bytes that could still become one wait.
@@ -100,34 +132,60 @@ func classifyWith(prefixes []string, b []byte) (Route, bool) {
 }
 
 // peek reads from c until the classifier decides, the peek limit is
-// reached, or a read fails (the caller's deadline bounds it). The bytes
-// read are returned so they can be replayed.
-func peek(c net.Conn, prefixes []string) (Route, []byte, error) {
-	buf := make([]byte, MaxPeekBytes)
-	n := 0
+// reached, or a read fails. The bytes read are returned so they can be
+// replayed.
+//
+// Deadlines: until the first byte the read deadline is first (zero: none,
+// so a silent connection waits, as a pooled client connection may); from
+// the first byte on, the rest must come within timeout, so a partial first
+// line cannot hold the connection's goroutine for long.
+func peek(c net.Conn, prefixes []string, first time.Time, timeout time.Duration) (Route, []byte, error) {
+	c.SetReadDeadline(first)
+	// The buffer starts small, so a connection waiting for its first
+	// bytes holds little, and grows to MaxPeekBytes for long request lines.
+	buf := make([]byte, 0, 16)
 	for {
-		route, more := classifyWith(prefixes, buf[:n])
+		route, more := classifyWith(prefixes, buf)
 		if !more {
-			return route, buf[:n], nil
+			return route, buf, nil
 		}
-		if n == len(buf) {
-			return RouteNone, buf[:n], nil
+		if len(buf) == MaxPeekBytes {
+			return RouteNone, buf, nil
 		}
-		k, err := c.Read(buf[n:])
-		n += k
+		if len(buf) == cap(buf) {
+			buf = append(buf, make([]byte, min(cap(buf), MaxPeekBytes-cap(buf)))...)[:len(buf)]
+		}
+		k, err := c.Read(buf[len(buf):cap(buf)])
+		if len(buf) == 0 && k > 0 {
+			c.SetReadDeadline(time.Now().Add(timeout))
+		}
+		buf = buf[:len(buf)+k]
 		if err != nil {
-			if route, more := classifyWith(prefixes, buf[:n]); !more {
-				return route, buf[:n], nil
+			if route, more := classifyWith(prefixes, buf); !more {
+				return route, buf, nil
 			}
-			return RouteNone, buf[:n], err
+			return RouteNone, buf, err
 		}
 	}
 }
 
 // prefixConn replays bytes already read from Conn before reading more.
+// The Mux hands connections out as prefixConns whose release uncounts the
+// connection (MuxConfig.MaxConns) on its first Close.
 type prefixConn struct {
 	net.Conn
-	prefix []byte
+	prefix  []byte
+	release func() // nil, or called once by the first Close
+	closed  sync.Once
+}
+
+// Close closes the connection and, the first time, releases its place.
+func (c *prefixConn) Close() error {
+	err := c.Conn.Close()
+	if c.release != nil {
+		c.closed.Do(c.release)
+	}
+	return err
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {

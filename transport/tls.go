@@ -60,3 +60,35 @@ func tls13(cfg *tls.Config) *tls.Config {
 	cfg.MinVersion = tls.VersionTLS13
 	return cfg
 }
+
+// OpenProbePaths are the HTTP paths served to TLS clients without a
+// client certificate on a node that otherwise requires one: health and
+// readiness probes (Kubernetes), metrics (Prometheus), and the WebSocket
+// peer endpoint, whose links authenticate with TLS inside the link.
+var OpenProbePaths = []string{"/healthz", "/readyz", "/metrics", "/v1/peer"}
+
+// RelaxClientAuth prepares a server config that requires client
+// certificates (tls.RequireAndVerifyClientCert) for the single port,
+// where probes must reach OpenProbePaths without one: it returns a copy
+// that verifies a certificate if given (tls.VerifyClientCertIfGiven),
+// and true. The caller must then demand a verified certificate on every
+// other route: MuxConfig.RequireClientCert for peers and RESP, and
+// ClientCertMissing per HTTP request. Any other config is returned as is,
+// with false.
+func RelaxClientAuth(cfg *tls.Config) (*tls.Config, bool) {
+	if cfg == nil || cfg.ClientAuth != tls.RequireAndVerifyClientCert {
+		return cfg, false
+	}
+	cfg = cfg.Clone()
+	cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	return cfg, true
+}
+
+// ClientCertMissing reports whether c (a connection handed out by a Mux)
+// came through TLS without a verified client certificate. Plaintext
+// connections report false: whether they are allowed at all is
+// MuxConfig.RequireTLS's decision.
+func ClientCertMissing(c net.Conn) bool {
+	cs, ok := ConnectionState(c)
+	return ok && len(cs.VerifiedChains) == 0
+}

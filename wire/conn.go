@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+
+	"github.com/spooksystems/spook/limits"
 )
 
 // Magic opens both directions of every link. It is also what transport's
@@ -22,9 +24,11 @@ const (
 	TypeHelloReply Type = 2
 	TypeMessage    Type = 3
 	TypeClose      Type = 4
+	TypeChallenge  Type = 5 // version 2: a session nonce, and the responder's admission proof
+	TypeProof      Type = 6 // version 2: the initiator's admission proof
 
 	// typeLimit is one past the highest defined type.
-	typeLimit = 5
+	typeLimit = 7
 )
 
 func (t Type) String() string {
@@ -37,6 +41,10 @@ func (t Type) String() string {
 		return "Message"
 	case TypeClose:
 		return "Close"
+	case TypeChallenge:
+		return "Challenge"
+	case TypeProof:
+		return "Proof"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -44,10 +52,12 @@ func (t Type) String() string {
 // Limits.
 const (
 	// DefaultMaxFrameBytes is the default limit on a frame's length field
-	// (type + payload) after the handshake. The replica batches many
-	// transactions per frame; 16 MiB bounds the memory one frame can
-	// demand while leaving room for large values.
-	DefaultMaxFrameBytes = 16 << 20
+	// (type + payload) after the handshake: the table's
+	// limits.MaxFrameBytes (16 MiB), which holds the largest log record
+	// plus a message header, so any transaction a node accepts can be
+	// shipped. A frame above the receiver's limit is refused with
+	// ErrFrameTooLarge and closes the link.
+	DefaultMaxFrameBytes = limits.MaxFrameBytes
 	// MaxHandshakeFrameBytes is the limit on a frame's length during the
 	// handshake, before the peer is known: an unauthenticated peer cannot
 	// make us allocate more than this.
@@ -187,7 +197,7 @@ func (c *Conn) ReadFrame() (Type, []byte, error) {
 			return 0, nil, c.failRead(err)
 		}
 		return 0, nil, c.failReadQuiet(&CloseError{Reason: reason, Text: text})
-	case TypeHello, TypeHelloReply:
+	case TypeHello, TypeHelloReply, TypeChallenge, TypeProof:
 		return 0, nil, c.failRead(fmt.Errorf("%w: %s after handshake", ErrUnexpectedType, t))
 	}
 	// readFrame refuses undefined types already.

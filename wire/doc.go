@@ -44,9 +44,11 @@
 //
 // The checksum is integrity, not authenticity: CRC-32C detects corruption,
 // framing bugs, replays and splices by accident or by a careless middlebox,
-// but anyone who can write to the stream can compute it. Authenticity and
-// confidentiality come from TLS 1.3 with mutual certificate authentication,
-// which package transport runs underneath this package on every medium.
+// but anyone who can write to the stream can compute it. Admission comes
+// from the handshake's proof of the cluster key (below); authenticity and
+// confidentiality of the frames come from TLS 1.3 with mutual certificate
+// authentication, which package transport runs underneath this package on
+// every medium.
 //
 // # Frame types
 //
@@ -55,29 +57,68 @@
 //	              with a Reason code and text
 //	3 Message     replication payload, owned by package replica
 //	4 Close       orderly close with a Reason code and text
-//	5..255        reserved; a frame type unknown at the negotiated version
+//	5 Challenge   handshake (version 2): version range, session nonce and,
+//	              from the responder, its admission proof
+//	6 Proof       handshake (version 2): the initiator's admission proof
+//	7..255        reserved; a frame type unknown at the negotiated version
 //	              is an error (ErrUnknownType), so adding one is a version
 //	              bump
+//
+// # Versions
+//
+//	version  handshake                               frames
+//	1        Magic, Hello, HelloReply (no proof)     1-4
+//	2        Magic, Challenge, Proof, Hello, ...     1-6; admission proof
+//
+// This build speaks [MinVersion, MaxVersion] = [2, 2]. A version 1 node
+// opens with a Hello and is refused with no_common_version before it
+// learns anything about this node.
 //
 // # Handshake
 //
 // The dialing side is the Initiator, the accepting side the Responder.
 // Roles are fixed so the handshake works over unbuffered streams such as
-// net.Pipe: no step needs both ends writing at once.
+// net.Pipe: no step needs both ends writing at once. The responder faces
+// strangers, so it says nothing identifying before the initiator has
+// proven it holds the cluster key:
 //
 //	Initiator                              Responder
-//	Magic, Hello(I)            ───────►
-//	                                       check Hello(I)
-//	                           ◄───────    Magic, Hello(R), HelloReply(accept v)
-//	                                   or  Magic, HelloReply(refuse reason)
+//	Magic, Challenge(nI)       ───────►
+//	                           ◄───────    Magic, Challenge(nR, proofR)
+//	check proofR
+//	Proof(proofI), Hello(I)    ───────►
+//	or HelloReply(refuse admission)
+//	                                       check proofI, then Hello(I)
+//	                           ◄───────    Hello(R), HelloReply(accept v)
+//	                                   or  HelloReply(refuse reason)
 //	check Hello(R) and v
 //	HelloReply(accept v)       ───────►
 //	or HelloReply(refuse reason)
 //
-// Each side checks: the cluster ids are equal (ErrClusterMismatch), the
-// version ranges overlap (ErrNoCommonVersion; the chosen version is the
-// highest both support), the node ids differ (ErrSameNode), and the
-// caller's Config.Accept policy. A refusal is sent to the peer where the
+// A proof is HMAC-SHA256 keyed by the cluster key (Config.ClusterKey)
+// over a fixed label, the prover's role byte, nI, nR and the cluster id.
+// The key itself is never sent; the fresh nonce of the other side makes a
+// recorded proof useless in a new session (replay), the role byte keeps
+// the responder's proof from being reflected back as the initiator's, and
+// the cluster id keeps two clusters that share a key apart. A cluster
+// without a key proves with the empty key: that binds only the cluster
+// id and admits anyone who knows it, so such a cluster must admit peers
+// by TLS client certificate instead (package transport, and the node's
+// Accept policy, which binds the certificate to the Hello's node). A
+// stranger without the key learns the version range and a random nonce,
+// nothing more; the refusal it gets names neither the node nor the
+// cluster. Each Hello's nonce must equal its sender's Challenge nonce.
+//
+// The proof admits a peer; it does not protect the frames that follow.
+// On a network where someone can rewrite the stream, use TLS, which
+// package transport runs underneath this package on every medium.
+//
+// Each side checks: the proofs verify (ErrAdmission), the cluster ids are
+// equal (ErrClusterMismatch), the version ranges overlap
+// (ErrNoCommonVersion; the chosen version is the highest both support),
+// the node ids differ (ErrSameNode), and the caller's Config.Accept
+// policy (ErrPolicy, or the sentinel it chose, such as ErrRemoved for a
+// node an operator removed). A refusal is sent to the peer where the
 // stream allows it, so both logs show the same reason; a peer's refusal is
 // returned as a *RefusalError that matches both ErrPeerRefused and the
 // sentinel of its reason under errors.Is. Hello fields are append-only: a
@@ -89,8 +130,8 @@
 //
 // # Use
 //
-//	conn, err := wire.Handshake(stream, wire.Initiator, wire.Config{Local: hello})
-//	if err != nil { ... }            // errors.Is(err, wire.ErrClusterMismatch), ...
+//	conn, err := wire.Handshake(stream, wire.Initiator, wire.Config{Local: hello, ClusterKey: key})
+//	if err != nil { ... }            // errors.Is(err, wire.ErrAdmission), ...
 //	conn.WriteFrame(wire.TypeMessage, payload)
 //	conn.Flush()
 //	t, payload, err := conn.ReadFrame() // payload valid until the next ReadFrame

@@ -40,6 +40,15 @@ var (
 	// ErrPolicy is returned by Handshake when Config.Accept refused the
 	// peer; it wraps the policy's own error.
 	ErrPolicy = errors.New("wire: refused by policy")
+	// ErrAdmission is returned by Handshake when the peer's admission
+	// proof does not verify: it holds another cluster key (or none where
+	// we have one), or is in another cluster. Nothing identifying has
+	// been sent to such a peer.
+	ErrAdmission = errors.New("wire: admission refused")
+	// ErrRemoved is the reason a member gives to a node an operator
+	// removed from the cluster: refused at the handshake, or closed. The
+	// text says when (see RemovedText).
+	ErrRemoved = errors.New("wire: node was removed from the cluster")
 	// ErrTLSRequired is the reason a node that accepts only TLS gives to a
 	// plaintext peer (sent by transport's Mux through Refuse).
 	ErrTLSRequired = errors.New("wire: TLS required")
@@ -75,6 +84,8 @@ const (
 	ReasonShutdown        Reason = 10
 	ReasonUnexpectedType  Reason = 11
 	ReasonUnknownType     Reason = 12
+	ReasonAdmission       Reason = 13
+	ReasonRemoved         Reason = 14
 
 	// reasonCount bounds the Counters arrays; a received code at or above
 	// it (from a newer peer) is counted as ReasonUnknown.
@@ -101,6 +112,8 @@ var reasonInfo = [...]struct {
 	ReasonShutdown:        {"shutdown", ErrShutdown},
 	ReasonUnexpectedType:  {"unexpected_type", ErrUnexpectedType},
 	ReasonUnknownType:     {"unknown_type", ErrUnknownType},
+	ReasonAdmission:       {"admission", ErrAdmission},
+	ReasonRemoved:         {"removed", ErrRemoved},
 }
 
 // String is the reason's metric label, e.g. "cluster_mismatch".

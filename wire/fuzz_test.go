@@ -99,22 +99,29 @@ func FuzzReadFrame(f *testing.F) {
 // the final HelloReply), and damaged ones.
 func handshakeSeeds() [][]byte {
 	h := hello("fuzz-a")
-	h.MinVersion, h.MaxVersion = 1, 1
+	h.MinVersion, h.MaxVersion = MinVersion, MaxVersion
 	h.Nonce = fuzzNonceA
 	h.MaxFrameBytes = DefaultMaxFrameBytes
 	var b bytes.Buffer
 	c := &Conn{w: bufio.NewWriter(&b), writeSeed: handshakeSeed, maxFrameBytes: MaxHandshakeFrameBytes, maxWriteFrameBytes: MaxHandshakeFrameBytes}
-	c.writeHello(h)
+	c.writeMagic()
+	c.writeFrame(TypeChallenge, appendChallenge(nil, challenge{minVersion: MinVersion, maxVersion: MaxVersion, nonce: fuzzNonceA}))
 	c.Flush()
-	helloOnly := bytes.Clone(b.Bytes())
-	c.writeFrame(TypeHelloReply, appendReply(nil, ReasonNone, 1, ""))
+	challengeOnly := bytes.Clone(b.Bytes())
+	// The proof FuzzHandshake's responder (nonce fuzzNonceB, no key) expects.
+	c.writeFrame(TypeProof, proof(nil, Initiator, fuzzNonceA, fuzzNonceB, h.ClusterID))
+	c.writeFrame(TypeHello, AppendHello(nil, h))
+	c.Flush()
+	throughHello := bytes.Clone(b.Bytes())
+	c.writeFrame(TypeHelloReply, appendReply(nil, ReasonNone, MaxVersion, ""))
 	c.Flush()
 	full := b.Bytes()
 	var refusal bytes.Buffer
 	Refuse(&refusal, ReasonClusterMismatch, "other cluster")
 	return [][]byte{
 		full,
-		helloOnly,
+		throughHello,
+		challengeOnly,
 		refusal.Bytes(),
 		AppendHello(nil, h), // a bare Hello payload, for DecodeHello
 		[]byte(Magic),

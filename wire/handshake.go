@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -25,10 +26,18 @@ type Config struct {
 	// zero Nonce is filled from crypto/rand; MaxFrameBytes is overwritten
 	// from the field below.
 	Local Hello
+	// ClusterKey is the cluster's admission secret, MinClusterKeyBytes to
+	// MaxClusterKeyBytes long, the same on every member. Each side proves
+	// it holds it (see doc.go); it is never sent. Empty means the
+	// cluster has no key: the proofs then bind only the cluster id, and
+	// admission must come from elsewhere (TLS client certificates).
+	ClusterKey []byte
 	// Accept, if set, is asked about a peer whose Hello passed the
 	// built-in checks; a non-nil error refuses the peer with
-	// ReasonPolicy and the error's text. It runs on the handshake's
-	// goroutine and should not block.
+	// ReasonPolicy and the error's text, or with the reason of a
+	// sentinel of this package the error wraps (ErrRemoved,
+	// ErrAdmission). It runs on the handshake's goroutine and should
+	// not block.
 	Accept func(remote Hello) error
 	// MaxFrameBytes limits the length (type + payload) of frames this
 	// side accepts after the handshake. It is sent in Hello (overriding
@@ -50,6 +59,9 @@ func (c *Config) validate() error {
 		if _, err := rand.Read(c.Local.Nonce[:]); err != nil {
 			return fmt.Errorf("%w: nonce: %w", ErrConfig, err)
 		}
+	}
+	if n := len(c.ClusterKey); n != 0 && (n < MinClusterKeyBytes || n > MaxClusterKeyBytes) {
+		return fmt.Errorf("%w: ClusterKey of %d bytes outside [%d, %d]", ErrConfig, n, MinClusterKeyBytes, MaxClusterKeyBytes)
 	}
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = DefaultMaxFrameBytes
@@ -75,8 +87,8 @@ func (c *Config) validate() error {
 // has sent a refusal to the peer where the protocol allows, and returns an
 // error matching one of the sentinels (ErrConfig, ErrBadMagic,
 // ErrMalformed, ErrChecksum, ErrFrameTooLarge, ErrUnknownType,
-// ErrUnexpectedType, ErrClusterMismatch, ErrNoCommonVersion, ErrSameNode,
-// ErrPolicy), a *RefusalError if the peer refused, or the stream's own
+// ErrUnexpectedType, ErrAdmission, ErrClusterMismatch, ErrNoCommonVersion,
+// ErrSameNode, ErrPolicy, or a sentinel Config.Accept chose), a *RefusalError if the peer refused, or the stream's own
 // error (io.EOF, a timeout). It sets no deadlines; the caller closes rw on error.
 func Handshake(rw io.ReadWriter, role Role, cfg Config) (*Conn, error) {
 	if err := cfg.validate(); err != nil {
@@ -106,7 +118,12 @@ func Handshake(rw io.ReadWriter, role Role, cfg Config) (*Conn, error) {
 }
 
 func (c *Conn) initiate(cfg *Config) error {
-	if err := c.writeHello(cfg.Local); err != nil {
+	nonceI := cfg.Local.Nonce
+	local := challenge{minVersion: cfg.Local.MinVersion, maxVersion: cfg.Local.MaxVersion, nonce: nonceI}
+	if err := c.writeMagic(); err != nil {
+		return err
+	}
+	if err := c.writeFrame(TypeChallenge, appendChallenge(nil, local)); err != nil {
 		return err
 	}
 	if err := c.Flush(); err != nil {
@@ -121,7 +138,37 @@ func (c *Conn) initiate(cfg *Config) error {
 	}
 	switch t {
 	case TypeHelloReply:
-		// A refusal may come without the responder's Hello.
+		return c.readRefusal(payload, false)
+	case TypeChallenge:
+	default:
+		return c.refuse(fmt.Errorf("%w: %s before Challenge", ErrUnexpectedType, t))
+	}
+	remoteChallenge, err := decodeChallenge(payload, true)
+	if err != nil {
+		return c.refuse(err)
+	}
+	nonceR := remoteChallenge.nonce
+	want := proof(cfg.ClusterKey, Responder, nonceI, nonceR, cfg.Local.ClusterID)
+	if !hmac.Equal(remoteChallenge.proof, want) {
+		return c.refuse(fmt.Errorf("%w: the node we dialled did not prove the cluster key: it holds another key (or none where we have one), or is not in cluster %q", ErrAdmission, cfg.Local.ClusterID))
+	}
+	// The responder is proven: prove ourselves and introduce ourselves.
+	if err := c.writeFrame(TypeProof, proof(cfg.ClusterKey, Initiator, nonceI, nonceR, cfg.Local.ClusterID)); err != nil {
+		return err
+	}
+	if err := c.writeFrame(TypeHello, AppendHello(nil, cfg.Local)); err != nil {
+		return err
+	}
+	if err := c.Flush(); err != nil {
+		return err
+	}
+	t, payload, err = c.readFrame()
+	if err != nil {
+		return c.refuse(err)
+	}
+	switch t {
+	case TypeHelloReply:
+		// A refusal comes without the responder's Hello.
 		return c.readRefusal(payload, false)
 	case TypeHello:
 	default:
@@ -130,6 +177,9 @@ func (c *Conn) initiate(cfg *Config) error {
 	remote, err := DecodeHello(payload)
 	if err != nil {
 		return c.refuse(err)
+	}
+	if remote.Nonce != nonceR {
+		return c.refuse(fmt.Errorf("%w: the responder's Hello carries another nonce than its Challenge", ErrMalformed))
 	}
 	version, checkErr := check(cfg, remote)
 	// Read the responder's verdict before giving ours: if it refused us,
@@ -166,6 +216,61 @@ func (c *Conn) respond(cfg *Config) error {
 	if err != nil {
 		return c.refuse(err)
 	}
+	switch t {
+	case TypeChallenge:
+	case TypeHello:
+		return c.refuse(fmt.Errorf("%w: the peer opened with a version 1 Hello; this node speaks [%d,%d] and admits peers only by proof", ErrNoCommonVersion, cfg.Local.MinVersion, cfg.Local.MaxVersion))
+	default:
+		return c.refuse(fmt.Errorf("%w: %s before Challenge", ErrUnexpectedType, t))
+	}
+	remoteChallenge, err := decodeChallenge(payload, false)
+	if err != nil {
+		return c.refuse(err)
+	}
+	if max(cfg.Local.MinVersion, remoteChallenge.minVersion) > min(cfg.Local.MaxVersion, remoteChallenge.maxVersion) {
+		return c.refuse(fmt.Errorf("%w: peer speaks [%d,%d], we speak [%d,%d]", ErrNoCommonVersion,
+			remoteChallenge.minVersion, remoteChallenge.maxVersion, cfg.Local.MinVersion, cfg.Local.MaxVersion))
+	}
+	nonceI, nonceR := remoteChallenge.nonce, cfg.Local.Nonce
+	if nonceI == nonceR {
+		return c.refuse(fmt.Errorf("%w: the peer sent our own nonce back", ErrMalformed))
+	}
+	// Our proof, and nothing that names us: a stranger learns only that
+	// a Spook node listens here.
+	local := challenge{minVersion: cfg.Local.MinVersion, maxVersion: cfg.Local.MaxVersion, nonce: nonceR,
+		proof: proof(cfg.ClusterKey, Responder, nonceI, nonceR, cfg.Local.ClusterID)}
+	if err := c.writeMagic(); err != nil {
+		return err
+	}
+	if err := c.writeFrame(TypeChallenge, appendChallenge(nil, local)); err != nil {
+		return err
+	}
+	if err := c.Flush(); err != nil {
+		return err
+	}
+	t, payload, err = c.readFrame()
+	if err != nil {
+		return c.refuse(err)
+	}
+	switch t {
+	case TypeHelloReply:
+		return c.readRefusal(payload, false) // the initiator did not accept our proof
+	case TypeProof:
+	default:
+		return c.refuse(fmt.Errorf("%w: %s before Proof", ErrUnexpectedType, t))
+	}
+	got, err := decodeProof(payload)
+	if err != nil {
+		return c.refuse(err)
+	}
+	if !hmac.Equal(got, proof(cfg.ClusterKey, Initiator, nonceI, nonceR, cfg.Local.ClusterID)) {
+		// The text names neither us nor our cluster.
+		return c.refuse(fmt.Errorf("%w: the peer did not prove the cluster key: it holds another key (or none where we have one), or is in another cluster", ErrAdmission))
+	}
+	t, payload, err = c.readFrame()
+	if err != nil {
+		return c.refuse(err)
+	}
 	if t != TypeHello {
 		return c.refuse(fmt.Errorf("%w: %s before Hello", ErrUnexpectedType, t))
 	}
@@ -173,11 +278,14 @@ func (c *Conn) respond(cfg *Config) error {
 	if err != nil {
 		return c.refuse(err)
 	}
+	if remote.Nonce != nonceI {
+		return c.refuse(fmt.Errorf("%w: the initiator's Hello carries another nonce than its Challenge", ErrMalformed))
+	}
 	version, err := check(cfg, remote)
 	if err != nil {
 		return c.refuse(err)
 	}
-	if err := c.writeHello(cfg.Local); err != nil {
+	if err := c.writeFrame(TypeHello, AppendHello(nil, cfg.Local)); err != nil {
 		return err
 	}
 	if err := c.writeFrame(TypeHelloReply, appendReply(nil, ReasonNone, version, "")); err != nil {
@@ -219,6 +327,9 @@ func check(cfg *Config, remote Hello) (Version, error) {
 	}
 	if cfg.Accept != nil {
 		if err := cfg.Accept(remote); err != nil {
+			if ReasonOf(err) != ReasonNone {
+				return 0, err // the policy chose its reason (ErrRemoved, ErrAdmission, ...)
+			}
 			return 0, fmt.Errorf("%w: %w", ErrPolicy, err)
 		}
 	}
@@ -242,13 +353,13 @@ func (c *Conn) readRefusal(payload []byte, acceptOK bool) error {
 	return &RefusalError{Reason: reason, Text: text}
 }
 
-func (c *Conn) writeHello(h Hello) error {
+func (c *Conn) writeMagic() error {
 	if _, err := c.w.WriteString(Magic); err != nil {
 		c.writeErr = err
 		return err
 	}
 	c.sentMagic = true
-	return c.writeFrame(TypeHello, AppendHello(nil, h))
+	return nil
 }
 
 func (c *Conn) readMagic() error {

@@ -15,12 +15,12 @@ type Version uint16
 
 // The versions this build speaks.
 const (
-	MinVersion Version = 1
-	MaxVersion Version = 1
+	MinVersion Version = 2
+	MaxVersion Version = 2
 )
 
 // Capabilities is a bitmask of optional features a node offers. Wire
-// format: bits are append-only and never reused. Version 1 defines none;
+// format: bits are append-only and never reused. Versions 1 and 2 define none;
 // Conn.Capabilities reports the bits both ends set.
 type Capabilities uint64
 

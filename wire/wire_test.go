@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spooksystems/spook/causal"
 )
@@ -169,7 +171,16 @@ func TestHandshakeRefusals(t *testing.T) {
 		reason         Reason
 		refusedByLocal bool // the responder refuses (else the initiator does)
 	}{
-		{"cluster", func(a, b *Config) { b.Local.ClusterID = "other" }, ErrClusterMismatch, ReasonClusterMismatch, true},
+		// The proofs bind the cluster id: the initiator finds the
+		// responder's wrong before either has said who it is.
+		{"cluster", func(a, b *Config) { b.Local.ClusterID = "other" }, ErrAdmission, ReasonAdmission, false},
+		{"key", func(a, b *Config) { a.ClusterKey, b.ClusterKey = testKey(1), testKey(2) }, ErrAdmission, ReasonAdmission, false},
+		{"key on responder only", func(a, b *Config) { b.ClusterKey = testKey(1) }, ErrAdmission, ReasonAdmission, false},
+		{"removed", func(a, b *Config) {
+			b.Accept = func(Hello) error {
+				return fmt.Errorf("%w: %s", ErrRemoved, RemovedText("a", "test-cluster", time.UnixMilli(1e12)))
+			}
+		}, ErrRemoved, ReasonRemoved, true},
 		{"same node", func(a, b *Config) { b.Local.Node = a.Local.Node }, ErrSameNode, ReasonSameNode, true},
 		{"responder policy", func(a, b *Config) { b.Accept = func(Hello) error { return policy } }, ErrPolicy, ReasonPolicy, true},
 		{"initiator policy", func(a, b *Config) { a.Accept = func(Hello) error { return policy } }, ErrPolicy, ReasonPolicy, false},
@@ -231,9 +242,9 @@ func TestRefuseWithoutHandshake(t *testing.T) {
 	defer pb.Close()
 	go func() {
 		// What transport's Mux does with a plaintext peer on a TLS-only port.
-		// Consume the initiator's Magic and Hello, as the mux's sniffer
+		// Consume the initiator's Magic and Challenge, as the mux's sniffer
 		// and TLS check would, then refuse.
-		n := len(Magic) + headerBytes + len(AppendHello(nil, hello("a"))) + checksumBytes
+		n := len(Magic) + headerBytes + len(appendChallenge(nil, challenge{minVersion: MinVersion, maxVersion: MaxVersion})) + checksumBytes
 		io.ReadFull(pb, make([]byte, n))
 		Refuse(pb, ReasonTLSRequired, "this port requires TLS")
 		io.Copy(io.Discard, pb)

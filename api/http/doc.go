@@ -38,7 +38,10 @@
 //
 // Request bodies are bounded (MaxValueBodyBytes for PUT, MaxRequestBodyBytes
 // for JSON bodies; over them: 413), as are the operations of one
-// transaction (MaxTxnRequestOps), waits (MaxWaitTimeout) and a watcher's
-// backlog (WatchBuffer changes; a watcher further behind gets an
-// "overflow" event and the stream ends).
+// transaction (MaxTxnRequestOps, checked while the list is read), waits
+// (MaxWaitTimeout), a watcher's backlog (WatchBuffer changes; a watcher
+// further behind gets an "overflow" event and the stream ends) and what a
+// watcher that stops reading holds in its socket (MaxWatchSendBufferBytes).
+// A backend that refuses a watcher (api.ErrTooManyWatchers) makes
+// /v1/watch answer 503.
 package httpapi

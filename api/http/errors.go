@@ -41,6 +41,8 @@ func classify(err error) *apiError {
 			"the write was applied locally but its durability is unknown: "+err.Error())
 	case errors.Is(err, api.ErrStopped):
 		return newError(http.StatusServiceUnavailable, "stopped", err.Error())
+	case errors.Is(err, api.ErrRemoved):
+		return newError(http.StatusGone, "removed", err.Error())
 	case errors.Is(err, api.ErrReadOnly):
 		return newError(http.StatusServiceUnavailable, "read_only", err.Error())
 	case errors.Is(err, crdt.ErrTxnTooBig):

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -211,6 +212,11 @@ func TestTxn(t *testing.T) {
 	// An empty transaction writes nothing and returns no token.
 	f.expect(200, `{}`, "POST", "/v1/txn", `[]`)
 	f.expect(200, `{"results":[false]}`, "POST", "/v1/txn", `[{"op":"del","key":"nope"}]`)
+	// One operation past MaxTxnRequestOps is refused while reading, with
+	// the rest of the list unread (a real-process test measures memory).
+	tooMany := "[" + strings.Repeat("{},", MaxTxnRequestOps) + "{}," + strings.Repeat("x", 1<<20)
+	f.expect(413, fmt.Sprintf(`{"error":{"code":"txn_too_big","message":"more than %d operations"}}`, MaxTxnRequestOps), "POST", "/v1/txn", tooMany)
+	f.expect(400, "", "POST", "/v1/txn", `null`)
 }
 
 func jsonString(v any) string {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +37,16 @@ const (
 	// WatchWriteTimeout bounds one write to a watch stream; a client that
 	// does not read for that long is dropped.
 	WatchWriteTimeout = 10 * time.Second
+	// MaxWatchSendBufferBytes is the kernel send buffer (SO_SNDBUF) of a
+	// watch stream's connection: what a watcher that stops reading can
+	// hold in flight before its stream blocks (and, WatchWriteTimeout
+	// later, is dropped). Without it the kernel would absorb megabytes of
+	// events per idle watcher, and the node would spend its CPU writing
+	// them.
+	MaxWatchSendBufferBytes = 16 << 10
+	// MaxWatchWriteEvents bounds the events a watch stream writes per
+	// flush: a stream that is behind catches up in fewer, larger writes.
+	MaxWatchWriteEvents = 64
 	// MaxHeaderBytes bounds request headers.
 	MaxHeaderBytes = 64 << 10
 	// ReadHeaderTimeout bounds reading request headers.
@@ -61,6 +73,13 @@ type Config struct {
 	// node's WebSocket endpoint for peer links (peers authenticate with
 	// TLS inside the link, as on every medium).
 	Peer http.Handler
+	// ClientCertMissing, when set, reports whether a connection lacks a
+	// verified client certificate the node requires; requests on such a
+	// connection get 403 client_cert_required, except OpenPaths.
+	ClientCertMissing func(net.Conn) bool
+	// OpenPaths are served whatever ClientCertMissing says (health,
+	// readiness, metrics and the peer endpoint).
+	OpenPaths []string
 }
 
 // Server serves the HTTP API over a Backend.
@@ -120,13 +139,69 @@ func New(backend api.Backend, cfg Config) *Server {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 	})
 	s.handler = mux
+	var handler http.Handler = mux
+	var connContext func(context.Context, net.Conn) context.Context
+	if cfg.ClientCertMissing != nil {
+		handler = s.requireClientCert(mux)
+		connContext = func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, certMissingKey{}, cfg.ClientCertMissing(c))
+		}
+	}
 	s.srv = &http.Server{
-		Handler:           mux,
+		Handler: handler,
+		// The watch handler reaches the connection through the context
+		// to bound its send buffer; requireClientCert reads whether the
+		// connection lacks a required client certificate.
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			ctx = context.WithValue(ctx, connKey{}, c)
+			if connContext != nil {
+				ctx = connContext(ctx, c)
+			}
+			return ctx
+		},
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
 	}
 	return s
+}
+
+// connKey is the context key of a request's net.Conn.
+type connKey struct{}
+
+// setSendBuffer sets the kernel send buffer of the socket under c (TLS
+// and the single port's wrappers unwrapped); a connection without one
+// (a pipe, a WebSocket) is left as it is.
+func setSendBuffer(c net.Conn, bytes int) {
+	for c != nil {
+		switch v := c.(type) {
+		case interface{ SetWriteBuffer(int) error }:
+			_ = v.SetWriteBuffer(bytes)
+			return
+		case interface{ NetConn() net.Conn }: // *tls.Conn
+			c = v.NetConn()
+		case interface{ Unwrap() net.Conn }:
+			c = v.Unwrap()
+		default:
+			return
+		}
+	}
+}
+
+// certMissingKey keys a connection's ClientCertMissing answer in its
+// requests' contexts.
+type certMissingKey struct{}
+
+// requireClientCert refuses requests on connections without a required
+// client certificate, except to Config.OpenPaths.
+func (s *Server) requireClientCert(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if missing, _ := r.Context().Value(certMissingKey{}).(bool); missing && !slices.Contains(s.cfg.OpenPaths, r.URL.Path) {
+			writeError(w, http.StatusForbidden, "client_cert_required", "this node requires a client certificate from the cluster CA (only "+strings.Join(s.cfg.OpenPaths, ", ")+" are open)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Handler returns the server's handler, for mounting elsewhere.

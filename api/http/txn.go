@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 	"unicode/utf8"
 
+	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/crdt"
 )
 
@@ -189,17 +191,54 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
+// readOps decodes a /v1/txn body, a JSON list of operations, as a stream:
+// one operation at a time, refusing the request as soon as it holds more
+// than MaxTxnRequestOps operations or MaxRequestBodyBytes bytes. Memory
+// is bounded by the operations kept, not by the size of the list.
+func readOps(w http.ResponseWriter, r *http.Request) ([]txnOp, error) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxRequestBodyBytes))
+	dec.DisallowUnknownFields()
+	fail := func(err error) error {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return bodyError(err)
+		}
+		return badOp("bad JSON body: %v", err)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fail(err)
+	}
+	if tok != json.Delim('[') {
+		return nil, badOp("bad JSON body: want a list of operations")
+	}
+	var ops []txnOp
+	for dec.More() {
+		if len(ops) == MaxTxnRequestOps {
+			return nil, newError(http.StatusRequestEntityTooLarge, "txn_too_big", fmt.Sprintf("more than %d operations", MaxTxnRequestOps))
+		}
+		var op txnOp
+		if err := dec.Decode(&op); err != nil {
+			return nil, fail(err)
+		}
+		ops = append(ops, op)
+	}
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		return nil, fail(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badOp("bad JSON body: trailing data")
+	}
+	return ops, nil
+}
+
 // txn is POST /v1/txn: a JSON list of operations applied atomically in
 // one Backend.Update. If any operation fails nothing is written and the
 // error names the operation's index.
 func (s *Server) txn(w http.ResponseWriter, r *http.Request) {
-	var ops []txnOp
-	if err := readJSON(w, r, &ops); err != nil {
+	ops, err := readOps(w, r)
+	if err != nil {
 		writeErr(w, err)
-		return
-	}
-	if len(ops) > MaxTxnRequestOps {
-		writeErr(w, newError(http.StatusRequestEntityTooLarge, "txn_too_big", fmt.Sprintf("more than %d operations", MaxTxnRequestOps)))
 		return
 	}
 	ds := make([]decoded, len(ops))
@@ -291,7 +330,9 @@ type changeEvent struct {
 // watch is GET /v1/watch?prefix=: a Server-Sent Events stream with one
 // "change" event per changed key, in the order the node applied them. It
 // ends when the client goes away, the server shuts down, or the client
-// falls WatchBuffer changes behind (an "overflow" event first).
+// falls WatchBuffer changes behind (an "overflow" event first). When the
+// node has as many watchers as it allows it answers 503
+// too_many_watchers.
 func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	if !s.startStream() {
 		writeError(w, http.StatusServiceUnavailable, "stopped", "server shutting down")
@@ -301,24 +342,37 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	prefix := []byte(r.URL.Query().Get("prefix"))
 	sub := s.backend.Watch(prefix, WatchBuffer)
 	defer sub.Close()
+	if err := sub.Err(); err != nil {
+		// Refused at once: the node has as many watchers as it allows,
+		// or is stopping.
+		code := "stopped"
+		if errors.Is(err, api.ErrTooManyWatchers) {
+			code = "too_many_watchers"
+		}
+		writeError(w, http.StatusServiceUnavailable, code, err.Error())
+		return
+	}
+	if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+		setSendBuffer(c, MaxWatchSendBufferBytes)
+	}
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	send := func(b []byte) bool {
+	var buf bytes.Buffer
+	send := func() bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(WatchWriteTimeout))
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
+		_, err := w.Write(buf.Bytes())
+		buf.Reset()
+		return err == nil && rc.Flush() == nil
 	}
-	if !send([]byte(": watching\n\n")) {
+	buf.WriteString(": watching\n\n")
+	if !send() {
 		return
 	}
 	keepAlive := time.NewTicker(WatchKeepAlive)
 	defer keepAlive.Stop()
-	var buf bytes.Buffer
 	names := newMemberNames(s.backend)
 	for {
 		select {
@@ -327,33 +381,53 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 		case <-s.done:
 			return
 		case <-keepAlive.C:
-			if !send([]byte(": keepalive\n\n")) {
+			buf.WriteString(": keepalive\n\n")
+			if !send() {
 				return
 			}
 		case ch, ok := <-sub.C():
-			if !ok {
-				if err := sub.Err(); err != nil {
-					msg, _ := json.Marshal(map[string]string{"error": err.Error()})
-					send([]byte("event: overflow\ndata: " + string(msg) + "\n\n"))
+			// Take what else is queued too, up to MaxWatchWriteEvents,
+			// and write it all at once.
+			for events := 1; ; events++ {
+				if !ok {
+					if err := sub.Err(); err != nil {
+						msg, _ := json.Marshal(map[string]string{"error": err.Error()})
+						buf.WriteString("event: overflow\ndata: " + string(msg) + "\n\n")
+					}
+					send()
+					return
 				}
-				return
+				appendEvent(&buf, ch, names)
+				if events == MaxWatchWriteEvents {
+					break
+				}
+				select {
+				case ch, ok = <-sub.C():
+					continue
+				default:
+				}
+				break
 			}
-			if isReserved(ch.Key) {
-				continue
-			}
-			ev := changeEvent{Key: string(ch.Key), Type: typeName(ch.Type), Deleted: ch.Deleted,
-				Origin: names.name(ch.Origin), OriginID: ch.Origin.String()}
-			if !utf8.Valid(ch.Key) {
-				ev.Key, ev.Encoding = base64.StdEncoding.EncodeToString(ch.Key), "base64"
-			}
-			buf.Reset()
-			buf.WriteString("event: change\ndata: ")
-			data, _ := json.Marshal(ev)
-			buf.Write(data)
-			buf.WriteString("\n\n")
-			if !send(buf.Bytes()) {
+			if !send() {
 				return
 			}
 		}
 	}
+}
+
+// appendEvent writes ch as one SSE "change" event; reserved keys are
+// left out.
+func appendEvent(buf *bytes.Buffer, ch api.Change, names *memberNames) {
+	if isReserved(ch.Key) {
+		return
+	}
+	ev := changeEvent{Key: string(ch.Key), Type: typeName(ch.Type), Deleted: ch.Deleted,
+		Origin: names.name(ch.Origin), OriginID: ch.Origin.String()}
+	if !utf8.Valid(ch.Key) {
+		ev.Key, ev.Encoding = base64.StdEncoding.EncodeToString(ch.Key), "base64"
+	}
+	buf.WriteString("event: change\ndata: ")
+	data, _ := json.Marshal(ev)
+	buf.Write(data)
+	buf.WriteString("\n\n")
 }

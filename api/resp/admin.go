@@ -186,7 +186,7 @@ func validClientName(name []byte) bool {
 
 func cmdClient(s *Server, c *client, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
-	arity := map[string]int{"setname": 3, "getname": 2, "id": 2, "setinfo": 4, "info": 2, "list": -2}
+	arity := map[string]int{"setname": 3, "getname": 2, "id": 2, "setinfo": 4, "info": 2, "list": -2, "help": 2}
 	want, known := arity[sub]
 	if !known {
 		c.out.WriteError("ERR unknown subcommand '" + oneLine(string(args[1])) + "'. Try CLIENT HELP.")
@@ -197,6 +197,8 @@ func cmdClient(s *Server, c *client, args [][]byte) {
 		return
 	}
 	switch sub {
+	case "help":
+		c.out.WriteRaw(appendHelp(nil, clientHelp))
 	case "setname":
 		if !validClientName(args[2]) {
 			c.out.WriteError("ERR Client names cannot contain spaces, newlines or special characters.")
@@ -219,6 +221,26 @@ func cmdClient(s *Server, c *client, args [][]byte) {
 		c.out.WriteBulkString(fmt.Sprintf("id=%d addr=%s name=%s db=0 multi=%d sub=%d psub=%d\n",
 			c.id, c.out.RemoteAddr(), c.name, len(c.queued), len(c.channels), len(c.patterns)))
 	}
+}
+
+// clientHelp is CLIENT HELP's reply: the subcommands Spook serves.
+var clientHelp = []string{
+	"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+	"GETNAME",
+	"    Return the name of the current connection.",
+	"ID",
+	"    Return the ID of the current connection.",
+	"INFO",
+	"    Return information about the current client connection.",
+	"LIST",
+	"    Return information about the current client connection (Spook lists only",
+	"    the caller).",
+	"SETINFO <option> <value>",
+	"    Accepted and ignored (client libraries send their name and version).",
+	"SETNAME <name>",
+	"    Assign the name <name> to the current connection.",
+	"HELP",
+	"    Print this help.",
 }
 
 // commandFlags are the COMMAND flags of c.
@@ -334,6 +356,56 @@ func cmdInfo(s *Server, c *client, args [][]byte) {
 		line("# Clients")
 		line("connected_clients:%d", s.clients.Load())
 		line("maxclients:%d", s.cfg.MaxClients)
+		line("blocked_clients:0")
+		line("")
+	}
+	if show("memory") {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		line("# Memory")
+		line("used_memory:%d", ms.HeapAlloc) // live heap and not yet collected garbage
+		line("used_memory_human:%s", humanBytes(ms.HeapAlloc))
+		if rss, ok := residentBytes(); ok {
+			line("used_memory_rss:%d", rss)
+			line("used_memory_rss_human:%s", humanBytes(rss))
+		}
+		line("used_memory_go_sys:%d", ms.Sys) // everything the Go runtime obtained from the OS
+		line("maxmemory:0")
+		line("maxmemory_policy:noeviction")
+		line("mem_allocator:%s", runtime.Version())
+		line("")
+	}
+	if show("stats") {
+		line("# Stats")
+		line("total_connections_received:%d", s.clientID.Load())
+		line("expired_keys:0")
+		line("evicted_keys:0")
+		line("")
+	}
+	if show("replication") {
+		// Every Spook node accepts writes and none is a Redis replica:
+		// to a Redis client each is a master without replicas. The
+		// spook_ fields say how it really replicates.
+		line("# Replication")
+		line("role:master")
+		line("connected_slaves:0")
+		line("master_replid:%s", st.Cluster)
+		line("master_repl_offset:%d", vectorSum(st.Applied))
+		line("spook_replication:active-active")
+		peers, alive := 0, 0
+		for _, m := range st.Members {
+			if m.State == "self" {
+				continue
+			}
+			line("spook_peer%d:name=%s,addr=%s,state=%s,lag_txns=%d", peers, m.Name, m.Addr, m.State, m.LagTxns)
+			peers++
+			if m.State == "alive" {
+				alive++
+			}
+		}
+		line("spook_peers:%d", peers)
+		line("spook_peers_alive:%d", alive)
+		line("spook_collapsed_offset:%d", vectorSum(st.Collapsed))
 		line("")
 	}
 	if show("keyspace") {
@@ -360,6 +432,49 @@ func cmdInfo(s *Server, c *client, args [][]byte) {
 		line("")
 	}
 	c.out.WriteBulkString(b.String())
+}
+
+// vectorSum is the number of transactions a vector covers: a monotonic
+// offset for INFO replication.
+func vectorSum(v map[string]uint64) uint64 {
+	var n uint64
+	for _, c := range v {
+		n += c
+	}
+	return n
+}
+
+// humanBytes prints n as Redis's used_memory_human does ("1.50M").
+func humanBytes(n uint64) string {
+	units := "BKMGTPE"
+	f := float64(n)
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%dB", n)
+	}
+	return fmt.Sprintf("%.2f%c", f, units[i])
+}
+
+// residentBytes is the process's resident set size, where the system
+// tells it (Linux /proc); false elsewhere.
+func residentBytes() (uint64, bool) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, false
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return pages * uint64(os.Getpagesize()), true
 }
 
 func (s *Server) listenAddr() net.Addr {
@@ -452,14 +567,16 @@ func cmdWait(s *Server, c *client, args [][]byte) {
 		return
 	}
 	if c.lastToken.IsZero() {
-		// No write to wait for: every reachable member has "it".
+		// No write to wait for: every reachable member has "it". Answer
+		// as many as were asked for, so WAIT 0 0 is 0 as on a Redis
+		// without replicas, and WAIT 2 0 is 2 when two are reachable.
 		others := 0
 		for _, m := range s.backend.Status().Members {
 			if m.State == "alive" || m.State == "suspect" {
 				others++
 			}
 		}
-		c.out.WriteInt(others)
+		c.out.WriteInt64(min(int64(others), max(n, 0)))
 		return
 	}
 	ctx := s.ctx
@@ -539,39 +656,55 @@ func cmdDBSize(s *Server, c *client, args [][]byte) {
 	c.out.WriteInt(n)
 }
 
+// keysChunk is how many keys KEYS visits per read of the keyspace: the
+// node's read lock is let go between chunks, so a KEYS over millions of
+// keys never holds back writes and peer messages for long.
+const keysChunk = 4096
+
+// cmdKeys walks the keyspace in chunks of keysChunk keys (copying the
+// matches), so unlike Redis's KEYS it is not one atomic snapshot: a key
+// present for the whole walk is returned, one written or deleted during it
+// may or may not be.
 func cmdKeys(s *Server, c *client, args [][]byte) {
 	pattern := args[1]
 	prefix := globPrefix(pattern)
-	out := c.buf[:0]
-	err := s.backend.View(func(ks *crdt.Keyspace) error {
-		var keys [][]byte // alias the keyspace; used before View returns
-		var err error
-		ks.Range(prefix, func(key []byte, _ *crdt.Value) bool {
-			if !bytes.HasPrefix(key, prefix) {
-				return false
-			}
-			if isReserved(key) || !globMatch(pattern, key) {
+	var keys [][]byte
+	from := prefix
+	for from != nil {
+		err := s.backend.View(func(ks *crdt.Keyspace) error {
+			visited := 0
+			var next []byte
+			var err error
+			ks.Range(from, func(key []byte, _ *crdt.Value) bool {
+				if !bytes.HasPrefix(key, prefix) {
+					return false
+				}
+				if visited == keysChunk {
+					next = bytes.Clone(key)
+					return false
+				}
+				visited++
+				if isReserved(key) || !globMatch(pattern, key) {
+					return true
+				}
+				if len(keys) == MaxKeysReply {
+					err = respErr(fmt.Sprintf("ERR KEYS would return more than %d keys; use SCAN", MaxKeysReply))
+					return false
+				}
+				keys = append(keys, bytes.Clone(key))
 				return true
-			}
-			if len(keys) == MaxKeysReply {
-				err = respErr(fmt.Sprintf("ERR KEYS would return more than %d keys; use SCAN", MaxKeysReply))
-				return false
-			}
-			keys = append(keys, key)
-			return true
+			})
+			from = next
+			return err
 		})
 		if err != nil {
-			return err
+			c.out.WriteError(errorText(err))
+			return
 		}
-		out = redcon.AppendArray(out[:0], len(keys))
-		for _, k := range keys {
-			out = redcon.AppendBulk(out, k)
-		}
-		return nil
-	})
-	if err != nil {
-		c.out.WriteError(errorText(err))
-		return
+	}
+	out := redcon.AppendArray(c.buf[:0], len(keys))
+	for _, k := range keys {
+		out = redcon.AppendBulk(out, k)
 	}
 	c.reply(out)
 }
@@ -611,9 +744,9 @@ func (sc *scanCursors) put(cursor uint64, next []byte) {
 // than MaxScanCursors scans interleaved) falls back to skipping that many
 // keys, which keys deleted or added meanwhile can shift.
 func cmdScan(s *Server, c *client, args [][]byte) {
-	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
+	cursor, err := parseCursor(args[1])
 	if err != nil {
-		c.out.WriteError("ERR invalid cursor")
+		c.out.WriteError(errorText(err))
 		return
 	}
 	var pattern, typ []byte

@@ -73,13 +73,16 @@ const (
 	errReserved    respErr = "ERR reserved key"
 	errNoTTL       respErr = "ERR TTLs are not supported by Spook yet"
 	errKeyTooLong  respErr = "ERR key or field longer than 1024 bytes"
-	errTooLarge    respErr = "ERR string exceeds maximum allowed size (16777216 bytes)"
-	errTxnTooBig   respErr = "ERR transaction too large (more than 4096 keys or 65536 members and fields)"
+	errTooLarge    respErr = respErr("ERR string exceeds maximum allowed size (" + maxValueText + " bytes)")
+	errTxnTooBig   respErr = "ERR transaction too large (more than 4096 keys, 65536 members and fields, or 12 MiB encoded)"
 	errNoAuth      respErr = "NOAUTH Authentication required."
 	errStopped     respErr = "ERR Spook node stopped"
 	errReadOnly    respErr = "READONLY You can't write against a read only replica."
 	errCanceled    respErr = "ERR request canceled: server shutting down"
 )
+
+// maxValueText is crdt.MaxValueBytes in decimal, for errTooLarge.
+const maxValueText = "8388608"
 
 // unknownPrefix starts the reply to a write whose outcome is unknown
 // (api.ErrUnknownOutcome): applied in memory, durability not confirmed. A
@@ -95,6 +98,8 @@ func errorText(err error) string {
 		return string(re)
 	case errors.Is(err, api.ErrUnknownOutcome):
 		return unknownPrefix + oneLine(err.Error())
+	case errors.Is(err, api.ErrRemoved):
+		return "REMOVED " + oneLine(err.Error())
 	case errors.Is(err, api.ErrReadOnly):
 		return string(errReadOnly)
 	case errors.Is(err, api.ErrStopped):

@@ -448,20 +448,20 @@ func TestScannerLimits(t *testing.T) {
 	// chunks, until their sum passes MaxCommandBytes.
 	over := MaxCommandBytes/MaxBulkBytes + 1
 	var s scanner
-	if err := s.feed([]byte(fmt.Sprintf("*%d\r\n", over))); err != nil {
+	if err := feedAll(&s, []byte(fmt.Sprintf("*%d\r\n", over))); err != nil {
 		t.Fatal(err)
 	}
 	chunk := bytes.Repeat([]byte("x"), 1<<20)
 	var err error
 	for i := 0; i < over && err == nil; i++ {
-		if err = s.feed([]byte(fmt.Sprintf("$%d\r\n", MaxBulkBytes))); err != nil {
+		if err = feedAll(&s, []byte(fmt.Sprintf("$%d\r\n", MaxBulkBytes))); err != nil {
 			break
 		}
 		for sent := 0; sent < MaxBulkBytes && err == nil; sent += len(chunk) {
-			err = s.feed(chunk)
+			err = feedAll(&s, chunk)
 		}
 		if err == nil {
-			err = s.feed([]byte("\r\n"))
+			err = feedAll(&s, []byte("\r\n"))
 		}
 	}
 	if !errors.Is(err, errCommandTooBig) {
@@ -470,7 +470,7 @@ func TestScannerLimits(t *testing.T) {
 	ok := "*2\r\n$3\r\nGET\r\n$1\r\na\r\nPING\r\n*1\r\n$4\r\nPING\r\n"
 	s = scanner{}
 	for i := range len(ok) {
-		if err := s.feed([]byte{ok[i]}); err != nil {
+		if err := feedAll(&s, []byte{ok[i]}); err != nil {
 			t.Fatalf("byte %d: %v", i, err)
 		}
 	}

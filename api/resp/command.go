@@ -74,6 +74,8 @@ func init() {
 		{name: "psubscribe", arity: -2, flags: flagPubSub | flagAdmin, conn: cmdPSubscribe},
 		{name: "unsubscribe", arity: -1, flags: flagPubSub | flagAdmin, conn: cmdUnsubscribe},
 		{name: "punsubscribe", arity: -1, flags: flagPubSub | flagAdmin, conn: cmdPUnsubscribe},
+		{name: "publish", arity: 3, flags: flagAdmin, conn: cmdPublish},
+		{name: "pubsub", arity: -2, flags: flagAdmin, conn: cmdPubSub},
 		{name: "config", arity: -2, flags: flagAdmin, conn: cmdConfig},
 		{name: "spook.status", arity: 1, flags: flagAdmin, conn: cmdSpookStatus},
 		{name: "spook.removemember", arity: 2, flags: flagAdmin, conn: cmdSpookRemoveMember},
@@ -93,6 +95,15 @@ func init() {
 		{name: "decr", arity: 2, flags: flagWrite, first: 1, last: 1, step: 1, write: writeDecr},
 		{name: "incrby", arity: 3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeIncrBy},
 		{name: "decrby", arity: 3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeDecrBy},
+		{name: "incrbyfloat", arity: 3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeIncrByFloat},
+		{name: "getdel", arity: 2, flags: flagWrite, first: 1, last: 1, step: 1, write: writeGetDel},
+		{name: "getrange", arity: 4, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readGetRange},
+		{name: "substr", arity: 4, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readGetRange},
+		{name: "setrange", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeSetRange},
+		{name: "getbit", arity: 3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readGetBit},
+		{name: "setbit", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeSetBit},
+		{name: "bitcount", arity: -2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readBitCount},
+		{name: "lcs", arity: -3, flags: flagReadOnly, first: 1, last: 2, step: 1, read: readLCS},
 
 		// Keys.
 		{name: "del", arity: -2, flags: flagWrite, first: 1, last: -1, step: 1, write: writeDel},
@@ -104,6 +115,12 @@ func init() {
 		{name: "dbsize", arity: 1, flags: flagReadOnly | flagAdmin, conn: cmdDBSize},
 		{name: "flushall", arity: -1, flags: flagWrite | flagAdmin, conn: cmdFlushAll},
 		{name: "flushdb", arity: -1, flags: flagWrite | flagAdmin, conn: cmdFlushAll},
+		{name: "rename", arity: 3, flags: flagWrite, first: 1, last: 2, step: 1, write: writeRename},
+		{name: "renamenx", arity: 3, flags: flagWrite, first: 1, last: 2, step: 1, write: writeRenameNX},
+		{name: "copy", arity: -3, flags: flagWrite, first: 1, last: 2, step: 1, write: writeCopy},
+		{name: "randomkey", arity: 1, flags: flagReadOnly | flagAdmin, conn: cmdRandomKey},
+		{name: "time", arity: 1, flags: flagAdmin, read: readTime},
+		{name: "object", arity: -2, flags: flagReadOnly, first: 2, last: 2, step: 1, read: readObject},
 
 		// Expiry: no key ever has a TTL (yet).
 		{name: "ttl", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readTTL},
@@ -124,6 +141,17 @@ func init() {
 		{name: "sismember", arity: 3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSIsMember},
 		{name: "smismember", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSMIsMember},
 		{name: "scard", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSCard},
+		{name: "sinter", arity: -2, flags: flagReadOnly, first: 1, last: -1, step: 1, read: readSetAlgebra(opInter)},
+		{name: "sunion", arity: -2, flags: flagReadOnly, first: 1, last: -1, step: 1, read: readSetAlgebra(opUnion)},
+		{name: "sdiff", arity: -2, flags: flagReadOnly, first: 1, last: -1, step: 1, read: readSetAlgebra(opDiff)},
+		{name: "sinterstore", arity: -3, flags: flagWrite, first: 1, last: -1, step: 1, write: writeSetAlgebraStore(opInter)},
+		{name: "sunionstore", arity: -3, flags: flagWrite, first: 1, last: -1, step: 1, write: writeSetAlgebraStore(opUnion)},
+		{name: "sdiffstore", arity: -3, flags: flagWrite, first: 1, last: -1, step: 1, write: writeSetAlgebraStore(opDiff)},
+		{name: "sintercard", arity: -3, flags: flagReadOnly, read: readSInterCard},
+		{name: "smove", arity: 4, flags: flagWrite, first: 1, last: 2, step: 1, write: writeSMove},
+		{name: "srandmember", arity: -2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSRandMember},
+		{name: "spop", arity: -2, flags: flagWrite, first: 1, last: 1, step: 1, write: writeSPop},
+		{name: "sscan", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSScan},
 
 		// Hashes.
 		{name: "hset", arity: -4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeHSet},
@@ -138,6 +166,10 @@ func init() {
 		{name: "hlen", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHLen},
 		{name: "hexists", arity: 3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHExists},
 		{name: "hincrby", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeHIncrBy},
+		{name: "hincrbyfloat", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeHIncrByFloat},
+		{name: "hstrlen", arity: 3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHStrlen},
+		{name: "hrandfield", arity: -2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHRandField},
+		{name: "hscan", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHScan},
 	}
 	commands = make(map[string]*command, len(list))
 	for _, c := range list {

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -364,4 +365,36 @@ func unquote(s string) (string, error) {
 	var out string
 	err := json.Unmarshal([]byte(s), &out)
 	return out, err
+}
+
+// TestKeysWalksInChunks: KEYS over more keys than one chunk returns every
+// matching key once, in order, across the read-lock releases between
+// chunks.
+func TestKeysWalksInChunks(t *testing.T) {
+	f := start(t, Config{})
+	const n = 3*keysChunk + 7
+	for i := 0; i < n; i += 1000 { // transactions stay under MaxTxnKeys
+		if _, err := f.backend.Update(bg(), func(tx *crdt.Builder) error {
+			for j := i; j < min(i+1000, n); j++ {
+				if err := tx.Set([]byte(fmt.Sprintf("k%06d", j)), []byte("v")); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := f.client().Keys(bg(), "k*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != n {
+		t.Fatalf("KEYS returned %d keys, want %d", len(keys), n)
+	}
+	for i, k := range keys {
+		if want := fmt.Sprintf("k%06d", i); k != want {
+			t.Fatalf("key %d is %q, want %q", i, k, want)
+		}
+	}
 }

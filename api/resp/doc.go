@@ -18,7 +18,10 @@
 // that many other members have applied the client's last write. SUBSCRIBE
 // and PSUBSCRIBE to Redis keyspace-notification channels
 // (__keyspace@0__:<key>, __keyevent@0__:<event>) watch changes, local and
-// remote. docs/api.md lists every command and each difference from Redis.
+// remote; PUBLISH reaches the subscribers of the node it runs on only.
+// Random choices (SPOP, SRANDMEMBER, HRANDFIELD, RANDOMKEY) are the serving
+// node's. docs/api.md lists every command and each difference from Redis;
+// docs/semantics.md what concurrent commands on two nodes do.
 //
 // Keys starting with ReservedPrefix belong to the replica: reads do not see
 // them, writes are refused with "ERR reserved key".
@@ -27,9 +30,13 @@
 //
 // Every length and queue is bounded by a named Max... constant. Over a
 // protocol limit (MaxCommandArgs, MaxBulkBytes, MaxCommandBytes,
-// MaxInlineBytes) the client gets "ERR Protocol error: ..." and is
-// disconnected, as Redis does; over the others (MaxQueuedCommands,
-// MaxKeysReply, MaxSubscriptions) it gets an error reply. A subscriber
+// MaxInlineBytes, and before AUTH the smaller MaxUnauthenticatedArgs and
+// MaxUnauthenticatedBulkBytes) the client gets "ERR Protocol error: ..."
+// and is disconnected, as Redis does. Unfinished commands of all clients
+// together are bounded by Config.MaxClientInputBytesTotal: the client
+// whose read would pass it is told and disconnected. Over the others
+// (MaxQueuedCommands, MaxKeysReply, MaxSubscriptions, MaxRandomCount,
+// MaxLCSCells) it gets an error reply. A subscriber
 // that falls PubSubBuffer changes behind is disconnected rather than
 // silently missing notifications.
 //

@@ -7,7 +7,7 @@ import (
 
 // FuzzScanner checks that the input scanner's verdict does not depend on
 // how the stream is split into reads: one piece and byte by byte agree on
-// the error and on the final state.
+// the error, the bytes passed on and the final state.
 func FuzzScanner(f *testing.F) {
 	for _, seed := range []string{
 		"*2\r\n$3\r\nGET\r\n$1\r\na\r\n",
@@ -22,19 +22,23 @@ func FuzzScanner(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var whole scanner
-		errWhole := whole.feed(in)
+		outWhole, errWhole := scanAll(&whole, in)
 		var bytewise scanner
 		var errBytes error
+		var outBytes []byte
 		for i := range in {
-			if errBytes = bytewise.feed(in[i : i+1]); errBytes != nil {
+			var out []byte
+			out, errBytes = scanAll(&bytewise, in[i:i+1])
+			outBytes = append(outBytes, out...)
+			if errBytes != nil {
 				break
 			}
 		}
 		if errWhole != errBytes {
 			t.Fatalf("whole: %v, byte by byte: %v", errWhole, errBytes)
 		}
-		if errWhole == nil && whole != bytewise {
-			t.Fatalf("states differ: %+v vs %+v", whole, bytewise)
+		if errWhole == nil && (whole != bytewise || !bytes.Equal(outWhole, outBytes)) {
+			t.Fatalf("states differ: %+v %q vs %+v %q", whole, outWhole, bytewise, outBytes)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"errors"
 	"slices"
 	"time"
 
@@ -145,7 +146,8 @@ func (c *client) stopPump() {
 }
 
 // runPump pushes notifications until stopped. If the watch ends (the
-// client fell PubSubBuffer changes behind, or the node stops) or a push
+// client fell PubSubBuffer changes behind, the node stops, or it has as
+// many watchers as it allows: then the client is told) or a push
 // blocks longer than PubSubWriteTimeout, the client is disconnected: a
 // subscriber never silently misses notifications, as Redis disconnects a
 // subscriber over its output buffer limit.
@@ -158,6 +160,15 @@ func (c *client) runPump(p *pump, sub api.Subscription) {
 			return
 		case ch, ok := <-sub.C():
 			if !ok {
+				if errors.Is(sub.Err(), api.ErrTooManyWatchers) {
+					// Say why before hanging up.
+					c.mu.Lock()
+					nc := c.dconn.NetConn()
+					_ = nc.SetWriteDeadline(time.Now().Add(PubSubWriteTimeout))
+					c.dconn.WriteError("ERR max number of watchers reached on this node")
+					_ = c.dconn.Flush()
+					c.mu.Unlock()
+				}
 				c.dconn.NetConn().Close()
 				return
 			}

@@ -19,8 +19,12 @@ import (
 const (
 	// MaxCommandArgs bounds the arguments of one command, name included.
 	MaxCommandArgs = 1 << 17
-	// MaxBulkBytes bounds one argument: nothing longer could be stored.
-	MaxBulkBytes = crdt.MaxValueBytes
+	// MaxBulkBytes bounds one argument on the wire. It is twice the
+	// largest storable value (crdt.MaxValueBytes), so a SET a little too
+	// large still parses and gets a clear "string exceeds maximum allowed
+	// size" reply on a connection that stays open; only a larger argument
+	// is a protocol error that closes the connection, as in Redis.
+	MaxBulkBytes = 2 * crdt.MaxValueBytes
 	// MaxCommandBytes bounds the argument bytes of one command. redcon
 	// buffers a whole command and doubles its buffer to fit it, so one
 	// connection reads into at most about twice this.
@@ -28,6 +32,18 @@ const (
 	// MaxInlineBytes bounds an inline (telnet-style) command line, as
 	// Redis's PROTO_INLINE_MAX_SIZE.
 	MaxInlineBytes = 64 << 10
+	// MaxUnauthenticatedArgs bounds a command's arguments before the
+	// client has authenticated (with Config.Password set), as Redis does:
+	// more gets "ERR Protocol error: unauthenticated multibulk length".
+	MaxUnauthenticatedArgs = 10
+	// MaxUnauthenticatedBulkBytes bounds one argument before the client
+	// has authenticated, as Redis does: longer gets "ERR Protocol error:
+	// unauthenticated bulk length". So a stranger costs the node a few
+	// KiB per connection, not MaxCommandBytes.
+	MaxUnauthenticatedBulkBytes = 16 << 10
+	// DefaultMaxClientInputBytesTotal is Config.MaxClientInputBytesTotal
+	// when zero: four commands of MaxCommandBytes.
+	DefaultMaxClientInputBytesTotal = 4 * MaxCommandBytes
 	// MaxQueuedCommands bounds the commands queued between MULTI and
 	// EXEC; one more is refused and aborts the transaction.
 	MaxQueuedCommands = 1 << 14
@@ -72,6 +88,14 @@ type Config struct {
 	// "ERR max number of clients reached" and is closed. Zero means
 	// DefaultMaxClients.
 	MaxClients int
+	// MaxClientInputBytesTotal bounds the bytes of unfinished commands
+	// (read, not yet whole) held for all connections together; redcon
+	// buffers each in up to about twice its size. A read that would pass
+	// it is refused: that client gets "ERR max client input buffered on
+	// this node reached ..." and is disconnected; other clients are not
+	// affected. Whole commands do not count, so pipelines of ordinary
+	// commands never meet it. Zero means DefaultMaxClientInputBytesTotal.
+	MaxClientInputBytesTotal int64
 	// Version is reported by INFO and HELLO as spook_version; empty means
 	// "dev".
 	Version string
@@ -80,6 +104,9 @@ type Config struct {
 func (c *Config) validate() {
 	if c.MaxClients <= 0 {
 		c.MaxClients = DefaultMaxClients
+	}
+	if c.MaxClientInputBytesTotal <= 0 {
+		c.MaxClientInputBytesTotal = DefaultMaxClientInputBytesTotal
 	}
 	if c.Version == "" {
 		c.Version = "dev"
@@ -110,13 +137,14 @@ type Server struct {
 
 	clients  atomic.Int64
 	clientID atomic.Int64
+	input    inputBudget // MaxClientInputBytesTotal
 }
 
 // New returns a server over backend.
 func New(backend api.Backend, cfg Config) *Server {
 	cfg.validate()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		backend:  backend,
 		cfg:      cfg,
 		start:    time.Now(),
@@ -124,6 +152,8 @@ func New(backend api.Backend, cfg Config) *Server {
 		cancel:   cancel,
 		detached: map[*client]struct{}{},
 	}
+	s.input.max = cfg.MaxClientInputBytesTotal
+	return s
 }
 
 // Serve accepts connections on l until Close or Shutdown; it then returns
@@ -140,7 +170,7 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 		return errors.New("resp: Serve called twice")
 	}
-	s.ln = newLimitListener(l)
+	s.ln = newLimitListener(l, &s.input)
 	s.served = make(chan struct{})
 	s.mu.Unlock()
 	defer close(s.served)
@@ -204,6 +234,10 @@ func (s *Server) accept(conn redcon.Conn) bool {
 		authed: s.cfg.Password == "",
 	}
 	conn.SetContext(c)
+	if lc, ok := conn.NetConn().(*limitConn); ok {
+		// Read on this connection's goroutine, which also runs AUTH.
+		lc.scan.authed = &c.authed
+	}
 	return true
 }
 

@@ -47,8 +47,9 @@ func isString(v *crdt.Value) bool {
 	return t == crdt.TypeRegister || t == crdt.TypeCounter
 }
 
-// parseInt parses a Redis integer argument: optional '-', decimal digits,
-// within int64 (no '+', no spaces, as Redis's string2ll).
+// parseInt parses a Redis integer argument as Redis's string2ll: optional
+// '-', decimal digits without leading zeros, within int64 (no '+', no
+// spaces, no "-0").
 func parseInt(b []byte) (int64, error) {
 	if len(b) == 0 || len(b) > 20 || b[0] == '+' {
 		return 0, errNotInteger
@@ -56,6 +57,13 @@ func parseInt(b []byte) (int64, error) {
 	n, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil {
 		return 0, errNotInteger
+	}
+	digits := b
+	if digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if digits[0] == '0' && len(b) > 1 {
+		return 0, errNotInteger // "007", "-0"
 	}
 	return n, nil
 }

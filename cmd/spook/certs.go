@@ -11,11 +11,12 @@ import (
 )
 
 func init() {
-	register("certs", "create a cluster CA and node certificates for mutual TLS", runCerts)
+	register("certs", "create a cluster CA, node and client certificates for mutual TLS", runCerts)
 }
 
 const certsHelp = `usage: spook certs init [--dir DIR] [--name NAME] [--years N]
        spook certs node NAME [--dir DIR] [--host HOST]...
+       spook certs client NAME [--dir DIR]
 
 Creates the files spookd needs for mutual TLS (ed25519 keys, TLS 1.3):
 
@@ -23,7 +24,13 @@ Creates the files spookd needs for mutual TLS (ed25519 keys, TLS 1.3):
              Whoever holds ca.key can admit nodes: keep it off the nodes.
   node NAME  a certificate for node NAME signed by the CA in DIR:
              DIR/NAME.crt and DIR/NAME.key. It is valid for 127.0.0.1,
-             ::1, localhost, NAME and every --host given.
+             ::1, localhost, NAME and every --host given, and names the
+             node (spook://node/NAME): only it admits a peer, and only
+             for a node that says it is NAME. Give every address the
+             node advertises as a --host, or spookd refuses to start.
+  client NAME
+             a client certificate (Redis and HTTP clients, tools): valid
+             for TLS client authentication only. It never admits a peer.
 
 Every file is written with mode 0600, and nothing is overwritten.
 
@@ -44,7 +51,7 @@ func runCerts(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stderr, certsHelp)
 		if len(args) == 0 {
-			return errors.New("give init or node NAME")
+			return errors.New("give init, node NAME or client NAME")
 		}
 		return nil
 	}
@@ -76,15 +83,22 @@ func runCerts(args []string) error {
 		}
 		fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(*dir, certs.CACertFile), filepath.Join(*dir, certs.CAKeyFile))
 		return nil
-	case "node":
+	case "node", "client":
 		if len(rest) != 1 {
-			return fmt.Errorf("node takes one NAME, got %d arguments", len(rest))
+			return fmt.Errorf("%s takes one NAME, got %d arguments", args[0], len(rest))
 		}
 		ca, err := certs.LoadCA(*dir)
 		if err != nil {
 			return fmt.Errorf("load the CA from %s (run 'spook certs init' first): %w", *dir, err)
 		}
-		pair, err := ca.Issue(certs.Request{Name: rest[0], Hosts: hosts}, now)
+		issue := ca.Issue
+		if args[0] == "client" {
+			if len(hosts) > 0 {
+				return errors.New("client certificates name no hosts: --host is for 'spook certs node'")
+			}
+			issue = ca.IssueClient
+		}
+		pair, err := issue(certs.Request{Name: rest[0], Hosts: hosts}, now)
 		if err != nil {
 			return err
 		}
@@ -94,5 +108,5 @@ func runCerts(args []string) error {
 		fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(*dir, rest[0]+".crt"), filepath.Join(*dir, rest[0]+".key"))
 		return nil
 	}
-	return fmt.Errorf("unknown certs command %q: give init or node NAME", args[0])
+	return fmt.Errorf("unknown certs command %q: give init, node NAME or client NAME", args[0])
 }

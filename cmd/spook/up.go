@@ -88,7 +88,14 @@ func up(o upOptions) error {
 		abs, _ := filepath.Abs(o.data)
 		where = "under " + abs
 	}
+	key, keyFile, err := upClusterKey(o)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(o.out, "Starting %d Spook nodes on 127.0.0.1 (state %s, fsync %s)\n", o.nodes, where, policy)
+	if keyFile != "" {
+		fmt.Fprintf(o.out, "Cluster key (peer admission) in %s: give it to other nodes with --cluster-key-file\n", keyFile)
+	}
 
 	var nodes []*node.Node
 	stopAll := func() {
@@ -104,7 +111,7 @@ func up(o upOptions) error {
 		started := time.Now()
 		n, err := node.Start(node.Config{
 			Name: m.Name, Listen: m.Addr, Members: members, DataDir: dir,
-			Fsync: policy, Logger: logger,
+			Fsync: policy, Logger: logger, ClusterKey: key,
 		})
 		if err != nil {
 			stopAll()
@@ -153,6 +160,41 @@ func up(o upOptions) error {
 	case <-ctx.Done():
 		return fmt.Errorf("nodes did not stop within 10s")
 	}
+}
+
+// upKeyFile is the cluster key's file under --data.
+const upKeyFile = "cluster.key"
+
+// upClusterKey returns the cluster's key: the one under --data if an
+// earlier run wrote it, else a new one, written there (mode 0600) unless
+// the cluster lives in memory. keyFile is where it is, "" in memory.
+func upClusterKey(o upOptions) (key []byte, keyFile string, err error) {
+	if !o.mem {
+		keyFile = filepath.Join(o.data, upKeyFile)
+		if text, err := os.ReadFile(keyFile); err == nil {
+			key, err := node.ParseClusterKey(string(text))
+			if err != nil {
+				return nil, "", fmt.Errorf("%s: %w", keyFile, err)
+			}
+			return key, keyFile, nil
+		} else if !os.IsNotExist(err) {
+			return nil, "", err
+		}
+	}
+	text, err := node.GenerateClusterKey()
+	if err != nil {
+		return nil, "", err
+	}
+	if keyFile != "" {
+		if err := os.MkdirAll(o.data, 0o700); err != nil {
+			return nil, "", err
+		}
+		if err := os.WriteFile(keyFile, []byte(text+"\n"), 0o600); err != nil {
+			return nil, "", err
+		}
+	}
+	key, err = node.ParseClusterKey(text)
+	return key, keyFile, err
 }
 
 func allReady(nodes []*node.Node) bool {

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/spooksystems/spook/node"
 )
 
 // TestUpServesRedisClients runs the quick start as a user would: a
@@ -78,5 +82,27 @@ func TestUpServesRedisClients(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestUpClusterKey: spook up makes a cluster key for its nodes, keeps it
+// under --data (mode 0600) for a restart and for other nodes
+// (--cluster-key-file), and reuses it.
+func TestUpClusterKey(t *testing.T) {
+	dir := t.TempDir()
+	key, file, err := upClusterKey(upOptions{data: dir})
+	if err != nil || len(key) != node.ClusterKeyBytes || file != filepath.Join(dir, upKeyFile) {
+		t.Fatalf("key of %d bytes in %q: %v", len(key), file, err)
+	}
+	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v", err)
+	}
+	again, _, err := upClusterKey(upOptions{data: dir})
+	if err != nil || !bytes.Equal(again, key) {
+		t.Fatal("a second run made another key")
+	}
+	mem, file, err := upClusterKey(upOptions{data: dir, mem: true})
+	if err != nil || file != "" || len(mem) != node.ClusterKeyBytes || bytes.Equal(mem, key) {
+		t.Fatalf("in-memory key: %q %v", file, err)
 	}
 }

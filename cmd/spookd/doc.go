@@ -12,9 +12,22 @@
 // defaults.
 //
 // Security: a node listening on a non-loopback address refuses to start
-// without TLS (--tls-cert, --tls-key, --tls-ca: peers and clients must
-// present certificates signed by the cluster CA) unless --insecure is
-// given. On loopback it runs without TLS.
+// without TLS (--tls-cert, --tls-key, --tls-ca: peers present node
+// certificates naming themselves, clients client certificates, all signed
+// by the cluster CA) unless --insecure is given, and refuses to admit
+// plaintext peers without a cluster key (--cluster-key-file, or
+// SPOOK_CLUSTER_KEY / --cluster-key). On loopback it runs without TLS,
+// and without a key it warns that any local process can join. Its own
+// certificate must name its --node-id and cover its advertised host, or
+// it refuses to start. Repeated log lines are collapsed with a count
+// (internal/lograte). See docs/security.md.
+//
+// Profiling: --pprof ADDR serves net/http/pprof on a second listener,
+// loopback only (a non-loopback ADDR is refused at start).
+//
+// Memory: without GOMEMLIMIT in the environment, spookd sets the Go soft
+// memory limit to DefaultMemoryLimitPercent of its cgroup's memory.max
+// (else of the machine's memory).
 //
 // The daemon holds no logic of its own: everything it does is in package
 // node.

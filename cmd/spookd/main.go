@@ -11,9 +11,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,10 +24,12 @@ import (
 
 	"github.com/spooksystems/spook/internal/buildinfo"
 	"github.com/spooksystems/spook/internal/completion"
+	"github.com/spooksystems/spook/internal/lograte"
 	"github.com/spooksystems/spook/node"
 	"github.com/spooksystems/spook/replica"
 	"github.com/spooksystems/spook/storage"
 	"github.com/spooksystems/spook/storage/vfs"
+	"github.com/spooksystems/spook/transport/certs"
 )
 
 func main() {
@@ -70,8 +75,10 @@ type options struct {
 	completion                             string
 	tlsCert, tlsKey, tlsCA                 string
 	password, token                        string
+	clusterKey, clusterKeyFile             string
 	tick, clockOffset                      time.Duration
 	logLevel, config                       string
+	pprof                                  string // --pprof: loopback address for net/http/pprof
 }
 
 func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, error) {
@@ -91,12 +98,15 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "this node's certificate (PEM), from 'spook certs node'")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "this node's private key (PEM)")
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "the cluster CA certificate (PEM), from 'spook certs init'")
+	fs.StringVar(&o.clusterKeyFile, "cluster-key-file", "", "file holding the cluster key, the peer admission secret (hex or base64; 'spook up' writes one, or: openssl rand -hex 32)")
+	fs.StringVar(&o.clusterKey, "cluster-key", "", "the cluster key itself (prefer --cluster-key-file or SPOOK_CLUSTER_KEY: flags show in ps)")
 	fs.StringVar(&o.password, "password", "", "password Redis clients must AUTH with (empty: none)")
 	fs.StringVar(&o.token, "token", "", "bearer token the HTTP API requires (empty: none)")
 	fs.DurationVar(&o.tick, "tick", node.DefaultTickInterval, "length of one replica tick")
 	fs.DurationVar(&o.clockOffset, "test-clock-offset", 0, "TEST ONLY: shift this node's wall clock (clock-skew fault tests)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.config, "config", "", "config file of 'flag = value' lines")
+	fs.StringVar(&o.pprof, "pprof", "", "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (empty: off)")
 	fs.BoolVar(&o.leaveOnTerminate, "leave-on-terminate", false, "on SIGTERM, leave the cluster gracefully (wait until the other members have this node's departure) before stopping; SIGINT only stops")
 	fs.BoolVar(&o.version, "version", false, "print the build (version, commit, time) and exit")
 	fs.StringVar(&o.completion, "completion", "", "print a completion script for this shell (bash, zsh or fish) and exit")
@@ -201,7 +211,9 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 		Name: name, Cluster: o.cluster, Listen: o.listen, Advertise: o.advertise,
 		DataDir: o.data, Fsync: policy, TickInterval: o.tick, ClockOffset: o.clockOffset,
 		Password: o.password, Token: o.token,
-		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level})),
+		// Repeated lines (a refused connection each, under attack) are
+		// collapsed into one per interval with a count.
+		Logger: slog.New(lograte.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}), lograte.Config{})),
 	}
 	if o.peers != "" {
 		names, addrs := map[string]bool{}, map[string]bool{}
@@ -236,6 +248,11 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		loopback = true
 	}
+	key, err := clusterKey(o)
+	if err != nil {
+		return node.Config{}, err
+	}
+	cfg.ClusterKey = key
 	tlsGiven := o.tlsCert != "" || o.tlsKey != "" || o.tlsCA != ""
 	switch {
 	case o.dev && !loopback:
@@ -245,11 +262,78 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 		if err != nil {
 			return node.Config{}, err
 		}
+		if err := checkNodeCert(server, name, advertisedHost(o.advertise, host)); err != nil {
+			return node.Config{}, fmt.Errorf("--tls-cert %s: %w", o.tlsCert, err)
+		}
 		cfg.ServerTLS, cfg.ClientTLS, cfg.RequireTLS = server, client, !o.insecure
 	case !loopback && !o.insecure:
 		return node.Config{}, fmt.Errorf("refusing --listen %s (%s, not loopback) without TLS and client authentication: give --tls-cert, --tls-key and --tls-ca (see 'spook certs'), or --insecure to accept the risk", o.listen, host)
 	}
+	if o.insecure {
+		cfg.Logger.Warn("--insecure: plaintext connections are accepted: passwords, tokens and data cross the network in clear, " +
+			"and plaintext peers are admitted by the cluster key alone")
+	}
 	return cfg, nil
+}
+
+// clusterKey reads the cluster key from --cluster-key-file or
+// --cluster-key (SPOOK_CLUSTER_KEY), nil if neither is given.
+func clusterKey(o *options) ([]byte, error) {
+	switch {
+	case o.clusterKeyFile != "" && o.clusterKey != "":
+		return nil, errors.New("give --cluster-key-file or --cluster-key (SPOOK_CLUSTER_KEY), not both")
+	case o.clusterKeyFile != "":
+		text, err := os.ReadFile(o.clusterKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-key-file: %w", err)
+		}
+		key, err := node.ParseClusterKey(string(text))
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-key-file %s: %w", o.clusterKeyFile, err)
+		}
+		return key, nil
+	case o.clusterKey != "":
+		key, err := node.ParseClusterKey(o.clusterKey)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-key: %w", err)
+		}
+		return key, nil
+	}
+	return nil, nil
+}
+
+// advertisedHost is the host other nodes dial: from --advertise (an
+// address or a ws:// URL) or the listen host; "" if it is a wildcard,
+// where no certificate check can say which name peers will use.
+func advertisedHost(advertise, listenHost string) string {
+	host := listenHost
+	if advertise != "" {
+		a := advertise
+		if u, err := url.Parse(advertise); err == nil && (u.Scheme == "ws" || u.Scheme == "wss") {
+			a = u.Host
+		}
+		if h, _, err := net.SplitHostPort(a); err == nil {
+			host = h
+		}
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return ""
+	}
+	return host
+}
+
+// checkNodeCert refuses, at startup, a certificate that would fail at the
+// first link: one that does not name this node, is a client certificate,
+// or does not cover the advertised host.
+func checkNodeCert(server *tls.Config, name, host string) error {
+	leaf := server.Certificates[0].Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(server.Certificates[0].Certificate[0]); err != nil {
+			return err
+		}
+	}
+	return certs.CheckNodeCert(leaf, name, host)
 }
 
 // loadTLS builds mutual-TLS configs from a node certificate and the
@@ -412,6 +496,18 @@ func runNode(args []string, getenv func(string) string, logOut io.Writer, stop <
 			return err
 		}
 	}
+	if limit, from := defaultMemoryLimit(getenv, os.ReadFile); limit > 0 {
+		debug.SetMemoryLimit(limit)
+		cfg.Logger.Info("Go memory limit", "bytes", limit, "from", from)
+	}
+	if o.pprof != "" {
+		l, err := servePprof(o.pprof)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		cfg.Logger.Info("serving pprof", "addr", l.Addr().String())
+	}
 	n, err := node.Start(cfg)
 	if err != nil {
 		return explain(err, cfg.DataDir)
@@ -452,3 +548,73 @@ Examples:
 See docs/operations.md. Flags:
 
 `
+
+// servePprof serves the runtime profiles (net/http/pprof) on their own
+// listener at addr, which must be a loopback address: profiles expose
+// memory contents and cost CPU, so they are never reachable from another
+// host. The handlers are on a private mux, not http.DefaultServeMux. The
+// listener is closed when the daemon exits.
+func servePprof(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof %q: %w", addr, err)
+	}
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("--pprof %q: refusing a non-loopback address; profiles are served on 127.0.0.1, ::1 or localhost only", addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof: %w", err)
+	}
+	if tcp, ok := l.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		l.Close()
+		return nil, fmt.Errorf("--pprof %q: resolved to non-loopback %s", addr, l.Addr())
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	return l, nil
+}
+
+// DefaultMemoryLimitPercent is the share of the memory the process may
+// use (its cgroup's memory.max, else the machine's MemTotal) that spookd
+// sets as the Go runtime's soft memory limit when GOMEMLIMIT is not set.
+// Under the limit nothing changes (GOGC, default 100, paces the
+// collector); near it the collector runs more often instead of letting
+// the heap's headroom push the process into the OOM killer. It stays
+// below 100 to leave room for what the Go heap does not count (stacks,
+// page cache of the log). GOMEMLIMIT=off or a value of its own overrides
+// it; so does GOGC=off.
+const DefaultMemoryLimitPercent = 75
+
+// defaultMemoryLimit returns the soft memory limit to set and where it
+// came from, or 0 when the environment sets one (or GOGC=off) or no
+// bound is known.
+func defaultMemoryLimit(getenv func(string) string, readFile func(string) ([]byte, error)) (int64, string) {
+	if getenv("GOMEMLIMIT") != "" || getenv("GOGC") == "off" {
+		return 0, ""
+	}
+	if b, err := readFile("/sys/fs/cgroup/memory.max"); err == nil {
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 {
+			return n / 100 * DefaultMemoryLimitPercent, "cgroup memory.max"
+		}
+	}
+	b, err := readFile("/proc/meminfo")
+	if err != nil {
+		return 0, ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+			if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil && kb > 0 {
+				return kb * 1024 / 100 * DefaultMemoryLimitPercent, "MemTotal"
+			}
+		}
+	}
+	return 0, ""
+}

@@ -55,7 +55,7 @@ func (a *authority) issue(name string, ip net.IP) (*certs.Pair, error) {
 // clientTLS is the TLS config of the test process's clients: TLS 1.3, a
 // client certificate from the CA, servers verified against the CA.
 func (a *authority) clientTLS() (*tls.Config, error) {
-	pair, err := a.issue("chaos-client", nil)
+	pair, err := a.ca.IssueClient(certs.Request{Name: "chaos-client", Validity: certValidity}, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("client certificate: %w", err)
 	}

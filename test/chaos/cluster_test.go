@@ -97,7 +97,10 @@ type cluster struct {
 	gen   map[int]int   // by host: incremented at every start
 }
 
-// newCluster prepares certificates for every host; start launches nodes.
+// newCluster prepares the CA and the client certificate; start issues
+// each node's certificate (a node certificate names its node, so a node
+// replaced under a new name on the same host gets a new one) and
+// launches it.
 func newCluster(nw *network, bin, dir string) (*cluster, error) {
 	ca, err := newAuthority(dir)
 	if err != nil {
@@ -106,11 +109,6 @@ func newCluster(nw *network, bin, dir string) (*cluster, error) {
 	clientTLS, err := ca.clientTLS()
 	if err != nil {
 		return nil, err
-	}
-	for _, h := range nw.hosts {
-		if _, err := ca.issue(fmt.Sprintf("host%d", h.index), h.ip); err != nil {
-			return nil, err
-		}
 	}
 	tr := &http.Transport{TLSClientConfig: clientTLS.Clone(), DialContext: (&net.Dialer{Timeout: clientTimeout}).DialContext,
 		MaxIdleConnsPerHost: 2, IdleConnTimeout: 5 * time.Second}
@@ -155,12 +153,16 @@ func (c *cluster) start(i int, o startOpts) (*proc, error) {
 	c.mu.Unlock()
 	p := &proc{host: i, name: o.name, dataDir: o.dataDir, joined: len(o.join) > 0 || o.rejoined, offset: o.offset, done: make(chan struct{}),
 		logFile: filepath.Join(c.dir, fmt.Sprintf("%s.%d.log", o.name, gen))}
+	certFile, keyFile := filepath.Join(c.dir, o.name+".crt"), filepath.Join(c.dir, o.name+".key")
+	if _, err := os.Stat(certFile); os.IsNotExist(err) {
+		if _, err := c.ca.issue(o.name, h.ip); err != nil {
+			return nil, err
+		}
+	}
 	args := []string{"netns", "exec", h.ns, c.bin,
 		"--listen", c.addr(i), "--data", o.dataDir, "--node-id", o.name, "--cluster", c.cluster,
 		"--fsync", "always", "--log-level", logLevel(),
-		"--tls-cert", filepath.Join(c.dir, fmt.Sprintf("host%d.crt", i)),
-		"--tls-key", filepath.Join(c.dir, fmt.Sprintf("host%d.key", i)),
-		"--tls-ca", c.ca.caFile}
+		"--tls-cert", certFile, "--tls-key", keyFile, "--tls-ca", c.ca.caFile}
 	switch {
 	case o.rejoined:
 	case len(o.join) > 0:

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -46,7 +48,70 @@ var (
 	ErrUntrusted = errors.New("certs: peer certificate not trusted")
 	// ErrKeyMismatch is returned when a certificate and key do not match.
 	ErrKeyMismatch = errors.New("certs: certificate and key do not match")
+	// ErrNodeCert is returned by CheckNodeCert for a certificate a node
+	// must not serve with: a client certificate, one for another node, or
+	// one that does not cover the node's advertised host.
+	ErrNodeCert = errors.New("certs: not a usable node certificate")
 )
+
+// NodeURIPrefix starts the URI SAN that makes a certificate a node
+// certificate: spook://node/NAME. Client certificates carry none, so a
+// peer link accepts a certificate only when this SAN names the node its
+// Hello claims (PeerName).
+const NodeURIPrefix = "spook://node/"
+
+// NodeName is the node a certificate was issued for (its
+// spook://node/NAME SAN), or "" for any other certificate.
+func NodeName(cert *x509.Certificate) string {
+	for _, u := range cert.URIs {
+		if s := u.String(); strings.HasPrefix(s, NodeURIPrefix) {
+			if name, err := url.PathUnescape(s[len(NodeURIPrefix):]); err == nil {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// CheckNodeCert checks, before a node starts, that cert can serve node
+// name advertised at host: it is a node certificate for name, valid for
+// both TLS server and client authentication, and its SANs cover host
+// (an IP address or DNS name). Errors match ErrNodeCert and say what to
+// issue instead.
+func CheckNodeCert(cert *x509.Certificate, name, host string) error {
+	got := NodeName(cert)
+	server, client := false, false
+	for _, u := range cert.ExtKeyUsage {
+		server = server || u == x509.ExtKeyUsageServerAuth
+		client = client || u == x509.ExtKeyUsageClientAuth
+	}
+	switch {
+	case got == "" && client && !server:
+		return fmt.Errorf("%w: %q is a client certificate; a node needs 'spook certs node %s'", ErrNodeCert, cert.Subject.CommonName, name)
+	case got == "":
+		return fmt.Errorf("%w: %q names no node (no %sNAME SAN; issued by an older 'spook certs'?): issue one with 'spook certs node %s'", ErrNodeCert, cert.Subject.CommonName, NodeURIPrefix, name)
+	case got != name:
+		return fmt.Errorf("%w: the certificate names node %q, this node is %q: issue one with 'spook certs node %s'", ErrNodeCert, got, name, name)
+	case !server || !client:
+		return fmt.Errorf("%w: the certificate for %q is not valid for both TLS server and client authentication", ErrNodeCert, name)
+	}
+	if host != "" {
+		if err := cert.VerifyHostname(host); err != nil {
+			return fmt.Errorf("%w: the certificate for %q does not cover the advertised host %s (it covers %s): reissue it with 'spook certs node %s --host %s'",
+				ErrNodeCert, name, host, strings.Join(certHosts(cert), ", "), name, host)
+		}
+	}
+	return nil
+}
+
+// certHosts lists a certificate's DNS and IP SANs.
+func certHosts(cert *x509.Certificate) []string {
+	hosts := append([]string(nil), cert.DNSNames...)
+	for _, ip := range cert.IPAddresses {
+		hosts = append(hosts, ip.String())
+	}
+	return hosts
+}
 
 // CA is a cluster certificate authority.
 type CA struct {
@@ -93,13 +158,17 @@ func NewCA(name string, validity time.Duration, now time.Time) (*CA, error) {
 	return &CA{Cert: cert, Key: key}, nil
 }
 
-// Request describes a node certificate to issue.
+// Request describes a certificate to issue (Issue: a node's;
+// IssueClient: a client's).
 type Request struct {
-	// Name is the node's name: the certificate's common name and a DNS
-	// SAN, so a dialler can check it reached the node it meant.
+	// Name is the node's (or client's) name: the certificate's common
+	// name; for a node also a DNS SAN, so a dialler can check it reached
+	// the node it meant, and the spook://node/NAME URI SAN that admits it
+	// as a peer.
 	Name string
-	// Hosts are extra SANs: IP addresses or DNS names the node is reached
-	// by. 127.0.0.1, ::1 and localhost are always included.
+	// Hosts are extra SANs of a node certificate: IP addresses or DNS
+	// names the node is reached by. 127.0.0.1, ::1 and localhost are
+	// always included. IssueClient ignores them.
 	Hosts []string
 	// Validity is how long the certificate is valid; zero means
 	// DefaultNodeValidity. NotBefore/NotAfter, if set, override it (tests
@@ -116,10 +185,22 @@ type Pair struct {
 }
 
 // Issue signs a node certificate for req, valid for TLS server and client
-// authentication.
+// authentication, naming the node by a spook://node/NAME URI SAN.
 func (ca *CA) Issue(req Request, now time.Time) (*Pair, error) {
+	return ca.issue(req, now, true)
+}
+
+// IssueClient signs a client certificate for req (a Redis or HTTP
+// client, or an operator's tool): valid for TLS client authentication
+// only, with no node SAN and no host SANs, so it can never be taken for a
+// node on either side of a peer link.
+func (ca *CA) IssueClient(req Request, now time.Time) (*Pair, error) {
+	return ca.issue(req, now, false)
+}
+
+func (ca *CA) issue(req Request, now time.Time, node bool) (*Pair, error) {
 	if req.Name == "" {
-		return nil, errors.New("certs: issue: empty node name")
+		return nil, errors.New("certs: issue: empty name")
 	}
 	notBefore, notAfter := req.NotBefore, req.NotAfter
 	if notBefore.IsZero() {
@@ -142,12 +223,22 @@ func (ca *CA) Issue(req Request, now time.Time) (*Pair, error) {
 	}
 	template := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: req.Name, Organization: []string{"Spook"}},
+		Subject:      pkix.Name{CommonName: req.Name, Organization: []string{"Spook"}, OrganizationalUnit: []string{"node"}},
 		NotBefore:    notBefore,
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
+	if !node {
+		template.Subject.OrganizationalUnit = []string{"client"}
+		template.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		return ca.sign(template, pub, key, req.Name)
+	}
+	nodeURI, err := url.Parse(NodeURIPrefix + url.PathEscape(req.Name))
+	if err != nil {
+		return nil, fmt.Errorf("certs: issue %q: %w", req.Name, err)
+	}
+	template.URIs = []*url.URL{nodeURI}
 	seen := map[string]bool{}
 	for _, h := range append([]string{req.Name, "localhost", "127.0.0.1", "::1"}, req.Hosts...) {
 		if h == "" || seen[h] {
@@ -160,9 +251,13 @@ func (ca *CA) Issue(req Request, now time.Time) (*Pair, error) {
 			template.DNSNames = append(template.DNSNames, h)
 		}
 	}
+	return ca.sign(template, pub, key, req.Name)
+}
+
+func (ca *CA) sign(template *x509.Certificate, pub ed25519.PublicKey, key ed25519.PrivateKey, name string) (*Pair, error) {
 	der, err := x509.CreateCertificate(rand.Reader, template, ca.Cert, pub, ca.Key)
 	if err != nil {
-		return nil, fmt.Errorf("certs: issue %q: %w", req.Name, err)
+		return nil, fmt.Errorf("certs: issue %q: %w", name, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {

@@ -124,11 +124,14 @@ func verifyPeer(cs tls.ConnectionState, pool *x509.CertPool, name string, usage 
 	return nil
 }
 
-// PeerName is the verified node name (common name) of the peer of a TLS
-// connection, or "" if the peer presented no verified certificate.
+// PeerName is the verified node name of the peer of a TLS connection
+// (the spook://node/NAME SAN of its certificate), or "" if the peer
+// presented no verified certificate or a certificate that is not a node
+// certificate (a client certificate). The node accepts a peer link only
+// when this equals the name in the peer's Hello.
 func PeerName(cs tls.ConnectionState) string {
 	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
 		return ""
 	}
-	return cs.VerifiedChains[0][0].Subject.CommonName
+	return NodeName(cs.VerifiedChains[0][0])
 }

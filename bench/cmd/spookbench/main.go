@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +38,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "load" {
+		if err := runLoad(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "spookbench load:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "profile" {
 		if err := runProfile(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "spookbench profile:", err)
@@ -55,6 +63,9 @@ func main() {
 type options struct {
 	quick      bool
 	out, chart string
+	json       string
+	spookd     string
+	commit     string
 	systems    string
 	cell       time.Duration
 	runs       int
@@ -70,6 +81,9 @@ func run() error {
 	flag.BoolVar(&o.quick, "quick", false, "short cells (1 s, 1 run), for a run under 5 minutes")
 	flag.StringVar(&o.out, "out", "../docs/BENCHMARKS.md", "document to write the tables into (between the bench markers); empty: print only")
 	flag.StringVar(&o.chart, "chart", "../docs/bench/throughput.svg", "SVG chart to write; empty: none")
+	flag.StringVar(&o.spookd, "spookd", "", "run this spookd binary instead of building ../cmd/spookd (e.g. an older build, to compare)")
+	flag.StringVar(&o.commit, "commit", "", "what the JSON record names as measured (default: git HEAD of .., +dirty if changed)")
+	flag.StringVar(&o.json, "json", "", "JSON record of the run to write, for scripts/bench-compare (default ../docs/bench/quick.json quick, ../docs/bench/full.json full; \"-\": none)")
 	flag.StringVar(&o.systems, "systems", "spook,redis,etcd,nats", "systems to run")
 	flag.DurationVar(&o.cell, "cell", 0, "duration of one cell (default 1s quick, 10s full)")
 	flag.IntVar(&o.runs, "runs", 0, "runs per cell, the median is reported (default 1 quick, 3 full)")
@@ -81,6 +95,9 @@ func run() error {
 	flag.Parse()
 	if o.profile < 0 {
 		o.profile = pick(o.quick, 3*time.Second, 10*time.Second)
+	}
+	if o.json == "" {
+		o.json = pick(o.quick, "../docs/bench/quick.json", "../docs/bench/full.json")
 	}
 	if o.cell == 0 {
 		o.cell = pick(o.quick, time.Second, 10*time.Second)
@@ -137,9 +154,15 @@ func run() error {
 	}
 	if want["spook"] {
 		bin := filepath.Join(tmp, "spookd")
-		fmt.Println("building spookd ...")
-		cmd := exec.CommandContext(ctx, "go", "build", "-C", "..", "-o", bin, "./cmd/spookd")
-		if out, err := cmd.CombinedOutput(); err != nil {
+		var out []byte
+		var err error
+		if o.spookd != "" {
+			bin = o.spookd
+		} else {
+			fmt.Println("building spookd ...")
+			out, err = exec.CommandContext(ctx, "go", "build", "-C", "..", "-o", bin, "./cmd/spookd").CombinedOutput()
+		}
+		if err != nil {
 			unavailable("spook/always", "spook", bench.PerWrite, fmt.Sprintf("go build ./cmd/spookd failed: %v %s", err, firstLine(string(out))))
 			unavailable("spook/batch", "spook", bench.Default, "as above")
 		} else {
@@ -258,6 +281,54 @@ func run() error {
 		}
 		fmt.Println("wrote", o.chart)
 	}
+	if o.json != "-" {
+		if err := os.MkdirAll(filepath.Dir(o.json), 0o755); err != nil {
+			return err
+		}
+		commit := o.commit
+		if commit == "" {
+			commit = gitCommit()
+		}
+		if err := bench.WriteRecord(o.json, rep.Record(commit)); err != nil {
+			return err
+		}
+		fmt.Println("wrote", o.json)
+	}
+	return nil
+}
+
+// gitCommit names the tree measured: HEAD of the repository above bench/,
+// with "+dirty" if it has uncommitted changes, or "unknown" outside git.
+func gitCommit() string {
+	head, err := exec.Command("git", "-C", "..", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	commit := strings.TrimSpace(string(head))
+	if st, err := exec.Command("git", "-C", "..", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		commit += "+dirty"
+	}
+	return commit
+}
+
+// runLoad loads keys into a RESP server the way the memory figure does
+// (16 connections, 64 pipelined SETs each, keys of bench.KeyBytes, values
+// of bench.ValueBytes), for scripts/memory-spookd.sh:
+//
+//	spookbench load ADDR KEYS
+func runLoad(args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: spookbench load ADDR KEYS")
+	}
+	n, err := strconv.Atoi(args[1])
+	if err != nil {
+		return fmt.Errorf("KEYS: %w", err)
+	}
+	took, err := bench.LoadKeysAt(context.Background(), args[0], n, 16, 64)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d keys loaded in %v\n", n, took.Round(time.Millisecond))
 	return nil
 }
 
