@@ -106,7 +106,7 @@ type Status struct {
 	Applied   map[string]uint64 `json:"applied"`   // this node's applied vector, by node name
 	Collapsed map[string]uint64 `json:"collapsed"` // applied by every current member
 	Members   []MemberStatus    `json:"members"`
-	Events    []string          `json:"recent_events"`
+	Events    []Event           `json:"recent_events"`
 	// Failed is the fail-stop cause, empty while the node is healthy.
 	Failed string `json:"failed,omitempty"`
 }

@@ -172,3 +172,4 @@ func TestCanceledUpdateIsExact(t *testing.T) {
 		t.Fatal("a write canceled before it was taken is visible")
 	}
 }
+

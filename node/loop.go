@@ -1,8 +1,10 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -436,14 +438,33 @@ func (n *Node) noteEvents(events []replica.Event) {
 	if len(events) == 0 {
 		return
 	}
+	evs := make([]api.Event, len(events))
+	for i, e := range events {
+		evs[i] = n.statusEvent(e) // takes mu for reading: not under eventsMu
+	}
 	n.eventsMu.Lock()
 	defer n.eventsMu.Unlock()
-	for _, e := range events {
-		n.log.Info("event", "type", e.Type.String(), "peer", e.Node, "detail", e.Reason)
-		n.events = append(n.events, e.String())
+	for i, e := range events {
+		ev := evs[i]
+		n.log.Log(context.Background(), eventLevel(e.Type), "event", "type", ev.Type, "peer", ev.Peer, "peer_id", ev.PeerID, "txn", ev.Txn, "detail", ev.Detail)
+		n.events = append(n.events, ev)
 		n.metrics.events.WithLabelValues(e.Type.String()).Inc()
 	}
 	if over := len(n.events) - maxRecentEvents; over > 0 {
 		n.events = append(n.events[:0], n.events[over:]...)
 	}
+}
+
+// eventLevel is the log level of a replica event: what an operator must
+// see with --log-level warn (a member unreachable or behind the log, a
+// divergence, a refused clock, a dropped transaction, an abandoned repair)
+// is a warning; the rest is information.
+func eventLevel(t replica.EventType) slog.Level {
+	switch t {
+	case replica.EventPeerUnreachable, replica.EventDivergence, replica.EventRepairAborted,
+		replica.EventBufferFull, replica.EventClockRefused, replica.EventMessageRefused,
+		replica.EventCatchUpTooFar, replica.EventPeerBehindLog, replica.EventMemberRemoved:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }

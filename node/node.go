@@ -50,7 +50,7 @@ type Node struct {
 	waiting int
 
 	eventsMu sync.Mutex
-	events   []string // recent events, newest last, at most maxRecentEvents
+	events   []api.Event // recent events, newest last, at most maxRecentEvents
 
 	advertise string         // the address peers dial to reach this node
 	joinPeers []replica.Peer // the peers found at Config.Join addresses
@@ -456,7 +456,7 @@ func (n *Node) Status() api.Status {
 	st := n.r.Status()
 	n.mu.RUnlock()
 	n.eventsMu.Lock()
-	events := append([]string(nil), n.events...)
+	events := append([]api.Event(nil), n.events...)
 	n.eventsMu.Unlock()
 	names := map[causal.NodeID]string{}
 	for _, m := range st.Members {

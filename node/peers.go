@@ -54,6 +54,7 @@ type peer struct {
 	queue    []replica.Message // oldest first
 	control  int               // messages in queue that are not MsgTxns
 	wake     chan struct{}     // capacity 1: the queue is not empty
+	redial   chan struct{}     // capacity 1: cut a reconnect backoff short
 	dropped  uint64            // messages refused because the queue was full
 	maxQueue int               // PeerQueueMax
 }
@@ -89,6 +90,20 @@ func (p *peer) take(dst []replica.Message) []replica.Message {
 	p.queue, p.control = p.queue[:0], 0
 	p.mu.Unlock()
 	return dst
+}
+
+// redial cuts short the reconnect backoff of the link to id, if any.
+func (ps *peerSet) redial(id causal.NodeID) {
+	ps.mu.Lock()
+	p := ps.peers[id]
+	ps.mu.Unlock()
+	if p == nil {
+		return
+	}
+	select {
+	case p.redial <- struct{}{}:
+	default:
+	}
 }
 
 // discard empties the queue, returning how many messages it dropped.
@@ -226,7 +241,7 @@ func (ps *peerSet) getOrAttach(id causal.NodeID, name string, attach bool) *peer
 		name = known
 	}
 	p := &peer{id: id, name: name, addr: addr, stop: make(chan struct{}),
-		wake: make(chan struct{}, 1), maxQueue: ps.n.cfg.PeerQueueMax}
+		wake: make(chan struct{}, 1), redial: make(chan struct{}, 1), maxQueue: ps.n.cfg.PeerQueueMax}
 	ps.peers[id] = p
 	if addr != "" {
 		ps.wg.Add(1)
@@ -379,6 +394,9 @@ func (ps *peerSet) run(p *peer) {
 			return
 		case <-ps.stop:
 			return
+		case <-p.redial:
+			backoff = DefaultBackoffMin
+			continue
 		case <-time.After(sleep):
 		}
 		backoff = min(2*backoff, DefaultBackoffMax)
@@ -504,6 +522,10 @@ func (n *Node) serveInbound(raw net.Conn) {
 		n.peers.mu.Unlock()
 	}
 	defer n.peers.trackInbound(remote.Node, conn, raw)()
+	// The peer is up: if our link to it waits out a backoff (it broke
+	// while the peer restarted), dial now, so replies reach it at once
+	// rather than after seconds of suspicion.
+	n.peers.redial(remote.Node)
 	n.learnRemoval(n.readSession(conn, replica.NewLinkCodec()))
 }
 
