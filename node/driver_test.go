@@ -172,4 +172,3 @@ func TestCanceledUpdateIsExact(t *testing.T) {
 		t.Fatal("a write canceled before it was taken is visible")
 	}
 }
-
