@@ -11,6 +11,7 @@ import (
 
 	"github.com/spooksystems/spook/api/http"
 	"github.com/spooksystems/spook/api/resp"
+	"github.com/spooksystems/spook/internal/buildinfo"
 	"github.com/spooksystems/spook/transport"
 )
 
@@ -99,7 +100,7 @@ func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 	if in.wsMux, err = transport.NewMux(in.ws, wsCfg); err != nil {
 		return nil, err
 	}
-	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password})
+	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password, Version: buildinfo.Get().Short()})
 	httpCfg := httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws}
 	if certRequired {
 		httpCfg.ClientCertMissing, httpCfg.OpenPaths = transport.ClientCertMissing, transport.OpenProbePaths

@@ -429,6 +429,14 @@ func cmdInfo(s *Server, c *client, args [][]byte) {
 		}
 		line("applied:%s", vectorText(st.Applied))
 		line("collapsed:%s", vectorText(st.Collapsed))
+		if st.Failed != "" {
+			line("failed:%s", oneLine(st.Failed))
+		}
+		line("recent_events:%d", len(st.Events))
+		for i, e := range st.Events {
+			line("event%d:time=%s,type=%s,peer=%s,txn=%s,detail=%s", i, e.Time.UTC().Format(time.RFC3339Nano),
+				e.Type, e.Peer, e.Txn, infoValue(e.Detail))
+		}
 		line("")
 	}
 	c.out.WriteBulkString(b.String())
@@ -876,4 +884,10 @@ func cmdFlushAll(s *Server, c *client, args [][]byte) {
 		from = append(keys[len(keys)-1], 0) // the next key after the last
 	}
 	c.out.WriteString("OK")
+}
+
+// infoValue makes free text safe for an INFO field: one line, no commas
+// (they separate an INFO line's fields).
+func infoValue(s string) string {
+	return strings.ReplaceAll(oneLine(s), ",", ";")
 }

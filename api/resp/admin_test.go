@@ -1,8 +1,16 @@
 package resp
 
 import (
+	"context"
+	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/spooksystems/spook/api"
+	"github.com/spooksystems/spook/api/apitest"
 )
 
 func TestClientHelpScanCursorInfoSections(t *testing.T) {
@@ -40,6 +48,41 @@ func TestClientHelpScanCursorInfoSections(t *testing.T) {
 		got, _ := unquote(r.do("INFO", section))
 		if !strings.HasPrefix(got, want+"\r\n") || strings.Count(got, "# ") != 1 {
 			t.Errorf("INFO %s:\n%s", section, got)
+		}
+	}
+}
+
+// eventsBackend reports a fail-stop cause and one event in Status.
+type eventsBackend struct{ *apitest.Backend }
+
+func (b eventsBackend) Status() api.Status {
+	st := b.Backend.Status()
+	st.Failed = "sync log: input/output error"
+	st.Events = []api.Event{{Type: "divergence", Time: time.Unix(1, 0), Peer: "n2", Detail: "hash a, hash b"}}
+	return st
+}
+
+// TestInfoShowsRecentEvents: INFO's Spook section carries the fail-stop
+// cause and the recent events, as docs/operations.md says.
+func TestInfoShowsRecentEvents(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := eventsBackend{apitest.New("n1")}
+	s := New(b, Config{})
+	go s.Serve(l)
+	defer func() { s.Close(); b.Close() }()
+	c := redis.NewClient(&redis.Options{Addr: l.Addr().String(), Protocol: 2})
+	defer c.Close()
+	info, err := c.Info(context.Background(), "spook").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"failed:sync log: input/output error\r\n", "recent_events:1\r\n",
+		"event0:time=1970-01-01T00:00:01Z,type=divergence,peer=n2,txn=,detail=hash a; hash b\r\n"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("INFO spook lacks %q:\n%s", want, info)
 		}
 	}
 }
