@@ -79,19 +79,12 @@ func (n *Node) loop() {
 	st := &loopState{tickets: map[driver.Ticket]*request{}}
 	for {
 		var p pass
-		if n.disk != nil && n.disk.full() {
-			// The disk is behind: take no new work until it catches up.
-			select {
-			case <-n.stop:
-				n.shutdown(st)
-				return
-			case <-ticker.C:
-				p.tick = true
-			case s := <-n.synced:
-				p.synced = append(p.synced, s)
-			}
-			n.run(st, &p)
-			continue
+		requests, inbound := n.requests, n.inbound
+		busy := n.disk != nil && n.disk.full()
+		if busy {
+			// The disk is behind: take no new work until it catches up
+			// (a nil channel is never ready).
+			requests, inbound = nil, nil
 		}
 		select {
 		case <-n.stop:
@@ -99,12 +92,16 @@ func (n *Node) loop() {
 			return
 		case <-ticker.C:
 			p.tick = true
-		case req := <-n.requests:
+		case req := <-requests:
 			p.requests = append(p.requests, req)
-		case m := <-n.inbound:
+		case m := <-inbound:
 			p.inbound = append(p.inbound, m)
 		case s := <-n.synced:
 			p.synced = append(p.synced, s)
+		}
+		if busy {
+			n.run(st, &p)
+			continue
 		}
 		p.gather(n)
 		n.run(st, &p)

@@ -134,11 +134,7 @@ func readHRandField(v view, args [][]byte, out []byte) []byte {
 }
 
 func readHScan(v view, args [][]byte, out []byte) []byte {
-	cursor, err := parseCursor(args[2])
-	if err != nil {
-		return redcon.AppendError(out, err.Error())
-	}
-	o, err := parseScanOptions(args[3:])
+	cursor, o, err := parseScanArgs(args)
 	if err != nil {
 		return redcon.AppendError(out, err.Error())
 	}

@@ -418,12 +418,19 @@ func scanPage(n int, cursor uint64, count int64) (from, to int, next uint64) {
 	return from, to, next
 }
 
-func readSScan(v view, args [][]byte, out []byte) []byte {
+// parseScanArgs reads the cursor and options of SSCAN and HSCAN (key
+// cursor [MATCH pattern] [COUNT count]).
+func parseScanArgs(args [][]byte) (uint64, scanOptions, error) {
 	cursor, err := parseCursor(args[2])
 	if err != nil {
-		return redcon.AppendError(out, err.Error())
+		return 0, scanOptions{}, err
 	}
 	o, err := parseScanOptions(args[3:])
+	return cursor, o, err
+}
+
+func readSScan(v view, args [][]byte, out []byte) []byte {
+	cursor, o, err := parseScanArgs(args)
 	if err != nil {
 		return redcon.AppendError(out, err.Error())
 	}
