@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,20 +36,28 @@ type upOptions struct {
 	out  io.Writer
 }
 
+const upHelp = `usage: spook up [flags]
+
+Starts a local cluster of nodes on 127.0.0.1 in this process and keeps it
+running until Ctrl-C. Each node serves Redis clients, HTTP and its peers on
+one port. State is kept under --data (restarting 'spook up' resumes it).
+
+Example:
+  spook up --nodes 3 --base-port 7001
+  redis-cli -p 7001 set hello world
+  redis-cli -p 7002 get hello
+`
+
 func runUp(args []string) error {
 	o := upOptions{out: os.Stdout}
-	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs := newFlagSet("up", upHelp)
 	fs.IntVar(&o.nodes, "nodes", 3, "number of nodes (1 to 9)")
 	fs.IntVar(&o.basePort, "base-port", 7001, "port of the first node; the others follow")
 	fs.StringVar(&o.data, "data", "spook-data", "directory holding one data directory per node")
 	fs.BoolVar(&o.mem, "mem", false, "keep state in memory only (nothing survives)")
 	fs.StringVar(&o.fsync, "fsync", "batch", "durability policy: always, batch or none")
 	fs.BoolVar(&o.verbose, "v", false, "log every node's events")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: spook up [flags]\n\nStarts a local cluster of nodes on 127.0.0.1 in this process and keeps it\nrunning until Ctrl-C. Each node serves Redis clients, HTTP and its peers on\none port. State is kept under --data (restarting 'spook up' resumes it).\n\nExample:\n  spook up --nodes 3 --base-port 7001\n  redis-cli -p 7001 set hello world\n  redis-cli -p 7002 get hello\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	return up(o)

@@ -22,6 +22,7 @@ func TestUsageErrorIsShort(t *testing.T) {
 		{"link", "--bogus"},
 		{"bench", "--bogus"},
 		{"bundle", "export", "--bogus"},
+		{"up", "--bogus"},
 	} {
 		_, errOut, err := run(args...)
 		var ue *usageError
