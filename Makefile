@@ -26,7 +26,7 @@ up:
 
 ## attack: hostile clients against real spookd processes on 127.0.0.1 (docs/security.md; ~2 min)
 attack:
-	SPOOK_ATTACK=1 $(GO) test -count=1 -timeout 10m -v -run 'TestAttack|TestSilentConnectionKept|TestFirstBytesRedisAccepts' ./test
+	SPOOK_ATTACK=1 $(GO) test -count=1 -timeout 10m -v -run 'TestAttack|TestSilentConnectionKept|TestFirstBytesRedisAccepts|TestRetainedLogBounded' ./test
 
 ## soak: the real-process kill -9 loop with 500 iterations
 soak:
