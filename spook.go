@@ -35,6 +35,10 @@ type Config struct {
 	Join []string
 	// Fsync is "always", "batch" (default) or "none"; see docs/durability.md.
 	Fsync string
+	// ClusterKey admits peers when TLS is off: every member holds the same
+	// key (16 to 64 random bytes; see docs/security.md). Required for a
+	// non-loopback Listen without TLS.
+	ClusterKey []byte
 	// Logger receives the node's logs; nil discards nothing (slog.Default).
 	Logger *slog.Logger
 	// Node, when non-nil, is used as the full node configuration and the
@@ -78,7 +82,7 @@ func Open(cfg Config) (*DB, error) {
 			policy = p
 		}
 		nc = node.Config{Name: cfg.Name, Listen: cfg.Listen, DataDir: cfg.DataDir,
-			Join: cfg.Join, Fsync: policy, Logger: cfg.Logger}
+			Join: cfg.Join, Fsync: policy, Logger: cfg.Logger, ClusterKey: cfg.ClusterKey}
 		for _, m := range cfg.Members {
 			nc.Members = append(nc.Members, replica.Peer{Name: m.Name, Addr: m.Addr})
 		}
