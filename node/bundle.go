@@ -43,6 +43,6 @@ func (n *Node) ImportBundle(ctx context.Context, bundle []byte) (int, int, error
 		req.n = applied
 		return replica.Token{}, err
 	}
-	res := n.submit(ctx, req)
+	res, _ := n.submit(ctx, req)
 	return len(txns), res.n, res.err
 }

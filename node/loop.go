@@ -223,7 +223,9 @@ func (n *Node) propose(st *loopState, req *request) {
 	var tok replica.Token
 	var err error
 	if req.fn != nil {
-		tok, err = n.core.Propose(t, n.unlockedDuring(req.fn))
+		n.curFn = req.fn
+		tok, err = n.core.Propose(t, n.runCurFn)
+		n.curFn = nil
 	} else {
 		tok, err = req.action(n.core, t)
 	}
