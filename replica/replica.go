@@ -24,8 +24,10 @@ type Replica struct {
 	// sentApplied is the applied vector the last message sent carried,
 	// shared by the messages sent until it changes (send).
 	sentApplied causal.VersionVector
-	id          causal.NodeID
-	state       NodeState
+	// recScratch is txnRecord's encoding buffer (maxRecordScratch).
+	recScratch []byte
+	id         causal.NodeID
+	state      NodeState
 	// removedAtMs is when a member said this node was removed
 	// (MarkRemoved), for a removal whose record has not arrived.
 	removedAtMs uint64
@@ -331,7 +333,7 @@ func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token,
 	}
 	// Measure before anything changes: a transaction whose record could
 	// not be logged or shipped is refused whole (issue 11, defect 1).
-	rec := encodeTxnRecord(txn)
+	rec := r.txnRecord(txn)
 	if len(rec)-1 > limits.MaxTxnBytes {
 		return Token{}, fmt.Errorf("%w: %d bytes", ErrTxnTooLarge, len(rec)-1)
 	}
@@ -537,7 +539,7 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 			r.event(EventClockRefused, txn.Dot.Node, txn.Dot, err.Error())
 			continue
 		}
-		e := txnEntry{txn: txn, record: encodeTxnRecord(txn)}
+		e := txnEntry{txn: txn, record: r.txnRecord(txn)}
 		if len(e.record) > limits.MaxRecordBytes {
 			// Only a peer that ignores the limits makes one: its record
 			// could not be logged. Refused like a bad message.
