@@ -75,8 +75,9 @@ func (n *Node) loop() {
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
 	st := &loopState{tickets: map[driver.Ticket]*request{}}
+	var p pass // reused: its slices keep their storage between passes
 	for {
-		var p pass
+		p.reset()
 		if n.disk != nil && n.disk.full() {
 			// The disk is behind: take no new work until it catches up.
 			select {
@@ -114,6 +115,7 @@ type loopState struct {
 	nextTicket  driver.Ticket
 	tickets     map[driver.Ticket]*request // accepted writes awaiting an answer
 	notSent     []replica.Envelope         // messages a full peer queue refused
+	outs        []driver.Output            // run's buffer, empty between passes
 	lastMetrics time.Time
 }
 
@@ -123,6 +125,15 @@ type pass struct {
 	requests []*request
 	inbound  []inbound
 	synced   []syncDone
+}
+
+// reset empties p for the next pass, keeping its slices' storage (and
+// dropping their references, so nothing handled stays reachable).
+func (p *pass) reset() {
+	clear(p.requests)
+	clear(p.inbound)
+	clear(p.synced)
+	*p = pass{requests: p.requests[:0], inbound: p.inbound[:0], synced: p.synced[:0]}
 }
 
 // gather takes, without waiting, what else has arrived, up to the pass
@@ -186,7 +197,7 @@ func (n *Node) run(st *loopState, p *pass) {
 	if p.tick {
 		c.Tick(uint64(n.cfg.now().UnixMilli()))
 	}
-	outs := n.drainLocked()
+	outs := n.drainLocked(st.outs[:0])
 	due := n.snapshotDueLocked()
 	n.r.Settle()
 	n.mu.Unlock()
@@ -204,6 +215,8 @@ func (n *Node) run(st *loopState, p *pass) {
 	for i := range outs {
 		n.do(st, &outs[i])
 	}
+	clear(outs)
+	st.outs = outs[:0]
 	if job != nil {
 		n.writeSnapshot(job)
 	}
@@ -271,9 +284,9 @@ func refusal(err error) error {
 	return err
 }
 
-// drainLocked takes every Output the core has. Called with mu held.
-func (n *Node) drainLocked() []driver.Output {
-	var outs []driver.Output
+// drainLocked appends every Output the core has to outs. Called with mu
+// held.
+func (n *Node) drainLocked(outs []driver.Output) []driver.Output {
 	for n.core.HasReady() {
 		outs = append(outs, n.core.Ready())
 	}
