@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
@@ -66,6 +67,7 @@ const (
 type linkState struct {
 	keyIDs   map[string]uint32 // encoder
 	keys     [][]byte          // decoder
+	keyArena []byte            // the dictionary's key bytes (keepKey)
 	keyBytes int
 	nodeIDs  map[causal.NodeID]uint32
 	nodes    []causal.NodeID
@@ -117,13 +119,31 @@ func (e encoder) AppendKey(dst, key []byte) []byte {
 		return codec.AppendUvarint(dst, uint64(id)+refBase)
 	}
 	if len(s.keyIDs) < MaxLinkKeys && s.keyBytes+len(key) <= MaxLinkKeyBytes {
-		s.keyIDs[string(key)] = uint32(len(s.keyIDs))
+		k := s.keepKey(key)
+		s.keyIDs[unsafe.String(unsafe.SliceData(k), len(k))] = uint32(len(s.keyIDs))
 		s.keyBytes += len(key)
 		dst = codec.AppendUvarint(dst, refNew)
 	} else {
 		dst = codec.AppendUvarint(dst, refLiteral)
 	}
 	return codec.AppendBytes(dst, key)
+}
+
+// keyArenaChunk is the size, in bytes, of the chunks that hold a link
+// dictionary's key bytes: one allocation per chunk rather than per key.
+// The dictionary's bytes stay bounded by MaxLinkKeyBytes (plus the unused
+// tail of each chunk).
+const keyArenaChunk = 32 << 10
+
+// keepKey returns a copy of k in the dictionary's arena. The copy is
+// never written again, so the encoder's map may use it as its key.
+func (s *linkState) keepKey(k []byte) []byte {
+	if cap(s.keyArena)-len(s.keyArena) < len(k) {
+		s.keyArena = make([]byte, 0, max(keyArenaChunk, len(k)))
+	}
+	n := len(s.keyArena)
+	s.keyArena = append(s.keyArena, k...)
+	return s.keyArena[n:len(s.keyArena):len(s.keyArena)]
 }
 
 // decoder reads keys through the link dictionary.
@@ -144,7 +164,7 @@ func (d decoder) ReadKey(r *codec.Reader) []byte {
 			r.Fail("key dictionary", codec.ErrTooLong)
 			return nil
 		}
-		k = bytes.Clone(k)
+		k = s.keepKey(k)
 		if k == nil {
 			k = []byte{}
 		}
