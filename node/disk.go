@@ -79,15 +79,14 @@ func (n *Node) runDisk(d *disk) {
 	defer n.wg.Done()
 	loopDone := n.loopDone
 	for {
-		select {
-		case <-d.wake:
-		case <-loopDone:
-			loopDone = nil // drain what is left, then stop
+		// Once the loop has ended nothing more is handed over: drain
+		// what is queued without waiting for a wake-up, then stop.
+		if loopDone != nil {
 			select {
-			case d.wake <- struct{}{}:
-			default:
+			case <-d.wake:
+			case <-loopDone:
+				loopDone = nil
 			}
-			continue
 		}
 		d.mu.Lock()
 		jobs := d.jobs
