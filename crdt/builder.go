@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"strconv"
+	"unsafe"
 )
 
 // smallIndex is how many keys, members or fields a Builder scans linearly
@@ -36,6 +37,13 @@ type Builder struct {
 	scratch  counter              // counter views
 	h        hasher
 	finished bool
+	// kbChunk is storage for the next keyBuilds: allocated a chunk at a
+	// time (maxKeyBuildChunk), so a pipelined batch of single-key writes
+	// does not cost one allocation per key.
+	kbChunk []keyBuild
+	// spare is a keyBuild taken from kbChunk by prepare and not yet filed
+	// by commit (the operation failed): the next prepare reuses it.
+	spare *keyBuild
 
 	// Inline storage for the common single-key transaction, so building
 	// one costs two allocations (the Builder and its Deps).
@@ -87,6 +95,26 @@ func (b *Builder) copy(p []byte) []byte {
 	return b.arena[n : n+len(p) : n+len(p)]
 }
 
+// maxKeyBuildChunk bounds how many keyBuilds the Builder allocates at once
+// (chunks double from 4 up to this), so a transaction of a few keys does
+// not allocate room for many.
+const maxKeyBuildChunk = 64
+
+// newKeyBuild returns storage for one more keyBuild.
+func (b *Builder) newKeyBuild() *keyBuild {
+	if len(b.kbChunk) == cap(b.kbChunk) {
+		b.kbChunk = make([]keyBuild, 0, min(max(4, 2*cap(b.kbChunk)), maxKeyBuildChunk))
+	}
+	b.kbChunk = b.kbChunk[:len(b.kbChunk)+1]
+	return &b.kbChunk[len(b.kbChunk)-1]
+}
+
+// indexKey is kb's key as a map key without a copy: kb.key is the
+// Builder's own copy (commit), never written after.
+func indexKey(kb *keyBuild) string {
+	return unsafe.String(unsafe.SliceData(kb.key), len(kb.key))
+}
+
 // find returns the pending operation on key, or nil.
 func (b *Builder) find(key []byte) *keyBuild {
 	if b.index != nil {
@@ -115,8 +143,9 @@ func (b *Builder) prepare(key []byte) (*keyBuild, bool, error) {
 	var kb *keyBuild
 	if len(b.keys) == 0 {
 		kb = &b.firstKey // referenced only once committed, so free until then
-	} else {
-		kb = new(keyBuild)
+	} else if kb = b.spare; kb == nil {
+		kb = b.newKeyBuild()
+		b.spare = kb // until commit files it
 	}
 	*kb = keyBuild{key: key, base: b.ks.lookup(key)}
 	if kb.base != nil {
@@ -137,17 +166,20 @@ func (b *Builder) commit(kb *keyBuild, fresh bool) {
 		return
 	}
 	kb.key = b.copy(kb.key)
+	if kb == b.spare {
+		b.spare = nil
+	}
 	if b.keys == nil {
 		b.keys = b.keysBuf[:0]
 	}
 	b.keys = append(b.keys, kb)
 	switch {
 	case b.index != nil:
-		b.index[string(kb.key)] = kb
+		b.index[indexKey(kb)] = kb
 	case len(b.keys) > smallIndex:
 		b.index = make(map[string]*keyBuild, 2*len(b.keys))
 		for _, k := range b.keys {
-			b.index[string(k.key)] = k
+			b.index[indexKey(k)] = k
 		}
 	}
 }
@@ -739,6 +771,9 @@ func (b *Builder) Finish() *Txn {
 	b.check()
 	b.finished = true
 	ops := b.opsBuf[:0]
+	if len(b.keys) > len(b.opsBuf) {
+		ops = make([]keyOp, 0, len(b.keys))
+	}
 	for _, kb := range b.keys {
 		normalize(&kb.op)
 		if !kb.op.empty() {

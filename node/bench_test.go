@@ -227,3 +227,94 @@ func BenchmarkWaitAll(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
+
+// BenchmarkReplicatedSet counts what one replicated SET costs end to end
+// on an in-process two-node cluster (policy none, loopback TCP): the
+// allocations and bytes reported per op (-benchmem) cover both nodes, from
+// the client's call through the origin's loop, log and link to the peer's
+// keyspace, timed until the peer has applied every write. "serial" is one
+// client (one SET per transaction); "clients16" is 16 concurrent clients,
+// as redis-benchmark -c 16 drives a node; "pipelined16" is 16 clients
+// each writing transactions of 16 SETs, as the RESP server batches a
+// pipeline of 16 (redis-benchmark -P 16). Every figure is per SET.
+//
+//	go test ./node -run '^$' -bench ReplicatedSet -benchmem -benchtime 20000x
+func BenchmarkReplicatedSet(b *testing.B) {
+	b.Run("serial", func(b *testing.B) { benchReplicatedSet(b, 1, 1) })
+	b.Run("clients16", func(b *testing.B) { benchReplicatedSet(b, 16, 1) })
+	b.Run("pipelined16", func(b *testing.B) { benchReplicatedSet(b, 16, 16) })
+}
+
+// benchReplicatedSet runs b.N SETs from clients goroutines, perTxn SETs
+// per transaction.
+func benchReplicatedSet(b *testing.B, clients, perTxn int) {
+	addrs := make([]string, 2)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		addrs[i] = ln.Addr().String()
+		ln.Close()
+	}
+	members := []replica.Peer{{Name: "a", Addr: addrs[0]}, {Name: "b", Addr: addrs[1]}}
+	var nodes []*Node
+	for i, m := range members {
+		n, err := Start(Config{Name: m.Name, Listen: addrs[i], Members: members, Fsync: storage.SyncNone,
+			DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer n.Close()
+		nodes = append(nodes, n)
+	}
+	a, bn := nodes[0], nodes[1]
+	ctx := context.Background()
+	value := make([]byte, 32)
+	keys := make([][]byte, 100_000)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "key-%011d", i) // 16 bytes
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	per := (b.N + clients - 1) / clients
+	errs := make(chan error, clients)
+	for c := 0; c < clients; c++ {
+		go func(c int) {
+			for i := c * per; i < min(b.N, (c+1)*per); i += perTxn {
+				first, last := i, min(b.N, (c+1)*per, i+perTxn)
+				if _, err := a.Update(ctx, func(tx *crdt.Builder) error {
+					for j := first; j < last; j++ {
+						if err := tx.Set(keys[j%len(keys)], value); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(c)
+	}
+	for c := 0; c < clients; c++ {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	want := a.AppliedVector()
+	for {
+		got := bn.AppliedVector()
+		if got.Dominates(&want) {
+			break
+		}
+		if time.Since(start) > time.Minute {
+			b.Fatalf("b applied %v of %v", got, want)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "SET/s")
+}

@@ -44,7 +44,7 @@ func (n *Node) ImportBundle(ctx context.Context, bundle []byte) (int, int, error
 		req.n = applied
 		return replica.Token{}, err
 	}
-	res := n.submit(ctx, req)
+	res, _ := n.submit(ctx, req)
 	return len(txns), res.n, res.err
 }
 
@@ -84,7 +84,7 @@ func (n *Node) ImportState(ctx context.Context, file []byte) (keys, changed int,
 		_, err = c.Import(t, nil)
 		return replica.Token{}, err
 	}
-	res := n.submit(ctx, req)
+	res, _ := n.submit(ctx, req)
 	switch {
 	case errors.Is(res.err, replica.ErrBadBundle):
 		return 0, 0, true, fmt.Errorf("%w: %v", api.ErrBadBundle, res.err)

@@ -79,15 +79,14 @@ func (n *Node) runDisk(d *disk) {
 	defer n.wg.Done()
 	loopDone := n.loopDone
 	for {
-		select {
-		case <-d.wake:
-		case <-loopDone:
-			loopDone = nil // drain what is left, then stop
+		// Once the loop has ended nothing more is handed over: drain
+		// what is queued without waiting for a wake-up, then stop.
+		if loopDone != nil {
 			select {
-			case d.wake <- struct{}{}:
-			default:
+			case <-d.wake:
+			case <-loopDone:
+				loopDone = nil
 			}
-			continue
 		}
 		d.mu.Lock()
 		jobs := d.jobs
@@ -110,15 +109,6 @@ func (n *Node) runDisk(d *disk) {
 			case n.synced <- done:
 			case <-n.loopDone:
 			}
-			continue
-		}
-		// Draining after the loop ended: no one will wake this goroutine
-		// again, so look for jobs left (and return when there are none)
-		// without waiting. Waiting here, after a round begun when the
-		// loop's end and a wake-up arrived together, hung Close for ever.
-		select {
-		case d.wake <- struct{}{}:
-		default:
 		}
 	}
 }

@@ -50,7 +50,7 @@ func (n *Node) Leave(ctx context.Context) (LeaveResult, error) {
 	n.mu.RUnlock()
 	var tok replica.Token
 	if state != replica.NodeLeft {
-		res := n.submit(ctx, &request{action: func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
+		res, _ := n.submit(ctx, &request{action: func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
 			return c.Leave(t)
 		}})
 		if res.err != nil {

@@ -77,8 +77,9 @@ func (n *Node) loop() {
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
 	st := &loopState{tickets: map[driver.Ticket]*request{}}
+	var p pass // reused: its slices keep their storage between passes
 	for {
-		var p pass
+		p.reset()
 		requests, inbound := n.requests, n.inbound
 		busy := n.disk != nil && n.disk.full()
 		if busy {
@@ -113,6 +114,7 @@ type loopState struct {
 	nextTicket  driver.Ticket
 	tickets     map[driver.Ticket]*request // accepted writes awaiting an answer
 	notSent     []replica.Envelope         // messages a full peer queue refused
+	outs        []driver.Output            // run's buffer, empty between passes
 	lastMetrics time.Time
 }
 
@@ -122,6 +124,15 @@ type pass struct {
 	requests []*request
 	inbound  []inbound
 	synced   []syncDone
+}
+
+// reset empties p for the next pass, keeping its slices' storage (and
+// dropping their references, so nothing handled stays reachable).
+func (p *pass) reset() {
+	clear(p.requests)
+	clear(p.inbound)
+	clear(p.synced)
+	*p = pass{requests: p.requests[:0], inbound: p.inbound[:0], synced: p.synced[:0]}
 }
 
 // gather takes, without waiting, what else has arrived, up to the pass
@@ -185,7 +196,7 @@ func (n *Node) run(st *loopState, p *pass) {
 	if p.tick {
 		c.Tick(uint64(n.cfg.now().UnixMilli()))
 	}
-	outs := n.drainLocked()
+	outs := n.drainLocked(st.outs[:0])
 	due := n.snapshotDueLocked()
 	n.r.Settle()
 	n.mu.Unlock()
@@ -203,6 +214,8 @@ func (n *Node) run(st *loopState, p *pass) {
 	for i := range outs {
 		n.do(st, &outs[i])
 	}
+	clear(outs)
+	st.outs = outs[:0]
 	if job != nil {
 		n.writeSnapshot(job)
 	}
@@ -222,7 +235,9 @@ func (n *Node) propose(st *loopState, req *request) {
 	var tok replica.Token
 	var err error
 	if req.fn != nil {
-		tok, err = n.core.Propose(t, n.unlockedDuring(req.fn))
+		n.curFn = req.fn
+		tok, err = n.core.Propose(t, n.runCurFn)
+		n.curFn = nil
 	} else {
 		tok, err = req.action(n.core, t)
 	}
@@ -268,9 +283,9 @@ func refusal(err error) error {
 	return err
 }
 
-// drainLocked takes every Output the core has. Called with mu held.
-func (n *Node) drainLocked() []driver.Output {
-	var outs []driver.Output
+// drainLocked appends every Output the core has to outs. Called with mu
+// held.
+func (n *Node) drainLocked(outs []driver.Output) []driver.Output {
 	for n.core.HasReady() {
 		outs = append(outs, n.core.Ready())
 	}

@@ -37,6 +37,10 @@ type Node struct {
 	failed atomic.Pointer[error]
 
 	requests chan *request // client writes and admin actions, to the loop
+	// curFn is the client function the loop is proposing; runCurFn, made
+	// once, runs it through unlockedDuring (no closure per write).
+	curFn    func(b *crdt.Builder) error
+	runCurFn func(b *crdt.Builder) error
 	inbound  chan inbound  // peer messages and link events, to the loop
 	synced   chan syncDone // completed disk rounds, to the loop
 	// disk writes the log off the loop (policies batch and always); nil
@@ -109,6 +113,7 @@ func Start(cfg Config) (*Node, error) {
 		watch:    newWatchers(),
 		metrics:  newMetrics(),
 	}
+	n.runCurFn = n.unlockedDuring(func(b *crdt.Builder) error { return n.curFn(b) })
 
 	// Listen first: the advertised address must be known before the
 	// replica writes its membership record.
@@ -337,7 +342,13 @@ func (n *Node) View(fn func(ks *crdt.Keyspace) error) error {
 // was applied in memory but the node failed, stopped or the caller gave up
 // before its promise held; any other error means nothing was written.
 func (n *Node) Update(ctx context.Context, fn func(b *crdt.Builder) error) (api.Token, error) {
-	res := n.submit(ctx, &request{fn: fn})
+	req := requestPool.Get().(*request)
+	req.fn = fn
+	res, reusable := n.submit(ctx, req)
+	if reusable {
+		req.reset()
+		requestPool.Put(req)
+	}
 	if res.err == nil && !res.tok.IsZero() {
 		n.metrics.writes.Inc()
 		n.metrics.trackCollapse(res.tok, n.cfg.now())
@@ -345,32 +356,46 @@ func (n *Node) Update(ctx context.Context, fn func(b *crdt.Builder) error) (api.
 	return api.Token{Dot: res.tok}, res.err
 }
 
-// submit queues req for the loop and waits for its answer.
-func (n *Node) submit(ctx context.Context, req *request) result {
+// requestPool holds the requests (and their done channels) of Update
+// calls the loop is finished with: one fewer allocation pair per write.
+var requestPool = sync.Pool{New: func() any { return &request{done: make(chan result, 1)} }}
+
+// reset clears a request the loop is finished with for reuse; its done
+// channel is empty and stays.
+func (r *request) reset() {
+	*r = request{done: r.done}
+}
+
+// submit queues req for the loop and waits for its answer. reusable
+// reports that the loop never held req or is finished with it (it will
+// not touch req or its done channel again, which is empty).
+func (n *Node) submit(ctx context.Context, req *request) (res result, reusable bool) {
 	if err := n.Failed(); err != nil {
-		return result{err: fmt.Errorf("%w: %v", api.ErrReadOnly, err)}
+		return result{err: fmt.Errorf("%w: %v", api.ErrReadOnly, err)}, true
 	}
 	if n.stopped() {
-		return result{err: api.ErrStopped}
+		return result{err: api.ErrStopped}, true
 	}
 	if err := ctx.Err(); err != nil {
-		return result{err: err}
+		return result{err: err}, true
 	}
-	req.done = make(chan result, 1)
+	if req.done == nil {
+		req.done = make(chan result, 1)
+	}
 	select {
 	case n.requests <- req:
 	case <-ctx.Done():
-		return result{err: ctx.Err()}
+		return result{err: ctx.Err()}, true
 	case <-n.stop:
-		return result{err: api.ErrStopped}
+		return result{err: api.ErrStopped}, true
 	}
 	select {
 	case res := <-req.done:
-		return res
+		return res, true
 	case <-ctx.Done():
-		return n.abandon(req, ctx.Err())
+		return n.abandon(req, ctx.Err()), false
 	case <-n.loopDone:
-		return n.abandon(req, api.ErrStopped)
+		return n.abandon(req, api.ErrStopped), false
 	}
 }
 
@@ -506,7 +531,7 @@ var _ api.Admin = (*Node)(nil)
 
 // RemoveMember implements api.Admin.
 func (n *Node) RemoveMember(ctx context.Context, name string) (api.Token, error) {
-	res := n.submit(ctx, &request{action: func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
+	res, _ := n.submit(ctx, &request{action: func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
 		return c.Remove(t, causal.NodeIDFromName(name))
 	}})
 	return api.Token{Dot: res.tok}, res.err

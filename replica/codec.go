@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
@@ -66,6 +67,7 @@ const (
 type linkState struct {
 	keyIDs   map[string]uint32 // encoder
 	keys     [][]byte          // decoder
+	keyArena []byte            // the dictionary's key bytes (keepKey)
 	keyBytes int
 	nodeIDs  map[causal.NodeID]uint32
 	nodes    []causal.NodeID
@@ -73,6 +75,11 @@ type linkState struct {
 	prevDot  causal.Dot
 	prevTime causal.Timestamp
 	prevDeps causal.Context
+	// expect is prevDeps ∪ {prevDot}, the deps of a transaction that
+	// chains on the previous one (encoder), kept up to date in place so
+	// that testing for the chain allocates nothing.
+	expect   causal.Context
+	changed  []causal.Entry           // appendVectorDelta's scratch
 	counters map[causal.NodeID]uint64 // last dot counter per node
 
 	// headerBytes counts the transaction header bytes (dot, time, deps)
@@ -112,13 +119,31 @@ func (e encoder) AppendKey(dst, key []byte) []byte {
 		return codec.AppendUvarint(dst, uint64(id)+refBase)
 	}
 	if len(s.keyIDs) < MaxLinkKeys && s.keyBytes+len(key) <= MaxLinkKeyBytes {
-		s.keyIDs[string(key)] = uint32(len(s.keyIDs))
+		k := s.keepKey(key)
+		s.keyIDs[unsafe.String(unsafe.SliceData(k), len(k))] = uint32(len(s.keyIDs))
 		s.keyBytes += len(key)
 		dst = codec.AppendUvarint(dst, refNew)
 	} else {
 		dst = codec.AppendUvarint(dst, refLiteral)
 	}
 	return codec.AppendBytes(dst, key)
+}
+
+// keyArenaChunk is the size, in bytes, of the chunks that hold a link
+// dictionary's key bytes: one allocation per chunk rather than per key.
+// The dictionary's bytes stay bounded by MaxLinkKeyBytes (plus the unused
+// tail of each chunk).
+const keyArenaChunk = 32 << 10
+
+// keepKey returns a copy of k in the dictionary's arena. The copy is
+// never written again, so the encoder's map may use it as its key.
+func (s *linkState) keepKey(k []byte) []byte {
+	if cap(s.keyArena)-len(s.keyArena) < len(k) {
+		s.keyArena = make([]byte, 0, max(keyArenaChunk, len(k)))
+	}
+	n := len(s.keyArena)
+	s.keyArena = append(s.keyArena, k...)
+	return s.keyArena[n:len(s.keyArena):len(s.keyArena)]
 }
 
 // decoder reads keys through the link dictionary.
@@ -139,7 +164,7 @@ func (d decoder) ReadKey(r *codec.Reader) []byte {
 			r.Fail("key dictionary", codec.ErrTooLong)
 			return nil
 		}
-		k = bytes.Clone(k)
+		k = s.keepKey(k)
 		if k == nil {
 			k = []byte{}
 		}
@@ -207,7 +232,8 @@ func (s *linkState) readNode(r *codec.Reader) causal.NodeID {
 // (node ref, signed counter delta); a resulting zero counter removes the
 // entry.
 func (s *linkState) appendVectorDelta(dst []byte, prev, v *causal.VersionVector) []byte {
-	var changed []causal.Entry
+	changed := s.changed[:0]
+	defer func() { s.changed = changed[:0] }()
 	for _, e := range v.Entries() {
 		if prev.Get(e.Node) != e.Counter {
 			changed = append(changed, e)
@@ -250,7 +276,7 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 	}
 	dst = append(dst, byte(m.Type))
 	dst = s.appendVectorDelta(dst, &s.applied, &m.Applied)
-	s.applied = m.Applied.Clone()
+	copyVector(&s.applied, &m.Applied)
 	switch m.Type {
 	case MsgTxns:
 		if len(m.Txns) > MaxMessageTxns {
@@ -438,8 +464,7 @@ func (s *linkState) appendTxnHeader(dst []byte, t *crdt.Txn) []byte {
 	if t.Dot.Counter == s.counters[t.Dot.Node]+1 {
 		flags |= hdrNextCounter
 	}
-	expect := chainDeps(&s.prevDeps, s.prevDot)
-	if t.Deps.Equal(&expect) {
+	if t.Deps.Equal(&s.expect) {
 		flags |= hdrDepsChain
 	}
 	if t.Time.WallMs == s.prevTime.WallMs {
@@ -473,9 +498,40 @@ func (s *linkState) appendTxnHeader(dst []byte, t *crdt.Txn) []byte {
 		}
 	}
 	s.prevDot, s.prevTime = t.Dot, t.Time
-	s.prevDeps = t.Deps.Clone()
+	copyContext(&s.prevDeps, &t.Deps)
+	copyContext(&s.expect, &t.Deps)
+	s.expect.Add(t.Dot)
 	s.rememberCounter(t.Dot)
 	return dst
+}
+
+// copyVector makes dst equal to src in dst's own storage (no allocation
+// once dst has room). dst must not share storage with any other vector.
+func copyVector(dst, src *causal.VersionVector) {
+	for i := 0; i < dst.Len(); {
+		e := dst.Entries()[i]
+		if src.Get(e.Node) == 0 {
+			dst.Set(e.Node, 0) // removes entry i
+			continue
+		}
+		i++
+	}
+	for _, e := range src.Entries() {
+		if dst.Get(e.Node) != e.Counter {
+			dst.Set(e.Node, e.Counter)
+		}
+	}
+}
+
+// copyContext makes dst equal to src; in dst's own storage when neither
+// has outliers (always, under causal delivery), else as a fresh clone.
+// dst must not share storage with any other context.
+func copyContext(dst, src *causal.Context) {
+	if len(src.Outliers()) > 0 || len(dst.Outliers()) > 0 {
+		*dst = src.Clone()
+		return
+	}
+	copyVector(&dst.Vector, &src.Vector)
 }
 
 // rememberCounter records d as its node's last counter on the link. Only
@@ -546,7 +602,7 @@ func (s *linkState) readTxnHeader(r *codec.Reader, t *crdt.Txn) {
 	t.Time = causal.Timestamp{WallMs: wall, Logical: uint32(logical)}
 	t.Deps = deps
 	s.prevDot, s.prevTime = t.Dot, t.Time
-	s.prevDeps = deps.Clone()
+	copyContext(&s.prevDeps, &deps)
 	s.rememberCounter(t.Dot)
 }
 

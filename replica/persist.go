@@ -48,13 +48,22 @@ const (
 	maxNameBytes = 1024
 )
 
-// encodeTxnRecord encodes a transaction record. The retained log keeps
-// it for as long as peers may need it and counts its capacity, so a
-// buffer that append grew well beyond the record is trimmed to size.
-func encodeTxnRecord(txn *crdt.Txn) []byte {
-	rec := txn.AppendBinary([]byte{recordTxn})
-	if cap(rec)-len(rec) > len(rec)/8 {
-		rec = slices.Clip(append([]byte(nil), rec...))
+// maxRecordScratch bounds, in bytes, the encoding buffer a replica keeps
+// between transaction records; a larger record's buffer is dropped after
+// use rather than held.
+const maxRecordScratch = 64 << 10
+
+// txnRecord encodes a transaction record. The retained log keeps it for
+// as long as peers may need it and counts its capacity, so it is encoded
+// into the replica's scratch buffer (append grows it once, not once per
+// record) and copied out at its size: one allocation per record.
+func (r *Replica) txnRecord(txn *crdt.Txn) []byte {
+	buf := txn.AppendBinary(append(r.recScratch[:0], recordTxn))
+	rec := slices.Clip(append([]byte(nil), buf...))
+	if cap(buf) <= maxRecordScratch {
+		r.recScratch = buf
+	} else {
+		r.recScratch = nil
 	}
 	return rec
 }

@@ -20,9 +20,14 @@ var ErrInternalKey = errors.New("replica: internal key is reserved")
 // Replica is one node's replication state machine. It is not safe for
 // concurrent use: the driver serializes every call.
 type Replica struct {
-	cfg   Config
-	id    causal.NodeID
-	state NodeState
+	cfg Config
+	// sentApplied is the applied vector the last message sent carried,
+	// shared by the messages sent until it changes (send).
+	sentApplied causal.VersionVector
+	// recScratch is txnRecord's encoding buffer (maxRecordScratch).
+	recScratch []byte
+	id         causal.NodeID
+	state      NodeState
 	// removedAtMs is when a member said this node was removed
 	// (MarkRemoved), for a removal whose record has not arrived.
 	removedAtMs uint64
@@ -328,7 +333,7 @@ func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token,
 	}
 	// Measure before anything changes: a transaction whose record could
 	// not be logged or shipped is refused whole (issue 11, defect 1).
-	rec := encodeTxnRecord(txn)
+	rec := r.txnRecord(txn)
 	if len(rec)-1 > limits.MaxTxnBytes {
 		return Token{}, fmt.Errorf("%w: %d bytes", ErrTxnTooLarge, len(rec)-1)
 	}
@@ -534,7 +539,7 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 			r.event(EventClockRefused, txn.Dot.Node, txn.Dot, err.Error())
 			continue
 		}
-		e := txnEntry{txn: txn, record: encodeTxnRecord(txn)}
+		e := txnEntry{txn: txn, record: r.txnRecord(txn)}
 		if len(e.record) > limits.MaxRecordBytes {
 			// Only a peer that ignores the limits makes one: its record
 			// could not be logged. Refused like a bad message.
@@ -718,7 +723,14 @@ func (r *Replica) event(t EventType, node causal.NodeID, dot causal.Dot, reason 
 
 // send queues a message with the current applied vector.
 func (r *Replica) send(to causal.NodeID, m Message) {
-	m.Applied = r.ks.Context().Vector.Clone()
+	// Messages sent while the applied vector stays the same share one
+	// copy of it: nothing modifies a message's Applied once made (the
+	// codec and the receiving replica only read it), and sentApplied is
+	// replaced, never changed in place.
+	if v := &r.ks.Context().Vector; !r.sentApplied.Equal(v) {
+		r.sentApplied = v.Clone()
+	}
+	m.Applied = r.sentApplied
 	r.ready.Messages = append(r.ready.Messages, Envelope{To: to, Message: m})
 	delete(r.ackDue, to)
 }

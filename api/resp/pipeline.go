@@ -16,9 +16,31 @@ const MaxPipelineBatch = 256
 // a known command with a builder write, valid arity, allowed by auth, and
 // no MULTI or subscription in force (those keep their own rules).
 func batchable(c *client, args [][]byte) bool {
-	cmd := lookup(args[0])
+	cmd := lookupFolded(args[0])
 	return cmd != nil && cmd.write != nil && cmd.conn == nil && cmd.arityOK(len(args)) &&
 		(c.authed || cmd.flags&flagNoAuth != 0) && !c.subscribed() && !c.multi
+}
+
+// lookupFolded is lookup for the pipeline path without an allocation for
+// a name in capitals (as clients send them): ASCII letters are folded in
+// a stack buffer. A name it does not find (such as one that only
+// strings.ToLower maps to a command) is simply not batched: the command
+// then runs through dispatch and lookup as usual.
+func lookupFolded(name []byte) *command {
+	if c := commands[string(name)]; c != nil { // no allocation
+		return c
+	}
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return nil
+	}
+	for i, ch := range name {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		buf[i] = ch
+	}
+	return commands[string(buf[:len(name)])]
 }
 
 // takePipeline returns first plus the rest of the connection's current
@@ -60,7 +82,7 @@ func (s *Server) runWrites(c *client, cmds []redcon.Command) {
 			out = out[:0]
 			for _, q := range batch {
 				var err error
-				if out, err = runWrite(lookup(q.Args[0]), tx, q.Args, out); err != nil {
+				if out, err = runWrite(lookupFolded(q.Args[0]), tx, q.Args, out); err != nil {
 					return err
 				}
 			}

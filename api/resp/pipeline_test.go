@@ -99,3 +99,17 @@ func TestPipelinedWritesShareTransactions(t *testing.T) {
 		t.Fatalf("%d commands used %d transactions; pipelined writes were not batched", commands, n)
 	}
 }
+
+// TestLookupFoldedFindsWhatLookupFinds checks that the pipeline's lookup
+// agrees with lookup on names in any ASCII case and allocates nothing.
+func TestLookupFoldedFindsWhatLookupFinds(t *testing.T) {
+	for _, name := range []string{"set", "SET", "SeT", "incr", "INCR", "HSET", "nosuch", "NOSUCH", "", "SETXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"} {
+		if got, want := lookupFolded([]byte(name)), lookup([]byte(name)); got != want {
+			t.Errorf("lookupFolded(%q) = %v, lookup = %v", name, got, want)
+		}
+	}
+	name := []byte("SET")
+	if n := testing.AllocsPerRun(100, func() { lookupFolded(name) }); n != 0 {
+		t.Errorf("lookupFolded allocates %v times per call", n)
+	}
+}
