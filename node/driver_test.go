@@ -1,9 +1,12 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,4 +174,53 @@ func TestCanceledUpdateIsExact(t *testing.T) {
 	if _, ok := getKey(nodes[0], "never"); ok {
 		t.Fatal("a write canceled before it was taken is visible")
 	}
+}
+
+// TestUnreachablePeerLoggedAtWarn is issue 14 item 14: with --log-level
+// warn, a dead peer left no line (events were logged at INFO).
+func TestUnreachablePeerLoggedAtWarn(t *testing.T) {
+	addrs := freeAddrs(t, 2)
+	members := []replica.Peer{{Name: "n1", Addr: addrs[0]}, {Name: "n2", Addr: addrs[1]}}
+	var logs syncBuffer
+	c1 := testConfig("n1", addrs[0], members, "")
+	c1.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n1, err := Start(c1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n1.Close()
+	n2, err := Start(testConfig("n2", addrs[1], members, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // probes answered: n2 alive
+	n2.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "peer-unreachable") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no WARN line for an unreachable peer within 10 s; logs:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if line := logs.String(); !strings.Contains(line, "level=WARN") || !strings.Contains(line, "peer=n2") {
+		t.Fatalf("the unreachable peer is not a WARN line naming n2:\n%s", line)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the node's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
