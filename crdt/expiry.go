@@ -66,6 +66,23 @@ func (v *Value) Deadline() (uint64, bool) {
 	return best.deadline, true
 }
 
+// DeadlineOwner returns the node that wrote the key's deadline (the
+// last-writer-wins entry's), or zero if the key has none: the node that
+// reclaims the key once it expires (docs/semantics.md).
+func (v *Value) DeadlineOwner() causal.NodeID {
+	es := v.expiry()
+	if len(es) == 0 {
+		return 0
+	}
+	best := es[0]
+	for _, e := range es[1:] {
+		if expLess(best, e) {
+			best = e
+		}
+	}
+	return best.dot.Node
+}
+
 // Expired reports whether v has a deadline at or before nowMs: such a key
 // reads as absent (see Builder and docs/semantics.md).
 func (v *Value) Expired(nowMs uint64) bool {
