@@ -170,3 +170,20 @@ func TestExpiryHides(t *testing.T) {
 		t.Fatalf("SCAN after expiry: %s", got)
 	}
 }
+
+// TestRandomKeySkipsExpired: RANDOMKEY never returns an expired key that
+// is not yet reclaimed.
+func TestRandomKeySkipsExpired(t *testing.T) {
+	f := start(t, Config{})
+	r := f.raw()
+	for _, k := range []string{"a", "b", "c"} {
+		r.expect("+OK", "SET", k, "v", "PX", "20")
+	}
+	r.expect("+OK", "SET", "live", "v")
+	time.Sleep(50 * time.Millisecond)
+	for i := 0; i < 20; i++ {
+		r.expect(`"live"`, "RANDOMKEY")
+	}
+	r.expect(":1", "DEL", "live")
+	r.expect("(nil)", "RANDOMKEY")
+}
