@@ -310,19 +310,19 @@ func writeGetEx(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 		}
 		i += n
 	}
-	var when int64
-	if o.kind != "" {
-		var err error
-		if when, err = o.resolve("getex", tx.Now()); err != nil {
-			return out, err
-		}
-	}
+	// Redis checks the key (nil, WRONGTYPE) before the time argument.
 	s, ok, err := stringOf(view{tx}, key)
 	if err != nil {
 		return out, err
 	}
 	if !ok {
 		return redcon.AppendNull(out), nil
+	}
+	var when int64
+	if o.kind != "" {
+		if when, err = o.resolve("getex", tx.Now()); err != nil {
+			return out, err
+		}
 	}
 	res := redcon.AppendBulk(out, s) // copied before the write changes what s aliases
 	switch {

@@ -113,6 +113,7 @@ func TestExpiryReplies(t *testing.T) {
 		{"-ERR value is not an integer or out of range", []string{"SETEX", "x", "y", "v"}},
 		// GETEX.
 		{"(nil)", []string{"GETEX", "nope", "EX", "10"}},
+		{"(nil)", []string{"GETEX", "nope", "PXAT", "x"}}, // the key is checked before the time
 		{`"v"`, []string{"GETEX", "x"}},
 		{":200", []string{"TTL", "x"}},
 		{`"v"`, []string{"GETEX", "x", "EX", "50"}},
