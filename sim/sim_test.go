@@ -66,7 +66,7 @@ func TestSwarm(t *testing.T) {
 	}
 	// The swarm must actually exercise things: writes acknowledged,
 	// crashes and partitions somewhere.
-	var acked, crashes, partitions, marks, oracles int
+	var acked, crashes, partitions, marks, oracles, deadlines, expired int
 	for _, r := range results {
 		if r.ConvergenceTicks >= 0 && !r.OracleSkipped {
 			oracles++
@@ -75,10 +75,14 @@ func TestSwarm(t *testing.T) {
 		crashes += r.Crashes
 		partitions += r.Partitions
 		marks += r.MarkReads
+		deadlines += r.DeadlineReads
+		expired += r.ExpiredReads
 	}
-	if acked == 0 || marks == 0 || (len(results) >= 10 && (crashes == 0 || partitions == 0)) {
-		t.Errorf("swarm exercised too little: acked=%d mark_reads=%d crashes=%d partitions=%d", acked, marks, crashes, partitions)
+	if acked == 0 || marks == 0 || deadlines == 0 || expired == 0 || (len(results) >= 10 && (crashes == 0 || partitions == 0)) {
+		t.Errorf("swarm exercised too little: acked=%d mark_reads=%d deadline_reads=%d expired_reads=%d crashes=%d partitions=%d",
+			acked, marks, deadlines, expired, crashes, partitions)
 	}
+	t.Logf("expiry: %d reads saw a deadline, %d found the key expired", deadlines, expired)
 	// The oracle must judge nearly every converged run: it is skipped only
 	// when a transaction was never seen in a record or on the wire.
 	if oracles < len(results)*9/10 {
