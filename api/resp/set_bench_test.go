@@ -9,9 +9,16 @@ import (
 )
 
 // BenchmarkWriteSet is the RESP SET path without the network: parse the
-// arguments, build the transaction on a keyspace of 100000 existing keys, apply it
-// (as redis-benchmark SET over a key space of that size does).
+// arguments, build the transaction on a keyspace of 100000 existing keys,
+// apply it (as redis-benchmark SET over a key space of that size does).
+// "read-first" adds the Builder.Get that plain SET used to make, for an
+// A/B in one run.
 func BenchmarkWriteSet(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { benchWriteSet(b, false) })
+	b.Run("read-first", func(b *testing.B) { benchWriteSet(b, true) })
+}
+
+func benchWriteSet(b *testing.B, readFirst bool) {
 	ks := crdt.NewKeyspace()
 	const keys = 100000
 	names := make([][]byte, keys)
@@ -25,6 +32,9 @@ func BenchmarkWriteSet(b *testing.B) {
 	set := func(key []byte) {
 		n++
 		tx := ks.Begin(causal.Dot{Node: node, Counter: n}, causal.Timestamp{WallMs: n})
+		if readFirst {
+			tx.Get(key)
+		}
 		var err error
 		if out, err = writeSet(tx, [][]byte{[]byte("SET"), key, value}, out[:0]); err != nil {
 			b.Fatal(err)
