@@ -120,7 +120,7 @@ func (b *Builder) prepare(key []byte) (*keyBuild, bool, error) {
 		kb = new(keyBuild)
 	}
 	*kb = keyBuild{key: key, base: b.ks.lookup(key)}
-	if kb.base != nil && kb.base.Expired(b.txn.Time.WallMs) {
+	if kb.base.Reclaimable(b.txn.Time.WallMs) {
 		if err := b.clearExpired(kb); err != nil {
 			return nil, false, err
 		}

@@ -203,10 +203,11 @@ func decodeExpiry(r *codec.Reader, ctx *causal.Context) []expEntry {
 // against which its operations judge deadlines.
 func (b *Builder) Now() uint64 { return b.txn.Time.WallMs }
 
-// clearExpired makes a fresh kb, whose base has expired, start as a clear
-// of everything observed: a write to an expired key acts on an absent key
-// and must remove the expired state (INCR starts from 0, SADD makes a new
-// set). Slots of the clear count against MaxTxnOps even if the operation
+// clearExpired makes a fresh kb, whose base has expired (or is only a
+// deadline left by a concurrent DEL), start as a clear of everything
+// observed: a write to an expired key acts on an absent key and must
+// remove the expired state (INCR starts from 0, SADD makes a new set, and
+// no leftover deadline attaches to the new value). Slots of the clear count against MaxTxnOps even if the operation
 // that prepared kb then fails (a conservative count).
 func (b *Builder) clearExpired(kb *keyBuild) error {
 	if b.ops+liveCounterFields(kb.base) > MaxTxnOps {

@@ -28,6 +28,7 @@ func TestExpiryConcurrentPairs(t *testing.T) {
 		{"expire || set keepttl", []string{"SET k v", "EXPIREAT k 500"}, []string{"EXPIREAT k 1000"}, []string{"SETKEEPTTL k w"}, []string{"GET k -> w", "DEADLINE k -> 1000"}},
 		{"set keepttl || persist", []string{"SET k v", "EXPIREAT k 500"}, []string{"SETKEEPTTL k w"}, []string{"PERSIST k"}, []string{"GET k -> w", "DEADLINE k -> none"}},
 		{"expire || del", []string{"SET k v"}, []string{"EXPIREAT k 1000"}, []string{"DEL k"}, []string{"GET k -> (nil)", "DEADLINE k -> (nil)", "RECLAIM k -> 1"}},
+		{"expire || del, then sadd", []string{"SET k v"}, []string{"EXPIREAT k 1000"}, []string{"DEL k"}, []string{"SADD k m -> 1", "DEADLINE k -> none"}},
 		{"expire || incr", []string{"INCR k"}, []string{"EXPIREAT k 1000"}, []string{"INCR k -> 2"}, []string{"GET k -> 2", "DEADLINE k -> 1000"}},
 		{"expire || sadd", []string{"SADD s m"}, []string{"EXPIREAT s 1000"}, []string{"SADD s n"}, []string{"SMEMBERS s -> [m n]", "DEADLINE s -> 1000"}},
 		{"expired || incr", []string{"INCRBY k 10", "EXPIREAT k 3"}, []string{"GET k -> (nil)"}, []string{"INCR k -> 1"}, []string{"GET k -> 1", "DEADLINE k -> none"}},

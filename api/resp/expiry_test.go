@@ -132,6 +132,15 @@ func TestExpiryReplies(t *testing.T) {
 		{":-1", []string{"TTL", "set"}},
 		{":1", []string{"EXPIRE", "set", "100"}},
 		{":100", []string{"TTL", "set"}},
+		// RENAME and COPY carry the deadline, as in Redis.
+		{"+OK", []string{"SET", "r", "v", "EX", "100"}},
+		{"+OK", []string{"RENAME", "r", "r2"}},
+		{":100", []string{"TTL", "r2"}},
+		{":1", []string{"COPY", "r2", "r3"}},
+		{":100", []string{"TTL", "r3"}},
+		{"+OK", []string{"SET", "r4", "v"}},
+		{":1", []string{"COPY", "r4", "r3", "REPLACE"}},
+		{":-1", []string{"TTL", "r3"}},
 		// Inside MULTI the commands see the transaction's time.
 		{"+OK", []string{"MULTI"}},
 		{"+QUEUED", []string{"SET", "m", "v", "EX", "100"}},

@@ -28,6 +28,9 @@ type snapshot struct {
 	n       int64
 	members [][]byte
 	fields  []fieldSnapshot
+	// deadline is the key's expiry deadline (0: none); RENAME and COPY
+	// carry it to the destination, as Redis does.
+	deadline uint64
 }
 
 type fieldSnapshot struct {
@@ -39,6 +42,7 @@ type fieldSnapshot struct {
 
 func takeSnapshot(val *crdt.Value) snapshot {
 	s := snapshot{typ: val.Type()}
+	s.deadline, _ = val.Deadline()
 	switch s.typ {
 	case crdt.TypeRegister:
 		b, _ := val.Register()
@@ -93,6 +97,9 @@ func (s *snapshot) write(tx *crdt.Builder, dst []byte) error {
 				break
 			}
 		}
+	}
+	if err == nil && s.deadline != 0 {
+		_, err = tx.Expire(dst, s.deadline)
 	}
 	return err
 }
