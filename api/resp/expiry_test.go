@@ -132,6 +132,19 @@ func TestExpiryReplies(t *testing.T) {
 		{":-1", []string{"TTL", "set"}},
 		{":1", []string{"EXPIRE", "set", "100"}},
 		{":100", []string{"TTL", "set"}},
+		// Commands that modify a string in place keep its deadline; GETSET
+		// and MSET replace it and drop it.
+		{"+OK", []string{"SET", "m1", "10", "EX", "100"}},
+		{":4", []string{"APPEND", "m1", "00"}},
+		{":4", []string{"SETRANGE", "m1", "0", "2"}},
+		{":0", []string{"SETBIT", "m1", "0", "0"}},
+		{`"2000.5"`, []string{"INCRBYFLOAT", "m1", "0.5"}},
+		{":100", []string{"TTL", "m1"}},
+		{`"2000.5"`, []string{"GETSET", "m1", "x"}},
+		{":-1", []string{"TTL", "m1"}},
+		{":1", []string{"EXPIRE", "m1", "100"}},
+		{"+OK", []string{"MSET", "m1", "y"}},
+		{":-1", []string{"TTL", "m1"}},
 		// RENAME and COPY carry the deadline, as in Redis.
 		{"+OK", []string{"SET", "r", "v", "EX", "100"}},
 		{"+OK", []string{"RENAME", "r", "r2"}},

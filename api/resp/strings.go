@@ -342,7 +342,7 @@ func writeAppend(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 		}
 		next = bytes.Clone(suffix)
 	}
-	if err := tx.Set(key, next); err != nil {
+	if err := tx.SetKeepTTL(key, next); err != nil {
 		return out, mutationError(err)
 	}
 	return redcon.AppendInt(out, int64(len(next))), nil
