@@ -82,8 +82,7 @@ func (n *Node) reclaimRound(cursor []byte) []byte {
 			return true
 		}
 		d, _ := v.Deadline()
-		owner := v.DeadlineOwner()
-		if owner == self || (!alive[owner] && takeover == self && d+grace <= now) {
+		if reclaims(self, v.DeadlineOwner(), alive, takeover, d, grace, now) {
 			keys = append(keys, bytes.Clone(key))
 		}
 		return true
@@ -104,4 +103,15 @@ func (n *Node) reclaimRound(cursor []byte) []byte {
 		return nil
 	})
 	return next
+}
+
+// reclaims decides whether node self deletes an expired key whose
+// deadline d was written by owner: the owner does; if the owner is not an
+// alive member, the smallest alive member (takeover) does once the grace
+// period after the deadline has passed.
+func reclaims(self, owner causal.NodeID, alive map[causal.NodeID]bool, takeover causal.NodeID, d, grace, now uint64) bool {
+	if owner == self {
+		return true
+	}
+	return !alive[owner] && takeover == self && d+grace <= now
 }
