@@ -321,3 +321,29 @@ func (b *Builder) Reclaim(key []byte) (bool, error) {
 	b.commit(kb, fresh)
 	return true, nil
 }
+
+// RangeExpiring calls fn, in bytewise order from the first key ≥ from,
+// for every key that has a deadline, live or not (Range skips a value
+// with nothing live, such as a deadline a concurrent DEL left alone),
+// until fn returns false or visit keys (with a deadline or not) have been
+// stepped over: what a reclaimer sweeps, a bounded slice at a time. It
+// returns the key to resume from (a copy), nil once the end was reached.
+func (ks *Keyspace) RangeExpiring(from []byte, visit int, fn func(key []byte, v *Value) bool) []byte {
+	var next []byte
+	ks.order.ascend(from, func(e *keyEntry) bool {
+		if visit == 0 {
+			next = []byte(e.key)
+			return false
+		}
+		visit--
+		if len(e.v.expiry()) == 0 {
+			return true
+		}
+		if !fn(bytesOf(e.key), &e.v) {
+			next = append([]byte(e.key), 0) // the next key after this one
+			return false
+		}
+		return true
+	})
+	return next
+}

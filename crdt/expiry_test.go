@@ -91,6 +91,29 @@ func TestExpiryReclaim(t *testing.T) {
 	if v := r.ks.lookup([]byte("e")); v != nil {
 		t.Fatalf("reclaimed key left %s", dumpValue(v))
 	}
+	// A deadline a concurrent DEL left alone is not live, so Range skips
+	// it; RangeExpiring finds it, and RECLAIM removes it.
+	reps := newReplicas(2)
+	a, b := reps[0], reps[1]
+	b.deliver(t, script(t, a, "SET k v")[0])
+	ta := script(t, a, "EXPIREAT k 1000")
+	tb := script(t, b, "DEL k")
+	a.deliver(t, tb[0])
+	b.deliver(t, ta[0])
+	script(t, a, "SET a 1", "SET z 1")
+	var found []string
+	collect := func(k []byte, _ *Value) bool { found = append(found, string(k)); return true }
+	next := a.ks.RangeExpiring(nil, 1, collect) // visits only "a"
+	if len(found) != 0 || string(next) != "k" {
+		t.Fatalf("RangeExpiring(nil, 1) found %q, next %q", found, next)
+	}
+	if next = a.ks.RangeExpiring(next, 5, collect); len(found) != 1 || found[0] != "k" || next != nil {
+		t.Fatalf("RangeExpiring found %q, next %q", found, next)
+	}
+	script(t, a, "RECLAIM k -> 1")
+	if v := a.ks.lookup([]byte("k")); v != nil {
+		t.Fatalf("reclaimed leftover deadline left %s", dumpValue(v))
+	}
 }
 
 // TestExpiryEncoding: a value with a deadline round-trips, a value

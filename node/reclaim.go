@@ -24,8 +24,8 @@ const (
 	// keys, resuming where it stopped: a keyspace of K keys is swept every
 	// K/MaxReclaimScan × ReclaimEvery (10 s per million keys).
 	ReclaimEvery = 100 * time.Millisecond
-	// MaxReclaimScan is how many keys one round examines, under the read
-	// lock.
+	// MaxReclaimScan is how many keys one round steps over (examining
+	// those with a deadline), under the read lock.
 	MaxReclaimScan = 10000
 	// MaxReclaimKeys is how many keys one round deletes, in one
 	// transaction; the rest wait for the next sweep.
@@ -71,13 +71,7 @@ func (n *Node) reclaimRound(cursor []byte) []byte {
 			}
 		}
 	}
-	seen := 0
-	n.r.Keyspace().Range(cursor, func(key []byte, v *crdt.Value) bool {
-		if seen == MaxReclaimScan || len(keys) == MaxReclaimKeys {
-			next = bytes.Clone(key)
-			return false
-		}
-		seen++
+	next = n.r.Keyspace().RangeExpiring(cursor, MaxReclaimScan, func(key []byte, v *crdt.Value) bool {
 		if !v.Reclaimable(now) {
 			return true
 		}
@@ -85,7 +79,7 @@ func (n *Node) reclaimRound(cursor []byte) []byte {
 		if reclaims(self, v.DeadlineOwner(), alive, takeover, d, grace, now) {
 			keys = append(keys, bytes.Clone(key))
 		}
-		return true
+		return len(keys) < MaxReclaimKeys // full: the next round resumes after this key
 	})
 	n.mu.RUnlock()
 	if len(keys) == 0 {
