@@ -33,18 +33,18 @@ func expLess(a, b expEntry) bool {
 }
 
 func (v *Value) expiry() []expEntry {
-	if v == nil || v.reg.x == nil {
+	if v == nil || v.reg.x == nil || v.reg.x.exp == nil {
 		return nil
 	}
-	return v.reg.x.exp
+	return *v.reg.x.exp
 }
 
 func (v *Value) putExpiry(e []expEntry) {
-	if len(e) == 0 {
-		e = nil
-	}
-	if e != nil || v.reg.x != nil {
-		v.reg.parts().exp = e
+	switch {
+	case len(e) > 0:
+		v.reg.parts().exp = &e
+	case v.reg.x != nil:
+		v.reg.x.exp = nil
 		v.reg.tidy()
 	}
 }
