@@ -325,15 +325,21 @@ func describeDifference(a, b *crdt.Keyspace) string {
 		return "reads differ at " + firstDifference(ra, rb, "first", "second")
 	}
 	var key []byte
-	a.Range(nil, func(k []byte, _ *crdt.Value) bool {
-		if a.KeyHash(k) != b.KeyHash(k) {
-			key = k
-			return false
-		}
-		return true
-	})
+	find := func(x, y *crdt.Keyspace) {
+		x.RangeState(nil, func(k []byte, _ *crdt.Value) bool {
+			if x.KeyHash(k) != y.KeyHash(k) {
+				key = k
+				return false
+			}
+			return true
+		})
+	}
+	if find(a, b); key == nil {
+		find(b, a)
+	}
 	if key != nil {
-		return fmt.Sprintf("reads agree; key %q differs in hidden metadata", key)
+		return fmt.Sprintf("reads agree; key %q differs in hidden metadata: %x vs %x", key,
+			crdt.AppendValue(nil, a.State(key)), crdt.AppendValue(nil, b.State(key)))
 	}
 	if !a.Context().Equal(b.Context()) {
 		return fmt.Sprintf("contexts differ: outliers %v vs %v", a.Context().Outliers(), b.Context().Outliers())

@@ -347,3 +347,32 @@ func (ks *Keyspace) RangeExpiring(from []byte, visit int, fn func(key []byte, v 
 	})
 	return next
 }
+
+// transferable reports whether reconciliation must carry v: it is live,
+// or it holds a deadline (a deadline a concurrent DEL left alone is
+// removed by observed-remove like a register entry, so a replica that
+// took it for absent would remove it and diverge). A deleted counter's
+// resets alone need not travel: counters join by maximum and never lose
+// an entry to "absent".
+func (v *Value) transferable() bool { return v.live() || len(v.expiry()) > 0 }
+
+// RangeState is Range for state transfer: it also visits values that hold
+// only a deadline (transferable). Reconciliation builds its key tree with
+// it, so such values are compared and shipped like live ones.
+func (ks *Keyspace) RangeState(from []byte, fn func(key []byte, v *Value) bool) {
+	ks.order.ascend(from, func(e *keyEntry) bool {
+		if !e.v.transferable() {
+			return true
+		}
+		return fn(bytesOf(e.key), &e.v)
+	})
+}
+
+// State returns key's value for state transfer (RangeState): live, or
+// holding only a deadline; nil otherwise.
+func (ks *Keyspace) State(key []byte) *Value {
+	if v := ks.lookup(key); v != nil && v.transferable() {
+		return v
+	}
+	return nil
+}

@@ -323,3 +323,15 @@ func TestLargeValues(t *testing.T) {
 		t.Fatal("no seed below 2000 draws large values")
 	}
 }
+
+// TestExpirySeeds replays seeds that failed while expiry was built. Seed
+// 1222: reconciliation took a key holding only a deadline (a deadline a
+// concurrent DEL left alone) for absent, removed it on the receiving side
+// and never converged (fixed by crdt.Keyspace.RangeState and State).
+func TestExpirySeeds(t *testing.T) {
+	for _, seed := range []uint64{1222} {
+		if r := Run(Options{Seed: seed, Steps: 1000}); !r.OK() {
+			t.Errorf("seed %d: %s\n%s", seed, r.Summary(), r.Report.String())
+		}
+	}
+}
