@@ -348,17 +348,18 @@ func (ks *Keyspace) RangeExpiring(from []byte, visit int, fn func(key []byte, v 
 	return next
 }
 
-// transferable reports whether reconciliation must carry v: it is live,
-// or it holds a deadline (a deadline a concurrent DEL left alone is
+// transferable reports whether reconciliation must carry v: every stored
+// value, hidden ones included. A deadline a concurrent DEL left alone is
 // removed by observed-remove like a register entry, so a replica that
-// took it for absent would remove it and diverge). A deleted counter's
-// resets alone need not travel: counters join by maximum and never lose
-// an entry to "absent".
-func (v *Value) transferable() bool { return v.live() || len(v.expiry()) > 0 }
+// took it for absent would remove its copy; and a replica that lacks a
+// deleted counter's resets (a hidden counter or a map of hidden counter
+// fields) while its context holds their dots would never get them. Both
+// kept replicas apart for good (sim seeds 1124, 1222, 1504, 2356).
+func (v *Value) transferable() bool { return !v.empty() }
 
-// RangeState is Range for state transfer: it also visits values that hold
-// only a deadline (transferable). Reconciliation builds its key tree with
-// it, so such values are compared and shipped like live ones.
+// RangeState is Range for state transfer: it visits every stored value,
+// hidden ones included (transferable). Reconciliation builds its key tree
+// with it, so hidden values are compared and shipped like live ones.
 func (ks *Keyspace) RangeState(from []byte, fn func(key []byte, v *Value) bool) {
 	ks.order.ascend(from, func(e *keyEntry) bool {
 		if !e.v.transferable() {
@@ -368,8 +369,8 @@ func (ks *Keyspace) RangeState(from []byte, fn func(key []byte, v *Value) bool) 
 	})
 }
 
-// State returns key's value for state transfer (RangeState): live, or
-// holding only a deadline; nil otherwise.
+// State returns key's stored value for state transfer (RangeState),
+// hidden or not; nil if there is none.
 func (ks *Keyspace) State(key []byte) *Value {
 	if v := ks.lookup(key); v != nil && v.transferable() {
 		return v
