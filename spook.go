@@ -3,6 +3,7 @@ package spook
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/crdt"
@@ -109,13 +110,15 @@ func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) (Token, error) 
 func (db *DB) View(fn func(ks *crdt.Keyspace) error) error { return db.n.View(fn) }
 
 // Get returns a copy of the register value at key (counters formatted in
-// decimal), and whether the key holds one.
+// decimal), and whether the key holds one. A key whose deadline has passed
+// on this node's clock reads as absent. (View gives the raw keyspace:
+// there, crdt.Value.Expired tells expired keys apart.)
 func (db *DB) Get(key []byte) ([]byte, bool) {
 	var out []byte
 	var ok bool
 	db.n.View(func(ks *crdt.Keyspace) error {
 		v := ks.Get(key)
-		if v == nil || replica.IsInternalKey(key) {
+		if v == nil || replica.IsInternalKey(key) || v.Expired(uint64(time.Now().UnixMilli())) {
 			return nil
 		}
 		if b, has := v.Register(); has && v.Type() == crdt.TypeRegister {

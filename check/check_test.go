@@ -244,6 +244,21 @@ func TestCausalReads(t *testing.T) {
 	}
 }
 
+func TestExpiryReads(t *testing.T) {
+	h := History{Expiry: []ExpiryRead{
+		{Step: 1, Key: "x/0", TrueMs: 1000, ReaderMs: 1000, Visible: true, Deadline: -1},
+		{Step: 2, Key: "x/0", TrueMs: 1000, ReaderMs: 850, BoundMs: 200, Visible: true, Deadline: 900}, // clock behind, within the bound
+		{Step: 3, Key: "x/0", TrueMs: 2000, ReaderMs: 2000, Visible: false, Expired: true, Deadline: -1},
+		{Step: 4, Key: "x/1", TrueMs: 2000, ReaderMs: 1400, BoundMs: 200, Visible: true, Deadline: 1500}, // beyond the bound
+		{Step: 5, Key: "x/1", TrueMs: 2000, ReaderMs: 2000, BoundMs: 0, Visible: true, Deadline: 2000},   // its own clock says expired
+	}}
+	var rep Report
+	Expiry(&rep, &h)
+	if len(rep.Failures) != 2 || !rep.Has(CheckExpiry) || !strings.Contains(rep.String(), "step 4") || !strings.Contains(rep.String(), "step 5") {
+		t.Fatalf("want exactly the step 4 and 5 reads flagged, got:\n%s", rep.String())
+	}
+}
+
 // A client write lost in a crash, whose dot the replica then used for an
 // internal transaction, must not be replayed by the oracle.
 func TestInternalDotReplacesALostWrite(t *testing.T) {

@@ -136,6 +136,24 @@ func Causal(rep *Report, h *History) {
 	}
 }
 
+// Expiry checks every expiring-key read: a visible key's deadline was
+// after the reader's clock, and not so far behind true time that every
+// replica's clock (each within BoundMs of true time) had passed it: a
+// read never returns a key that all replicas treat as expired.
+func Expiry(rep *Report, h *History) {
+	for _, r := range h.Expiry {
+		switch {
+		case !r.Visible || r.Deadline < 0:
+		case r.Deadline <= int64(r.ReaderMs):
+			rep.Addf(CheckExpiry, "step %d on %v: %s visible with deadline %d, not after the reader's clock %d",
+				r.Step, r.Node, r.Key, r.Deadline, r.ReaderMs)
+		case r.Deadline+r.BoundMs <= int64(r.TrueMs):
+			rep.Addf(CheckExpiry, "step %d on %v: %s visible with deadline %d, %d ms past it in true time (every clock within %d ms)",
+				r.Step, r.Node, r.Key, r.Deadline, int64(r.TrueMs)-r.Deadline, r.BoundMs)
+		}
+	}
+}
+
 // CollapsePresent checks, at the moment a replica reports the collapsed
 // cut, that every state given (the current members that are up) has
 // applied every dot below it.
@@ -307,15 +325,21 @@ func describeDifference(a, b *crdt.Keyspace) string {
 		return "reads differ at " + firstDifference(ra, rb, "first", "second")
 	}
 	var key []byte
-	a.Range(nil, func(k []byte, _ *crdt.Value) bool {
-		if a.KeyHash(k) != b.KeyHash(k) {
-			key = k
-			return false
-		}
-		return true
-	})
+	find := func(x, y *crdt.Keyspace) {
+		x.RangeState(nil, func(k []byte, _ *crdt.Value) bool {
+			if x.KeyHash(k) != y.KeyHash(k) {
+				key = k
+				return false
+			}
+			return true
+		})
+	}
+	if find(a, b); key == nil {
+		find(b, a)
+	}
 	if key != nil {
-		return fmt.Sprintf("reads agree; key %q differs in hidden metadata", key)
+		return fmt.Sprintf("reads agree; key %q differs in hidden metadata: %x vs %x", key,
+			crdt.AppendValue(nil, a.State(key)), crdt.AppendValue(nil, b.State(key)))
 	}
 	if !a.Context().Equal(b.Context()) {
 		return fmt.Sprintf("contexts differ: outliers %v vs %v", a.Context().Outliers(), b.Context().Outliers())
@@ -421,6 +445,9 @@ func Render(v *crdt.Value) string {
 	})
 	if len(fields) > 0 {
 		b.WriteString(" map{" + strings.Join(fields, ",") + "}")
+	}
+	if d, ok := v.Deadline(); ok {
+		fmt.Fprintf(&b, " deadline=%d/%v", d, v.DeadlineOwner())
 	}
 	return b.String()
 }

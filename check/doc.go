@@ -37,6 +37,11 @@
 //     increments of its own counter it had proposed; a replica that shows
 //     the mark must show at least that many increments (they are in the
 //     mark's causal past), on any node, at any read.
+//   - Expiry: a read of an expiring key never returned it once its
+//     deadline was at or before the reader's clock, nor once every node's
+//     clock (each within the run's clock error of true time) had passed
+//     it. Render includes a key's deadline, so Oracle and Converged judge
+//     deadlines too.
 //   - Collapse: a transaction any replica reported collapsed is applied
 //     on every current member, at that moment and at the end; after
 //     convergence every replica calls every acknowledged write collapsed.

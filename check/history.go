@@ -65,6 +65,22 @@ type CausalRead struct {
 	Count   int64
 }
 
+// ExpiryRead is one read of an expiring key on one replica, as a client
+// reads it: hidden once its deadline is at or before the replica's clock.
+// TrueMs is the simulated true time of the read (no node's clock);
+// BoundMs bounds every node's clock error at that moment.
+type ExpiryRead struct {
+	Step     int
+	Node     causal.NodeID
+	Key      string
+	TrueMs   uint64
+	ReaderMs uint64 // the reading replica's clock
+	BoundMs  int64  // the largest distance of any node's clock from true time then
+	Visible  bool
+	Expired  bool  // not visible because its deadline had passed on the reader's clock
+	Deadline int64 // of the visible value; -1 if none (or not visible)
+}
+
 // History is what the simulator recorded while driving the replicas. The
 // zero value is empty and ready to use.
 type History struct {
@@ -73,6 +89,7 @@ type History struct {
 	PairReads []PairRead
 	Sessions  []SessionRead
 	Causal    []CausalRead
+	Expiry    []ExpiryRead
 	// Cut is the join of every collapsed cut any replica reported during
 	// the run: every dot in it was called collapsed by someone.
 	Cut         causal.VersionVector

@@ -89,6 +89,7 @@ const (
 	CheckAtomic    = "atomic"
 	CheckSession   = "session"
 	CheckCausal    = "causal"
+	CheckExpiry    = "expiry" // a read returned a key past its deadline beyond the clock bound
 	CheckCollapse  = "collapse"
 	CheckLiveness  = "liveness"
 	CheckReplica   = "replica" // the replica returned an error it must not

@@ -65,6 +65,7 @@ type keyBuild struct {
 	setLive int       // members of the set as the transaction sees it
 	mapLive int       // live fields as the transaction sees it
 	view    *Value    // Get's materialization; nil when stale
+	expired bool      // base had expired at the transaction's time: op starts as its clear
 }
 
 // nameIndex maps names to slot indexes once there are more than
@@ -148,6 +149,12 @@ func (b *Builder) prepare(key []byte) (*keyBuild, bool, error) {
 		b.spare = kb // until commit files it
 	}
 	*kb = keyBuild{key: key, base: b.ks.lookup(key)}
+	if kb.base.Reclaimable(b.txn.Time.WallMs) {
+		if err := b.clearExpired(kb); err != nil {
+			return nil, false, err
+		}
+		return kb, true, nil
+	}
 	if kb.base != nil {
 		if kb.base.oset() != nil {
 			kb.setLive = len(kb.base.oset().members)
@@ -248,11 +255,14 @@ func (b *Builder) typeView(kb *keyBuild) Type {
 // the first half of SET. dotsCleared says a map-level clear already
 // removes base's register and set entries (a field of a cleared map).
 func clearValue(op *valueOp, base *Value, dotsCleared bool) {
-	op.flags, op.value, op.sum = 0, nil, 0
+	op.flags, op.value, op.sum, op.deadline = 0, nil, 0, 0
 	op.resets = op.resets[:0]
 	op.set, op.mp = nil, nil
 	if base == nil {
 		return
+	}
+	if len(base.expiry()) > 0 {
+		op.flags |= opExpiry
 	}
 	if !dotsCleared && base.reg.len() > 0 {
 		op.flags |= opRegClear
@@ -327,7 +337,7 @@ func (b *Builder) Delete(key []byte) error {
 	if err != nil {
 		return err
 	}
-	if fresh && (kb.base == nil || !kb.base.live()) {
+	if fresh && !kb.expired && (kb.base == nil || !kb.base.live()) {
 		return nil // nothing observed to remove (a hidden counter is already reset everywhere)
 	}
 	if err := b.clearKey(kb); err != nil {
@@ -741,7 +751,10 @@ func (b *Builder) Get(key []byte) *Value {
 	b.check()
 	kb := b.find(key)
 	if kb == nil {
-		return b.ks.Get(key)
+		if v := b.ks.Get(key); v != nil && !v.Expired(b.txn.Time.WallMs) {
+			return v
+		}
+		return nil
 	}
 	if kb.view == nil {
 		v := kb.base.clone()

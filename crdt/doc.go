@@ -57,6 +57,19 @@
 //     operations mirror key operations; HDEL removes the observed
 //     components of that field only. Redis hashes are Maps of registers
 //     and counters.
+//   - Expiry (top level only): entries {dot, time, deadline ms}, kept and
+//     removed like register entries. EXPIRE removes the observed ones and
+//     adds one; PERSIST, SET and DEL remove the observed ones; concurrent
+//     deadlines resolve last-writer-wins (Deadline), and a deadline set
+//     concurrently with a clear survives. A key whose deadline is at or
+//     before the reader's time is hidden: the Builder judges at the
+//     transaction's time (Builder.Now), hides such keys from Get and makes
+//     the first write to one start as a clear of everything observed;
+//     readers outside a transaction use Value.Expired with their clock.
+//     Keyspace.Get does not hide them (the keyspace has no clock), and a
+//     deadline left alone by a concurrent DEL stays as a hidden value until
+//     Builder.Reclaim removes it. Keys without a deadline carry no expiry
+//     component: their encoding is unchanged.
 //
 // docs/semantics.md tabulates the outcome of every concurrent pair of
 // operations; concurrency_test.go checks each row.
@@ -77,7 +90,8 @@
 // # Building and applying
 //
 // Keyspace.Begin(dot, ts) returns a Builder whose operations (Set,
-// Increment, Delete, SetAdd, SetRemove, MapSet, MapIncrement, MapDelete)
+// Increment, Delete, SetAdd, SetRemove, MapSet, MapIncrement, MapDelete,
+// Expire, Persist, SetKeepTTL, Reclaim)
 // mirror the Redis commands and see the keyspace plus the earlier
 // operations of the same transaction; Builder.Get reads that view. An
 // operation that fails changes nothing; one on a key of another type

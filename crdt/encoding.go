@@ -23,6 +23,10 @@ import (
 //	           2 then kr (1..k) and sumr (zig-zag), not equal to code 1
 //	set        count ≥ 1, members ascending: member bytes, dots (count ≥ 1, node, counter)
 //	map        count ≥ 1, fields ascending: name bytes, nested value (tag ≠ 0)
+//	expiry     (tag 16, not in a field) count ≥ 1, entries by dot: node,
+//	           counter, wall ms, logical, deadline ms ≥ 1 (expiry.go). A value
+//	           without a deadline has no tag 16, so its encoding is the one
+//	           from before expiry existed (the bit was appended).
 //
 // Keyspace:
 //
@@ -46,6 +50,8 @@ import (
 //	  32       header = count<<1 | clear-observed; fields ascending: name
 //	           bytes, nested operation (no 1 or set clear when the map is
 //	           cleared: the map clear already removes them)
+//	  64       (not in a field) remove the observed expiry entries, then the
+//	           new deadline in ms (uvarint; 0: none, nothing added)
 //
 // Transaction (AppendBinary): version byte, dot node, dot counter, wall
 // ms, logical, causal.Context deps, body with plain keys.
@@ -61,6 +67,7 @@ const (
 	tagCounter  uint8 = 1 << 1
 	tagSet      uint8 = 1 << 2
 	tagMap      uint8 = 1 << 3
+	tagExpiry   uint8 = 1 << 4 // top level only
 )
 
 // componentTag returns the value's component bits.
@@ -77,6 +84,9 @@ func componentTag(v *Value) uint8 {
 	}
 	if v.omap() != nil {
 		t |= tagMap
+	}
+	if len(v.expiry()) > 0 {
+		t |= tagExpiry
 	}
 	return t
 }
@@ -107,6 +117,9 @@ func AppendValue(dst []byte, v *Value) []byte {
 			dst = codec.AppendString(dst, name)
 			dst = AppendValue(dst, v.omap().fields[name])
 		}
+	}
+	if es := v.expiry(); len(es) > 0 {
+		dst = appendExpiry(dst, es)
 	}
 	return dst
 }
@@ -180,9 +193,9 @@ func decodeValue(r *codec.Reader, nested bool, ctx *causal.Context, h *hasher) *
 	if r.Err() != nil {
 		return nil
 	}
-	allowed := tagRegister | tagCounter | tagSet | tagMap
+	allowed := tagRegister | tagCounter | tagSet | tagMap | tagExpiry
 	if nested {
-		allowed &^= tagMap
+		allowed &^= tagMap | tagExpiry
 	}
 	if tag&^allowed != 0 {
 		r.Fail(fmt.Sprintf("value tag %#x", tag), ErrInvalid)
@@ -206,6 +219,9 @@ func decodeValue(r *codec.Reader, nested bool, ctx *causal.Context, h *hasher) *
 	}
 	if tag&tagMap != 0 {
 		v.putMap(decodeMap(r, ctx, h))
+	}
+	if tag&tagExpiry != 0 {
+		v.putExpiry(decodeExpiry(r, ctx))
 	}
 	if r.Err() != nil {
 		return nil
@@ -511,6 +527,9 @@ func appendValueOp(dst []byte, op *valueOp) []byte {
 			dst = appendValueOp(dst, &m.fields[i].op)
 		}
 	}
+	if op.flags&opExpiry != 0 {
+		dst = codec.AppendUvarint(dst, op.deadline)
+	}
 	return dst
 }
 
@@ -570,7 +589,7 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 		r.Fail(fmt.Sprintf("operation tag %#x", tag), ErrInvalid)
 		return
 	}
-	op.flags = tag & (opRegClear | opRegSet | opCounterInc)
+	op.flags = tag & (opRegClear | opRegSet | opCounterInc | opExpiry)
 	if tag&opRegSet != 0 {
 		op.value = byteString(r, "register value", MaxValueBytes)
 	}
@@ -603,6 +622,9 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 	}
 	if tag&opMap != 0 {
 		op.mp = decodeMapOp(r, budget)
+	}
+	if tag&opExpiry != 0 {
+		op.deadline = uvarint(r, "expiry deadline")
 	}
 }
 

@@ -103,8 +103,8 @@ func TestDecodeRefusals(t *testing.T) {
 	if _, err := DecodeKeyspace(bad); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("unsorted keys: %v", err)
 	}
-	// Unknown value tag.
-	rd := codec.NewReader([]byte{0x10})
+	// Unknown value tag (0x10 is the expiry component since it exists).
+	rd := codec.NewReader([]byte{0x20})
 	if _, err := DecodeValue(rd); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("unknown tag: %v", err)
 	}
@@ -125,7 +125,11 @@ func TestDecodeRefusals(t *testing.T) {
 		t.Fatal("zero dot decoded")
 	}
 	// Operation tag 0 and unknown bits.
-	for _, tag := range []byte{0, 0x40, 0x80} {
+	// (0x40 is the expiry operation since it exists; a field has none.)
+	if err := DecodeBody(codec.NewReader([]byte{1, 1, 'k', opMap, 2, 1, 'f', opExpiry, 5}), PlainKeys{}, &Txn{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("field expiry: %v", err)
+	}
+	for _, tag := range []byte{0, 0x80} {
 		body := []byte{1, 1, 'k', tag}
 		var txn Txn
 		if err := DecodeBody(codec.NewReader(body), PlainKeys{}, &txn); !errors.Is(err, ErrInvalid) {

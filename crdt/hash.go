@@ -65,6 +65,9 @@ func appendDigestInput(dst []byte, v *Value) []byte {
 	if v.omap() != nil {
 		dst = binary.LittleEndian.AppendUint64(dst, v.omap().digest)
 	}
+	if es := v.expiry(); len(es) > 0 {
+		dst = appendExpiry(dst, es)
+	}
 	return dst
 }
 

@@ -148,4 +148,7 @@ func joinValue(a *Value, actx *causal.Context, b *Value, bctx *causal.Context, h
 	if a.omap() != nil || b.omap() != nil {
 		a.putMap(joinMap(a.omap(), actx, b.omap(), bctx, h))
 	}
+	if len(a.expiry()) > 0 || len(b.expiry()) > 0 {
+		a.putExpiry(joinExpiry(a.expiry(), actx, b.expiry(), bctx))
+	}
 }

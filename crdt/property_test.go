@@ -118,6 +118,33 @@ var generators = []struct {
 	{"counter", genCounterCommand},
 	{"set", genSetCommand},
 	{"map", genMapCommand},
+	{"expiry", genExpiryCommand},
+}
+
+// genExpiryCommand mixes deadlines (near ones expire within the run: the
+// clock advances 1 ms per transaction) with the writes they interact with.
+func genExpiryCommand(t *rapid.T) string {
+	k := rapid.SampledFrom(propKeys[:2]).Draw(t, "key")
+	d := func() string { return rapid.SampledFrom([]string{"3", "8", "15", "30", "1000"}).Draw(t, "deadline") }
+	switch rapid.IntRange(0, 9).Draw(t, "command") {
+	case 0, 1:
+		return "EXPIREAT " + k + " " + d()
+	case 2:
+		return "PERSIST " + k
+	case 3:
+		return "SETKEEPTTL " + k + " " + rapid.SampledFrom(propValues).Draw(t, "value")
+	case 4:
+		return "RECLAIM " + k
+	case 5:
+		return "DEL " + k
+	case 6:
+		return "INCRBY " + k + " " + rapid.SampledFrom(propBy[:3]).Draw(t, "by")
+	case 7:
+		return "SADD " + k + " " + rapid.SampledFrom(propMembers).Draw(t, "member")
+	case 8:
+		return "DEADLINE " + k
+	}
+	return "SET " + k + " " + rapid.SampledFrom(propValues).Draw(t, "value")
 }
 
 // dictKeys is a test KeyWriter/KeyReader that replaces keys with ids, as a
@@ -160,6 +187,14 @@ func views(b *Builder) string {
 	}
 	fmt.Fprint(&s, b.Empty())
 	return s.String()
+}
+
+// visibleAt is what a read at nowMs sees at key: nil if expired.
+func visibleAt(ks *Keyspace, key []byte, nowMs uint64) *Value {
+	if v := ks.Get(key); v != nil && !v.Expired(nowMs) {
+		return v
+	}
+	return nil
 }
 
 // builderValue is the key's full value (hidden parts included) as the
@@ -279,10 +314,11 @@ func (w *world) write(t *rapid.T, r *replica) {
 	if b.Empty() {
 		return
 	}
+	now := b.Now()
 	txn := b.Finish()
 	r.deliver(t, txn)
 	for i, k := range propKeys {
-		if got := AppendValue(nil, r.ks.Get([]byte(k))); !bytes.Equal(got, want[i]) {
+		if got := AppendValue(nil, visibleAt(r.ks, []byte(k), now)); !bytes.Equal(got, want[i]) {
 			t.Fatalf("key %s: builder showed %x, apply gave %x", k, want[i], got)
 		}
 		if got := AppendValue(nil, r.ks.lookup([]byte(k))); !bytes.Equal(got, full[i]) {

@@ -134,8 +134,36 @@ func run(b *Builder, line string) string {
 			return true
 		})
 		return "[" + strings.Join(parts, " ") + "]"
+	case "EXPIREAT":
+		d, _ := strconv.ParseUint(args[2], 10, 64)
+		ok, err := b.Expire(bs(1), d)
+		return reply(b2i(ok), err)
+	case "PERSIST":
+		ok, err := b.Persist(bs(1))
+		return reply(b2i(ok), err)
+	case "SETKEEPTTL":
+		return reply("OK", b.SetKeepTTL(bs(1), bs(2)))
+	case "RECLAIM":
+		ok, err := b.Reclaim(bs(1))
+		return reply(b2i(ok), err)
+	case "DEADLINE":
+		v := b.Get(bs(1))
+		if v == nil {
+			return "(nil)"
+		}
+		if d, ok := v.Deadline(); ok {
+			return strconv.FormatUint(d, 10)
+		}
+		return "none"
 	}
 	panic("unknown command " + line)
+}
+
+func b2i(ok bool) int {
+	if ok {
+		return 1
+	}
+	return 0
 }
 
 // script runs lines against replica r. Each line is "COMMAND ... ->

@@ -33,9 +33,10 @@ const (
 	opCounterInc   uint8 = 1 << 3 // the writer's new cumulative sum follows
 	opSet          uint8 = 1 << 4 // set operation follows
 	opMap          uint8 = 1 << 5 // map operation follows (top level only)
+	opExpiry       uint8 = 1 << 6 // remove the observed expiry entries; a deadline (0: none) follows (top level only)
 
-	opMaskTop    = opRegClear | opRegSet | opCounterReset | opCounterInc | opSet | opMap
-	opMaskNested = opMaskTop &^ opMap // MaxNesting: a field holds no map
+	opMaskTop    = opRegClear | opRegSet | opCounterReset | opCounterInc | opSet | opMap | opExpiry
+	opMaskNested = opMaskTop &^ (opMap | opExpiry) // MaxNesting: a field holds no map; fields have no expiry
 )
 
 // valueOp is the operation on one value (a key or a map field). Every
@@ -47,12 +48,13 @@ const (
 // Within one transaction the parts commute: removals only touch dots in
 // Deps, additions carry the transaction's own dot, which Deps lacks.
 type valueOp struct {
-	flags  uint8          // opRegClear, opRegSet, opCounterInc only
-	value  []byte         // opRegSet
-	sum    int64          // opCounterInc
-	resets []counterReset // sorted by node; non-empty means opCounterReset
-	set    *setOp         // non-nil means opSet
-	mp     *mapOp         // non-nil means opMap
+	flags    uint8          // opRegClear, opRegSet, opCounterInc, opExpiry only
+	value    []byte         // opRegSet
+	sum      int64          // opCounterInc
+	deadline uint64         // opExpiry: the new deadline in hybrid-clock ms, 0 for none
+	resets   []counterReset // sorted by node; non-empty means opCounterReset
+	set      *setOp         // non-nil means opSet
+	mp       *mapOp         // non-nil means opMap
 }
 
 // tag is the encoded flag byte of op.
@@ -190,6 +192,7 @@ func applyOp(v *Value, op *valueOp, t *txnHeader, h *hasher) {
 			v.putMap(nil)
 		}
 	}
+	applyExpiry(v, op, t)
 }
 
 // Keys calls fn with each key the transaction touches, in bytewise order.

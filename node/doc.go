@@ -33,6 +33,12 @@
 // or the Go library's Get, but it must not block, as writes and peer
 // messages wait while it runs, exactly like a Redis script.
 //
+// A reclaimer goroutine (reclaim.go) sweeps the keyspace for expired keys
+// and deletes, as an ordinary client transaction, those whose deadline
+// this node wrote (or, ReclaimGrace after the deadline, those of a writer
+// that is no longer an alive member, if this is the smallest alive id):
+// one DEL per expired key cluster-wide.
+//
 // Each peer has one outbound link, dialled by this node with jittered
 // exponential backoff, and its own bounded send queue
 // (Config.PeerQueueMax messages); pushed transactions are further bounded

@@ -148,6 +148,8 @@ func Start(cfg Config) (*Node, error) {
 	}
 	n.wg.Add(1)
 	go n.loop()
+	n.wg.Add(1)
+	go n.reclaimLoop()
 	if n.disk != nil {
 		n.wg.Add(1)
 		go n.runDisk(n.disk)

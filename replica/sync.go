@@ -161,7 +161,7 @@ func (r *Replica) keyTree() *keyTree {
 		return r.tree
 	}
 	t := &keyTree{stateHash: h, keys: make([]treeKey, 0, r.ks.Len())}
-	r.ks.Range(nil, func(key []byte, v *crdt.Value) bool {
+	r.ks.RangeState(nil, func(key []byte, v *crdt.Value) bool {
 		t.keys = append(t.keys, treeKey{pos: xxhash.Sum64(key), hash: r.ks.KeyHash(key), key: key})
 		return true
 	})
@@ -457,7 +457,7 @@ func (r *Replica) stepSyncKeysReq(from causal.NodeID, m *Message) {
 		i := sort.Search(len(t.keys), func(i int) bool { return t.keys[i].pos >= pos })
 		for ; i < len(t.keys) && t.keys[i].pos == pos; i++ {
 			k := t.keys[i]
-			v := r.ks.Get(k.key)
+			v := r.ks.State(k.key)
 			if v == nil {
 				add(KeyValue{Key: k.key})
 				continue

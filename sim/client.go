@@ -76,6 +76,27 @@ func (s *simulator) read(n *node, ss *session) {
 		}
 		return
 	}
+	if s.work.chance(0.2) {
+		// An expiring key, read as a client of n reads it: hidden once
+		// its deadline is at or before n's clock.
+		key := keyOf(prefixExpiring, s.work.intn(s.p.KeysPerKind))
+		now := s.nowMs(n)
+		r := check.ExpiryRead{Step: s.step, Node: n.id, Key: string(key), TrueMs: s.trueMs(), ReaderMs: now, Deadline: -1}
+		for _, o := range s.nodes {
+			r.BoundMs = max(r.BoundMs, o.clockOffsetMs, -o.clockOffsetMs)
+		}
+		if v := ks.Get(key); v != nil && !v.Expired(now) {
+			r.Visible = true
+			if d, ok := v.Deadline(); ok {
+				r.Deadline = int64(d)
+			}
+		} else if v != nil {
+			r.Expired = true
+		}
+		s.hist.Expiry = append(s.hist.Expiry, r)
+		s.trace.event(evRead, uint64(n.idx), uint64(r.Deadline))
+		return
+	}
 	if s.work.chance(0.5) {
 		// Another session's causal mark and own counter, read together.
 		o := s.sessions[s.work.intn(len(s.sessions))]

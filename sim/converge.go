@@ -89,6 +89,15 @@ func (s *simulator) finish() {
 	check.Atomic(rep, &s.hist)
 	check.Sessions(rep, &s.hist)
 	check.Causal(rep, &s.hist)
+	check.Expiry(rep, &s.hist)
+	for _, r := range s.hist.Expiry {
+		if r.Deadline >= 0 {
+			s.res.DeadlineReads++
+		}
+		if r.Expired {
+			s.res.ExpiredReads++
+		}
+	}
 	for _, r := range s.hist.Causal {
 		if r.Mark > 0 {
 			s.res.MarkReads++

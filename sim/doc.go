@@ -33,7 +33,8 @@
 //  3. Checks (package check), from the outside: convergence, an oracle
 //     replay of every transaction the replicas applied, no acknowledged
 //     write lost, exact counters, no partly visible transaction, session
-//     guarantees, causal order across sessions, collapse. Result.Report
+//     guarantees, causal order across sessions, no expired key read past
+//     the clock bound, collapse. Result.Report
 //     lists what failed.
 //
 // Every event processed (tick, delivery with its payload, proposal,
@@ -73,8 +74,11 @@
 // transactions (a pair of keys written with one marker value, plus a
 // counter and a set member), and causal marks (a register set, in a
 // transaction of its own, to the number of increments the session had
-// made to its own counter). Reads record what a pair, a session's own
-// counter, or another session's mark and counter showed. A session stays
+// made to its own counter), and expiring keys (set with a deadline, given
+// a new one, persisted, and reclaimed by the DEL a reclaiming node
+// makes). Reads record what a pair, a session's own counter, another
+// session's mark and counter, or an expiring key (hidden once its
+// deadline is at or before the reader's skewed clock) showed. A session stays
 // on one node, or moves and waits until its new node has applied what it
 // last saw; it ends when its node crashes (its connection breaks), since
 // it may have read writes that were not durable yet.

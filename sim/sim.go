@@ -46,6 +46,8 @@ type Result struct {
 
 	Proposed, Acked, Reads int
 	MarkReads              int // causal reads that found a mark set (the causal check had something to judge)
+	DeadlineReads          int // expiring-key reads that saw a deadline (the expiry check had something to judge)
+	ExpiredReads           int // expiring-key reads that found the key hidden by its deadline
 	Delivered, Lost        int // frames delivered; frames lost to breaks, drops, partitions and crashes
 	Crashes, Partitions    int
 	StepErrors             int // messages a replica refused (Step returned an error)
@@ -282,6 +284,9 @@ func (s *simulator) logf(format string, args ...any) {
 		fmt.Fprintf(s.o.Log, "%6d "+format+"\n", append([]any{s.step}, args...)...)
 	}
 }
+
+// trueMs is simulated physical time, the clock no node reads.
+func (s *simulator) trueMs() uint64 { return uint64(int64(epochMs) + int64(s.step)*TickMs) }
 
 // nowMs is node n's physical clock: simulated time plus its skew.
 func (s *simulator) nowMs(n *node) uint64 {

@@ -23,6 +23,8 @@ import (
 //	            transaction with one marker value, or deleted together
 //	own/<id>    a session's own counter: incremented only by that session
 //	            (read-your-writes and monotonic reads are checked on it)
+//	x/<k>       expiring registers: set with a deadline, given a new
+//	            deadline, persisted and reclaimed (an expired key's DEL)
 //	mark/<id>   a register the session sets, in a transaction of its own,
 //	            to the number of own/<id> increments it had proposed: any
 //	            replica that shows mark/<id> = m must show own/<id> ≥ m,
@@ -36,6 +38,7 @@ const (
 	prefixPair     = "p/"
 	prefixOwn      = "own/"
 	prefixMark     = "mark/"
+	prefixExpiring = "x/"
 )
 
 // opKind is one kind of client operation.
@@ -54,6 +57,10 @@ const (
 	opPairTxn    // multi-key: both pair keys, a counter and a set member
 	opPairDelete // multi-key: both pair keys deleted
 	opMark       // the session's causal mark
+	opExpireSet  // SET x/<k> with a deadline (SET … PX)
+	opExpire     // a new deadline for x/<k> (PEXPIRE)
+	opPersist    // PERSIST x/<k>
+	opReclaim    // the DEL a reclaiming node makes of x/<k> once expired
 	opKindCount
 )
 
@@ -72,7 +79,18 @@ var opWeights = [opKindCount]int{
 	opPairTxn:      0, // drawn through Params.TxnRate
 	opPairDelete:   0,
 	opMark:         2,
+	opExpireSet:    2,
+	opExpire:       1,
+	opPersist:      1,
+	opReclaim:      1,
 }
+
+// Expiry deadlines the workload draws, relative to the writing
+// transaction's time: from a few steps to a few hundred.
+const (
+	expiryMsMin = 2 * TickMs
+	expiryMsMax = 400 * TickMs
+)
 
 var opWeightTotal = func() int {
 	t := 0
@@ -109,7 +127,7 @@ func newSession(id, node int) *session {
 type op struct {
 	kind   opKind
 	key    int   // index into the kind's key pool
-	by     int64 // increment amount
+	by     int64 // increment amount; for expiry ops, the deadline's distance in ms
 	member int   // set member or map field index
 	value  string
 }
@@ -158,8 +176,11 @@ func drawOp(g *rng, p *Params, s *session, step int, large *int) op {
 		}
 		n -= w
 	}
-	if o.kind == opOwnIncrement {
+	switch o.kind {
+	case opOwnIncrement:
 		o.by = 1
+	case opExpireSet, opExpire:
+		o.by = int64(g.between(expiryMsMin, expiryMsMax))
 	}
 	return o
 }
@@ -236,6 +257,22 @@ func (o op) build(b *crdt.Builder, s *session) ([]check.Increment, error) {
 			return nil, err
 		}
 		return nil, b.Delete(bb)
+	case opExpireSet:
+		k := keyOf(prefixExpiring, o.key)
+		if err := b.Set(k, []byte(o.value)); err != nil {
+			return nil, err
+		}
+		_, err := b.Expire(k, b.Now()+uint64(o.by))
+		return nil, err
+	case opExpire:
+		_, err := b.Expire(keyOf(prefixExpiring, o.key), b.Now()+uint64(o.by))
+		return nil, err
+	case opPersist:
+		_, err := b.Persist(keyOf(prefixExpiring, o.key))
+		return nil, err
+	case opReclaim:
+		_, err := b.Reclaim(keyOf(prefixExpiring, o.key))
+		return nil, err
 	}
 	panic("sim: unknown op kind")
 }

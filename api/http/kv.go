@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spooksystems/spook/api"
@@ -75,6 +76,9 @@ type keyDoc struct {
 	Siblings []string       `json:"siblings,omitempty"` // register with concurrent values
 	Members  []string       `json:"members,omitempty"`  // set
 	Fields   map[string]any `json:"fields,omitempty"`   // map: string or number
+	// DeadlineMs is the key's expiry deadline in hybrid-clock ms since
+	// the epoch (Redis PEXPIRETIME), absent without one.
+	DeadlineMs uint64 `json:"deadline_ms,omitempty"`
 }
 
 // docOf builds the document of key holding v. It copies every byte it
@@ -105,6 +109,7 @@ func docOf(key []byte, v *crdt.Value) keyDoc {
 		return base64.StdEncoding.EncodeToString(b)
 	}
 	d := keyDoc{Key: str(key), Type: typeName(v.Type())}
+	d.DeadlineMs, _ = v.Deadline()
 	if !text {
 		d.Encoding = "base64"
 	}
@@ -167,8 +172,8 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		v := ks.Get(key)
-		if v == nil {
-			return nil
+		if v == nil || v.Expired(uint64(time.Now().UnixMilli())) {
+			return nil // an expired key reads as absent (docs/semantics.md)
 		}
 		found, typ = true, v.Type()
 		switch {

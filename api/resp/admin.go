@@ -683,7 +683,8 @@ func cmdKeys(s *Server, c *client, args [][]byte) {
 			visited := 0
 			var next []byte
 			var err error
-			ks.Range(from, func(key []byte, _ *crdt.Value) bool {
+			now := wallMs()
+			ks.Range(from, func(key []byte, v *crdt.Value) bool {
 				if !bytes.HasPrefix(key, prefix) {
 					return false
 				}
@@ -692,7 +693,7 @@ func cmdKeys(s *Server, c *client, args [][]byte) {
 					return false
 				}
 				visited++
-				if isReserved(key) || !globMatch(pattern, key) {
+				if isReserved(key) || v.Expired(now) || !globMatch(pattern, key) {
 					return true
 				}
 				if len(keys) == MaxKeysReply {
@@ -794,6 +795,7 @@ func cmdScan(s *Server, c *client, args [][]byte) {
 	var next []byte
 	visited := uint64(0)
 	err = s.backend.View(func(ks *crdt.Keyspace) error {
+		now := wallMs()
 		ks.Range(from, func(key []byte, v *crdt.Value) bool {
 			if isReserved(key) {
 				return true
@@ -807,7 +809,7 @@ func cmdScan(s *Server, c *client, args [][]byte) {
 				return false
 			}
 			visited++
-			if pattern != nil && !globMatch(pattern, key) {
+			if v.Expired(now) || (pattern != nil && !globMatch(pattern, key)) {
 				return true
 			}
 			if typ != nil && typeName(v) != string(typ) {
@@ -862,6 +864,10 @@ func cmdFlushAll(s *Server, c *client, args [][]byte) {
 			tok, err = s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
 				for _, k := range keys {
 					if tx.Get(k) == nil {
+						// An expired key is reclaimed on the way.
+						if _, err := tx.Reclaim(k); err != nil {
+							return err
+						}
 						continue
 					}
 					if err := tx.Delete(k); err != nil {

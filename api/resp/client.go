@@ -71,7 +71,6 @@ const (
 	errOverflow    respErr = "ERR increment or decrement would overflow"
 	errHashInteger respErr = "ERR hash value is not an integer"
 	errReserved    respErr = "ERR reserved key"
-	errNoTTL       respErr = "ERR TTLs are not supported by Spook yet"
 	errKeyTooLong  respErr = "ERR key or field longer than 1024 bytes"
 	errTooLarge    respErr = respErr("ERR string exceeds maximum allowed size (" + maxValueText + " bytes)")
 	errTxnTooBig   respErr = "ERR transaction too large (more than 4096 keys, 65536 members and fields, or 12 MiB encoded)"
@@ -215,7 +214,7 @@ func (s *Server) run(c *client, cmd *command, args [][]byte) {
 	case cmd.read != nil:
 		out := c.buf[:0]
 		err := s.backend.View(func(ks *crdt.Keyspace) error {
-			out = cmd.read(view{ks}, args, out[:0])
+			out = cmd.read(readView(ks), args, out[:0])
 			return nil
 		})
 		if err != nil {
@@ -292,7 +291,7 @@ func (s *Server) exec(c *client) {
 		return nil
 	}
 	if !writes {
-		if err := s.backend.View(func(ks *crdt.Keyspace) error { return run(ks, nil) }); err != nil {
+		if err := s.backend.View(func(ks *crdt.Keyspace) error { return run(readView(ks).r, nil) }); err != nil {
 			c.out.WriteError(errorText(err))
 			return
 		}

@@ -40,9 +40,11 @@ func TestGoRedis(t *testing.T) {
 	if n, err := c.Incr(ctx, "a").Result(); err != nil || n != 2 {
 		t.Fatalf("INCR a = %d, %v", n, err)
 	}
-	if err := c.Set(ctx, "a", "x", time.Second).Err(); err == nil || err.Error() != "ERR TTLs are not supported by Spook yet" {
-		t.Fatalf("SET EX: %v", err)
+	must(c.Set(ctx, "e", "x", time.Minute).Err())
+	if d, err := c.TTL(ctx, "e").Result(); err != nil || d != time.Minute {
+		t.Fatalf("TTL after SET EX = %v, %v", d, err)
 	}
+	must(c.Del(ctx, "e").Err())
 	if ok, err := c.SetNX(ctx, "a", "y", 0).Result(); err != nil || ok {
 		t.Fatalf("SETNX existing = %v, %v", ok, err)
 	}

@@ -60,19 +60,6 @@ func readType(v view, args [][]byte, out []byte) []byte {
 
 // readTTL is TTL and PTTL: -2 for a missing key, -1 (no expiry) for any
 // other, since Spook has no TTLs yet.
-func readTTL(v view, args [][]byte, out []byte) []byte {
-	if v.get(args[1]) == nil {
-		return redcon.AppendInt(out, -2)
-	}
-	return redcon.AppendInt(out, -1)
-}
-
-// readPersist is PERSIST: no key has a TTL to remove.
-func readPersist(_ view, _ [][]byte, out []byte) []byte { return redcon.AppendInt(out, 0) }
-
-// writeNoTTL refuses the commands that would set a TTL.
-func writeNoTTL(_ *crdt.Builder, _ [][]byte, out []byte) ([]byte, error) { return out, errNoTTL }
-
 // Sets.
 
 // setOf returns the set at key: nil if absent, errWrongType if another

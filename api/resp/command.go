@@ -124,15 +124,17 @@ func init() {
 
 		// Expiry: no key ever has a TTL (yet).
 		{name: "ttl", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readTTL},
-		{name: "pttl", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readTTL},
-		{name: "persist", arity: 2, flags: flagWrite, first: 1, last: 1, step: 1, read: readPersist},
-		{name: "expire", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
-		{name: "pexpire", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
-		{name: "expireat", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
-		{name: "pexpireat", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
-		{name: "setex", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
-		{name: "psetex", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
-		{name: "getex", arity: -2, flags: flagWrite, first: 1, last: 1, step: 1, write: writeNoTTL},
+		{name: "pttl", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readPTTL},
+		{name: "expiretime", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readExpireTime},
+		{name: "pexpiretime", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readPExpireTime},
+		{name: "persist", arity: 2, flags: flagWrite, first: 1, last: 1, step: 1, write: writePersist},
+		{name: "expire", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeExpire},
+		{name: "pexpire", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writePExpire},
+		{name: "expireat", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeExpireAt},
+		{name: "pexpireat", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writePExpireAt},
+		{name: "setex", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeSetEX},
+		{name: "psetex", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writePSetEX},
+		{name: "getex", arity: -2, flags: flagWrite, first: 1, last: 1, step: 1, write: writeGetEx},
 
 		// Sets.
 		{name: "sadd", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeSAdd},

@@ -28,6 +28,9 @@ type snapshot struct {
 	n       int64
 	members [][]byte
 	fields  []fieldSnapshot
+	// deadline is the key's expiry deadline (0: none); RENAME and COPY
+	// carry it to the destination, as Redis does.
+	deadline uint64
 }
 
 type fieldSnapshot struct {
@@ -39,6 +42,7 @@ type fieldSnapshot struct {
 
 func takeSnapshot(val *crdt.Value) snapshot {
 	s := snapshot{typ: val.Type()}
+	s.deadline, _ = val.Deadline()
 	switch s.typ {
 	case crdt.TypeRegister:
 		b, _ := val.Register()
@@ -93,6 +97,9 @@ func (s *snapshot) write(tx *crdt.Builder, dst []byte) error {
 				break
 			}
 		}
+	}
+	if err == nil && s.deadline != 0 {
+		_, err = tx.Expire(dst, s.deadline)
 	}
 	return err
 }
@@ -186,7 +193,7 @@ func writeCopy(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 }
 
 // cmdRandomKey is RANDOMKEY: a key chosen uniformly by this node, or nil
-// for an empty keyspace. It walks the keyspace to the chosen position, so
+// for an empty keyspace (or one whose keys have all expired). It walks the keyspace to the chosen position, so
 // it costs O(keys); Redis's is O(1).
 func cmdRandomKey(s *Server, c *client, args [][]byte) {
 	var key []byte
@@ -195,18 +202,28 @@ func cmdRandomKey(s *Server, c *client, args [][]byte) {
 		if n == 0 {
 			return nil
 		}
+		// An expired key not yet reclaimed passes the pick on to the next
+		// live key (wrapping around once).
 		skip := rand.IntN(n)
-		ks.Range(nil, func(k []byte, _ *crdt.Value) bool {
+		now := wallMs()
+		pick := func(k []byte, v *crdt.Value) bool {
 			if isReserved(k) {
 				return true
 			}
-			if skip == 0 {
-				key = bytes.Clone(k)
-				return false
+			if skip > 0 {
+				skip--
+				return true
 			}
-			skip--
-			return true
-		})
+			if v.Expired(now) {
+				return true
+			}
+			key = bytes.Clone(k)
+			return false
+		}
+		ks.Range(nil, pick)
+		if key == nil {
+			ks.Range(nil, pick)
+		}
 		return nil
 	})
 	switch {

@@ -141,7 +141,7 @@ func writeSetRange(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) 
 	copy(next, s)
 	copy(next[offset:], value)
 	if !exists || !bytes.Equal(next, s) {
-		if err := tx.Set(key, next); err != nil {
+		if err := tx.SetKeepTTL(key, next); err != nil {
 			return out, mutationError(err)
 		}
 	}
@@ -207,7 +207,7 @@ func writeSetBit(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 		next[i] &^= mask
 	}
 	if !bytes.Equal(next, s) || s == nil {
-		if err := tx.Set(key, next); err != nil {
+		if err := tx.SetKeepTTL(key, next); err != nil {
 			return out, mutationError(err)
 		}
 	}
@@ -367,7 +367,7 @@ func writeIncrByFloat(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, erro
 	if !ok {
 		return out, errNaN
 	}
-	if err := tx.Set(key, next); err != nil {
+	if err := tx.SetKeepTTL(key, next); err != nil {
 		return out, mutationError(err)
 	}
 	return redcon.AppendBulk(out, next), nil

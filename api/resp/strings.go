@@ -143,60 +143,83 @@ func readSiblings(v view, args [][]byte, out []byte) []byte {
 	return redcon.AppendError(out, string(errWrongType))
 }
 
-// setOptions parses SET's options.
-func setOptions(args [][]byte) (nx, xx, get bool, err error) {
-	ttl := false
+// setOptions holds SET's options.
+type setOptions struct {
+	nx, xx, get bool
+	expiry      expiryOption
+}
+
+// parseSetOptions parses SET's options (args[3:]) as Redis does: the
+// combination first (syntax errors), then the time argument.
+func parseSetOptions(args [][]byte) (setOptions, error) {
+	var o setOptions
 	for i := 3; i < len(args); i++ {
 		switch string(bytes.ToUpper(args[i])) {
 		case "NX":
-			if xx {
-				return false, false, false, errSyntax
+			if o.xx {
+				return o, errSyntax
 			}
-			nx = true
+			o.nx = true
 		case "XX":
-			if nx {
-				return false, false, false, errSyntax
+			if o.nx {
+				return o, errSyntax
 			}
-			xx = true
+			o.xx = true
 		case "GET":
-			get = true
-		case "KEEPTTL":
-			ttl = true
-		case "EX", "PX", "EXAT", "PXAT":
-			if i+1 == len(args) {
-				return false, false, false, errSyntax
-			}
-			i++
-			ttl = true
+			o.get = true
 		default:
-			return false, false, false, errSyntax
+			n := o.expiry.parse(args, i, true, false)
+			if n == 0 {
+				return o, errSyntax
+			}
+			i += n - 1
 		}
 	}
-	if ttl {
-		return false, false, false, errNoTTL
-	}
-	return nx, xx, get, nil
+	return o, nil
 }
 
 func writeSet(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
-	nx, xx, get, err := setOptions(args)
+	if len(args) == 3 {
+		// The common plain SET: no read of the current value.
+		if err := checkKey(args[1]); err != nil {
+			return out, err
+		}
+		if err := checkValue(args[2]); err != nil {
+			return out, err
+		}
+		if err := tx.Set(args[1], args[2]); err != nil {
+			return out, mutationError(err)
+		}
+		return redcon.AppendOK(out), nil
+	}
+	o, err := parseSetOptions(args)
 	if err != nil {
 		return out, err
 	}
-	return set(tx, args[1], args[2], nx, xx, get, out)
+	return set(tx, args[1], args[2], o, out)
 }
 
-// set is SET key value [NX|XX] [GET].
-func set(tx *crdt.Builder, key, value []byte, nx, xx, get bool, out []byte) ([]byte, error) {
+// set is SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL].
+func set(tx *crdt.Builder, key, value []byte, o setOptions, out []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return out, err
 	}
 	if err := checkValue(value); err != nil {
 		return out, err
 	}
-	cur := tx.Get(key)
+	var when int64
+	if o.expiry.kind != "" {
+		var err error
+		if when, err = o.expiry.resolve("set", tx.Now()); err != nil {
+			return out, err
+		}
+	}
+	var cur *crdt.Value
+	if o.nx || o.xx || o.get {
+		cur = tx.Get(key)
+	}
 	res := out
-	if get {
+	if o.get {
 		if cur == nil {
 			res = redcon.AppendNull(res)
 		} else if r, ok := appendString(res, cur); ok {
@@ -205,23 +228,32 @@ func set(tx *crdt.Builder, key, value []byte, nx, xx, get bool, out []byte) ([]b
 			return out, errWrongType
 		}
 	}
-	if (nx && cur != nil) || (xx && cur == nil) {
-		if get {
+	if (o.nx && cur != nil) || (o.xx && cur == nil) {
+		if o.get {
 			return res, nil
 		}
 		return redcon.AppendNull(out), nil
 	}
-	if err := tx.Set(key, value); err != nil {
+	var err error
+	if o.expiry.keepTTL {
+		err = tx.SetKeepTTL(key, value)
+	} else {
+		err = tx.Set(key, value)
+	}
+	if err == nil && o.expiry.kind != "" {
+		_, err = tx.Expire(key, toDeadline(when))
+	}
+	if err != nil {
 		return out, mutationError(err)
 	}
-	if get {
+	if o.get {
 		return res, nil
 	}
 	return redcon.AppendOK(out), nil
 }
 
 func writeGetSet(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
-	return set(tx, args[1], args[2], false, false, true, out)
+	return set(tx, args[1], args[2], setOptions{get: true}, out)
 }
 
 func writeSetNX(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
@@ -310,7 +342,7 @@ func writeAppend(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 		}
 		next = bytes.Clone(suffix)
 	}
-	if err := tx.Set(key, next); err != nil {
+	if err := tx.SetKeepTTL(key, next); err != nil {
 		return out, mutationError(err)
 	}
 	return redcon.AppendInt(out, int64(len(next))), nil
