@@ -2,7 +2,6 @@ package test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,33 +17,9 @@ func TestExpiryOnThreeNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-process test skipped in -short mode")
 	}
-	procs := startCluster(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	nodes := make([]*redis.Client, len(procs))
-	for i, p := range procs {
-		nodes[i] = redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1, ReadTimeout: 10 * time.Second})
-		defer nodes[i].Close()
-	}
-	for _, c := range nodes {
-		for !strings.Contains(c.Info(ctx, "replication").Val(), "spook_peers_alive:2\r\n") {
-			if ctx.Err() != nil {
-				t.Fatalf("peers not alive in time: %s", c.Info(ctx, "replication").Val())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	write := func(i int, fn func(c *redis.Conn) error) {
-		t.Helper()
-		conn := nodes[i].Conn()
-		defer conn.Close()
-		if err := fn(conn); err != nil {
-			t.Fatalf("write on n%d: %v", i+1, err)
-		}
-		if n, err := conn.Wait(ctx, 2, 5*time.Second).Result(); err != nil || n != 2 {
-			t.Fatalf("WAIT 2 on n%d: %d, %v", i+1, n, err)
-		}
-	}
+	nodes, write := threeNodeClients(t, ctx)
 
 	// A deadline set on n1 is seen on n2 and n3; PERSIST on n3 clears it.
 	write(0, func(c *redis.Conn) error { return c.Set(ctx, "session", "s1", time.Hour).Err() })
