@@ -37,22 +37,6 @@ func (r *replica) begin() *Builder {
 	return r.ks.Begin(dot, causal.Timestamp{WallMs: *r.now})
 }
 
-// do runs fn in a transaction and applies it; it returns the transaction
-// (nil if it was empty: a node commits nothing then).
-func (r *replica) do(t tb, fn func(b *Builder)) *Txn {
-	t.Helper()
-	b := r.begin()
-	fn(b)
-	if b.Empty() {
-		return nil
-	}
-	txn := b.Finish()
-	if err := r.ks.Apply(txn); err != nil {
-		t.Fatalf("apply own txn: %v", err)
-	}
-	return txn
-}
-
 // deliver applies txn at r and fails on anything but success.
 func (r *replica) deliver(t tb, txn *Txn) {
 	t.Helper()
@@ -112,25 +96,6 @@ func dumpValue(v *Value) string {
 		}
 	}
 	return buf.String()
-}
-
-// str reads key as a string register ("" and false if not a register).
-func str(ks *Keyspace, key string) (string, bool) {
-	v := ks.Get([]byte(key))
-	if v.Type() != TypeRegister {
-		return "", false
-	}
-	s, _ := v.Register()
-	return string(s), true
-}
-
-// counterOf reads key as a counter.
-func counterOf(ks *Keyspace, key string) (int64, bool) {
-	v := ks.Get([]byte(key))
-	if v.Type() != TypeCounter {
-		return 0, false
-	}
-	return v.Counter()
 }
 
 // members lists the set at key.

@@ -153,7 +153,7 @@ type Core struct {
 	out   Output // released output waiting for the next Ready
 
 	windows map[causal.NodeID]*window
-	dropped uint64 // batches not sent because a window was full (metrics)
+	dropped uint64 // batches not sent because a window was full (spook_window_dropped_batches_total)
 }
 
 // New returns a Core driving r, which it owns from now on: every call to
@@ -394,16 +394,6 @@ func (c *Core) Appended() uint64 { return c.appended }
 // durability, no write waiting for an answer, nothing to hand out.
 func (c *Core) Idle() bool {
 	return len(c.held) == 0 && len(c.fresh) == 0 && c.out.empty() && (c.failed != nil || !c.r.HasReady())
-}
-
-// Pending reports whether writes are still waiting for a sync.
-func (c *Core) Pending() bool {
-	for _, h := range c.held {
-		if len(h.tickets) > 0 {
-			return true
-		}
-	}
-	return len(c.fresh) > 0
 }
 
 // HasReady reports whether Ready has anything to hand out.

@@ -28,6 +28,7 @@ type metrics struct {
 	bytesSent     *prometheus.CounterVec
 	bytesReceived *prometheus.CounterVec
 	dropped       *prometheus.CounterVec
+	windowDropped prometheus.Counter
 	links         *prometheus.CounterVec
 	peerState     *prometheus.GaugeVec
 	lag           *prometheus.GaugeVec
@@ -36,8 +37,9 @@ type metrics struct {
 	collapse      prometheus.Histogram
 	wire          *wire.Counters
 
-	mu      sync.Mutex
-	pending []collapseMark // local writes awaiting collapse, in dot order
+	mu         sync.Mutex
+	windowSeen uint64         // driver.Core.Dropped at the last observe (under mu)
+	pending    []collapseMark // local writes awaiting collapse, in dot order
 }
 
 type collapseMark struct {
@@ -52,6 +54,7 @@ func newMetrics() *metrics {
 		events:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_events_total", Help: "Replica events by type."}, []string{"type"}),
 		bytesSent:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_peer_sent_bytes_total", Help: "Message payload bytes sent to each peer."}, []string{"peer"}),
 		bytesReceived: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_peer_received_bytes_total", Help: "Message payload bytes received from each peer."}, []string{"peer"}),
+		windowDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "spook_window_dropped_batches_total", Help: "Pushed transaction batches not sent because a peer's flow-control window was full (the peer fetches them)."}),
 		dropped:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_peer_dropped_messages_total", Help: "Messages dropped because a peer's send queue was full."}, []string{"peer"}),
 		links:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_peer_links_total", Help: "Outbound link sessions established to each peer."}, []string{"peer"}),
 		peerState:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "spook_peer_state", Help: "1 for each peer's current state."}, []string{"peer", "state"}),
@@ -63,7 +66,7 @@ func newMetrics() *metrics {
 		wire: &wire.Counters{},
 	}
 	m.reg.MustRegister(m.writes, m.events, m.bytesSent, m.bytesReceived, m.dropped, m.links,
-		m.peerState, m.lag, m.keys, m.applied, m.collapse,
+		m.peerState, m.lag, m.keys, m.applied, m.collapse, m.windowDropped,
 		// The standard go_* and process_* series, as every Go service
 		// exports them (on this node's registry, not the global one).
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -106,7 +109,14 @@ func (m *metrics) trackCollapse(dot causal.Dot, now time.Time) {
 func (m *metrics) observe(n *Node) {
 	n.mu.RLock()
 	st := n.r.Status()
+	windowDropped := n.core.Dropped()
 	n.mu.RUnlock()
+	m.mu.Lock()
+	if windowDropped > m.windowSeen {
+		m.windowDropped.Add(float64(windowDropped - m.windowSeen))
+		m.windowSeen = windowDropped
+	}
+	m.mu.Unlock()
 	m.keys.Set(float64(st.Keys))
 	m.applied.Set(float64(st.Applied.Sum()))
 	m.peerState.Reset()

@@ -24,7 +24,7 @@ func TestMetricsFromTheStart(t *testing.T) {
 	for _, want := range []string{
 		"go_goroutines ", "go_memstats_heap_alloc_bytes ", "process_cpu_seconds_total ", "process_resident_memory_bytes ",
 		`spook_events_total{type="divergence"} 0`, `spook_events_total{type="peer-unreachable"} 0`,
-		`spook_events_total{type="catch-up-too-far"} 0`, "spook_writes_total 0",
+		`spook_events_total{type="catch-up-too-far"} 0`, "spook_writes_total 0", "spook_window_dropped_batches_total 0",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

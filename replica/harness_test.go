@@ -36,20 +36,19 @@ type payload struct {
 // session, so every test also exercises the wire format. It is driven by
 // hand: tick, deliver, partition, heal.
 type cluster struct {
-	t        testing.TB
-	nodes    map[string]*testNode
-	names    []string
-	byID     map[causal.NodeID]*testNode
-	codecs   map[link]*LinkCodec
-	cut      map[link]bool // partitioned links: messages dropped before encoding
-	queue    []payload
-	nowMs    uint64
-	bytesBy  map[MessageType]int
-	msgsBy   map[MessageType]int
-	drop     func(p payload) bool // optional fault injection
-	before   func(p payload)      // optional hook run before each delivery
-	dup      func(p payload) bool // optional: step the decoded message twice (a duplicating transport)
-	noEvents bool
+	t       testing.TB
+	nodes   map[string]*testNode
+	names   []string
+	byID    map[causal.NodeID]*testNode
+	codecs  map[link]*LinkCodec
+	cut     map[link]bool // partitioned links: messages dropped before encoding
+	queue   []payload
+	nowMs   uint64
+	bytesBy map[MessageType]int
+	msgsBy  map[MessageType]int
+	drop    func(p payload) bool // optional fault injection
+	before  func(p payload)      // optional hook run before each delivery
+	dup     func(p payload) bool // optional: step the decoded message twice (a duplicating transport)
 }
 
 const testStartMs = 1_700_000_000_000

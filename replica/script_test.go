@@ -104,10 +104,9 @@ func runScript(t *testing.T, file string) {
 }
 
 type scriptRun struct {
-	t      *testing.T
-	c      *cluster
-	seen   map[string]int // events printed per node
-	joined []string
+	t    *testing.T
+	c    *cluster
+	seen map[string]int // events printed per node
 }
 
 func (s *scriptRun) name(id causal.NodeID) string {
