@@ -27,6 +27,9 @@ import (
 //	           counter, wall ms, logical, deadline ms ≥ 1 (expiry.go). A value
 //	           without a deadline has no tag 16, so its encoding is the one
 //	           from before expiry existed (the bit was appended).
+//	ext        (tag 32, not in a field) the extension byte follows the tag
+//	           byte (ext… flags, txn.go, never 0); each extension
+//	           component's state follows expiry, in bit order.
 //
 // Keyspace:
 //
@@ -52,6 +55,9 @@ import (
 //	           cleared: the map clear already removes them)
 //	  64       (not in a field) remove the observed expiry entries, then the
 //	           new deadline in ms (uvarint; 0: none, nothing added)
+//	  128      (not in a field) the extension byte follows the tag byte
+//	           (ext… flags, never 0); each extension component's operation
+//	           follows the 64 part, in bit order
 //
 // Transaction (AppendBinary): version byte, dot node, dot counter, wall
 // ms, logical, causal.Context deps, body with plain keys.
@@ -68,7 +74,13 @@ const (
 	tagSet      uint8 = 1 << 2
 	tagMap      uint8 = 1 << 3
 	tagExpiry   uint8 = 1 << 4 // top level only
+	tagExt      uint8 = 1 << 5 // top level only: an extension byte (ext… flags, txn.go) follows
 )
+
+// extComponents returns the value's extension bits (ext… flags, txn.go).
+func extComponents(v *Value) uint8 {
+	return 0
+}
 
 // componentTag returns the value's component bits.
 func componentTag(v *Value) uint8 {
@@ -88,6 +100,9 @@ func componentTag(v *Value) uint8 {
 	if len(v.expiry()) > 0 {
 		t |= tagExpiry
 	}
+	if extComponents(v) != 0 {
+		t |= tagExt
+	}
 	return t
 }
 
@@ -97,7 +112,11 @@ func AppendValue(dst []byte, v *Value) []byte {
 	if v == nil {
 		return append(dst, 0)
 	}
-	dst = append(dst, componentTag(v))
+	tag := componentTag(v)
+	dst = append(dst, tag)
+	if tag&tagExt != 0 {
+		dst = append(dst, extComponents(v))
+	}
 	if v.reg.len() > 0 {
 		dst = appendRegister(dst, &v.reg)
 	}
@@ -193,14 +212,25 @@ func decodeValue(r *codec.Reader, nested bool, ctx *causal.Context, h *hasher) *
 	if r.Err() != nil {
 		return nil
 	}
-	allowed := tagRegister | tagCounter | tagSet | tagMap | tagExpiry
+	allowed := tagRegister | tagCounter | tagSet | tagMap | tagExpiry | tagExt
 	if nested {
-		allowed &^= tagMap | tagExpiry
+		allowed &^= tagMap | tagExpiry | tagExt
 	}
 	if tag&^allowed != 0 {
 		r.Fail(fmt.Sprintf("value tag %#x", tag), ErrInvalid)
 		return nil
 	}
+	var ext uint8
+	if tag&tagExt != 0 {
+		ext = r.Byte("value extension tag")
+		if r.Err() == nil && (ext == 0 || ext&^extMask != 0) {
+			r.Fail(fmt.Sprintf("value extension tag %#x", ext), ErrInvalid)
+		}
+		if r.Err() != nil {
+			return nil
+		}
+	}
+	_ = ext // each extension component decodes its part here, in bit order, after expiry
 	if tag == 0 {
 		if nested {
 			r.Fail("empty field value", ErrInvalid)
@@ -488,7 +518,11 @@ func (t *Txn) AppendBody(dst []byte, kw KeyWriter) []byte {
 }
 
 func appendValueOp(dst []byte, op *valueOp) []byte {
-	dst = append(dst, op.tag())
+	tag := op.tag()
+	dst = append(dst, tag)
+	if tag&opExt != 0 {
+		dst = append(dst, op.extTag())
+	}
 	if op.flags&opRegSet != 0 {
 		dst = codec.AppendBytes(dst, op.value)
 	}
@@ -589,6 +623,17 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 		r.Fail(fmt.Sprintf("operation tag %#x", tag), ErrInvalid)
 		return
 	}
+	var ext uint8
+	if tag&opExt != 0 {
+		ext = r.Byte("operation extension tag")
+		if r.Err() == nil && (ext == 0 || ext&^extMask != 0) {
+			r.Fail(fmt.Sprintf("operation extension tag %#x", ext), ErrInvalid)
+		}
+		if r.Err() != nil {
+			return
+		}
+	}
+	_ = ext // each extension component decodes its operation here, in bit order, after expiry
 	op.flags = tag & (opRegClear | opRegSet | opCounterInc | opExpiry)
 	if tag&opRegSet != 0 {
 		op.value = byteString(r, "register value", MaxValueBytes)

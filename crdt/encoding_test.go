@@ -103,11 +103,16 @@ func TestDecodeRefusals(t *testing.T) {
 	if _, err := DecodeKeyspace(bad); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("unsorted keys: %v", err)
 	}
-	// Unknown value tag (0x10 is the expiry component since it exists).
-	rd := codec.NewReader([]byte{0x20})
-	if _, err := DecodeValue(rd); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("unknown tag: %v", err)
+	// Unknown value tags (0x10 is the expiry component since it exists,
+	// 0x20 the extension byte): an unused bit, an extension byte of zero,
+	// an extension bit this version does not know.
+	for _, in := range [][]byte{{0x40}, {tagExt, 0}, {tagExt, 0x80}} {
+		rd := codec.NewReader(in)
+		if _, err := DecodeValue(rd); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("unknown tag % x: %v", in, err)
+		}
 	}
+	rd := codec.NewReader(nil)
 	// A map nested in a map field.
 	rd = codec.NewReader([]byte{tagMap, 1, 1, 'f', tagMap})
 	if _, err := DecodeValue(rd); !errors.Is(err, ErrInvalid) {
@@ -129,12 +134,17 @@ func TestDecodeRefusals(t *testing.T) {
 	if err := DecodeBody(codec.NewReader([]byte{1, 1, 'k', opMap, 2, 1, 'f', opExpiry, 5}), PlainKeys{}, &Txn{}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("field expiry: %v", err)
 	}
-	for _, tag := range []byte{0, 0x80} {
-		body := []byte{1, 1, 'k', tag}
+	// (0x80 is the extension byte since it exists: zero and unknown
+	// extension bits are refused, and a field has no extension.)
+	for _, op := range [][]byte{{0}, {opExt, 0}, {opExt, 0x80}} {
+		body := append([]byte{1, 1, 'k'}, op...)
 		var txn Txn
 		if err := DecodeBody(codec.NewReader(body), PlainKeys{}, &txn); !errors.Is(err, ErrInvalid) {
-			t.Fatalf("op tag %#x: %v", tag, err)
+			t.Fatalf("op % x: %v", op, err)
 		}
+	}
+	if err := DecodeBody(codec.NewReader([]byte{1, 1, 'k', opMap, 2, 1, 'f', opExt, 1}), PlainKeys{}, &Txn{}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("field extension: %v", err)
 	}
 }
 

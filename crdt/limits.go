@@ -18,6 +18,11 @@ const (
 	TypeCounter  Type = 2
 	TypeSet      Type = 3
 	TypeMap      Type = 4
+	TypeList     Type = 5 // sequence of byte strings (Redis list)
+	TypeText     Type = 6 // sequence of code points (collaborative text)
+	TypeZSet     Type = 7 // sorted set
+	TypeStream   Type = 8 // stream
+	TypeBCounter Type = 9 // bounded counter
 )
 
 // String names the type as the API reports it.

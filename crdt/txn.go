@@ -34,9 +34,26 @@ const (
 	opSet          uint8 = 1 << 4 // set operation follows
 	opMap          uint8 = 1 << 5 // map operation follows (top level only)
 	opExpiry       uint8 = 1 << 6 // remove the observed expiry entries; a deadline (0: none) follows (top level only)
+	opExt          uint8 = 1 << 7 // an extension byte (ext… flags) follows the tag (top level only)
 
-	opMaskTop    = opRegClear | opRegSet | opCounterReset | opCounterInc | opSet | opMap | opExpiry
-	opMaskNested = opMaskTop &^ (opMap | opExpiry) // MaxNesting: a field holds no map; fields have no expiry
+	opMaskTop    = opRegClear | opRegSet | opCounterReset | opCounterInc | opSet | opMap | opExpiry | opExt
+	opMaskNested = opMaskTop &^ (opMap | opExpiry | opExt) // MaxNesting: a field holds no map; fields have no expiry or extension
+)
+
+// Extension flags: the byte after a tag (operation tag opExt, value tag
+// tagExt) that has run out of bits. Each names a component type added
+// after the first five; its operation or state follows the older parts, in
+// bit order. Bits are part of the wire and disk formats: append only.
+// extMask lists the bits this version understands; a decoder refuses the
+// others, and an extension byte of zero.
+const (
+	extList     uint8 = 1 << 0 // list: sequence of byte strings (TypeList)
+	extText     uint8 = 1 << 1 // text: sequence of code points (TypeText)
+	extZSet     uint8 = 1 << 2 // sorted set (TypeZSet)
+	extStream   uint8 = 1 << 3 // stream (TypeStream)
+	extBCounter uint8 = 1 << 4 // bounded counter (TypeBCounter)
+
+	extMask uint8 = 0
 )
 
 // valueOp is the operation on one value (a key or a map field). Every
@@ -69,7 +86,16 @@ func (op *valueOp) tag() uint8 {
 	if op.mp != nil {
 		t |= opMap
 	}
+	if op.extTag() != 0 {
+		t |= opExt
+	}
 	return t
+}
+
+// extTag is the extension byte of op: the ext… flag of each extension
+// component op changes. Zero means no extension byte is written.
+func (op *valueOp) extTag() uint8 {
+	return 0
 }
 
 // empty reports whether op changes nothing (slots the Builder emptied
