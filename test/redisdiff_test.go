@@ -26,16 +26,7 @@ func TestRepliesMatchRealRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-process test skipped in -short mode")
 	}
-	server, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed")
-	}
-	redisAddr := freePort(t)
-	redis := exec.Command(server, "--port", port(redisAddr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := redis.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
+	redisAddr := startRedis(t)
 	spook := startCluster(t, 1)[0]
 
 	rc, sc := dialRESP(t, redisAddr), dialRESP(t, spook.addr)
@@ -90,6 +81,105 @@ var (
 // genDiffCommand draws one command. Commands whose reply is random
 // (SPOP, SRANDMEMBER, HRANDFIELD with a count) are drawn with counts that
 // take everything, so the reply is determined up to order.
+// startRedis starts a redis-server on a free loopback port for the test
+// and returns its address; it skips the test when none is installed.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	server, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed")
+	}
+	addr := freePort(t)
+	redis := exec.Command(server, "--port", port(addr), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := redis.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
+	return addr
+}
+
+// TestRawRequestsMatchRealRedis sends hand-written request bytes (inline
+// commands with Redis's quoting rules, ignored and malformed multibulk
+// headers, first bytes a port sniffer might take for another protocol)
+// on a fresh connection each to one spookd and to a real redis-server,
+// and requires the same bytes back, up to the connection's close or a
+// short silence. Protocol errors close the connection on both.
+func TestRawRequestsMatchRealRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process test skipped in -short mode")
+	}
+	redisAddr := startRedis(t)
+	spook := startCluster(t, 1)[0]
+	dialRESP(t, redisAddr) // waits until redis-server listens
+	cases := []string{
+		"ECHO \"c\\x41\"\r\n",
+		"ECHO 'a\\nb'\r\n",
+		"ECHO a\"b\"\r\n",
+		"ECHO \"a\\tb\\\"c\" 'd\\'e' f\r\n",
+		"ECHO \"\\x4g\\q\"\r\n",
+		"ECHO \"abc\r\n",
+		"ECHO 'abc\r\n",
+		"ECHO \"a\"b\r\n",
+		"ECHO 'a'b\r\n",
+		"  ECHO   x\t\r\n",
+		"ECHO \"\"\r\n",
+		"\r\n\r\nPING\r\n",
+		" PING\r\n",
+		"\tPING\r\n",
+		"\"PING\"\r\n",
+		"'PING' x\r\n",
+		"GET /x\r\n",
+		"PING\nPING\n",
+		"*0\r\nPING\r\n",
+		"*-1\r\nPING\r\n",
+		"*-7\r\n*1\r\n$4\r\nPING\r\n",
+		"*1\r\nx\r\n",
+		"*1\r\n$x\r\n",
+		"*1\r\n$-1\r\n",
+		"*x\r\n",
+		"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n",
+		"*1\r\n$0\r\n\r\n",
+		"SCAN -1\r\n",
+		"SCAN 18446744073709551616\r\n",
+		"SCAN abc\r\n",
+	}
+	for _, raw := range cases {
+		want := rawExchange(t, redisAddr, raw)
+		got := rawExchange(t, spook.addr, raw)
+		if got != want {
+			t.Errorf("%q:\n spook %q\n redis %q", raw, got, want)
+		}
+	}
+}
+
+// rawExchange writes raw on a new connection and returns what comes back
+// until the server closes it (then with a "<closed>" mark) or is silent
+// for 300 ms.
+func rawExchange(t *testing.T, addr, raw string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+				got = append(got, "<closed>"...)
+			}
+			return string(got)
+		}
+	}
+}
+
 func genDiffCommand(t *rapid.T) []string {
 	k := func() string { return rapid.SampledFrom(diffKeys).Draw(t, "key") }
 	m := func() string { return rapid.SampledFrom(diffMembers).Draw(t, "member") }

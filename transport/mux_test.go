@@ -381,7 +381,15 @@ func TestClassify(t *testing.T) {
 		{"\x16", RouteNone, true},
 		{"\x16\x02", RouteNone, false},
 		{"\x00abc", RouteNone, false},
-		{"{}", RouteNone, false},
+		{"\x01\x02junk\r\n", RouteNone, false},
+		{"\xff", RouteNone, false},
+		// Any other text is an inline command to Redis (issue 15).
+		{"{}", RouteRESP, false},
+		{"\tPING\r\n", RouteRESP, false},
+		{"\"PING\"\r\n", RouteRESP, false},
+		{"'PING' x\r\n", RouteRESP, false},
+		{"1\r\n", RouteRESP, false},
+		{"FETCH /x HTTP/1.1\r\n", RouteRESP, false},
 	}
 	for _, tc := range cases {
 		r, more := Classify([]byte(tc.in))

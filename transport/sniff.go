@@ -17,7 +17,7 @@ type Route uint8
 const (
 	RouteNone Route = iota // unrecognised: refused
 	RoutePeer              // starts with wire.Magic
-	RouteRESP              // '*' (a RESP array), or an inline command (a letter, CR, LF or space)
+	RouteRESP              // '*' (a RESP array), or an inline command (any other text)
 	RouteHTTP              // an HTTP method, a space, '/' or '*', and a line ending in an HTTP version
 	RouteTLS               // a TLS handshake record: 0x16 0x03
 )
@@ -50,11 +50,16 @@ var httpMethods = [][]byte{
 // MaxPeekBytes, so it decides at the latest there. It is pure, and a
 // decision holds whatever bytes follow.
 //
-// RESP inline commands and HTTP share method words. "GET key" is RESP at
-// once; "GET /x" is HTTP only if its line ends with an HTTP version
-// ("GET /x HTTP/1.1"), as Redis reads "GET /x" alone as an inline command.
-// Like Redis, a first line that is empty or starts with a space is an
-// inline command (Redis skips the empty line and the spaces).
+// The first line decides. A TLS record, the peer magic and the extra
+// prefixes are told by their first bytes. Then HTTP: a line that starts
+// with an HTTP method, a space and '/' or '*' is HTTP if it ends with an
+// HTTP version ("GET /x HTTP/1.1"); without one ("GET /x") Redis reads it
+// as an inline command, and so does the node. Every other line of text
+// (printable ASCII or white space first: "GET key", "\r\n", " PING",
+// "\"PING\"", "{}") is RESP, since Redis takes any text as an inline
+// command and answers it (with an error if it names no command). Only a
+// first byte that is neither text nor a known protocol (a control byte
+// other than white space, or a byte of 0x80 and up) is refused.
 func Classify(prefix []byte) (route Route, needMore bool) {
 	prefix = prefix[:min(len(prefix), MaxPeekBytes)]
 	if len(prefix) == 0 {
@@ -69,7 +74,7 @@ func Classify(prefix []byte) (route Route, needMore bool) {
 			return RouteTLS, false
 		}
 		return RouteNone, false
-	case b == '*', b == '\r', b == '\n', b == ' ':
+	case b == '*', b == '\r', b == '\n', b == ' ', b == '\t':
 		return RouteRESP, false
 	case b == wire.Magic[0] && len(prefix) < len(wire.Magic) && bytes.HasPrefix([]byte(wire.Magic), prefix):
 		return RouteNone, true
@@ -87,8 +92,8 @@ func Classify(prefix []byte) (route Route, needMore bool) {
 			return classifyRequestLine(prefix)
 		}
 	}
-	if b := prefix[0]; 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' {
-		return RouteRESP, false
+	if b := prefix[0]; ' ' <= b && b <= '~' || b == '\v' || b == '\f' {
+		return RouteRESP, false // text: an inline command
 	}
 	return RouteNone, false
 }

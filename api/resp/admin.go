@@ -157,12 +157,7 @@ func cmdSelect(s *Server, c *client, args [][]byte) {
 
 func cmdQuit(s *Server, c *client, args [][]byte) {
 	c.out.WriteString("OK")
-	if c.dconn != nil {
-		c.quit = true // the detached loop flushes and closes
-		return
-	}
-	c.out.ReadPipeline() // nothing after QUIT runs
-	c.out.Close()        // flushes first
+	c.quit = true // the connection flushes and closes; nothing after QUIT runs
 }
 
 func cmdReset(s *Server, c *client, args [][]byte) {
@@ -265,7 +260,7 @@ func commandFlags(c *command) []string {
 }
 
 // writeCommandInfo writes one COMMAND entry in Redis 7's ten-element form.
-func writeCommandInfo(w redcon.Conn, c *command) {
+func writeCommandInfo(w *conn, c *command) {
 	w.WriteArray(10)
 	w.WriteBulkString(c.name)
 	w.WriteInt(c.arity)

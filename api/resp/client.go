@@ -13,16 +13,22 @@ import (
 )
 
 // client is one connection's state. Until the connection subscribes it is
-// used only by redcon's goroutine for the connection; after, by the
-// detached reader goroutine and the pump, which serialize on mu.
+// used only by the connection's goroutine; after (shared), by that
+// goroutine and the notification pump, which serialize on mu.
 type client struct {
 	server *Server
 	id     int64
 	name   string
 	authed bool
 
-	// out receives replies: redcon's conn, or the detached conn.
-	out redcon.Conn
+	// out receives replies and holds the socket.
+	out *conn
+	// in parses the requests; the arguments it returns alias its buffer.
+	in parser
+	// batch collects the plain writes of a pipeline (runBuffered).
+	batch [][][]byte
+	// charged is what the connection holds of the server's input budget.
+	charged int64
 	// buf is reused for replies built inside View and Update callbacks.
 	buf []byte
 
@@ -37,10 +43,11 @@ type client struct {
 
 	scan scanCursors
 
-	// Pub/sub state. mu guards everything below once dconn is set.
+	// Pub/sub state. mu guards everything below, and out, once shared is
+	// set; only the connection's goroutine sets shared.
 	mu            sync.Mutex
-	dconn         redcon.DetachedConn
-	detachPending bool
+	shared        bool
+	detachPending bool // subscribed: to be shared once the command returns
 	channels      map[string]struct{}
 	patterns      map[string]struct{}
 	pump          *pump
@@ -199,11 +206,22 @@ func (s *Server) enqueue(c *client, cmd *command, args [][]byte) {
 		c.out.WriteError(fmt.Sprintf("ERR too many commands queued in MULTI (at most %d commands, %d bytes)", MaxQueuedCommands, MaxQueuedBytes))
 		return
 	}
-	// redcon gives each command its own copy of the request bytes, so
-	// args stay valid after the handler returns.
-	c.queued = append(c.queued, queuedCommand{cmd, args})
+	// The arguments alias the read buffer, which the next read reuses:
+	// a queued command keeps a copy, in one allocation.
+	c.queued = append(c.queued, queuedCommand{cmd, copyArgs(args, n)})
 	c.queuedBytes += n
 	c.out.WriteString("QUEUED")
+}
+
+// copyArgs copies args, of n bytes in all, into one new allocation.
+func copyArgs(args [][]byte, n int) [][]byte {
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		buf = append(buf, a...)
+		out[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
+	}
+	return out
 }
 
 // run executes one command now.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -416,7 +417,7 @@ func TestProtocolLimits(t *testing.T) {
 		{"too many args", fmt.Sprintf("*%d\r\n", MaxCommandArgs+1), "-ERR Protocol error: invalid multibulk length"},
 		{"inline too long", strings.Repeat("x", MaxInlineBytes+1), "-ERR Protocol error: too big inline request"},
 		{"bad count", "*x\r\n", "-ERR Protocol error: invalid multibulk length"},
-		{"not a bulk", "*1\r\n+PING\r\n", "-ERR Protocol error: expected '$'"},
+		{"not a bulk", "*1\r\n+PING\r\n", "-ERR Protocol error: expected '$', got '+'"},
 		{"long header", "*" + strings.Repeat("1", 40) + "\r\n", "-ERR Protocol error: too big mbulk count string"},
 	}
 	for _, tc := range cases {
@@ -441,43 +442,6 @@ func TestProtocolLimits(t *testing.T) {
 	}
 	if a, b := r.read(), r.read(); a != "+OK" || b != `"ine"` {
 		t.Fatalf("inline: %s %s", a, b)
-	}
-}
-
-func TestScannerLimits(t *testing.T) {
-	// The scanner alone (sending MaxCommandBytes over a socket is too
-	// slow for a unit test): bulks of MaxBulkBytes, streamed in 1 MiB
-	// chunks, until their sum passes MaxCommandBytes.
-	over := MaxCommandBytes/MaxBulkBytes + 1
-	var s scanner
-	if err := feedAll(&s, []byte(fmt.Sprintf("*%d\r\n", over))); err != nil {
-		t.Fatal(err)
-	}
-	chunk := bytes.Repeat([]byte("x"), 1<<20)
-	var err error
-	for i := 0; i < over && err == nil; i++ {
-		if err = feedAll(&s, []byte(fmt.Sprintf("$%d\r\n", MaxBulkBytes))); err != nil {
-			break
-		}
-		for sent := 0; sent < MaxBulkBytes && err == nil; sent += len(chunk) {
-			err = feedAll(&s, chunk)
-		}
-		if err == nil {
-			err = feedAll(&s, []byte("\r\n"))
-		}
-	}
-	if !errors.Is(err, errCommandTooBig) {
-		t.Fatalf("over MaxCommandBytes: %v", err)
-	}
-	ok := "*2\r\n$3\r\nGET\r\n$1\r\na\r\nPING\r\n*1\r\n$4\r\nPING\r\n"
-	s = scanner{}
-	for i := range len(ok) {
-		if err := feedAll(&s, []byte{ok[i]}); err != nil {
-			t.Fatalf("byte %d: %v", i, err)
-		}
-	}
-	if s.state != scanStart {
-		t.Fatalf("state %d after complete commands", s.state)
 	}
 }
 
@@ -719,5 +683,86 @@ func TestRemoveMember(t *testing.T) {
 	r.expect(":0", "WAIT", "0", "0")
 	if len(ab.removed) != 1 {
 		t.Errorf("removed %v", ab.removed)
+	}
+}
+
+// TestInlineQuotingOverTCP (issue 15): inline commands are split by
+// Redis's quoting rules, and unbalanced quotes are a protocol error that
+// closes the connection, as in Redis.
+func TestInlineQuotingOverTCP(t *testing.T) {
+	f := start(t, Config{})
+	r := f.raw()
+	if _, err := io.WriteString(r.conn, "ECHO \"c\\x41\"\r\nECHO 'a\\nb'\r\nECHO a\"b\"\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"cA"`, `"a\\nb"`, `"ab"`} {
+		if got := r.read(); got != want {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	}
+	r = f.raw()
+	if _, err := io.WriteString(r.conn, "PING\r\nECHO \"abc\r\nPING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"+PONG", "-ERR Protocol error: unbalanced quotes in request"} {
+		if got := r.read(); got != want {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	}
+	if _, err := r.r.ReadByte(); err == nil {
+		t.Fatal("connection still open after unbalanced quotes")
+	}
+}
+
+// TestQueuedCommandsOutliveTheReadBuffer: arguments alias the read
+// buffer, so a command queued by MULTI must keep its own copy when later
+// reads reuse the buffer.
+func TestQueuedCommandsOutliveTheReadBuffer(t *testing.T) {
+	f := start(t, Config{})
+	r := f.raw()
+	r.expect("+OK", "MULTI")
+	r.expect("+QUEUED", "SET", "k", "first-value")
+	// Fill the read buffer from the front again, many times over.
+	big := strings.Repeat("x", 500)
+	for i := range 200 {
+		r.expect("+QUEUED", "SET", "other"+strconv.Itoa(i), big)
+	}
+	if got := r.do("EXEC"); !strings.HasPrefix(got, "[+OK +OK") {
+		t.Fatalf("EXEC: %.40s", got)
+	}
+	r.expect(`"first-value"`, "GET", "k")
+	r.expect(strconv.Quote(big), "GET", "other199")
+}
+
+// TestPipelineAcrossReads: a pipeline of plain writes and reads, cut at
+// every byte boundary into many reads, gets every reply in order.
+func TestPipelineAcrossReads(t *testing.T) {
+	f := start(t, Config{})
+	r := f.raw()
+	var in strings.Builder
+	var want []string
+	for i := range 300 {
+		k := strconv.Itoa(i % 7)
+		fmt.Fprintf(&in, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%d\r\n", len(k), k, len(strconv.Itoa(i)), i)
+		want = append(want, "+OK")
+		if i%50 == 49 {
+			fmt.Fprintf(&in, "GET %s\r\n", k)
+			want = append(want, strconv.Quote(strconv.Itoa(i)))
+		}
+	}
+	go func() {
+		b := []byte(in.String())
+		for len(b) > 0 {
+			n := min(len(b), 37)
+			if _, err := r.conn.Write(b[:n]); err != nil {
+				return
+			}
+			b = b[n:]
+		}
+	}()
+	for i, w := range want {
+		if got := r.read(); got != w {
+			t.Fatalf("reply %d: %s, want %s", i, got, w)
+		}
 	}
 }

@@ -42,8 +42,11 @@
 //
 // # Concurrency
 //
-// Each connection is served by its own goroutine (redcon's); replies to a
-// pipeline are written in order. A subscribed connection has a reader and
+// Each connection is served by its own goroutine, which parses RESP
+// itself (parser: each byte looked at once, arguments aliasing the read
+// buffer) and runs the commands of one read, then writes their replies
+// in order with one write. Consecutive plain writes of a pipeline share
+// transactions (runWrites). A subscribed connection has a reader and
 // a notification goroutine that share a lock. Server methods are safe for
 // concurrent use.
 package resp

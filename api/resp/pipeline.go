@@ -43,26 +43,6 @@ func lookupFolded(name []byte) *command {
 	return commands[string(buf[:len(name)])]
 }
 
-// takePipeline returns first plus the rest of the connection's current
-// pipeline when every command in it is a plain write, consuming them; or
-// nil, consuming nothing, when the pipeline is just first or holds
-// anything else (which then runs one command at a time as usual).
-func takePipeline(conn redcon.Conn, c *client, first redcon.Command) []redcon.Command {
-	if !batchable(c, first.Args) {
-		return nil
-	}
-	rest := conn.PeekPipeline()
-	if len(rest) == 0 {
-		return nil
-	}
-	for _, cmd := range rest {
-		if !batchable(c, cmd.Args) {
-			return nil
-		}
-	}
-	return append([]redcon.Command{first}, conn.ReadPipeline()...)
-}
-
 // runWrites runs a pipeline of plain writes in transactions of up to
 // MaxPipelineBatch commands: one Backend.Update each, so the node takes its
 // lock, builds its Ready and (under fsync always) waits for its fsync once
@@ -73,7 +53,7 @@ func takePipeline(conn redcon.Conn, c *client, first redcon.Command) []redcon.Co
 // batch's writes become visible together. If a batch fails as a whole
 // (node stopping, limits), its commands are run one at a time instead, so
 // each gets the answer it would have had.
-func (s *Server) runWrites(c *client, cmds []redcon.Command) {
+func (s *Server) runWrites(c *client, cmds [][][]byte) {
 	for len(cmds) > 0 {
 		batch := cmds[:min(len(cmds), MaxPipelineBatch)]
 		cmds = cmds[len(batch):]
@@ -82,7 +62,7 @@ func (s *Server) runWrites(c *client, cmds []redcon.Command) {
 			out = out[:0]
 			for _, q := range batch {
 				var err error
-				if out, err = runWrite(lookupFolded(q.Args[0]), tx, q.Args, out); err != nil {
+				if out, err = runWrite(lookupFolded(q[0]), tx, q, out); err != nil {
 					return err
 				}
 			}
@@ -90,7 +70,7 @@ func (s *Server) runWrites(c *client, cmds []redcon.Command) {
 		})
 		if err != nil {
 			for _, q := range batch {
-				s.dispatch(c, q.Args)
+				s.dispatch(c, q)
 			}
 			continue
 		}

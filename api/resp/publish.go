@@ -15,22 +15,22 @@ import (
 // is disconnected, as a keyspace subscriber that falls behind is, so it
 // never silently misses one and stays connected.
 
-// eachSubscriber calls fn, holding o.mu, for every detached connection
-// o of the node other than self: every client with a subscription is
-// among them. self cannot have subscriptions (in subscribed mode only
-// the subscription commands run), so it is skipped. A detached self runs
-// its command holding self.mu (serveDetached); that lock is released
-// meanwhile, so two detached publishers never wait on each other.
+// eachSubscriber calls fn, holding o.mu, for every shared connection o
+// of the node other than self: every client with a subscription is among
+// them. self cannot have subscriptions (in subscribed mode only the
+// subscription commands run), so it is skipped. A shared self runs its
+// command holding self.mu (runBuffered); that lock is released
+// meanwhile, so two shared publishers never wait on each other.
 func (s *Server) eachSubscriber(self *client, fn func(o *client)) {
 	s.mu.Lock()
-	others := make([]*client, 0, len(s.detached))
-	for o := range s.detached {
+	others := make([]*client, 0, len(s.subscribers))
+	for o := range s.subscribers {
 		if o != self {
 			others = append(others, o)
 		}
 	}
 	s.mu.Unlock()
-	if self.dconn != nil {
+	if self.shared {
 		self.mu.Unlock()
 		defer self.mu.Lock()
 	}
@@ -55,31 +55,31 @@ func cmdPublish(s *Server, c *client, args [][]byte) {
 // that channel matches and flushes it; it returns the deliveries made.
 // Called with c.mu held.
 func (c *client) deliver(channel, message []byte) int {
-	if c.dconn == nil {
+	if !c.shared {
 		return 0
 	}
 	n := 0
 	if _, ok := c.channels[string(channel)]; ok {
-		c.dconn.WriteArray(3)
-		c.dconn.WriteBulkString("message")
-		c.dconn.WriteBulk(channel)
-		c.dconn.WriteBulk(message)
+		c.out.WriteArray(3)
+		c.out.WriteBulkString("message")
+		c.out.WriteBulk(channel)
+		c.out.WriteBulk(message)
 		n++
 	}
 	for pat := range c.patterns {
 		if globMatch([]byte(pat), channel) {
-			c.dconn.WriteArray(4)
-			c.dconn.WriteBulkString("pmessage")
-			c.dconn.WriteBulkString(pat)
-			c.dconn.WriteBulk(channel)
-			c.dconn.WriteBulk(message)
+			c.out.WriteArray(4)
+			c.out.WriteBulkString("pmessage")
+			c.out.WriteBulkString(pat)
+			c.out.WriteBulk(channel)
+			c.out.WriteBulk(message)
 			n++
 		}
 	}
 	if n > 0 {
-		nc := c.dconn.NetConn()
+		nc := c.out.nc
 		_ = nc.SetWriteDeadline(time.Now().Add(PubSubWriteTimeout))
-		if err := c.dconn.Flush(); err != nil {
+		if err := c.out.Flush(); err != nil {
 			nc.Close()
 		}
 		_ = nc.SetWriteDeadline(time.Time{})

@@ -7,16 +7,15 @@ import (
 
 	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/crdt"
-	"github.com/tidwall/redcon"
 )
 
 // Pub/sub on Redis keyspace-notification channels, fed by Backend.Watch.
 //
-// A client's first SUBSCRIBE or PSUBSCRIBE detaches its connection from
-// redcon's loop: from then on a reader goroutine (serveDetached) runs its
-// commands and, while it has subscriptions, a pump goroutine pushes
-// notifications. Both write under client.mu and flush after each command
-// or notification. The connection stays detached after the client
+// A client's first SUBSCRIBE or PSUBSCRIBE shares its connection: from
+// then on, while it has subscriptions, a pump goroutine pushes
+// notifications, and the connection's goroutine runs its commands one at
+// a time. Both write under client.mu and flush after each command or
+// notification. The connection stays shared after the client
 // unsubscribes from everything, and serves ordinary commands again.
 
 // Channel prefixes of Redis keyspace notifications (database 0 only).
@@ -74,9 +73,8 @@ func subscribe(s *Server, c *client, args [][]byte, pattern bool) {
 		c.out.WriteBulk(ch)
 		c.out.WriteInt(len(c.channels) + len(c.patterns))
 	}
-	if c.dconn == nil {
-		// Detach after the replies are written, once the handler
-		// returns (Server.handle): the detached goroutine flushes them.
+	if !c.shared {
+		// Share once the command has returned (runBuffered).
 		c.detachPending = c.subscribed()
 		return
 	}
@@ -127,7 +125,7 @@ type pump struct{ stop chan struct{} }
 // ensurePump starts the client's pump if it has subscriptions and none
 // runs. Called with c.mu held (or before the connection is shared).
 func (c *client) ensurePump() {
-	if c.pump != nil || !c.subscribed() || c.dconn == nil {
+	if c.pump != nil || !c.subscribed() || !c.shared {
 		return
 	}
 	p := &pump{stop: make(chan struct{})}
@@ -163,13 +161,13 @@ func (c *client) runPump(p *pump, sub api.Subscription) {
 				if errors.Is(sub.Err(), api.ErrTooManyWatchers) {
 					// Say why before hanging up.
 					c.mu.Lock()
-					nc := c.dconn.NetConn()
+					nc := c.out.nc
 					_ = nc.SetWriteDeadline(time.Now().Add(PubSubWriteTimeout))
-					c.dconn.WriteError("ERR max number of watchers reached on this node")
-					_ = c.dconn.Flush()
+					c.out.WriteError("ERR max number of watchers reached on this node")
+					_ = c.out.Flush()
 					c.mu.Unlock()
 				}
-				c.dconn.NetConn().Close()
+				c.out.nc.Close()
 				return
 			}
 			c.mu.Lock()
@@ -178,9 +176,9 @@ func (c *client) runPump(p *pump, sub api.Subscription) {
 				return
 			}
 			if c.notify(ch) {
-				nc := c.dconn.NetConn()
+				nc := c.out.nc
 				_ = nc.SetWriteDeadline(time.Now().Add(PubSubWriteTimeout))
-				if err := c.dconn.Flush(); err != nil {
+				if err := c.out.Flush(); err != nil {
 					nc.Close()
 				}
 				_ = nc.SetWriteDeadline(time.Time{})
@@ -205,76 +203,22 @@ func (c *client) notify(ch api.Change) bool {
 	for _, pair := range pairs {
 		channel, message := pair[0], pair[1]
 		if _, ok := c.channels[channel]; ok {
-			c.dconn.WriteArray(3)
-			c.dconn.WriteBulkString("message")
-			c.dconn.WriteBulkString(channel)
-			c.dconn.WriteBulkString(message)
+			c.out.WriteArray(3)
+			c.out.WriteBulkString("message")
+			c.out.WriteBulkString(channel)
+			c.out.WriteBulkString(message)
 			wrote = true
 		}
 		for pat := range c.patterns {
 			if globMatch([]byte(pat), []byte(channel)) {
-				c.dconn.WriteArray(4)
-				c.dconn.WriteBulkString("pmessage")
-				c.dconn.WriteBulkString(pat)
-				c.dconn.WriteBulkString(channel)
-				c.dconn.WriteBulkString(message)
+				c.out.WriteArray(4)
+				c.out.WriteBulkString("pmessage")
+				c.out.WriteBulkString(pat)
+				c.out.WriteBulkString(channel)
+				c.out.WriteBulkString(message)
 				wrote = true
 			}
 		}
 	}
 	return wrote
-}
-
-// detach takes the connection out of redcon's loop after a first
-// subscription and serves it from a goroutine of its own.
-func (s *Server) detach(c *client, conn redcon.Conn) {
-	dc := conn.Detach()
-	c.mu.Lock()
-	c.dconn, c.out = dc, dc
-	c.mu.Unlock()
-	s.mu.Lock()
-	closed := s.closed
-	s.detached[c] = struct{}{}
-	s.mu.Unlock()
-	if closed {
-		dc.NetConn().Close() // Shutdown may have missed it; the reader ends at once
-	}
-	s.wg.Add(1)
-	go s.serveDetached(c)
-}
-
-// serveDetached runs a detached connection's commands until it closes.
-func (s *Server) serveDetached(c *client) {
-	defer s.wg.Done()
-	defer func() {
-		c.mu.Lock()
-		c.stopPump()
-		c.dconn.Close()
-		c.mu.Unlock()
-		s.mu.Lock()
-		delete(s.detached, c)
-		s.mu.Unlock()
-		s.clients.Add(-1)
-	}()
-	c.mu.Lock()
-	c.ensurePump()
-	err := c.dconn.Flush()
-	c.mu.Unlock()
-	if err != nil {
-		return
-	}
-	for {
-		cmd, err := c.dconn.ReadCommand()
-		if err != nil {
-			return
-		}
-		c.mu.Lock()
-		s.dispatch(c, cmd.Args)
-		err = c.dconn.Flush()
-		quit := c.quit
-		c.mu.Unlock()
-		if err != nil || quit {
-			return
-		}
-	}
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/crdt"
-	"github.com/tidwall/redcon"
 )
 
 // Named limits. A request over a protocol limit gets "ERR Protocol error:
@@ -25,9 +24,10 @@ const (
 	// size" reply on a connection that stays open; only a larger argument
 	// is a protocol error that closes the connection, as in Redis.
 	MaxBulkBytes = 2 * crdt.MaxValueBytes
-	// MaxCommandBytes bounds the argument bytes of one command. redcon
-	// buffers a whole command and doubles its buffer to fit it, so one
-	// connection reads into at most about twice this.
+	// MaxCommandBytes bounds the argument bytes of one command. The
+	// parser holds a whole command in its read buffer and doubles the
+	// buffer to fit it, so one connection reads into at most about twice
+	// this.
 	MaxCommandBytes = 64 << 20
 	// MaxInlineBytes bounds an inline (telnet-style) command line, as
 	// Redis's PROTO_INLINE_MAX_SIZE.
@@ -89,11 +89,11 @@ type Config struct {
 	// DefaultMaxClients.
 	MaxClients int
 	// MaxClientInputBytesTotal bounds the bytes of unfinished commands
-	// (read, not yet whole) held for all connections together; redcon
-	// buffers each in up to about twice its size. A read that would pass
-	// it is refused: that client gets "ERR max client input buffered on
-	// this node reached ..." and is disconnected; other clients are not
-	// affected. Whole commands do not count, so pipelines of ordinary
+	// (read, not yet whole) held for all connections together; the parser
+	// buffers each in up to about twice its size. It is counted after
+	// each read (at most 1 MiB): the client whose read passed it gets
+	// "ERR max client input buffered on this node reached ..." and is
+	// disconnected; other clients are not affected. Whole commands do not count, so pipelines of ordinary
 	// commands never meet it. Zero means DefaultMaxClientInputBytesTotal.
 	MaxClientInputBytesTotal int64
 	// Version is reported by INFO and HELLO as spook_version; empty means
@@ -125,14 +125,17 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	ln       *limitListener
-	closed   bool
-	served   chan struct{}        // closed when Serve returns; nil if never served
-	detached map[*client]struct{} // pub/sub clients, which redcon no longer tracks
+	mu     sync.Mutex
+	ln     *limitListener
+	closed bool
+	served chan struct{} // closed when Serve returns; nil if never served
+	// conns holds every open connection, subscribers the ones shared with
+	// a notification pump (client.shared).
+	conns       map[*client]struct{}
+	subscribers map[*client]struct{}
 
-	// wg counts every goroutine the server starts or hands out a conn to:
-	// redcon's connection handlers, detached pub/sub readers and pumps.
+	// wg counts every goroutine the server starts: connections and
+	// notification pumps.
 	wg sync.WaitGroup
 
 	clients  atomic.Int64
@@ -145,12 +148,13 @@ func New(backend api.Backend, cfg Config) *Server {
 	cfg.validate()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		backend:  backend,
-		cfg:      cfg,
-		start:    time.Now(),
-		ctx:      ctx,
-		cancel:   cancel,
-		detached: map[*client]struct{}{},
+		backend:     backend,
+		cfg:         cfg,
+		start:       time.Now(),
+		ctx:         ctx,
+		cancel:      cancel,
+		conns:       map[*client]struct{}{},
+		subscribers: map[*client]struct{}{},
 	}
 	s.input.max = cfg.MaxClientInputBytesTotal
 	return s
@@ -170,20 +174,21 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 		return errors.New("resp: Serve called twice")
 	}
-	s.ln = newLimitListener(l, &s.input)
+	s.ln = newLimitListener(l)
 	s.served = make(chan struct{})
 	s.mu.Unlock()
 	defer close(s.served)
-
-	rs := redcon.NewServerNetwork(l.Addr().Network(), l.Addr().String(), s.handle, s.accept, s.closedConn)
-	// A temporary accept error (out of file descriptors) is retried by
-	// redcon; nothing to log here without a logger.
-	rs.AcceptError = func(error) {}
-	err := rs.Serve(s.ln)
-	if err != nil && errors.Is(err, net.ErrClosed) {
-		err = nil
+	defer s.ln.Close()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			continue // a temporary error (out of descriptors): backed off
+		}
+		s.accept(nc)
 	}
-	return err
 }
 
 // Close stops accepting, closes every connection and waits for every
@@ -202,11 +207,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	if ln != nil {
 		ln.Close()
-		<-served // redcon closes its tracked connections as Serve returns
+		<-served // no connection is accepted after this
 	}
 	s.mu.Lock()
-	for c := range s.detached {
-		c.dconn.NetConn().Close()
+	for c := range s.conns {
+		c.out.nc.Close()
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -219,51 +224,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// accept admits a connection (redcon's accept callback, run on the accept
-// goroutine). Its handler goroutine is counted from here until closedConn.
-func (s *Server) accept(conn redcon.Conn) bool {
+// accept admits a connection and starts its goroutine, or refuses it
+// over MaxClients.
+func (s *Server) accept(nc net.Conn) {
 	if s.clients.Add(1) > int64(s.cfg.MaxClients) {
 		s.clients.Add(-1)
-		conn.WriteError("ERR max number of clients reached")
-		return false
+		_, _ = nc.Write([]byte("-ERR max number of clients reached\r\n"))
+		nc.Close()
+		return
 	}
-	s.wg.Add(1)
 	c := &client{
 		server: s,
 		id:     s.clientID.Add(1),
 		authed: s.cfg.Password == "",
+		out:    &conn{nc: nc},
 	}
-	conn.SetContext(c)
-	if lc, ok := conn.NetConn().(*limitConn); ok {
-		// Read on this connection's goroutine, which also runs AUTH.
-		lc.scan.authed = &c.authed
-	}
-	return true
-}
-
-// closedConn is redcon's closed callback: the connection's handler
-// goroutine is ending. A detached (pub/sub) connection lives on in its own
-// goroutine, which releases its client slot when it ends.
-func (s *Server) closedConn(conn redcon.Conn, _ error) {
-	if c, ok := conn.Context().(*client); ok && c.dconn == nil {
-		s.clients.Add(-1)
-	}
-	s.wg.Done()
-}
-
-// handle is redcon's command handler, run on the connection's goroutine
-// for each command of a pipeline in order; redcon flushes the replies
-// after the pipeline.
-func (s *Server) handle(conn redcon.Conn, cmd redcon.Command) {
-	c := conn.Context().(*client)
-	c.out = conn
-	if batch := takePipeline(conn, c, cmd); batch != nil {
-		s.runWrites(c, batch)
-		return
-	}
-	s.dispatch(c, cmd.Args)
-	if c.detachPending {
-		c.detachPending = false
-		s.detach(c, conn)
-	}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go s.serveConn(c)
 }
