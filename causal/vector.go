@@ -92,6 +92,13 @@ func (v *VersionVector) Clone() VersionVector {
 	return VersionVector{entries: slices.Clone(v.entries)}
 }
 
+// CopyFrom makes v a copy of o, reusing v's storage when it is large
+// enough (no allocation in the steady state of a vector copied again and
+// again). v must not share storage with a vector someone else holds.
+func (v *VersionVector) CopyFrom(o *VersionVector) {
+	v.entries = append(v.entries[:0], o.entries...)
+}
+
 // Merge raises every entry of v to at least o's (the join).
 func (v *VersionVector) Merge(o *VersionVector) {
 	for _, e := range o.entries {

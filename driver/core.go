@@ -150,7 +150,12 @@ type Core struct {
 	// (replica.SetDurable) once Synced covers it, so the collapsed cut
 	// never counts what a crash here could still take back.
 	marks []durableMark
-	out   Output // released output waiting for the next Ready
+	// spareMarks are vectors of marks already reported, reused by new
+	// marks; applied is take's copy of the applied vector. Neither is
+	// handed out (SetDurable copies), so their storage is reused.
+	spareMarks []causal.VersionVector
+	applied    causal.VersionVector
+	out        Output // released output waiting for the next Ready
 
 	windows map[causal.NodeID]*window
 	dropped uint64 // batches not sent because a window was full (spook_window_dropped_batches_total)
@@ -327,8 +332,12 @@ func (c *Core) reportDurable() {
 	if n == 0 {
 		return
 	}
-	c.r.SetDurable(&c.marks[n-1].applied)
+	c.r.SetDurable(&c.marks[n-1].applied) // copied, not kept
+	for i := range n {
+		c.spareMarks = append(c.spareMarks, c.marks[i].applied)
+	}
 	c.marks = append(c.marks[:0], c.marks[n:]...)
+	clear(c.marks[len(c.marks) : len(c.marks)+n]) // the tail still aliases moved marks' vectors
 }
 
 // release moves held output that is now durable into c.out.
@@ -347,7 +356,11 @@ func (c *Core) release() {
 }
 
 // emit passes messages through the peers' windows into c.out.Send.
+// envs is the core's to reuse (a Ready's messages, held or not): the
+// admitted ones are filtered in place and, when the Output has none yet,
+// become its Send without a copy.
 func (c *Core) emit(envs []replica.Envelope) {
+	kept := envs[:0]
 	for _, env := range envs {
 		if env.Push {
 			w := c.windows[env.To]
@@ -361,8 +374,10 @@ func (c *Core) emit(envs []replica.Envelope) {
 				continue
 			}
 		}
-		c.out.Send = append(c.out.Send, env)
+		kept = append(kept, env)
 	}
+	clear(envs[len(kept):]) // no stale copies of dropped messages
+	c.out.Send = adopt(c.out.Send, kept)
 }
 
 // Fail puts the Core in fail-stop with cause err. Writes still waiting
@@ -424,34 +439,44 @@ func (c *Core) take() {
 		c.out.Snapshot = rd.Snapshot
 		c.appended++
 	}
-	c.out.Records = append(c.out.Records, rd.Records...)
+	// The replica's Ready slices are fresh each time (it keeps none), so
+	// the Output takes them over when it holds nothing yet: no copy per
+	// Ready in the common case of one Ready per Output.
+	c.out.Records = adopt(c.out.Records, rd.Records)
 	c.appended += uint64(len(rd.Records))
 	tickets := c.fresh
 	c.fresh = nil
-	applied := c.r.Applied()
 
 	if !c.cfg.Policy.syncs() {
 		// Appending is all the durability there is: release in order.
 		c.synced = c.appended
-		c.r.SetDurable(&applied)
+		c.r.AppliedInto(&c.applied)
+		c.r.SetDurable(&c.applied)
 		c.emit(rd.Messages)
-		c.out.Changes = append(c.out.Changes, rd.Changes...)
-		c.out.Events = append(c.out.Events, rd.Events...)
-		c.out.Done = append(c.out.Done, tickets...)
+		c.out.Changes = adopt(c.out.Changes, rd.Changes)
+		c.out.Events = adopt(c.out.Events, rd.Events)
+		c.out.Done = adopt(c.out.Done, tickets)
 		return
 	}
 	if c.appended > c.syncAsk {
 		c.syncAsk = c.appended
 		c.out.SyncTo = c.appended
 	}
-	if len(c.marks) == 0 || !c.marks[len(c.marks)-1].applied.Equal(&applied) {
-		c.marks = append(c.marks, durableMark{upTo: c.appended, applied: applied})
+	c.r.AppliedInto(&c.applied)
+	if len(c.marks) == 0 || !c.marks[len(c.marks)-1].applied.Equal(&c.applied) {
+		// A new mark reuses the vector of one already reported, if any.
+		var v causal.VersionVector
+		if n := len(c.spareMarks); n > 0 {
+			v, c.spareMarks = c.spareMarks[n-1], c.spareMarks[:n-1]
+		}
+		v.CopyFrom(&c.applied)
+		c.marks = append(c.marks, durableMark{upTo: c.appended, applied: v})
 	}
 	h := held{upTo: c.appended, send: rd.Messages, changes: rd.Changes, events: rd.Events}
 	if c.cfg.Policy == Batch {
 		// Batch answers at once: the write is applied, and its record is
 		// in this Output, appended before the answer goes out.
-		c.out.Done = append(c.out.Done, tickets...)
+		c.out.Done = adopt(c.out.Done, tickets)
 	} else {
 		h.tickets = tickets
 	}
@@ -460,6 +485,15 @@ func (c *Core) take() {
 	}
 	c.release() // nothing new was appended: already durable
 	c.reportDurable()
+}
+
+// adopt appends src to dst, or returns src itself when dst is empty: for
+// slices nobody else holds (a Ready's, the fresh tickets).
+func adopt[T any](dst, src []T) []T {
+	if len(dst) == 0 {
+		return src
+	}
+	return append(dst, src...)
 }
 
 // check asserts the Output contract (programmer errors only).

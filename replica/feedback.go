@@ -50,7 +50,7 @@ func (r *Replica) SetDurable(v *causal.VersionVector) {
 	if r.durableSet && r.durable.Equal(v) {
 		return
 	}
-	r.durable = v.Clone()
+	r.durable.CopyFrom(v) // never handed out: its storage is reused
 	r.durableSet = true
 	r.cutDirty = true
 }

@@ -81,8 +81,9 @@ type Replica struct {
 	// (join.go), at most MaxSnapshotPins.
 	pins []snapshotPin
 
-	cut      causal.VersionVector
-	cutDirty bool
+	cut        causal.VersionVector
+	cutScratch causal.VersionVector // recomputeCut's work space
+	cutDirty   bool
 	// durable, once a driver reports it (SetDurable), is the applied
 	// vector known to survive a crash of this node; the collapsed cut
 	// counts this node by it, not by what is applied in memory.
@@ -699,7 +700,11 @@ func (r *Replica) Tick(nowMs uint64) {
 // no per-dot history that the cut would let it drop.)
 func (r *Replica) recomputeCut() {
 	r.cutDirty = false
-	cut := r.ks.Context().Vector.Clone()
+	// Computed in a scratch vector that swaps with the cut when they
+	// differ: no allocation per recomputation. The cut is never handed
+	// out (CollapsedVector returns a copy), so reusing its storage is safe.
+	cut := &r.cutScratch
+	cut.CopyFrom(&r.ks.Context().Vector)
 	if r.durableSet {
 		// A transaction applied here but not yet durable is not on this
 		// member "for good": a crash could take it back.
@@ -713,7 +718,7 @@ func (r *Replica) recomputeCut() {
 	if cut.Equal(&r.cut) {
 		return
 	}
-	r.cut = cut
+	r.cut, r.cutScratch = r.cutScratch, r.cut
 	r.trimLog()
 }
 
@@ -803,6 +808,10 @@ func (r *Replica) Keyspace() *crdt.Keyspace { return r.ks }
 
 // Applied returns the applied version vector (a copy).
 func (r *Replica) Applied() causal.VersionVector { return r.ks.Context().Vector.Clone() }
+
+// AppliedInto copies the applied version vector into dst, reusing dst's
+// storage (Applied without an allocation per call).
+func (r *Replica) AppliedInto(dst *causal.VersionVector) { dst.CopyFrom(&r.ks.Context().Vector) }
 
 // CollapsedVector returns the collapsed cut: the meet of every current
 // member's applied vector (a copy). It is recomputed at every Tick.

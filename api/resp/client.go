@@ -29,6 +29,8 @@ type client struct {
 	batch [][][]byte
 	// charged is what the connection holds of the server's input budget.
 	charged int64
+	// tx is what the transaction callbacks of run and runWrites run.
+	tx txCall
 	// buf is reused for replies built inside View and Update callbacks.
 	buf []byte
 
@@ -230,23 +232,18 @@ func (s *Server) run(c *client, cmd *command, args [][]byte) {
 	case cmd.conn != nil:
 		cmd.conn(s, c, args)
 	case cmd.read != nil:
-		out := c.buf[:0]
-		err := s.backend.View(func(ks *crdt.Keyspace) error {
-			out = cmd.read(readView(ks), args, out[:0])
-			return nil
-		})
+		c.tx.cmd, c.tx.args, c.tx.base = cmd, args, len(c.out.wbuf)
+		err := s.backend.View(c.tx.readOne)
+		c.tx.cmd, c.tx.args = nil, nil
 		if err != nil {
 			c.out.WriteError(errorText(err))
 			return
 		}
-		c.reply(out)
+		c.out.wbuf = c.tx.out
 	case cmd.write != nil:
-		out := c.buf[:0]
-		tok, err := s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
-			var err error
-			out, err = cmd.write(tx, args, out[:0])
-			return err
-		})
+		c.tx.cmd, c.tx.args, c.tx.base = cmd, args, len(c.out.wbuf)
+		tok, err := s.backend.Update(s.ctx, c.tx.writeOne)
+		c.tx.cmd, c.tx.args = nil, nil
 		if err != nil {
 			c.out.WriteError(s.errorText(err))
 			return
@@ -254,7 +251,7 @@ func (s *Server) run(c *client, cmd *command, args [][]byte) {
 		if !tok.IsZero() {
 			c.lastToken = tok
 		}
-		c.reply(out)
+		c.out.wbuf = c.tx.out
 	}
 }
 

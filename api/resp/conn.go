@@ -224,6 +224,7 @@ func (s *Server) share(c *client) {
 func (s *Server) endConn(c *client) {
 	c.mu.Lock()
 	c.stopPump()
+	closeWrite(c.out.nc)
 	c.out.nc.Close()
 	c.mu.Unlock()
 	s.mu.Lock()
@@ -234,4 +235,22 @@ func (s *Server) endConn(c *client) {
 	c.charged = 0
 	s.clients.Add(-1)
 	s.wg.Done()
+}
+
+// closeWrite sends the connection's FIN ahead of its close, so a client
+// that has sent more than the server read (commands after QUIT or after a
+// protocol error) reads the last replies and then end of file, rather
+// than losing them to the reset that closing with unread input sends.
+func closeWrite(nc net.Conn) {
+	for {
+		switch c := nc.(type) {
+		case interface{ CloseWrite() error }:
+			_ = c.CloseWrite()
+			return
+		case interface{ Unwrap() net.Conn }:
+			nc = c.Unwrap()
+		default:
+			return
+		}
+	}
 }

@@ -57,17 +57,10 @@ func (s *Server) runWrites(c *client, cmds [][][]byte) {
 	for len(cmds) > 0 {
 		batch := cmds[:min(len(cmds), MaxPipelineBatch)]
 		cmds = cmds[len(batch):]
-		out := c.buf[:0]
-		tok, err := s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
-			out = out[:0]
-			for _, q := range batch {
-				var err error
-				if out, err = runWrite(lookupFolded(q[0]), tx, q, out); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		c.tx.batch = batch
+		c.tx.base = len(c.out.wbuf)
+		tok, err := s.backend.Update(s.ctx, c.tx.writeBatch)
+		c.tx.batch = nil
 		if err != nil {
 			for _, q := range batch {
 				s.dispatch(c, q)
@@ -77,8 +70,56 @@ func (s *Server) runWrites(c *client, cmds [][][]byte) {
 		if !tok.IsZero() {
 			c.lastToken = tok
 		}
-		c.reply(out)
+		c.out.wbuf = c.tx.out // the replies, appended in place
 	}
+}
+
+// txCall holds what a client's transaction callbacks run, so that they
+// are method values made once per connection (client.init) rather than a
+// closure allocated per command. Replies are appended to the connection's
+// reply buffer in place, from base on (a callback may run again: it
+// starts over at base); the caller adopts out on success.
+type txCall struct {
+	c     *client
+	cmd   *command
+	args  [][]byte
+	batch [][][]byte
+	base  int
+	out   []byte
+
+	writeBatch func(*crdt.Builder) error
+	writeOne   func(*crdt.Builder) error
+	readOne    func(*crdt.Keyspace) error
+}
+
+func (t *txCall) init(c *client) {
+	t.c = c
+	t.writeBatch = t.runBatch
+	t.writeOne = t.runOne
+	t.readOne = t.runRead
+}
+
+func (t *txCall) runBatch(tx *crdt.Builder) error {
+	out := t.c.out.wbuf[:t.base]
+	for _, q := range t.batch {
+		var err error
+		if out, err = runWrite(lookupFolded(q[0]), tx, q, out); err != nil {
+			return err
+		}
+	}
+	t.out = out
+	return nil
+}
+
+func (t *txCall) runOne(tx *crdt.Builder) error {
+	out, err := t.cmd.write(tx, t.args, t.c.out.wbuf[:t.base])
+	t.out = out
+	return err
+}
+
+func (t *txCall) runRead(ks *crdt.Keyspace) error {
+	t.out = t.cmd.read(readView(ks), t.args, t.c.out.wbuf[:t.base])
+	return nil
 }
 
 // runWrite appends the reply of one write command run on tx: its result,

@@ -239,6 +239,7 @@ func (s *Server) accept(nc net.Conn) {
 		authed: s.cfg.Password == "",
 		out:    &conn{nc: nc},
 	}
+	c.tx.init(c)
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
