@@ -20,6 +20,12 @@ const (
 // and write is the way it runs outside MULTI; inside MULTI only commands
 // with read or write can be queued (conn takes precedence outside MULTI,
 // so PING has both).
+//
+// The args a command function gets alias the connection's read buffer:
+// they are valid until the function returns (a queued MULTI command gets
+// its own copy). A function that keeps an argument beyond its return (in
+// the client's state, or for another goroutine) must copy it. Appending
+// to an argument is safe: each is capped at its length.
 type command struct {
 	name  string // lower case, as in Redis's error texts
 	arity int    // Redis convention: n exact, -n at least n (name included)
