@@ -49,7 +49,7 @@ type client struct {
 	// set; only the connection's goroutine sets shared.
 	mu            sync.Mutex
 	shared        bool
-	detachPending bool // subscribed: to be shared once the command returns
+	sharePending bool // subscribed: to be shared once the command returns
 	channels      map[string]struct{}
 	patterns      map[string]struct{}
 	pump          *pump

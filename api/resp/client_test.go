@@ -380,7 +380,7 @@ func TestPubSubModeAndBack(t *testing.T) {
 	r.expect(`["unsubscribe" (nil) :0]`, "UNSUBSCRIBE")
 	w.expect("+OK", "SET", "a", "2")
 	r.expect(`"2"`, "GET", "a") // no stray notification before the reply
-	// Subscribing again from the detached connection works too.
+	// Subscribing again from the shared connection works too.
 	r.expect(`["subscribe" "__keyevent@0__:set" :1]`, "SUBSCRIBE", "__keyevent@0__:set")
 	w.expect("+OK", "SET", "b", "1")
 	if got := r.read(); got != `["message" "__keyevent@0__:set" "b"]` {

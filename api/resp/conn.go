@@ -143,8 +143,8 @@ func (s *Server) runBuffered(c *client) error {
 			}
 		} else {
 			s.dispatch(c, args)
-			if c.detachPending {
-				c.detachPending = false
+			if c.sharePending {
+				c.sharePending = false
 				s.share(c)
 			}
 		}

@@ -75,7 +75,7 @@ func subscribe(s *Server, c *client, args [][]byte, pattern bool) {
 	}
 	if !c.shared {
 		// Share once the command has returned (runBuffered).
-		c.detachPending = c.subscribed()
+		c.sharePending = c.subscribed()
 		return
 	}
 	c.ensurePump()
