@@ -186,3 +186,34 @@ func TestCollapseWaitsForLocalDurability(t *testing.T) {
 		t.Fatal("a durable write in a cluster of one is not collapsed")
 	}
 }
+
+// TestFlightWaitsForEveryOrigin: a batch in flight is released only once
+// the peer's applied vector holds the highest dot of each origin in it,
+// the first origin's kept inline and any others' beside it.
+func TestFlightWaitsForEveryOrigin(t *testing.T) {
+	a, b := causal.NodeIDFromName("a"), causal.NodeIDFromName("b")
+	txns := []*crdt.Txn{
+		{Dot: causal.Dot{Node: a, Counter: 3}},
+		{Dot: causal.Dot{Node: b, Counter: 7}},
+		{Dot: causal.Dot{Node: a, Counter: 4}},
+		{Dot: causal.Dot{Node: b, Counter: 8}},
+	}
+	first, more := lastDots(txns)
+	f := flight{first: first, more: more}
+	if first != (causal.Dot{Node: a, Counter: 4}) || len(more) != 1 || more[0] != (causal.Dot{Node: b, Counter: 8}) {
+		t.Fatalf("lastDots = %v %v", first, more)
+	}
+	var v causal.VersionVector
+	v.Set(a, 4)
+	v.Set(b, 7)
+	if covered(&v, f) {
+		t.Fatal("released with b's last dot missing")
+	}
+	v.Set(b, 8)
+	if !covered(&v, f) {
+		t.Fatal("not released with every origin's last dot applied")
+	}
+	if first, more := lastDots(nil); !covered(&causal.VersionVector{}, flight{first: first, more: more}) {
+		t.Fatal("an empty batch waits for something")
+	}
+}

@@ -23,10 +23,13 @@ type window struct {
 }
 
 // flight is one transaction batch in flight: released once the peer's
-// applied vector holds every dot in last.
+// applied vector holds the highest dot of each origin in the batch: the
+// first origin's in first (inline: a batch usually has one origin, so no
+// allocation), any other origins' in more.
 type flight struct {
 	bytes int
-	last  []causal.Dot // the highest dot of each origin in the batch
+	first causal.Dot // zero for a batch without transactions
+	more  []causal.Dot
 }
 
 // admit records env as in flight if it fits under maxBytes. A batch larger
@@ -45,28 +48,36 @@ func (w *window) admit(env replica.Envelope, maxBytes int, tick uint64) bool {
 		w.progressTick = tick
 	}
 	w.bytes += size
-	w.inflight = append(w.inflight, flight{bytes: size, last: lastDots(env.Message.Txns)})
+	first, more := lastDots(env.Message.Txns)
+	w.inflight = append(w.inflight, flight{bytes: size, first: first, more: more})
 	return true
 }
 
 // lastDots returns the highest dot of each origin among txns, which are in
-// causal order.
-func lastDots(txns []*crdt.Txn) []causal.Dot {
-	var last []causal.Dot
+// causal order: the first origin's, then the others'.
+func lastDots(txns []*crdt.Txn) (first causal.Dot, more []causal.Dot) {
 	for _, t := range txns {
+		switch {
+		case first.Counter == 0:
+			first = t.Dot
+			continue
+		case first.Node == t.Dot.Node:
+			first.Counter = max(first.Counter, t.Dot.Counter)
+			continue
+		}
 		found := false
-		for i := range last {
-			if last[i].Node == t.Dot.Node {
-				last[i].Counter = max(last[i].Counter, t.Dot.Counter)
+		for i := range more {
+			if more[i].Node == t.Dot.Node {
+				more[i].Counter = max(more[i].Counter, t.Dot.Counter)
 				found = true
 				break
 			}
 		}
 		if !found {
-			last = append(last, t.Dot)
+			more = append(more, t.Dot)
 		}
 	}
-	return last
+	return first, more
 }
 
 // ack releases every batch whose dots applied holds. Batches are released
@@ -77,7 +88,7 @@ func (w *window) ack(applied *causal.VersionVector, tick uint64) {
 	}
 	kept := w.inflight[:0]
 	for _, f := range w.inflight {
-		if covered(applied, f.last) {
+		if covered(applied, f) {
 			w.bytes -= f.bytes
 			continue
 		}
@@ -90,8 +101,12 @@ func (w *window) ack(applied *causal.VersionVector, tick uint64) {
 	w.inflight = kept
 }
 
-func covered(v *causal.VersionVector, dots []causal.Dot) bool {
-	for _, d := range dots {
+// covered reports whether v holds every dot f waits for.
+func covered(v *causal.VersionVector, f flight) bool {
+	if v.Get(f.first.Node) < f.first.Counter {
+		return false
+	}
+	for _, d := range f.more {
 		if v.Get(d.Node) < d.Counter {
 			return false
 		}

@@ -105,6 +105,7 @@ func newLinkState() *linkState {
 // type's fields.
 type LinkCodec struct {
 	enc, dec *linkState
+	reader   codec.Reader // Decode's, reused
 }
 
 // NewLinkCodec returns a codec for a new link session.
@@ -612,7 +613,8 @@ func (s *linkState) readTxnHeader(r *codec.Reader, t *crdt.Txn) {
 func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 	s := c.dec
 	buf := bytes.Clone(payload)
-	r := codec.NewReader(buf)
+	r := &c.reader // kept: a link's messages are decoded one at a time
+	r.Reset(buf)
 	var m Message
 	m.Type = MessageType(r.Byte("type"))
 	if r.Err() == nil && (m.Type == 0 || m.Type > maxMessageType) {

@@ -740,6 +740,19 @@ func (r *Replica) send(to causal.NodeID, m Message) {
 	delete(r.ackDue, to)
 }
 
+// sameTxns reports whether txns holds exactly the transactions of q.
+func sameTxns(txns []*crdt.Txn, q []txnEntry) bool {
+	if len(txns) != len(q) {
+		return false
+	}
+	for i := range q {
+		if txns[i] != q[i].txn {
+			return false
+		}
+	}
+	return true
+}
+
 // HasReady reports whether Ready would return anything.
 func (r *Replica) HasReady() bool {
 	rd := &r.ready
@@ -755,6 +768,9 @@ func (r *Replica) Ready() Ready {
 		panic("replica: Ready called again before Advance")
 	}
 	// Flush the outboxes in peer order, batching under MaxBatchBytes.
+	// Peers usually get the same batches: a batch equal to the previous
+	// one made shares its slice (nothing modifies a message's Txns).
+	var prev []*crdt.Txn
 	for _, id := range r.order {
 		q := r.outbox[id]
 		for len(q) > 0 {
@@ -763,9 +779,13 @@ func (r *Replica) Ready() Ready {
 				size += len(q[n].record)
 				n++
 			}
-			txns := make([]*crdt.Txn, n)
-			for i := range txns {
-				txns[i] = q[i].txn
+			txns := prev
+			if !sameTxns(prev, q[:n]) {
+				txns = make([]*crdt.Txn, n)
+				for i := range txns {
+					txns[i] = q[i].txn
+				}
+				prev = txns
 			}
 			r.send(id, Message{Type: MsgTxns, Txns: txns})
 			env := &r.ready.Messages[len(r.ready.Messages)-1]
