@@ -47,13 +47,13 @@ type client struct {
 
 	// Pub/sub state. mu guards everything below, and out, once shared is
 	// set; only the connection's goroutine sets shared.
-	mu            sync.Mutex
-	shared        bool
+	mu           sync.Mutex
+	shared       bool
 	sharePending bool // subscribed: to be shared once the command returns
-	channels      map[string]struct{}
-	patterns      map[string]struct{}
-	pump          *pump
-	quit          bool
+	channels     map[string]struct{}
+	patterns     map[string]struct{}
+	pump         *pump
+	quit         bool
 }
 
 type queuedCommand struct {
