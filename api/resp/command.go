@@ -172,6 +172,31 @@ func init() {
 		{name: "hstrlen", arity: 3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHStrlen},
 		{name: "hrandfield", arity: -2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHRandField},
 		{name: "hscan", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHScan},
+
+		// Sorted sets.
+		{name: "zadd", arity: -4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeZAdd},
+		{name: "zincrby", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeZIncrBy},
+		{name: "zrem", arity: -3, flags: flagWrite, first: 1, last: 1, step: 1, write: writeZRem},
+		{name: "zscore", arity: 3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZScore},
+		{name: "zmscore", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZMScore},
+		{name: "zcard", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZCard},
+		{name: "zcount", arity: 4, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZCount},
+		{name: "zlexcount", arity: 4, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZLexCount},
+		{name: "zrange", arity: -4, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZRange(byRank, false, true)},
+		{name: "zrangebyscore", arity: -4, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZRange(byScore, false, false)},
+		{name: "zrevrangebyscore", arity: -4, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZRange(byScore, true, false)},
+		{name: "zrevrange", arity: -4, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZRange(byRank, true, false)},
+		{name: "zrangebylex", arity: -4, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZRange(byLex, false, false)},
+		{name: "zrevrangebylex", arity: -4, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZRange(byLex, true, false)},
+		{name: "zrangestore", arity: -5, flags: flagWrite, first: 1, last: 2, step: 1, write: writeZRangeStore},
+		{name: "zrank", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZRank(false)},
+		{name: "zrevrank", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZRank(true)},
+		{name: "zpopmin", arity: -2, flags: flagWrite, first: 1, last: 1, step: 1, write: writeZPop(false)},
+		{name: "zpopmax", arity: -2, flags: flagWrite, first: 1, last: 1, step: 1, write: writeZPop(true)},
+		{name: "zunionstore", arity: -4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeZAlgebraStore(zunion, "zunionstore")},
+		{name: "zinterstore", arity: -4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeZAlgebraStore(zinter, "zinterstore")},
+		{name: "zdiffstore", arity: -4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeZAlgebraStore(zdiff, "zdiffstore")},
+		{name: "zscan", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZScan},
 	}
 	commands = make(map[string]*command, len(list))
 	for _, c := range list {
