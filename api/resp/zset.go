@@ -57,7 +57,7 @@ func parseScore(b []byte) (float64, bool) {
 	if err != nil || f != f {
 		return 0, false
 	}
-	return f + 0, true
+	return f, true
 }
 
 // zsetOf returns the sorted set at key: nil if absent, errWrongType if
@@ -208,9 +208,18 @@ func zaddIncr(tx *crdt.Builder, key, member []byte, by float64, o zaddOptions, o
 	if exists && ((o.gt && next <= cur) || (o.lt && next >= cur)) {
 		return redcon.AppendNull(out), nil
 	}
+	return zincr(tx, key, member, by, exists, out)
+}
+
+// zincr runs ZINCRBY. Redis replies a new member's score as the
+// increment itself: "-0" for an increment of -0 (it stores 0).
+func zincr(tx *crdt.Builder, key, member []byte, by float64, exists bool, out []byte) ([]byte, error) {
 	s, err := tx.ZIncrement(key, member, by)
 	if err != nil {
 		return out, zsetError(err)
+	}
+	if !exists && by == 0 && math.Signbit(by) {
+		return redcon.AppendBulkString(out, "-0"), nil
 	}
 	return appendScore(out, s), nil
 }
@@ -227,14 +236,11 @@ func writeZIncrBy(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 	if err := checkValue(member); err != nil {
 		return out, err
 	}
-	if _, _, err := tx.ZScore(key, nil); err != nil {
+	_, exists, err := tx.ZScore(key, member)
+	if err != nil {
 		return out, mutationError(err)
 	}
-	s, err := tx.ZIncrement(key, member, by)
-	if err != nil {
-		return out, zsetError(err)
-	}
-	return appendScore(out, s), nil
+	return zincr(tx, key, member, by, exists, out)
 }
 
 func writeZRem(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
@@ -655,10 +661,7 @@ func writeZPop(maxFirst bool) func(tx *crdt.Builder, args [][]byte, out []byte) 
 		case 2:
 		case 3:
 			n, err := parseInt(args[2])
-			if err != nil {
-				return out, err
-			}
-			if n < 0 {
+			if err != nil || n < 0 {
 				return out, respErr("ERR value is out of range, must be positive")
 			}
 			count = n
@@ -771,6 +774,13 @@ func writeZAlgebraStore(op zalgebra, name string) func(tx *crdt.Builder, args []
 			return out, errSyntax
 		}
 		keys := args[3 : 3+numkeys]
+		// Redis checks the inputs' types before it parses the options.
+		inputs := make([][]zpair, len(keys))
+		for i, k := range keys {
+			if inputs[i], err = zinput(view{tx}, k); err != nil {
+				return out, err
+			}
+		}
 		weights := make([]float64, numkeys)
 		for i := range weights {
 			weights[i] = 1
@@ -806,12 +816,6 @@ func writeZAlgebraStore(op zalgebra, name string) func(tx *crdt.Builder, args []
 		}
 		if err := checkKey(dst); err != nil {
 			return out, err
-		}
-		inputs := make([][]zpair, len(keys))
-		for i, k := range keys {
-			if inputs[i], err = zinput(view{tx}, k); err != nil {
-				return out, err
-			}
 		}
 		ps := zcompute(op, agg, inputs, weights)
 		if err := storeZSet(tx, dst, ps); err != nil {
