@@ -87,7 +87,7 @@ func (v *Value) putMap(m *orMap) {
 }
 
 // Type returns the visible type: the highest-ranked live component
-// (map > set > counter > register), or TypeNone if nothing is live.
+// (zset > map > set > counter > register), or TypeNone if nothing is live.
 func (v *Value) Type() Type {
 	switch {
 	case v == nil:
