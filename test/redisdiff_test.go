@@ -352,6 +352,11 @@ func genZSetDiffCommands(t *rapid.T, k, m func() string) []func() []string {
 			args := []string{name, k(), "2", k(), k()}
 			return append(args, opts("WEIGHTS 2 0.5", "AGGREGATE "+rapid.SampledFrom([]string{"SUM", "MIN", "MAX", "bogus"}).Draw(t, "agg"))...)
 		},
+		func() []string {
+			name := rapid.SampledFrom([]string{"ZUNION", "ZINTER", "ZDIFF"}).Draw(t, "algebra")
+			args := []string{name, "2", k(), k()}
+			return append(args, opts("WEIGHTS 2 0.5", "AGGREGATE "+rapid.SampledFrom([]string{"SUM", "MIN", "MAX"}).Draw(t, "agg"), "WITHSCORES")...)
+		},
 		func() []string { return []string{"ZSCAN", k(), "0"} },
 	}
 }

@@ -196,6 +196,9 @@ func init() {
 		{name: "zunionstore", arity: -4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeZAlgebraStore(zunion, "zunionstore")},
 		{name: "zinterstore", arity: -4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeZAlgebraStore(zinter, "zinterstore")},
 		{name: "zdiffstore", arity: -4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeZAlgebraStore(zdiff, "zdiffstore")},
+		{name: "zunion", arity: -3, flags: flagReadOnly, read: readZAlgebra(zunion, "zunion")},
+		{name: "zinter", arity: -3, flags: flagReadOnly, read: readZAlgebra(zinter, "zinter")},
+		{name: "zdiff", arity: -3, flags: flagReadOnly, read: readZAlgebra(zdiff, "zdiff")},
 		{name: "zscan", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZScan},
 	}
 	commands = make(map[string]*command, len(list))

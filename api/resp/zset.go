@@ -760,68 +760,101 @@ func combine(agg aggregate, a, b float64) float64 {
 	return s
 }
 
+// zalgebraArgs parses and computes numkeys key... [WEIGHTS w...]
+// [AGGREGATE SUM|MIN|MAX] [WITHSCORES] from args[at] (numkeys), as
+// Redis's zunionInterDiffGenericCommand: WITHSCORES only without a
+// destination (store false), no WEIGHTS or AGGREGATE for a difference.
+func zalgebraArgs(v view, op zalgebra, name string, args [][]byte, at int, store bool) ([]zpair, bool, error) {
+	numkeys, err := parseInt(args[at])
+	if err != nil {
+		return nil, false, err
+	}
+	if numkeys < 1 {
+		return nil, false, respErr("ERR at least 1 input key is needed for '" + name + "' command")
+	}
+	if numkeys > int64(len(args)-at-1) {
+		return nil, false, errSyntax
+	}
+	keys := args[at+1 : at+1+int(numkeys)]
+	// Redis checks the inputs' types before it parses the options.
+	inputs := make([][]zpair, len(keys))
+	for i, k := range keys {
+		if inputs[i], err = zinput(v, k); err != nil {
+			return nil, false, err
+		}
+	}
+	weights := make([]float64, numkeys)
+	for i := range weights {
+		weights[i] = 1
+	}
+	agg, withScores := aggSum, false
+	for j := at + 1 + int(numkeys); j < len(args); j++ {
+		left := len(args) - j - 1
+		switch w := strings.ToLower(string(args[j])); {
+		case op != zdiff && w == "weights" && left >= int(numkeys):
+			for i := range weights {
+				f, ok := parseScore(args[j+1+i])
+				if !ok {
+					return nil, false, errWeight
+				}
+				weights[i] = f
+			}
+			j += int(numkeys)
+		case op != zdiff && w == "aggregate" && left >= 1:
+			switch strings.ToLower(string(args[j+1])) {
+			case "sum":
+				agg = aggSum
+			case "min":
+				agg = aggMin
+			case "max":
+				agg = aggMax
+			default:
+				return nil, false, errSyntax
+			}
+			j++
+		case !store && w == "withscores":
+			withScores = true
+		default:
+			return nil, false, errSyntax
+		}
+	}
+	return zcompute(op, agg, inputs, weights), withScores, nil
+}
+
 func writeZAlgebraStore(op zalgebra, name string) func(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 	return func(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 		dst := args[1]
-		numkeys, err := parseInt(args[2])
+		ps, _, err := zalgebraArgs(view{tx}, op, name, args, 2, true)
 		if err != nil {
 			return out, err
-		}
-		if numkeys < 1 {
-			return out, respErr("ERR at least 1 input key is needed for '" + name + "' command")
-		}
-		if numkeys > int64(len(args)-3) {
-			return out, errSyntax
-		}
-		keys := args[3 : 3+numkeys]
-		// Redis checks the inputs' types before it parses the options.
-		inputs := make([][]zpair, len(keys))
-		for i, k := range keys {
-			if inputs[i], err = zinput(view{tx}, k); err != nil {
-				return out, err
-			}
-		}
-		weights := make([]float64, numkeys)
-		for i := range weights {
-			weights[i] = 1
-		}
-		agg := aggSum
-		for j := 3 + int(numkeys); j < len(args); j++ {
-			left := len(args) - j - 1
-			switch w := strings.ToLower(string(args[j])); {
-			case op != zdiff && w == "weights" && left >= int(numkeys):
-				for i := range weights {
-					f, ok := parseScore(args[j+1+i])
-					if !ok {
-						return out, errWeight
-					}
-					weights[i] = f
-				}
-				j += int(numkeys)
-			case op != zdiff && w == "aggregate" && left >= 1:
-				switch strings.ToLower(string(args[j+1])) {
-				case "sum":
-					agg = aggSum
-				case "min":
-					agg = aggMin
-				case "max":
-					agg = aggMax
-				default:
-					return out, errSyntax
-				}
-				j++
-			default:
-				return out, errSyntax
-			}
 		}
 		if err := checkKey(dst); err != nil {
 			return out, err
 		}
-		ps := zcompute(op, agg, inputs, weights)
 		if err := storeZSet(tx, dst, ps); err != nil {
 			return out, err
 		}
 		return redcon.AppendInt(out, int64(len(ps))), nil
+	}
+}
+
+// readZAlgebra is ZUNION, ZINTER and ZDIFF: the result in rank order.
+func readZAlgebra(op zalgebra, name string) func(v view, args [][]byte, out []byte) []byte {
+	return func(v view, args [][]byte, out []byte) []byte {
+		ps, withScores, err := zalgebraArgs(v, op, name, args, 1, false)
+		if err != nil {
+			return redcon.AppendError(out, err.Error())
+		}
+		slices.SortFunc(ps, func(a, b zpair) int {
+			switch {
+			case a.score < b.score:
+				return -1
+			case a.score > b.score:
+				return 1
+			}
+			return bytes.Compare(a.member, b.member)
+		})
+		return appendPairs(out, ps, withScores)
 	}
 }
 
