@@ -297,7 +297,7 @@ func (m *zmemberOp) flags() uint8 {
 	return f
 }
 
-// applyMember applies one member operation of transaction t to m (which
+// apply applies one member operation of transaction t to m (which
 // it changes in place).
 func (m *zmember) apply(op *zmemberOp, t *txnHeader) {
 	if op.observed {
@@ -726,13 +726,6 @@ func (v *Value) ZScore(member []byte) (float64, bool) {
 		return 0, false
 	}
 	return m.score()
-}
-
-// ZAt returns the member of rank i (0 ≤ i < ZCard, ascending by score,
-// then member bytewise) and its score. The member aliases state.
-func (v *Value) ZAt(i int) ([]byte, float64) {
-	it, _ := v.zs().index.GetAt(i)
-	return bytesOf(it.member), it.score
 }
 
 // ZRank returns member's ascending rank and whether it is a visible

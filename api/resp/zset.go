@@ -378,8 +378,8 @@ func (r lexRange) end(val *crdt.Value) int {
 	})
 }
 
-// rankSpan returns the ranks [from, to) that match a rank, score or lex
-// range on val.
+// clampRanks turns Redis's start and stop ranks (negative from the end)
+// over n members into the half-open range [from, to), empty if none.
 func clampRanks(n int, start, stop int64) (int, int) {
 	if start < 0 {
 		start += int64(n)
