@@ -540,7 +540,8 @@ func (n *Node) serveInbound(raw net.Conn) {
 }
 
 // readSession steps every message of one session into the replica until
-// the session ends, and returns why.
+// the session ends, and returns why. A client message (MsgPublish) goes
+// to this node's subscribers instead (publish.go).
 func (n *Node) readSession(conn *wire.Conn, codec *replica.LinkCodec) error {
 	remote := conn.Remote()
 	for {
