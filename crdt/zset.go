@@ -783,10 +783,18 @@ func (v *Value) ZDescend(i int, fn func(member []byte, score float64) bool) {
 
 // Builder operations.
 
+// zsetMembersLimit is the Builder's bound on a sorted set's stored
+// members: MaxZSetMembers, lowered by tests.
+var zsetMembersLimit = MaxZSetMembers
+
 // zsBuild is what the Builder tracks about a sorted-set key.
 type zsBuild struct {
 	members nameIndex // op.zset.members by member
 	live    int       // visible members as the transaction sees it
+	// stored bounds the members the key will store, hidden ones
+	// included: the base's plus every slot for a member the base lacks
+	// (an upper bound: a removed member may yet be dropped).
+	stored int
 }
 
 func (kb *keyBuild) zsLive() int {
@@ -799,8 +807,26 @@ func (kb *keyBuild) zsLive() int {
 // initZSet fills kb's sorted-set bookkeeping from its base (prepare).
 func (kb *keyBuild) initZSet() {
 	if z := kb.base.zs(); z != nil {
-		kb.zs = &zsBuild{live: z.index.Len()}
+		kb.zs = &zsBuild{live: z.index.Len(), stored: len(z.members)}
 	}
+}
+
+// zroom returns ErrTooLarge if adding member to kb's sorted set would
+// take its stored members past zsetMembersLimit.
+func (kb *keyBuild) zroom(member []byte) error {
+	if kb.zslot(member) != nil || kb.baseZMember(member) != nil {
+		return nil // stored already, or counted when its slot was made
+	}
+	stored := 0
+	if kb.zs != nil {
+		stored = kb.zs.stored
+	} else if z := kb.base.zs(); z != nil {
+		stored = len(z.members)
+	}
+	if stored+1 > zsetMembersLimit {
+		return ErrTooLarge
+	}
+	return nil
 }
 
 // clearZSet makes op remove every observed part of base's sorted set:
@@ -852,10 +878,25 @@ func (kb *keyBuild) zslot(member []byte) *zmemberOp {
 // zslotAdd returns member's slot, adding one if absent.
 func (b *Builder) zslotAdd(kb *keyBuild, member []byte) *zmemberOp {
 	if kb.zs == nil {
+		// After a clear of the key: the base's members are still stored
+		// (hidden, or dropped once applied), and so are the slots.
 		kb.zs = &zsBuild{}
+		if z := kb.base.zs(); z != nil {
+			kb.zs.stored = len(z.members)
+		}
+		if kb.op.zset != nil {
+			for i := range kb.op.zset.members {
+				if kb.baseZMember(kb.op.zset.members[i].member) == nil {
+					kb.zs.stored++
+				}
+			}
+		}
 	}
 	if s := kb.zslot(member); s != nil {
 		return s
+	}
+	if kb.baseZMember(member) == nil {
+		kb.zs.stored++
 	}
 	if kb.op.zset == nil {
 		kb.op.zset = &zsetOp{}
@@ -949,8 +990,8 @@ func (b *Builder) ZAdd(key, member []byte, score float64) (bool, error) {
 		return false, err
 	}
 	_, was := b.zview(kb, member).score()
-	if !was && kb.zsLive()+1 > MaxZSetMembers {
-		return false, ErrTooLarge
+	if err := kb.zroom(member); err != nil {
+		return false, err
 	}
 	slot := b.zslotAdd(kb, member)
 	b.zclearMember(kb, slot)
@@ -980,8 +1021,8 @@ func (b *Builder) ZIncrement(key, member []byte, by float64) (float64, error) {
 	if next != next {
 		return 0, ErrNotFloat
 	}
-	if !was && kb.zsLive()+1 > MaxZSetMembers {
-		return 0, ErrTooLarge
+	if err := kb.zroom(member); err != nil {
+		return 0, err
 	}
 	node := b.txn.Dot.Node
 	sum, base := by, uint64(0)
