@@ -26,6 +26,7 @@ const (
 	errMinMaxFloat respErr = "ERR min or max is not a float"
 	errMinMaxLex   respErr = "ERR min or max not valid string range item"
 	errWeight      respErr = "ERR weight value is not a float"
+	errZSetFull    respErr = "ERR sorted set full (crdt.MaxZSetMembers members, removed ones with increments included)"
 )
 
 // formatScore formats a score as Redis 7.0 replies it.
@@ -70,10 +71,15 @@ func zsetOf(v view, key []byte) (*crdt.Value, error) {
 	return val, nil
 }
 
-// zsetError maps a crdt error of a sorted-set write to its reply.
+// zsetError maps a crdt error of a sorted-set write to its reply. Members
+// are checked against MaxValueBytes before any write, so ErrTooLarge from
+// one means the set is full (crdt.MaxZSetMembers).
 func zsetError(err error) error {
-	if errors.Is(err, crdt.ErrNotFloat) {
+	switch {
+	case errors.Is(err, crdt.ErrNotFloat):
 		return errNaNScore
+	case errors.Is(err, crdt.ErrTooLarge):
+		return errZSetFull
 	}
 	return mutationError(err)
 }
