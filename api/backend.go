@@ -150,6 +150,20 @@ type Backend interface {
 	Status() Status
 }
 
+// Publisher is implemented by a backend that carries client messages
+// (Redis PUBLISH) to the other members: at most once, not replicated,
+// dropped on overload (docs/api.md, PUBLISH).
+type Publisher interface {
+	// Publish sends message on channel to the other members. It does not
+	// block on the network and does not deliver to this node's own
+	// subscribers (the caller does).
+	Publish(channel, message []byte)
+	// SetPublishHandler sets fn to receive the messages published on
+	// other members, one at a time, on a goroutine of the backend; fn must
+	// not block for long (it holds up later messages, not replication).
+	SetPublishHandler(fn func(channel, message []byte))
+}
+
 // Admin is implemented by backends that accept operator actions. Surfaces
 // check for it with a type assertion and answer "not supported" without it.
 type Admin interface {

@@ -411,7 +411,8 @@ func firstDifference(got, want, gotLabel, wantLabel string) string {
 
 // Render returns what reads of v return, as one line: every component the
 // read API exposes (register siblings with their time and writer, counter,
-// set members, map fields rendered recursively). Two values that render
+// set members, map fields rendered recursively, sorted-set members in rank
+// order with their scores). Two values that render
 // equally are indistinguishable to a client.
 func Render(v *crdt.Value) string {
 	if v == nil {
@@ -445,6 +446,14 @@ func Render(v *crdt.Value) string {
 	})
 	if len(fields) > 0 {
 		b.WriteString(" map{" + strings.Join(fields, ",") + "}")
+	}
+	var zmembers []string
+	v.ZAscend(0, func(m []byte, score float64) bool {
+		zmembers = append(zmembers, strconv.Quote(string(m))+":"+strconv.FormatFloat(score, 'g', -1, 64))
+		return true
+	})
+	if len(zmembers) > 0 {
+		b.WriteString(" zset{" + strings.Join(zmembers, ",") + "}")
 	}
 	if d, ok := v.Deadline(); ok {
 		fmt.Fprintf(&b, " deadline=%d/%v", d, v.DeadlineOwner())

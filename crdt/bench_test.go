@@ -367,3 +367,59 @@ func BenchmarkBuilderApplySetNewKey(b *testing.B) {
 		bl.Set(key, value)
 	})
 }
+
+// zsetOf100k builds a keyspace with one sorted set of 100k members.
+func zsetOf100k(b *testing.B) *Keyspace {
+	b.Helper()
+	ks := NewKeyspace()
+	const n = 100_000
+	for i := 0; i < n; i += 1000 {
+		bl := ks.Begin(causal.Dot{Node: 1, Counter: uint64(i/1000 + 1)}, causal.Timestamp{WallMs: uint64(i + 1)})
+		for j := i; j < i+1000; j++ {
+			if _, err := bl.ZAdd([]byte("z"), []byte(strconv.Itoa(j)), float64(j*7%n)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := ks.Apply(bl.Finish()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ks
+}
+
+// BenchmarkZSetRank100k measures ZRANK and a 10-member ZRANGE by rank on
+// a 100k-member sorted set: O(log² n) and O(log n + k).
+func BenchmarkZSetRank100k(b *testing.B) {
+	ks := zsetOf100k(b)
+	v := ks.Get([]byte("z"))
+	b.Run("zrank", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, ok := v.ZRank([]byte(strconv.Itoa(i % 100_000))); !ok {
+				b.Fatal("missing")
+			}
+		}
+	})
+	b.Run("zrange10", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			n := 0
+			v.ZAscend(i%99_990, func([]byte, float64) bool { n++; return n < 10 })
+		}
+	})
+}
+
+// BenchmarkZSetIncr100k measures a ZINCRBY transaction (build and apply)
+// on a 100k-member sorted set.
+func BenchmarkZSetIncr100k(b *testing.B) {
+	ks := zsetOf100k(b)
+	k := uint64(100) // zsetOf100k used counters 1..100
+	for i := 0; b.Loop(); i++ {
+		k++
+		bl := ks.Begin(causal.Dot{Node: 1, Counter: k}, causal.Timestamp{WallMs: k})
+		if _, err := bl.ZIncrement([]byte("z"), []byte(strconv.Itoa(i%100_000)), 1); err != nil {
+			b.Fatal(err)
+		}
+		if err := ks.Apply(bl.Finish()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

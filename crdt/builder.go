@@ -66,6 +66,7 @@ type keyBuild struct {
 	mapLive int       // live fields as the transaction sees it
 	view    *Value    // Get's materialization; nil when stale
 	expired bool      // base had expired at the transaction's time: op starts as its clear
+	zs      *zsBuild  // sorted-set bookkeeping (zset.go); nil if none
 }
 
 // nameIndex maps names to slot indexes once there are more than
@@ -162,6 +163,7 @@ func (b *Builder) prepare(key []byte) (*keyBuild, bool, error) {
 		if kb.base.omap() != nil {
 			kb.mapLive = kb.base.omap().live
 		}
+		kb.initZSet()
 	}
 	return kb, true, nil
 }
@@ -200,6 +202,9 @@ func (kb *keyBuild) slots() int {
 	if kb.op.mp != nil {
 		n += len(kb.op.mp.fields)
 	}
+	if kb.op.zset != nil {
+		n += len(kb.op.zset.members)
+	}
 	return n
 }
 
@@ -237,6 +242,8 @@ func (b *Builder) counterView(kb *keyBuild) *counter {
 // typeView is the key's visible type as the transaction sees it.
 func (b *Builder) typeView(kb *keyBuild) Type {
 	switch {
+	case kb.zsLive() > 0:
+		return TypeZSet
 	case kb.mapLive > 0:
 		return TypeMap
 	case kb.setLive > 0:
@@ -257,10 +264,11 @@ func (b *Builder) typeView(kb *keyBuild) Type {
 func clearValue(op *valueOp, base *Value, dotsCleared bool) {
 	op.flags, op.value, op.sum, op.deadline = 0, nil, 0, 0
 	op.resets = op.resets[:0]
-	op.set, op.mp = nil, nil
+	op.set, op.mp, op.zset = nil, nil, nil
 	if base == nil {
 		return
 	}
+	clearZSet(op, base)
 	if len(base.expiry()) > 0 {
 		op.flags |= opExpiry
 	}
@@ -293,7 +301,7 @@ func liveCounterFields(base *Value) int {
 			}
 		}
 	}
-	return n
+	return n + liveZSetIncs(base)
 }
 
 // clearKey makes kb's operation a clear of the whole key.
@@ -305,6 +313,7 @@ func (b *Builder) clearKey(kb *keyBuild) error {
 	clearValue(&kb.op, kb.base, false)
 	kb.members, kb.fields = nil, nil
 	kb.setLive, kb.mapLive = 0, 0
+	kb.zs = nil
 	b.ops += kb.slots() - before
 	return nil
 }
@@ -387,8 +396,7 @@ func (b *Builder) Increment(key []byte, by int64) (int64, error) {
 	var start int64
 	convert := false
 	switch b.typeView(kb) {
-	case TypeSet, TypeMap:
-		return 0, ErrWrongType
+	case TypeNone, TypeCounter:
 	case TypeRegister:
 		s, _ := kb.regValue()
 		n, ok := parseInteger(s)
@@ -396,6 +404,8 @@ func (b *Builder) Increment(key []byte, by int64) (int64, error) {
 			return 0, ErrNotInteger
 		}
 		start, convert = n, true
+	default:
+		return 0, ErrWrongType
 	}
 	c := b.counterView(kb)
 	p, err := c.plan(b.txn.Dot.Node, start, by)
@@ -804,6 +814,7 @@ func normalize(op *valueOp) {
 	if len(op.resets) == 0 {
 		op.resets = nil
 	}
+	normalizeZSet(op)
 	if s := op.set; s != nil {
 		s.members = slices.DeleteFunc(s.members, func(m memberOp) bool { return m.empty() })
 		slices.SortFunc(s.members, func(x, y memberOp) int { return bytes.Compare(x.member, y.member) })

@@ -8,7 +8,7 @@
 // A Keyspace maps keys to Values. A Value holds up to one component of each
 // type — register, counter, set, map — because two replicas may create one
 // key concurrently with different types; the components join independently
-// and the visible type (Value.Type) is the highest-ranked live one (map >
+// and the visible type (Value.Type) is the highest-ranked live one (zset > map >
 // set > counter > register). The hidden ones stay until a write that
 // observed them (SET, DEL, or an INCR that converts a string) removes them.
 //
@@ -70,6 +70,15 @@
 //     deadline left alone by a concurrent DEL stays as a hidden value until
 //     Builder.Reclaim removes it. Keys without a deadline carry no expiry
 //     component: their encoding is unchanged.
+//   - Sorted set (top level only, extension bit extZSet; zset.go): member →
+//     {ZADD score entries kept and removed like register entries; a
+//     float64 counter with observed resets for ZINCRBY}. Membership is
+//     add-wins, concurrent ZADDs resolve last-writer-wins, concurrent
+//     increments add, and ZADD/ZREM/DEL/SET reset only the increments
+//     they observed. The visible type ranks a sorted set above a map.
+//     Visible members are indexed by (score, member) for ranks and
+//     ranges (ZRank, ZAscend, ZCountBefore). Builder: ZAdd, ZIncrement,
+//     ZRemove, ZScore.
 //
 // docs/semantics.md tabulates the outcome of every concurrent pair of
 // operations; concurrency_test.go checks each row.

@@ -79,7 +79,11 @@ const (
 
 // extComponents returns the value's extension bits (ext… flags, txn.go).
 func extComponents(v *Value) uint8 {
-	return 0
+	var t uint8
+	if v.zs() != nil {
+		t |= extZSet
+	}
+	return t
 }
 
 // componentTag returns the value's component bits.
@@ -139,6 +143,9 @@ func AppendValue(dst []byte, v *Value) []byte {
 	}
 	if es := v.expiry(); len(es) > 0 {
 		dst = appendExpiry(dst, es)
+	}
+	if z := v.zs(); z != nil {
+		dst = appendZSet(dst, z)
 	}
 	return dst
 }
@@ -230,7 +237,6 @@ func decodeValue(r *codec.Reader, nested bool, ctx *causal.Context, h *hasher) *
 			return nil
 		}
 	}
-	_ = ext // each extension component decodes its part here, in bit order, after expiry
 	if tag == 0 {
 		if nested {
 			r.Fail("empty field value", ErrInvalid)
@@ -252,6 +258,9 @@ func decodeValue(r *codec.Reader, nested bool, ctx *causal.Context, h *hasher) *
 	}
 	if tag&tagExpiry != 0 {
 		v.putExpiry(decodeExpiry(r, ctx))
+	}
+	if ext&extZSet != 0 {
+		v.putZSet(decodeZSet(r, ctx, h))
 	}
 	if r.Err() != nil {
 		return nil
@@ -564,6 +573,9 @@ func appendValueOp(dst []byte, op *valueOp) []byte {
 	if op.flags&opExpiry != 0 {
 		dst = codec.AppendUvarint(dst, op.deadline)
 	}
+	if op.zset != nil {
+		dst = appendZSetOp(dst, op.zset)
+	}
 	return dst
 }
 
@@ -633,7 +645,6 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 			return
 		}
 	}
-	_ = ext // each extension component decodes its operation here, in bit order, after expiry
 	op.flags = tag & (opRegClear | opRegSet | opCounterInc | opExpiry)
 	if tag&opRegSet != 0 {
 		op.value = byteString(r, "register value", MaxValueBytes)
@@ -670,6 +681,9 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 	}
 	if tag&opExpiry != 0 {
 		op.deadline = uvarint(r, "expiry deadline")
+	}
+	if ext&extZSet != 0 {
+		op.zset = decodeZSetOp(r, budget)
 	}
 }
 

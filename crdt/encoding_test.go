@@ -31,6 +31,26 @@ func fixture(t testing.TB) (*Keyspace, []*Txn) {
 	return a.ks, append(append(txns, tA...), tB...)
 }
 
+// zsetFixture is a state with sorted sets in every shape: concurrent
+// ZADDs, live and reset increments, a hidden member, infinities.
+func zsetFixture(t testing.TB) (*Keyspace, []*Txn) {
+	reps := newReplicas(2)
+	a, b := reps[0], reps[1]
+	txns := script(t, a, "ZADD z 1 a 2.5 b -inf c", "ZINCRBY z 3 a", "ZINCRBY z 0.5 h", "ZREM z h", "ZINCRBY z 1 h")
+	for _, txn := range txns {
+		b.deliver(t, txn)
+	}
+	tA := script(t, a, "ZADD z 7 b", "ZINCRBY z 2 a", "MULTI", "ZADD y 0 m", "DEL z", "ZADD z 4 d", "EXEC")
+	tB := script(t, b, "ZADD z 8 b", "ZINCRBY z -1 a", "ZREM z c")
+	for _, txn := range tB {
+		a.deliver(t, txn)
+	}
+	for _, txn := range tA {
+		b.deliver(t, txn)
+	}
+	return a.ks, append(append(txns, tA...), tB...)
+}
+
 // TestIncrementBodySize: the wire budget. An INCRBY 1 of a fresh counter,
 // its key written as a 1-byte dictionary id, costs at most 8 bytes beyond
 // the key; a SET of a 16-byte key and 32-byte value costs key + value + a
@@ -151,7 +171,13 @@ func TestDecodeRefusals(t *testing.T) {
 // seeds returns valid encodings of each kind for the fuzz corpora.
 func seeds(t testing.TB) (states, txnBins, bodies, values [][]byte) {
 	ks, txns := fixture(t)
-	states = append(states, enc(ks), enc(NewKeyspace()))
+	zs, ztxns := zsetFixture(t)
+	txns = append(txns, ztxns...)
+	states = append(states, enc(ks), enc(NewKeyspace()), enc(zs))
+	zs.order.Scan(func(e *keyEntry) bool {
+		values = append(values, AppendValue(nil, &e.v))
+		return true
+	})
 	for _, txn := range txns {
 		txnBins = append(txnBins, txn.AppendBinary(nil))
 		bodies = append(bodies, txn.AppendBody(nil, PlainKeys{}))

@@ -38,6 +38,8 @@ func (t Type) String() string {
 		return "set"
 	case TypeMap:
 		return "map"
+	case TypeZSet:
+		return "zset"
 	}
 	return "unknown"
 }
@@ -51,6 +53,7 @@ const (
 	MaxTxnOps       = 1 << 16              // members/fields touched by one transaction
 	MaxSetMembers   = 1 << 24              // members of one decoded set
 	MaxMapFields    = 1 << 24              // fields of one decoded map
+	MaxZSetMembers  = 1 << 24              // members of one decoded sorted set, hidden ones included; ZADD past it returns ErrTooLarge
 	MaxSiblings     = 1 << 10              // concurrent register values of one decoded register
 	MaxKeys         = 1 << 30              // keys of one decoded keyspace
 	MaxNesting      = 1                    // maps hold registers, counters and sets, not maps
@@ -80,6 +83,7 @@ var (
 	ErrNotReady   = errors.New("crdt: transaction's causal past missing") // Apply before Deps
 	ErrVersion    = errors.New("crdt: unknown encoding version")          // decoders: first byte ≠ EncodingVersion
 	ErrNotInteger = errors.New("crdt: value is not an integer")           // INCR of a non-integer register
+	ErrNotFloat   = errors.New("crdt: score is not a number")             // ZADD of NaN, ZINCRBY whose result is NaN
 	// ErrWrongType is returned by Builder operations on a key (or map
 	// field) whose visible type is another type: SADD on a string, HSET on
 	// a set, INCR on a set (Redis WRONGTYPE). Set and Delete never return

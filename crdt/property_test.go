@@ -119,6 +119,32 @@ var generators = []struct {
 	{"set", genSetCommand},
 	{"map", genMapCommand},
 	{"expiry", genExpiryCommand},
+	{"zset", genZSetCommand},
+}
+
+// genZSetCommand mixes sorted-set writes with the key-level ones; scores
+// include fractions, infinities and zero.
+func genZSetCommand(t *rapid.T) string {
+	k := rapid.SampledFrom(propKeys[:2]).Draw(t, "key")
+	m := func() string { return rapid.SampledFrom(propMembers).Draw(t, "member") }
+	s := func() string {
+		return rapid.SampledFrom([]string{"1", "-2.5", "0", "0.1", "inf", "-inf", "1e300"}).Draw(t, "score")
+	}
+	switch rapid.IntRange(0, 9).Draw(t, "command") {
+	case 0, 1:
+		return "ZADD " + k + " " + s() + " " + m()
+	case 2, 3, 4:
+		return "ZINCRBY " + k + " " + s() + " " + m()
+	case 5:
+		return "ZREM " + k + " " + m()
+	case 6:
+		return "DEL " + k
+	case 7:
+		return "SET " + k + " v"
+	case 8:
+		return "ZSCORE " + k + " " + m()
+	}
+	return "ZRANGE " + k
 }
 
 // genExpiryCommand mixes deadlines (near ones expire within the run: the

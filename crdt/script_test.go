@@ -13,6 +13,8 @@ import (
 //	SET k v | GET k | DEL k | INCR k | INCRBY k n | TYPE k
 //	SADD k m... | SREM k m... | SMEMBERS k | SCARD k | SISMEMBER k m
 //	HSET k f v | HGET k f | HINCRBY k f n | HDEL k f... | HLEN k | HGETALL k
+//	ZADD k score m [score m...] | ZINCRBY k by m | ZREM k m... | ZSCORE k m
+//	ZCARD k | ZRANGE k (all, as [m=score ...])
 //
 // Errors render as "ERR not integer", "ERR overflow", "WRONGTYPE".
 func run(b *Builder, line string) string {
@@ -38,6 +40,8 @@ func run(b *Builder, line string) string {
 			return "ERR overflow"
 		case errors.Is(err, ErrWrongType):
 			return "WRONGTYPE"
+		case errors.Is(err, ErrNotFloat):
+			return "ERR NaN"
 		case err != nil:
 			return "ERR " + err.Error()
 		}
@@ -131,6 +135,42 @@ func run(b *Builder, line string) string {
 				s = strconv.FormatInt(n, 10)
 			}
 			parts = append(parts, string(name)+"="+s)
+			return true
+		})
+		return "[" + strings.Join(parts, " ") + "]"
+	case "ZADD":
+		n := 0
+		for i := 2; i+1 < len(args); i += 2 {
+			s, _ := strconv.ParseFloat(args[i], 64)
+			added, err := b.ZAdd(bs(1), bs(i+1), s)
+			if err != nil {
+				return reply(nil, err)
+			}
+			n += b2i(added)
+		}
+		return fmt.Sprint(n)
+	case "ZINCRBY":
+		by, _ := strconv.ParseFloat(args[2], 64)
+		s, err := b.ZIncrement(bs(1), bs(3), by)
+		return reply(strconv.FormatFloat(s, 'g', -1, 64), err)
+	case "ZREM":
+		return reply(b.ZRemove(bs(1), rest(2)...))
+	case "ZSCORE":
+		s, ok, err := b.ZScore(bs(1), bs(2))
+		if err == nil && !ok {
+			return "(nil)"
+		}
+		return reply(strconv.FormatFloat(s, 'g', -1, 64), err)
+	case "ZCARD":
+		return fmt.Sprint(b.Get(bs(1)).ZCard())
+	case "ZRANGE":
+		v := b.Get(bs(1))
+		if t := v.Type(); t != TypeNone && t != TypeZSet {
+			return "WRONGTYPE"
+		}
+		var parts []string
+		v.ZAscend(0, func(m []byte, s float64) bool {
+			parts = append(parts, string(m)+"="+strconv.FormatFloat(s, 'g', -1, 64))
 			return true
 		})
 		return "[" + strings.Join(parts, " ") + "]"

@@ -53,7 +53,7 @@ const (
 	extStream   uint8 = 1 << 3 // stream (TypeStream)
 	extBCounter uint8 = 1 << 4 // bounded counter (TypeBCounter)
 
-	extMask uint8 = 0
+	extMask uint8 = extZSet
 )
 
 // valueOp is the operation on one value (a key or a map field). Every
@@ -72,6 +72,7 @@ type valueOp struct {
 	resets   []counterReset // sorted by node; non-empty means opCounterReset
 	set      *setOp         // non-nil means opSet
 	mp       *mapOp         // non-nil means opMap
+	zset     *zsetOp        // non-nil means extZSet (zset.go)
 }
 
 // tag is the encoded flag byte of op.
@@ -95,13 +96,17 @@ func (op *valueOp) tag() uint8 {
 // extTag is the extension byte of op: the ext… flag of each extension
 // component op changes. Zero means no extension byte is written.
 func (op *valueOp) extTag() uint8 {
-	return 0
+	var t uint8
+	if op.zset != nil {
+		t |= extZSet
+	}
+	return t
 }
 
 // empty reports whether op changes nothing (slots the Builder emptied
 // included).
 func (op *valueOp) empty() bool {
-	if op.flags != 0 || len(op.resets) > 0 {
+	if op.flags != 0 || len(op.resets) > 0 || !zsetOpEmpty(op.zset) {
 		return false
 	}
 	if op.set != nil {
@@ -219,6 +224,7 @@ func applyOp(v *Value, op *valueOp, t *txnHeader, h *hasher) {
 		}
 	}
 	applyExpiry(v, op, t)
+	applyZSet(v, op, t, h)
 }
 
 // Keys calls fn with each key the transaction touches, in bytewise order.
@@ -241,7 +247,7 @@ func (t *Txn) Len() int { return len(t.ops) }
 // cannot plant a counter entry outside the context.
 func (t *Txn) resetsObserved() bool {
 	for i := range t.ops {
-		if !resetsIn(&t.ops[i].op, &t.Deps) {
+		if !resetsIn(&t.ops[i].op, &t.Deps) || !zsetResetsIn(&t.ops[i].op, &t.Deps, t.Dot.Node) {
 			return false
 		}
 	}

@@ -41,6 +41,7 @@ type components struct {
 	// none; top level only. A pointer keeps components at 56 bytes (a
 	// 64-byte allocation) rather than 72 (80).
 	exp *[]expEntry
+	zs  *zset // nil when absent; never empty (members may be hidden); top level only
 }
 
 func (v *Value) ctr() *counter {
@@ -86,11 +87,13 @@ func (v *Value) putMap(m *orMap) {
 }
 
 // Type returns the visible type: the highest-ranked live component
-// (map > set > counter > register), or TypeNone if nothing is live.
+// (zset > map > set > counter > register), or TypeNone if nothing is live.
 func (v *Value) Type() Type {
 	switch {
 	case v == nil:
 		return TypeNone
+	case v.zsetVisible():
+		return TypeZSet
 	case v.omap() != nil && v.omap().live > 0:
 		return TypeMap
 	case v.oset() != nil:
@@ -109,7 +112,7 @@ func (v *Value) live() bool { return v.Type() != TypeNone }
 // empty reports whether the value holds no component at all, hidden or
 // not; an empty value is dropped from its keyspace or map.
 func (v *Value) empty() bool {
-	return v.reg.len() == 0 && v.ctr() == nil && v.oset() == nil && v.omap() == nil && len(v.expiry()) == 0
+	return v.reg.len() == 0 && v.ctr() == nil && v.oset() == nil && v.omap() == nil && len(v.expiry()) == 0 && v.zs() == nil
 }
 
 // Register returns the last-writer-wins value of the register component:
@@ -228,6 +231,9 @@ func (v *Value) clone() *Value {
 		out.putMap(v.omap().clone())
 	}
 	out.putExpiry(slices.Clone(v.expiry()))
+	if v.zs() != nil {
+		out.putZSet(v.zs().clone())
+	}
 	return out
 }
 

@@ -39,6 +39,14 @@
 // that is no longer an alive member, if this is the smallest alive id):
 // one DEL per expired key cluster-wide.
 //
+// Client messages (Redis PUBLISH; publish.go) are not replicated state: a
+// node sends each once on its peer links as a replica.MsgPublish, in its
+// own bounded share of each send queue (MaxQueuedPublishes), to peers
+// whose handshake set wire.CapPublish; the receiving reader hands it, past
+// the replica and the loop, to a bounded queue (MaxInboundPublishes) that
+// one goroutine delivers to the RESP subscribers, dropping repeats by
+// (origin, number). Delivery is at most once; nothing is retried.
+//
 // Each peer has one outbound link, dialled by this node with jittered
 // exponential backoff, and its own bounded send queue
 // (Config.PeerQueueMax messages); pushed transactions are further bounded

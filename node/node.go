@@ -70,6 +70,7 @@ type Node struct {
 
 	guard   guard // data-directory identity and removal state (removal.go)
 	peers   *peerSet
+	pub     *publisher // cluster-wide PUBLISH (publish.go)
 	ingress *ingress
 	watch   *watchers
 	metrics *metrics
@@ -132,6 +133,7 @@ func Start(cfg Config) (*Node, error) {
 	rcfg.Seed = uint64(cfg.now().UnixNano())
 	rcfg.NowMs = uint64(cfg.now().UnixMilli())
 	n.peers = newPeerSet(n)
+	n.pub = newPublisher(uint64(cfg.now().UnixNano()))
 	if err := n.restore(rcfg); err != nil {
 		ln.Close()
 		return nil, err
@@ -150,6 +152,8 @@ func Start(cfg Config) (*Node, error) {
 	go n.loop()
 	n.wg.Add(1)
 	go n.reclaimLoop()
+	n.wg.Add(1)
+	go n.deliverPublishes()
 	if n.disk != nil {
 		n.wg.Add(1)
 		go n.runDisk(n.disk)

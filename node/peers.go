@@ -52,7 +52,8 @@ type peer struct {
 
 	mu       sync.Mutex
 	queue    []replica.Message // oldest first
-	control  int               // messages in queue that are not MsgTxns
+	control  int               // messages in queue that are not MsgTxns or MsgPublish
+	publish  int               // MsgPublish messages in queue (MaxQueuedPublishes)
 	wake     chan struct{}     // capacity 1: the queue is not empty
 	redial   chan struct{}     // capacity 1: cut a reconnect backoff short
 	dropped  uint64            // messages refused because the queue was full
@@ -64,13 +65,16 @@ type peer struct {
 // bounds them (and maxTxnMessages guards against a core that does not).
 func (p *peer) push(m replica.Message) bool {
 	p.mu.Lock()
-	isTxns := m.Type == replica.MsgTxns
-	if (!isTxns && p.control >= p.maxQueue) || len(p.queue) >= maxQueuedMessages {
+	isTxns, isPublish := m.Type == replica.MsgTxns, m.Type == replica.MsgPublish
+	if (isPublish && p.publish >= MaxQueuedPublishes) || (!isTxns && !isPublish && p.control >= p.maxQueue) || len(p.queue) >= maxQueuedMessages {
 		p.dropped++
 		p.mu.Unlock()
 		return false
 	}
-	if !isTxns {
+	switch {
+	case isPublish:
+		p.publish++
+	case !isTxns:
 		p.control++
 	}
 	p.queue = append(p.queue, m)
@@ -87,7 +91,7 @@ func (p *peer) take(dst []replica.Message) []replica.Message {
 	p.mu.Lock()
 	dst = append(dst[:0], p.queue...)
 	clear(p.queue)
-	p.queue, p.control = p.queue[:0], 0
+	p.queue, p.control, p.publish = p.queue[:0], 0, 0
 	p.mu.Unlock()
 	return dst
 }
@@ -113,7 +117,7 @@ func (p *peer) discard() int {
 	n := len(p.queue)
 	p.dropped += uint64(n)
 	clear(p.queue)
-	p.queue, p.control = p.queue[:0], 0
+	p.queue, p.control, p.publish = p.queue[:0], 0, 0
 	return n
 }
 
@@ -134,6 +138,8 @@ func (ps *peerSet) hello() wire.Hello {
 		Node:      causal.NodeIDFromName(n.cfg.Name),
 		NodeName:  n.cfg.Name,
 		Addr:      n.advertised(),
+		// This node takes client messages from its peers (publish.go).
+		Capabilities: wire.CapPublish,
 	}
 }
 
@@ -468,7 +474,11 @@ func (ps *peerSet) write(p *peer, conn *wire.Conn, raw net.Conn, codec *replica.
 // for reuse and the payload bytes written.
 func (ps *peerSet) writeBatch(conn *wire.Conn, codec *replica.LinkCodec, msgs []replica.Message, buf []byte) ([]byte, int, error) {
 	total := 0
+	publish := conn.Capabilities()&wire.CapPublish != 0
 	for i := range msgs {
+		if msgs[i].Type == replica.MsgPublish && !publish {
+			continue // the peer does not know the message type (publish.go)
+		}
 		var err error
 		if buf, err = codec.Encode(buf[:0], &msgs[i]); err != nil {
 			return buf, total, fmt.Errorf("encode: %w", err)
@@ -530,7 +540,8 @@ func (n *Node) serveInbound(raw net.Conn) {
 }
 
 // readSession steps every message of one session into the replica until
-// the session ends, and returns why.
+// the session ends, and returns why. A client message (MsgPublish) goes
+// to this node's subscribers instead (publish.go).
 func (n *Node) readSession(conn *wire.Conn, codec *replica.LinkCodec) error {
 	remote := conn.Remote()
 	for {
@@ -549,6 +560,10 @@ func (n *Node) readSession(conn *wire.Conn, codec *replica.LinkCodec) error {
 		if err != nil {
 			n.log.Warn("undecodable message; closing link", "peer", remote.NodeName, "err", err)
 			return err
+		}
+		if m.Type == replica.MsgPublish {
+			n.receivePublish(remote.Node, m) // not replicated state: the replica never sees it
+			continue
 		}
 		n.deliver(remote.Node, m)
 	}

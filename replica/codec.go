@@ -33,6 +33,9 @@ const (
 	MaxMessageKeys        = 1 << 16                      // keys in one MsgSyncKeys
 	MaxSnapshotChunkBytes = limits.MaxSnapshotChunkBytes // one snapshot chunk (the table's)
 	MaxReasonBytes        = 1024
+	// MaxPublishBytes bounds a MsgPublish's channel plus message. A
+	// larger PUBLISH reaches only the node it was published on.
+	MaxPublishBytes = 1 << 20
 )
 
 // Dictionary reference codes (uvarint): 0 = new entry follows in full and
@@ -276,8 +279,14 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 		return dst, fmt.Errorf("%w: unknown type %d", ErrEncode, m.Type)
 	}
 	dst = append(dst, byte(m.Type))
-	dst = s.appendVectorDelta(dst, &s.applied, &m.Applied)
-	copyVector(&s.applied, &m.Applied)
+	if m.Type == MsgPublish {
+		// A publish is made outside the replica and carries no applied
+		// vector: an empty delta, the link's vector unchanged.
+		dst = codec.AppendUvarint(dst, 0)
+	} else {
+		dst = s.appendVectorDelta(dst, &s.applied, &m.Applied)
+		copyVector(&s.applied, &m.Applied)
+	}
 	switch m.Type {
 	case MsgTxns:
 		if len(m.Txns) > MaxMessageTxns {
@@ -303,6 +312,13 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 	case MsgDigest:
 		dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
 		dst = codec.AppendUvarint(dst, m.Seq)
+	case MsgPublish:
+		if len(m.Channel)+len(m.Chunk) > MaxPublishBytes {
+			return dst, fmt.Errorf("%w: publish of %d bytes", ErrEncode, len(m.Channel)+len(m.Chunk))
+		}
+		dst = codec.AppendUvarint(dst, m.Seq)
+		dst = codec.AppendBytes(dst, m.Channel)
+		dst = codec.AppendBytes(dst, m.Chunk)
 	case MsgTooFar:
 		reason := m.Reason
 		if len(reason) > MaxReasonBytes {
@@ -655,6 +671,16 @@ func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 		m.Hash = readUint64(r, "hash")
 	case MsgTooFar:
 		m.Reason = string(r.Bytes("reason", MaxReasonBytes))
+	case MsgPublish:
+		m.Seq = r.Uvarint("seq")
+		m.Channel = r.Bytes("channel", MaxPublishBytes)
+		m.Chunk = r.Bytes("message", MaxPublishBytes-len(m.Channel))
+		if m.Channel == nil {
+			m.Channel = []byte{}
+		}
+		if m.Chunk == nil {
+			m.Chunk = []byte{}
+		}
 	case MsgSnapshot:
 		m.Offset = r.Uvarint("offset")
 		m.Total = r.Uvarint("total")

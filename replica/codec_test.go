@@ -47,6 +47,8 @@ func sampleMessages(t testing.TB) []Message {
 		{Type: MsgSyncKeys, Session: 5, Hash: 2, Context: &ctx, Keys: []KeyValue{
 			{Key: []byte("counter"), Value: v}, {Key: []byte("gone")},
 			{Key: []byte("big"), Value: []byte("part"), Offset: 4, Total: 12}}},
+		{Type: MsgPublish, Seq: 1 << 40, Channel: []byte("news"), Chunk: []byte("hello")},
+		{Type: MsgPublish, Seq: 1, Channel: []byte{}, Chunk: []byte{}},
 	}
 }
 

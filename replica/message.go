@@ -56,12 +56,18 @@ const (
 	// MsgSyncKeys answers MsgSyncKeysReq: the keys' values and the
 	// responder's Context.
 	MsgSyncKeys MessageType = 14
+	// MsgPublish carries a client message (Redis PUBLISH) from the node it
+	// was published on: Seq numbers it among that node's messages, Channel
+	// and Chunk are the channel and the message. It is not replicated
+	// state: the replica never sees it (the driver hands it to the node's
+	// subscribers; see node.Node.Publish).
+	MsgPublish MessageType = 15
 
-	maxMessageType = MsgSyncKeys
+	maxMessageType = MsgPublish
 )
 
 var messageNames = [...]string{"", "txns", "ack", "ping", "ping-ack", "ping-req", "digest", "fetch",
-	"too-far", "snapshot-req", "snapshot", "sync-req", "sync-resp", "sync-keys-req", "sync-keys"}
+	"too-far", "snapshot-req", "snapshot", "sync-req", "sync-resp", "sync-keys-req", "sync-keys", "publish"}
 
 func (t MessageType) String() string {
 	if t != 0 && t <= maxMessageType {
@@ -97,7 +103,8 @@ type Message struct {
 	Hash uint64 // MsgDigest; MsgSnapshotReq, MsgSnapshot: the snapshot id; MsgSyncResp, MsgSyncKeys: the responder's state hash
 
 	Offset, Total uint64 // MsgSnapshot; Offset also MsgSnapshotReq, and MsgSyncResp: index of its first node in the request
-	Chunk         []byte // MsgSnapshot
+	Chunk         []byte // MsgSnapshot; MsgPublish: the message
+	Channel       []byte // MsgPublish
 
 	Session   uint64          // MsgSync*
 	Nodes     []TreeNode      // MsgSyncReq (Depth, Prefix), MsgSyncResp (Hashes or Entries; Depth, Prefix not on the wire)

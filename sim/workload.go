@@ -30,6 +30,8 @@ import (
 //	            replica that shows mark/<id> = m must show own/<id> ≥ m,
 //	            because the increments are in the mark's causal past
 //	            (causal consistency, checked across sessions and nodes)
+//	z/<k>       sorted sets: members added with a score, incremented and
+//	            removed, key deleted
 const (
 	prefixCounter  = "c/"
 	prefixRegister = "r/"
@@ -39,6 +41,7 @@ const (
 	prefixOwn      = "own/"
 	prefixMark     = "mark/"
 	prefixExpiring = "x/"
+	prefixZSet     = "z/"
 )
 
 // opKind is one kind of client operation.
@@ -61,6 +64,9 @@ const (
 	opExpire     // a new deadline for x/<k> (PEXPIRE)
 	opPersist    // PERSIST x/<k>
 	opReclaim    // the DEL a reclaiming node makes of x/<k> once expired
+	opZAdd       // ZADD z/<k> with a score that is a multiple of 1/4
+	opZIncr      // ZINCRBY z/<k>
+	opZRem       // ZREM z/<k> of one member, or DEL z/<k>
 	opKindCount
 )
 
@@ -83,6 +89,9 @@ var opWeights = [opKindCount]int{
 	opExpire:       1,
 	opPersist:      1,
 	opReclaim:      1,
+	opZAdd:         1,
+	opZIncr:        1,
+	opZRem:         1,
 }
 
 // Expiry deadlines the workload draws, relative to the writing
@@ -272,6 +281,18 @@ func (o op) build(b *crdt.Builder, s *session) ([]check.Increment, error) {
 		return nil, err
 	case opReclaim:
 		_, err := b.Reclaim(keyOf(prefixExpiring, o.key))
+		return nil, err
+	case opZAdd:
+		_, err := b.ZAdd(keyOf(prefixZSet, o.key), []byte("m"+strconv.Itoa(o.member)), float64(o.by)/4)
+		return nil, err
+	case opZIncr:
+		_, err := b.ZIncrement(keyOf(prefixZSet, o.key), []byte("m"+strconv.Itoa(o.member)), float64(o.by))
+		return nil, err
+	case opZRem:
+		if o.member == 5 {
+			return nil, b.Delete(keyOf(prefixZSet, o.key))
+		}
+		_, err := b.ZRemove(keyOf(prefixZSet, o.key), []byte("m"+strconv.Itoa(o.member)))
 		return nil, err
 	}
 	panic("sim: unknown op kind")

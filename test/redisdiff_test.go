@@ -204,6 +204,9 @@ func genDiffCommand(t *rapid.T) []string {
 	}
 	cmds := []func() []string{
 		func() []string { return []string{"SET", k(), v()} },
+	}
+	cmds = append(cmds, genZSetDiffCommands(t, k, m)...)
+	cmds = append(cmds, []func() []string{
 		func() []string { return []string{"GET", k()} },
 		func() []string { return []string{"DEL", k(), k()} },
 		func() []string { return []string{"EXISTS", k(), k()} },
@@ -357,8 +360,95 @@ func genDiffCommand(t *rapid.T) []string {
 		func() []string {
 			return []string{"COPY", k(), k(), "DB", rapid.SampledFrom([]string{"0", "x"}).Draw(t, "db")}
 		},
-	}
+	}...)
 	return cmds[rapid.IntRange(0, len(cmds)-1).Draw(t, "command")]()
+}
+
+// diffScores are the sorted-set scores the differential test uses:
+// integers and binary fractions, whose sums are exact, so the one
+// documented difference (a member's score is its ZADD score plus the sum
+// of its increments since, which may round differently from Redis's
+// running sum for other fractions) does not show.
+var diffScores = []string{"1", "-2", "0.5", "2.5", "0", "-0", "10", "inf", "-inf", "+inf", "x", "1e3", "0x10", "", "1e400", "nan"}
+
+// genZSetDiffCommands draws sorted-set commands over the shared keys
+// (so WRONGTYPE paths are met) and, for lex ranges, over key "l", whose
+// scores are all 0 (Redis leaves lex ranges over unequal scores
+// unspecified).
+func genZSetDiffCommands(t *rapid.T, k, m func() string) []func() []string {
+	sc := func() string { return rapid.SampledFrom(diffScores).Draw(t, "score") }
+	bound := func() string {
+		return rapid.SampledFrom([]string{"-inf", "+inf", "0", "1", "(1", "2.5", "(2.5", "-2", "(-inf", "x", "10"}).Draw(t, "bound")
+	}
+	lex := func() string {
+		return rapid.SampledFrom([]string{"-", "+", "[x", "(x", "[y", "(z", "[a", "x"}).Draw(t, "lex")
+	}
+	rank := func() string {
+		return rapid.SampledFrom([]string{"0", "1", "-1", "-2", "2", "10", "x"}).Draw(t, "rank")
+	}
+	opts := func(choices ...string) []string {
+		var out []string
+		for _, c := range choices {
+			if rapid.Bool().Draw(t, "opt "+c) {
+				out = append(out, strings.Fields(c)...)
+			}
+		}
+		return out
+	}
+	limit := func() string {
+		return rapid.SampledFrom([]string{"LIMIT 0 1", "LIMIT 1 2", "LIMIT 0 -1", "LIMIT -1 1", "LIMIT x 1"}).Draw(t, "limit")
+	}
+	return []func() []string{
+		func() []string {
+			args := append([]string{"ZADD", k()}, opts("NX", "XX", "GT", "LT", "CH", "INCR")...)
+			for range rapid.IntRange(1, 3).Draw(t, "pairs") {
+				args = append(args, sc(), m())
+			}
+			return args
+		},
+		func() []string { return []string{"ZADD", k(), sc(), m()} },
+		func() []string { return []string{"ZADD", "l", "0", m()} },
+		func() []string { return []string{"ZINCRBY", k(), sc(), m()} },
+		func() []string { return []string{"ZREM", k(), m(), m()} },
+		func() []string { return []string{"ZSCORE", k(), m()} },
+		func() []string { return []string{"ZMSCORE", k(), m(), m()} },
+		func() []string { return []string{"ZCARD", k()} },
+		func() []string { return []string{"ZCOUNT", k(), bound(), bound()} },
+		func() []string { return []string{"ZLEXCOUNT", "l", lex(), lex()} },
+		func() []string {
+			return append([]string{"ZRANGE", k(), rank(), rank()}, opts("REV", "WITHSCORES")...)
+		},
+		func() []string {
+			return append(append([]string{"ZRANGE", k(), bound(), bound(), "BYSCORE"}, opts("REV", "WITHSCORES")...), opts(limit())...)
+		},
+		func() []string {
+			return append(append([]string{"ZRANGE", "l", lex(), lex(), "BYLEX"}, opts("REV")...), opts(limit())...)
+		},
+		func() []string {
+			return append([]string{"ZRANGEBYSCORE", k(), bound(), bound()}, opts("WITHSCORES", limit())...)
+		},
+		func() []string {
+			return append([]string{"ZREVRANGEBYSCORE", k(), bound(), bound()}, opts("WITHSCORES", limit())...)
+		},
+		func() []string { return append([]string{"ZREVRANGE", k(), rank(), rank()}, opts("WITHSCORES")...) },
+		func() []string { return append([]string{"ZRANGEBYLEX", "l", lex(), lex()}, opts(limit())...) },
+		func() []string { return append([]string{"ZRANGESTORE", k(), k(), rank(), rank()}, opts("REV")...) },
+		func() []string { return []string{"ZRANK", k(), m()} },
+		func() []string { return []string{"ZREVRANK", k(), m()} },
+		func() []string { return append([]string{"ZPOPMIN", k()}, opts(rank())...) },
+		func() []string { return append([]string{"ZPOPMAX", k()}, opts(rank())...) },
+		func() []string {
+			name := rapid.SampledFrom([]string{"ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"}).Draw(t, "algebra")
+			args := []string{name, k(), "2", k(), k()}
+			return append(args, opts("WEIGHTS 2 0.5", "AGGREGATE "+rapid.SampledFrom([]string{"SUM", "MIN", "MAX", "bogus"}).Draw(t, "agg"))...)
+		},
+		func() []string {
+			name := rapid.SampledFrom([]string{"ZUNION", "ZINTER", "ZDIFF"}).Draw(t, "algebra")
+			args := []string{name, "2", k(), k()}
+			return append(args, opts("WEIGHTS 2 0.5", "AGGREGATE "+rapid.SampledFrom([]string{"SUM", "MIN", "MAX"}).Draw(t, "agg"), "WITHSCORES")...)
+		},
+		func() []string { return []string{"ZSCAN", k(), "0"} },
+	}
 }
 
 // timeReplies lists the commands whose reply depends on when each server

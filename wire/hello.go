@@ -20,9 +20,15 @@ const (
 )
 
 // Capabilities is a bitmask of optional features a node offers. Wire
-// format: bits are append-only and never reused. Versions 1 and 2 define none;
-// Conn.Capabilities reports the bits both ends set.
+// format: bits are append-only and never reused. Versions 1 and 2 define
+// CapPublish; Conn.Capabilities reports the bits both ends set.
 type Capabilities uint64
+
+// CapPublish says the node takes client messages (Redis PUBLISH) from its
+// peers: replica.MsgPublish. A node sends them only on a link whose both
+// ends set it, so an older node never receives a message type it does not
+// know.
+const CapPublish Capabilities = 1 << 0
 
 // Limits on Hello fields. A Hello is at most MaxHandshakeFrameBytes long.
 const (

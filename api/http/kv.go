@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,6 +63,8 @@ func typeName(t crdt.Type) string {
 		return "set"
 	case crdt.TypeMap:
 		return "map"
+	case crdt.TypeZSet:
+		return "zset"
 	}
 	return "none"
 }
@@ -76,9 +79,18 @@ type keyDoc struct {
 	Siblings []string       `json:"siblings,omitempty"` // register with concurrent values
 	Members  []string       `json:"members,omitempty"`  // set
 	Fields   map[string]any `json:"fields,omitempty"`   // map: string or number
+	// ZSet is a sorted set's members in rank order.
+	ZSet []zsetDoc `json:"zset,omitempty"`
 	// DeadlineMs is the key's expiry deadline in hybrid-clock ms since
 	// the epoch (Redis PEXPIRETIME), absent without one.
 	DeadlineMs uint64 `json:"deadline_ms,omitempty"`
+}
+
+// zsetDoc is one sorted-set member: its score is a JSON number, or the
+// string "inf" or "-inf".
+type zsetDoc struct {
+	Member string `json:"member"`
+	Score  any    `json:"score"`
 }
 
 // docOf builds the document of key holding v. It copies every byte it
@@ -94,6 +106,8 @@ func docOf(key []byte, v *crdt.Value) keyDoc {
 		}
 	case crdt.TypeSet:
 		v.Members(check)
+	case crdt.TypeZSet:
+		v.ZAscend(0, func(m []byte, _ float64) bool { return check(m) })
 	case crdt.TypeMap:
 		v.Fields(func(name []byte, f *crdt.Value) bool {
 			if r, ok := f.Register(); ok && f.Type() == crdt.TypeRegister {
@@ -128,6 +142,18 @@ func docOf(key []byte, v *crdt.Value) keyDoc {
 	case crdt.TypeSet:
 		d.Members = []string{}
 		v.Members(func(m []byte) bool { d.Members = append(d.Members, str(m)); return true })
+	case crdt.TypeZSet:
+		v.ZAscend(0, func(m []byte, s float64) bool {
+			var score any = s
+			switch {
+			case math.IsInf(s, 1):
+				score = "inf"
+			case math.IsInf(s, -1):
+				score = "-inf"
+			}
+			d.ZSet = append(d.ZSet, zsetDoc{Member: str(m), Score: score})
+			return true
+		})
 	case crdt.TypeMap:
 		d.Fields = map[string]any{}
 		v.Fields(func(name []byte, f *crdt.Value) bool {
@@ -177,7 +203,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		}
 		found, typ = true, v.Type()
 		switch {
-		case asJSON || typ == crdt.TypeSet || typ == crdt.TypeMap:
+		case asJSON || typ == crdt.TypeSet || typ == crdt.TypeMap || typ == crdt.TypeZSet:
 			doc = docOf(key, v)
 		case typ == crdt.TypeRegister:
 			b, _ := v.Register()

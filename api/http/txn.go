@@ -19,13 +19,14 @@ import (
 
 // txnOp is one operation of POST /v1/txn.
 type txnOp struct {
-	Op       string   `json:"op"`                 // set, del, incr, sadd, srem, hset, hdel, hincrby
+	Op       string   `json:"op"`                 // set, del, incr, sadd, srem, hset, hdel, hincrby, zadd, zincrby, zrem
 	Key      string   `json:"key"`                //
 	Value    *string  `json:"value,omitempty"`    // set, hset
 	Field    string   `json:"field,omitempty"`    // hset, hincrby
 	Fields   []string `json:"fields,omitempty"`   // hdel
-	Members  []string `json:"members,omitempty"`  // sadd, srem
+	Members  []string `json:"members,omitempty"`  // sadd, srem, zadd, zincrby (one), zrem
 	By       *int64   `json:"by,omitempty"`       // incr, hincrby; default 1
+	Score    *float64 `json:"score,omitempty"`    // zadd; zincrby's increment, default 1
 	Encoding string   `json:"encoding,omitempty"` // "base64": key, value, field(s), members are base64
 }
 
@@ -47,6 +48,7 @@ type decoded struct {
 	fields  [][]byte
 	members [][]byte
 	by      int64
+	score   float64
 }
 
 func badOp(format string, a ...any) error {
@@ -55,7 +57,7 @@ func badOp(format string, a ...any) error {
 
 // decode checks an operation's shape and decodes its byte strings.
 func (o *txnOp) decode() (decoded, error) {
-	d := decoded{op: o.Op, by: 1}
+	d := decoded{op: o.Op, by: 1, score: 1}
 	var err error
 	dec := func(s string) []byte {
 		if o.Encoding != "base64" {
@@ -77,6 +79,9 @@ func (o *txnOp) decode() (decoded, error) {
 	if o.By != nil {
 		d.by = *o.By
 	}
+	if o.Score != nil {
+		d.score = *o.Score
+	}
 	need := func(ok bool, what string) {
 		if !ok && err == nil {
 			err = badOp("%s needs %s", o.Op, what)
@@ -95,6 +100,12 @@ func (o *txnOp) decode() (decoded, error) {
 		need(o.Field != "", "field")
 	case "hdel":
 		need(len(o.Fields) > 0, "fields")
+	case "zadd":
+		need(len(o.Members) > 0 && o.Score != nil, "members and score")
+	case "zincrby":
+		need(len(o.Members) == 1, "one member")
+	case "zrem":
+		need(len(o.Members) > 0, "members")
 	default:
 		return d, badOp("unknown op %q", o.Op)
 	}
@@ -170,8 +181,35 @@ func (d *decoded) apply(tx *crdt.Builder) (any, error) {
 			return 0, nil
 		}
 		return tx.MapDelete(d.key, d.fields...)
+	case "zadd", "zincrby", "zrem":
+		if !isType(cur, crdt.TypeZSet) {
+			return nil, errWrongType
+		}
+		return d.applyZSet(tx)
 	}
 	return nil, badOp("unknown op %q", d.op)
+}
+
+// applyZSet runs a sorted-set operation: zadd returns the members added,
+// zincrby the new score, zrem the members removed.
+func (d *decoded) applyZSet(tx *crdt.Builder) (any, error) {
+	switch d.op {
+	case "zadd":
+		added := 0
+		for _, m := range d.members {
+			ok, err := tx.ZAdd(d.key, m, d.score)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				added++
+			}
+		}
+		return added, nil
+	case "zincrby":
+		return tx.ZIncrement(d.key, d.members[0], d.score)
+	}
+	return tx.ZRemove(d.key, d.members...)
 }
 
 // readJSON decodes a bounded JSON body into v, refusing unknown fields.

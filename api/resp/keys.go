@@ -28,6 +28,7 @@ type snapshot struct {
 	n       int64
 	members [][]byte
 	fields  []fieldSnapshot
+	zpairs  []zpair // sorted set: members and scores
 	// deadline is the key's expiry deadline (0: none); RENAME and COPY
 	// carry it to the destination, as Redis does.
 	deadline uint64
@@ -66,6 +67,11 @@ func takeSnapshot(val *crdt.Value) snapshot {
 			s.fields = append(s.fields, fs)
 			return true
 		})
+	case crdt.TypeZSet:
+		val.ZAscend(0, func(m []byte, score float64) bool {
+			s.zpairs = append(s.zpairs, zpair{member: bytes.Clone(m), score: score})
+			return true
+		})
 	}
 	return s
 }
@@ -94,6 +100,12 @@ func (s *snapshot) write(tx *crdt.Builder, dst []byte) error {
 				_, err = tx.MapSet(dst, f.name, f.str)
 			}
 			if err != nil {
+				break
+			}
+		}
+	case crdt.TypeZSet:
+		for _, p := range s.zpairs {
+			if _, err = tx.ZAdd(dst, p.member, p.score); err != nil {
 				break
 			}
 		}
@@ -270,6 +282,8 @@ func encodingName(v *crdt.Value) string {
 		return "orset"
 	case crdt.TypeMap:
 		return "ormap"
+	case crdt.TypeZSet:
+		return "orzset"
 	}
 	return "register"
 }

@@ -4,16 +4,22 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/spooksystems/spook/api"
 )
 
-// PUBLISH and PUBSUB: client messages between the connections of ONE node.
+// PUBLISH and PUBSUB: client messages.
 //
 // A message published on a node reaches the clients subscribed on that
-// node only; it is not replicated (keyspace notifications, which come from
-// replicated writes, reach subscribers on every node). Delivery is at most
-// once: a subscriber that cannot take a message within PubSubWriteTimeout
-// is disconnected, as a keyspace subscriber that falls behind is, so it
-// never silently misses one and stays connected.
+// node at once and, when the backend is an api.Publisher (a node), the
+// clients subscribed on every other member: it travels once on the peer
+// links, is not replicated state, and is dropped rather than queued
+// without bound (docs/api.md). PUBLISH's reply counts this node's
+// deliveries only, as Redis Cluster's does; PUBSUB answers for this node.
+// Delivery is at most once: a subscriber that cannot take a message
+// within PubSubWriteTimeout is disconnected, as a keyspace subscriber
+// that falls behind is, so it never silently misses one and stays
+// connected.
 
 // eachSubscriber calls fn, holding o.mu, for every shared connection o
 // of the node other than self: every client with a subscription is among
@@ -22,6 +28,9 @@ import (
 // command holding self.mu (runBuffered); that lock is released
 // meanwhile, so two shared publishers never wait on each other.
 func (s *Server) eachSubscriber(self *client, fn func(o *client)) {
+	if self == nil {
+		self = &client{} // a message from another member: no publishing connection
+	}
 	s.mu.Lock()
 	others := make([]*client, 0, len(s.subscribers))
 	for o := range s.subscribers {
@@ -48,7 +57,16 @@ func cmdPublish(s *Server, c *client, args [][]byte) {
 	channel, message := args[1], args[2]
 	n := 0
 	s.eachSubscriber(c, func(o *client) { n += o.deliver(channel, message) })
+	if p, ok := s.backend.(api.Publisher); ok {
+		p.Publish(channel, message)
+	}
 	c.out.WriteInt(n)
+}
+
+// DeliverPublished delivers a message PUBLISHed on another member to this
+// node's subscribers (api.Publisher's handler).
+func (s *Server) DeliverPublished(channel, message []byte) {
+	s.eachSubscriber(nil, func(o *client) { o.deliver(channel, message) })
 }
 
 // deliver writes message to the client for each of its subscriptions

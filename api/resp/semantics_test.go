@@ -54,6 +54,21 @@ func TestConcurrentCommandPairs(t *testing.T) {
 			outcome: [][2]string{{"GET k", `"abZ"`}, {"SPOOK.SIBLINGS k", `["Xbc" "abZ"]`}},
 		},
 		{
+			name: "zpopmin || zpopmin", setup: []string{"ZADD z 1 a 2 b"},
+			a: []string{"ZPOPMIN", "z"}, b: []string{"ZPOPMIN", "z"}, replyA: "*2\r\n$1\r\na\r\n$1\r\n1\r\n", replyB: "*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+			outcome: [][2]string{{"ZRANGE z 0 -1 WITHSCORES", `["b" "2"]`}},
+		},
+		{
+			name: "zpopmin || zincrby of the popped member", setup: []string{"ZADD z 1 a 2 b"},
+			a: []string{"ZPOPMIN", "z"}, b: []string{"ZINCRBY", "z", "5", "a"},
+			outcome: [][2]string{{"ZRANGE z 0 -1 WITHSCORES", `["b" "2" "a" "5"]`}},
+		},
+		{
+			name: "zunionstore || zadd to the destination", setup: []string{"ZADD s 1 a", "ZADD d 9 old"},
+			a: []string{"ZUNIONSTORE", "d", "1", "s"}, b: []string{"ZADD", "d", "7", "new"},
+			outcome: [][2]string{{"ZRANGE d 0 -1 WITHSCORES", `["a" "1" "new" "7"]`}},
+		},
+		{
 			name: "rename || incr of the source", setup: []string{"INCRBY c 10"},
 			a: []string{"RENAME", "c", "d"}, b: []string{"INCRBY", "c", "5"},
 			outcome: [][2]string{{"GET c", `"5"`}, {"GET d", `"10"`}},

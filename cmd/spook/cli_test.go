@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"net"
 	"net/http"
@@ -253,6 +254,21 @@ func TestGetTypes(t *testing.T) {
 	})
 	if out := f.must("get", "bset"); out != "x\n\xff\n" {
 		t.Errorf("binary set: %q", out)
+	}
+	// A sorted set: one "member score" line per member, in rank order.
+	f.update(func(tx *crdt.Builder) error {
+		for _, m := range []struct {
+			name  string
+			score float64
+		}{{"bob", 2.5}, {"ann", 10}, {"cy", math.Inf(-1)}} {
+			if _, err := tx.ZAdd([]byte("board"), []byte(m.name), m.score); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if out := f.must("get", "board"); out != "cy -inf\nbob 2.5\nann 10\n" {
+		t.Errorf("sorted set: %q", out)
 	}
 
 	// Concurrent writes leave siblings: get prints the resolved one and

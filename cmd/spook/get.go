@@ -21,6 +21,7 @@ Prints the value this node holds for KEY (GET /v1/kv/KEY), by type:
   counter            its decimal value
   set                one member per line
   hash (map)         one field=value line per field, fields sorted
+  sorted set         one "member score" line per member, lowest score first
 
 A string written concurrently on two replicas holds both values
 (siblings) until a later write replaces them; get prints the one reads
@@ -46,6 +47,14 @@ type keyDoc struct {
 	Siblings []string       `json:"siblings"` // register with concurrent values
 	Members  []string       `json:"members"`  // set
 	Fields   map[string]any `json:"fields"`   // map: string or json.Number
+	ZSet     []zsetEntry    `json:"zset"`     // sorted set, in rank order
+}
+
+// zsetEntry is one sorted-set member; Score is a json.Number, or the
+// string "inf" or "-inf".
+type zsetEntry struct {
+	Member string `json:"member"`
+	Score  any    `json:"score"`
 }
 
 // runGet prints one key.
@@ -128,6 +137,9 @@ func (d *keyDoc) decodeBytes() error {
 	for i := range d.Members {
 		d.Members[i] = dec(d.Members[i])
 	}
+	for i := range d.ZSet {
+		d.ZSet[i].Member = dec(d.ZSet[i].Member)
+	}
 	fields := make(map[string]any, len(d.Fields))
 	for name, v := range d.Fields {
 		if s, ok := v.(string); ok {
@@ -151,7 +163,7 @@ func (d *keyDoc) print(w io.Writer, raw bool) error {
 		if len(d.Siblings) > 1 {
 			fmt.Fprintf(stderr, "(%d concurrent values; spook get --json lists them)\n", len(d.Siblings))
 		}
-	case "set", "map":
+	case "set", "map", "zset":
 		if raw {
 			return fmt.Errorf("--raw: key %s is a %s, which has no raw form", displayKey(d.Key), d.Type)
 		}
@@ -161,6 +173,9 @@ func (d *keyDoc) print(w io.Writer, raw bool) error {
 		}
 		for _, name := range slices.Sorted(maps.Keys(d.Fields)) {
 			fmt.Fprintf(&b, "%s=%v\n", name, d.Fields[name])
+		}
+		for _, e := range d.ZSet {
+			fmt.Fprintf(&b, "%s %v\n", e.Member, e.Score)
 		}
 	default:
 		return fmt.Errorf("bad reply from node: unknown type %q", d.Type)
