@@ -131,6 +131,10 @@ func Start(cfg Config) (*Node, error) {
 	rcfg.Members = cfg.Members
 	rcfg.Seed = uint64(cfg.now().UnixNano())
 	rcfg.NowMs = uint64(cfg.now().UnixMilli())
+	if err := cfg.auditConfig(&rcfg); err != nil { // audit.go
+		ln.Close()
+		return nil, err
+	}
 	n.peers = newPeerSet(n)
 	if err := n.restore(rcfg); err != nil {
 		ln.Close()
