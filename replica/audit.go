@@ -27,6 +27,10 @@ type AuditConfig struct {
 	// SigningKey is this node's private key; Keys must hold its public
 	// half under this node's id.
 	SigningKey ed25519.PrivateKey
+	// CheckpointTicks is the least number of ticks between two
+	// checkpoints the checkpointer proposes (checkpoint.go). Zero:
+	// DefaultCheckpointTicks.
+	CheckpointTicks int
 }
 
 func (c *AuditConfig) enabled() bool { return c.Keys != nil }
@@ -35,6 +39,9 @@ func (c *AuditConfig) enabled() bool { return c.Keys != nil }
 func (c *AuditConfig) validate(id causal.NodeID) error {
 	if !c.enabled() {
 		return nil
+	}
+	if c.CheckpointTicks == 0 {
+		c.CheckpointTicks = DefaultCheckpointTicks
 	}
 	if len(c.SigningKey) != ed25519.PrivateKeySize {
 		return fmt.Errorf("%w: Audit.SigningKey: %d bytes, want %d", ErrConfig, len(c.SigningKey), ed25519.PrivateKeySize)
@@ -51,7 +58,9 @@ func (c *AuditConfig) validate(id causal.NodeID) error {
 //	record, kind 6 (signed txn): 0x06 | seal (audit.SealBytes: prev hash 32 | ed25519 signature 64) |
 //	                             crdt.Txn.AppendBinary
 //	snapshot, kind 7 (audited):  0x07 | heads count uvarint |
-//	                             count × (origin u64 LE | counter uvarint | hash 32) | kind-3 snapshot
+//	                             count × (origin u64 LE | counter uvarint | hash 32) |
+//	                             checkpoint state (checkpoint.go) | kind-3 snapshot
+//	record, kind 8 (checkpoint): 0x08 | signed note (checkpoint.go)
 //
 // A kind-6 record's body is the kind-1 body: the bytes the seal signs.
 // Old binaries refuse both kinds ("unknown record kind").
@@ -124,15 +133,29 @@ func (r *Replica) checkLink(txn *crdt.Txn) error {
 	return r.chains.CheckLink(uint64(txn.Dot.Node), txn.Dot.Counter, audit.SealPrev(txn.Seal))
 }
 
-// noteChain advances the origin's chain head past an applied sealed
-// transaction (from its record: the hash is recomputed, not trusted).
-func (r *Replica) noteChain(dot causal.Dot, rec []byte) {
+// noteAudited does audit mode's bookkeeping for an applied sealed
+// transaction: it advances the origin's chain head (the hash recomputed
+// from the record, not trusted), holds the hash for the next checkpoint,
+// and applies a checkpoint the transaction wrote (checkpoint.go).
+func (r *Replica) noteAudited(txn *crdt.Txn, rec []byte) {
 	body, seal, err := txnBody(rec)
-	if err != nil || seal == nil {
+	if err != nil || seal == nil || !r.cfg.Audit.enabled() {
 		return
 	}
+	dot := txn.Dot
 	h := audit.TxnHash(r.cfg.Cluster, uint64(dot.Node), dot.Counter, audit.SealPrev(seal), body)
 	r.chains.Advance(uint64(dot.Node), dot.Counter, h)
+	r.notePending(dot, h)
+	if dot.Node == r.checkpointer() {
+		wrote := false
+		txn.Keys(func(k []byte) bool {
+			wrote = string(k) == CheckpointKey
+			return !wrote
+		})
+		if wrote {
+			r.applyCheckpoint()
+		}
+	}
 }
 
 // refuseAudit raises EventAuditRefused for a transaction that is not
@@ -158,13 +181,14 @@ func (r *Replica) appendAuditHeads(snap []byte) []byte {
 		b = codec.AppendUvarint(b, h.Counter)
 		b = append(b, h.Hash[:]...)
 	}
+	b = r.appendCheckpointState(b)
 	return append(b, snap...)
 }
 
-// splitAuditHeads reads the chain heads of a kind-7 snapshot into chains
-// (if non-nil) and returns the kind-3 snapshot inside it; any other
-// snapshot is returned as it is.
-func splitAuditHeads(snap []byte, chains *audit.Chains) ([]byte, error) {
+// splitAuditHeads reads the chain heads and checkpoint state of a kind-7
+// snapshot into r (if non-nil) and returns the kind-3 snapshot inside it;
+// any other snapshot is returned as it is.
+func splitAuditHeads(snap []byte, r *Replica) ([]byte, error) {
 	if len(snap) == 0 || snap[0] != snapshotAudited {
 		return snap, nil
 	}
@@ -174,9 +198,13 @@ func splitAuditHeads(snap []byte, chains *audit.Chains) ([]byte, error) {
 		origin := rd.Raw("head origin", 8)
 		counter := rd.Uvarint("head counter")
 		h := rd.Raw("head hash", audit.HashBytes)
-		if rd.Err() == nil && chains != nil {
-			chains.Advance(binary.LittleEndian.Uint64(origin), counter, audit.Hash(h))
+		if rd.Err() == nil && r != nil {
+			r.chains.Advance(binary.LittleEndian.Uint64(origin), counter, audit.Hash(h))
 		}
+	}
+	cp, err := readCheckpointState(rd)
+	if err == nil && r != nil {
+		r.checkpoints = cp
 	}
 	if err := rd.Err(); err != nil {
 		return nil, fmt.Errorf("%w: snapshot audit heads: %w", ErrBadRecord, err)

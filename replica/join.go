@@ -233,7 +233,7 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 	*j = joinState{next: j.next, from: j.from}
 	boot, ks, err := decodeSnapshot(snap)
 	if err == nil {
-		_, err = splitAuditHeads(snap, &r.chains)
+		_, err = splitAuditHeads(snap, r)
 	}
 	if err != nil {
 		// Each chunk was a valid message; what they assemble is refused.

@@ -103,6 +103,7 @@ type Replica struct {
 	chains       audit.Chains
 	auditScratch []byte
 	auditRefused uint64
+	checkpoints  checkpointState // checkpoint.go
 
 	invariantState // invariants.go
 }
@@ -191,7 +192,7 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 		r.state = NodeJoining
 	}
 	if snapshot != nil {
-		if _, err := splitAuditHeads(snapshot, &r.chains); err != nil {
+		if _, err := splitAuditHeads(snapshot, r); err != nil {
 			return nil, err
 		}
 		boot, ks, err := decodeSnapshot(snapshot)
@@ -248,7 +249,7 @@ func (r *Replica) replay(rec []byte) error {
 			return err
 		}
 		_ = r.clock.Observe(txn.Time, r.nowMs)
-		r.noteChain(txn.Dot, rec)
+		r.noteAudited(txn, rec)
 		r.retain(txn.Dot, rec)
 		r.trimLog()
 	case recordRepairChunk:
@@ -261,6 +262,9 @@ func (r *Replica) replay(rec []byte) error {
 		return r.replayJoin(body)
 	case recordJoin:
 		return r.replayJoin(rec[1:])
+	case recordCheckpoint:
+		// This member's signed tree head: replaying the checkpointer's
+		// transactions recomputes it (checkpoint.go).
 	default:
 		return fmt.Errorf("unknown record kind %d", rec[0])
 	}
@@ -366,7 +370,7 @@ func (r *Replica) applied(e txnEntry) {
 	r.ready.Records = append(r.ready.Records, e.record)
 	r.retain(txn.Dot, e.record)
 	if txn.Seal != nil {
-		r.noteChain(txn.Dot, e.record)
+		r.noteAudited(txn, e.record)
 	}
 	txn.Keys(func(k []byte) bool {
 		if IsInternalKey(k) {
@@ -721,6 +725,7 @@ func (r *Replica) Tick(nowMs uint64) {
 	if r.tick%uint64(r.cfg.DigestTicks) == 0 {
 		r.sendDigest()
 	}
+	r.tickCheckpoint()
 	if s := r.sync; s != nil && r.tick-max(s.startTick, s.answerTick) >= uint64(r.cfg.SyncTimeoutTicks) {
 		r.abortSync("timed out")
 	}
