@@ -186,7 +186,8 @@ func (n *Node) restore(rcfg replica.Config) error {
 	var snapshot []byte
 	var records [][]byte
 	if n.cfg.DataDir != "" {
-		store, err := storage.OpenStore(n.cfg.fs, n.cfg.DataDir, storage.StoreOptions{})
+		// Audit mode keeps the whole history (docs/audit.md, "Retention").
+		store, err := storage.OpenStore(n.cfg.fs, n.cfg.DataDir, storage.StoreOptions{KeepLog: n.cfg.AuditKeysDir != ""})
 		if err != nil {
 			return fmt.Errorf("node: open data directory %s: %w", n.cfg.DataDir, err)
 		}
