@@ -138,6 +138,7 @@ func SetFrontier(n int64, hashes []tlog.Hash) (Frontier, error) {
 // build one from a data directory's history.
 type HashLog struct {
 	stored []tlog.Hash
+	leaves [][]byte // leaf data, by index
 	n      int64
 }
 
@@ -160,8 +161,17 @@ func (l *HashLog) Append(data []byte) error {
 		return err
 	}
 	l.stored = append(l.stored, hs...)
+	l.leaves = append(l.leaves, data)
 	l.n++
 	return nil
+}
+
+// LeafData returns leaf i's data.
+func (l *HashLog) LeafData(i int64) ([]byte, error) {
+	if i < 0 || i >= l.n {
+		return nil, fmt.Errorf("audit: leaf %d of %d", i, l.n)
+	}
+	return l.leaves[i], nil
 }
 
 // Size is the number of leaves.
@@ -177,7 +187,7 @@ func (l *HashLog) Root(n int64) (tlog.Hash, error) {
 
 // ProveLeaf proves that leaf i is in the tree of the first n leaves
 // (tlog.CheckRecord checks it).
-func (l *HashLog) ProveLeaf(i, n int64) (tlog.RecordProof, error) { return tlog.ProveRecord(i, n, l) }
+func (l *HashLog) ProveLeaf(i, n int64) (tlog.RecordProof, error) { return tlog.ProveRecord(n, i, l) }
 
 // ProveTree proves that the tree of the first m leaves is a prefix of
 // the tree of the first n (tlog.CheckTree checks it).

@@ -141,6 +141,6 @@ func (c *Config) auditConfig(rcfg *replica.Config) error {
 	if err != nil {
 		return err
 	}
-	rcfg.Audit = replica.AuditConfig{Keys: keys, SigningKey: key}
+	rcfg.Audit = replica.AuditConfig{Keys: keys, SigningKey: key, CheckpointTicks: c.Replica.Audit.CheckpointTicks}
 	return nil
 }

@@ -19,9 +19,15 @@ const verifyChunkRecords = 1024
 // errChunk ends one chunk of Iterate.
 var errChunk = errors.New("node: verify chunk")
 
+// recordReader reads a history record by record: a
+// replica.HistoryVerifier or a replica.StateBuilder.
+type recordReader interface {
+	Record(index uint64, rec []byte) error
+}
+
 // verifyLog feeds every record of log, from index 1, to v. A log that no
 // longer starts at 1 (trimmed before audit mode) is refused.
-func verifyLog(log *storage.Log, v *replica.HistoryVerifier) error {
+func verifyLog(log *storage.Log, v recordReader) error {
 	if first := log.FirstIndex(); first != 1 {
 		return &replica.HistoryError{Index: first, Err: fmt.Errorf(
 			"%w: the log starts at record %d: the history before it was trimmed (written before audit mode?)", replica.ErrHistory, first)}
@@ -115,26 +121,47 @@ func NewAuditReport(rep replica.HistoryReport, err error) AuditReport {
 	return out
 }
 
-// auditHandler serves /v1/audit/ (GET /v1/audit/verify: the node checks
-// its own history, online).
+// auditHistory verifies this node's history (audit mode) and returns
+// the verifier, which holds the checkpoint log and, with keepProofs, what
+// proofs need.
+func (n *Node) auditHistory(keepProofs bool) (*replica.HistoryVerifier, error) {
+	if n.cfg.AuditKeysDir == "" || n.store == nil {
+		return nil, errAuditOff
+	}
+	v, err := newHistoryVerifier(n.cfg.Name, n.cfg.Cluster, n.cfg.AuditKeysDir)
+	if err != nil {
+		return nil, err
+	}
+	v.KeepProofs = keepProofs
+	return v, verifyLog(n.store.Log(), v)
+}
+
+// errAuditOff: an audit endpoint on a node not in audit mode.
+var errAuditOff = errors.New("node: audit mode is off on this node (spookd --audit-keys, with --data)")
+
+// auditHandler serves /v1/audit/ (docs/audit.md, "HTTP"): verify, proof
+// and replay, each computed from this node's log.
 func (n *Node) auditHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/audit/verify", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if n.cfg.AuditKeysDir == "" || n.store == nil {
-			w.WriteHeader(http.StatusNotFound)
-			json.NewEncoder(w).Encode(AuditReport{Error: "audit mode is off on this node (spookd --audit-keys)"})
+		v, err := n.auditHistory(false)
+		if errors.Is(err, errAuditOff) {
+			writeAuditJSON(w, http.StatusNotFound, AuditReport{Error: err.Error()})
 			return
-		}
-		v, err := newHistoryVerifier(n.cfg.Name, n.cfg.Cluster, n.cfg.AuditKeysDir)
-		if err == nil {
-			err = verifyLog(n.store.Log(), v)
 		}
 		var rep replica.HistoryReport
 		if v != nil {
 			rep = v.Report()
 		}
-		json.NewEncoder(w).Encode(NewAuditReport(rep, err))
+		writeAuditJSON(w, http.StatusOK, NewAuditReport(rep, err))
 	})
+	mux.HandleFunc("GET /v1/audit/proof", n.serveProof)
+	mux.HandleFunc("GET /v1/audit/replay", n.serveReplay)
 	return mux
+}
+
+func writeAuditJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
 }

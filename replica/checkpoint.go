@@ -59,6 +59,10 @@ type checkpointState struct {
 	// gap, once set, says why this member stopped checkpointing.
 	gap        string
 	proposedAt uint64 // tick of the last checkpoint proposed
+	// proposed is the dot of the last checkpoint this node proposed: a
+	// cut that moved by that transaction alone is no reason for another
+	// (a quiet cluster would checkpoint its own checkpoints for ever).
+	proposed causal.Dot
 }
 
 // checkpointer is the member that writes CheckpointKey.
@@ -105,15 +109,35 @@ func (r *Replica) tickCheckpoint() {
 	}
 	cut := r.CollapsedVector()
 	cut.Merge(&cp.cut)
-	if cut.Equal(&cp.cut) {
+	if !r.cutMovedByWrites(&cut) {
 		return
 	}
 	cp.proposedAt = r.tick
 	value := codec.AppendUvarint(nil, cp.index+1)
 	value = cut.AppendBinary(value)
-	if _, err := r.propose(func(b *crdt.Builder) error { return b.Set([]byte(CheckpointKey), value) }, true); err != nil {
+	dot, err := r.propose(func(b *crdt.Builder) error { return b.Set([]byte(CheckpointKey), value) }, true)
+	if err != nil {
 		r.checkpointGap("proposing a checkpoint: " + err.Error())
+		return
 	}
+	cp.proposed = dot
+}
+
+// cutMovedByWrites reports whether cut holds a transaction the last
+// checkpoint does not, other than the last checkpoint's own.
+func (r *Replica) cutMovedByWrites(cut *causal.VersionVector) bool {
+	cp := &r.checkpoints
+	for _, e := range cut.Entries() {
+		had := cp.cut.Get(e.Node)
+		if e.Counter == had {
+			continue
+		}
+		if e.Node == cp.proposed.Node && had+1 == e.Counter && e.Counter == cp.proposed.Counter {
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // applyCheckpoint runs after a transaction of the checkpointer that

@@ -49,6 +49,12 @@ func TestCheckpointsAgree(t *testing.T) {
 	}
 	c.tick(300)
 	want := checkpointsOf(t, c, "n1")
+	// A quiet cluster stops checkpointing: its own checkpoint
+	// transactions are no reason for another checkpoint.
+	c.tick(500)
+	if again := checkpointsOf(t, c, "n1"); len(again) != len(want) {
+		t.Fatalf("quiet cluster: %d checkpoints, then %d", len(want), len(again))
+	}
 	if len(want) < 2 {
 		t.Fatalf("n1 logged %d checkpoints, want ≥ 2", len(want))
 	}

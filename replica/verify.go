@@ -33,6 +33,9 @@ type HistoryVerifier struct {
 	Names map[uint64]string
 	// Self is the name of the member whose history this is.
 	Self string
+	// KeepProofs keeps what proofs need (Leaf, Checkpoints): the leaf
+	// index of every transaction and every checkpoint's signed note.
+	KeepProofs bool
 
 	report  HistoryReport
 	chains  audit.Chains
@@ -40,6 +43,15 @@ type HistoryVerifier struct {
 	pending map[causal.Dot]audit.Hash
 	last    audit.Checkpoint
 	pubs    map[string]ed25519.PublicKey
+
+	leafIndex map[causal.Dot]int64
+	notes     []SignedCheckpoint
+}
+
+// SignedCheckpoint is a checkpoint and its signed note as logged.
+type SignedCheckpoint struct {
+	audit.Checkpoint
+	Note []byte
 }
 
 // HistoryReport sums up what a HistoryVerifier checked.
@@ -179,6 +191,12 @@ func (v *HistoryVerifier) checkpoint(index uint64, signed []byte) error {
 			return fail(err)
 		}
 		for _, l := range leaves {
+			if v.KeepProofs {
+				if v.leafIndex == nil {
+					v.leafIndex = map[causal.Dot]int64{}
+				}
+				v.leafIndex[causal.Dot{Node: causal.NodeID(l.Origin), Counter: l.Counter}] = v.tree.Size()
+			}
 			if err := v.tree.Append(l.Data()); err != nil {
 				return fail(err)
 			}
@@ -204,6 +222,9 @@ func (v *HistoryVerifier) checkpoint(index uint64, signed []byte) error {
 		v.report.Size = c.N
 	}
 	v.last = c
+	if v.KeepProofs {
+		v.notes = append(v.notes, SignedCheckpoint{Checkpoint: c, Note: append([]byte(nil), signed...)})
+	}
 	v.report.Checkpoints++
 	v.report.LastIndex = c.Index
 	return nil
@@ -211,3 +232,33 @@ func (v *HistoryVerifier) checkpoint(index uint64, signed []byte) error {
 
 // Tree returns the checkpoint log recomputed so far (for proofs).
 func (v *HistoryVerifier) Tree() *audit.HashLog { return &v.tree }
+
+// Checkpoint returns checkpoint index (from 1) with its signed note
+// (KeepProofs).
+func (v *HistoryVerifier) Checkpoint(index uint64) (SignedCheckpoint, bool) {
+	if index == 0 || index > uint64(len(v.notes)) {
+		return SignedCheckpoint{}, false
+	}
+	return v.notes[index-1], true
+}
+
+// LeafProof proves that the transaction dot is in the first checkpoint
+// that covers it (KeepProofs): the leaf's index and data, the checkpoint,
+// and the RFC 6962 inclusion proof (tlog.CheckRecord accepts it).
+func (v *HistoryVerifier) LeafProof(dot causal.Dot) (int64, []byte, SignedCheckpoint, tlog.RecordProof, error) {
+	i, ok := v.leafIndex[dot]
+	if !ok {
+		return 0, nil, SignedCheckpoint{}, nil, fmt.Errorf("%w: transaction %s is in no checkpoint yet", audit.ErrCheckpoint, dot)
+	}
+	for _, c := range v.notes {
+		if c.N > i {
+			data, err := v.tree.LeafData(i)
+			if err != nil {
+				return 0, nil, SignedCheckpoint{}, nil, err
+			}
+			p, err := v.tree.ProveLeaf(i, c.N)
+			return i, data, c, p, err
+		}
+	}
+	return 0, nil, SignedCheckpoint{}, nil, fmt.Errorf("%w: leaf %d beyond the last checkpoint", audit.ErrCheckpoint, i)
+}
