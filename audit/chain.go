@@ -139,9 +139,17 @@ func (c *Chains) Head(origin uint64) (Head, bool) {
 // must be its hash. An unknown head (a fresh replica restored from a
 // snapshot, or dots received by reconciliation, which carries state, not
 // transactions) is a gap, accepted: the chain resumes from this seal.
+//
+// A prev of all zeros past counter 1 is the origin saying it does not
+// know its own predecessor (its own transactions came back to it as
+// state, by reconciliation, after a crash lost their records): it is
+// accepted too, as the chain resuming (Resumed reports it). So an origin
+// can restart its chain, openly; what it cannot do is name a different
+// predecessor than the one a replica holds (a fork), nor anyone forge its
+// signature.
 func (c *Chains) CheckLink(origin, counter uint64, prev Hash) error {
 	h, ok := c.heads[origin]
-	if !ok || h.Counter+1 != counter {
+	if !ok || h.Counter+1 != counter || Resumed(counter, prev) {
 		return nil
 	}
 	if h.Hash != prev {
@@ -150,6 +158,10 @@ func (c *Chains) CheckLink(origin, counter uint64, prev Hash) error {
 	}
 	return nil
 }
+
+// Resumed reports whether a seal naming prev at counter restarts its
+// origin's chain (see CheckLink).
+func Resumed(counter uint64, prev Hash) bool { return counter > 1 && prev == Hash{} }
 
 // Origins returns the origins with a known head, ascending.
 func (c *Chains) Origins() []uint64 {

@@ -191,3 +191,24 @@ func TestAuditChainSurvivesSnapshot(t *testing.T) {
 		t.Fatalf("n2 refused n1's write after n1's restart: %v", c.node("n2").events)
 	}
 }
+
+// TestAuditChainResumesAfterOwnGap: an origin that no longer knows the
+// hash of its own previous transaction (its own transactions came back
+// to it as state, by reconciliation, after a crash lost their records)
+// seals its next one with an all-zero previous hash; its peers, which
+// hold the chain, must accept it as the chain resuming, not refuse an
+// honest write.
+func TestAuditChainResumesAfterOwnGap(t *testing.T) {
+	c := newAuditCluster(t, "n1", "n2", "n3")
+	c.set("n1", "k", "v1")
+	c.set("n1", "k", "v2")
+	c.deliver()
+	c.node("n1").r.chains = audit.Chains{} // as after a repair of n1's own dots
+	c.set("n1", "k", "v3")
+	c.deliver()
+	for _, name := range []string{"n2", "n3"} {
+		if n := c.node(name); n.r.AuditRefused() != 0 || c.get(name, "k") != "v3" {
+			t.Fatalf("%s refused n1's resumed chain: k=%q events %v", name, c.get(name, "k"), n.events)
+		}
+	}
+}

@@ -60,6 +60,7 @@ type HistoryReport struct {
 	Transactions int    // signed transactions verified
 	Checkpoints  int    // checkpoints verified
 	Repairs      int    // repair records (state without transactions)
+	Resumed      int    // transactions whose origin restarted its chain (audit.Resumed)
 	Size         int64  // leaves in the checkpoint log (recomputed)
 	LastIndex    uint64 // index of the last checkpoint
 	// Unrecomputed is the first checkpoint after a repair: from it on,
@@ -140,7 +141,12 @@ func (v *HistoryVerifier) txn(index uint64, rec []byte) error {
 	head, known := v.chains.Head(uint64(dot.Node))
 	switch {
 	case known && head.Counter+1 == dot.Counter:
-		if err := v.chains.CheckLink(uint64(dot.Node), dot.Counter, audit.SealPrev(seal)); err != nil {
+		if audit.Resumed(dot.Counter, audit.SealPrev(seal)) {
+			// The origin restarted its chain openly (it lost its own
+			// predecessor's hash): counted, not a failure. A gap in the
+			// counters is still one.
+			v.report.Resumed++
+		} else if err := v.chains.CheckLink(uint64(dot.Node), dot.Counter, audit.SealPrev(seal)); err != nil {
 			return fail(err)
 		}
 	case v.report.Repairs > 0 && (!known || dot.Counter > head.Counter):
