@@ -11,6 +11,7 @@ require (
 	github.com/tidwall/redcon v1.6.4
 	go.uber.org/goleak v1.3.0
 	go.yaml.in/yaml/v3 v3.0.5
+	golang.org/x/mod v0.41.0
 	pgregory.net/rapid v1.3.0
 )
 

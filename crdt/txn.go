@@ -14,6 +14,11 @@ type Txn struct {
 	// context when it began. The entries a transaction removes are exactly
 	// those whose dot lies in Deps.
 	Deps causal.Context
+	// Seal is the origin's signature of the transaction in audit mode
+	// (package audit: previous hash and ed25519 signature), nil
+	// otherwise. It is not part of the transaction's encoding: the
+	// replica carries it in its own record kind and link header flag.
+	Seal []byte
 
 	ops []keyOp // sorted by key, no duplicates, none empty
 }

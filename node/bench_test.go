@@ -248,6 +248,12 @@ func BenchmarkReplicatedSet(b *testing.B) {
 // benchReplicatedSet runs b.N SETs from clients goroutines, perTxn SETs
 // per transaction.
 func benchReplicatedSet(b *testing.B, clients, perTxn int) {
+	benchReplicatedSetWith(b, clients, perTxn, func(*Config) {})
+}
+
+// benchReplicatedSetWith is benchReplicatedSet with each node's Config
+// adjusted by tune (audit_test.go turns audit mode on).
+func benchReplicatedSetWith(b *testing.B, clients, perTxn int, tune func(*Config)) {
 	addrs := make([]string, 2)
 	for i := range addrs {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -260,8 +266,10 @@ func benchReplicatedSet(b *testing.B, clients, perTxn int) {
 	members := []replica.Peer{{Name: "a", Addr: addrs[0]}, {Name: "b", Addr: addrs[1]}}
 	var nodes []*Node
 	for i, m := range members {
-		n, err := Start(Config{Name: m.Name, Listen: addrs[i], Members: members, Fsync: storage.SyncNone,
-			DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		cfg := Config{Name: m.Name, Listen: addrs[i], Members: members, Fsync: storage.SyncNone,
+			DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		tune(&cfg)
+		n, err := Start(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -105,6 +105,14 @@ type Config struct {
 	// (ErrAdmissionConfig) and warns on loopback. See admission.go.
 	ClusterKey []byte
 
+	// AuditKeysDir, when set, turns on audit mode (docs/audit.md): the
+	// node signs every transaction with its key (DataDir/audit.key,
+	// created at first start and published here as NAME.pub) and applies
+	// a remote transaction only if it is signed by the key NAME.pub holds
+	// for its origin and continues that origin's hash chain. Every member
+	// must see the same set of keys. Empty: audit off.
+	AuditKeysDir string
+
 	// Password, if set, is required by RESP AUTH; Token, if set, is the
 	// bearer token the HTTP API requires. Neither admits a peer.
 	Password string

@@ -103,7 +103,8 @@ func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password, Version: buildinfo.Get().Short()})
 	// Messages PUBLISHed on other members reach this node's subscribers.
 	n.SetPublishHandler(in.resp.DeliverPublished)
-	httpCfg := httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws}
+	httpCfg := httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws,
+		Audit: n.auditHandler()}
 	if certRequired {
 		httpCfg.ClientCertMissing, httpCfg.OpenPaths = transport.ClientCertMissing, transport.OpenProbePaths
 	}

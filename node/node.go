@@ -132,6 +132,10 @@ func Start(cfg Config) (*Node, error) {
 	rcfg.Members = cfg.Members
 	rcfg.Seed = uint64(cfg.now().UnixNano())
 	rcfg.NowMs = uint64(cfg.now().UnixMilli())
+	if err := cfg.auditConfig(&rcfg); err != nil { // audit.go
+		ln.Close()
+		return nil, err
+	}
 	n.peers = newPeerSet(n)
 	n.pub = newPublisher(uint64(cfg.now().UnixNano()))
 	if err := n.restore(rcfg); err != nil {
@@ -186,7 +190,8 @@ func (n *Node) restore(rcfg replica.Config) error {
 	var snapshot []byte
 	var records [][]byte
 	if n.cfg.DataDir != "" {
-		store, err := storage.OpenStore(n.cfg.fs, n.cfg.DataDir, storage.StoreOptions{})
+		// Audit mode keeps the whole history (docs/audit.md, "Retention").
+		store, err := storage.OpenStore(n.cfg.fs, n.cfg.DataDir, storage.StoreOptions{KeepLog: n.cfg.AuditKeysDir != ""})
 		if err != nil {
 			return fmt.Errorf("node: open data directory %s: %w", n.cfg.DataDir, err)
 		}

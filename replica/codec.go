@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/spooksystems/spook/audit"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/internal/codec"
@@ -62,7 +63,8 @@ const (
 	hdrDepsChain   = 1 << 2 // deps = previous deps ∪ {previous dot}
 	hdrSameWall    = 1 << 3 // wall ms = previous wall ms
 	hdrNextLogical = 1 << 4 // logical = previous + 1 (same wall) or 0 (new wall)
-	hdrMask        = 1<<5 - 1
+	hdrSeal        = 1 << 5 // audit mode: the seal (audit.SealBytes) follows the header
+	hdrMask        = 1<<6 - 1
 )
 
 // linkState is one direction's state of a link session: what both ends
@@ -492,6 +494,9 @@ func (s *linkState) appendTxnHeader(dst []byte, t *crdt.Txn) []byte {
 	} else if t.Time.Logical == 0 {
 		flags |= hdrNextLogical
 	}
+	if t.Seal != nil {
+		flags |= hdrSeal
+	}
 	dst = append(dst, flags)
 	if flags&hdrSameNode == 0 {
 		dst = s.appendNode(dst, t.Dot.Node)
@@ -513,6 +518,9 @@ func (s *linkState) appendTxnHeader(dst []byte, t *crdt.Txn) []byte {
 			dst = s.appendNode(dst, d.Node)
 			dst = codec.AppendUvarint(dst, d.Counter)
 		}
+	}
+	if flags&hdrSeal != 0 {
+		dst = append(dst, t.Seal...)
 	}
 	s.prevDot, s.prevTime = t.Dot, t.Time
 	copyContext(&s.prevDeps, &t.Deps)
@@ -611,6 +619,9 @@ func (s *linkState) readTxnHeader(r *codec.Reader, t *crdt.Txn) {
 			}
 			deps.Add(d)
 		}
+	}
+	if flags&hdrSeal != 0 {
+		t.Seal = r.Raw("txn seal", audit.SealBytes)
 	}
 	if r.Err() != nil {
 		return

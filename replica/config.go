@@ -99,6 +99,9 @@ type Config struct {
 	// membership record.
 	Join []Peer
 
+	// Audit turns on signed, chained history (audit.go). Zero: off.
+	Audit AuditConfig
+
 	// Seed seeds the package's PRNG (probe order, digest targets, session
 	// ids). Zero is a valid seed.
 	Seed uint64
@@ -264,6 +267,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if len(c.Members) == 0 && len(c.Join) == 0 {
 		c.Members = []Peer{{ID: self, Name: c.Name, Addr: c.Addr}}
+	}
+	if err := c.Audit.validate(causal.NodeIDFromName(c.Name)); err != nil {
+		return c, err
 	}
 	return c, nil
 }

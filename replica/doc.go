@@ -108,6 +108,23 @@
 // removed node that arrive later are still applied when causally ready:
 // they happened.
 //
+// # Audit mode
+//
+// With Config.Audit set, every transaction carries its origin's seal
+// (package audit): the hash of the origin's previous transaction and an
+// ed25519 signature of its own hash, so each origin's transactions form a
+// signed hash chain. Propose seals; Step verifies the seal of a remote
+// transaction before it is buffered or applied, and checks that it
+// continues its origin's chain just before it is applied. A transaction
+// that fails either check is refused (EventAuditRefused) and never
+// applied. The signature check depends only on the transaction and
+// Config.Audit.Keys, so every correct replica refuses the same forgeries;
+// a chain break (a validly signed transaction naming another
+// predecessor: the origin forked its history) is refused by every replica
+// whose history it contradicts. Records become kind 6 and snapshots kind
+// 7 (chain heads first), see persist.go and audit.go; docs/audit.md has
+// the model.
+//
 // # Wire format
 //
 // Messages are Go values (Message); LinkCodec turns them into payloads for

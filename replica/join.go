@@ -169,7 +169,7 @@ func (r *Replica) pinFor(id uint64) *snapshotPin {
 		}
 	}
 	if len(r.pins) < r.cfg.MaxSnapshotPins {
-		r.pins = append(r.pins, snapshotPin{id: cur, data: encodeSnapshot(r.bootstrapForSnapshot(), r.ks),
+		r.pins = append(r.pins, snapshotPin{id: cur, data: r.appendAuditHeads(encodeSnapshot(r.bootstrapForSnapshot(), r.ks)),
 			createdTick: r.tick, usedTick: r.tick})
 		return &r.pins[len(r.pins)-1]
 	}
@@ -232,6 +232,9 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 	repair := j.repair
 	*j = joinState{next: j.next, from: j.from}
 	boot, ks, err := decodeSnapshot(snap)
+	if err == nil {
+		_, err = splitAuditHeads(snap, r)
+	}
 	if err != nil {
 		// Each chunk was a valid message; what they assemble is refused.
 		// The transfer is dropped and retried, and nothing else changes.
@@ -299,7 +302,7 @@ func (r *Replica) joinSnapshot(from causal.NodeID, other *crdt.Keyspace) {
 		r.ready.Changes = append(r.ready.Changes, ch)
 	}
 	// The whole state is the new base: it includes every record so far.
-	r.ready.Snapshot = encodeSnapshot(r.bootstrap, r.ks)
+	r.ready.Snapshot = r.appendAuditHeads(encodeSnapshot(r.bootstrap, r.ks))
 	r.ready.Records = nil
 	r.resetLog()
 	r.drainPending()

@@ -23,6 +23,7 @@ import (
 //	                         crdt.Keyspace.AppendBinary (rest)
 //	record, kind 4 (chunk):  0x04 | repair id uvarint | offset uvarint | total uvarint | chunk (rest)
 //	record, kind 5 (commit): 0x05 | repair id uvarint | total uvarint
+//	record, kind 6 and snapshot kind 7: audit mode (audit.go)
 //
 // A join record is what a reconciliation did: JoinKey of each key with the
 // join context and, when the merge flag is 1, MergeContext of the merge
@@ -58,7 +59,11 @@ const maxRecordScratch = 64 << 10
 // into the replica's scratch buffer (append grows it once, not once per
 // record) and copied out at its size: one allocation per record.
 func (r *Replica) txnRecord(txn *crdt.Txn) []byte {
-	buf := txn.AppendBinary(append(r.recScratch[:0], recordTxn))
+	buf := append(r.recScratch[:0], recordTxn)
+	if txn.Seal != nil {
+		buf = append(append(buf[:0], recordSignedTxn), txn.Seal...)
+	}
+	buf = txn.AppendBinary(buf)
 	rec := slices.Clip(append([]byte(nil), buf...))
 	if cap(buf) <= maxRecordScratch {
 		r.recScratch = buf
@@ -214,6 +219,10 @@ func encodeSnapshot(bootstrap []Peer, ks *crdt.Keyspace) []byte {
 }
 
 func decodeSnapshot(b []byte) ([]Peer, *crdt.Keyspace, error) {
+	b, err := splitAuditHeads(b, nil) // audit mode's heads (audit.go)
+	if err != nil {
+		return nil, nil, err
+	}
 	r := codec.NewReader(b)
 	if k := r.Byte("snapshot kind"); r.Err() == nil && k != snapshotKind {
 		r.Fail("snapshot kind", codec.ErrInvalid)
@@ -245,7 +254,7 @@ func decodeSnapshot(b []byte) ([]Peer, *crdt.Keyspace, error) {
 // decodeRetained decodes a retained log entry's transaction. The record
 // was encoded (or replayed and decoded) by this replica, so it decodes.
 func decodeRetained(e logEntry) *crdt.Txn {
-	txn, err := crdt.DecodeTxn(e.record[1:])
+	txn, err := decodeTxnRecord(e.record)
 	if err != nil {
 		panic(fmt.Sprintf("replica: retained record of %s does not decode: %v", e.dot, err))
 	}

@@ -95,11 +95,19 @@ const (
 	// it will be repaired by reconciliation. Raised once per episode;
 	// Member.BehindLog stays set until the member has caught up.
 	EventPeerBehindLog
+	// EventAuditRefused: in audit mode, a remote transaction whose seal
+	// did not verify (bad signature, unknown origin key, unsigned) or did
+	// not continue its origin's chain was refused and never applied.
+	EventAuditRefused
+	// EventCheckpointGap: in audit mode, this member cannot compute the
+	// next checkpoint (it lacks a transaction the checkpoint covers, or
+	// too many wait) and stops checkpointing; see checkpoint.go.
+	EventCheckpointGap
 )
 
 var eventNames = [...]string{"", "peer-alive", "peer-suspect", "peer-unreachable", "member-joined",
 	"member-left", "member-removed", "joined", "divergence", "repair-started", "repaired",
-	"repair-aborted", "buffer-full", "clock-refused", "message-refused", "catch-up-too-far", "peer-behind-log"}
+	"repair-aborted", "buffer-full", "clock-refused", "message-refused", "catch-up-too-far", "peer-behind-log", "audit-refused", "checkpoint-gap"}
 
 func (t EventType) String() string {
 	if int(t) < len(eventNames) && t != 0 {

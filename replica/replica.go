@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/spooksystems/spook/audit"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/limits"
@@ -97,6 +98,14 @@ type Replica struct {
 	// stage holds a repair's chunk records while Restore replays them.
 	stage repairStage
 
+	// chains, auditScratch and auditRefused are audit mode's state
+	// (audit.go): each origin's chain head, sealLocal's encoding buffer,
+	// and the count of refused transactions.
+	chains       audit.Chains
+	auditScratch []byte
+	auditRefused uint64
+	checkpoints  checkpointState // checkpoint.go
+
 	invariantState // invariants.go
 }
 
@@ -184,6 +193,9 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 		r.state = NodeJoining
 	}
 	if snapshot != nil {
+		if _, err := splitAuditHeads(snapshot, r); err != nil {
+			return nil, err
+		}
 		boot, ks, err := decodeSnapshot(snapshot)
 		if err != nil {
 			return nil, err
@@ -229,8 +241,8 @@ func (r *Replica) replay(rec []byte) error {
 		r.stage = repairStage{} // a torn repair's chunks, then other records
 	}
 	switch rec[0] {
-	case recordTxn:
-		txn, err := crdt.DecodeTxn(rec[1:])
+	case recordTxn, recordSignedTxn:
+		txn, err := decodeTxnRecord(rec)
 		if err != nil {
 			return err
 		}
@@ -238,6 +250,7 @@ func (r *Replica) replay(rec []byte) error {
 			return err
 		}
 		_ = r.clock.Observe(txn.Time, r.nowMs)
+		r.noteAudited(txn, rec)
 		r.retain(txn.Dot, rec)
 		r.trimLog()
 	case recordRepairChunk:
@@ -250,6 +263,9 @@ func (r *Replica) replay(rec []byte) error {
 		return r.replayJoin(body)
 	case recordJoin:
 		return r.replayJoin(rec[1:])
+	case recordCheckpoint:
+		// This member's signed tree head: replaying the checkpointer's
+		// transactions recomputes it (checkpoint.go).
 	default:
 		return fmt.Errorf("unknown record kind %d", rec[0])
 	}
@@ -319,6 +335,7 @@ func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token,
 		return Token{}, nil
 	}
 	txn := b.Finish()
+	r.sealLocal(txn)
 	if !internal {
 		var bad []byte
 		txn.Keys(func(k []byte) bool {
@@ -353,6 +370,9 @@ func (r *Replica) applied(e txnEntry) {
 	txn := e.txn
 	r.ready.Records = append(r.ready.Records, e.record)
 	r.retain(txn.Dot, e.record)
+	if txn.Seal != nil {
+		r.noteAudited(txn, e.record)
+	}
 	txn.Keys(func(k []byte) bool {
 		if IsInternalKey(k) {
 			r.membersDirty = true
@@ -536,16 +556,28 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 		if ctx.Contains(txn.Dot) {
 			continue // duplicate
 		}
-		if err := r.clock.Observe(txn.Time, r.nowMs); err != nil {
-			r.event(EventClockRefused, txn.Dot.Node, txn.Dot, err.Error())
-			continue
-		}
 		e := txnEntry{txn: txn, record: r.txnRecord(txn)}
 		if len(e.record) > limits.MaxRecordBytes {
 			// Only a peer that ignores the limits makes one: its record
 			// could not be logged. Refused like a bad message.
 			r.event(EventMessageRefused, from, txn.Dot,
 				fmt.Sprintf("transaction record of %d bytes > %d", len(e.record), limits.MaxRecordBytes))
+			continue
+		}
+		if r.cfg.Audit.enabled() {
+			// Verified before anything (the clock included) observes it:
+			// a refused transaction changes nothing (audit.go).
+			if err := r.verifySeal(e); err != nil {
+				r.refuseAudit(from, txn.Dot, err)
+				continue
+			}
+			if err := r.checkLink(txn); err != nil {
+				r.refuseAudit(from, txn.Dot, err)
+				continue
+			}
+		}
+		if err := r.clock.Observe(txn.Time, r.nowMs); err != nil {
+			r.event(EventClockRefused, txn.Dot.Node, txn.Dot, err.Error())
 			continue
 		}
 		err := r.ks.Apply(txn)
@@ -566,7 +598,7 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 			// Buffer a copy decoded from its record: the transaction as
 			// decoded from the message points into the whole payload,
 			// which MaxPendingBytes does not count.
-			own, derr := crdt.DecodeTxn(e.record[1:])
+			own, derr := decodeTxnRecord(e.record)
 			if derr != nil {
 				panic(fmt.Sprintf("replica: a transaction's own record does not decode: %v", derr))
 			}
@@ -608,6 +640,13 @@ func (r *Replica) drainPending() {
 			if r.ks.Context().Contains(e.txn.Dot) {
 				r.pendingBytes -= len(e.record)
 				continue
+			}
+			if r.cfg.Audit.enabled() {
+				if err := r.checkLink(e.txn); err != nil {
+					r.pendingBytes -= len(e.record)
+					r.refuseAudit(e.txn.Dot.Node, e.txn.Dot, err)
+					continue
+				}
 			}
 			if err := r.ks.Apply(e.txn); err == nil {
 				r.pendingBytes -= len(e.record)
@@ -687,6 +726,7 @@ func (r *Replica) Tick(nowMs uint64) {
 	if r.tick%uint64(r.cfg.DigestTicks) == 0 {
 		r.sendDigest()
 	}
+	r.tickCheckpoint()
 	if s := r.sync; s != nil && r.tick-max(s.startTick, s.answerTick) >= uint64(r.cfg.SyncTimeoutTicks) {
 		r.abortSync("timed out")
 	}

@@ -5,5 +5,5 @@ package replica
 // after Advance, writes it, and may then drop the records it covers.
 // It costs O(keyspace) time and bytes.
 func (r *Replica) Snapshot() []byte {
-	return encodeSnapshot(r.bootstrap, r.ks)
+	return r.appendAuditHeads(encodeSnapshot(r.bootstrap, r.ks))
 }

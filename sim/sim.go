@@ -29,6 +29,10 @@ type Options struct {
 	// Log, when non-nil, receives one line per simulated event (faults,
 	// client operations, replica events). It slows the run down.
 	Log io.Writer
+	// Audit runs every replica in audit mode (docs/audit.md) with keys
+	// derived from the node names: an honest cluster must never refuse a
+	// transaction (EventAuditRefused fails the run).
+	Audit bool
 }
 
 // Result is the outcome of one run.
@@ -234,6 +238,9 @@ func newSimulator(o Options) *simulator {
 			Members: peers[:n],
 			Seed:    seeds.uint64(),
 		}
+		if o.Audit {
+			nd.cfg.Audit = auditConfig(peers, i)
+		}
 		if i >= n {
 			// The joiner knows the initial members as join peers only.
 			nd.cfg.Members, nd.cfg.Join = nil, peers[:n]
@@ -387,6 +394,9 @@ func (s *simulator) drain(n *node) {
 		s.capture(out.Send)
 		s.send(n, out.Send)
 		for _, e := range out.Events {
+			if e.Type == replica.EventAuditRefused {
+				s.res.Report.Addf(check.CheckReplica, "step %d: %s refused an honest transaction: %s", s.step, n.name, e)
+			}
 			s.trace.event(evReplicaEvent, uint64(n.idx), uint64(e.Type), uint64(e.Node), e.Dot.Counter)
 			if s.o.Log != nil {
 				s.logf("%s event %s", n.name, e)
@@ -411,6 +421,10 @@ func (s *simulator) drain(n *node) {
 // every transaction it recorded a proposal of.
 const recordTxn = 1
 
+// recordSignedTxn is the audit mode's transaction record: 0x06, the
+// 96-byte seal, then the same body (replica/audit.go).
+const recordSignedTxn, sealBytes = 6, 96
+
 // captureRecords attaches transactions found in persisted records to the
 // recorded writes with their dots.
 func (s *simulator) captureRecords(recs [][]byte) {
@@ -418,10 +432,16 @@ func (s *simulator) captureRecords(recs [][]byte) {
 		return
 	}
 	for _, rec := range recs {
-		if len(rec) == 0 || rec[0] != recordTxn {
+		var body []byte
+		switch {
+		case len(rec) > 0 && rec[0] == recordTxn:
+			body = rec[1:]
+		case len(rec) > 1+sealBytes && rec[0] == recordSignedTxn:
+			body = rec[1+sealBytes:]
+		default:
 			continue
 		}
-		t, err := crdt.DecodeTxn(rec[1:])
+		t, err := crdt.DecodeTxn(body)
 		if err != nil {
 			s.res.Report.Addf(check.CheckReplica, "step %d: a transaction record does not decode: %v", s.step, err)
 			continue

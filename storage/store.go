@@ -15,6 +15,11 @@ type StoreOptions struct {
 	Log LogOptions
 	// Snapshot configures snapshot writes.
 	Snapshot SnapshotOptions
+	// KeepLog keeps every record: WriteSnapshot no longer trims the log
+	// behind the snapshots it keeps. Audit mode's retention policy (keep
+	// everything, docs/audit.md); restarts still replay only the records
+	// after the newest snapshot.
+	KeepLog bool
 }
 
 // lockName is the file in a data directory that OpenStore locks.
@@ -158,6 +163,9 @@ func (s *Store) WriteSnapshot(index uint64, data []byte) error {
 		s.snapshot = &Snapshot{Index: index, Data: data, File: path.Join(s.snapDir, snapshotName(index))}
 	}
 	s.mu.Unlock()
+	if s.opts.KeepLog {
+		return nil
+	}
 	return s.log.TruncateFront(kept[0] + 1)
 }
 

@@ -193,7 +193,11 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 	var raw []byte
 	var typ crdt.Type
 	found := false
-	err := s.backend.View(func(ks *crdt.Keyspace) error {
+	view := s.viewFor(w, r) // live, or ?at=N (pointintime.go)
+	if view == nil {
+		return
+	}
+	err := view(func(ks *crdt.Keyspace) error {
 		if isReserved(key) {
 			return nil
 		}

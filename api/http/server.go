@@ -80,6 +80,9 @@ type Config struct {
 	// OpenPaths are served whatever ClientCertMissing says (health,
 	// readiness, metrics and the peer endpoint).
 	OpenPaths []string
+	// Audit, when not nil, serves /v1/audit/ with bearer auth (the node's
+	// audit endpoints, docs/audit.md).
+	Audit http.Handler
 }
 
 // Server serves the HTTP API over a Backend.
@@ -124,6 +127,9 @@ func New(backend api.Backend, cfg Config) *Server {
 	for _, p := range []string{"/v1/kv/{key...}", "/v1/txn", "/v1/wait", "/v1/watch", "/v1/status", "/v1/members", "/v1/members/{name}", "/v1/leave",
 		"/v1/bundle/vector", "/v1/bundle/export", "/v1/bundle/import", "/healthz", "/readyz"} {
 		mux.Handle(p, s.auth(http.HandlerFunc(methodNotAllowed)))
+	}
+	if cfg.Audit != nil {
+		mux.Handle("/v1/audit/", s.auth(cfg.Audit))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

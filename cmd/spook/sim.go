@@ -39,6 +39,7 @@ seed is drawn and printed, so any run can be repeated.
 Example:
   spook sim --seeds 1000                  # 1000 seeds from a random first one
   spook sim --seed 42 --steps 2000 -v     # replay one seed with its event log
+  spook sim --seed 1 --seeds 300 --audit  # the same seeds in audit mode
   make sim-long                           # 100,000 seeds (about 2 h on 2 cores)
 `
 
@@ -51,6 +52,7 @@ func runSim(args []string) error {
 	traceHash := fs.Bool("trace-hash", false, "print each seed's trace hash")
 	verbose := fs.Bool("v", false, "log every simulated event (use with one seed)")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "seeds run in parallel")
+	auditMode := fs.Bool("audit", false, "run the replicas in audit mode (signed, chained history; docs/audit.md)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -84,6 +86,9 @@ func runSim(args []string) error {
 		if *replicas != 0 {
 			cmd += fmt.Sprintf(" --replicas %d", *replicas)
 		}
+		if *auditMode {
+			cmd += " --audit"
+		}
 		return cmd + " -v"
 	}
 
@@ -110,7 +115,7 @@ func runSim(args []string) error {
 				next++
 				mu.Unlock()
 
-				opts := sim.Options{Seed: seed, Steps: *steps, Replicas: *replicas}
+				opts := sim.Options{Seed: seed, Steps: *steps, Replicas: *replicas, Audit: *auditMode}
 				if *verbose {
 					opts.Log = os.Stdout
 				}

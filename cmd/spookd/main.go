@@ -76,6 +76,7 @@ type options struct {
 	tlsCert, tlsKey, tlsCA                 string
 	password, token                        string
 	clusterKey, clusterKeyFile             string
+	auditKeys                              string // --audit-keys: directory of NAME.pub (docs/audit.md)
 	tick, clockOffset                      time.Duration
 	logLevel, config                       string
 	pprof                                  string // --pprof: loopback address for net/http/pprof
@@ -100,6 +101,7 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "the cluster CA certificate (PEM), from 'spook certs init'")
 	fs.StringVar(&o.clusterKeyFile, "cluster-key-file", "", "file holding the cluster key, the peer admission secret (hex or base64; 'spook up' writes one, or: openssl rand -hex 32)")
 	fs.StringVar(&o.clusterKey, "cluster-key", "", "the cluster key itself (prefer --cluster-key-file or SPOOK_CLUSTER_KEY: flags show in ps)")
+	fs.StringVar(&o.auditKeys, "audit-keys", "", "audit mode: directory of every member's NAME.pub; this node signs each transaction with DATA/audit.key and applies only transactions signed by these keys (docs/audit.md; needs --data)")
 	fs.StringVar(&o.password, "password", "", "password Redis clients must AUTH with (empty: none)")
 	fs.StringVar(&o.token, "token", "", "bearer token the HTTP API requires (empty: none)")
 	fs.DurationVar(&o.tick, "tick", node.DefaultTickInterval, "length of one replica tick")
@@ -253,6 +255,7 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 		return node.Config{}, err
 	}
 	cfg.ClusterKey = key
+	cfg.AuditKeysDir = o.auditKeys
 	tlsGiven := o.tlsCert != "" || o.tlsKey != "" || o.tlsCA != ""
 	switch {
 	case o.dev && !loopback:

@@ -15,7 +15,11 @@ import (
 const module = "github.com/spooksystems/spook"
 
 // purePackages must stay deterministic state machines (DESIGN.md §4, §5).
-var purePackages = []string{"causal", "crdt", "driver", "limits", "replica"}
+// audit is pure too: it imports crypto/sha256 and crypto/ed25519, which
+// are deterministic functions of their inputs (ed25519 signing included,
+// RFC 8032), and golang.org/x/mod/sumdb/tlog (hashing only); crypto/rand
+// stays forbidden, so keys are made by the drivers, never in a core.
+var purePackages = []string{"audit", "causal", "crdt", "driver", "limits", "replica"}
 
 // forbiddenInPure are the imports that bring clocks, I/O, concurrency,
 // randomness or global logging into a package.

@@ -1,0 +1,217 @@
+package replica
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/spooksystems/spook/audit"
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/internal/codec"
+)
+
+// AuditConfig turns on signed, chained history (package audit). With
+// Keys nil (the zero value) audit is off: transactions carry no seal and
+// nothing here runs. With Keys set, every transaction this replica makes
+// is sealed with SigningKey, and every remote transaction is applied only
+// if its seal verifies against Keys and continues its origin's chain; one
+// that does not is refused (EventAuditRefused) and never applied.
+type AuditConfig struct {
+	// Keys holds the ed25519 public key of every node whose writes this
+	// replica accepts, by node id. It must be the same on every member,
+	// as Members is: acceptance is a function of it.
+	Keys audit.Keys
+	// SigningKey is this node's private key; Keys must hold its public
+	// half under this node's id.
+	SigningKey ed25519.PrivateKey
+	// CheckpointTicks is the least number of ticks between two
+	// checkpoints the checkpointer proposes (checkpoint.go). Zero:
+	// DefaultCheckpointTicks.
+	CheckpointTicks int
+}
+
+func (c *AuditConfig) enabled() bool { return c.Keys != nil }
+
+// validate checks c for the node named by id.
+func (c *AuditConfig) validate(id causal.NodeID) error {
+	if !c.enabled() {
+		return nil
+	}
+	if c.CheckpointTicks == 0 {
+		c.CheckpointTicks = DefaultCheckpointTicks
+	}
+	if len(c.SigningKey) != ed25519.PrivateKeySize {
+		return fmt.Errorf("%w: Audit.SigningKey: %d bytes, want %d", ErrConfig, len(c.SigningKey), ed25519.PrivateKeySize)
+	}
+	pub, ok := c.Keys[uint64(id)]
+	if !ok || !bytes.Equal(pub, c.SigningKey.Public().(ed25519.PublicKey)) {
+		return fmt.Errorf("%w: Audit.Keys lacks this node's public key (or holds another)", ErrConfig)
+	}
+	return nil
+}
+
+// Record and snapshot kinds of audit mode (see persist.go's table):
+//
+//	record, kind 6 (signed txn): 0x06 | seal (audit.SealBytes: prev hash 32 | ed25519 signature 64) |
+//	                             crdt.Txn.AppendBinary
+//	snapshot, kind 7 (audited):  0x07 | heads count uvarint |
+//	                             count × (origin u64 LE | counter uvarint | hash 32) |
+//	                             checkpoint state (checkpoint.go) | kind-3 snapshot
+//	record, kind 8 (checkpoint): 0x08 | signed note (checkpoint.go)
+//
+// A kind-6 record's body is the kind-1 body: the bytes the seal signs.
+// Old binaries refuse both kinds ("unknown record kind").
+const (
+	recordSignedTxn byte = 6
+	snapshotAudited byte = 7
+)
+
+// maxAuditHeads bounds the chain heads a snapshot holds (one per origin).
+const maxAuditHeads = 1 << 16
+
+// txnBody returns the body of a transaction record (kind 1 or 6) and the
+// seal it carries (nil for kind 1).
+func txnBody(rec []byte) (body, seal []byte, err error) {
+	switch {
+	case len(rec) > 0 && rec[0] == recordTxn:
+		return rec[1:], nil, nil
+	case len(rec) > audit.SealBytes && rec[0] == recordSignedTxn:
+		return rec[1+audit.SealBytes:], rec[1 : 1+audit.SealBytes], nil
+	}
+	return nil, nil, errors.New("not a transaction record")
+}
+
+// decodeTxnRecord decodes a transaction record of either kind; the seal
+// of a kind-6 record is set on the transaction (aliasing rec).
+func decodeTxnRecord(rec []byte) (*crdt.Txn, error) {
+	body, seal, err := txnBody(rec)
+	if err != nil {
+		return nil, err
+	}
+	txn, err := crdt.DecodeTxn(body)
+	if err != nil {
+		return nil, err
+	}
+	txn.Seal = seal
+	return txn, nil
+}
+
+// sealLocal seals a local transaction when audit is on: its seal names
+// this node's previous transaction hash and signs the new one. The
+// chain head advances when the transaction is applied (noteChain).
+func (r *Replica) sealLocal(txn *crdt.Txn) {
+	if !r.cfg.Audit.enabled() {
+		return
+	}
+	var prev audit.Hash
+	if h, ok := r.chains.Head(uint64(r.id)); ok && h.Counter+1 == txn.Dot.Counter {
+		prev = h.Hash
+	}
+	r.auditScratch = txn.AppendBinary(r.auditScratch[:0])
+	h := audit.TxnHash(r.cfg.Cluster, uint64(r.id), txn.Dot.Counter, prev, r.auditScratch)
+	txn.Seal = audit.Sign(r.cfg.Audit.SigningKey, prev, h)
+}
+
+// verifySeal checks a remote transaction's seal (signature and key)
+// before it is applied or buffered. Deterministic: it depends only on the
+// transaction and Config.Audit.Keys.
+func (r *Replica) verifySeal(e txnEntry) error {
+	body, _, err := txnBody(e.record)
+	if err != nil {
+		return err
+	}
+	_, err = r.cfg.Audit.Keys.VerifySeal(r.cfg.Cluster, uint64(e.txn.Dot.Node), e.txn.Dot.Counter, e.txn.Seal, body)
+	return err
+}
+
+// checkLink checks, just before a verified remote transaction is
+// applied, that it continues its origin's chain.
+func (r *Replica) checkLink(txn *crdt.Txn) error {
+	return r.chains.CheckLink(uint64(txn.Dot.Node), txn.Dot.Counter, audit.SealPrev(txn.Seal))
+}
+
+// noteAudited does audit mode's bookkeeping for an applied sealed
+// transaction: it advances the origin's chain head (the hash recomputed
+// from the record, not trusted), holds the hash for the next checkpoint,
+// and applies a checkpoint the transaction wrote (checkpoint.go).
+func (r *Replica) noteAudited(txn *crdt.Txn, rec []byte) {
+	body, seal, err := txnBody(rec)
+	if err != nil || seal == nil || !r.cfg.Audit.enabled() {
+		return
+	}
+	dot := txn.Dot
+	h := audit.TxnHash(r.cfg.Cluster, uint64(dot.Node), dot.Counter, audit.SealPrev(seal), body)
+	r.chains.Advance(uint64(dot.Node), dot.Counter, h)
+	r.notePending(dot, h)
+	if dot.Node == r.checkpointer() {
+		wrote := false
+		txn.Keys(func(k []byte) bool {
+			wrote = string(k) == CheckpointKey
+			return !wrote
+		})
+		if wrote {
+			r.applyCheckpoint()
+		}
+	}
+}
+
+// refuseAudit raises EventAuditRefused for a transaction that is not
+// applied.
+func (r *Replica) refuseAudit(from causal.NodeID, dot causal.Dot, err error) {
+	r.auditRefused++
+	r.event(EventAuditRefused, from, dot, err.Error())
+}
+
+// appendAuditHeads prefixes a snapshot with the chain heads in audit
+// mode (kind 7), so that a restored replica keeps checking chains and
+// seals its next transaction with the right previous hash.
+func (r *Replica) appendAuditHeads(snap []byte) []byte {
+	if !r.cfg.Audit.enabled() {
+		return snap
+	}
+	origins := r.chains.Origins()
+	b := []byte{snapshotAudited}
+	b = codec.AppendUvarint(b, uint64(len(origins)))
+	for _, o := range origins {
+		h, _ := r.chains.Head(o)
+		b = binary.LittleEndian.AppendUint64(b, o)
+		b = codec.AppendUvarint(b, h.Counter)
+		b = append(b, h.Hash[:]...)
+	}
+	b = r.appendCheckpointState(b)
+	return append(b, snap...)
+}
+
+// splitAuditHeads reads the chain heads and checkpoint state of a kind-7
+// snapshot into r (if non-nil) and returns the kind-3 snapshot inside it;
+// any other snapshot is returned as it is.
+func splitAuditHeads(snap []byte, r *Replica) ([]byte, error) {
+	if len(snap) == 0 || snap[0] != snapshotAudited {
+		return snap, nil
+	}
+	rd := codec.NewReader(snap[1:])
+	n := rd.Count("audit heads", maxAuditHeads, 8+1+audit.HashBytes)
+	for i := 0; i < n && rd.Err() == nil; i++ {
+		origin := rd.Raw("head origin", 8)
+		counter := rd.Uvarint("head counter")
+		h := rd.Raw("head hash", audit.HashBytes)
+		if rd.Err() == nil && r != nil {
+			r.chains.Advance(binary.LittleEndian.Uint64(origin), counter, audit.Hash(h))
+		}
+	}
+	cp, err := readCheckpointState(rd)
+	if err == nil && r != nil {
+		r.checkpoints = cp
+	}
+	if err := rd.Err(); err != nil {
+		return nil, fmt.Errorf("%w: snapshot audit heads: %w", ErrBadRecord, err)
+	}
+	return snap[1+rd.Offset():], nil
+}
+
+// AuditRefused is the number of transactions refused by the audit checks
+// since start.
+func (r *Replica) AuditRefused() uint64 { return r.auditRefused }

@@ -1,0 +1,270 @@
+package replica
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"slices"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/spooksystems/spook/audit"
+	"github.com/spooksystems/spook/causal"
+)
+
+// HistoryVerifier checks a member's audit history, record by record, as
+// `spook audit verify` reads it from a data directory: every transaction
+// signed by its origin's key and continuing its origin's chain from
+// counter 1; every checkpoint signed by the member, following the one
+// before, with the size and root of the RFC 6962 tree over the leaves it
+// covers (recomputed from the transactions), and consistent with the
+// previous tree head (a tlog consistency proof, checked). It is pure: the
+// caller reads the records.
+//
+// A repair record (state received by reconciliation, without its
+// transactions) is not a failure, but after it an origin's chain may
+// resume past a gap, and checkpoints can no longer be recomputed: they
+// are then checked for their signatures and order only (Report says so).
+type HistoryVerifier struct {
+	Cluster string
+	Keys    audit.Keys
+	// Names maps node ids to names: checkpoint notes are signed under
+	// the member's name.
+	Names map[uint64]string
+	// Self is the name of the member whose history this is.
+	Self string
+	// KeepProofs keeps what proofs need (Leaf, Checkpoints): the leaf
+	// index of every transaction and every checkpoint's signed note.
+	KeepProofs bool
+
+	report  HistoryReport
+	chains  audit.Chains
+	tree    audit.HashLog
+	pending map[causal.Dot]audit.Hash
+	last    audit.Checkpoint
+	pubs    map[string]ed25519.PublicKey
+
+	leafIndex map[causal.Dot]int64
+	notes     []SignedCheckpoint
+}
+
+// SignedCheckpoint is a checkpoint and its signed note as logged.
+type SignedCheckpoint struct {
+	audit.Checkpoint
+	Note []byte
+}
+
+// HistoryReport sums up what a HistoryVerifier checked.
+type HistoryReport struct {
+	Records      int    // records read
+	Transactions int    // signed transactions verified
+	Checkpoints  int    // checkpoints verified
+	Repairs      int    // repair records (state without transactions)
+	Resumed      int    // transactions whose origin restarted its chain (audit.Resumed)
+	Size         int64  // leaves in the checkpoint log (recomputed)
+	LastIndex    uint64 // index of the last checkpoint
+	// Unrecomputed is the first checkpoint after a repair: from it on,
+	// roots could not be recomputed (0: all were).
+	Unrecomputed uint64
+}
+
+// HistoryError is the first failure of a history: the record's position
+// (its log index), the transaction or checkpoint concerned, and why.
+type HistoryError struct {
+	Index      uint64
+	Dot        causal.Dot // zero for a checkpoint
+	Checkpoint uint64     // zero for a transaction
+	Err        error
+}
+
+func (e *HistoryError) Error() string { return fmt.Sprintf("record %d%s", e.Index, e.Reason()) }
+
+// Reason is the error without the position: what failed and why.
+func (e *HistoryError) Reason() string {
+	switch {
+	case !e.Dot.IsZero():
+		return fmt.Sprintf(" (transaction %s): %v", e.Dot, e.Err)
+	case e.Checkpoint != 0:
+		return fmt.Sprintf(" (checkpoint %d): %v", e.Checkpoint, e.Err)
+	}
+	return fmt.Sprintf(": %v", e.Err)
+}
+
+func (e *HistoryError) Unwrap() error { return e.Err }
+
+// ErrHistory wraps the failures of a history that are not a signature,
+// chain or checkpoint failure (an unreadable or unsigned record).
+var ErrHistory = errors.New("replica: bad audit history")
+
+// Report returns what was verified so far.
+func (v *HistoryVerifier) Report() HistoryReport { return v.report }
+
+// Record checks the record at log index index. The first error is the
+// history's failure; later calls after an error are meaningless.
+func (v *HistoryVerifier) Record(index uint64, rec []byte) error {
+	v.report.Records++
+	if len(rec) == 0 {
+		return &HistoryError{Index: index, Err: fmt.Errorf("%w: empty record", ErrHistory)}
+	}
+	switch rec[0] {
+	case recordTxn:
+		return &HistoryError{Index: index, Err: fmt.Errorf("%w: %w (a record from before audit mode)", ErrHistory, audit.ErrUnsigned)}
+	case recordSignedTxn:
+		return v.txn(index, rec)
+	case recordJoin, recordRepairCommit:
+		v.report.Repairs++
+		v.pending = nil
+		if v.report.Unrecomputed == 0 {
+			v.report.Unrecomputed = v.last.Index + 1
+		}
+	case recordRepairChunk:
+	case recordCheckpoint:
+		return v.checkpoint(index, rec[1:])
+	default:
+		return &HistoryError{Index: index, Err: fmt.Errorf("%w: unknown record kind %d", ErrHistory, rec[0])}
+	}
+	return nil
+}
+
+func (v *HistoryVerifier) txn(index uint64, rec []byte) error {
+	txn, err := decodeTxnRecord(rec)
+	if err != nil {
+		return &HistoryError{Index: index, Err: fmt.Errorf("%w: %v", ErrHistory, err)}
+	}
+	dot := txn.Dot
+	fail := func(err error) error { return &HistoryError{Index: index, Dot: dot, Err: err} }
+	body, seal, _ := txnBody(rec)
+	h, err := v.Keys.VerifySeal(v.Cluster, uint64(dot.Node), dot.Counter, seal, body)
+	if err != nil {
+		return fail(err)
+	}
+	head, known := v.chains.Head(uint64(dot.Node))
+	switch {
+	case known && head.Counter+1 == dot.Counter:
+		if audit.Resumed(dot.Counter, audit.SealPrev(seal)) {
+			// The origin restarted its chain openly (it lost its own
+			// predecessor's hash): counted, not a failure. A gap in the
+			// counters is still one.
+			v.report.Resumed++
+		} else if err := v.chains.CheckLink(uint64(dot.Node), dot.Counter, audit.SealPrev(seal)); err != nil {
+			return fail(err)
+		}
+	case v.report.Repairs > 0 && (!known || dot.Counter > head.Counter):
+		// After a repair the chain may resume past dots received as state.
+	case !known && dot.Counter == 1:
+	default:
+		return fail(fmt.Errorf("%w: %s follows counter %d of its origin (a transaction is missing or repeated)",
+			audit.ErrBrokenChain, dot, head.Counter))
+	}
+	v.chains.Advance(uint64(dot.Node), dot.Counter, h)
+	if v.report.Unrecomputed == 0 && !v.last.Cut.Contains(dot) {
+		if v.pending == nil {
+			v.pending = map[causal.Dot]audit.Hash{}
+		}
+		v.pending[dot] = h
+	}
+	v.report.Transactions++
+	return nil
+}
+
+func (v *HistoryVerifier) checkpoint(index uint64, signed []byte) error {
+	if v.pubs == nil {
+		v.pubs = map[string]ed25519.PublicKey{}
+		for id, name := range v.Names {
+			if k, ok := v.Keys[id]; ok {
+				v.pubs[name] = k
+			}
+		}
+	}
+	c, signers, err := audit.OpenCheckpoint(signed, v.pubs)
+	fail := func(err error) error { return &HistoryError{Index: index, Checkpoint: c.Index, Err: err} }
+	if err != nil {
+		return &HistoryError{Index: index, Err: err}
+	}
+	if !slices.Contains(signers, v.Self) {
+		return fail(fmt.Errorf("%w: signed by %v, not by %s", audit.ErrCheckpoint, signers, v.Self))
+	}
+	if c.Cluster != v.Cluster || c.Index != v.last.Index+1 || !c.Cut.Dominates(&v.last.Cut) || c.N < v.last.N {
+		return fail(fmt.Errorf("%w: checkpoint %d (cluster %q, size %d) does not follow checkpoint %d (size %d)",
+			audit.ErrCheckpoint, c.Index, c.Cluster, c.N, v.last.Index, v.last.N))
+	}
+	if v.report.Unrecomputed == 0 {
+		leaves, err := audit.Leaves(&v.last.Cut, &c.Cut, func(o, k uint64) (audit.Hash, bool) {
+			h, ok := v.pending[causal.Dot{Node: causal.NodeID(o), Counter: k}]
+			return h, ok
+		})
+		if err != nil {
+			return fail(err)
+		}
+		for _, l := range leaves {
+			if v.KeepProofs {
+				if v.leafIndex == nil {
+					v.leafIndex = map[causal.Dot]int64{}
+				}
+				v.leafIndex[causal.Dot{Node: causal.NodeID(l.Origin), Counter: l.Counter}] = v.tree.Size()
+			}
+			if err := v.tree.Append(l.Data()); err != nil {
+				return fail(err)
+			}
+			delete(v.pending, causal.Dot{Node: causal.NodeID(l.Origin), Counter: l.Counter})
+		}
+		root, err := v.tree.Root(v.tree.Size())
+		if err != nil {
+			return fail(err)
+		}
+		if v.tree.Size() != c.N || root != c.Root {
+			return fail(fmt.Errorf("%w: signed tree head (size %d, root %s) is not the tree of its transactions (size %d, root %s)",
+				audit.ErrCheckpoint, c.N, c.Root, v.tree.Size(), root))
+		}
+		if v.last.N > 0 {
+			p, err := v.tree.ProveTree(v.last.N, c.N)
+			if err == nil {
+				err = tlog.CheckTree(p, c.N, c.Root, v.last.N, v.last.Root)
+			}
+			if err != nil {
+				return fail(fmt.Errorf("%w: not consistent with checkpoint %d: %v", audit.ErrCheckpoint, v.last.Index, err))
+			}
+		}
+		v.report.Size = c.N
+	}
+	v.last = c
+	if v.KeepProofs {
+		v.notes = append(v.notes, SignedCheckpoint{Checkpoint: c, Note: append([]byte(nil), signed...)})
+	}
+	v.report.Checkpoints++
+	v.report.LastIndex = c.Index
+	return nil
+}
+
+// Tree returns the checkpoint log recomputed so far (for proofs).
+func (v *HistoryVerifier) Tree() *audit.HashLog { return &v.tree }
+
+// Checkpoint returns checkpoint index (from 1) with its signed note
+// (KeepProofs).
+func (v *HistoryVerifier) Checkpoint(index uint64) (SignedCheckpoint, bool) {
+	if index == 0 || index > uint64(len(v.notes)) {
+		return SignedCheckpoint{}, false
+	}
+	return v.notes[index-1], true
+}
+
+// LeafProof proves that the transaction dot is in the first checkpoint
+// that covers it (KeepProofs): the leaf's index and data, the checkpoint,
+// and the RFC 6962 inclusion proof (tlog.CheckRecord accepts it).
+func (v *HistoryVerifier) LeafProof(dot causal.Dot) (int64, []byte, SignedCheckpoint, tlog.RecordProof, error) {
+	i, ok := v.leafIndex[dot]
+	if !ok {
+		return 0, nil, SignedCheckpoint{}, nil, fmt.Errorf("%w: transaction %s is in no checkpoint yet", audit.ErrCheckpoint, dot)
+	}
+	for _, c := range v.notes {
+		if c.N > i {
+			data, err := v.tree.LeafData(i)
+			if err != nil {
+				return 0, nil, SignedCheckpoint{}, nil, err
+			}
+			p, err := v.tree.ProveLeaf(i, c.N)
+			return i, data, c, p, err
+		}
+	}
+	return 0, nil, SignedCheckpoint{}, nil, fmt.Errorf("%w: leaf %d beyond the last checkpoint", audit.ErrCheckpoint, i)
+}

@@ -1,0 +1,26 @@
+package sim
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+
+	"github.com/spooksystems/spook/audit"
+	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/replica"
+)
+
+// auditConfig is node i's audit configuration (Options.Audit): every
+// node's key derives from its name, so a run stays a function of its
+// seed; every node holds every public key.
+func auditConfig(peers []replica.Peer, i int) replica.AuditConfig {
+	keys := audit.Keys{}
+	for _, p := range peers {
+		keys[uint64(causal.NodeIDFromName(p.Name))] = simAuditKey(p.Name).Public().(ed25519.PublicKey)
+	}
+	return replica.AuditConfig{Keys: keys, SigningKey: simAuditKey(peers[i].Name)}
+}
+
+func simAuditKey(name string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("spook sim audit key " + name))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
