@@ -540,3 +540,15 @@ func (s *Seq[T]) digestContent(it *item[T], sign uint64) {
 		i++
 	})
 }
+
+// ScanAll calls fn with the IDs of every element, tombstones included, a
+// run at a time, until fn returns false.
+func (s *Seq[T]) ScanAll(fn func(r Range) bool) {
+	for l := s.first; l != nil; l = l.next {
+		for i := range l.items {
+			if !fn(l.items[i].rangeOf(0, l.items[i].n)) {
+				return
+			}
+		}
+	}
+}
