@@ -350,7 +350,7 @@ func (s *Seq[T]) load(items []item[T]) error {
 	var leaves []*leaf[T]
 	for len(items) > 0 || len(leaves) == 0 {
 		k := min(fill, len(items))
-		l := &leaf[T]{items: make([]item[T], k, maxLeafItems+4)}
+		l := &leaf[T]{items: make([]item[T], k, k+leafSlack)}
 		copy(l.items, items[:k])
 		items = items[k:]
 		for i := range l.items {
