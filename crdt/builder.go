@@ -66,6 +66,8 @@ type keyBuild struct {
 	mapLive int       // live fields as the transaction sees it
 	view    *Value    // Get's materialization; nil when stale
 	expired bool      // base had expired at the transaction's time: op starts as its clear
+	list    *listView // list view and offsets (sequence_build.go); nil until used
+	text    *textView // text view and offsets; nil until used
 	zs      *zsBuild  // sorted-set bookkeeping (zset.go); nil if none
 }
 
@@ -205,7 +207,7 @@ func (kb *keyBuild) slots() int {
 	if kb.op.zset != nil {
 		n += len(kb.op.zset.members)
 	}
-	return n
+	return n + seqSlots(&kb.op)
 }
 
 // regValue is the LWW register value as the transaction sees it.
@@ -242,6 +244,10 @@ func (b *Builder) counterView(kb *keyBuild) *counter {
 // typeView is the key's visible type as the transaction sees it.
 func (b *Builder) typeView(kb *keyBuild) Type {
 	switch {
+	case b.textLen(kb) > 0:
+		return TypeText
+	case b.listLen(kb) > 0:
+		return TypeList
 	case kb.zsLive() > 0:
 		return TypeZSet
 	case kb.mapLive > 0:
@@ -265,6 +271,7 @@ func clearValue(op *valueOp, base *Value, dotsCleared bool) {
 	op.flags, op.value, op.sum, op.deadline = 0, nil, 0, 0
 	op.resets = op.resets[:0]
 	op.set, op.mp, op.zset = nil, nil, nil
+	clearSeqs(op, base)
 	if base == nil {
 		return
 	}
@@ -311,6 +318,7 @@ func (b *Builder) clearKey(kb *keyBuild) error {
 		return ErrTxnTooBig
 	}
 	clearValue(&kb.op, kb.base, false)
+	kb.list, kb.text = nil, nil
 	kb.members, kb.fields = nil, nil
 	kb.setLive, kb.mapLive = 0, 0
 	kb.zs = nil

@@ -70,6 +70,7 @@ func appendDigestInput(dst []byte, v *Value) []byte {
 	}
 	if ext := extComponents(v); ext != 0 {
 		dst = append(dst, ext)
+		dst = appendSeqDigests(dst, v)
 	}
 	if z := v.zs(); z != nil {
 		dst = binary.LittleEndian.AppendUint64(dst, z.digest)

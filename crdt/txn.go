@@ -58,7 +58,7 @@ const (
 	extStream   uint8 = 1 << 3 // stream (TypeStream)
 	extBCounter uint8 = 1 << 4 // bounded counter (TypeBCounter)
 
-	extMask uint8 = extZSet
+	extMask uint8 = extList | extText | extZSet
 )
 
 // valueOp is the operation on one value (a key or a map field). Every
@@ -77,6 +77,8 @@ type valueOp struct {
 	resets   []counterReset // sorted by node; non-empty means opCounterReset
 	set      *setOp         // non-nil means opSet
 	mp       *mapOp         // non-nil means opMap
+	list     *listOp        // non-nil means extList (sequence.go)
+	text     *textOp        // non-nil means extText (sequence.go)
 	zset     *zsetOp        // non-nil means extZSet (zset.go)
 }
 
@@ -101,7 +103,7 @@ func (op *valueOp) tag() uint8 {
 // extTag is the extension byte of op: the ext… flag of each extension
 // component op changes. Zero means no extension byte is written.
 func (op *valueOp) extTag() uint8 {
-	var t uint8
+	t := seqOpExt(op)
 	if op.zset != nil {
 		t |= extZSet
 	}
@@ -111,7 +113,7 @@ func (op *valueOp) extTag() uint8 {
 // empty reports whether op changes nothing (slots the Builder emptied
 // included).
 func (op *valueOp) empty() bool {
-	if op.flags != 0 || len(op.resets) > 0 || !zsetOpEmpty(op.zset) {
+	if op.flags != 0 || len(op.resets) > 0 || !op.list.empty() || !op.text.empty() || !zsetOpEmpty(op.zset) {
 		return false
 	}
 	if op.set != nil {
@@ -229,6 +231,7 @@ func applyOp(v *Value, op *valueOp, t *txnHeader, h *hasher) {
 		}
 	}
 	applyExpiry(v, op, t)
+	applySeqs(v, op, t)
 	applyZSet(v, op, t, h)
 }
 

@@ -19,7 +19,7 @@ const module = "github.com/spooksystems/spook"
 // are deterministic functions of their inputs (ed25519 signing included,
 // RFC 8032), and golang.org/x/mod/sumdb/tlog (hashing only); crypto/rand
 // stays forbidden, so keys are made by the drivers, never in a core.
-var purePackages = []string{"audit", "causal", "crdt", "driver", "limits", "replica"}
+var purePackages = []string{"audit", "causal", "crdt", "driver", "limits", "replica", "seq"}
 
 // forbiddenInPure are the imports that bring clocks, I/O, concurrency,
 // randomness or global logging into a package.
