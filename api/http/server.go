@@ -125,6 +125,7 @@ func New(backend api.Backend, cfg Config) *Server {
 		"/v1/bundle/vector", "/v1/bundle/export", "/v1/bundle/import", "/healthz", "/readyz"} {
 		mux.Handle(p, s.auth(http.HandlerFunc(methodNotAllowed)))
 	}
+	s.routeUI(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
