@@ -93,7 +93,7 @@ function drawRate(st, now) {
   g.strokeStyle = "#58a6ff"; g.lineWidth = 2;
   g.beginPath();
   rates.forEach((v, i) => {
-    const x = (i / (RATE_POINTS - 1)) * w, y = h - 4 - (v / top) * (h - 12);
+    const x = w - ((rates.length - 1 - i) / (RATE_POINTS - 1)) * w, y = h - 4 - (v / top) * (h - 12);
     if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
   });
   g.stroke();
