@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// randomOps makes n valid ops on text, each on the text the previous left.
+func randomOps(rng *rand.Rand, text []rune, n int) []textOp {
+	var ops []textOp
+	for range n {
+		var o textOp
+		if len(text) == 0 || rng.IntN(2) == 0 {
+			ins := make([]rune, 1+rng.IntN(3))
+			for i := range ins {
+				ins[i] = []rune("ab€😀")[rng.IntN(4)]
+			}
+			o = textOp{Pos: rng.IntN(len(text) + 1), Insert: string(ins)}
+		} else {
+			p := rng.IntN(len(text))
+			o = textOp{Pos: p, Delete: 1 + rng.IntN(len(text)-p)}
+		}
+		text, _ = applyTextOps(text, []textOp{o})
+		ops = append(ops, o)
+	}
+	return ops
+}
+
+// TestTextTransformConverges: for random concurrent op lists a and b on
+// one text, a then b' equals b then a' (the property the WebSocket
+// editor rests on), with either tie-break.
+func TestTextTransformConverges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 20000 {
+		base := []rune("héllo wörld")[:rng.IntN(12)]
+		a := randomOps(rng, slices.Clone(base), 1+rng.IntN(3))
+		b := randomOps(rng, slices.Clone(base), 1+rng.IntN(3))
+		aFirst := rng.IntN(2) == 0
+		a2, b2 := transformText(a, b, aFirst)
+		viaA, err1 := applyTextOps(slices.Clone(base), append(slices.Clone(a), b2...))
+		viaB, err2 := applyTextOps(slices.Clone(base), append(slices.Clone(b), a2...))
+		if err1 != nil || err2 != nil || string(viaA) != string(viaB) {
+			t.Fatalf("case %d: base %q a %v b %v (aFirst %v): a,b' = %q (%v); b,a' = %q (%v)",
+				i, string(base), a, b, aFirst, string(viaA), err1, string(viaB), err2)
+		}
+	}
+}
+
+// TestTextTransformTieBreak: two inserts at one place put the first
+// list's text first, on both sides.
+func TestTextTransformTieBreak(t *testing.T) {
+	a, b := []textOp{{Pos: 1, Insert: "A"}}, []textOp{{Pos: 1, Insert: "B"}}
+	a2, b2 := transformText(a, b, true)
+	x, _ := applyTextOps([]rune("xy"), append(a, b2...))
+	y, _ := applyTextOps([]rune("xy"), append(b, a2...))
+	if string(x) != "xABy" || string(y) != "xABy" {
+		t.Fatalf("got %q and %q, want xABy twice", string(x), string(y))
+	}
+}
+
+func TestDiffText(t *testing.T) {
+	for _, c := range []struct{ from, to string }{
+		{"", ""}, {"", "abc"}, {"abc", ""}, {"abc", "abc"}, {"abc", "aXc"}, {"héllo", "hé😀llo"}, {"aaa", "aaaa"}, {"abcabc", "abc"},
+	} {
+		got, err := applyTextOps([]rune(c.from), diffText([]rune(c.from), []rune(c.to)))
+		if err != nil || string(got) != c.to {
+			t.Errorf("diff %q → %q applied gives %q (%v)", c.from, c.to, string(got), err)
+		}
+	}
+	if ops := diffText([]rune("abc"), []rune("abc")); len(ops) != 0 {
+		t.Errorf("diff of equal texts: %v, want none", ops)
+	}
+}
+
+func TestApplyTextOpsRefusesOutOfRange(t *testing.T) {
+	for _, o := range []textOp{{Pos: 4, Insert: "x"}, {Pos: -1, Insert: "x"}, {Pos: 1, Delete: 3}, {Pos: 0}, {Pos: 0, Delete: -1}} {
+		if _, err := applyTextOps([]rune("abc"), []textOp{o}); err == nil {
+			t.Errorf("%+v on \"abc\": no error", o)
+		}
+	}
+}
