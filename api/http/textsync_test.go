@@ -1,7 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
+	"flag"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -78,5 +83,55 @@ func TestApplyTextOpsRefusesOutOfRange(t *testing.T) {
 		if _, err := applyTextOps([]rune("abc"), []textOp{o}); err == nil {
 			t.Errorf("%+v on \"abc\": no error", o)
 		}
+	}
+}
+
+// transformCase is one line of testdata/text_transform.json: inputs and
+// this package's outputs, which test/browser requires editor.js to give
+// too.
+type transformCase struct {
+	A      []textOp `json:"a"`
+	B      []textOp `json:"b"`
+	AFirst bool     `json:"a_first"`
+	A2     []textOp `json:"a2"`
+	B2     []textOp `json:"b2"`
+}
+
+var rewrite = flag.Bool("rewrite", false, "rewrite testdata/text_transform.json")
+
+// TestTextTransformGolden keeps testdata/text_transform.json equal to
+// what transformText gives on 200 seeded random cases (-rewrite writes
+// it). The browser test runs editor.js's transform on the same cases.
+func TestTextTransformGolden(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	cases := make([]transformCase, 200)
+	for i := range cases {
+		base := []rune("héllo wörld")[:rng.IntN(12)]
+		c := transformCase{A: randomOps(rng, slices.Clone(base), 1+rng.IntN(3)), B: randomOps(rng, slices.Clone(base), 1+rng.IntN(3)), AFirst: rng.IntN(2) == 0}
+		c.A2, c.B2 = transformText(c.A, c.B, c.AFirst)
+		c.A2, c.B2 = append([]textOp{}, c.A2...), append([]textOp{}, c.B2...)
+		cases[i] = c
+	}
+	var buf bytes.Buffer
+	for _, c := range cases {
+		line, _ := json.Marshal(c)
+		buf.Write(line)
+		buf.WriteByte('\n')
+	}
+	path := filepath.Join("testdata", "text_transform.json")
+	if *rewrite {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -run TestTextTransformGolden -rewrite writes it)", err)
+	}
+	if !bytes.Equal(old, buf.Bytes()) {
+		t.Fatalf("%s differs from transformText's results; if the change is meant, rerun with -rewrite and read the diff", path)
 	}
 }
