@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -62,8 +63,23 @@ func applyTextOps(text []rune, ops []textOp) ([]rune, error) {
 	return text, nil
 }
 
-// diffText returns the ops that turn from into to: one delete and one
-// insert around their common prefix and suffix.
+// Bounds of diffText's search for a shortest edit script; texts beyond
+// either become one replacement of the span between their common prefix
+// and suffix. The search costs O(MaxDiffSpan·MaxDiffEdits) time and
+// O(MaxDiffEdits²) memory at most.
+const (
+	// MaxDiffEdits is the most code points inserted plus deleted.
+	MaxDiffEdits = 64
+	// MaxDiffSpan is the most code points in the two differing middles
+	// together.
+	MaxDiffSpan = 1 << 14
+)
+
+// diffText returns ops that turn from into to. Around their common
+// prefix and suffix it finds a shortest edit script (Myers, 1986) when one
+// has at most MaxDiffEdits inserted and deleted code points, so edits made
+// at several places arrive as separate ops and a cursor between them stays
+// where it was; otherwise one delete and one insert replace the middle.
 func diffText(from, to []rune) []textOp {
 	p := 0
 	for p < len(from) && p < len(to) && from[p] == to[p] {
@@ -73,12 +89,87 @@ func diffText(from, to []rune) []textOp {
 	for s < len(from)-p && s < len(to)-p && from[len(from)-1-s] == to[len(to)-1-s] {
 		s++
 	}
-	var ops []textOp
-	if n := len(from) - p - s; n > 0 {
-		ops = append(ops, textOp{Pos: p, Delete: n})
+	a, b := from[p:len(from)-s], to[p:len(to)-s]
+	if len(a) > 0 && len(b) > 0 && len(a)+len(b) <= MaxDiffSpan {
+		if ops, ok := shortestEdit(a, b, p); ok {
+			return ops
+		}
 	}
-	if ins := to[p : len(to)-s]; len(ins) > 0 {
-		ops = append(ops, textOp{Pos: p, Insert: string(ins)})
+	var ops []textOp
+	if len(a) > 0 {
+		ops = append(ops, textOp{Pos: p, Delete: len(a)})
+	}
+	if len(b) > 0 {
+		ops = append(ops, textOp{Pos: p, Insert: string(b)})
+	}
+	return ops
+}
+
+// shortestEdit is Myers's greedy search for a shortest edit script from a
+// to b, as ops at offset pos; false when it needs more than MaxDiffEdits.
+func shortestEdit(a, b []rune, pos int) ([]textOp, bool) {
+	n, m := len(a), len(b)
+	off := MaxDiffEdits + 1
+	v := make([]int, 2*off+1)
+	var trace [][]int
+	for d := 0; d <= MaxDiffEdits; d++ {
+		trace = append(trace, slices.Clone(v))
+		for k := -d; k <= d; k += 2 {
+			var x int
+			if k == -d || (k != d && v[off+k-1] < v[off+k+1]) {
+				x = v[off+k+1] // down: insert b[y]
+			} else {
+				x = v[off+k-1] + 1 // right: delete a[x]
+			}
+			y := x - k
+			for x < n && y < m && a[x] == b[y] {
+				x++
+				y++
+			}
+			v[off+k] = x
+			if x >= n && y >= m {
+				return editOps(trace, off, a, b, d, k, pos), true
+			}
+		}
+	}
+	return nil, false
+}
+
+// editOps walks the search's trace back from (d, k) and returns the
+// script forward as ops, runs of deletes and of inserts merged. An edit
+// at point (x, y) of the search applies at pos+y of the text being
+// edited: b's first y code points are in place before it.
+func editOps(trace [][]int, off int, a, b []rune, d, k, pos int) []textOp {
+	type edit struct {
+		insert bool
+		x, y   int // the point the edit leaves from
+	}
+	var back []edit
+	for ; d > 0; d-- {
+		v := trace[d]
+		prevK := k - 1
+		if k == -d || (k != d && v[off+k-1] < v[off+k+1]) {
+			prevK = k + 1
+		}
+		prevX := v[off+prevK]
+		back = append(back, edit{insert: prevK == k+1, x: prevX, y: prevX - prevK})
+		k = prevK
+	}
+	var ops []textOp
+	for i := len(back) - 1; i >= 0; i-- {
+		e := back[i]
+		at := pos + e.y
+		last := len(ops) - 1
+		switch {
+		case e.insert && last >= 0 && ops[last].isInsert() && ops[last].Pos+ops[last].size() == at:
+			ops[last].Insert += string(b[e.y])
+		case e.insert:
+			ops = append(ops, textOp{Pos: at, Insert: string(b[e.y])})
+		case last >= 0 && !ops[last].isInsert() && ops[last].Pos == at:
+			ops[last].Delete++
+		default:
+			ops = append(ops, textOp{Pos: at, Delete: 1})
+		}
 	}
 	return ops
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -133,5 +134,36 @@ func TestTextTransformGolden(t *testing.T) {
 	}
 	if !bytes.Equal(old, buf.Bytes()) {
 		t.Fatalf("%s differs from transformText's results; if the change is meant, rerun with -rewrite and read the diff", path)
+	}
+}
+
+// TestDiffTextRandom: the ops diffText returns turn one random text into
+// another, and edits at a few places come back as a few ops, not one
+// replacement of everything between them.
+func TestDiffTextRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 5000 {
+		from := []rune("the quick brown fox jumps over the lazy dog")[:rng.IntN(44)]
+		ops := randomOps(rng, slices.Clone(from), 1+rng.IntN(6))
+		to, _ := applyTextOps(from, ops)
+		got, err := applyTextOps(from, diffText(from, to))
+		if err != nil || string(got) != string(to) {
+			t.Fatalf("case %d: diff %q → %q: %v gives %q (%v)", i, string(from), string(to), diffText(from, to), string(got), err)
+		}
+	}
+	from := []rune("0123456789abcdefghij")
+	to := []rune("X0123456789abcdefghijY")
+	if ops := diffText(from, to); len(ops) != 2 || ops[0] != (textOp{Pos: 0, Insert: "X"}) || ops[1] != (textOp{Pos: 21, Insert: "Y"}) {
+		t.Errorf("two inserts at both ends: %v, want them as two ops", ops)
+	}
+	from, to = []rune("ab----------cd"), []rune("a----------cXd")
+	if ops := diffText(from, to); len(ops) != 2 {
+		t.Errorf("a delete and an insert apart: %v, want two ops", ops)
+	}
+	// Further apart than MaxDiffEdits: one replacement of the middle.
+	from, to = []rune(strings.Repeat("a", MaxDiffEdits)), []rune(strings.Repeat("b", MaxDiffEdits))
+	ops := diffText(from, to)
+	if got, _ := applyTextOps(from, ops); string(got) != string(to) || len(ops) != 2 {
+		t.Errorf("distant texts: %v, want one delete and one insert", ops)
 	}
 }
