@@ -68,6 +68,10 @@ func appendDigestInput(dst []byte, v *Value) []byte {
 	if es := v.expiry(); len(es) > 0 {
 		dst = appendExpiry(dst, es)
 	}
+	if ext := extComponents(v); ext != 0 {
+		dst = append(dst, ext)
+		dst = appendSeqDigests(dst, v)
+	}
 	return dst
 }
 
