@@ -15,7 +15,7 @@ import (
 //
 //	0                      no element (an end of the sequence)
 //	x<<2 | 1, offset       node = base node, counter = base counter − x
-//	x<<2 | 2, ctr, offset  node = x (another node), counter ctr
+//	2, node, ctr, offset   another node (its 64-bit id whole), counter ctr
 //	x<<2 | 3               node = base node, counter = base counter − x, offset 0
 //
 // Insertion (AppendInsert; its first ID is implicit: the transaction's
@@ -71,7 +71,8 @@ func AppendRef(dst []byte, id ID, node, counter uint64) []byte {
 		dst = codec.AppendUvarint(dst, (counter-id.Counter)<<2|1)
 		return codec.AppendUvarint(dst, id.Offset)
 	}
-	dst = codec.AppendUvarint(dst, id.Node<<2|2)
+	dst = append(dst, 2) // node ids use all 64 bits: no room for the tag
+	dst = codec.AppendUvarint(dst, id.Node)
 	dst = codec.AppendUvarint(dst, id.Counter)
 	return codec.AppendUvarint(dst, id.Offset)
 }
@@ -98,8 +99,10 @@ func DecodeRef(r *codec.Reader, node, counter uint64) ID {
 		}
 		return id
 	case 2:
-		id := ID{Node: x, Counter: Uvarint(r, "element counter"), Offset: Uvarint(r, "element offset")}
-		if r.Err() == nil && (x == 0 || id.Counter == 0 || (x == node && id.Counter <= counter)) {
+		id := ID{Node: Uvarint(r, "element node")}
+		id.Counter = Uvarint(r, "element counter")
+		id.Offset = Uvarint(r, "element offset")
+		if r.Err() == nil && (x != 0 || id.Node == 0 || id.Counter == 0 || (id.Node == node && id.Counter <= counter)) {
 			r.Fail("element reference: not canonical", ErrInvalid)
 		}
 		return id
