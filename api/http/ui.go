@@ -17,6 +17,7 @@ func (s *Server) routeUI(mux *http.ServeMux) {
 	route := func(pattern string, h http.Handler) { mux.Handle(pattern, s.uiAuth(h)) }
 	route("GET /ui/", ui.Handler())
 	route("GET /ui/api/status", http.HandlerFunc(s.status))
+	route("GET /ui/api/text/{key...}", http.HandlerFunc(s.getText))
 	mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusFound))
 }
 
