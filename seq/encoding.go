@@ -405,6 +405,12 @@ func (s *Seq[T]) load(items []item[T]) error {
 		for i := range l.items {
 			it := &l.items[i]
 			s.digestInsert(it)
+			if s.maxCounter == nil {
+				s.maxCounter = make(map[uint64]uint64, 4)
+			}
+			if last := it.last(); last.Counter > s.maxCounter[last.Node] {
+				s.maxCounter[last.Node] = last.Counter
+			}
 			if it.deleted() {
 				s.digestDelete(it)
 			}
