@@ -179,13 +179,16 @@ func (s *Server) textSocket(w http.ResponseWriter, r *http.Request, key []byte) 
 	if err != nil {
 		return // Accept answered the request
 	}
-	defer conn.CloseNow()
 	conn.SetReadLimit(MaxTextMessageBytes)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	// The reader below ends when ctx does; wait for it, so the stream
+	// counts as running until then.
+	readerDone := make(chan struct{})
+	defer func() { cancel(); conn.CloseNow(); <-readerDone }()
 
 	edits := make(chan textMessage)
 	go func() {
+		defer close(readerDone)
 		defer cancel()
 		for {
 			var m textMessage
