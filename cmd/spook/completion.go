@@ -32,6 +32,7 @@ var actions = map[string][]string{
 	"member":     {"leave", "remove"},
 	"bundle":     {"vector", "export", "import"},
 	"certs":      {"init", "node"},
+	"trace":      {"replay"},
 	"completion": completion.Shells,
 }
 
