@@ -5,16 +5,19 @@ GO ?= go
 
 .PHONY: test lint fuzz-smoke up sim-long soak chaos chaos-quick bench bench-quick bench-deps bench-text attack
 
-## test: every package with invariant checks on, then the pure core under the race detector
+## test: every package with invariant checks on, then the pure core under the race detector,
+## then the web page in headless Chromium (test/browser, its own module; skips without chromium)
 test:
 	$(GO) test -tags invariants -count=1 ./...
 	$(GO) test -race -tags invariants -count=1 ./causal/... ./crdt/... -rapid.checks=1000
 	$(GO) test -race -tags invariants -count=1 ./replica/...
+	cd test/browser && $(GO) test -count=1 ./...
 
 ## lint: formatting and vet (the lint-as-test rules run inside `make test`)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd test/browser && $(GO) vet ./...
 
 ## fuzz-smoke: a few seconds of generated input for every fuzz target
 fuzz-smoke:

@@ -36,6 +36,30 @@ func Example() {
 	// Output: order/42=paid orders/paid=1
 }
 
+// A collaborative text: inserts and deletes by code point position, each
+// a transaction that replicates as a small delta. Text typed concurrently
+// at one place on two nodes keeps each run whole.
+func ExampleDB_Text() {
+	db, err := spook.Open(spook.Config{Name: "solo", Listen: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	key := []byte("notes")
+	edit := func(fn func(tx *spook.Tx) error) {
+		if _, err := db.Update(ctx, fn); err != nil {
+			panic(err)
+		}
+	}
+	edit(func(tx *spook.Tx) error { _, err := tx.TextInsert(key, 0, []byte("hello wörld")); return err })
+	edit(func(tx *spook.Tx) error { _, err := tx.TextInsert(key, 5, []byte(",")); return err })
+	edit(func(tx *spook.Tx) error { _, err := tx.TextDelete(key, 0, 1); return err })
+	text, _ := db.Text(key)
+	fmt.Println(text)
+	// Output: ello, wörld
+}
+
 // Two embedded nodes in one cluster: a write on one, visible on the other,
 // and a wait until every member has it (collapse).
 func ExampleDB_WaitCollapsed() {

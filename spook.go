@@ -131,6 +131,25 @@ func (db *DB) Get(key []byte) ([]byte, bool) {
 	return out, ok
 }
 
+// Text returns the text at key and whether the key holds one; a key
+// whose deadline has passed on this node's clock reads as absent. Edit a
+// text in Update with tx.TextInsert and tx.TextDelete (positions in
+// Unicode code points); read part of one in View with
+// crdt.Value.TextRange.
+func (db *DB) Text(key []byte) (string, bool) {
+	var out string
+	var ok bool
+	db.n.View(func(ks *crdt.Keyspace) error {
+		v := ks.Get(key)
+		if v == nil || replica.IsInternalKey(key) || v.Expired(uint64(time.Now().UnixMilli())) || v.Type() != crdt.TypeText {
+			return nil
+		}
+		out, ok = v.Text(), true
+		return nil
+	})
+	return out, ok
+}
+
 // Watch streams changes to keys under prefix; buffer bounds the backlog
 // (a watcher further behind is closed with api.ErrWatchOverflow).
 func (db *DB) Watch(prefix []byte, buffer int) api.Subscription { return db.n.Watch(prefix, buffer) }

@@ -14,6 +14,9 @@
 //	POST   /v1/txn           JSON list of operations, applied atomically
 //	POST   /v1/wait          wait until members have applied a token
 //	GET    /v1/watch?prefix= Server-Sent Events, one per change
+//	GET    /v1/text/{key...} a text key as JSON; opened as a WebSocket, the
+//	                         document, then its changes, taking edits (text.go)
+//	POST   /v1/text/{key...} {"ops": [...]}: inserts and deletes in code points, one transaction
 //	GET    /v1/status        the node's api.Status
 //	GET    /v1/members       the members as this node sees them
 //	DELETE /v1/members/{name} operator removal of a dead member
@@ -25,6 +28,8 @@
 //	GET    /readyz           readiness (no auth; Config.Ready)
 //	GET    /metrics          Config.Metrics, when set (no auth)
 //	GET    /v1/peer          Config.Peer, when set: WebSocket peer links (no bearer auth)
+//	GET    /ui/              the web page (package ui), fed by /ui/api/status and
+//	                         /ui/api/text/{key...} (ui.go)
 //
 // docs/api.md gives each endpoint's request and reply with curl examples.
 //
@@ -32,7 +37,8 @@
 // api.Token's Dot); POST /v1/wait takes it back. Errors are JSON
 // {"error":{"code":"...","message":"..."}} with a matching status code.
 // When Config.Token is set every /v1 request needs "Authorization: Bearer
-// <token>" (compared in constant time).
+// <token>" (compared in constant time); /ui/ takes the same token, also as
+// the password of HTTP Basic auth, for browsers.
 //
 // # Limits
 //

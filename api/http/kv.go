@@ -65,6 +65,8 @@ func typeName(t crdt.Type) string {
 		return "map"
 	case crdt.TypeZSet:
 		return "zset"
+	case crdt.TypeText:
+		return "text"
 	}
 	return "none"
 }
@@ -75,7 +77,7 @@ type keyDoc struct {
 	Key      string         `json:"key"`
 	Type     string         `json:"type"`
 	Encoding string         `json:"encoding,omitempty"`
-	Value    any            `json:"value,omitempty"`    // register: string; counter: number
+	Value    any            `json:"value,omitempty"`    // register, text: string; counter: number
 	Siblings []string       `json:"siblings,omitempty"` // register with concurrent values
 	Members  []string       `json:"members,omitempty"`  // set
 	Fields   map[string]any `json:"fields,omitempty"`   // map: string or number
@@ -139,6 +141,8 @@ func docOf(key []byte, v *crdt.Value) keyDoc {
 	case crdt.TypeCounter:
 		n, _ := v.Counter()
 		d.Value = n
+	case crdt.TypeText:
+		d.Value = str([]byte(v.Text()))
 	case crdt.TypeSet:
 		d.Members = []string{}
 		v.Members(func(m []byte) bool { d.Members = append(d.Members, str(m)); return true })
@@ -215,6 +219,8 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		case typ == crdt.TypeCounter:
 			n, _ := v.Counter()
 			raw = strconv.AppendInt(nil, n, 10)
+		case typ == crdt.TypeText:
+			raw = []byte(v.Text())
 		}
 		return nil
 	})
@@ -231,7 +237,7 @@ func (s *Server) getKey(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, doc)
 		return
 	}
-	if typ == crdt.TypeCounter {
+	if typ == crdt.TypeCounter || typ == crdt.TypeText {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	} else {
 		w.Header().Set("Content-Type", "application/octet-stream")

@@ -115,6 +115,8 @@ func New(backend api.Backend, cfg Config) *Server {
 	v1("POST /v1/txn", s.txn)
 	v1("POST /v1/wait", s.wait)
 	v1("GET /v1/watch", s.watch)
+	v1("GET /v1/text/{key...}", s.getText) // a WebSocket too (text.go)
+	v1("POST /v1/text/{key...}", s.postText)
 	v1("GET /v1/status", s.status)
 	v1("GET /v1/members", s.members)
 	v1("DELETE /v1/members/{name}", s.removeMember)
@@ -124,13 +126,14 @@ func New(backend api.Backend, cfg Config) *Server {
 	v1("POST /v1/bundle/import", s.bundleImport)
 	// Method-less twins answer a wrong method with a JSON 405 (the mux's
 	// own is plain text); more specific patterns win for the right one.
-	for _, p := range []string{"/v1/kv/{key...}", "/v1/txn", "/v1/wait", "/v1/watch", "/v1/status", "/v1/members", "/v1/members/{name}", "/v1/leave",
+	for _, p := range []string{"/v1/kv/{key...}", "/v1/text/{key...}", "/v1/txn", "/v1/wait", "/v1/watch", "/v1/status", "/v1/members", "/v1/members/{name}", "/v1/leave",
 		"/v1/bundle/vector", "/v1/bundle/export", "/v1/bundle/import", "/healthz", "/readyz"} {
 		mux.Handle(p, s.auth(http.HandlerFunc(methodNotAllowed)))
 	}
 	if cfg.Audit != nil {
 		mux.Handle("/v1/audit/", s.auth(cfg.Audit))
 	}
+	s.routeUI(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -52,6 +52,8 @@ func typeName(v *crdt.Value) string {
 		return "hash"
 	case crdt.TypeZSet:
 		return "zset"
+	case crdt.TypeText:
+		return "text"
 	}
 	return "none"
 }

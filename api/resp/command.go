@@ -207,6 +207,7 @@ func init() {
 		{name: "zdiff", arity: -3, flags: flagReadOnly, read: readZAlgebra(zdiff, "zdiff")},
 		{name: "zscan", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZScan},
 	}
+	list = append(list, textCommands...) // text.go
 	commands = make(map[string]*command, len(list))
 	for _, c := range list {
 		if commands[c.name] != nil {

@@ -48,6 +48,8 @@ func takeSnapshot(val *crdt.Value) snapshot {
 	case crdt.TypeRegister:
 		b, _ := val.Register()
 		s.str = bytes.Clone(b)
+	case crdt.TypeText:
+		s.str = []byte(val.Text())
 	case crdt.TypeCounter:
 		s.n, _ = val.Counter()
 	case crdt.TypeSet:
@@ -88,6 +90,8 @@ func (s *snapshot) write(tx *crdt.Builder, dst []byte) error {
 	switch s.typ {
 	case crdt.TypeRegister:
 		err = tx.Set(dst, s.str)
+	case crdt.TypeText: // a new text: its history stays with the source
+		_, err = tx.TextInsert(dst, 0, s.str)
 	case crdt.TypeCounter:
 		_, err = tx.Increment(dst, s.n)
 	case crdt.TypeSet:
@@ -284,6 +288,8 @@ func encodingName(v *crdt.Value) string {
 		return "ormap"
 	case crdt.TypeZSet:
 		return "orzset"
+	case crdt.TypeText:
+		return "text"
 	}
 	return "register"
 }

@@ -1,0 +1,142 @@
+package browser
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestEditorTwoNodesTypeConcurrently opens the editor of one text key on
+// two nodes. Alice types at the start of the line, Bob at its end, both at
+// once, one key at a time. Both pages must end with Alice's words, the
+// line, and Bob's words, whole and in order: each page keeps its cursor
+// in place while the other's edits arrive before or after it.
+func TestEditorTwoNodesTypeConcurrently(t *testing.T) {
+	browser := newBrowser(t)
+	nodes := startCluster(t, 3, "--token", testToken)
+	postText(t, nodes[0].addr, "line", `{"ops":[{"pos":0,"insert":" | the line | "}]}`)
+	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	defer cancel()
+	alice, closeA := openPage(t, ctx, "http://"+nodes[0].addr+"/ui/editor.html?key=line")
+	defer closeA()
+	bob, closeB := openPage(t, ctx, "http://"+nodes[1].addr+"/ui/editor.html?key=line")
+	defer closeB()
+	waitText(t, alice, 10*time.Second, " | the line | ")
+	waitText(t, bob, 10*time.Second, " | the line | ")
+
+	// Alice's cursor at the start, Bob's at the end.
+	place(t, alice, "0")
+	place(t, bob, "area.value.length")
+	aliceTypes := "Alice writes first, at the start of this document."
+	bobTypes := "Bob adds his words at the very end, concurrently!"
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, p := range []struct {
+		page context.Context
+		text string
+	}{{alice, aliceTypes}, {bob, bobTypes}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, r := range p.text {
+				if err := chromedp.Do(p.page, chromedp.KeyEvent(string(r))); err != nil {
+					errs <- err
+					return
+				}
+				time.Sleep(15 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	want := aliceTypes + " | the line | " + bobTypes
+	waitText(t, alice, 10*time.Second, want)
+	waitText(t, bob, 10*time.Second, want)
+	if os.Getenv("SPOOK_SCREENSHOTS") != "" {
+		screenshot(t, bob, "editor.png")
+	}
+	checkTransformMatchesTheNode(t, alice)
+}
+
+// place puts the page's cursor at the JavaScript expression pos (a
+// UTF-16 offset in the textarea).
+func place(t *testing.T, page context.Context, pos string) {
+	t.Helper()
+	js := fmt.Sprintf(`(() => { const area = document.getElementById("text"); area.focus(); const p = %s; area.setSelectionRange(p, p); return true; })()`, pos)
+	if _, err := chromedp.Run(page, chromedp.Evaluate[bool](js)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitText waits up to d for the page's editor to hold want.
+func waitText(t *testing.T, page context.Context, d time.Duration, want string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var got string
+	for time.Now().Before(deadline) {
+		v, err := chromedp.Run(page, chromedp.Evaluate[string](`document.getElementById("text").value`))
+		if err == nil && v == want {
+			return
+		}
+		got = v
+		time.Sleep(50 * time.Millisecond)
+	}
+	status, _ := chromedp.Run(page, chromedp.Text(chromedp.CSS("#status")))
+	t.Fatalf("editor text not %q within %v: %q (status %q)", want, d, got, status)
+}
+
+// postText sends a POST /v1/text request to the node at addr.
+func postText(t *testing.T, addr, key, body string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/text/"+key, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /v1/text/%s: %s", key, resp.Status)
+	}
+}
+
+// checkTransformMatchesTheNode runs editor.js's transform on the cases of
+// api/http/testdata/text_transform.json, which hold the node's results
+// (api/http/textsync.go), and requires the same ops: the two ends of the
+// text WebSocket must transform alike or their copies drift apart.
+func checkTransformMatchesTheNode(t *testing.T, page context.Context) {
+	t.Helper()
+	cases, err := os.ReadFile(filepath.Join(repoRoot(t), "api", "http", "testdata", "text_transform.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := `((lines) => {
+	  const norm = (ops) => JSON.stringify(ops.map((o) => o.insert ? {pos: o.pos, insert: o.insert} : {pos: o.pos, delete: o.delete}));
+	  const bad = [];
+	  lines.trim().split("\n").forEach((line, i) => {
+	    const c = JSON.parse(line);
+	    const [a2, b2] = window.spookText.transform(c.a, c.b, c.a_first);
+	    if (norm(a2) !== norm(c.a2) || norm(b2) !== norm(c.b2)) bad.push(i + ": " + line + " → js " + norm(a2) + " " + norm(b2));
+	  });
+	  return bad.slice(0, 5).join("\n");
+	})(` + strconv.Quote(string(cases)) + `)`
+	bad, err := chromedp.Run(page, chromedp.Evaluate[string](js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad != "" {
+		t.Fatalf("editor.js transforms differently from the node:\n%s", bad)
+	}
+}

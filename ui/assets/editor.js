@@ -1,0 +1,267 @@
+// The collaborative editor: a textarea bound to one text key over the
+// WebSocket at api/text/KEY (the node's /v1/text/KEY WebSocket under the
+// page's auth). The node sends {"type":"doc"} with the text, then
+// {"type":"change"} for every change from elsewhere and {"type":"ack"}
+// for each of our edits it applied; we send {"type":"edit"} with the
+// revision we last saw. Positions count Unicode code points.
+//
+// Between sending an edit and its ack our copy is ahead of the node's
+// record of it. A change that arrives then was made without our edits:
+// we transform it over them (and them over it) before applying it, with
+// the node's text first when both insert at one place, and move the
+// cursor and selection over it. The transform is the one of
+// api/http/textsync.go; keep the two equal.
+"use strict";
+
+const RECONNECT_MS = 1000;
+const HIGHLIGHT_MS = 3000;   // how long text from elsewhere stays marked
+
+const $ = (id) => document.getElementById(id);
+const area = $("text");
+const statusEl = $("status");
+const backdrop = $("backdrop");
+
+let ws = null;
+let key = new URLSearchParams(location.search).get("key") || "doc";
+let rev = 0;          // the node's revision our copy is based on
+let shadow = "";      // the textarea's value as last seen or set by us
+let pending = [];     // lists of ops not yet acknowledged, oldest first; pending[0] is in flight when sent
+let inflight = false;
+let remoteEdits = 0;
+let marks = [];       // text from elsewhere, recently: {start, end, until} in code points
+
+// ---- the transform (mirror of api/http/textsync.go) ----
+
+const cps = (s) => Array.from(s); // code points
+const size = (o) => (o.insert ? cps(o.insert).length : o.delete);
+
+function applyOps(text, ops) {
+  let t = cps(text);
+  for (const o of ops) {
+    if (o.pos < 0 || o.pos > t.length) throw new Error("op out of range");
+    if (o.insert) t.splice(o.pos, 0, ...cps(o.insert));
+    else if (o.delete > 0 && o.delete <= t.length - o.pos) t.splice(o.pos, o.delete);
+    else throw new Error("op out of range");
+  }
+  return t.join("");
+}
+
+function diffText(from, to) {
+  const a = cps(from), b = cps(to);
+  let p = 0;
+  while (p < a.length && p < b.length && a[p] === b[p]) p++;
+  let s = 0;
+  while (s < a.length - p && s < b.length - p && a[a.length - 1 - s] === b[b.length - 1 - s]) s++;
+  const ops = [];
+  if (a.length - p - s > 0) ops.push({ pos: p, delete: a.length - p - s });
+  const ins = b.slice(p, b.length - s).join("");
+  if (ins) ops.push({ pos: p, insert: ins });
+  return ops;
+}
+
+function insertOverDelete(i, d) {
+  if (i.pos <= d.pos) return [[i], [{ pos: d.pos + size(i), delete: d.delete }]];
+  if (i.pos >= d.pos + d.delete) return [[{ pos: i.pos - d.delete, insert: i.insert }], [d]];
+  const before = i.pos - d.pos;
+  return [[{ pos: d.pos, insert: i.insert }],
+    [{ pos: d.pos, delete: before }, { pos: d.pos + size(i), delete: d.delete - before }]];
+}
+
+function deleteOverDelete(a, b) {
+  const aEnd = a.pos + a.delete, bEnd = b.pos + b.delete;
+  const overlap = Math.max(0, Math.min(aEnd, bEnd) - Math.max(a.pos, b.pos));
+  if (a.delete === overlap) return [];
+  const before = Math.max(0, Math.min(a.pos, bEnd) - b.pos);
+  return [{ pos: a.pos - before, delete: a.delete - overlap }];
+}
+
+function transformOp(a, b, aFirst) {
+  if (a.insert && b.insert) {
+    if (a.pos < b.pos || (a.pos === b.pos && aFirst)) return [[a], [{ pos: b.pos + size(a), insert: b.insert }]];
+    return [[{ pos: a.pos + size(b), insert: a.insert }], [b]];
+  }
+  if (a.insert) return insertOverDelete(a, b);
+  if (b.insert) { const [bt, at] = insertOverDelete(b, a); return [at, bt]; }
+  return [deleteOverDelete(a, b), deleteOverDelete(b, a)];
+}
+
+// transform returns [a', b']: a to apply after b, b to apply after a.
+function transform(a, b, aFirst) {
+  if (a.length === 0 || b.length === 0) return [a, b];
+  if (a.length === 1 && b.length === 1) return transformOp(a[0], b[0], aFirst);
+  if (a.length > 1) {
+    const [head, b1] = transform(a.slice(0, 1), b, aFirst);
+    const [rest, b2] = transform(a.slice(1), b1, aFirst);
+    return [head.concat(rest), b2];
+  }
+  const [a1, head] = transform(a, b.slice(0, 1), aFirst);
+  const [a2, rest] = transform(a1, b.slice(1), aFirst);
+  return [a2, head.concat(rest)];
+}
+
+// movePos moves a cursor position (code points) over ops: an insert at or
+// before it pushes it right, a delete around it pulls it to the delete.
+function movePos(x, ops) {
+  for (const o of ops) {
+    if (o.insert) { if (o.pos <= x) x += size(o); }
+    else if (x > o.pos) x = Math.max(o.pos, x - o.delete);
+  }
+  return x;
+}
+
+function toCp(s, u16) { return cps(s.slice(0, u16)).length; }
+function toU16(s, cp) { return cps(s).slice(0, cp).join("").length; }
+
+// ---- the connection ----
+
+function setStatus(state, text) {
+  statusEl.dataset.state = state;
+  statusEl.textContent = text;
+  statusEl.className = "conn" + (state === "live" ? "" : " down");
+}
+
+function send(msg) { ws.send(JSON.stringify(msg)); }
+
+function flush() {
+  if (!inflight && pending.length > 0 && ws && ws.readyState === WebSocket.OPEN) {
+    send({ type: "edit", rev, ops: pending[0] });
+    inflight = true;
+  }
+}
+
+function onInput() {
+  const now = area.value;
+  const ops = diffText(shadow, now);
+  shadow = now;
+  if (ops.length === 0) return;
+  moveMarks(ops, false);
+  pending.push(ops);
+  flush();
+}
+
+// moveMarks carries the marks over ops; remote inserts become marks.
+function moveMarks(ops, remote) {
+  for (const o of ops) {
+    for (const m of marks) {
+      m.start = movePos(m.start, [o]);
+      m.end = o.insert && o.pos === m.end ? m.end : movePos(m.end, [o]);
+    }
+    if (remote && o.insert) marks.push({ start: o.pos, end: o.pos + size(o), until: Date.now() + HIGHLIGHT_MS });
+  }
+  drawMarks();
+}
+
+// drawMarks paints the marks on the backdrop behind the textarea, which
+// holds the same text in transparent ink.
+function drawMarks() {
+  const now = Date.now();
+  marks = marks.filter((m) => m.until > now && m.end > m.start);
+  const text = cps(area.value);
+  const sorted = marks.slice().sort((a, b) => a.start - b.start);
+  const parts = [];
+  let at = 0;
+  for (const m of sorted) {
+    const start = Math.max(at, m.start);
+    if (m.end <= start) continue;
+    parts.push(text.slice(at, start).join(""));
+    parts.push(el("mark", text.slice(start, m.end).join("")));
+    at = m.end;
+  }
+  parts.push(text.slice(at).join("") + "\n");
+  backdrop.replaceChildren(...parts);
+  backdrop.scrollTop = area.scrollTop;
+}
+
+function el(tag, text) {
+  const e = document.createElement(tag);
+  e.textContent = text;
+  return e;
+}
+
+function onChange(ops) {
+  // The node's change was made on its copy, which lacks our pending
+  // edits: carry it over them, and them over it (node's text first).
+  let change = ops;
+  for (let i = 0; i < pending.length; i++) {
+    const [c2, p2] = transform(change, pending[i], true);
+    change = c2;
+    pending[i] = p2;
+  }
+  // An edit the change undid entirely (both deleted the same text) is
+  // dropped, unless it is in flight: its ack is still to come.
+  pending = pending.filter((p, i) => p.length > 0 || (i === 0 && inflight));
+  const text = area.value;
+  const start = movePos(toCp(text, area.selectionStart), change);
+  const end = movePos(toCp(text, area.selectionEnd), change);
+  const next = applyOps(text, change);
+  const focused = document.activeElement === area;
+  area.value = next;
+  shadow = next;
+  if (focused) area.setSelectionRange(toU16(next, start), toU16(next, end));
+  moveMarks(change, true);
+  remoteEdits++;
+  $("remote").textContent = remoteEdits + " remote change" + (remoteEdits === 1 ? "" : "s") + " received";
+}
+
+function connect() {
+  const url = new URL("api/text/" + encodeURIComponent(key), location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  setStatus("connecting", "connecting…");
+  ws = new WebSocket(url);
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    switch (m.type) {
+      case "doc":
+        rev = m.rev;
+        pending = [];
+        inflight = false;
+        area.value = m.text;
+        shadow = m.text;
+        marks = [];
+        drawMarks();
+        area.disabled = false;
+        area.placeholder = "Type here; others editing " + key + " see it live.";
+        $("node").textContent = "node " + m.node + " · key " + key;
+        setStatus("live", "live");
+        break;
+      case "change":
+        rev = m.rev;
+        onChange(m.ops);
+        break;
+      case "ack":
+        rev = m.rev;
+        pending.shift();
+        inflight = false;
+        flush();
+        break;
+      case "error":
+        setStatus("error", m.message);
+        break;
+    }
+    $("info").textContent = "revision " + rev + (pending.length ? " · " + pending.length + " unsent" : "");
+  };
+  ws.onclose = () => {
+    area.disabled = true;
+    if (statusEl.dataset.state !== "error") setStatus("closed", "disconnected; reconnecting…");
+    setTimeout(connect, RECONNECT_MS);
+  };
+}
+
+area.addEventListener("input", onInput);
+area.addEventListener("scroll", () => { backdrop.scrollTop = area.scrollTop; });
+setInterval(() => { if (marks.length) drawMarks(); }, 500);
+$("key").value = key;
+$("open").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const k = $("key").value.trim();
+  if (!k || k === key) return;
+  history.replaceState(null, "", "?key=" + encodeURIComponent(k));
+  key = k;
+  if (ws) { ws.onclose = null; ws.close(); }
+  connect();
+});
+
+// For tests: the transform, to compare with the node's.
+window.spookText = { transform, applyOps, diffText, movePos };
+
+connect();
