@@ -85,6 +85,9 @@ type linkState struct {
 	// headerBytes counts the transaction header bytes (dot, time, deps)
 	// encoded so far: the causal metadata figure in tests.
 	headerBytes int
+	// vectorBytes counts the bytes of the applied-vector deltas encoded
+	// so far (VectorBytes).
+	vectorBytes int
 }
 
 func newLinkState() *linkState {
@@ -109,6 +112,11 @@ type LinkCodec struct {
 
 // NewLinkCodec returns a codec for a new link session.
 func NewLinkCodec() *LinkCodec { return &LinkCodec{enc: newLinkState(), dec: newLinkState()} }
+
+// VectorBytes returns how many bytes the applied-vector field of the
+// messages encoded so far took: the per-message metadata that could grow
+// with the cluster (the simulator's vector_bytes_per_msg).
+func (c *LinkCodec) VectorBytes() int { return c.enc.vectorBytes }
 
 // encoder writes keys through the link dictionary.
 type encoder struct{ s *linkState }
@@ -275,7 +283,9 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 		return dst, fmt.Errorf("%w: unknown type %d", ErrEncode, m.Type)
 	}
 	dst = append(dst, byte(m.Type))
+	start := len(dst)
 	dst = s.appendVectorDelta(dst, &s.applied, &m.Applied)
+	s.vectorBytes += len(dst) - start
 	copyVector(&s.applied, &m.Applied)
 	switch m.Type {
 	case MsgTxns:
