@@ -150,7 +150,7 @@ func wireFigures(t testing.TB, replicas, batch, rounds, warm int, op func(c *clu
 	before := c.bytesBy[MsgTxns]
 	hdrBefore := 0
 	for _, cd := range c.codecs {
-		hdrBefore += cd.enc.headerBytes
+		hdrBefore += cd.encoding().headerBytes
 	}
 	for r := 0; r < rounds; r++ {
 		for _, n := range names {
@@ -163,7 +163,7 @@ func wireFigures(t testing.TB, replicas, batch, rounds, warm int, op func(c *clu
 	}
 	hdr := 0
 	for _, cd := range c.codecs {
-		hdr += cd.enc.headerBytes
+		hdr += cd.encoding().headerBytes
 	}
 	deliveries := float64(rounds * replicas * batch * (replicas - 1))
 	return float64(c.bytesBy[MsgTxns]-before) / deliveries, float64(hdr-hdrBefore) / deliveries
