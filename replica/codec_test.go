@@ -284,3 +284,29 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkCodecHoldsWhatItUses: a codec that only encodes holds no
+// decoding state, and a direction that named a few short keys holds a
+// small key arena, not a 32 KiB chunk. A node with a thousand peers has
+// two thousand link sessions (the simulator at 1,000 replicas a million):
+// at 32 KiB each that was gigabytes.
+func TestLinkCodecHoldsWhatItUses(t *testing.T) {
+	msgs := sampleMessages(t)
+	c := NewLinkCodec()
+	if _, err := c.Encode(nil, &msgs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if c.dec != nil {
+		t.Error("encoding made the decoding half")
+	}
+	if got := cap(c.enc.keyArena); got > keyArenaFirstChunk {
+		t.Errorf("a few short keys hold a %d-byte arena (first chunk %d)", got, keyArenaFirstChunk)
+	}
+	// The arena still grows to what many keys need, bounded per chunk.
+	for i := 0; i < 5000; i++ {
+		c.encoding().keepKey([]byte(fmt.Sprintf("key-%06d", i)))
+	}
+	if got := cap(c.enc.keyArena); got != keyArenaChunk {
+		t.Errorf("after 50 KB of keys the arena chunk holds %d bytes, want %d", got, keyArenaChunk)
+	}
+}
