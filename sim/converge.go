@@ -78,6 +78,7 @@ func (s *simulator) finish() {
 	s.res.StepsRun = s.step
 	s.res.TraceHash = s.trace.sum()
 	s.res.Events = s.trace.events
+	s.res.Figures = s.figures()
 	rep := &s.res.Report
 	if s.res.ConvergenceTicks < 0 {
 		rep.Addf(check.CheckLiveness, "not converged within %d ticks after heal: %s", ConvergenceTicksMax, s.notConverged())
