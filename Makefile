@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test lint fuzz-smoke up sim-long soak chaos chaos-quick bench bench-quick bench-deps bench-text attack
+.PHONY: test lint fuzz-smoke up sim-long sim-scale sim-100 soak chaos chaos-quick bench bench-quick bench-deps bench-text attack
 
 ## test: every package with invariant checks on, then the pure core under the race detector,
 ## then the web page in headless Chromium (test/browser, its own module; skips without chromium)
@@ -38,6 +38,16 @@ soak:
 ## sim-long: 100,000 simulator seeds (random first seed, printed; SIM_SEED=n pins it; ~2 h on 2 cores)
 sim-long:
 	$(GO) run ./cmd/spook sim --seeds 100000 --steps 1000 $(if $(SIM_SEED),--seed $(SIM_SEED))
+
+## sim-scale: the scale table of docs/BENCHMARKS.md: per-update messages, copies, bytes,
+## convergence and memory at 10, 100 and 1,000 simulated replicas (~15 min on 2 cores;
+## SIM_SCALE_MAX=100 stops before 1,000)
+sim-scale:
+	./scripts/sim-scale.sh
+
+## sim-100: four 100-replica seeds in three regions with every fault (CI; ~1 min)
+sim-100:
+	$(GO) run ./cmd/spook sim --seed 1 --seeds 4 --replicas 100 --regions 3 --steps 300
 
 ## chaos-quick: fault tests with real processes in network namespaces (root, iproute2; ~4 min)
 chaos-quick:

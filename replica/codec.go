@@ -90,12 +90,15 @@ type linkState struct {
 	// headerBytes counts the transaction header bytes (dot, time, deps)
 	// encoded so far: the causal metadata figure in tests.
 	headerBytes int
+	// vectorBytes counts the bytes of the applied-vector deltas encoded
+	// so far (VectorBytes).
+	vectorBytes int
 }
 
-func newLinkState() *linkState {
-	return &linkState{keyIDs: map[string]uint32{}, nodeIDs: map[causal.NodeID]uint32{},
-		counters: map[causal.NodeID]uint64{}}
-}
+// newLinkState returns an empty direction. Its maps and key arena are
+// made on first use: a driver with a thousand peers holds two thousand
+// link sessions, most of which carry few keys.
+func newLinkState() *linkState { return &linkState{} }
 
 // LinkCodec encodes and decodes the messages of one link session. It holds
 // per-link state in each direction (dictionaries of keys and node ids, the
@@ -113,8 +116,36 @@ type LinkCodec struct {
 	reader   codec.Reader // Decode's, reused
 }
 
-// NewLinkCodec returns a codec for a new link session.
-func NewLinkCodec() *LinkCodec { return &LinkCodec{enc: newLinkState(), dec: newLinkState()} }
+// NewLinkCodec returns a codec for a new link session. Each half is made
+// when first used, so a codec that only encodes (or only decodes) holds
+// one.
+func NewLinkCodec() *LinkCodec { return &LinkCodec{} }
+
+// encoding and decoding return the codec's halves, making them on first
+// use.
+func (c *LinkCodec) encoding() *linkState {
+	if c.enc == nil {
+		c.enc = newLinkState()
+	}
+	return c.enc
+}
+
+func (c *LinkCodec) decoding() *linkState {
+	if c.dec == nil {
+		c.dec = newLinkState()
+	}
+	return c.dec
+}
+
+// VectorBytes returns how many bytes the applied-vector field of the
+// messages encoded so far took: the per-message metadata that could grow
+// with the cluster (the simulator's vector_bytes_per_msg).
+func (c *LinkCodec) VectorBytes() int {
+	if c.enc == nil {
+		return 0
+	}
+	return c.enc.vectorBytes
+}
 
 // encoder writes keys through the link dictionary.
 type encoder struct{ s *linkState }
@@ -125,6 +156,9 @@ func (e encoder) AppendKey(dst, key []byte) []byte {
 		return codec.AppendUvarint(dst, uint64(id)+refBase)
 	}
 	if len(s.keyIDs) < MaxLinkKeys && s.keyBytes+len(key) <= MaxLinkKeyBytes {
+		if s.keyIDs == nil {
+			s.keyIDs = map[string]uint32{}
+		}
 		k := s.keepKey(key)
 		s.keyIDs[unsafe.String(unsafe.SliceData(k), len(k))] = uint32(len(s.keyIDs))
 		s.keyBytes += len(key)
@@ -135,17 +169,23 @@ func (e encoder) AppendKey(dst, key []byte) []byte {
 	return codec.AppendBytes(dst, key)
 }
 
-// keyArenaChunk is the size, in bytes, of the chunks that hold a link
-// dictionary's key bytes: one allocation per chunk rather than per key.
-// The dictionary's bytes stay bounded by MaxLinkKeyBytes (plus the unused
-// tail of each chunk).
-const keyArenaChunk = 32 << 10
+// keyArenaChunk is the largest size, in bytes, of the chunks that hold a
+// link dictionary's key bytes: one allocation per chunk rather than per
+// key. The first chunk is keyArenaFirstChunk and each next one twice the
+// last, up to keyArenaChunk, so a link that names a few keys holds a few
+// hundred bytes, not 32 KiB. The dictionary's bytes stay bounded by
+// MaxLinkKeyBytes (plus the unused tail of each chunk).
+const (
+	keyArenaChunk      = 32 << 10
+	keyArenaFirstChunk = 256
+)
 
 // keepKey returns a copy of k in the dictionary's arena. The copy is
 // never written again, so the encoder's map may use it as its key.
 func (s *linkState) keepKey(k []byte) []byte {
 	if cap(s.keyArena)-len(s.keyArena) < len(k) {
-		s.keyArena = make([]byte, 0, max(keyArenaChunk, len(k)))
+		size := min(keyArenaChunk, max(keyArenaFirstChunk, 2*cap(s.keyArena)))
+		s.keyArena = make([]byte, 0, max(size, len(k)))
 	}
 	n := len(s.keyArena)
 	s.keyArena = append(s.keyArena, k...)
@@ -191,6 +231,9 @@ func (s *linkState) appendNode(dst []byte, n causal.NodeID) []byte {
 		return codec.AppendUvarint(dst, uint64(id)+refBase)
 	}
 	if len(s.nodeIDs) < MaxLinkNodes {
+		if s.nodeIDs == nil {
+			s.nodeIDs = map[causal.NodeID]uint32{}
+		}
 		s.nodeIDs[n] = uint32(len(s.nodeIDs))
 		dst = codec.AppendUvarint(dst, refNew)
 	} else {
@@ -276,7 +319,7 @@ func (s *linkState) readVectorDelta(r *codec.Reader, v *causal.VersionVector) {
 // Encode appends the payload of m to dst. After an error the session must
 // be closed.
 func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
-	s := c.enc
+	s := c.encoding()
 	if m.Type == 0 || m.Type > maxMessageType {
 		return dst, fmt.Errorf("%w: unknown type %d", ErrEncode, m.Type)
 	}
@@ -286,7 +329,9 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 		// vector: an empty delta, the link's vector unchanged.
 		dst = codec.AppendUvarint(dst, 0)
 	} else {
+		start := len(dst)
 		dst = s.appendVectorDelta(dst, &s.applied, &m.Applied)
+		s.vectorBytes += len(dst) - start
 		copyVector(&s.applied, &m.Applied)
 	}
 	switch m.Type {
@@ -565,6 +610,9 @@ func copyContext(dst, src *causal.Context) {
 // the decoder hold no more than that.
 func (s *linkState) rememberCounter(d causal.Dot) {
 	if _, ok := s.counters[d.Node]; ok || len(s.counters) < MaxLinkNodes {
+		if s.counters == nil {
+			s.counters = map[causal.NodeID]uint64{}
+		}
 		s.counters[d.Node] = d.Counter
 	}
 }
@@ -638,7 +686,7 @@ func (s *linkState) readTxnHeader(r *codec.Reader, t *crdt.Txn) {
 // reuse it. An error wraps ErrDecode and gives the reason; the session
 // must then be closed.
 func (c *LinkCodec) Decode(payload []byte) (Message, error) {
-	s := c.dec
+	s := c.decoding()
 	buf := bytes.Clone(payload)
 	r := &c.reader // kept: a link's messages are decoded one at a time
 	r.Reset(buf)

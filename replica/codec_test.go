@@ -152,7 +152,7 @@ func wireFigures(t testing.TB, replicas, batch, rounds, warm int, op func(c *clu
 	before := c.bytesBy[MsgTxns]
 	hdrBefore := 0
 	for _, cd := range c.codecs {
-		hdrBefore += cd.enc.headerBytes
+		hdrBefore += cd.encoding().headerBytes
 	}
 	for r := 0; r < rounds; r++ {
 		for _, n := range names {
@@ -165,7 +165,7 @@ func wireFigures(t testing.TB, replicas, batch, rounds, warm int, op func(c *clu
 	}
 	hdr := 0
 	for _, cd := range c.codecs {
-		hdr += cd.enc.headerBytes
+		hdr += cd.encoding().headerBytes
 	}
 	deliveries := float64(rounds * replicas * batch * (replicas - 1))
 	return float64(c.bytesBy[MsgTxns]-before) / deliveries, float64(hdr-hdrBefore) / deliveries
@@ -284,5 +284,31 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d-%s", i, m.Type)), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestLinkCodecHoldsWhatItUses: a codec that only encodes holds no
+// decoding state, and a direction that named a few short keys holds a
+// small key arena, not a 32 KiB chunk. A node with a thousand peers has
+// two thousand link sessions (the simulator at 1,000 replicas a million):
+// at 32 KiB each that was gigabytes.
+func TestLinkCodecHoldsWhatItUses(t *testing.T) {
+	msgs := sampleMessages(t)
+	c := NewLinkCodec()
+	if _, err := c.Encode(nil, &msgs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if c.dec != nil {
+		t.Error("encoding made the decoding half")
+	}
+	if got := cap(c.enc.keyArena); got > keyArenaFirstChunk {
+		t.Errorf("a few short keys hold a %d-byte arena (first chunk %d)", got, keyArenaFirstChunk)
+	}
+	// The arena still grows to what many keys need, bounded per chunk.
+	for i := 0; i < 5000; i++ {
+		c.encoding().keepKey([]byte(fmt.Sprintf("key-%06d", i)))
+	}
+	if got := cap(c.enc.keyArena); got != keyArenaChunk {
+		t.Errorf("after 50 KB of keys the arena chunk holds %d bytes, want %d", got, keyArenaChunk)
 	}
 }

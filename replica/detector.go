@@ -60,6 +60,7 @@ func (r *Replica) tickProbe() {
 			p.live == StateAlive && p.heardTick < pr.startTick {
 			p.live = StateSuspect
 			p.suspectSince = r.tick
+			r.suspects++
 			r.event(EventPeerSuspect, p.ID, causal.Dot{},
 				fmt.Sprintf("no answer to probe %d within %d ticks", pr.seq, r.cfg.ProbeTicks))
 		}
@@ -85,16 +86,28 @@ func (r *Replica) tickProbe() {
 }
 
 // tickSuspects turns suspects silent for SuspectTicks into unreachable.
+// It visits the members only while some may be suspect (r.suspects, an
+// upper bound recounted here), so a healthy cluster pays nothing per
+// tick for it however many members it has.
 func (r *Replica) tickSuspects() {
+	if r.suspects == 0 {
+		return
+	}
+	suspects := 0
 	for _, id := range r.order {
 		p := r.peers[id]
-		if p.status == StateAlive && p.live == StateSuspect &&
-			r.tick-p.suspectSince >= uint64(r.cfg.SuspectTicks) {
+		if p.status != StateAlive || p.live != StateSuspect {
+			continue
+		}
+		if r.tick-p.suspectSince >= uint64(r.cfg.SuspectTicks) {
 			p.live = StateUnreachable
 			r.event(EventPeerUnreachable, id, causal.Dot{},
 				fmt.Sprintf("suspect for %d ticks", r.cfg.SuspectTicks))
+			continue
 		}
+		suspects++
 	}
+	r.suspects = suspects
 }
 
 func (r *Replica) expireRelays() {

@@ -66,7 +66,10 @@
 // replica knows what every member has applied. The collapsed cut is the
 // meet of the applied vectors of all current members (this node included);
 // a transaction below it is present on every member for good, and the
-// retained log drops it. An
+// retained log drops it. It is kept incrementally: per origin, a count of
+// the members holding the cut at its value; a message costs O(its
+// vector), and the meet over every member is recomputed only when the
+// last member holding the cut down has moved past it. An
 // unreachable member stalls the cut, never local writes; removing it lets
 // the cut advance.
 //

@@ -33,9 +33,7 @@ func (r *Replica) sendTxns(to causal.NodeID, txns []*crdt.Txn, bytes int) {
 // Members, Keyspace) change nothing, so a driver may let several
 // goroutines read concurrently.
 func (r *Replica) Settle() {
-	if r.cutDirty {
-		r.recomputeCut()
-	}
+	r.settleCut()
 }
 
 // SetDurable tells the replica that every transaction in v (an applied
@@ -50,7 +48,13 @@ func (r *Replica) SetDurable(v *causal.VersionVector) {
 	if r.durableSet && r.durable.Equal(v) {
 		return
 	}
+	if r.durableSet && v.Dominates(&r.durable) {
+		// This node's term of the cut can only rise: settleCut notes
+		// whether it held the cut down.
+		r.selfDirty = true
+	} else {
+		r.cutDirty = true
+	}
 	r.durable.CopyFrom(v) // never handed out: its storage is reused
 	r.durableSet = true
-	r.cutDirty = true
 }

@@ -33,7 +33,7 @@ func TestLinkDecoderCountersBounded(t *testing.T) {
 			t.Fatalf("txn %d: decoded dot %v, sent %v", i, got.Txns[0].Dot, m.Txns[0].Dot)
 		}
 	}
-	if n := len(dec.dec.counters); n > MaxLinkNodes {
+	if n := len(dec.decoding().counters); n > MaxLinkNodes {
 		t.Fatalf("decoder remembers %d node counters, limit %d", n, MaxLinkNodes)
 	}
 }

@@ -96,3 +96,18 @@ type invariantState struct {
 	lastApplied causal.VersionVector
 	readys      uint64
 }
+
+// checkCut recomputes the collapsed cut from every term (invariants
+// builds only: O(members × vector)) and asserts the incremental one
+// (settleCut, noteRise) equals it.
+func (r *Replica) checkCut() {
+	full := r.selfTerm()
+	for _, id := range r.order {
+		if p := r.peers[id]; p.status == StateAlive {
+			full.Meet(&p.applied)
+		}
+	}
+	if !full.Equal(&r.cut) {
+		assertf("incremental collapsed cut %v, recomputed %v", &r.cut, &full)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/spooksystems/spook/audit"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/internal/invariants"
 	"github.com/spooksystems/spook/limits"
 )
 
@@ -85,6 +86,19 @@ type Replica struct {
 	cut        causal.VersionVector
 	cutScratch causal.VersionVector // recomputeCut's work space
 	cutDirty   bool
+	// cutSelf is this node's own term of the cut as of the last
+	// recomputation (applied ∧ durable); selfDirty says it may have
+	// risen since. cutHolders counts, per origin, the terms (this node
+	// and every current member) whose counter for it equals the cut's
+	// (zero for a missing entry): the cut can rise only when one of them
+	// rises, and must be recomputed only when the last one has (see
+	// noteRise). An origin with no count is new: any rise of it makes the
+	// cut dirty.
+	cutSelf    causal.VersionVector
+	selfDirty  bool
+	cutHolders map[causal.NodeID]int
+	// suspects bounds the members in StateSuspect (tickSuspects).
+	suspects int
 	// durable, once a driver reports it (SetDurable), is the applied
 	// vector known to survive a crash of this node; the collapsed cut
 	// counts this node by it, not by what is applied in memory.
@@ -394,7 +408,7 @@ func (r *Replica) applied(e txnEntry) {
 		// pinned context would claim an effect we lack.
 		r.abortSync("applied a transaction the peer already had")
 	}
-	r.cutDirty = true
+	r.selfDirty = true
 }
 
 // retain appends a record to the retained log.
@@ -539,8 +553,10 @@ func (r *Replica) heard(from causal.NodeID, applied *causal.VersionVector) {
 		r.event(EventPeerAlive, from, causal.Dot{}, "")
 	}
 	if !p.applied.Dominates(applied) {
+		if p.status == StateAlive {
+			r.noteRise(&p.applied, applied)
+		}
 		p.applied.Merge(applied)
-		r.cutDirty = true
 		if p.behindLog && p.applied.Dominates(&r.floor) {
 			p.behindLog = false
 		}
@@ -730,29 +746,110 @@ func (r *Replica) Tick(nowMs uint64) {
 	if s := r.sync; s != nil && r.tick-max(s.startTick, s.answerTick) >= uint64(r.cfg.SyncTimeoutTicks) {
 		r.abortSync("timed out")
 	}
+	r.settleCut()
+}
+
+// selfTerm is this node's term of the cut: its applied vector, lowered
+// to the durable one once a driver reports it (a transaction applied
+// here but not yet durable is not on this member "for good": a crash
+// could take it back).
+func (r *Replica) selfTerm() causal.VersionVector {
+	self := r.ks.Context().Vector.Clone()
+	if r.durableSet {
+		self.Meet(&r.durable)
+	}
+	return self
+}
+
+// settleCut brings the collapsed cut up to date: it notes how this
+// node's own term rose, and recomputes the cut if some term that held it
+// down rose (noteRise).
+func (r *Replica) settleCut() {
+	if r.selfDirty && !r.cutDirty {
+		self := r.selfTerm()
+		r.noteRise(&r.cutSelf, &self)
+		r.cutSelf = self
+	}
+	r.selfDirty = false
 	if r.cutDirty {
 		r.recomputeCut()
 	}
+	if invariants.Enabled {
+		r.checkCut()
+	}
 }
 
-// recomputeCut recomputes the collapsed cut and trims the retained log
-// below it. (The keyspace keeps its causal metadata: crdt's values carry
-// no per-dot history that the cut would let it drop.)
-func (r *Replica) recomputeCut() {
-	r.cutDirty = false
-	// Computed in a scratch vector that swaps with the cut when they
-	// differ: no allocation per recomputation. The cut is never handed
-	// out (CollapsedVector returns a copy), so reusing its storage is safe.
-	cut := &r.cutScratch
-	cut.CopyFrom(&r.ks.Context().Vector)
-	if r.durableSet {
-		// A transaction applied here but not yet durable is not on this
-		// member "for good": a crash could take it back.
-		cut.Meet(&r.durable)
+// noteRise notes that a term of the cut rose from old to v (before old
+// is updated): for each origin whose counter rose from the cut's own
+// value, one fewer term holds the cut there, and once none does, or for
+// an origin the counts do not know, the cut is dirty. This is what makes
+// the cut incremental: a message that raises a term already above the
+// cut costs O(entries of v), not a recomputation over every member.
+func (r *Replica) noteRise(old, v *causal.VersionVector) {
+	if r.cutDirty {
+		return
 	}
+	for _, e := range v.Entries() {
+		was := old.Get(e.Node)
+		if e.Counter <= was || was != r.cut.Get(e.Node) {
+			continue
+		}
+		h, ok := r.cutHolders[e.Node]
+		if !ok || h <= 1 {
+			r.cutDirty = true
+			return
+		}
+		r.cutHolders[e.Node] = h - 1
+	}
+}
+
+// recomputeCut recomputes the collapsed cut and its holder counts, and
+// trims the retained log below it. (The keyspace keeps its causal
+// metadata: crdt's values carry no per-dot history that the cut would
+// let it drop.)
+func (r *Replica) recomputeCut() {
+	r.cutDirty, r.selfDirty = false, false
+	r.cutSelf = r.selfTerm()
+	// Computed in a scratch vector that swaps with the cut when they
+	// differ: no allocation for the cut. The cut is never handed out
+	// (CollapsedVector returns a copy), so reusing its storage is safe.
+	cut := &r.cutScratch
+	cut.CopyFrom(&r.cutSelf)
+	terms := 1
 	for _, id := range r.order {
 		if p := r.peers[id]; p.status == StateAlive {
 			cut.Meet(&p.applied)
+			terms++
+		}
+	}
+	// Count the holders: per origin in the cut, the terms at its value;
+	// per origin some term has but the cut lacks, the terms lacking it.
+	if r.cutHolders == nil {
+		r.cutHolders = map[causal.NodeID]int{}
+	}
+	clear(r.cutHolders)
+	count := func(term *causal.VersionVector) {
+		for _, e := range cut.Entries() {
+			if term.Get(e.Node) == e.Counter {
+				r.cutHolders[e.Node]++
+			}
+		}
+		for _, e := range term.Entries() {
+			if cut.Get(e.Node) == 0 {
+				r.cutHolders[e.Node]-- // counted negative: one more term has it
+			}
+		}
+	}
+	count(&r.cutSelf)
+	for _, id := range r.order {
+		if p := r.peers[id]; p.status == StateAlive {
+			count(&p.applied)
+		}
+	}
+	for o, h := range r.cutHolders {
+		if h < 0 {
+			// -h terms have o; the others lack it, at the cut's zero.
+			r.cutHolders[o] = terms + h
 		}
 	}
 	if cut.Equal(&r.cut) {
@@ -876,17 +973,13 @@ func (r *Replica) AppliedInto(dst *causal.VersionVector) { dst.CopyFrom(&r.ks.Co
 // CollapsedVector returns the collapsed cut: the meet of every current
 // member's applied vector (a copy). It is recomputed at every Tick.
 func (r *Replica) CollapsedVector() causal.VersionVector {
-	if r.cutDirty {
-		r.recomputeCut()
-	}
+	r.settleCut()
 	return r.cut.Clone()
 }
 
 // Collapsed reports whether t is applied by every current member.
 func (r *Replica) Collapsed(t Token) bool {
-	if r.cutDirty {
-		r.recomputeCut()
-	}
+	r.settleCut()
 	return !t.IsZero() && r.cut.Contains(t)
 }
 
@@ -928,6 +1021,26 @@ func (r *Replica) Members() []Member {
 		return cmpID(m.ID, id)
 	})
 	return slices.Insert(out, i, self)
+}
+
+// CurrentMembers appends to dst the IDs of the current members (alive,
+// suspect or unreachable; this node included if it is one), ascending:
+// what Members reports as Current, without copying anyone's applied
+// vector, so it costs O(members) however large the vectors grow.
+func (r *Replica) CurrentMembers(dst []causal.NodeID) []causal.NodeID {
+	self := r.state != NodeLeft && r.state != NodeRemoved
+	for _, id := range r.order {
+		if self && r.id < id {
+			dst, self = append(dst, r.id), false
+		}
+		if r.peers[id].state().Current() {
+			dst = append(dst, id)
+		}
+	}
+	if self {
+		dst = append(dst, r.id)
+	}
+	return dst
 }
 
 func cmpID(a, b causal.NodeID) int {

@@ -149,6 +149,7 @@ func (s *simulator) write(n *node, ss *session) {
 		return // changed nothing (removing an absent member)
 	}
 	s.res.Proposed++
+	s.meter.proposed(tok, s.step)
 	if old := s.hist.Write(tok); old != nil && old.Txn == nil && !old.Internal {
 		s.uncaptured-- // replaced below
 	}

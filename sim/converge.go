@@ -55,8 +55,16 @@ func (s *simulator) notConverged() string {
 	if s.leaver >= 0 && !s.leaveDone {
 		return fmt.Sprintf("%s never finished leaving", s.nodes[s.leaver].name)
 	}
+	// At most notConvergedNodesMax nodes are described: at 1,000
+	// replicas the whole list is a megabyte of one line.
+	const notConvergedNodesMax = 8
 	out := ""
-	for _, n := range s.live() {
+	live := s.live()
+	if len(live) > notConvergedNodesMax {
+		out = fmt.Sprintf("(%d of %d live nodes) ", notConvergedNodesMax, len(live))
+		live = live[:notConvergedNodesMax]
+	}
+	for _, n := range live {
 		st := n.r.Status()
 		out += fmt.Sprintf("[%s hash=%016x applied=%v collapsed=%v pending=%d held=%t acks=%d repairing=%t]",
 			n.name, st.Hash, st.Applied, st.Collapsed, st.Pending, !n.core.Idle(), len(n.acks), st.Repairing)
@@ -78,6 +86,7 @@ func (s *simulator) finish() {
 	s.res.StepsRun = s.step
 	s.res.TraceHash = s.trace.sum()
 	s.res.Events = s.trace.events
+	s.res.Figures = s.figures()
 	rep := &s.res.Report
 	if s.res.ConvergenceTicks < 0 {
 		rep.Addf(check.CheckLiveness, "not converged within %d ticks after heal: %s", ConvergenceTicksMax, s.notConverged())

@@ -80,7 +80,7 @@ func TestPartitionShapes(t *testing.T) {
 	for seed := uint64(0); seed < 10; seed++ {
 		g := newRNG(seed, streamFaults)
 		for s := shape(0); s < shapeCount; s++ {
-			cut := partitionMatrix(g, s, n)
+			cut := partitionMatrix(g, s, n, 1)
 			for i := 0; i < n; i++ {
 				if cut[i*n+i] {
 					t.Fatalf("%s cuts a node from itself", s)

@@ -83,6 +83,47 @@
 // last saw; it ends when its node crashes (its connection breaks), since
 // it may have read writes that were not durable yet.
 //
+// # Scale
+//
+// Options.Replicas goes up to ReplicasLimit (2,000). Up to
+// DenseReplicasMax nodes the simulator visits every link every step, as
+// the default seeds always have; above, it keeps only the links in use
+// and visits those with frames in flight, draws link breaks by geometric
+// gaps, and scales the per-node fault rates by ReplicasMax/n (link
+// breaks by its square), so a large cluster sees the faults per step a
+// default-sized one does. Options.Regions = K puts node i in region
+// i mod K: frames between regions take InterRegionLatencyTicks more, and
+// partitions may cut one region off from the others (shape "region").
+// Options.Calm switches every fault off and keeps latencies: the cost of
+// a healthy cluster.
+//
+// # Scale figures
+//
+// Every run fills Result.Figures; `spook sim --figures` prints them per
+// seed. An update is a client write the replica committed (gave a dot);
+// the counts cover every replica message put on a link during the whole
+// run (fault phase and convergence), background traffic (probes,
+// digests, acknowledgements, catch-up) included:
+//
+//	msgs_per_update              messages sent / updates
+//	payload_copies_per_update    transactions carried in MsgTxns messages / updates
+//	                             (pushes, catch-up answers and re-sends alike)
+//	origin_sends_per_update      of those, copies sent by the transaction's origin / updates
+//	bytes_per_update             encoded payload bytes of every message / updates
+//	                             (LinkCodec output; frame headers and TLS not counted)
+//	vector_bytes_per_msg         bytes of the applied-vector field / messages sent
+//	cross_region_bytes_per_update  bytes between nodes of different regions / updates
+//	convergence_ticks_p99        99th percentile, over the updates applied on every
+//	                             node live at the end, of the ticks from the proposal
+//	                             to the first step at which every such node had applied it
+//	collapse_ticks_p99           the same to the first step at which every such node's
+//	                             collapsed cut contained it
+//
+// A tick is one step: TickMs of simulated time, the unit of every link
+// latency (Params.LatencyMinTicks plus an exponential tail).
+// `make sim-scale` prints them for 10, 100 and 1,000 replicas
+// (docs/BENCHMARKS.md, "Scale").
+//
 // # Replaying a failure
 //
 //	go run ./cmd/spook sim --seeds 1000 --steps 1000       # explore

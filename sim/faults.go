@@ -90,33 +90,24 @@ func (s *simulator) injectFaults() {
 	}
 	if s.partitionUntil == 0 && g.chance(s.p.PartitionRate) {
 		sh := s.p.Shapes[g.intn(len(s.p.Shapes))]
-		cut := partitionMatrix(g, sh, n)
+		cut := partitionMatrix(g, sh, n, s.p.Regions)
 		s.partitionUntil = s.step + 1 + g.exp(s.p.PartitionTicksAvg, PartitionTicksMax)
 		s.res.Partitions++
 		s.trace.event(evPartition, uint64(sh), uint64(s.partitionUntil))
-		for i, c := range cut {
-			if c {
-				s.links[i].blocked = true
-				s.breakLink(&s.links[i])
-			}
+		s.links.partition(cut, func(l *link) { s.breakLink(l) })
+		if s.o.Log != nil {
+			s.logf("partition %s until %d: %s", sh, s.partitionUntil, s.describeCut(cut))
 		}
-		s.logf("partition %s until %d: %s", sh, s.partitionUntil, s.describeCut(cut))
 	}
 
-	if s.p.LinkBreakRate > 0 {
-		for i := range s.links {
-			if i/n != i%n && g.chance(s.p.LinkBreakRate) {
-				s.trace.event(evLinkBreak, uint64(i))
-				s.breakLink(&s.links[i])
-			}
-		}
-	}
+	s.links.breaks(g, s.p.LinkBreakRate, func(i int, l *link) {
+		s.trace.event(evLinkBreak, uint64(i))
+		s.breakLink(l)
+	})
 }
 
 func (s *simulator) healPartition() {
-	for i := range s.links {
-		s.links[i].blocked = false
-	}
+	s.links.heal()
 	s.partitionUntil = 0
 	s.trace.event(evHeal, 0)
 	s.logf("partition healed")

@@ -21,6 +21,7 @@ type link struct {
 	lastAt   int     // deliverAt of the newest frame (FIFO floor)
 	session  uint32  // incremented by every break
 	blocked  bool    // a partition cuts this direction
+	active   bool    // listed in linkTable.active (sparse tables)
 
 	// enc encodes at the sender, dec decodes at the receiver: the two
 	// ends of one session's codec state. Nil until first use in a session.
@@ -83,9 +84,9 @@ func (l *link) reset() int {
 }
 
 // partitionMatrix returns which directed links (from*n+to) shape s cuts
-// for n nodes, drawn from g. Only the up nodes take part in the choice of
-// groups, but cuts apply to every node.
-func partitionMatrix(g *rng, s shape, n int) []bool {
+// for n nodes in regions regions, drawn from g. Only the up nodes take
+// part in the choice of groups, but cuts apply to every node.
+func partitionMatrix(g *rng, s shape, n, regions int) []bool {
 	cut := make([]bool, n*n)
 	perm := make([]int, n)
 	for i := range perm {
@@ -97,6 +98,14 @@ func partitionMatrix(g *rng, s shape, n int) []bool {
 	}
 	group := make([]int, n) // group[node]
 	switch s {
+	case shapeRegion:
+		// One region, drawn, against the rest.
+		cutOff := g.intn(max(1, regions))
+		for i := range group {
+			if i%max(1, regions) == cutOff {
+				group[i] = 1
+			}
+		}
 	case shapeIsolate:
 		group[perm[0]] = 1
 	case shapeMinority:

@@ -15,7 +15,24 @@ const (
 	ReplicasMin = 3
 	ReplicasMax = 5
 	// ReplicasLimit is the largest count Options.Replicas may ask for.
-	ReplicasLimit = 16
+	// Memory grows with the links used (a full mesh uses n·(n−1), each
+	// with its two codecs): about 2 GiB at 1,000 replicas; beyond it the
+	// partition matrices (n² bytes) and the full mesh outgrow a small
+	// machine.
+	ReplicasLimit = 2000
+	// DenseReplicasMax is the largest cluster the simulator runs with
+	// its dense per-link loops (every link visited every step, a draw
+	// per link for breaks): the sequence the default seeds have always
+	// had. Larger clusters keep only the links in use and visit only
+	// those with frames in flight, and draw link breaks by geometric
+	// gaps, so a step costs what the traffic costs, not n².
+	DenseReplicasMax = 16
+	// RegionsLimit is the largest count Options.Regions may ask for.
+	RegionsLimit = 16
+	// InterRegionLatencyTicks is added to every frame that crosses a
+	// region boundary (Options.Regions > 1): 100 ms one way, the order
+	// of a transatlantic link, ten times the default local tick.
+	InterRegionLatencyTicks = 10
 
 	// TickMs is the simulated physical time one step (one tick of every
 	// node) represents, in milliseconds.
@@ -74,10 +91,15 @@ const (
 	shapeRing                  // each node reaches only its ring neighbours
 	shapeBridge                // two halves that reach each other only through one node
 	shapeOneWay                // a random node's outbound (or inbound) links cut
-	shapeCount
+	shapeCount                 // the shapes every seed draws from (the loop in drawParams)
+
+	// shapeRegion cuts one whole region off from the others, both ways.
+	// It is not among the drawn shapes: a run with Options.Regions > 1
+	// always adds it, so the default seeds draw what they always drew.
+	shapeRegion = shapeCount
 )
 
-var shapeNames = [shapeCount]string{"isolate", "minority", "ring", "bridge", "oneway"}
+var shapeNames = [shapeCount + 1]string{"isolate", "minority", "ring", "bridge", "oneway", "region"}
 
 func (s shape) String() string { return shapeNames[s] }
 
@@ -87,6 +109,14 @@ func (s shape) String() string { return shapeNames[s] }
 // failure report says what the run was doing.
 type Params struct {
 	Replicas int
+	// Regions splits the replicas into regions (node i is in region
+	// i mod Regions); frames between regions take
+	// InterRegionLatencyTicks more, and partitions may cut a region off.
+	// 0 or 1: one region.
+	Regions int
+	// Calm switches every fault off (Options.Calm): latencies stay, the
+	// workload is drawn as usual. The scale figures are taken calm.
+	Calm bool
 
 	// Network.
 	LatencyMinTicks  int     // every frame takes at least this long
@@ -170,6 +200,46 @@ type Params struct {
 
 // drawParams draws a run's parameters. replicas > 0 fixes the count.
 func drawParams(seed uint64, replicas int) Params {
+	return drawScaledParams(seed, replicas, 0, false)
+}
+
+// drawScaledParams draws a run's parameters for a cluster of replicas
+// (zero: drawn) in regions, faults switched off if calm. Above
+// ReplicasMax the per-node fault rates are scaled by ReplicasMax/n and
+// the per-link break rate by (ReplicasMax/n)², so the cluster sees the
+// faults per step a default-sized one does, not n or n² times as many.
+// Nothing here draws more than drawParams always did, so a seed's default
+// parameters do not change.
+func drawScaledParams(seed uint64, replicas, regions int, calm bool) Params {
+	p := drawFaultParams(seed, replicas)
+	if n := p.Replicas; n > ReplicasMax {
+		f := float64(ReplicasMax) / float64(n)
+		p.PauseRate *= f
+		p.CrashRate *= f
+		p.ClockJumpRate *= f
+		p.LinkBreakRate *= f * f
+	}
+	if regions > 1 {
+		p.Regions = regions
+		p.Shapes = append(p.Shapes, shapeRegion)
+	}
+	if calm {
+		p.Calm = true
+		p.SpikeRate, p.LinkBreakRate, p.DropRate = 0, 0, 0
+		p.Datagram, p.DuplicateRate = false, 0
+		p.PartitionRate = 0
+		p.PauseRate, p.CrashRate, p.ClockJumpRate = 0, 0, 0
+		p.ClockSkewMs, p.MaxClockAheadMs = 0, 0
+		p.KillOne, p.JoinOne, p.LeaveOne = false, false, false
+		p.MaxPendingTxns, p.MaxRetainedTxns, p.MaxBatchBytes, p.MaxWindowBytes = 0, 0, 0, 0
+		p.LargeValueRate, p.ValueBytesMax, p.MaxRetainedBytes = 0, 0, 0
+	}
+	return p
+}
+
+// drawFaultParams draws the parameters every seed has drawn since the
+// first release, in their order.
+func drawFaultParams(seed uint64, replicas int) Params {
 	g := newRNG(seed, streamParams)
 	p := Params{Replicas: replicas}
 	if p.Replicas <= 0 {
@@ -248,8 +318,15 @@ func (p Params) String() string {
 	for i, s := range p.Shapes {
 		shapes[i] = s.String()
 	}
-	fmt.Fprintf(&b, "replicas=%d latency=%d+exp(%.1f)ticks spike=%.4f break=%.4f drop=%.4f",
-		p.Replicas, p.LatencyMinTicks, p.LatencyMeanTicks, p.SpikeRate, p.LinkBreakRate, p.DropRate)
+	fmt.Fprintf(&b, "replicas=%d", p.Replicas)
+	if p.Regions > 1 {
+		fmt.Fprintf(&b, " regions=%d+%dticks", p.Regions, InterRegionLatencyTicks)
+	}
+	if p.Calm {
+		b.WriteString(" calm")
+	}
+	fmt.Fprintf(&b, " latency=%d+exp(%.1f)ticks spike=%.4f break=%.4f drop=%.4f",
+		p.LatencyMinTicks, p.LatencyMeanTicks, p.SpikeRate, p.LinkBreakRate, p.DropRate)
 	if p.Datagram {
 		fmt.Fprintf(&b, " datagram dup=%.4f", p.DuplicateRate)
 	}
@@ -270,6 +347,14 @@ func (p Params) String() string {
 		fmt.Fprintf(&b, " large_values=%.3f/%dB max_retained_bytes=%d", p.LargeValueRate, p.ValueBytesMax, p.MaxRetainedBytes)
 	}
 	return b.String()
+}
+
+// region is the region of node i (0 when there is one region).
+func (p *Params) region(i int) int {
+	if p.Regions <= 1 {
+		return 0
+	}
+	return i % p.Regions
 }
 
 // tune applies the drawn replica limits to cfg.

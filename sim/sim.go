@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,7 +26,14 @@ type Options struct {
 	// node each). Zero: DefaultSteps.
 	Steps int
 	// Replicas fixes the replica count; zero draws 3..5 from the seed.
+	// At most ReplicasLimit.
 	Replicas int
+	// Regions splits the replicas into that many regions (Params.Regions;
+	// 0 or 1: one), at most RegionsLimit.
+	Regions int
+	// Calm switches every fault off (Params.Calm): for measuring what a
+	// healthy cluster costs per update.
+	Calm bool
 	// Log, when non-nil, receives one line per simulated event (faults,
 	// client operations, replica events). It slows the run down.
 	Log io.Writer
@@ -46,7 +54,9 @@ type Result struct {
 	// ConvergenceTicks is how many ticks after heal the live replicas
 	// took to converge, or -1 if they did not within ConvergenceTicksMax.
 	ConvergenceTicks int
-	Report           check.Report
+	// Figures are the run's per-update costs (doc.go, "Scale figures").
+	Figures Figures
+	Report  check.Report
 
 	Proposed, Acked, Reads int
 	MarkReads              int // causal reads that found a mark set (the causal check had something to judge)
@@ -146,12 +156,9 @@ type node struct {
 	// not a member, no process, untouched by faults.
 	unstarted bool
 	lastCut   causal.VersionVector
-	// othersCut joins the cuts other nodes reported while they counted this
-	// node as a current member. They counted it by the applied vector it
-	// advertised, which it did only after a sync, so this node's disk must
-	// hold every dot of othersCut. (The node's own cut counts its in-memory
-	// applied vector, which a crash may shorten.)
-	othersCut causal.VersionVector
+	// cutEpochs are the cuts this node reported, joined per set of
+	// members it counted (simulator.othersCut reads them).
+	cutEpochs []cutEpoch
 }
 
 type pendingAck struct {
@@ -171,7 +178,7 @@ type simulator struct {
 	hist   check.History
 	nodes  []*node
 	byID   map[causal.NodeID]int
-	links  []link // from*n + to
+	links  *linkTable
 	step   int
 	healed bool
 
@@ -200,13 +207,20 @@ type simulator struct {
 	// messages leave before the records they advertise are durable, so a
 	// crash can take back what peers were told.
 	sendBeforeSync bool
+
+	// due is deliver's scratch list of link indexes; members is
+	// observeCollapse's scratch list of member IDs.
+	due     []int
+	members []causal.NodeID
+	// meter counts what the scale figures report (metrics.go).
+	meter meter
 }
 
 func newSimulator(o Options) *simulator {
 	if o.Steps <= 0 {
 		o.Steps = DefaultSteps
 	}
-	p := drawParams(o.Seed, o.Replicas)
+	p := drawScaledParams(o.Seed, o.Replicas, o.Regions, o.Calm)
 	s := &simulator{
 		o:      o,
 		p:      p,
@@ -260,10 +274,8 @@ func newSimulator(o Options) *simulator {
 		s.nodes = append(s.nodes, nd)
 		s.byID[nd.id] = i
 	}
-	s.links = make([]link, total*total)
-	for i := range s.links {
-		s.links[i].from, s.links[i].to = i/total, i%total
-	}
+	s.links = newLinkTable(total)
+	s.meter.init(total)
 	for i := 0; i < p.Sessions; i++ {
 		s.sessions = append(s.sessions, newSession(s.nextSession, s.work.intn(n)))
 		s.nextSession++
@@ -362,6 +374,7 @@ func (s *simulator) advance() {
 		}
 	}
 	s.observeCollapse()
+	s.observeApplied()
 }
 
 // newCore wraps a (re)started replica in the driver core, with the
@@ -520,7 +533,7 @@ func (s *simulator) send(n *node, envs []replica.Envelope) {
 			s.res.Report.Addf(check.CheckReplica, "step %d: %s sent %s to unknown node %v", s.step, n.name, e.Message.Type, e.To)
 			continue
 		}
-		l := &s.links[n.idx*len(s.nodes)+to]
+		l := s.links.get(n.idx, to)
 		dst := s.nodes[to]
 		if l.blocked || !dst.up() {
 			// A partition or a dead peer: the connection fails.
@@ -534,6 +547,7 @@ func (s *simulator) send(n *node, envs []replica.Envelope) {
 		if l.enc == nil {
 			l.enc = replica.NewLinkCodec()
 		}
+		vectorBefore := l.enc.VectorBytes()
 		payload, err := l.enc.Encode(nil, &e.Message)
 		if err == nil && len(payload) >= limits.MaxFrameBytes {
 			err = fmt.Errorf("payload of %d bytes does not fit a frame of %d", len(payload), limits.MaxFrameBytes)
@@ -550,7 +564,9 @@ func (s *simulator) send(n *node, envs []replica.Envelope) {
 			s.res.Lost++
 			continue
 		}
-		l.push(payload, s.step+s.latency(), true)
+		s.meterSent(n, to, &e.Message, len(payload), l.enc.VectorBytes()-vectorBefore)
+		l.push(payload, s.step+s.latency(n.idx, to), true)
+		s.links.pushed(l)
 	}
 }
 
@@ -558,7 +574,8 @@ func (s *simulator) send(n *node, envs []replica.Envelope) {
 // message) with its own latency, so messages may be reordered and, in the
 // fault phase, duplicated.
 func (s *simulator) sendDatagram(n *node, to int, l *link, m *replica.Message) {
-	payload, err := replica.NewLinkCodec().Encode(nil, m)
+	enc := replica.NewLinkCodec()
+	payload, err := enc.Encode(nil, m)
 	if err != nil {
 		s.res.Report.Addf(check.CheckReplica, "step %d: %s encode %s: %v", s.step, n.name, m.Type, err)
 		return
@@ -568,18 +585,24 @@ func (s *simulator) sendDatagram(n *node, to int, l *link, m *replica.Message) {
 		s.res.Lost++
 		return
 	}
-	l.push(payload, s.step+s.latency(), false)
+	s.meterSent(n, to, m, len(payload), enc.VectorBytes())
+	l.push(payload, s.step+s.latency(n.idx, to), false)
 	if !s.healed && s.net.chance(s.p.DuplicateRate) {
 		s.trace.event(evDuplicate, uint64(n.idx), uint64(to))
-		l.push(payload, s.step+s.latency(), false)
+		l.push(payload, s.step+s.latency(n.idx, to), false)
 	}
+	s.links.pushed(l)
 }
 
-// latency draws one frame's latency in steps.
-func (s *simulator) latency() int {
+// latency draws the latency in steps of one frame from → to: the drawn
+// network latency, plus InterRegionLatencyTicks across regions.
+func (s *simulator) latency(from, to int) int {
 	lat := s.p.LatencyMinTicks + s.net.exp(s.p.LatencyMeanTicks, LatencyTicksMax)
 	if s.net.chance(s.p.SpikeRate) {
 		lat += s.net.between(LatencyTicksMax/4, LatencyTicksMax)
+	}
+	if s.p.region(from) != s.p.region(to) {
+		lat += InterRegionLatencyTicks
 	}
 	return min(lat, LatencyTicksMax)
 }
@@ -600,15 +623,13 @@ func (s *simulator) breakLink(l *link) int {
 // a rotating link so no link is always first.
 func (s *simulator) deliver() {
 	n := len(s.nodes)
-	total := n * n
-	start := s.step % total
-	for k := 0; k < total; k++ {
-		li := (start + k) % total
+	s.due = s.links.due(s.step, s.due[:0])
+	for _, li := range s.due {
 		from, to := li/n, li%n
 		if from == to {
 			continue
 		}
-		l := &s.links[li]
+		l := s.links.find(from, to)
 		dst := s.nodes[to]
 		for l.pending() > 0 && dst.up() && s.step >= dst.pausedUntil {
 			f, ok := l.due(s.step)
@@ -618,6 +639,9 @@ func (s *simulator) deliver() {
 			l.pop()
 			s.deliverFrame(s.nodes[from], dst, l, f.payload)
 		}
+	}
+	if s.links.dense == nil {
+		s.links.settle()
 	}
 }
 
@@ -673,8 +697,12 @@ func (s *simulator) crash(n *node, forGood bool) {
 	}
 	for o := range s.nodes {
 		if o != n.idx {
-			s.breakLink(&s.links[n.idx*len(s.nodes)+o])
-			s.breakLink(&s.links[o*len(s.nodes)+n.idx])
+			if l := s.links.find(n.idx, o); l != nil {
+				s.breakLink(l)
+			}
+			if l := s.links.find(o, n.idx); l != nil {
+				s.breakLink(l)
+			}
 		}
 	}
 	s.resetSessions(n)
@@ -724,7 +752,8 @@ func (s *simulator) restart(n *node) {
 	// applied and made durable by n (its applied vector leaves only after
 	// a sync), so it must have survived the crash.
 	if !n.removed {
-		check.CollapsePresent(&s.res.Report, s.step, "the other nodes (at the restart of "+n.name+")", &n.othersCut,
+		others := s.othersCut(n)
+		check.CollapsePresent(&s.res.Report, s.step, "the other nodes (at the restart of "+n.name+")", &others,
 			[]check.State{{Node: n.id, Name: n.name, Keyspace: r.Keyspace()}})
 	}
 	s.drain(n)
@@ -732,7 +761,17 @@ func (s *simulator) restart(n *node) {
 
 // observeCollapse checks every cut a replica reports against the members
 // that are up, when it changes.
+//
+// The check costs O(members) per changed cut, not O(members × vector):
+// a cut contained in the meet of the applied vectors of every up node
+// (computed once per step, when some cut changed) is applied by each up
+// member, so only a cut that is not needs the member-by-member check.
+// What each reporter counted (othersCut, checked at a restart) is kept
+// per reporter and membership epoch (cutEpoch), not merged into every
+// member's vector at every report.
 func (s *simulator) observeCollapse() {
+	var upMeet causal.VersionVector
+	meetDone := false
 	for _, n := range s.nodes {
 		if !n.up() {
 			continue
@@ -743,29 +782,79 @@ func (s *simulator) observeCollapse() {
 		}
 		n.lastCut = cut
 		s.hist.Cut.Merge(&cut)
+		s.meter.collapsed[n.idx].observe(&cut, s.step)
 
 		if s.o.Log != nil {
 			s.logf("%s collapsed cut %v", n.name, cut)
 		}
+		s.members = n.r.CurrentMembers(s.members[:0])
+		n.noteCut(s.members, &cut)
+		if !meetDone {
+			upMeet, meetDone = s.upMeet(), true
+		}
+		if upMeet.Dominates(&cut) {
+			continue
+		}
 		var states []check.State
-		for _, m := range n.r.Members() {
-			if !m.State.Current() {
-				continue
-			}
-			i, ok := s.byID[m.ID]
-			if !ok {
-				continue
-			}
-			if i != n.idx {
-				// n counted this member by the applied vector it advertised.
-				s.nodes[i].othersCut.Merge(&cut)
-			}
-			if s.nodes[i].up() {
+		for _, id := range s.members {
+			if i, ok := s.byID[id]; ok && s.nodes[i].up() {
 				states = append(states, s.state(s.nodes[i]))
 			}
 		}
 		check.CollapsePresent(&s.res.Report, s.step, n.name, &cut, states)
 	}
+}
+
+// upMeet is the meet of the applied vectors of every node that is up.
+func (s *simulator) upMeet() causal.VersionVector {
+	var meet causal.VersionVector
+	first := true
+	for _, n := range s.nodes {
+		if !n.up() {
+			continue
+		}
+		if first {
+			meet, first = n.r.Keyspace().Context().Vector.Clone(), false
+			continue
+		}
+		meet.Meet(&n.r.Keyspace().Context().Vector)
+	}
+	return meet
+}
+
+// cutEpoch is what one reporter reported while it counted one set of
+// current members: the join of its cuts.
+type cutEpoch struct {
+	members []causal.NodeID // ascending
+	cut     causal.VersionVector
+}
+
+// noteCut records cut, reported by n while it counted members.
+func (n *node) noteCut(members []causal.NodeID, cut *causal.VersionVector) {
+	if k := len(n.cutEpochs); k == 0 || !slices.Equal(n.cutEpochs[k-1].members, members) {
+		n.cutEpochs = append(n.cutEpochs, cutEpoch{members: slices.Clone(members)})
+	}
+	n.cutEpochs[len(n.cutEpochs)-1].cut.Merge(cut)
+}
+
+// othersCut joins the cuts other nodes reported while they counted n as
+// a current member. They counted it by the applied vector it advertised,
+// which it did only after a sync, so n's disk must hold every dot of it.
+// (n's own cut counts its in-memory applied vector, which a crash may
+// shorten.)
+func (s *simulator) othersCut(n *node) causal.VersionVector {
+	var out causal.VersionVector
+	for _, o := range s.nodes {
+		if o == n {
+			continue
+		}
+		for i := range o.cutEpochs {
+			if _, ok := slices.BinarySearch(o.cutEpochs[i].members, n.id); ok {
+				out.Merge(&o.cutEpochs[i].cut)
+			}
+		}
+	}
+	return out
 }
 
 func (s *simulator) state(n *node) check.State {

@@ -20,7 +20,8 @@ func init() { register("sim", "run the deterministic simulator", runSim) }
 // runSim runs the simulator over a range of seeds and prints one line per
 // failing seed (with the command that replays it) and a summary line. It
 // returns an error, and so exits non-zero, when any seed failed.
-const simHelp = `usage: spook sim [--seeds N] [--steps N] [--seed S] [--replicas R] [--trace-hash] [-v] [--jobs J]
+const simHelp = `usage: spook sim [--seeds N] [--steps N] [--seed S] [--replicas R] [--regions K]
+                 [--calm] [--figures] [--trace-hash] [-v] [--jobs J]
 
 Runs the deterministic simulator (package sim): the same replica core as
 spookd on a simulated network, clocks and disks, with every fault
@@ -41,6 +42,8 @@ Example:
   spook sim --seed 42 --steps 2000 -v     # replay one seed with its event log
   spook sim --seed 1 --seeds 300 --audit  # the same seeds in audit mode
   make sim-long                           # 100,000 seeds (about 2 h on 2 cores)
+  spook sim --seed 1 --replicas 100 --regions 3 --calm --figures   # per-update costs
+  make sim-scale                          # the scale table of docs/BENCHMARKS.md
 `
 
 func runSim(args []string) error {
@@ -49,6 +52,9 @@ func runSim(args []string) error {
 	steps := fs.Int("steps", sim.DefaultSteps, "fault-phase steps per seed (each step is one tick of every node)")
 	seedFlag := fs.Uint64("seed", 0, "first seed; without it a random first seed is drawn and printed")
 	replicas := fs.Int("replicas", 0, "replica count (0: drawn from each seed, 3..5)")
+	regions := fs.Int("regions", 0, "split the replicas into this many regions (inter-region latency, region partitions)")
+	calm := fs.Bool("calm", false, "switch every fault off (latencies stay): the per-update cost of a healthy cluster")
+	figures := fs.Bool("figures", false, "print each seed's per-update figures (messages, copies, bytes, convergence, collapse)")
 	traceHash := fs.Bool("trace-hash", false, "print each seed's trace hash")
 	verbose := fs.Bool("v", false, "log every simulated event (use with one seed)")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "seeds run in parallel")
@@ -64,6 +70,9 @@ func runSim(args []string) error {
 	}
 	if *replicas != 0 && (*replicas < 2 || *replicas > sim.ReplicasLimit) {
 		return usageErrorf("--replicas must be between 2 and %d", sim.ReplicasLimit)
+	}
+	if *regions < 0 || *regions > sim.RegionsLimit {
+		return usageErrorf("--regions must be between 0 and %d", sim.RegionsLimit)
 	}
 	base := *seedFlag
 	seedGiven := false
@@ -88,6 +97,12 @@ func runSim(args []string) error {
 		}
 		if *auditMode {
 			cmd += " --audit"
+		}
+		if *regions > 1 {
+			cmd += fmt.Sprintf(" --regions %d", *regions)
+		}
+		if *calm {
+			cmd += " --calm"
 		}
 		return cmd + " -v"
 	}
@@ -115,7 +130,7 @@ func runSim(args []string) error {
 				next++
 				mu.Unlock()
 
-				opts := sim.Options{Seed: seed, Steps: *steps, Replicas: *replicas, Audit: *auditMode}
+				opts := sim.Options{Seed: seed, Steps: *steps, Replicas: *replicas, Regions: *regions, Calm: *calm, Audit: *auditMode}
 				if *verbose {
 					opts.Log = os.Stdout
 				}
@@ -125,6 +140,10 @@ func runSim(args []string) error {
 				totalSteps += int64(res.StepsRun)
 				if res.ConvergenceTicks >= 0 {
 					convergence = append(convergence, res.ConvergenceTicks)
+				}
+				if *figures {
+					fmt.Printf("seed=%d replicas=%d regions=%d ok=%t %s\n", seed, res.Params.Replicas,
+						max(1, res.Params.Regions), res.OK(), &res.Figures)
 				}
 				if *traceHash {
 					fmt.Printf("seed=%d trace_hash=%016x events=%d\n", seed, res.TraceHash, res.Events)

@@ -17,6 +17,12 @@ import (
 	"github.com/spooksystems/spook/storage"
 )
 
+// MaxUpNodes bounds --nodes. Every node links to every other (full mesh:
+// n·(n−1) connections, two descriptors each in one process) and ticks on
+// its own goroutines; 64 nodes are about 8,000 descriptors and a few
+// hundred MiB. Beyond it, up refuses to start.
+const MaxUpNodes = 64
+
 func init() {
 	register("up", "start a local cluster on 127.0.0.1 (the quick start)", runUp)
 }
@@ -42,6 +48,9 @@ Starts a local cluster of nodes on 127.0.0.1 in this process and keeps it
 running until Ctrl-C. Each node serves Redis clients, HTTP and its peers on
 one port. State is kept under --data (restarting 'spook up' resumes it).
 
+With --base-port 0 the kernel picks a free port for each node; the
+addresses are printed.
+
 Example:
   spook up --nodes 3 --base-port 7001
   redis-cli -p 7001 set hello world
@@ -51,8 +60,8 @@ Example:
 func runUp(args []string) error {
 	o := upOptions{out: os.Stdout}
 	fs := newFlagSet("up", upHelp)
-	fs.IntVar(&o.nodes, "nodes", 3, "number of nodes (1 to 9)")
-	fs.IntVar(&o.basePort, "base-port", 7001, "port of the first node; the others follow")
+	fs.IntVar(&o.nodes, "nodes", 3, "number of nodes (1 to 64)")
+	fs.IntVar(&o.basePort, "base-port", 7001, "port of the first node; the others follow (0: ports chosen by the kernel)")
 	fs.StringVar(&o.data, "data", "spook-data", "directory holding one data directory per node")
 	fs.BoolVar(&o.mem, "mem", false, "keep state in memory only (nothing survives)")
 	fs.StringVar(&o.fsync, "fsync", "batch", "durability policy: always, batch or none")
@@ -64,25 +73,22 @@ func runUp(args []string) error {
 }
 
 func up(o upOptions) error {
-	if o.nodes < 1 || o.nodes > 9 {
-		return fmt.Errorf("--nodes %d: give 1 to 9", o.nodes)
+	if o.nodes < 1 || o.nodes > MaxUpNodes {
+		return fmt.Errorf("--nodes %d: give 1 to %d", o.nodes, MaxUpNodes)
 	}
-	if o.basePort < 1 || o.basePort+o.nodes-1 > 65535 {
+	if o.basePort < 0 || o.basePort+o.nodes-1 > 65535 {
 		return fmt.Errorf("--base-port %d: out of range", o.basePort)
 	}
 	policy, err := storage.ParseSyncPolicy(o.fsync)
 	if err != nil {
 		return fmt.Errorf("--fsync: %w", err)
 	}
+	addrs, err := upAddrs(o)
+	if err != nil {
+		return err
+	}
 	var members []replica.Peer
-	for i := 0; i < o.nodes; i++ {
-		addr := fmt.Sprintf("127.0.0.1:%d", o.basePort+i)
-		// Check the port first, so a clash is named before anything starts.
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("port %d is not free (%v); pick another with --base-port", o.basePort+i, err)
-		}
-		ln.Close()
+	for i, addr := range addrs {
 		members = append(members, replica.Peer{Name: fmt.Sprintf("n%d", i+1), Addr: addr})
 	}
 	level := slog.LevelWarn
@@ -128,17 +134,18 @@ func up(o upOptions) error {
 		fmt.Fprintf(o.out, "  [%d/%d] %s  redis://%s  http://%s  (%v)\n", i+1, o.nodes, m.Name, n.Addr(), n.Addr(),
 			time.Since(started).Round(time.Millisecond))
 	}
-	// Wait until every node sees every other as a member (bounded).
-	deadline := time.Now().Add(10 * time.Second)
+	// Wait until every node sees every other as a member (bounded:
+	// upReadyWait).
+	deadline := time.Now().Add(upReadyWait)
 	for time.Now().Before(deadline) && !allReady(nodes) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if !allReady(nodes) {
 		fmt.Fprintln(o.out, "warning: not every node reports ready yet; see 'spook status'")
 	}
-	fmt.Fprintf(o.out, "\nCluster up. Try it:\n  redis-cli -p %d set hello world\n  redis-cli -p %d get hello\n  curl -s http://%s/v1/status\n\nPress Ctrl-C to stop.\n",
-		o.basePort, o.basePort+min(1, o.nodes-1), members[0].Addr)
-	var addrs []string
+	fmt.Fprintf(o.out, "\nCluster up. Try it:\n  redis-cli -p %s set hello world\n  redis-cli -p %s get hello\n  curl -s http://%s/v1/status\n\nPress Ctrl-C to stop.\n",
+		port(addrs[0]), port(addrs[min(1, o.nodes-1)]), members[0].Addr)
+	addrs = addrs[:0]
 	for _, n := range nodes {
 		addrs = append(addrs, n.Addr())
 	}
@@ -168,6 +175,43 @@ func up(o upOptions) error {
 		return fmt.Errorf("nodes did not stop within 10s")
 	}
 }
+
+// upAddrs returns the nodes' listen addresses: consecutive ports from
+// --base-port, each checked free first so a clash is named before
+// anything starts, or (--base-port 0) ports the kernel picks, all held at
+// once while choosing so no two nodes get the same one.
+func upAddrs(o upOptions) ([]string, error) {
+	var addrs []string
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
+	for i := 0; i < o.nodes; i++ {
+		addr := "127.0.0.1:0"
+		if o.basePort != 0 {
+			addr = fmt.Sprintf("127.0.0.1:%d", o.basePort+i)
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("port %d is not free (%v); pick another with --base-port", o.basePort+i, err)
+		}
+		held = append(held, ln)
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs, nil
+}
+
+// port is the port part of a host:port address.
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+// upReadyWait bounds the wait for every node to see every other alive
+// before up prints the cluster as started (with a warning if not).
+const upReadyWait = 20 * time.Second
 
 // upKeyFile is the cluster key's file under --data.
 const upKeyFile = "cluster.key"

@@ -106,3 +106,23 @@ func TestUpClusterKey(t *testing.T) {
 		t.Fatalf("in-memory key: %q %v", file, err)
 	}
 }
+
+// TestUpKernelPorts: --base-port 0 gives every node its own port chosen
+// by the kernel, and --nodes is bounded by MaxUpNodes.
+func TestUpKernelPorts(t *testing.T) {
+	addrs, err := upAddrs(upOptions{nodes: 12})
+	if err != nil || len(addrs) != 12 {
+		t.Fatalf("upAddrs: %v %v", addrs, err)
+	}
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		if !strings.HasPrefix(a, "127.0.0.1:") || port(a) == "0" || seen[a] {
+			t.Fatalf("address %q in %v", a, addrs)
+		}
+		seen[a] = true
+	}
+	err = up(upOptions{nodes: MaxUpNodes + 1, mem: true, fsync: "batch", out: &bytes.Buffer{}})
+	if err == nil || !strings.Contains(err.Error(), "give 1 to 64") {
+		t.Fatalf("--nodes %d: %v", MaxUpNodes+1, err)
+	}
+}

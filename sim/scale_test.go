@@ -1,0 +1,87 @@
+package sim
+
+import "testing"
+
+// TestScaleRunWithRegions runs a calm 40-replica cluster in three
+// regions (a sparse link table: above DenseReplicasMax) and checks that
+// every checker passes and the figures say what full mesh costs: the
+// origin sends one copy to each other member, the cluster at least n−1
+// copies, and some bytes cross regions.
+func TestScaleRunWithRegions(t *testing.T) {
+	const n = 40
+	res := Run(Options{Seed: 3, Replicas: n, Regions: 3, Steps: 200, Calm: true})
+	if !res.OK() {
+		t.Fatalf("%s\n%s", res.Summary(), res.Report.String())
+	}
+	f := res.Figures
+	t.Logf("%s", &f)
+	if f.Updates == 0 || f.Measured == 0 {
+		t.Fatalf("no updates measured: %s", &f)
+	}
+	if per := f.per(f.OriginSends); per < 0.9*(n-1) || per > n-1 {
+		t.Errorf("origin sends per update %.1f, want about %d (full mesh)", per, n-1)
+	}
+	if per := f.per(f.PayloadCopies); per < n-1 {
+		t.Errorf("payload copies per update %.1f < %d", per, n-1)
+	}
+	if f.CrossRegionBytes == 0 || f.CrossRegionBytes >= f.Bytes {
+		t.Errorf("cross-region bytes %d of %d", f.CrossRegionBytes, f.Bytes)
+	}
+	if f.ConvergenceTicksP99 < InterRegionLatencyTicks {
+		t.Errorf("convergence p99 %d ticks is below the inter-region latency %d", f.ConvergenceTicksP99, InterRegionLatencyTicks)
+	}
+}
+
+// TestScaleRunWithFaults runs 24 replicas (sparse links) with the seed's
+// faults, region partitions among them: every checker must pass.
+func TestScaleRunWithFaults(t *testing.T) {
+	for _, seed := range []uint64{1, 2} {
+		res := Run(Options{Seed: seed, Replicas: 24, Regions: 2, Steps: 300})
+		if !res.OK() {
+			t.Fatalf("seed %d: %s\n%s\n%s", seed, res.Params, res.Summary(), res.Report.String())
+		}
+	}
+}
+
+// TestRegionPartitionCutsOneRegion: shape region cuts every link between
+// one region and the others, both ways, and nothing else.
+func TestRegionPartitionCutsOneRegion(t *testing.T) {
+	const n, regions = 9, 3
+	g := newRNG(1, streamFaults)
+	for range 10 {
+		cut := partitionMatrix(g, shapeRegion, n, regions)
+		matches := 0
+		for region := 0; region < regions; region++ {
+			same := true
+			for a := 0; a < n; a++ {
+				for b := 0; b < n; b++ {
+					same = same && cut[a*n+b] == ((a%regions == region) != (b%regions == region))
+				}
+			}
+			if same {
+				matches++
+			}
+		}
+		if matches != 1 {
+			t.Fatalf("the cut is not one region against the others: %v", cut)
+		}
+	}
+}
+
+// TestScaledParamsKeepTheDefaultSeeds: the default draw is unchanged by
+// the scale options, and above ReplicasMax the per-node rates shrink.
+func TestScaledParamsKeepTheDefaultSeeds(t *testing.T) {
+	for seed := uint64(0); seed < 20; seed++ {
+		if a, b := drawParams(seed, 0), drawScaledParams(seed, 0, 1, false); a.String() != b.String() {
+			t.Fatalf("seed %d: %s\n%s", seed, a, b)
+		}
+		small, big := drawParams(seed, ReplicasMax), drawScaledParams(seed, 10*ReplicasMax, 0, false)
+		if big.CrashRate > small.CrashRate/9 || big.LinkBreakRate > small.LinkBreakRate/99 {
+			t.Fatalf("seed %d: rates not scaled: %s\n%s", seed, small, big)
+		}
+	}
+	calm := drawScaledParams(7, 50, 3, true)
+	if calm.CrashRate+calm.DropRate+calm.PartitionRate+calm.LinkBreakRate != 0 || calm.KillOne || calm.JoinOne {
+		t.Fatalf("calm params draw faults: %s", calm)
+	}
+}
