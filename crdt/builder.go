@@ -237,6 +237,8 @@ func (b *Builder) counterView(kb *keyBuild) *counter {
 // typeView is the key's visible type as the transaction sees it.
 func (b *Builder) typeView(kb *keyBuild) Type {
 	switch {
+	case kb.streamPresent():
+		return TypeStream
 	case kb.mapLive > 0:
 		return TypeMap
 	case kb.setLive > 0:
@@ -257,9 +259,12 @@ func (b *Builder) typeView(kb *keyBuild) Type {
 func clearValue(op *valueOp, base *Value, dotsCleared bool) {
 	op.flags, op.value, op.sum, op.deadline = 0, nil, 0, 0
 	op.resets = op.resets[:0]
-	op.set, op.mp = nil, nil
+	op.set, op.mp, op.stream = nil, nil, nil
 	if base == nil {
 		return
+	}
+	if base.strm() != nil {
+		op.stream = &streamOp{clear: true}
 	}
 	if len(base.expiry()) > 0 {
 		op.flags |= opExpiry
@@ -387,8 +392,7 @@ func (b *Builder) Increment(key []byte, by int64) (int64, error) {
 	var start int64
 	convert := false
 	switch b.typeView(kb) {
-	case TypeSet, TypeMap:
-		return 0, ErrWrongType
+	case TypeNone, TypeCounter:
 	case TypeRegister:
 		s, _ := kb.regValue()
 		n, ok := parseInteger(s)
@@ -396,6 +400,8 @@ func (b *Builder) Increment(key []byte, by int64) (int64, error) {
 			return 0, ErrNotInteger
 		}
 		start, convert = n, true
+	default:
+		return 0, ErrWrongType
 	}
 	c := b.counterView(kb)
 	p, err := c.plan(b.txn.Dot.Node, start, by)
@@ -803,6 +809,9 @@ func (b *Builder) Finish() *Txn {
 func normalize(op *valueOp) {
 	if len(op.resets) == 0 {
 		op.resets = nil
+	}
+	if op.stream != nil && op.stream.empty() {
+		op.stream = nil
 	}
 	if s := op.set; s != nil {
 		s.members = slices.DeleteFunc(s.members, func(m memberOp) bool { return m.empty() })

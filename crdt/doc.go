@@ -70,6 +70,13 @@
 //     deadline left alone by a concurrent DEL stays as a hidden value until
 //     Builder.Reclaim removes it. Keys without a deadline carry no expiry
 //     component: their encoding is unchanged.
+//   - Stream (stream.go; extension bit extStream): an add-only log of
+//     entries {ID, fields} plus last-ID entries kept like register
+//     entries. IDs the Builder generates are unique per node and ordered
+//     by time then node; explicit IDs must exceed the last ID this
+//     replica sees. XDEL and trimming remove the observed entries by ID,
+//     DEL and SET every observed entry, so a concurrent XADD survives. A
+//     stream outranks every other visible type.
 //
 // docs/semantics.md tabulates the outcome of every concurrent pair of
 // operations; concurrency_test.go checks each row.

@@ -79,7 +79,11 @@ const (
 
 // extComponents returns the value's extension bits (ext… flags, txn.go).
 func extComponents(v *Value) uint8 {
-	return 0
+	var t uint8
+	if v.strm() != nil {
+		t |= extStream
+	}
+	return t
 }
 
 // componentTag returns the value's component bits.
@@ -139,6 +143,9 @@ func AppendValue(dst []byte, v *Value) []byte {
 	}
 	if es := v.expiry(); len(es) > 0 {
 		dst = appendExpiry(dst, es)
+	}
+	if s := v.strm(); s != nil {
+		dst = appendStream(dst, s)
 	}
 	return dst
 }
@@ -252,6 +259,9 @@ func decodeValue(r *codec.Reader, nested bool, ctx *causal.Context, h *hasher) *
 	}
 	if tag&tagExpiry != 0 {
 		v.putExpiry(decodeExpiry(r, ctx))
+	}
+	if ext&extStream != 0 {
+		v.putStream(decodeStream(r, ctx, h))
 	}
 	if r.Err() != nil {
 		return nil
@@ -564,6 +574,9 @@ func appendValueOp(dst []byte, op *valueOp) []byte {
 	if op.flags&opExpiry != 0 {
 		dst = codec.AppendUvarint(dst, op.deadline)
 	}
+	if op.stream != nil {
+		dst = appendStreamOp(dst, op.stream)
+	}
 	return dst
 }
 
@@ -670,6 +683,9 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 	}
 	if tag&opExpiry != 0 {
 		op.deadline = uvarint(r, "expiry deadline")
+	}
+	if ext&extStream != 0 {
+		op.stream = decodeStreamOp(r, budget)
 	}
 }
 

@@ -68,6 +68,12 @@ func appendDigestInput(dst []byte, v *Value) []byte {
 	if es := v.expiry(); len(es) > 0 {
 		dst = appendExpiry(dst, es)
 	}
+	if ext := extComponents(v); ext != 0 {
+		dst = append(dst, ext)
+	}
+	if s := v.strm(); s != nil {
+		dst = appendStreamDigest(dst, s)
+	}
 	return dst
 }
 

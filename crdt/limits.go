@@ -38,6 +38,8 @@ func (t Type) String() string {
 		return "set"
 	case TypeMap:
 		return "map"
+	case TypeStream:
+		return "stream"
 	}
 	return "unknown"
 }

@@ -119,6 +119,7 @@ var generators = []struct {
 	{"set", genSetCommand},
 	{"map", genMapCommand},
 	{"expiry", genExpiryCommand},
+	{"stream", genStreamCommand},
 }
 
 // genExpiryCommand mixes deadlines (near ones expire within the run: the

@@ -53,7 +53,7 @@ const (
 	extStream   uint8 = 1 << 3 // stream (TypeStream)
 	extBCounter uint8 = 1 << 4 // bounded counter (TypeBCounter)
 
-	extMask uint8 = 0
+	extMask uint8 = extStream
 )
 
 // valueOp is the operation on one value (a key or a map field). Every
@@ -72,6 +72,7 @@ type valueOp struct {
 	resets   []counterReset // sorted by node; non-empty means opCounterReset
 	set      *setOp         // non-nil means opSet
 	mp       *mapOp         // non-nil means opMap
+	stream   *streamOp      // non-nil means extStream (stream.go)
 }
 
 // tag is the encoded flag byte of op.
@@ -95,13 +96,20 @@ func (op *valueOp) tag() uint8 {
 // extTag is the extension byte of op: the ext… flag of each extension
 // component op changes. Zero means no extension byte is written.
 func (op *valueOp) extTag() uint8 {
-	return 0
+	var t uint8
+	if op.stream != nil {
+		t |= extStream
+	}
+	return t
 }
 
 // empty reports whether op changes nothing (slots the Builder emptied
 // included).
 func (op *valueOp) empty() bool {
 	if op.flags != 0 || len(op.resets) > 0 {
+		return false
+	}
+	if op.stream != nil && !op.stream.empty() {
 		return false
 	}
 	if op.set != nil {
@@ -219,6 +227,7 @@ func applyOp(v *Value, op *valueOp, t *txnHeader, h *hasher) {
 		}
 	}
 	applyExpiry(v, op, t)
+	applyStream(v, op.stream, t, h)
 }
 
 // Keys calls fn with each key the transaction touches, in bytewise order.

@@ -40,7 +40,8 @@ type components struct {
 	// exp holds the expiry entries in dot order (expiry.go); nil when
 	// none; top level only. A pointer keeps components at 56 bytes (a
 	// 64-byte allocation) rather than 72 (80).
-	exp *[]expEntry
+	exp  *[]expEntry
+	strm *stream // nil when absent; never empty (stream.go)
 }
 
 func (v *Value) ctr() *counter {
@@ -91,6 +92,8 @@ func (v *Value) Type() Type {
 	switch {
 	case v == nil:
 		return TypeNone
+	case v.strm() != nil:
+		return TypeStream
 	case v.omap() != nil && v.omap().live > 0:
 		return TypeMap
 	case v.oset() != nil:
@@ -109,7 +112,7 @@ func (v *Value) live() bool { return v.Type() != TypeNone }
 // empty reports whether the value holds no component at all, hidden or
 // not; an empty value is dropped from its keyspace or map.
 func (v *Value) empty() bool {
-	return v.reg.len() == 0 && v.ctr() == nil && v.oset() == nil && v.omap() == nil && len(v.expiry()) == 0
+	return v.reg.len() == 0 && v.ctr() == nil && v.oset() == nil && v.omap() == nil && len(v.expiry()) == 0 && v.strm() == nil
 }
 
 // Register returns the last-writer-wins value of the register component:
@@ -228,6 +231,9 @@ func (v *Value) clone() *Value {
 		out.putMap(v.omap().clone())
 	}
 	out.putExpiry(slices.Clone(v.expiry()))
+	if v.strm() != nil {
+		out.putStream(v.strm().clone())
+	}
 	return out
 }
 
