@@ -62,6 +62,8 @@ func typeName(t crdt.Type) string {
 		return "set"
 	case crdt.TypeMap:
 		return "map"
+	case crdt.TypeStream:
+		return "stream" // the type only: streams are read over RESP
 	}
 	return "none"
 }

@@ -50,6 +50,8 @@ func typeName(v *crdt.Value) string {
 		return "set"
 	case crdt.TypeMap:
 		return "hash"
+	case crdt.TypeStream:
+		return "stream"
 	}
 	return "none"
 }

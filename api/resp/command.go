@@ -173,6 +173,7 @@ func init() {
 		{name: "hrandfield", arity: -2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHRandField},
 		{name: "hscan", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHScan},
 	}
+	list = append(list, streamCommands...)
 	commands = make(map[string]*command, len(list))
 	for _, c := range list {
 		if commands[c.name] != nil {

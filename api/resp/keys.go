@@ -270,6 +270,8 @@ func encodingName(v *crdt.Value) string {
 		return "orset"
 	case crdt.TypeMap:
 		return "ormap"
+	case crdt.TypeStream:
+		return "stream"
 	}
 	return "register"
 }

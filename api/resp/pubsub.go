@@ -28,7 +28,8 @@ const (
 // eventName names a change with a Redis notification event. A Change says
 // what a key holds after a transaction, not which command wrote it, so the
 // name is derived from the type: a deleted key is "del", a register "set",
-// a counter "incrby", a set "sadd", a hash "hset". SREM, HDEL and HINCRBY
+// a counter "incrby", a set "sadd", a hash "hset", a stream "xadd" (XDEL
+// and XTRIM too). SREM, HDEL and HINCRBY
 // that leave the key live are therefore reported as "sadd", "hset" and
 // "hset" (docs/api.md).
 func eventName(ch api.Change) string {
@@ -44,6 +45,8 @@ func eventName(ch api.Change) string {
 		return "sadd"
 	case crdt.TypeMap:
 		return "hset"
+	case crdt.TypeStream:
+		return "xadd"
 	}
 	return "del"
 }
