@@ -362,7 +362,7 @@ func readXLen(v view, args [][]byte, out []byte) []byte {
 	return redcon.AppendInt(out, int64(val.StreamLen()))
 }
 
-func readXRange(v view, args [][]byte, out []byte) []byte   { return xrange(v, args, out, false) }
+func readXRange(v view, args [][]byte, out []byte) []byte    { return xrange(v, args, out, false) }
 func readXRevRange(v view, args [][]byte, out []byte) []byte { return xrange(v, args, out, true) }
 
 func xrange(v view, args [][]byte, out []byte, rev bool) []byte {
