@@ -987,3 +987,23 @@ func (e StreamEntry) String() string {
 	buf.WriteByte('}')
 	return buf.String()
 }
+
+// StreamSetLast raises the stream's last ID to id if it is lower, making
+// key an empty stream if it holds nothing (RENAME and COPY carry a
+// stream's last ID this way). It returns ErrWrongType on another type.
+func (b *Builder) StreamSetLast(key []byte, id StreamID) error {
+	b.check()
+	kb, fresh, err := b.prepare(key)
+	if err != nil {
+		return err
+	}
+	if err := b.typed(kb, TypeStream); err != nil {
+		return err
+	}
+	if kb.streamPresent() && kb.streamLast().Compare(id) >= 0 {
+		return nil
+	}
+	kb.streamOpOf().last = &id
+	b.commit(kb, fresh)
+	return nil
+}

@@ -268,7 +268,37 @@ func genDiffCommand(t *rapid.T) []string {
 			return []string{"COPY", k(), k(), "DB", rapid.SampledFrom([]string{"0", "x"}).Draw(t, "db")}
 		},
 	}
+	cmds = append(cmds, streamDiffCommands(t, k, f, v)...)
 	return cmds[rapid.IntRange(0, len(cmds)-1).Draw(t, "command")]()
+}
+
+// streamDiffCommands draws stream commands with explicit IDs only: an ID
+// Spook generates carries its node's tag (docs/semantics.md, Streams).
+func streamDiffCommands(t *rapid.T, k, f, v func() string) []func() []string {
+	id := func() string {
+		return rapid.SampledFrom([]string{"1-1", "2", "2-5", "3-0", "5-1", "0-0", "0-1", "x", "-", "+", "(2-5"}).Draw(t, "id")
+	}
+	count := func() string { return rapid.SampledFrom([]string{"0", "1", "2", "-1", "x"}).Draw(t, "count") }
+	return []func() []string{
+		func() []string { return []string{"XADD", k(), id(), f(), v()} },
+		func() []string { return []string{"XADD", k(), id(), f(), v(), f(), v()} },
+		func() []string {
+			opt := rapid.SampledFrom([]string{"NOMKSTREAM", "MAXLEN 1", "MAXLEN = 2", "MAXLEN ~ 1", "MINID 2", "MINID = 3-0", "MAXLEN -1", "MAXLEN 1 LIMIT 5", "MAXLEN ~ 1 LIMIT 5", "NOMKSTREAM MAXLEN 0"}).Draw(t, "xaddopt")
+			return append(append([]string{"XADD", k()}, strings.Fields(opt)...), id(), f(), v())
+		},
+		func() []string { return []string{"XRANGE", k(), id(), id()} },
+		func() []string { return []string{"XRANGE", k(), "-", "+", "COUNT", count()} },
+		func() []string { return []string{"XREVRANGE", k(), "+", "-", "COUNT", count()} },
+		func() []string { return []string{"XREVRANGE", k(), id(), id()} },
+		func() []string { return []string{"XLEN", k()} },
+		func() []string { return []string{"XDEL", k(), id(), id()} },
+		func() []string {
+			opt := rapid.SampledFrom([]string{"MAXLEN 1", "MAXLEN = 0", "MAXLEN ~ 0", "MINID 3", "MINID ~ 2", "MAXLEN", "FOO 1", "MAXLEN 1 LIMIT 1"}).Draw(t, "xtrimopt")
+			return append([]string{"XTRIM", k()}, strings.Fields(opt)...)
+		},
+		func() []string { return []string{"XREAD", "STREAMS", k(), id()} },
+		func() []string { return []string{"XREAD", "COUNT", count(), "STREAMS", k(), k(), id(), id()} },
+	}
 }
 
 // timeReplies lists the commands whose reply depends on when each server

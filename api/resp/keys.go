@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ type snapshot struct {
 	n       int64
 	members [][]byte
 	fields  []fieldSnapshot
+	// entries and last are a stream's (entries' bytes copied).
+	entries []crdt.StreamEntry
+	last    crdt.StreamID
 	// deadline is the key's expiry deadline (0: none); RENAME and COPY
 	// carry it to the destination, as Redis does.
 	deadline uint64
@@ -66,6 +70,16 @@ func takeSnapshot(val *crdt.Value) snapshot {
 			s.fields = append(s.fields, fs)
 			return true
 		})
+	case crdt.TypeStream:
+		s.last = val.StreamLast()
+		val.StreamRange(crdt.StreamID{}, maxStreamID, false, func(e crdt.StreamEntry) bool {
+			e.Fields = slices.Clone(e.Fields)
+			for i := range e.Fields {
+				e.Fields[i] = bytes.Clone(e.Fields[i])
+			}
+			s.entries = append(s.entries, e)
+			return true
+		})
 	}
 	return s
 }
@@ -96,6 +110,22 @@ func (s *snapshot) write(tx *crdt.Builder, dst []byte) error {
 			if err != nil {
 				break
 			}
+		}
+	case crdt.TypeStream:
+		// Entries with one ID (added concurrently on two nodes) are
+		// copied once: the copy is one writer's stream.
+		var prev crdt.StreamID
+		for i, e := range s.entries {
+			if i > 0 && e.ID == prev {
+				continue
+			}
+			prev = e.ID
+			if _, err = tx.StreamAdd(dst, crdt.StreamIDExplicit, e.ID, e.Fields); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = tx.StreamSetLast(dst, s.last)
 		}
 	}
 	if err == nil && s.deadline != 0 {

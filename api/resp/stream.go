@@ -52,6 +52,9 @@ func parseStreamID(b []byte, missingSeq uint64, special bool) (crdt.StreamID, er
 			return maxStreamID, nil
 		}
 	}
+	if len(b) >= maxIDArgBytes {
+		return crdt.StreamID{}, errStreamID
+	}
 	msPart, seqPart, hasSeq := bytes.Cut(b, []byte("-"))
 	ms, ok := parseUint(msPart)
 	if !ok {
@@ -67,12 +70,33 @@ func parseStreamID(b []byte, missingSeq uint64, special bool) (crdt.StreamID, er
 	return crdt.StreamID{Ms: ms, Seq: seq}, nil
 }
 
+// maxIDArgBytes bounds an ID argument, as Redis's 128-byte buffer does.
+const maxIDArgBytes = 128
+
+// parseUint parses one part of an ID as Redis's string2ull: what C's
+// strtoull accepts (leading white space, a sign, leading zeros; a '-'
+// negates modulo 2^64), all of it digits after that, within uint64.
 func parseUint(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 || b[0] == '+' || b[0] == '-' {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || (b[i] >= '\t' && b[i] <= '\r')) {
+		i++
+	}
+	neg := false
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		neg = b[i] == '-'
+		i++
+	}
+	if i == len(b) {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(string(b), 10, 64)
-	return n, err == nil
+	n, err := strconv.ParseUint(string(b[i:]), 10, 64)
+	if err != nil || b[i] == '+' || b[i] == '-' {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 // parseRangeID parses an XRANGE bound: an ID, "-", "+", or "(" and an ID
@@ -140,58 +164,108 @@ func appendStreamRange(out []byte, val *crdt.Value, start, end crdt.StreamID, re
 	return out
 }
 
-// streamTrimArgs parses "MAXLEN|MINID [=|~] threshold [LIMIT count]"
-// starting at args[i]; it returns the trim and the index after it.
-func parseStreamTrim(args [][]byte, i int, t *crdt.StreamTrim, seen *bool) (int, error) {
-	kind := string(bytes.ToLower(args[i]))
-	if *seen {
-		return 0, errMaxLenMinID
-	}
-	*seen = true
-	i++
-	if i < len(args) && (string(args[i]) == "~" || string(args[i]) == "=") {
-		t.Approx = string(args[i]) == "~"
-		i++
-	}
-	if i >= len(args) {
-		return 0, errSyntax
-	}
-	if kind == "maxlen" {
-		n, err := parseInt(args[i])
-		if err != nil {
-			return 0, err
-		}
-		if n < 0 {
-			return 0, errMaxLenNegative
-		}
-		t.MaxLen = n
-	} else {
-		id, err := parseStreamID(args[i], 0, false)
-		if err != nil {
-			return 0, err
-		}
-		t.ByMinID, t.MinID = true, id
-	}
-	return i + 1, nil
+// addTrimArgs is XADD's and XTRIM's options.
+type addTrimArgs struct {
+	trim     crdt.StreamTrim
+	trimming bool
+	noMk     bool
+	idPos    int // XADD: the position of the ID argument
 }
 
-// parseLimit parses "LIMIT count" at args[i].
-func parseLimit(args [][]byte, i int, t *crdt.StreamTrim) (int, error) {
-	if i+1 >= len(args) {
-		return 0, errSyntax
+// parseAddTrim parses the options of XADD (xadd) or XTRIM from args[2]
+// on, in the order and with the errors of Redis's
+// streamParseAddOrTrimArgsOrReply.
+func parseAddTrim(args [][]byte, xadd bool) (addTrimArgs, error) {
+	var a addTrimArgs
+	limit, limitGiven := int64(-1), false
+	i := 2
+	for ; i < len(args); i++ {
+		more := len(args) - 1 - i
+		opt := string(bytes.ToLower(args[i]))
+		switch {
+		case xadd && opt == "*":
+		case (opt == "maxlen" || opt == "minid") && more > 0:
+			if a.trimming {
+				return a, errMaxLenMinID
+			}
+			a.trim.Approx = false
+			if next := string(args[i+1]); more >= 2 && (next == "~" || next == "=") {
+				a.trim.Approx = next == "~"
+				i++
+			}
+			if opt == "maxlen" {
+				n, err := parseInt(args[i+1])
+				if err != nil {
+					return a, err
+				}
+				if n < 0 {
+					return a, errMaxLenNegative
+				}
+				a.trim.MaxLen, a.trim.ByMinID = n, false
+			} else {
+				id, err := parseStreamID(args[i+1], 0, false)
+				if err != nil {
+					return a, err
+				}
+				a.trim.MinID, a.trim.ByMinID = id, true
+			}
+			a.trimming = true
+			i++
+			continue
+		case opt == "limit" && more > 0:
+			n, err := parseInt(args[i+1])
+			if err != nil {
+				return a, err
+			}
+			if n < 0 {
+				return a, errLimitNegative
+			}
+			limit, limitGiven = n, true
+			i++
+			continue
+		case xadd && opt == "nomkstream":
+			a.noMk = true
+			continue
+		case xadd:
+			if _, _, err := parseXAddID(args[i]); err != nil {
+				return a, err
+			}
+		default:
+			return a, errSyntax
+		}
+		break
 	}
-	n, err := parseInt(args[i+1])
-	if err != nil {
-		return 0, err
+	if limit > 0 && !a.trimming {
+		return a, respErr("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")
 	}
-	if n < 0 {
-		return 0, errLimitNegative
+	if !xadd && !a.trimming {
+		return a, respErr("ERR syntax error, XTRIM must be called with a trimming strategy")
 	}
-	t.Limit = n
-	if n == 0 {
-		t.Limit = math.MaxInt64 // Redis: 0 means no limit
+	if limitGiven && !a.trim.Approx {
+		return a, errLimitNoApprox
 	}
-	return i + 2, nil
+	a.trim.Limit = limit
+	if limitGiven && limit == 0 {
+		a.trim.Limit = math.MaxInt64 // Redis: LIMIT 0 means no limit
+	}
+	a.idPos = i
+	return a, nil
+}
+
+// parseXAddID parses XADD's ID argument: "*", "ms-*" or an ID.
+func parseXAddID(arg []byte) (crdt.StreamIDMode, crdt.StreamID, error) {
+	switch {
+	case string(arg) == "*":
+		return crdt.StreamIDAuto, crdt.StreamID{}, nil
+	case bytes.HasSuffix(arg, []byte("-*")) && len(arg) < maxIDArgBytes:
+		ms, ok := parseUint(arg[:len(arg)-2])
+		if !ok {
+			return 0, crdt.StreamID{}, errStreamID
+		}
+		return crdt.StreamIDAutoSeq, crdt.StreamID{Ms: ms}, nil
+	}
+	id, err := parseStreamID(arg, 0, false)
+	return crdt.StreamIDExplicit, id, err
 }
 
 func streamError(err error) error {
@@ -209,56 +283,17 @@ func writeXAdd(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return out, err
 	}
-	var trim crdt.StreamTrim
-	trimming, limited, noMk := false, false, false
-	i := 2
-	for ; i < len(args); i++ {
-		switch string(bytes.ToLower(args[i])) {
-		case "nomkstream":
-			noMk = true
-			continue
-		case "maxlen", "minid":
-			next, err := parseStreamTrim(args, i, &trim, &trimming)
-			if err != nil {
-				return out, err
-			}
-			i = next - 1
-			continue
-		case "limit":
-			next, err := parseLimit(args, i, &trim)
-			if err != nil {
-				return out, err
-			}
-			limited = true
-			i = next - 1
-			continue
-		}
-		break
+	a, err := parseAddTrim(args, true)
+	if err != nil {
+		return out, err
 	}
+	i := a.idPos
 	if i >= len(args) || (len(args)-i-1) < 2 || (len(args)-i-1)%2 != 0 {
 		return out, respErr("ERR wrong number of arguments for 'xadd' command")
 	}
-	if limited && !trim.Approx {
-		return out, errLimitNoApprox
-	}
-	mode, id := crdt.StreamIDExplicit, crdt.StreamID{}
-	switch idArg := args[i]; {
-	case string(idArg) == "*":
-		mode = crdt.StreamIDAuto
-	case bytes.HasSuffix(idArg, []byte("-*")):
-		ms, ok := parseUint(idArg[:len(idArg)-2])
-		if !ok {
-			return out, errStreamID
-		}
-		mode, id = crdt.StreamIDAutoSeq, crdt.StreamID{Ms: ms}
-	default:
-		var err error
-		if id, err = parseStreamID(idArg, 0, false); err != nil {
-			return out, err
-		}
-		if id.IsZero() {
-			return out, errStreamIDZero
-		}
+	mode, id, _ := parseXAddID(args[i])
+	if mode == crdt.StreamIDExplicit && id.IsZero() {
+		return out, errStreamIDZero
 	}
 	fields := args[i+1:]
 	for _, f := range fields {
@@ -270,15 +305,15 @@ func writeXAdd(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 	if err != nil {
 		return out, err
 	}
-	if val == nil && noMk {
+	if val == nil && a.noMk {
 		return redcon.AppendNull(out), nil
 	}
 	nid, err := tx.StreamAdd(key, mode, id, fields)
 	if err != nil {
 		return out, streamError(err)
 	}
-	if trimming {
-		if _, err := tx.StreamTrim(key, trim); err != nil {
+	if a.trimming {
+		if _, err := tx.StreamTrim(key, a.trim); err != nil {
 			return out, err // follows the add: abort
 		}
 	}
@@ -290,28 +325,9 @@ func writeXTrim(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return out, err
 	}
-	var trim crdt.StreamTrim
-	trimming, limited := false, false
-	for i := 2; i < len(args); {
-		var err error
-		switch string(bytes.ToLower(args[i])) {
-		case "maxlen", "minid":
-			i, err = parseStreamTrim(args, i, &trim, &trimming)
-		case "limit":
-			i, err = parseLimit(args, i, &trim)
-			limited = true
-		default:
-			err = errSyntax
-		}
-		if err != nil {
-			return out, err
-		}
-	}
-	if !trimming {
-		return out, errSyntax
-	}
-	if limited && !trim.Approx {
-		return out, errLimitNoApprox
+	a, err := parseAddTrim(args, false)
+	if err != nil {
+		return out, err
 	}
 	val, err := streamOf(view{tx}, key)
 	if err != nil {
@@ -320,7 +336,7 @@ func writeXTrim(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 	if val == nil {
 		return redcon.AppendInt(out, 0), nil
 	}
-	n, err := tx.StreamTrim(key, trim)
+	n, err := tx.StreamTrim(key, a.trim)
 	if err != nil {
 		return out, mutationError(err)
 	}
@@ -332,6 +348,14 @@ func writeXDel(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return out, err
 	}
+	// Redis looks the key up before it parses the IDs.
+	val, err := streamOf(view{tx}, key)
+	if err != nil {
+		return out, err
+	}
+	if val == nil {
+		return redcon.AppendInt(out, 0), nil
+	}
 	ids := make([]crdt.StreamID, 0, len(args)-2)
 	for _, a := range args[2:] {
 		id, err := parseStreamID(a, 0, false)
@@ -339,13 +363,6 @@ func writeXDel(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 			return out, err
 		}
 		ids = append(ids, id)
-	}
-	val, err := streamOf(view{tx}, key)
-	if err != nil {
-		return out, err
-	}
-	if val == nil {
-		return redcon.AppendInt(out, 0), nil
 	}
 	n, err := tx.StreamDelete(key, ids...)
 	if err != nil {
@@ -393,8 +410,11 @@ func xrange(v view, args [][]byte, out []byte, rev bool) []byte {
 	if err != nil {
 		return redcon.AppendError(out, err.Error())
 	}
-	if val == nil || count == 0 {
+	switch {
+	case val == nil:
 		return redcon.AppendArray(out, 0)
+	case count == 0:
+		return append(out, "*-1\r\n"...) // Redis: COUNT 0 (or negative) is a null array
 	}
 	return appendStreamRange(out, val, start, end, rev, count)
 }
@@ -405,8 +425,8 @@ type xreadArgs struct {
 	block   bool
 	timeout time.Duration // with block; 0: no limit
 	keys    [][]byte
-	ids     []crdt.StreamID
-	last    []bool // the ID was "$": the stream's last ID when the command runs
+	idArgs  [][]byte        // as given; resolve parses them
+	ids     []crdt.StreamID // nil until resolve
 }
 
 func parseXRead(args [][]byte) (xreadArgs, error) {
@@ -453,35 +473,31 @@ func parseXRead(args [][]byte) (xreadArgs, error) {
 		return x, errXReadUnbalance
 	}
 	n := len(rest) / 2
-	x.keys = rest[:n]
-	for _, a := range rest[n:] {
-		if string(a) == "$" {
-			x.ids = append(x.ids, crdt.StreamID{})
-			x.last = append(x.last, true)
-			continue
-		}
-		id, err := parseStreamID(a, 0, false)
-		if err != nil {
-			return x, err
-		}
-		x.ids = append(x.ids, id)
-		x.last = append(x.last, false)
-	}
+	x.keys, x.idArgs = rest[:n], rest[n:]
 	return x, nil
 }
 
-// resolveLast replaces each "$" ID with the stream's last ID now.
-func (x *xreadArgs) resolveLast(v view) error {
+// resolve checks each key's type and parses its ID, in Redis's order (key
+// by key), the first time it runs: "$" is the stream's last ID now.
+func (x *xreadArgs) resolve(v view) error {
+	if x.ids != nil {
+		return nil
+	}
+	ids := make([]crdt.StreamID, len(x.keys))
 	for i, key := range x.keys {
 		val, err := streamOf(v, key)
 		if err != nil {
 			return err
 		}
-		if x.last[i] {
-			x.ids[i] = val.StreamLast()
-			x.last[i] = false
+		if string(x.idArgs[i]) == "$" {
+			ids[i] = val.StreamLast()
+			continue
+		}
+		if ids[i], err = parseStreamID(x.idArgs[i], 0, false); err != nil {
+			return err
 		}
 	}
+	x.ids = ids
 	return nil
 }
 
@@ -537,7 +553,7 @@ func (x *xreadArgs) appendReply(v view, out []byte) ([]byte, bool, error) {
 func readXRead(v view, args [][]byte, out []byte) []byte {
 	x, err := parseXRead(args)
 	if err == nil {
-		err = x.resolveLast(v)
+		err = x.resolve(v)
 	}
 	if err != nil {
 		return redcon.AppendError(out, err.Error())
@@ -562,7 +578,7 @@ func cmdXRead(s *Server, c *client, args [][]byte) {
 		done := false
 		err := s.backend.View(func(ks *crdt.Keyspace) error {
 			v := readView(ks)
-			if err := x.resolveLast(v); err != nil {
+			if err := x.resolve(v); err != nil {
 				return err
 			}
 			var err error

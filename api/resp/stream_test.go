@@ -18,7 +18,7 @@ func TestStreamCommands(t *testing.T) {
 		{"+stream", []string{"TYPE", "s"}},
 		{`[["1-1" ["f" "a"]] ["2-0" ["f" "b" "g" "c"]] ["3-0" ["f" "c"]]]`, []string{"XRANGE", "s", "-", "+"}},
 		{`[["1-1" ["f" "a"]]]`, []string{"XRANGE", "s", "-", "+", "COUNT", "1"}},
-		{`[]`, []string{"XRANGE", "s", "-", "+", "COUNT", "0"}},
+		{"(nil)", []string{"XRANGE", "s", "-", "+", "COUNT", "0"}},
 		{`[["2-0" ["f" "b" "g" "c"]]]`, []string{"XRANGE", "s", "2", "2"}},
 		{`[["2-0" ["f" "b" "g" "c"]] ["3-0" ["f" "c"]]]`, []string{"XRANGE", "s", "(1-1", "+"}},
 		{`[["3-0" ["f" "c"]] ["2-0" ["f" "b" "g" "c"]]]`, []string{"XREVRANGE", "s", "+", "-", "COUNT", "2"}},
