@@ -30,6 +30,9 @@ import (
 //	            replica that shows mark/<id> = m must show own/<id> ≥ m,
 //	            because the increments are in the mark's causal past
 //	            (causal consistency, checked across sessions and nodes)
+//	xs/<k>      streams: entries added with generated IDs (XADD *, trimmed
+//	            to a few entries now and then), the oldest entry deleted
+//	            (XDEL), the key deleted
 const (
 	prefixCounter  = "c/"
 	prefixRegister = "r/"
@@ -39,6 +42,7 @@ const (
 	prefixOwn      = "own/"
 	prefixMark     = "mark/"
 	prefixExpiring = "x/"
+	prefixStream   = "xs/"
 )
 
 // opKind is one kind of client operation.
@@ -61,6 +65,8 @@ const (
 	opExpire     // a new deadline for x/<k> (PEXPIRE)
 	opPersist    // PERSIST x/<k>
 	opReclaim    // the DEL a reclaiming node makes of x/<k> once expired
+	opStreamAdd  // XADD xs/<k> * (with MAXLEN 3 one time in four)
+	opStreamDel  // XDEL of the oldest entry of xs/<k>, or DEL xs/<k> one time in four
 	opKindCount
 )
 
@@ -83,6 +89,8 @@ var opWeights = [opKindCount]int{
 	opExpire:       1,
 	opPersist:      1,
 	opReclaim:      1,
+	opStreamAdd:    1,
+	opStreamDel:    1,
 }
 
 // Expiry deadlines the workload draws, relative to the writing
@@ -272,6 +280,28 @@ func (o op) build(b *crdt.Builder, s *session) ([]check.Increment, error) {
 		return nil, err
 	case opReclaim:
 		_, err := b.Reclaim(keyOf(prefixExpiring, o.key))
+		return nil, err
+	case opStreamAdd:
+		k := keyOf(prefixStream, o.key)
+		if _, err := b.StreamAdd(k, crdt.StreamIDAuto, crdt.StreamID{}, [][]byte{[]byte("v"), []byte(o.value)}); err != nil {
+			return nil, err
+		}
+		if o.member%4 == 0 {
+			_, err := b.StreamTrim(k, crdt.StreamTrim{MaxLen: 3})
+			return nil, err
+		}
+		return nil, nil
+	case opStreamDel:
+		k := keyOf(prefixStream, o.key)
+		if o.member%4 == 0 {
+			return nil, b.Delete(k)
+		}
+		var oldest []crdt.StreamID
+		b.Get(k).StreamRange(crdt.StreamID{}, crdt.StreamID{Ms: ^uint64(0), Seq: ^uint64(0)}, false, func(e crdt.StreamEntry) bool {
+			oldest = append(oldest, e.ID)
+			return false
+		})
+		_, err := b.StreamDelete(k, oldest...)
 		return nil, err
 	}
 	panic("sim: unknown op kind")
