@@ -458,6 +458,16 @@ func Render(v *crdt.Value) string {
 	if d, ok := v.Deadline(); ok {
 		fmt.Fprintf(&b, " deadline=%d/%v", d, v.DeadlineOwner())
 	}
+	if v.ListLen() > 0 {
+		var elems []string
+		for _, e := range v.List() {
+			elems = append(elems, strconv.Quote(string(e)))
+		}
+		b.WriteString(" list[" + strings.Join(elems, ",") + "]")
+	}
+	if v.TextLen() > 0 {
+		fmt.Fprintf(&b, " text=%q", v.Text())
+	}
 	return b.String()
 }
 

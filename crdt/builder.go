@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"unsafe"
+
+	"github.com/spooksystems/spook/seq"
 )
 
 // smallIndex is how many keys, members or fields a Builder scans linearly
@@ -60,12 +62,14 @@ type keyBuild struct {
 	key     []byte
 	base    *Value // the keyspace's value, hidden parts included; nil if none
 	op      valueOp
-	members nameIndex // op.set.members by member
-	fields  nameIndex // op.mp.fields by name
-	setLive int       // members of the set as the transaction sees it
-	mapLive int       // live fields as the transaction sees it
-	view    *Value    // Get's materialization; nil when stale
-	expired bool      // base had expired at the transaction's time: op starts as its clear
+	members nameIndex             // op.set.members by member
+	fields  nameIndex             // op.mp.fields by name
+	setLive int                   // members of the set as the transaction sees it
+	mapLive int                   // live fields as the transaction sees it
+	view    *Value                // Get's materialization; nil when stale
+	expired bool                  // base had expired at the transaction's time: op starts as its clear
+	list    *seqBuild[seq.Values] // list view and offsets (sequence_build.go); nil until used
+	text    *seqBuild[seq.Text]   // text view and offsets; nil until used
 }
 
 // nameIndex maps names to slot indexes once there are more than
@@ -200,7 +204,7 @@ func (kb *keyBuild) slots() int {
 	if kb.op.mp != nil {
 		n += len(kb.op.mp.fields)
 	}
-	return n
+	return n + seqSlots(&kb.op)
 }
 
 // regValue is the LWW register value as the transaction sees it.
@@ -239,6 +243,10 @@ func (b *Builder) typeView(kb *keyBuild) Type {
 	switch {
 	case kb.streamPresent():
 		return TypeStream
+	case b.textLen(kb) > 0:
+		return TypeText
+	case b.listLen(kb) > 0:
+		return TypeList
 	case kb.mapLive > 0:
 		return TypeMap
 	case kb.setLive > 0:
@@ -260,6 +268,7 @@ func clearValue(op *valueOp, base *Value, dotsCleared bool) {
 	op.flags, op.value, op.sum, op.deadline = 0, nil, 0, 0
 	op.resets = op.resets[:0]
 	op.set, op.mp, op.stream = nil, nil, nil
+	clearSeqs(op, base)
 	if base == nil {
 		return
 	}
@@ -308,6 +317,7 @@ func (b *Builder) clearKey(kb *keyBuild) error {
 		return ErrTxnTooBig
 	}
 	clearValue(&kb.op, kb.base, false)
+	kb.list, kb.text = nil, nil
 	kb.members, kb.fields = nil, nil
 	kb.setLive, kb.mapLive = 0, 0
 	b.ops += kb.slots() - before

@@ -6,10 +6,10 @@
 // # Model
 //
 // A Keyspace maps keys to Values. A Value holds up to one component of each
-// type — register, counter, set, map — because two replicas may create one
-// key concurrently with different types; the components join independently
-// and the visible type (Value.Type) is the highest-ranked live one (map >
-// set > counter > register). The hidden ones stay until a write that
+// type — register, counter, set, map, list, text — because two replicas may
+// create one key concurrently with different types; the components join
+// independently and the visible type (Value.Type) is the highest-ranked
+// live one (text > list > map > set > counter > register). The hidden ones stay until a write that
 // observed them (SET, DEL, or an INCR that converts a string) removes them.
 //
 // Every change is a transaction (Txn): one dot (node, counter), one hybrid
@@ -70,6 +70,23 @@
 //     deadline left alone by a concurrent DEL stays as a hidden value until
 //     Builder.Reclaim removes it. Keys without a deadline carry no expiry
 //     component: their encoding is unchanged.
+//   - List and Text (sequence.go, list.go, text.go): package seq's
+//     sequence CRDT. Each element is identified by the dot of the
+//     transaction that inserted it and its offset among that
+//     transaction's elements; an insertion carries its origins (the
+//     elements it went between) and its content, a deletion the ranges
+//     of elements it deletes, so positions are translated to identities
+//     where an operation is made and concurrent insertions at one place
+//     never interleave (FugueMax). DEL and SET delete the observed
+//     elements (dots in Deps): a concurrent push or insertion survives.
+//     Deleted elements stay as content-free tombstones (a concurrent
+//     insertion may name one), so a list or text with only tombstones
+//     stays as a hidden value. Builder: ListPush, ListInsert, ListDelete,
+//     ListRemove, ListSet, ListTrim, ListPop, TextInsert, TextDelete;
+//     Value: ListLen, ListIndex, ListRange, List, TextLen, Text,
+//     TextRange, TextID and TextPosition (a position that stays attached
+//     to a character across remote edits). Positions count elements, and
+//     code points for text.
 //   - Stream (stream.go; extension bit extStream): an add-only log of
 //     entries {ID, fields} plus last-ID entries kept like register
 //     entries. IDs the Builder generates are unique per node and ordered
@@ -98,7 +115,7 @@
 //
 // Keyspace.Begin(dot, ts) returns a Builder whose operations (Set,
 // Increment, Delete, SetAdd, SetRemove, MapSet, MapIncrement, MapDelete,
-// Expire, Persist, SetKeepTTL, Reclaim)
+// Expire, Persist, SetKeepTTL, Reclaim, and the list and text operations)
 // mirror the Redis commands and see the keyspace plus the earlier
 // operations of the same transaction; Builder.Get reads that view. An
 // operation that fails changes nothing; one on a key of another type

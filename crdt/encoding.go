@@ -79,11 +79,7 @@ const (
 
 // extComponents returns the value's extension bits (ext… flags, txn.go).
 func extComponents(v *Value) uint8 {
-	var t uint8
-	if v.strm() != nil {
-		t |= extStream
-	}
-	return t
+	return seqExt(v) | streamExt(v)
 }
 
 // componentTag returns the value's component bits.
@@ -144,6 +140,7 @@ func AppendValue(dst []byte, v *Value) []byte {
 	if es := v.expiry(); len(es) > 0 {
 		dst = appendExpiry(dst, es)
 	}
+	dst = appendSeqStates(dst, v)
 	if s := v.strm(); s != nil {
 		dst = appendStream(dst, s)
 	}
@@ -260,6 +257,7 @@ func decodeValue(r *codec.Reader, nested bool, ctx *causal.Context, h *hasher) *
 	if tag&tagExpiry != 0 {
 		v.putExpiry(decodeExpiry(r, ctx))
 	}
+	decodeSeqStates(r, v, ext, ctx)
 	if ext&extStream != 0 {
 		v.putStream(decodeStream(r, ctx, h))
 	}
@@ -522,12 +520,12 @@ func (t *Txn) AppendBody(dst []byte, kw KeyWriter) []byte {
 	dst = codec.AppendUvarint(dst, uint64(len(t.ops)))
 	for i := range t.ops {
 		dst = kw.AppendKey(dst, t.ops[i].key)
-		dst = appendValueOp(dst, &t.ops[i].op)
+		dst = appendValueOp(dst, &t.ops[i].op, t.Dot)
 	}
 	return dst
 }
 
-func appendValueOp(dst []byte, op *valueOp) []byte {
+func appendValueOp(dst []byte, op *valueOp, dot causal.Dot) []byte {
 	tag := op.tag()
 	dst = append(dst, tag)
 	if tag&opExt != 0 {
@@ -568,12 +566,13 @@ func appendValueOp(dst []byte, op *valueOp) []byte {
 		dst = codec.AppendUvarint(dst, uint64(len(m.fields))<<1|b2u(m.observed))
 		for i := range m.fields {
 			dst = codec.AppendBytes(dst, m.fields[i].name)
-			dst = appendValueOp(dst, &m.fields[i].op)
+			dst = appendValueOp(dst, &m.fields[i].op, dot)
 		}
 	}
 	if op.flags&opExpiry != 0 {
 		dst = codec.AppendUvarint(dst, op.deadline)
 	}
+	dst = appendSeqOps(dst, op, dot)
 	if op.stream != nil {
 		dst = appendStreamOp(dst, op.stream)
 	}
@@ -610,7 +609,7 @@ func DecodeBody(r *codec.Reader, kr KeyReader, t *Txn) error {
 			break
 		}
 		ops = append(ops, keyOp{key: key})
-		decodeValueOp(r, &ops[i].op, false, false, &budget)
+		decodeValueOp(r, &ops[i].op, false, false, &budget, t.Dot)
 	}
 	if r.Err() != nil {
 		return r.Err()
@@ -623,7 +622,7 @@ func DecodeBody(r *codec.Reader, kr KeyReader, t *Txn) error {
 // operation; cleared says the enclosing map operation clears observed
 // entries (so this one must not repeat it). budget counts members and
 // fields against MaxTxnOps.
-func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *int) {
+func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *int, dot causal.Dot) {
 	tag := r.Byte("operation tag")
 	if r.Err() != nil {
 		return
@@ -679,11 +678,12 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 		op.set = decodeSetOp(r, cleared, budget)
 	}
 	if tag&opMap != 0 {
-		op.mp = decodeMapOp(r, budget)
+		op.mp = decodeMapOp(r, budget, dot)
 	}
 	if tag&opExpiry != 0 {
 		op.deadline = uvarint(r, "expiry deadline")
 	}
+	decodeSeqOps(r, op, ext, dot, budget)
 	if ext&extStream != 0 {
 		op.stream = decodeStreamOp(r, budget)
 	}
@@ -747,7 +747,7 @@ func decodeSetOp(r *codec.Reader, cleared bool, budget *int) *setOp {
 	return s
 }
 
-func decodeMapOp(r *codec.Reader, budget *int) *mapOp {
+func decodeMapOp(r *codec.Reader, budget *int, dot causal.Dot) *mapOp {
 	n, observed := opCount(r, "map operation", budget)
 	if r.Err() != nil {
 		return nil
@@ -763,7 +763,7 @@ func decodeMapOp(r *codec.Reader, budget *int) *mapOp {
 			return nil
 		}
 		m.fields = append(m.fields, fieldOp{name: name})
-		decodeValueOp(r, &m.fields[i].op, true, observed, budget)
+		decodeValueOp(r, &m.fields[i].op, true, observed, budget, dot)
 		if r.Err() != nil {
 			return nil
 		}

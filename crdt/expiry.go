@@ -214,6 +214,7 @@ func (b *Builder) clearExpired(kb *keyBuild) error {
 		return ErrTxnTooBig
 	}
 	clearValue(&kb.op, kb.base, false)
+	kb.list, kb.text = nil, nil
 	kb.expired = true
 	b.ops += kb.slots()
 	return nil

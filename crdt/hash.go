@@ -70,6 +70,7 @@ func appendDigestInput(dst []byte, v *Value) []byte {
 	}
 	if ext := extComponents(v); ext != 0 {
 		dst = append(dst, ext)
+		dst = appendSeqDigests(dst, v)
 	}
 	if s := v.strm(); s != nil {
 		dst = appendStreamDigest(dst, s)

@@ -117,7 +117,7 @@ func (ks *Keyspace) Apply(txn *Txn) error {
 	if !containsContext(&ks.ctx, &txn.Deps) {
 		return ErrNotReady
 	}
-	if !txn.resetsObserved() {
+	if !txn.resetsObserved() || !txn.seqsValid(ks) {
 		return ErrInvalid
 	}
 	t := txnHeader{dot: txn.Dot, time: txn.Time, deps: &txn.Deps}
@@ -279,5 +279,9 @@ func (ks *Keyspace) KeyHash(key []byte) uint64 {
 // collapsed cut at different times, a state-changing compaction would
 // also make replicas with equal contexts hash differently. Register and
 // set entries need their dots (a concurrent writer that did not observe
-// them must not remove them), so they are not compactable either.
+// them must not remove them), so they are not compactable either; nor are
+// list and text tombstones here: an insertion made concurrently with a
+// deletion may still arrive naming the deleted element as its origin, and
+// the collapsed cut alone does not prove that every such insertion has
+// arrived (seq.Seq.Compact states what would).
 func (ks *Keyspace) Compact(collapsed *causal.VersionVector) {}

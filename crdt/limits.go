@@ -38,6 +38,10 @@ func (t Type) String() string {
 		return "set"
 	case TypeMap:
 		return "map"
+	case TypeList:
+		return "list"
+	case TypeText:
+		return "text"
 	case TypeStream:
 		return "stream"
 	}
@@ -82,6 +86,8 @@ var (
 	ErrNotReady   = errors.New("crdt: transaction's causal past missing") // Apply before Deps
 	ErrVersion    = errors.New("crdt: unknown encoding version")          // decoders: first byte ≠ EncodingVersion
 	ErrNotInteger = errors.New("crdt: value is not an integer")           // INCR of a non-integer register
+	ErrRange      = errors.New("crdt: index out of range")                // list or text position outside the value
+	ErrNotText    = errors.New("crdt: text is not valid UTF-8")           // TextInsert of bytes that are not UTF-8
 	// ErrWrongType is returned by Builder operations on a key (or map
 	// field) whose visible type is another type: SADD on a string, HSET on
 	// a set, INCR on a set (Redis WRONGTYPE). Set and Delete never return

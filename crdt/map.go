@@ -151,6 +151,7 @@ func joinValue(a *Value, actx *causal.Context, b *Value, bctx *causal.Context, h
 	if len(a.expiry()) > 0 || len(b.expiry()) > 0 {
 		a.putExpiry(joinExpiry(a.expiry(), actx, b.expiry(), bctx))
 	}
+	joinSeqs(a, b)
 	if a.strm() != nil || b.strm() != nil {
 		a.putStream(joinStream(a.strm(), actx, b.strm(), bctx, h))
 	}

@@ -13,6 +13,9 @@ import (
 //	SET k v | GET k | DEL k | INCR k | INCRBY k n | TYPE k
 //	SADD k m... | SREM k m... | SMEMBERS k | SCARD k | SISMEMBER k m
 //	HSET k f v | HGET k f | HINCRBY k f n | HDEL k f... | HLEN k | HGETALL k
+//	LPUSH/RPUSH k v... | LINSERTAT k i v... | LDELAT k i | LDELRANGE k i n |
+//	LTRIMTO k from to | LSET k i v | LPOP/RPOP k | LRANGE k | LLEN k
+//	TINS k pos str | TDEL k pos n | TGET k | TLEN k
 //
 // Errors render as "ERR not integer", "ERR overflow", "WRONGTYPE".
 func run(b *Builder, line string) string {
@@ -38,6 +41,8 @@ func run(b *Builder, line string) string {
 			return "ERR overflow"
 		case errors.Is(err, ErrWrongType):
 			return "WRONGTYPE"
+		case errors.Is(err, ErrRange):
+			return "ERR range"
 		case err != nil:
 			return "ERR " + err.Error()
 		}
@@ -146,6 +151,61 @@ func run(b *Builder, line string) string {
 	case "RECLAIM":
 		ok, err := b.Reclaim(bs(1))
 		return reply(b2i(ok), err)
+	case "LPUSH", "RPUSH":
+		return reply(b.ListPush(bs(1), strings.EqualFold(args[0], "LPUSH"), rest(2)...))
+	case "LINSERTAT":
+		i, _ := strconv.Atoi(args[2])
+		return reply(b.ListInsert(bs(1), i, rest(3)...))
+	case "LDELAT":
+		i, _ := strconv.Atoi(args[2])
+		return reply(b.ListRemove(bs(1), i))
+	case "LDELRANGE":
+		i, _ := strconv.Atoi(args[2])
+		n, _ := strconv.Atoi(args[3])
+		return reply(b.ListDelete(bs(1), i, n))
+	case "LTRIMTO":
+		i, _ := strconv.Atoi(args[2])
+		j, _ := strconv.Atoi(args[3])
+		return reply(b.ListTrim(bs(1), i, j))
+	case "LSET":
+		i, _ := strconv.Atoi(args[2])
+		return reply("OK", b.ListSet(bs(1), i, bs(3)))
+	case "LPOP", "RPOP":
+		vs, err := b.ListPop(bs(1), strings.EqualFold(args[0], "LPOP"), 1)
+		if err == nil && len(vs) == 0 {
+			return "(nil)"
+		}
+		if err != nil {
+			return reply(nil, err)
+		}
+		return string(vs[0])
+	case "LRANGE":
+		v := b.Get(bs(1))
+		if t := v.Type(); t != TypeNone && t != TypeList {
+			return "WRONGTYPE"
+		}
+		var parts []string
+		for _, e := range v.List() {
+			parts = append(parts, string(e))
+		}
+		return "[" + strings.Join(parts, " ") + "]"
+	case "LLEN":
+		return fmt.Sprint(b.Get(bs(1)).ListLen())
+	case "TINS":
+		i, _ := strconv.Atoi(args[2])
+		return reply(b.TextInsert(bs(1), i, bs(3)))
+	case "TDEL":
+		i, _ := strconv.Atoi(args[2])
+		n, _ := strconv.Atoi(args[3])
+		return reply(b.TextDelete(bs(1), i, n))
+	case "TGET":
+		v := b.Get(bs(1))
+		if t := v.Type(); t != TypeNone && t != TypeText {
+			return "WRONGTYPE"
+		}
+		return "'" + v.Text() + "'"
+	case "TLEN":
+		return fmt.Sprint(b.Get(bs(1)).TextLen())
 	case "DEADLINE":
 		v := b.Get(bs(1))
 		if v == nil {

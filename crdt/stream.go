@@ -1007,3 +1007,11 @@ func (b *Builder) StreamSetLast(key []byte, id StreamID) error {
 	b.commit(kb, fresh)
 	return nil
 }
+
+// streamExt is extStream if v has a stream component.
+func streamExt(v *Value) uint8 {
+	if v.strm() != nil {
+		return extStream
+	}
+	return 0
+}

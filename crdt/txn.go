@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/seq"
 )
 
 // Txn is one transaction: the unit of atomicity, replication and logging.
@@ -53,7 +54,7 @@ const (
 	extStream   uint8 = 1 << 3 // stream (TypeStream)
 	extBCounter uint8 = 1 << 4 // bounded counter (TypeBCounter)
 
-	extMask uint8 = extStream
+	extMask uint8 = extList | extText | extStream
 )
 
 // valueOp is the operation on one value (a key or a map field). Every
@@ -65,14 +66,16 @@ const (
 // Within one transaction the parts commute: removals only touch dots in
 // Deps, additions carry the transaction's own dot, which Deps lacks.
 type valueOp struct {
-	flags    uint8          // opRegClear, opRegSet, opCounterInc, opExpiry only
-	value    []byte         // opRegSet
-	sum      int64          // opCounterInc
-	deadline uint64         // opExpiry: the new deadline in hybrid-clock ms, 0 for none
-	resets   []counterReset // sorted by node; non-empty means opCounterReset
-	set      *setOp         // non-nil means opSet
-	mp       *mapOp         // non-nil means opMap
-	stream   *streamOp      // non-nil means extStream (stream.go)
+	flags    uint8              // opRegClear, opRegSet, opCounterInc, opExpiry only
+	value    []byte             // opRegSet
+	sum      int64              // opCounterInc
+	deadline uint64             // opExpiry: the new deadline in hybrid-clock ms, 0 for none
+	resets   []counterReset     // sorted by node; non-empty means opCounterReset
+	set      *setOp             // non-nil means opSet
+	mp       *mapOp             // non-nil means opMap
+	list     *seqOp[seq.Values] // non-nil means extList (sequence.go)
+	text     *seqOp[seq.Text]   // non-nil means extText (sequence.go)
+	stream   *streamOp          // non-nil means extStream (stream.go)
 }
 
 // tag is the encoded flag byte of op.
@@ -96,7 +99,7 @@ func (op *valueOp) tag() uint8 {
 // extTag is the extension byte of op: the ext… flag of each extension
 // component op changes. Zero means no extension byte is written.
 func (op *valueOp) extTag() uint8 {
-	var t uint8
+	t := seqOpExt(op)
 	if op.stream != nil {
 		t |= extStream
 	}
@@ -106,7 +109,7 @@ func (op *valueOp) extTag() uint8 {
 // empty reports whether op changes nothing (slots the Builder emptied
 // included).
 func (op *valueOp) empty() bool {
-	if op.flags != 0 || len(op.resets) > 0 {
+	if op.flags != 0 || len(op.resets) > 0 || !op.list.empty() || !op.text.empty() {
 		return false
 	}
 	if op.stream != nil && !op.stream.empty() {
@@ -227,6 +230,7 @@ func applyOp(v *Value, op *valueOp, t *txnHeader, h *hasher) {
 		}
 	}
 	applyExpiry(v, op, t)
+	applySeqs(v, op, t)
 	applyStream(v, op.stream, t, h)
 }
 

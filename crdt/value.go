@@ -41,7 +41,8 @@ type components struct {
 	// none; top level only. A pointer keeps components at 56 bytes (a
 	// 64-byte allocation) rather than 72 (80).
 	exp  *[]expEntry
-	strm *stream // nil when absent; never empty (stream.go)
+	seqs *seqParts // list and text (sequence.go); nil when neither
+	strm *stream   // nil when absent; never empty (stream.go)
 }
 
 func (v *Value) ctr() *counter {
@@ -87,13 +88,18 @@ func (v *Value) putMap(m *orMap) {
 }
 
 // Type returns the visible type: the highest-ranked live component
-// (map > set > counter > register), or TypeNone if nothing is live.
+// (text > list > map > set > counter > register), or TypeNone if
+// nothing is live.
 func (v *Value) Type() Type {
 	switch {
 	case v == nil:
 		return TypeNone
 	case v.strm() != nil:
 		return TypeStream
+	case v.textSeq() != nil && v.textSeq().Len() > 0:
+		return TypeText
+	case v.listSeq() != nil && v.listSeq().Len() > 0:
+		return TypeList
 	case v.omap() != nil && v.omap().live > 0:
 		return TypeMap
 	case v.oset() != nil:
@@ -112,7 +118,7 @@ func (v *Value) live() bool { return v.Type() != TypeNone }
 // empty reports whether the value holds no component at all, hidden or
 // not; an empty value is dropped from its keyspace or map.
 func (v *Value) empty() bool {
-	return v.reg.len() == 0 && v.ctr() == nil && v.oset() == nil && v.omap() == nil && len(v.expiry()) == 0 && v.strm() == nil
+	return v.reg.len() == 0 && v.ctr() == nil && v.oset() == nil && v.omap() == nil && len(v.expiry()) == 0 && seqExt(v) == 0 && v.strm() == nil
 }
 
 // Register returns the last-writer-wins value of the register component:
@@ -175,14 +181,19 @@ func (v *Value) Members(fn func(member []byte) bool) {
 	}
 }
 
-// Len is the number of set members (for a set) or live fields (for a
-// map), by visible type; zero for other types.
+// Len is the number of set members (for a set), live fields (for a map),
+// elements (for a list) or code points (for text), by visible type; zero
+// for other types.
 func (v *Value) Len() int {
 	switch v.Type() {
 	case TypeSet:
 		return len(v.oset().members)
 	case TypeMap:
 		return v.omap().live
+	case TypeList:
+		return v.ListLen()
+	case TypeText:
+		return v.TextLen()
 	}
 	return 0
 }
@@ -231,6 +242,7 @@ func (v *Value) clone() *Value {
 		out.putMap(v.omap().clone())
 	}
 	out.putExpiry(slices.Clone(v.expiry()))
+	cloneSeqs(out, v)
 	if v.strm() != nil {
 		out.putStream(v.strm().clone())
 	}

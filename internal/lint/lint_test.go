@@ -15,7 +15,7 @@ import (
 const module = "github.com/spooksystems/spook"
 
 // purePackages must stay deterministic state machines (DESIGN.md §4, §5).
-var purePackages = []string{"causal", "crdt", "driver", "limits", "replica"}
+var purePackages = []string{"causal", "crdt", "driver", "limits", "replica", "seq"}
 
 // forbiddenInPure are the imports that bring clocks, I/O, concurrency,
 // randomness or global logging into a package.

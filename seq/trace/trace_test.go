@@ -1,0 +1,64 @@
+package trace
+
+import (
+	"os"
+	"testing"
+)
+
+const dataDir = "/work/shared/data/editing-traces/"
+
+func load(t testing.TB, name string) *Trace {
+	b, err := os.ReadFile(dataDir + name + ".json.gz")
+	if err != nil {
+		t.Skipf("trace %s not available: %v", name, err)
+	}
+	tr, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestReplayTraces(t *testing.T) {
+	for _, name := range []string{"automerge-paper", "friendsforever"} {
+		tr := load(t, name)
+		s, h, err := Local(tr)
+		if err != nil {
+			t.Fatalf("%s local: %v", name, err)
+		}
+		if got := String(s); got != tr.End {
+			t.Fatalf("%s local: final text differs (len %d, want %d)", name, len(got), len(tr.End))
+		}
+		m, err := Merge(h)
+		if err != nil {
+			t.Fatalf("%s merge: %v", name, err)
+		}
+		if got := String(m); got != tr.End {
+			t.Fatalf("%s merge: final text differs (len %d, want %d)", name, len(got), len(tr.End))
+		}
+		t.Logf("%s: ops %d, runs %d local, %d merged, history %d bytes", name, tr.Ops(), s.Runs(), m.Runs(), len(h.Bytes))
+	}
+}
+
+func TestReplayTracesKeyspace(t *testing.T) {
+	for _, name := range []string{"friendsforever", "automerge-paper"} {
+		tr := load(t, name)
+		ks, h, err := LocalKeyspace(tr)
+		if err != nil {
+			t.Fatalf("%s local: %v", name, err)
+		}
+		if KeyspaceText(ks) != tr.End {
+			t.Fatalf("%s local: final text differs", name)
+		}
+		m, err := MergeKeyspace(h)
+		if err != nil {
+			t.Fatalf("%s merge: %v", name, err)
+		}
+		if KeyspaceText(m) != tr.End {
+			t.Fatalf("%s merge: final text differs", name)
+		}
+		if testing.Short() {
+			return
+		}
+	}
+}

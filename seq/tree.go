@@ -1,0 +1,327 @@
+package seq
+
+import "slices"
+
+// The position index: a B+tree of runs. Leaves hold items in sequence
+// order and are linked both ways; inner nodes hold leaves (height 1) or
+// inner nodes, and every node counts the visible and total elements below
+// it, so a visible position is found by one descent and a node's global
+// position by one climb. Leaves may exceed maxLeafItems during one
+// operation (splits of runs); every public operation ends with fix, which
+// splits them, so the bound holds between operations.
+
+const (
+	// maxLeafItems bounds the runs of one leaf between operations; a
+	// fuller leaf is split in two halves.
+	maxLeafItems = 32
+	// maxChildren bounds the children of an inner node; a fuller node is
+	// split in two halves.
+	maxChildren = 32
+)
+
+const (
+	flagDeleted uint8 = 1 << 0 // a tombstone: no content
+	flagCounter uint8 = 1 << 1 // elements step the counter (offset 0), not the offset
+	flagSole    uint8 = 1 << 2 // every element is its transaction's only one in this sequence
+)
+
+// item is a run: n consecutive elements with the same origin right, the
+// i-th (i > 0) having the (i-1)-th as origin left.
+type item[T Content[T]] struct {
+	id      ID // first element
+	left    ID // origin left of the first element
+	right   ID // origin right of every element
+	n       int
+	flags   uint8
+	content T // zero when deleted
+}
+
+func (it *item[T]) deleted() bool { return it.flags&flagDeleted != 0 }
+
+// visible is the number of visible elements of the run.
+func (it *item[T]) visible() int {
+	if it.deleted() {
+		return 0
+	}
+	return it.n
+}
+
+// elem returns the i-th element's ID.
+func (it *item[T]) elem(i int) ID {
+	if it.flags&flagCounter != 0 {
+		return ID{Node: it.id.Node, Counter: it.id.Counter + uint64(i)}
+	}
+	return ID{Node: it.id.Node, Counter: it.id.Counter, Offset: it.id.Offset + uint64(i)}
+}
+
+func (it *item[T]) last() ID { return it.elem(it.n - 1) }
+
+// originLeft returns the i-th element's origin left.
+func (it *item[T]) originLeft(i int) ID {
+	if i == 0 {
+		return it.left
+	}
+	return it.elem(i - 1)
+}
+
+// find returns the index of id in the run, or -1.
+func (it *item[T]) find(id ID) int {
+	if id.Node != it.id.Node {
+		return -1
+	}
+	if it.flags&flagCounter != 0 {
+		if id.Offset != 0 || id.Counter < it.id.Counter || id.Counter-it.id.Counter >= uint64(it.n) {
+			return -1
+		}
+		return int(id.Counter - it.id.Counter)
+	}
+	if id.Counter != it.id.Counter || id.Offset < it.id.Offset || id.Offset-it.id.Offset >= uint64(it.n) {
+		return -1
+	}
+	return int(id.Offset - it.id.Offset)
+}
+
+// rangeOf returns the range of elements [from, from+k) of the run.
+func (it *item[T]) rangeOf(from, k int) Range {
+	return Range{ID: it.elem(from), N: k, Counter: it.flags&flagCounter != 0 && k > 1}
+}
+
+// mergeable reports whether b can extend a (b directly after a in the
+// sequence): same node, same state, b's first origin left a's last
+// element, same origin right, and IDs that continue a's step.
+func mergeable[T Content[T]](a, b *item[T]) bool {
+	if a.id.Node != b.id.Node || a.right != b.right || (a.flags^b.flags)&flagDeleted != 0 || b.left != a.last() {
+		return false
+	}
+	aCounter := a.flags&flagCounter != 0 || (a.n == 1 && a.flags&flagSole != 0)
+	bCounter := b.flags&flagCounter != 0 || (b.n == 1 && b.flags&flagSole != 0)
+	if aCounter && bCounter && b.id.Offset == 0 && a.id.Offset == 0 && b.id.Counter == a.id.Counter+uint64(a.n) {
+		return true
+	}
+	aOffset := a.flags&flagCounter == 0
+	bOffset := b.flags&flagCounter == 0
+	return aOffset && bOffset && b.id.Counter == a.id.Counter && b.id.Offset == a.id.Offset+uint64(a.n)
+}
+
+// merge appends b to a (mergeable(a, b) holds).
+func merge[T Content[T]](a, b *item[T]) {
+	if a.id.Counter != b.id.Counter {
+		a.flags |= flagCounter | flagSole
+	} else {
+		a.flags &^= flagSole // an offset run of two or more elements is no transaction's only one
+	}
+	if !a.deleted() {
+		a.content = a.content.Append(b.content)
+	}
+	a.n += b.n
+}
+
+type leaf[T Content[T]] struct {
+	parent     *inner[T]
+	prev, next *leaf[T]
+	items      []item[T]
+	vis, total int
+}
+
+type inner[T Content[T]] struct {
+	parent     *inner[T]
+	leaves     []*leaf[T]  // children at height 1
+	kids       []*inner[T] // children above
+	vis, total int
+}
+
+func (n *inner[T]) children() int { return len(n.leaves) + len(n.kids) }
+
+// cursor is a place in the sequence: before element off of run i of leaf
+// l. i == len(l.items) only on the last leaf (the end).
+type cursor[T Content[T]] struct {
+	l   *leaf[T]
+	i   int
+	off int
+}
+
+func (c *cursor[T]) atEnd() bool { return c.i >= len(c.l.items) }
+
+func (c *cursor[T]) item() *item[T] { return &c.l.items[c.i] }
+
+// normalize moves a cursor at the end of a leaf to the next leaf's start.
+func (c *cursor[T]) normalize() {
+	for c.i >= len(c.l.items) && c.l.next != nil {
+		c.l, c.i, c.off = c.l.next, 0, 0
+	}
+}
+
+// nextItem moves to the start of the next run.
+func (c *cursor[T]) nextItem() {
+	c.i++
+	c.off = 0
+	c.normalize()
+}
+
+// adjust adds visible and total element deltas to l and its ancestors.
+func adjust[T Content[T]](l *leaf[T], dv, dt int) {
+	l.vis += dv
+	l.total += dt
+	for p := l.parent; p != nil; p = p.parent {
+		p.vis += dv
+		p.total += dt
+	}
+}
+
+// findVisible returns the place of the element at visible position pos
+// (0 ≤ pos < visible length).
+func (s *Seq[T]) findVisible(pos int) cursor[T] {
+	n := s.root
+	for {
+		if n.leaves != nil {
+			for _, l := range n.leaves {
+				if pos < l.vis {
+					for i := range l.items {
+						v := l.items[i].visible()
+						if pos < v {
+							return cursor[T]{l: l, i: i, off: pos}
+						}
+						pos -= v
+					}
+				}
+				pos -= l.vis
+			}
+			panic("seq: visible position beyond the counts")
+		}
+		found := false
+		for _, k := range n.kids {
+			if pos < k.vis {
+				n, found = k, true
+				break
+			}
+			pos -= k.vis
+		}
+		if !found {
+			panic("seq: visible position beyond the counts")
+		}
+	}
+}
+
+// position returns the global position (tombstones counted) of the place
+// c points to.
+func (s *Seq[T]) position(c cursor[T]) int {
+	p := c.off
+	for i := 0; i < c.i; i++ {
+		p += c.l.items[i].n
+	}
+	var child any = c.l
+	for n := c.l.parent; n != nil; n = n.parent {
+		if n.leaves != nil {
+			for _, l := range n.leaves {
+				if any(l) == child {
+					break
+				}
+				p += l.total
+			}
+		} else {
+			for _, k := range n.kids {
+				if any(k) == child {
+					break
+				}
+				p += k.total
+			}
+		}
+		child = n
+	}
+	return p
+}
+
+// fix splits l if it holds more than maxLeafItems runs and returns where
+// run i of l lives afterwards.
+func (s *Seq[T]) fix(l *leaf[T], i int) (*leaf[T], int) {
+	if len(l.items) <= maxLeafItems {
+		return l, i
+	}
+	half := len(l.items) / 2
+	r := &leaf[T]{parent: l.parent, prev: l, next: l.next, items: make([]item[T], len(l.items)-half, maxLeafItems+4)}
+	copy(r.items, l.items[half:])
+	clear(l.items[half:])
+	l.items = l.items[:half]
+	for j := range r.items {
+		it := &r.items[j]
+		r.vis += it.visible()
+		r.total += it.n
+		s.index.Set(span[T]{id: it.id, leaf: r})
+	}
+	l.vis -= r.vis
+	l.total -= r.total
+	if l.next != nil {
+		l.next.prev = r
+	}
+	l.next = r
+	p := l.parent
+	at := slices.Index(p.leaves, l)
+	p.leaves = slices.Insert(p.leaves, at+1, r)
+	s.fixInner(p)
+	if i >= half {
+		return r, i - half
+	}
+	return l, i
+}
+
+// fixInner splits n if it has more than maxChildren children, upwards.
+func (s *Seq[T]) fixInner(n *inner[T]) {
+	for n.children() > maxChildren {
+		q := &inner[T]{parent: n.parent}
+		if n.leaves != nil {
+			half := len(n.leaves) / 2
+			q.leaves = slices.Clone(n.leaves[half:])
+			clear(n.leaves[half:])
+			n.leaves = n.leaves[:half]
+			for _, l := range q.leaves {
+				l.parent = q
+				q.vis += l.vis
+				q.total += l.total
+			}
+		} else {
+			half := len(n.kids) / 2
+			q.kids = slices.Clone(n.kids[half:])
+			clear(n.kids[half:])
+			n.kids = n.kids[:half]
+			for _, k := range q.kids {
+				k.parent = q
+				q.vis += k.vis
+				q.total += k.total
+			}
+		}
+		n.vis -= q.vis
+		n.total -= q.total
+		if n.parent == nil {
+			root := &inner[T]{kids: []*inner[T]{n, q}, vis: n.vis + q.vis, total: n.total + q.total}
+			n.parent, q.parent = root, root
+			s.root = root
+			return
+		}
+		p := n.parent
+		at := slices.Index(p.kids, n)
+		p.kids = slices.Insert(p.kids, at+1, q)
+		n = p
+	}
+}
+
+// splitItem splits run i of l before its element off (0 < off < n); the
+// right part becomes run i+1. Counts do not change.
+func (s *Seq[T]) splitItem(l *leaf[T], i, off int) {
+	it := &l.items[i]
+	right := item[T]{id: it.elem(off), left: it.elem(off - 1), right: it.right, n: it.n - off, flags: it.flags}
+	if !it.deleted() {
+		right.content = it.content.Slice(it.n, off, it.n)
+		it.content = it.content.Slice(it.n, 0, off)
+	}
+	it.n = off
+	// Both parts keep the run's flags (a part of a counter run is sole
+	// too); a one-element part steps nothing.
+	if it.n == 1 {
+		it.flags &^= flagCounter
+	}
+	if right.n == 1 {
+		right.flags &^= flagCounter
+	}
+	l.items = slices.Insert(l.items, i+1, right)
+	s.index.Set(span[T]{id: right.id, leaf: l})
+}
