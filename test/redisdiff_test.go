@@ -269,7 +269,44 @@ func genDiffCommand(t *rapid.T) []string {
 		},
 	}
 	cmds = append(cmds, streamDiffCommands(t, k, f, v)...)
+	cmds = append(cmds, listDiffCommands(t, k, v, n)...)
 	return cmds[rapid.IntRange(0, len(cmds)-1).Draw(t, "command")]()
+}
+
+// listDiffCommands draws list commands. The blocking forms are drawn with
+// a short timeout on keys that may be empty, so both servers wait it out.
+func listDiffCommands(t *rapid.T, k, v, n func() string) []func() []string {
+	where := func() string { return rapid.SampledFrom([]string{"LEFT", "RIGHT", "left", "UP"}).Draw(t, "where") }
+	e := func() string { return rapid.SampledFrom([]string{"x", "y", "z", "x"}).Draw(t, "elem") }
+	return []func() []string{
+		func() []string { return []string{"LPUSH", k(), e(), e()} },
+		func() []string { return []string{"RPUSH", k(), e(), v()} },
+		func() []string { return []string{"LPUSHX", k(), e()} },
+		func() []string { return []string{"RPUSHX", k(), e(), e()} },
+		func() []string { return []string{"LRANGE", k(), n(), n()} },
+		func() []string { return []string{"LRANGE", k(), "0", "-1"} },
+		func() []string { return []string{"LINDEX", k(), n()} },
+		func() []string { return []string{"LLEN", k()} },
+		func() []string {
+			return []string{"LINSERT", k(), rapid.SampledFrom([]string{"BEFORE", "AFTER", "x"}).Draw(t, "pivotside"), e(), e()}
+		},
+		func() []string { return []string{"LSET", k(), n(), e()} },
+		func() []string { return []string{"LREM", k(), n(), e()} },
+		func() []string { return []string{"LTRIM", k(), n(), n()} },
+		func() []string {
+			opt := rapid.SampledFrom([]string{"", "RANK 2", "RANK -1", "RANK 0", "COUNT 0", "COUNT 2", "MAXLEN 2", "RANK -2 COUNT 0 MAXLEN 3", "COUNT -1", "RANK", "FOO 1", "RANK x"}).Draw(t, "lposopt")
+			return append([]string{"LPOS", k(), e()}, strings.Fields(opt)...)
+		},
+		func() []string { return []string{"LPOP", k()} },
+		func() []string { return []string{"RPOP", k()} },
+		func() []string { return []string{"LPOP", k(), rapid.SampledFrom([]string{"0", "1", "3", "-1", "x"}).Draw(t, "popcount")} },
+		func() []string { return []string{"RPOP", k(), "2"} },
+		func() []string { return []string{"LMOVE", k(), k(), where(), where()} },
+		func() []string { return []string{"RPOPLPUSH", k(), k()} },
+		func() []string { return []string{"BLPOP", k(), k(), "0.01"} },
+		func() []string { return []string{"BRPOP", k(), rapid.SampledFrom([]string{"0.01", "-1", "x"}).Draw(t, "timeout")} },
+		func() []string { return []string{"BLMOVE", k(), k(), where(), where(), "0.01"} },
+	}
 }
 
 // streamDiffCommands draws stream commands with explicit IDs only: an ID

@@ -64,6 +64,8 @@ func typeName(t crdt.Type) string {
 		return "map"
 	case crdt.TypeStream:
 		return "stream" // the type only: streams are read over RESP
+	case crdt.TypeList:
+		return "list" // the type only: lists are read over RESP
 	}
 	return "none"
 }

@@ -52,6 +52,8 @@ func typeName(v *crdt.Value) string {
 		return "hash"
 	case crdt.TypeStream:
 		return "stream"
+	case crdt.TypeList:
+		return "list"
 	}
 	return "none"
 }

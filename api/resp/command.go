@@ -174,6 +174,7 @@ func init() {
 		{name: "hscan", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readHScan},
 	}
 	list = append(list, streamCommands...)
+	list = append(list, listCommands...)
 	commands = make(map[string]*command, len(list))
 	for _, c := range list {
 		if commands[c.name] != nil {

@@ -32,6 +32,8 @@ type snapshot struct {
 	// entries and last are a stream's (entries' bytes copied).
 	entries []crdt.StreamEntry
 	last    crdt.StreamID
+	// elems is a list's elements, in order (copied).
+	elems [][]byte
 	// deadline is the key's expiry deadline (0: none); RENAME and COPY
 	// carry it to the destination, as Redis does.
 	deadline uint64
@@ -70,6 +72,10 @@ func takeSnapshot(val *crdt.Value) snapshot {
 			s.fields = append(s.fields, fs)
 			return true
 		})
+	case crdt.TypeList:
+		for _, e := range val.List() {
+			s.elems = append(s.elems, bytes.Clone(e))
+		}
 	case crdt.TypeStream:
 		s.last = val.StreamLast()
 		val.StreamRange(crdt.StreamID{}, maxStreamID, false, func(e crdt.StreamEntry) bool {
@@ -111,6 +117,8 @@ func (s *snapshot) write(tx *crdt.Builder, dst []byte) error {
 				break
 			}
 		}
+	case crdt.TypeList:
+		_, err = tx.ListPush(dst, false, s.elems...)
 	case crdt.TypeStream:
 		// Entries with one ID (added concurrently on two nodes) are
 		// copied once: the copy is one writer's stream.
@@ -302,6 +310,8 @@ func encodingName(v *crdt.Value) string {
 		return "ormap"
 	case crdt.TypeStream:
 		return "stream"
+	case crdt.TypeList:
+		return "sequence"
 	}
 	return "register"
 }

@@ -29,7 +29,7 @@ const (
 // what a key holds after a transaction, not which command wrote it, so the
 // name is derived from the type: a deleted key is "del", a register "set",
 // a counter "incrby", a set "sadd", a hash "hset", a stream "xadd" (XDEL
-// and XTRIM too). SREM, HDEL and HINCRBY
+// and XTRIM too), a list "lpush" (every list write that leaves elements). SREM, HDEL and HINCRBY
 // that leave the key live are therefore reported as "sadd", "hset" and
 // "hset" (docs/api.md).
 func eventName(ch api.Change) string {
@@ -47,6 +47,8 @@ func eventName(ch api.Change) string {
 		return "hset"
 	case crdt.TypeStream:
 		return "xadd"
+	case crdt.TypeList:
+		return "lpush"
 	}
 	return "del"
 }
