@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test lint fuzz-smoke up sim-long soak chaos chaos-quick bench bench-quick bench-deps attack
+.PHONY: test lint fuzz-smoke up sim-long soak chaos chaos-quick bench bench-quick bench-deps bench-text attack
 
 ## test: every package with invariant checks on, then the pure core under the race detector
 test:
@@ -52,6 +52,13 @@ bench: bench-deps
 ## bench-quick: the same in under 5 minutes (1 s cells, 1 run); also writes docs/bench/quick.json
 bench-quick: bench-deps
 	cd bench && $(GO) run ./cmd/spookbench --quick
+
+## bench-text: the text CRDT side by side with Yjs and Automerge on the editing traces
+## (npm installs them into bench/trace/node_modules; a few minutes; TRACE_DIR=dir overrides
+## ../shared/data/editing-traces)
+bench-text:
+	cd bench/trace && npm install --no-audit --no-fund --silent
+	cd bench && $(GO) run ./cmd/textbench --runs 3 $(if $(TRACE_DIR),--traces $(TRACE_DIR))
 
 bench-deps:
 	@command -v redis-server >/dev/null || { \

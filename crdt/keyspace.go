@@ -283,5 +283,5 @@ func (ks *Keyspace) KeyHash(key []byte) uint64 {
 // list and text tombstones here: an insertion made concurrently with a
 // deletion may still arrive naming the deleted element as its origin, and
 // the collapsed cut alone does not prove that every such insertion has
-// arrived (seq.Seq.Compact states what would).
+// arrived (package seq's doc).
 func (ks *Keyspace) Compact(collapsed *causal.VersionVector) {}

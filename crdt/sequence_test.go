@@ -2,6 +2,8 @@ package crdt
 
 import (
 	"testing"
+
+	"github.com/spooksystems/spook/causal"
 )
 
 // TestConcurrentSequencePairs is TestConcurrentPairs for lists and text:
@@ -131,4 +133,32 @@ func TestSequenceInTransaction(t *testing.T) {
 		b.deliver(t, txn)
 	}
 	sameState(t, "replayed", a.ks, b.ks)
+}
+
+// TestSequenceLargeNodeIDs: real node IDs are 64-bit name hashes; element
+// references naming another node's elements must survive encoding.
+func TestSequenceLargeNodeIDs(t *testing.T) {
+	reps := newReplicas(2)
+	reps[0].id = causal.NodeIDFromName("alpha")
+	reps[1].id = causal.NodeID(0xffffffffffffff00)
+	a, b := reps[0], reps[1]
+	for _, txn := range script(t, a, "RPUSH l x y", "TINS t 0 ab") {
+		b.deliver(t, txn)
+	}
+	var fromB []*Txn
+	for _, txn := range script(t, b, "LINSERTAT l 1 m", "LDELAT l 0", "TINS t 1 Z", "TDEL t 0 1") {
+		d, err := DecodeTxn(txn.AppendBinary(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromB = append(fromB, d)
+	}
+	for _, txn := range fromB {
+		a.deliver(t, txn)
+	}
+	sameState(t, "after exchange", a.ks, b.ks)
+	script(t, a, "LRANGE l -> [m y]", "TGET t -> 'Zb'")
+	if _, err := DecodeKeyspace(enc(a.ks)); err != nil {
+		t.Fatal(err)
+	}
 }

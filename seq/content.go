@@ -19,9 +19,9 @@ type Content[T any] interface {
 	// Append returns t followed by u (u holding m elements); it may
 	// reuse t's spare capacity, never u's storage.
 	Append(u T) T
-	// Hashes calls fn with a hash of each element of t (n elements) in
-	// order: what a visible element contributes to Seq.Digest.
-	Hashes(n int, fn func(h uint64))
+	// AppendHashes appends a hash of each element of t (n elements) in
+	// order to dst: what a visible element contributes to Seq.Digest.
+	AppendHashes(dst []uint64, n int) []uint64
 }
 
 // Text is a run of Unicode code points stored as UTF-8. Positions count
@@ -55,17 +55,18 @@ func (t Text) Slice(n, from, to int) Text {
 // Append returns t followed by u.
 func (t Text) Append(u Text) Text { return append(t, u...) }
 
-// Hashes calls fn with each code point's hash.
-func (t Text) Hashes(n int, fn func(h uint64)) {
+// AppendHashes appends each code point's hash.
+func (t Text) AppendHashes(dst []uint64, n int) []uint64 {
 	if len(t) == n {
 		for _, c := range t {
-			fn(mix64(uint64(c) + 0x51ed2701))
+			dst = append(dst, (uint64(c)+0x51ed2701)*0xc4ceb9fe1a85ec53)
 		}
-		return
+		return dst
 	}
 	for _, r := range string(t) {
-		fn(mix64(uint64(r) + 0x51ed2701))
+		dst = append(dst, (uint64(r)+0x51ed2701)*0xc4ceb9fe1a85ec53)
 	}
+	return dst
 }
 
 // Values is a run of list elements, each an arbitrary byte string.
@@ -77,11 +78,12 @@ func (t Values) Slice(n, from, to int) Values { return t[from:to:to] }
 // Append returns t followed by u.
 func (t Values) Append(u Values) Values { return append(t, u...) }
 
-// Hashes calls fn with each element's hash.
-func (t Values) Hashes(n int, fn func(h uint64)) {
+// AppendHashes appends each element's hash.
+func (t Values) AppendHashes(dst []uint64, n int) []uint64 {
 	for _, v := range t {
-		fn(xxhash.Sum64(v))
+		dst = append(dst, xxhash.Sum64(v))
 	}
+	return dst
 }
 
 // mix64 is a 64-bit finalizer (splitmix64's): digests are sums of mixed

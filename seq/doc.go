@@ -29,14 +29,17 @@
 // insertions, so replicas that applied the same operations hold the same
 // sequence.
 //
-// # Deletion and compaction
+// # Deletion
 //
 // A deletion marks elements as tombstones (a flag on runs) and drops their
 // content at once: a tombstone keeps only its ID and origins, which
-// concurrent insertions may still name. Compact removes the tombstones a
-// caller proves no future operation can name (their insertion and
-// deletion known to every replica, and every operation concurrent with
-// them applied); see Seq.Compact for the contract.
+// concurrent insertions may still name, and adjacent tombstones of one run
+// merge back into one item. Tombstones are never removed: removing one
+// safely needs proof that no insertion made concurrently with its deletion
+// can still arrive, which the collapsed cut alone does not give (an
+// insertion concurrent with a collapsed deletion may still be in flight
+// from its origin), and a removal that replicas made at different times
+// would make equal states encode differently.
 //
 // # Structure and cost
 //

@@ -14,9 +14,13 @@ import (
 // transaction's dot in an operation or the run's first ID in a state:
 //
 //	0                      no element (an end of the sequence)
-//	x<<2 | 1, offset       node = base node, counter = base counter − x
-//	x<<2 | 2, ctr, offset  node = x (another node), counter ctr
+//	x<<2 | 1, offset ≥ 1   node = base node, counter = base counter − x
+//	2, node, ctr, offset   any element (node IDs are 64-bit hashes: they
+//	                       get a varint of their own)
 //	x<<2 | 3               node = base node, counter = base counter − x, offset 0
+//
+// Kinds 1 and 3 are used exactly when the node is the base's, the counter
+// at most the base's and x below 2^61 (so x<<2 fits); kind 2 otherwise.
 //
 // Insertion (AppendInsert; its first ID is implicit: the transaction's
 // dot and the count of elements its earlier insertions into the same
@@ -62,18 +66,25 @@ type Limits struct {
 
 // AppendRef appends a reference to id relative to base (node, counter).
 func AppendRef(dst []byte, id ID, node, counter uint64) []byte {
-	switch {
-	case id.IsZero():
+	if id.IsZero() {
 		return append(dst, 0)
-	case id.Node == node && id.Counter <= counter && id.Offset == 0:
-		return codec.AppendUvarint(dst, (counter-id.Counter)<<2|3)
-	case id.Node == node && id.Counter <= counter:
+	}
+	if relative(id, node, counter) {
+		if id.Offset == 0 {
+			return codec.AppendUvarint(dst, (counter-id.Counter)<<2|3)
+		}
 		dst = codec.AppendUvarint(dst, (counter-id.Counter)<<2|1)
 		return codec.AppendUvarint(dst, id.Offset)
 	}
-	dst = codec.AppendUvarint(dst, id.Node<<2|2)
+	dst = append(dst, 2)
+	dst = codec.AppendUvarint(dst, id.Node)
 	dst = codec.AppendUvarint(dst, id.Counter)
 	return codec.AppendUvarint(dst, id.Offset)
+}
+
+// relative reports whether id is written relative to the base.
+func relative(id ID, node, counter uint64) bool {
+	return id.Node == node && id.Counter <= counter && counter-id.Counter < 1<<61
 }
 
 // DecodeRef reads a reference written by AppendRef with the same base.
@@ -98,8 +109,11 @@ func DecodeRef(r *codec.Reader, node, counter uint64) ID {
 		}
 		return id
 	case 2:
-		id := ID{Node: x, Counter: Uvarint(r, "element counter"), Offset: Uvarint(r, "element offset")}
-		if r.Err() == nil && (x == 0 || id.Counter == 0 || (x == node && id.Counter <= counter)) {
+		if x != 0 {
+			break
+		}
+		id := ID{Node: Uvarint(r, "element node"), Counter: Uvarint(r, "element counter"), Offset: Uvarint(r, "element offset")}
+		if r.Err() == nil && (id.Node == 0 || id.Counter == 0 || relative(id, node, counter)) {
 			r.Fail("element reference: not canonical", ErrInvalid)
 		}
 		return id
@@ -402,6 +416,12 @@ func (s *Seq[T]) load(items []item[T]) error {
 		for i := range l.items {
 			it := &l.items[i]
 			s.digestInsert(it)
+			if s.maxCounter == nil {
+				s.maxCounter = make(map[uint64]uint64, 4)
+			}
+			if last := it.last(); last.Counter > s.maxCounter[last.Node] {
+				s.maxCounter[last.Node] = last.Counter
+			}
 			if it.deleted() {
 				s.digestDelete(it)
 			}

@@ -32,6 +32,13 @@ type Seq[T Content[T]] struct {
 	first  *leaf[T]
 	index  *btree.BTreeG[span[T]]
 	digest uint64
+	hashes []uint64 // scratch of digestContent
+	// hint is the run last located or placed (validated before use:
+	// leaves are never freed, and a run's IDs are unique).
+	hint cursor[T]
+	// maxCounter is the greatest counter of each node's elements: an
+	// insertion above it is new without an index lookup.
+	maxCounter map[uint64]uint64
 }
 
 // New returns an empty sequence.
@@ -48,6 +55,8 @@ func (s *Seq[T]) reset() {
 	s.first = l
 	s.index = btree.NewBTreeGOptions(func(a, b span[T]) bool { return a.id.Less(b.id) }, btree.Options{NoLocks: true, Degree: 64})
 	s.digest = 0
+	s.hint = cursor[T]{}
+	s.maxCounter = nil
 }
 
 // Len is the number of visible elements.
@@ -65,8 +74,20 @@ func (s *Seq[T]) Runs() int { return s.index.Len() }
 // O(1); maintained by every change.
 func (s *Seq[T]) Digest() uint64 { return s.digest }
 
-// locate returns the place of element id.
+// locate returns the place of element id. The run last located or
+// placed is tried first: remote operations mostly name the element the
+// previous one inserted.
 func (s *Seq[T]) locate(id ID) (cursor[T], bool) {
+	if l, i := s.hint.l, s.hint.i; l != nil && i < len(l.items) {
+		if off := l.items[i].find(id); off >= 0 {
+			return cursor[T]{l: l, i: i, off: off}, true
+		}
+		if i+1 < len(l.items) {
+			if off := l.items[i+1].find(id); off >= 0 {
+				return cursor[T]{l: l, i: i + 1, off: off}, true
+			}
+		}
+	}
 	var found span[T]
 	s.index.Descend(span[T]{id: id}, func(sp span[T]) bool {
 		found = sp
@@ -79,6 +100,7 @@ func (s *Seq[T]) locate(id ID) (cursor[T], bool) {
 	for i := range l.items {
 		if l.items[i].id == found.id {
 			if off := l.items[i].find(id); off >= 0 {
+				s.hint = cursor[T]{l: l, i: i}
 				return cursor[T]{l: l, i: i, off: off}, true
 			}
 			return cursor[T]{}, false
@@ -202,7 +224,7 @@ func (s *Seq[T]) Integrate(op Insert[T]) error { return s.integrate(op, false) }
 // integrate is Integrate; deleted places the elements as tombstones (a
 // state join bringing in elements deleted on the other side).
 func (s *Seq[T]) integrate(op Insert[T], deleted bool) error {
-	if s.Has(op.ID) {
+	if op.ID.Counter <= s.maxCounter[op.ID.Node] && s.Has(op.ID) {
 		return nil
 	}
 	var c cursor[T]
@@ -215,7 +237,7 @@ func (s *Seq[T]) integrate(op Insert[T], deleted bool) error {
 		}
 		c = after(lc)
 	}
-	if !op.Right.IsZero() && !s.Has(op.Right) {
+	if !op.Right.IsZero() && elemAt(c) != op.Right && !s.Has(op.Right) {
 		return ErrMissing
 	}
 	op.Sole = op.Sole && op.N == 1 && op.ID.Offset == 0
@@ -306,6 +328,12 @@ func (s *Seq[T]) place(c cursor[T], op *Insert[T], deleted bool) {
 		it.flags |= flagSole
 	}
 	s.digestInsert(&it)
+	if s.maxCounter == nil {
+		s.maxCounter = make(map[uint64]uint64, 4)
+	}
+	if m, ok := s.maxCounter[it.id.Node]; !ok || it.id.Counter > m {
+		s.maxCounter[it.id.Node] = it.id.Counter
+	}
 	vis := it.n
 	if deleted {
 		s.digestDelete(&it)
@@ -328,13 +356,16 @@ func (s *Seq[T]) place(c cursor[T], op *Insert[T], deleted bool) {
 	if pi >= 0 && pi < len(pl.items) && mergeable(&pl.items[pi], &it) {
 		merge(&pl.items[pi], &it)
 		adjust(pl, vis, it.n)
-		s.fix(c.l, 0)
+		s.hint.l, s.hint.i = s.fix(pl, pi)
+		if pl != c.l {
+			s.fix(c.l, 0)
+		}
 		return
 	}
 	c.l.items = slices.Insert(c.l.items, c.i, it)
 	adjust(c.l, vis, it.n)
 	s.index.Set(span[T]{id: it.id, leaf: c.l})
-	s.fix(c.l, c.i)
+	s.hint.l, s.hint.i = s.fix(c.l, c.i)
 }
 
 // Delete deletes n visible elements from visible position pos (pos+n ≤
@@ -516,9 +547,9 @@ func (s *Seq[T]) ScanIDs(from int, fn func(r Range) bool) {
 
 // digestInsert adds a new run's elements to the digest.
 func (s *Seq[T]) digestInsert(it *item[T]) {
-	rh := it.right.hash()
+	rh := it.right.hash() * 0x94d049bb133111eb
 	for i := 0; i < it.n; i++ {
-		s.digest += mix64(it.elem(i).hash() ^ mix64(it.originLeft(i).hash()+rh))
+		s.digest += mix64(it.elem(i).hash() ^ (it.originLeft(i).hash()*0xff51afd7ed558ccd + rh))
 	}
 	s.digestContent(it, 1)
 }
@@ -534,11 +565,10 @@ func (s *Seq[T]) digestDelete(it *item[T]) {
 // digestContent adds (sign 1) or subtracts (sign -1 as ^0) a visible run's
 // content terms.
 func (s *Seq[T]) digestContent(it *item[T], sign uint64) {
-	i := 0
-	it.content.Hashes(it.n, func(h uint64) {
-		s.digest += sign * mix64(it.elem(i).hash()+h)
-		i++
-	})
+	s.hashes = it.content.AppendHashes(s.hashes[:0], it.n)
+	for i, h := range s.hashes {
+		s.digest += sign * mix64(it.elem(i).hash()^h)
+	}
 }
 
 // ScanAll calls fn with the IDs of every element, tombstones included, a

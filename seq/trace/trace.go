@@ -74,8 +74,8 @@ func Parse(compressed []byte) (*Trace, error) {
 		EndContent   string `json:"endContent"`
 		NumAgents    int    `json:"numAgents"`
 		Txns         []struct {
-			Parents []int               `json:"parents"`
-			Agent   int                 `json:"agent"`
+			Parents []int                `json:"parents"`
+			Agent   int                  `json:"agent"`
 			Patches [][3]json.RawMessage `json:"patches"`
 		} `json:"txns"`
 	}
