@@ -175,6 +175,7 @@ func init() {
 	}
 	list = append(list, streamCommands...)
 	list = append(list, listCommands...)
+	list = append(list, claimCommands...)
 	commands = make(map[string]*command, len(list))
 	for _, c := range list {
 		if commands[c.name] != nil {

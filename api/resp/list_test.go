@@ -110,3 +110,18 @@ func TestBlockingListPops(t *testing.T) {
 	r.expect("(nil)", "BLMOVE", "src", "dst", "LEFT", "RIGHT", "0.05")
 	waitBlocked(t, f.server, 0)
 }
+
+// TestPopOnce: on one node a pop-once is a pop whose claim is judged at
+// once; the winner's claims are forgotten after it answers.
+func TestPopOnce(t *testing.T) {
+	expectSteps(t, []step{
+		{":3", []string{"RPUSH", "q", "a", "b", "c"}},
+		{`"a"`, []string{"SPOOK.LPOPONCE", "q"}},
+		{`"c"`, []string{"SPOOK.RPOPONCE", "q"}},
+		{`"b"`, []string{"SPOOK.LPOPONCE", "q"}},
+		{"(nil)", []string{"SPOOK.LPOPONCE", "q"}},
+		{":0", []string{"HLEN", "spook:claims:q"}},
+		{"+OK", []string{"SET", "s", "v"}},
+		{wrongType, []string{"SPOOK.LPOPONCE", "s"}},
+	})
+}
