@@ -181,6 +181,12 @@ func TestStreamConcurrentPairs(t *testing.T) {
 		{"xdel || del", []string{"XADD s 1-0 f a"}, []string{"XDEL s 1-0"}, []string{"DEL s"}, []string{"TYPE s -> none"}},
 		{"xadd || set", []string{"XADD s 1-0 f a"}, []string{"XADD s 2-0 f b"}, []string{"SET s v"}, []string{"TYPE s -> stream", "XLEN s -> 1"}},
 		{"xadd || sadd (fresh key)", nil, []string{"XADD k 1-0 f a"}, []string{"SADD k m"}, []string{"TYPE k -> stream"}},
+		{"xadd || rpush (fresh key)", nil, []string{"XADD k 1-0 f a"}, []string{"RPUSH k x"}, []string{"TYPE k -> stream"}},
+		{"xadd || expire", []string{"XADD s 1-0 f a"}, []string{"XADD s 2-0 f b"}, []string{"EXPIREAT s 1000"}, []string{"XLEN s -> 2", "DEADLINE s -> 1000"}},
+		// LMOVE is a pop and a push in one transaction: two nodes moving
+		// the one element both take it, so it lands in both destinations.
+		{"lmove || lmove (one element)", []string{"RPUSH l x"}, []string{"MULTI", "LPOP l -> x", "RPUSH d1 x", "EXEC"}, []string{"MULTI", "LPOP l -> x", "RPUSH d2 x", "EXEC"}, []string{"LRANGE l -> []", "LRANGE d1 -> [x]", "LRANGE d2 -> [x]"}},
+		{"rpoplpush || rpush", []string{"RPUSH l x"}, []string{"MULTI", "RPOP l -> x", "LPUSH l x", "EXEC"}, []string{"RPUSH l y"}, []string{"LRANGE l -> [x y]"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

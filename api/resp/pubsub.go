@@ -27,12 +27,16 @@ const (
 
 // eventName names a change with a Redis notification event. A Change says
 // what a key holds after a transaction, not which command wrote it, so the
-// name is derived from the type: a deleted key is "del", a register "set",
+// name is derived from the type: a key deleted after its deadline passed
+// (the reclaim of an expired key) is "expired", another deleted key "del", a register "set",
 // a counter "incrby", a set "sadd", a hash "hset", a stream "xadd" (XDEL
 // and XTRIM too), a list "lpush" (every list write that leaves elements). SREM, HDEL and HINCRBY
 // that leave the key live are therefore reported as "sadd", "hset" and
 // "hset" (docs/api.md).
 func eventName(ch api.Change) string {
+	if ch.Expired {
+		return "expired"
+	}
 	if ch.Deleted {
 		return "del"
 	}
