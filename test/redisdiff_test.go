@@ -299,12 +299,16 @@ func listDiffCommands(t *rapid.T, k, v, n func() string) []func() []string {
 		},
 		func() []string { return []string{"LPOP", k()} },
 		func() []string { return []string{"RPOP", k()} },
-		func() []string { return []string{"LPOP", k(), rapid.SampledFrom([]string{"0", "1", "3", "-1", "x"}).Draw(t, "popcount")} },
+		func() []string {
+			return []string{"LPOP", k(), rapid.SampledFrom([]string{"0", "1", "3", "-1", "x"}).Draw(t, "popcount")}
+		},
 		func() []string { return []string{"RPOP", k(), "2"} },
 		func() []string { return []string{"LMOVE", k(), k(), where(), where()} },
 		func() []string { return []string{"RPOPLPUSH", k(), k()} },
 		func() []string { return []string{"BLPOP", k(), k(), "0.01"} },
-		func() []string { return []string{"BRPOP", k(), rapid.SampledFrom([]string{"0.01", "-1", "x"}).Draw(t, "timeout")} },
+		func() []string {
+			return []string{"BRPOP", k(), rapid.SampledFrom([]string{"0.01", "-1", "x"}).Draw(t, "timeout")}
+		},
 		func() []string { return []string{"BLMOVE", k(), k(), where(), where(), "0.01"} },
 	}
 }
