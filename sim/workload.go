@@ -33,6 +33,8 @@ import (
 //	xs/<k>      streams: entries added with generated IDs (XADD *, trimmed
 //	            to a few entries now and then), the oldest entry deleted
 //	            (XDEL), the key deleted
+//	l/<k>       lists: pushed at either end, popped at either end, an
+//	            element set or inserted in the middle, trimmed, deleted
 const (
 	prefixCounter  = "c/"
 	prefixRegister = "r/"
@@ -43,6 +45,7 @@ const (
 	prefixMark     = "mark/"
 	prefixExpiring = "x/"
 	prefixStream   = "xs/"
+	prefixList     = "l/"
 )
 
 // opKind is one kind of client operation.
@@ -67,6 +70,8 @@ const (
 	opReclaim    // the DEL a reclaiming node makes of x/<k> once expired
 	opStreamAdd  // XADD xs/<k> * (with MAXLEN 3 one time in four)
 	opStreamDel  // XDEL of the oldest entry of xs/<k>, or DEL xs/<k> one time in four
+	opListPush   // LPUSH or RPUSH l/<k>, or an insert in the middle
+	opListPop    // LPOP or RPOP l/<k>, or LSET, LTRIM or DEL of it
 	opKindCount
 )
 
@@ -91,6 +96,8 @@ var opWeights = [opKindCount]int{
 	opReclaim:      1,
 	opStreamAdd:    1,
 	opStreamDel:    1,
+	opListPush:     1,
+	opListPop:      1,
 }
 
 // Expiry deadlines the workload draws, relative to the writing
@@ -302,6 +309,30 @@ func (o op) build(b *crdt.Builder, s *session) ([]check.Increment, error) {
 			return false
 		})
 		_, err := b.StreamDelete(k, oldest...)
+		return nil, err
+	case opListPush:
+		k := keyOf(prefixList, o.key)
+		if v := b.Get(k); o.member == 5 && v != nil && v.Type() == crdt.TypeList {
+			_, err := b.ListInsert(k, v.ListLen()/2, []byte(o.value))
+			return nil, err
+		}
+		_, err := b.ListPush(k, o.member%2 == 0, []byte(o.value))
+		return nil, err
+	case opListPop:
+		k := keyOf(prefixList, o.key)
+		v := b.Get(k)
+		switch {
+		case o.member == 0:
+			return nil, b.Delete(k)
+		case v == nil || v.Type() != crdt.TypeList:
+			return nil, nil
+		case o.member == 1:
+			return nil, b.ListSet(k, v.ListLen()-1, []byte(o.value))
+		case o.member == 2:
+			_, err := b.ListTrim(k, 0, 2)
+			return nil, err
+		}
+		_, err := b.ListPop(k, o.member%2 == 0, 1)
 		return nil, err
 	}
 	panic("sim: unknown op kind")
