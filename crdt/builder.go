@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"unsafe"
-
-	"github.com/spooksystems/spook/seq"
 )
 
 // smallIndex is how many keys, members or fields a Builder scans linearly
@@ -62,14 +60,14 @@ type keyBuild struct {
 	key     []byte
 	base    *Value // the keyspace's value, hidden parts included; nil if none
 	op      valueOp
-	members nameIndex             // op.set.members by member
-	fields  nameIndex             // op.mp.fields by name
-	setLive int                   // members of the set as the transaction sees it
-	mapLive int                   // live fields as the transaction sees it
-	view    *Value                // Get's materialization; nil when stale
-	expired bool                  // base had expired at the transaction's time: op starts as its clear
-	list    *seqBuild[seq.Values] // list view and offsets (sequence_build.go); nil until used
-	text    *seqBuild[seq.Text]   // text view and offsets; nil until used
+	members nameIndex // op.set.members by member
+	fields  nameIndex // op.mp.fields by name
+	setLive int       // members of the set as the transaction sees it
+	mapLive int       // live fields as the transaction sees it
+	view    *Value    // Get's materialization; nil when stale
+	expired bool      // base had expired at the transaction's time: op starts as its clear
+	list    *listView // list view and offsets (sequence_build.go); nil until used
+	text    *textView // text view and offsets; nil until used
 }
 
 // nameIndex maps names to slot indexes once there are more than

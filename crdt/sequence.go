@@ -39,6 +39,12 @@ type seqOp[T seq.Content[T]] struct {
 	steps    []seqStep[T]
 }
 
+// listOp and textOp name the two instantiations in valueOp.
+type (
+	listOp = seqOp[seq.Values]
+	textOp = seqOp[seq.Text]
+)
+
 // seqStep is one insertion (ranges nil) or deletion.
 type seqStep[T seq.Content[T]] struct {
 	ins    seq.Insert[T]

@@ -21,6 +21,12 @@ type seqBuild[T seq.Content[T]] struct {
 	deps   *causal.Context
 }
 
+// listView and textView name the two instantiations in keyBuild.
+type (
+	listView = seqBuild[seq.Values]
+	textView = seqBuild[seq.Text]
+)
+
 // newSeqBuild returns the view of a key whose pending operation is *op
 // (nil, or a clear of the observed elements from clearValue).
 func newSeqBuild[T seq.Content[T]](base *seq.Seq[T], op **seqOp[T], hdr *txnHeader) *seqBuild[T] {

@@ -1,9 +1,14 @@
 package crdt
 
 import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/spooksystems/spook/causal"
+	"pgregory.net/rapid"
 )
 
 // TestConcurrentSequencePairs is TestConcurrentPairs for lists and text:
@@ -161,4 +166,162 @@ func TestSequenceLargeNodeIDs(t *testing.T) {
 	if _, err := DecodeKeyspace(enc(a.ks)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// seqModel is a sequential model of one list (key l) and one text (key t).
+type seqModel struct {
+	list []string
+	text []rune
+}
+
+func (m *seqModel) apply(line string) string {
+	args := strings.Fields(line)
+	atoi := func(i int) int { n, _ := strconv.Atoi(args[i]); return n }
+	n := len(m.list)
+	switch args[0] {
+	case "RPUSH":
+		m.list = append(m.list, args[2:]...)
+		return fmt.Sprint(len(m.list))
+	case "LPUSH":
+		for _, v := range args[2:] {
+			m.list = slices.Insert(m.list, 0, v)
+		}
+		return fmt.Sprint(len(m.list))
+	case "LINSERTAT":
+		i := atoi(2)
+		if i < 0 || i > n {
+			return "ERR range"
+		}
+		m.list = slices.Insert(m.list, i, args[3:]...)
+		return fmt.Sprint(len(m.list))
+	case "LDELAT":
+		i := atoi(2)
+		if i < 0 || i >= n {
+			return "ERR range"
+		}
+		m.list = slices.Delete(m.list, i, i+1)
+		return "1"
+	case "LDELRANGE":
+		from, to := max(atoi(2), 0), min(atoi(2)+atoi(3), n)
+		if from >= to {
+			return "0"
+		}
+		m.list = slices.Delete(m.list, from, to)
+		return fmt.Sprint(to - from)
+	case "LTRIMTO":
+		from, to := atoi(2), atoi(3)
+		if from >= to {
+			m.list = nil
+			return fmt.Sprint(n)
+		}
+		from, to = min(max(from, 0), n), min(max(to, 0), n)
+		kept := slices.Clone(m.list[from:max(from, to)])
+		m.list = kept
+		return fmt.Sprint(n - len(kept))
+	case "LSET":
+		i := atoi(2)
+		if i < 0 || i >= n {
+			return "ERR range"
+		}
+		m.list[i] = args[3]
+		return "OK"
+	case "LPOP", "RPOP":
+		if n == 0 {
+			return "(nil)"
+		}
+		i := 0
+		if args[0] == "RPOP" {
+			i = n - 1
+		}
+		v := m.list[i]
+		m.list = slices.Delete(m.list, i, i+1)
+		return v
+	case "LRANGE":
+		return "[" + strings.Join(m.list, " ") + "]"
+	case "LLEN":
+		return fmt.Sprint(n)
+	case "TINS":
+		pos := atoi(2)
+		if pos < 0 || pos > len(m.text) {
+			return "ERR range"
+		}
+		m.text = slices.Insert(m.text, pos, []rune(args[3])...)
+		return fmt.Sprint(len(m.text))
+	case "TDEL":
+		pos := atoi(2)
+		if pos < 0 || pos > len(m.text) {
+			return "ERR range"
+		}
+		end := min(pos+max(atoi(3), 0), len(m.text))
+		m.text = slices.Delete(m.text, pos, end)
+		return fmt.Sprint(end - pos)
+	case "TGET":
+		return "'" + string(m.text) + "'"
+	case "DEL":
+		existed := (args[1] == "l" && n > 0) || (args[1] == "t" && len(m.text) > 0)
+		if args[1] == "l" {
+			m.list = nil
+		} else {
+			m.text = nil
+		}
+		if existed {
+			return "1"
+		}
+		return "0"
+	}
+	panic("model: " + line)
+}
+
+func genSeqModelCommand(t *rapid.T) string {
+	i := func() string { return fmt.Sprint(rapid.IntRange(-1, 5).Draw(t, "i")) }
+	v := func() string { return rapid.SampledFrom([]string{"p", "q", "r"}).Draw(t, "v") }
+	cmds := []func() string{
+		func() string { return "RPUSH l " + v() + " " + v() },
+		func() string { return "LPUSH l " + v() + " " + v() },
+		func() string { return "LINSERTAT l " + i() + " " + v() },
+		func() string { return "LDELAT l " + i() },
+		func() string { return "LDELRANGE l " + i() + " " + i() },
+		func() string { return "LTRIMTO l " + i() + " " + i() },
+		func() string { return "LSET l " + i() + " " + v() },
+		func() string { return "LPOP l" },
+		func() string { return "RPOP l" },
+		func() string { return "LRANGE l" },
+		func() string { return "LLEN l" },
+		func() string { return "DEL " + rapid.SampledFrom([]string{"l", "t"}).Draw(t, "k") },
+		func() string {
+			return "TINS t " + i() + " " + rapid.SampledFrom([]string{"a", "bc", "é€", "xyz"}).Draw(t, "s")
+		},
+		func() string { return "TDEL t " + i() + " " + i() },
+		func() string { return "TGET t" },
+	}
+	return cmds[rapid.IntRange(0, len(cmds)-1).Draw(t, "command")]()
+}
+
+// TestSequenceModelOneReplica: on one replica, random list and text
+// commands grouped at random into transactions give exactly the replies
+// and contents of a slice model.
+func TestSequenceModelOneReplica(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		r := newReplicas(1)[0]
+		m := &seqModel{}
+		steps := rapid.IntRange(1, 60).Draw(t, "steps")
+		for i := 0; i < steps; {
+			b := r.begin()
+			size := rapid.IntRange(1, 3).Draw(t, "txn")
+			for j := 0; j < size && i < steps; j, i = j+1, i+1 {
+				line := genSeqModelCommand(t)
+				want := m.apply(line)
+				if got := run(b, line); got != want {
+					t.Fatalf("%s: got %q, model %q", line, got, want)
+				}
+			}
+			if !b.Empty() {
+				r.deliver(t, b.Finish())
+			}
+			b = r.begin() // a read-only view: never finished
+			if l, tx := run(b, "LRANGE l"), run(b, "TGET t"); l != m.apply("LRANGE l") || tx != m.apply("TGET t") {
+				t.Fatalf("state %s %s, model %s %s", l, tx, m.apply("LRANGE l"), m.apply("TGET t"))
+			}
+		}
+	})
 }

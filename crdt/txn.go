@@ -2,7 +2,6 @@ package crdt
 
 import (
 	"github.com/spooksystems/spook/causal"
-	"github.com/spooksystems/spook/seq"
 )
 
 // Txn is one transaction: the unit of atomicity, replication and logging.
@@ -66,16 +65,16 @@ const (
 // Within one transaction the parts commute: removals only touch dots in
 // Deps, additions carry the transaction's own dot, which Deps lacks.
 type valueOp struct {
-	flags    uint8              // opRegClear, opRegSet, opCounterInc, opExpiry only
-	value    []byte             // opRegSet
-	sum      int64              // opCounterInc
-	deadline uint64             // opExpiry: the new deadline in hybrid-clock ms, 0 for none
-	resets   []counterReset     // sorted by node; non-empty means opCounterReset
-	set      *setOp             // non-nil means opSet
-	mp       *mapOp             // non-nil means opMap
-	list     *seqOp[seq.Values] // non-nil means extList (sequence.go)
-	text     *seqOp[seq.Text]   // non-nil means extText (sequence.go)
-	stream   *streamOp          // non-nil means extStream (stream.go)
+	flags    uint8          // opRegClear, opRegSet, opCounterInc, opExpiry only
+	value    []byte         // opRegSet
+	sum      int64          // opCounterInc
+	deadline uint64         // opExpiry: the new deadline in hybrid-clock ms, 0 for none
+	resets   []counterReset // sorted by node; non-empty means opCounterReset
+	set      *setOp         // non-nil means opSet
+	mp       *mapOp         // non-nil means opMap
+	list     *listOp        // non-nil means extList (sequence.go)
+	text     *textOp        // non-nil means extText (sequence.go)
+	stream   *streamOp      // non-nil means extStream (stream.go)
 }
 
 // tag is the encoded flag byte of op.

@@ -40,9 +40,14 @@ type components struct {
 	// exp holds the expiry entries in dot order (expiry.go); nil when
 	// none; top level only. A pointer keeps components at 56 bytes (a
 	// 64-byte allocation) rather than 72 (80).
-	exp  *[]expEntry
-	seqs *seqParts // list and text (sequence.go); nil when neither
-	strm *stream   // nil when absent; never empty (stream.go)
+	exp *[]expEntry
+	// seqs holds the list and text components (sequence.go); nil when
+	// neither. With it components is 64 bytes, still one 64-byte
+	// allocation.
+	seqs *seqParts
+	// strm is the stream component (stream.go); nil when absent. It
+	// makes components 72 bytes (an 80-byte allocation).
+	strm *stream
 }
 
 func (v *Value) ctr() *counter {

@@ -17,16 +17,23 @@ import (
 
 var traces = []string{"automerge-paper", "friendsforever"}
 
-// TraceDir holds the traces; SPOOK_TRACE_DIR overrides it.
-func traceDir() string {
-	if d := os.Getenv("SPOOK_TRACE_DIR"); d != "" {
-		return d
-	}
-	return "/work/shared/data/editing-traces"
+// traceDirs are where the traces may be: $SPOOK_TRACE_DIR, the shared/
+// directory beside the repository, and the session machine's.
+func traceDirs() []string {
+	return []string{os.Getenv("SPOOK_TRACE_DIR"), "../../shared/data/editing-traces", "/work/shared/data/editing-traces"}
 }
 
 func loadTrace(b *testing.B, name string) *trace.Trace {
-	raw, err := os.ReadFile(traceDir() + "/" + name + ".json.gz")
+	var raw []byte
+	err := os.ErrNotExist
+	for _, d := range traceDirs() {
+		if d == "" {
+			continue
+		}
+		if raw, err = os.ReadFile(d + "/" + name + ".json.gz"); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		b.Skipf("trace %s: %v", name, err)
 	}

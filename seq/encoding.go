@@ -350,7 +350,7 @@ func (s *Seq[T]) load(items []item[T]) error {
 	var leaves []*leaf[T]
 	for len(items) > 0 || len(leaves) == 0 {
 		k := min(fill, len(items))
-		l := &leaf[T]{items: make([]item[T], k, maxLeafItems+4)}
+		l := &leaf[T]{items: make([]item[T], k, k+leafSlack)}
 		copy(l.items, items[:k])
 		items = items[k:]
 		for i := range l.items {
@@ -416,12 +416,8 @@ func (s *Seq[T]) load(items []item[T]) error {
 		for i := range l.items {
 			it := &l.items[i]
 			s.digestInsert(it)
-			if s.maxCounter == nil {
-				s.maxCounter = make(map[uint64]uint64, 4)
-			}
-			if last := it.last(); last.Counter > s.maxCounter[last.Node] {
-				s.maxCounter[last.Node] = last.Counter
-			}
+			last := it.last()
+			s.noteCounter(last.Node, last.Counter)
 			if it.deleted() {
 				s.digestDelete(it)
 			}

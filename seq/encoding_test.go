@@ -27,3 +27,28 @@ func TestRefLargeNodeIDs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeState: a decoder never panics, a decoded state re-encodes to
+// its input, and joining it with a valid state does not panic.
+func FuzzDecodeState(f *testing.F) {
+	a := New[Text]()
+	a.Insert(0, ID{Node: 1, Counter: 1}, 5, Text("hello"), false)
+	a.Insert(2, ID{Node: 2, Counter: 1}, 1, Text("é"), true)
+	a.Delete(0, 2, nil)
+	f.Add(a.AppendState(nil))
+	f.Add(New[Text]().AppendState(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := codec.NewReader(b)
+		s, err := DecodeState[Text](r, testLimits)
+		if err != nil || r.Finish() != nil {
+			return
+		}
+		if string(s.AppendState(nil)) != string(b) {
+			t.Fatalf("re-encodes differently")
+		}
+		check(t, s)
+		j := a.Clone()
+		j.Join(s, nil)
+		check(t, j)
+	})
+}

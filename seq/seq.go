@@ -36,9 +36,10 @@ type Seq[T Content[T]] struct {
 	// hint is the run last located or placed (validated before use:
 	// leaves are never freed, and a run's IDs are unique).
 	hint cursor[T]
-	// maxCounter is the greatest counter of each node's elements: an
-	// insertion above it is new without an index lookup.
-	maxCounter map[uint64]uint64
+	// maxCounters holds the greatest counter of each node's elements
+	// (node, counter pairs; few nodes write one document): an insertion
+	// above it is new without an index lookup.
+	maxCounters []uint64
 }
 
 // New returns an empty sequence.
@@ -56,7 +57,7 @@ func (s *Seq[T]) reset() {
 	s.index = btree.NewBTreeGOptions(func(a, b span[T]) bool { return a.id.Less(b.id) }, btree.Options{NoLocks: true, Degree: 64})
 	s.digest = 0
 	s.hint = cursor[T]{}
-	s.maxCounter = nil
+	s.maxCounters = nil
 }
 
 // Len is the number of visible elements.
@@ -224,7 +225,7 @@ func (s *Seq[T]) Integrate(op Insert[T]) error { return s.integrate(op, false) }
 // integrate is Integrate; deleted places the elements as tombstones (a
 // state join bringing in elements deleted on the other side).
 func (s *Seq[T]) integrate(op Insert[T], deleted bool) error {
-	if op.ID.Counter <= s.maxCounter[op.ID.Node] && s.Has(op.ID) {
+	if op.ID.Counter <= s.maxCounter(op.ID.Node) && s.Has(op.ID) {
 		return nil
 	}
 	var c cursor[T]
@@ -328,12 +329,7 @@ func (s *Seq[T]) place(c cursor[T], op *Insert[T], deleted bool) {
 		it.flags |= flagSole
 	}
 	s.digestInsert(&it)
-	if s.maxCounter == nil {
-		s.maxCounter = make(map[uint64]uint64, 4)
-	}
-	if m, ok := s.maxCounter[it.id.Node]; !ok || it.id.Counter > m {
-		s.maxCounter[it.id.Node] = it.id.Counter
-	}
+	s.noteCounter(it.id.Node, it.id.Counter)
 	vis := it.n
 	if deleted {
 		s.digestDelete(&it)
@@ -581,4 +577,25 @@ func (s *Seq[T]) ScanAll(fn func(r Range) bool) {
 			}
 		}
 	}
+}
+
+// maxCounter returns the greatest counter of node's elements (0: none).
+func (s *Seq[T]) maxCounter(node uint64) uint64 {
+	for i := 0; i < len(s.maxCounters); i += 2 {
+		if s.maxCounters[i] == node {
+			return s.maxCounters[i+1]
+		}
+	}
+	return 0
+}
+
+// noteCounter records that node has an element of counter c.
+func (s *Seq[T]) noteCounter(node, c uint64) {
+	for i := 0; i < len(s.maxCounters); i += 2 {
+		if s.maxCounters[i] == node {
+			s.maxCounters[i+1] = max(s.maxCounters[i+1], c)
+			return
+		}
+	}
+	s.maxCounters = append(s.maxCounters, node, c)
 }

@@ -17,6 +17,9 @@ const (
 	// maxChildren bounds the children of an inner node; a fuller node is
 	// split in two halves.
 	maxChildren = 32
+	// leafSlack is the spare room of a leaf's array when it is made (by a
+	// split or a load), in runs.
+	leafSlack = 4
 )
 
 const (
@@ -237,11 +240,14 @@ func (s *Seq[T]) fix(l *leaf[T], i int) (*leaf[T], int) {
 	if len(l.items) <= maxLeafItems {
 		return l, i
 	}
+	// Both halves get arrays sized to what they hold plus leafSlack, so a
+	// document's leaves are not half empty (appends grow them as usual).
 	half := len(l.items) / 2
-	r := &leaf[T]{parent: l.parent, prev: l, next: l.next, items: make([]item[T], len(l.items)-half, maxLeafItems+4)}
+	r := &leaf[T]{parent: l.parent, prev: l, next: l.next, items: make([]item[T], len(l.items)-half, len(l.items)-half+leafSlack)}
 	copy(r.items, l.items[half:])
-	clear(l.items[half:])
-	l.items = l.items[:half]
+	left := make([]item[T], half, half+leafSlack)
+	copy(left, l.items[:half])
+	l.items = left
 	for j := range r.items {
 		it := &r.items[j]
 		r.vis += it.visible()
