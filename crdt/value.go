@@ -93,7 +93,7 @@ func (v *Value) putMap(m *orMap) {
 }
 
 // Type returns the visible type: the highest-ranked live component
-// (text > list > map > set > counter > register), or TypeNone if
+// (stream > text > list > map > set > counter > register), or TypeNone if
 // nothing is live.
 func (v *Value) Type() Type {
 	switch {
