@@ -6,11 +6,12 @@
 // # Model
 //
 // A Keyspace maps keys to Values. A Value holds up to one component of each
-// type — register, counter, set, map, list, text — because two replicas may
-// create one key concurrently with different types; the components join
-// independently and the visible type (Value.Type) is the highest-ranked
-// live one (stream > text > list > map > set > counter > register). The hidden ones stay until a write that
-// observed them (SET, DEL, or an INCR that converts a string) removes them.
+// type — register, counter, set, map, list, text, stream — because two
+// replicas may create one key concurrently with different types; the
+// components join independently and the visible type (Value.Type) is the
+// highest-ranked live one (stream > text > list > map > set > counter >
+// register). The hidden ones stay until a write that observed them (SET,
+// DEL, or an INCR that converts a string) removes them.
 //
 // Every change is a transaction (Txn): one dot (node, counter), one hybrid
 // logical timestamp, the causal past it was made in (Deps), and an
