@@ -61,6 +61,9 @@ type Change struct {
 	Key     []byte
 	Type    crdt.Type // visible type after the change (TypeNone if deleted)
 	Deleted bool      // the key holds nothing live any more
+	// Expired: the key was deleted after its deadline had passed (the
+	// reclaim of an expired key); Deleted is set too.
+	Expired bool
 	Origin  causal.NodeID
 }
 

@@ -455,6 +455,15 @@ func Render(v *crdt.Value) string {
 	if len(zmembers) > 0 {
 		b.WriteString(" zset{" + strings.Join(zmembers, ",") + "}")
 	}
+	if v.Type() == crdt.TypeStream {
+		b.WriteString(" stream[")
+		v.StreamRange(crdt.StreamID{}, crdt.StreamID{Ms: ^uint64(0), Seq: ^uint64(0)}, false, func(e crdt.StreamEntry) bool {
+			b.WriteString(e.String())
+			b.WriteByte(' ')
+			return true
+		})
+		b.WriteString("last=" + v.StreamLast().String() + "]")
+	}
 	if d, ok := v.Deadline(); ok {
 		fmt.Fprintf(&b, " deadline=%d/%v", d, v.DeadlineOwner())
 	}

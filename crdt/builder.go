@@ -244,6 +244,8 @@ func (b *Builder) counterView(kb *keyBuild) *counter {
 // typeView is the key's visible type as the transaction sees it.
 func (b *Builder) typeView(kb *keyBuild) Type {
 	switch {
+	case kb.streamPresent():
+		return TypeStream
 	case b.textLen(kb) > 0:
 		return TypeText
 	case b.listLen(kb) > 0:
@@ -270,12 +272,15 @@ func (b *Builder) typeView(kb *keyBuild) Type {
 func clearValue(op *valueOp, base *Value, dotsCleared bool) {
 	op.flags, op.value, op.sum, op.deadline = 0, nil, 0, 0
 	op.resets = op.resets[:0]
-	op.set, op.mp, op.zset = nil, nil, nil
+	op.set, op.mp, op.zset, op.stream = nil, nil, nil, nil
 	clearSeqs(op, base)
 	if base == nil {
 		return
 	}
 	clearZSet(op, base)
+	if base.strm() != nil {
+		op.stream = &streamOp{clear: true}
+	}
 	if len(base.expiry()) > 0 {
 		op.flags |= opExpiry
 	}
@@ -823,6 +828,9 @@ func normalize(op *valueOp) {
 		op.resets = nil
 	}
 	normalizeZSet(op)
+	if op.stream != nil && op.stream.empty() {
+		op.stream = nil
+	}
 	if s := op.set; s != nil {
 		s.members = slices.DeleteFunc(s.members, func(m memberOp) bool { return m.empty() })
 		slices.SortFunc(s.members, func(x, y memberOp) int { return bytes.Compare(x.member, y.member) })

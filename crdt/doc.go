@@ -6,12 +6,13 @@
 // # Model
 //
 // A Keyspace maps keys to Values. A Value holds up to one component of each
-// type — register, counter, set, map, sorted set, list, text — because two
-// replicas may create one key concurrently with different types; the
-// components join independently and the visible type (Value.Type) is the
-// highest-ranked live one (text > list > zset > map > set > counter >
-// register). The hidden ones stay until a write that
-// observed them (SET, DEL, or an INCR that converts a string) removes them.
+// type — register, counter, set, map, sorted set, list, text, stream —
+// because two replicas may create one key concurrently with different
+// types; the components join independently and the visible type
+// (Value.Type) is the highest-ranked live one (stream > text > list > zset
+// > map > set > counter > register). The hidden ones stay until a write
+// that observed them (SET, DEL, or an INCR that converts a string) removes
+// them.
 //
 // Every change is a transaction (Txn): one dot (node, counter), one hybrid
 // logical timestamp, the causal past it was made in (Deps), and an
@@ -97,6 +98,13 @@
 //     Visible members are indexed by (score, member) for ranks and
 //     ranges (ZRank, ZAscend, ZCountBefore). Builder: ZAdd, ZIncrement,
 //     ZRemove, ZScore.
+//   - Stream (stream.go; extension bit extStream): an add-only log of
+//     entries {ID, fields} plus last-ID entries kept like register
+//     entries. IDs the Builder generates are unique per node and ordered
+//     by time then node; explicit IDs must exceed the last ID this
+//     replica sees. XDEL and trimming remove the observed entries by ID,
+//     DEL and SET every observed entry, so a concurrent XADD survives. A
+//     stream outranks every other visible type.
 //
 // docs/semantics.md tabulates the outcome of every concurrent pair of
 // operations; concurrency_test.go checks each row.

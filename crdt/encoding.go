@@ -79,7 +79,7 @@ const (
 
 // extComponents returns the value's extension bits (ext… flags, txn.go).
 func extComponents(v *Value) uint8 {
-	t := seqExt(v)
+	t := seqExt(v) | streamExt(v)
 	if v.zs() != nil {
 		t |= extZSet
 	}
@@ -147,6 +147,9 @@ func AppendValue(dst []byte, v *Value) []byte {
 	dst = appendSeqStates(dst, v)
 	if z := v.zs(); z != nil {
 		dst = appendZSet(dst, z)
+	}
+	if s := v.strm(); s != nil {
+		dst = appendStream(dst, s)
 	}
 	return dst
 }
@@ -263,6 +266,9 @@ func decodeValue(r *codec.Reader, nested bool, ctx *causal.Context, h *hasher) *
 	decodeSeqStates(r, v, ext, ctx)
 	if ext&extZSet != 0 {
 		v.putZSet(decodeZSet(r, ctx, h))
+	}
+	if ext&extStream != 0 {
+		v.putStream(decodeStream(r, ctx, h))
 	}
 	if r.Err() != nil {
 		return nil
@@ -579,6 +585,9 @@ func appendValueOp(dst []byte, op *valueOp, dot causal.Dot) []byte {
 	if op.zset != nil {
 		dst = appendZSetOp(dst, op.zset)
 	}
+	if op.stream != nil {
+		dst = appendStreamOp(dst, op.stream)
+	}
 	return dst
 }
 
@@ -688,6 +697,9 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 	decodeSeqOps(r, op, ext, dot, budget)
 	if ext&extZSet != 0 {
 		op.zset = decodeZSetOp(r, budget)
+	}
+	if ext&extStream != 0 {
+		op.stream = decodeStreamOp(r, budget)
 	}
 }
 

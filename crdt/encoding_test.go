@@ -16,12 +16,12 @@ func fixture(t testing.TB) (*Keyspace, []*Txn) {
 	reps := newReplicas(2)
 	a, b := reps[0], reps[1]
 	var txns []*Txn
-	txns = append(txns, script(t, a, "SET str hello", "INCRBY cnt 5", "SADD set x y z", "HSET map f v", "HINCRBY map n 3", "SET tomb 1", "INCR tomb", "DEL tomb", "RPUSH lst p q r", "TINS txt 0 héllo", "RPUSH gone a", "DEL gone")...)
+	txns = append(txns, script(t, a, "SET str hello", "INCRBY cnt 5", "SADD set x y z", "HSET map f v", "HINCRBY map n 3", "SET tomb 1", "INCR tomb", "DEL tomb", "RPUSH lst p q r", "TINS txt 0 héllo", "RPUSH gone a", "DEL gone", "XADD strm 1-1 f a", "XADD strm * g b h c")...)
 	for _, txn := range txns {
 		b.deliver(t, txn)
 	}
-	tA := script(t, a, "SET str a", "SREM set x", "HDEL map f", "INCRBY cnt -2", "LINSERTAT lst 1 s", "TDEL txt 1 2")
-	tB := script(t, b, "SET str b", "SADD set x", "HSET map f w", "DEL cnt", "MULTI", "SET k1 v", "SADD k2 m", "EXEC", "LDELAT lst 0", "TINS txt 2 XY", "LSET lst 1 w")
+	tA := script(t, a, "SET str a", "SREM set x", "HDEL map f", "INCRBY cnt -2", "LINSERTAT lst 1 s", "TDEL txt 1 2", "XDEL strm 1-1", "XADD strm * i j")
+	tB := script(t, b, "SET str b", "SADD set x", "HSET map f w", "DEL cnt", "MULTI", "SET k1 v", "SADD k2 m", "XADD k3 5-5 f v", "XTRIM strm MAXLEN 1", "EXEC", "LDELAT lst 0", "TINS txt 2 XY", "LSET lst 1 w")
 	for _, txn := range tB {
 		a.deliver(t, txn)
 	}

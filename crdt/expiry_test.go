@@ -185,3 +185,27 @@ func TestExpiryTieBreak(t *testing.T) {
 		t.Fatalf("deadline %d, want node 2's 800", d)
 	}
 }
+
+// TestLastApplyExpired: an Apply that deletes a key whose deadline had
+// passed at its time reports it (keyspace notifications call it
+// "expired"); a plain DEL of a live key and a write that leaves the key
+// live do not.
+func TestLastApplyExpired(t *testing.T) {
+	r := newReplicas(1)[0]
+	script(t, r, "SET k v", "EXPIREAT k 4", "SET live v", "EXPIREAT live 1000")
+	for *r.now < 10 {
+		*r.now++
+	}
+	script(t, r, "RECLAIM k -> 1")
+	if !r.ks.LastApplyExpired([]byte("k")) {
+		t.Fatal("reclaim of an expired key not reported")
+	}
+	script(t, r, "DEL live -> 1")
+	if r.ks.LastApplyExpired([]byte("live")) {
+		t.Fatal("DEL of a live key reported as expired")
+	}
+	script(t, r, "SET e v", "EXPIREAT e 14", "SET e w")
+	if r.ks.LastApplyExpired([]byte("e")) {
+		t.Fatal("a write that leaves the key live reported as expired")
+	}
+}

@@ -75,6 +75,9 @@ func appendDigestInput(dst []byte, v *Value) []byte {
 	if z := v.zs(); z != nil {
 		dst = binary.LittleEndian.AppendUint64(dst, z.digest)
 	}
+	if s := v.strm(); s != nil {
+		dst = appendStreamDigest(dst, s)
+	}
 	return dst
 }
 

@@ -37,6 +37,23 @@ type Keyspace struct {
 	sum     uint64 // Σ keyEntry.hash mod 2^64, hidden keys included
 	ctxHash uint64 // hasher.context(&ctx)
 	h       hasher
+	// expired lists the keys the last Apply deleted whose value had
+	// expired at its transaction's time (LastApplyExpired).
+	expired [][]byte
+}
+
+// LastApplyExpired reports whether the last Apply deleted key while its
+// value had already expired at the transaction's time: the reclaiming
+// DEL of an expired key (or any delete of one), which keyspace
+// notifications report as "expired". The answer is about the last Apply
+// only; key slices are compared, not kept beyond it.
+func (ks *Keyspace) LastApplyExpired(key []byte) bool {
+	for _, k := range ks.expired {
+		if string(k) == string(key) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewKeyspace returns an empty keyspace.
@@ -121,10 +138,15 @@ func (ks *Keyspace) Apply(txn *Txn) error {
 		return ErrInvalid
 	}
 	t := txnHeader{dot: txn.Dot, time: txn.Time, deps: &txn.Deps}
+	ks.expired = ks.expired[:0]
 	for i := range txn.ops {
 		o := &txn.ops[i]
 		id, e, existed := ks.entry(o.key)
+		wasExpired := existed && e.v.Expired(txn.Time.WallMs)
 		applyOp(&e.v, &o.op, &t, &ks.h)
+		if wasExpired && !e.v.live() {
+			ks.expired = append(ks.expired, o.key)
+		}
 		ks.settle(id, e, existed)
 	}
 	ks.ctx.Add(txn.Dot)

@@ -44,6 +44,8 @@ func (t Type) String() string {
 		return "list"
 	case TypeText:
 		return "text"
+	case TypeStream:
+		return "stream"
 	}
 	return "unknown"
 }

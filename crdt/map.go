@@ -155,4 +155,7 @@ func joinValue(a *Value, actx *causal.Context, b *Value, bctx *causal.Context, h
 	if a.zs() != nil || b.zs() != nil {
 		a.putZSet(joinZSet(a.zs(), actx, b.zs(), bctx, h))
 	}
+	if a.strm() != nil || b.strm() != nil {
+		a.putStream(joinStream(a.strm(), actx, b.strm(), bctx, h))
+	}
 }

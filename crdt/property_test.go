@@ -169,6 +169,7 @@ var generators = []struct {
 	{"text", genTextCommand},
 	{"expiry", genExpiryCommand},
 	{"zset", genZSetCommand},
+	{"stream", genStreamCommand},
 }
 
 // genZSetCommand mixes sorted-set writes with the key-level ones; scores

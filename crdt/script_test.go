@@ -256,6 +256,9 @@ func run(b *Builder, line string) string {
 		}
 		return "none"
 	}
+	if out, ok := runStream(b, args); ok {
+		return out
+	}
 	panic("unknown command " + line)
 }
 

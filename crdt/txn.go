@@ -58,7 +58,7 @@ const (
 	extStream   uint8 = 1 << 3 // stream (TypeStream)
 	extBCounter uint8 = 1 << 4 // bounded counter (TypeBCounter)
 
-	extMask uint8 = extList | extText | extZSet
+	extMask uint8 = extList | extText | extZSet | extStream
 )
 
 // valueOp is the operation on one value (a key or a map field). Every
@@ -80,6 +80,7 @@ type valueOp struct {
 	list     *listOp        // non-nil means extList (sequence.go)
 	text     *textOp        // non-nil means extText (sequence.go)
 	zset     *zsetOp        // non-nil means extZSet (zset.go)
+	stream   *streamOp      // non-nil means extStream (stream.go)
 }
 
 // tag is the encoded flag byte of op.
@@ -107,6 +108,9 @@ func (op *valueOp) extTag() uint8 {
 	if op.zset != nil {
 		t |= extZSet
 	}
+	if op.stream != nil {
+		t |= extStream
+	}
 	return t
 }
 
@@ -114,6 +118,9 @@ func (op *valueOp) extTag() uint8 {
 // included).
 func (op *valueOp) empty() bool {
 	if op.flags != 0 || len(op.resets) > 0 || !op.list.empty() || !op.text.empty() || !zsetOpEmpty(op.zset) {
+		return false
+	}
+	if op.stream != nil && !op.stream.empty() {
 		return false
 	}
 	if op.set != nil {
@@ -233,6 +240,7 @@ func applyOp(v *Value, op *valueOp, t *txnHeader, h *hasher) {
 	applyExpiry(v, op, t)
 	applySeqs(v, op, t)
 	applyZSet(v, op, t, h)
+	applyStream(v, op.stream, t, h)
 }
 
 // Keys calls fn with each key the transaction touches, in bytewise order.

@@ -41,11 +41,13 @@ type components struct {
 	// none; top level only. A pointer keeps components at 56 bytes (a
 	// 64-byte allocation) rather than 72 (80).
 	exp *[]expEntry
-	// seqs holds the list and text components (sequence.go); nil when
-	// neither. With seqs and zs components is 72 bytes (an 80-byte
+	// seqs holds the list and text components (sequence.go), zs the
+	// sorted set (zset.go), strm the stream (stream.go); each nil when
+	// absent, top level only. components is 80 bytes (an 80-byte
 	// allocation); a plain string key has none.
 	seqs *seqParts
-	zs   *zset // nil when absent; never empty (members may be hidden); top level only
+	zs   *zset // never empty (members may be hidden)
+	strm *stream
 }
 
 func (v *Value) ctr() *counter {
@@ -91,12 +93,14 @@ func (v *Value) putMap(m *orMap) {
 }
 
 // Type returns the visible type: the highest-ranked live component
-// (text > list > zset > map > set > counter > register), or TypeNone if
+// (stream > text > list > zset > map > set > counter > register), or TypeNone if
 // nothing is live.
 func (v *Value) Type() Type {
 	switch {
 	case v == nil:
 		return TypeNone
+	case v.strm() != nil:
+		return TypeStream
 	case v.textSeq() != nil && v.textSeq().Len() > 0:
 		return TypeText
 	case v.listSeq() != nil && v.listSeq().Len() > 0:
@@ -121,7 +125,7 @@ func (v *Value) live() bool { return v.Type() != TypeNone }
 // empty reports whether the value holds no component at all, hidden or
 // not; an empty value is dropped from its keyspace or map.
 func (v *Value) empty() bool {
-	return v.reg.len() == 0 && v.ctr() == nil && v.oset() == nil && v.omap() == nil && len(v.expiry()) == 0 && seqExt(v) == 0 && v.zs() == nil
+	return v.reg.len() == 0 && v.ctr() == nil && v.oset() == nil && v.omap() == nil && len(v.expiry()) == 0 && seqExt(v) == 0 && v.zs() == nil && v.strm() == nil
 }
 
 // Register returns the last-writer-wins value of the register component:
@@ -248,6 +252,9 @@ func (v *Value) clone() *Value {
 	cloneSeqs(out, v)
 	if v.zs() != nil {
 		out.putZSet(v.zs().clone())
+	}
+	if v.strm() != nil {
+		out.putStream(v.strm().clone())
 	}
 	return out
 }

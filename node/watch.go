@@ -149,7 +149,7 @@ func (w *watchers) publish(changes []replica.Change) {
 			w.evict() // the slot about to be reused
 		}
 		key := append([]byte(nil), c.Key...)
-		w.ring[w.head%n] = api.Change{Key: key, Type: c.Type, Deleted: c.Deleted, Origin: c.Origin}
+		w.ring[w.head%n] = api.Change{Key: key, Type: c.Type, Deleted: c.Deleted, Expired: c.Expired, Origin: c.Origin}
 		w.head++
 		w.ringBytes += len(key)
 		for w.ringBytes > MaxWatchLogBytes && w.tail < w.head-1 {

@@ -67,6 +67,9 @@ type Change struct {
 	Key     []byte    // aliases replica state: read-only
 	Type    crdt.Type // visible type after the change (TypeNone if deleted)
 	Deleted bool      // the key holds nothing live any more
+	// Expired: the transaction deleted the key after its deadline had
+	// passed (at the transaction's time): a reclaim.
+	Expired bool
 	Origin  causal.NodeID
 }
 

@@ -395,6 +395,8 @@ func (r *Replica) applied(e txnEntry) {
 		ch := Change{Key: k, Origin: txn.Dot.Node, Type: crdt.TypeNone, Deleted: true}
 		if v := r.ks.Get(k); v != nil {
 			ch.Type, ch.Deleted = v.Type(), false
+		} else {
+			ch.Expired = r.ks.LastApplyExpired(k)
 		}
 		r.ready.Changes = append(r.ready.Changes, ch)
 		return true

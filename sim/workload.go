@@ -32,6 +32,11 @@ import (
 //	            (causal consistency, checked across sessions and nodes)
 //	z/<k>       sorted sets: members added with a score, incremented and
 //	            removed, key deleted
+//	xs/<k>      streams: entries added with generated IDs (XADD *, trimmed
+//	            to a few entries now and then), the oldest entry deleted
+//	            (XDEL), the key deleted
+//	l/<k>       lists: pushed at either end, popped at either end, an
+//	            element set or inserted in the middle, trimmed, deleted
 const (
 	prefixCounter  = "c/"
 	prefixRegister = "r/"
@@ -42,6 +47,8 @@ const (
 	prefixMark     = "mark/"
 	prefixExpiring = "x/"
 	prefixZSet     = "z/"
+	prefixStream   = "xs/"
+	prefixList     = "l/"
 )
 
 // opKind is one kind of client operation.
@@ -67,6 +74,10 @@ const (
 	opZAdd       // ZADD z/<k> with a score that is a multiple of 1/4
 	opZIncr      // ZINCRBY z/<k>
 	opZRem       // ZREM z/<k> of one member, or DEL z/<k>
+	opStreamAdd  // XADD xs/<k> * (with MAXLEN 3 one time in four)
+	opStreamDel  // XDEL of the oldest entry of xs/<k>, or DEL xs/<k> one time in four
+	opListPush   // LPUSH or RPUSH l/<k>, or an insert in the middle
+	opListPop    // LPOP or RPOP l/<k>, or LSET, LTRIM or DEL of it
 	opKindCount
 )
 
@@ -92,6 +103,10 @@ var opWeights = [opKindCount]int{
 	opZAdd:         1,
 	opZIncr:        1,
 	opZRem:         1,
+	opStreamAdd:    1,
+	opStreamDel:    1,
+	opListPush:     1,
+	opListPop:      1,
 }
 
 // Expiry deadlines the workload draws, relative to the writing
@@ -293,6 +308,52 @@ func (o op) build(b *crdt.Builder, s *session) ([]check.Increment, error) {
 			return nil, b.Delete(keyOf(prefixZSet, o.key))
 		}
 		_, err := b.ZRemove(keyOf(prefixZSet, o.key), []byte("m"+strconv.Itoa(o.member)))
+		return nil, err
+	case opStreamAdd:
+		k := keyOf(prefixStream, o.key)
+		if _, err := b.StreamAdd(k, crdt.StreamIDAuto, crdt.StreamID{}, [][]byte{[]byte("v"), []byte(o.value)}); err != nil {
+			return nil, err
+		}
+		if o.member%4 == 0 {
+			_, err := b.StreamTrim(k, crdt.StreamTrim{MaxLen: 3})
+			return nil, err
+		}
+		return nil, nil
+	case opStreamDel:
+		k := keyOf(prefixStream, o.key)
+		if o.member%4 == 0 {
+			return nil, b.Delete(k)
+		}
+		var oldest []crdt.StreamID
+		b.Get(k).StreamRange(crdt.StreamID{}, crdt.StreamID{Ms: ^uint64(0), Seq: ^uint64(0)}, false, func(e crdt.StreamEntry) bool {
+			oldest = append(oldest, e.ID)
+			return false
+		})
+		_, err := b.StreamDelete(k, oldest...)
+		return nil, err
+	case opListPush:
+		k := keyOf(prefixList, o.key)
+		if v := b.Get(k); o.member == 5 && v != nil && v.Type() == crdt.TypeList {
+			_, err := b.ListInsert(k, v.ListLen()/2, []byte(o.value))
+			return nil, err
+		}
+		_, err := b.ListPush(k, o.member%2 == 0, []byte(o.value))
+		return nil, err
+	case opListPop:
+		k := keyOf(prefixList, o.key)
+		v := b.Get(k)
+		switch {
+		case o.member == 0:
+			return nil, b.Delete(k)
+		case v == nil || v.Type() != crdt.TypeList:
+			return nil, nil
+		case o.member == 1:
+			return nil, b.ListSet(k, v.ListLen()-1, []byte(o.value))
+		case o.member == 2:
+			_, err := b.ListTrim(k, 0, 2)
+			return nil, err
+		}
+		_, err := b.ListPop(k, o.member%2 == 0, 1)
 		return nil, err
 	}
 	panic("sim: unknown op kind")

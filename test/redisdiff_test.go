@@ -361,6 +361,8 @@ func genDiffCommand(t *rapid.T) []string {
 			return []string{"COPY", k(), k(), "DB", rapid.SampledFrom([]string{"0", "x"}).Draw(t, "db")}
 		},
 	}...)
+	cmds = append(cmds, streamDiffCommands(t, k, f, v)...)
+	cmds = append(cmds, listDiffCommands(t, k, v, n)...)
 	return cmds[rapid.IntRange(0, len(cmds)-1).Draw(t, "command")]()
 }
 
@@ -448,6 +450,75 @@ func genZSetDiffCommands(t *rapid.T, k, m func() string) []func() []string {
 			return append(args, opts("WEIGHTS 2 0.5", "AGGREGATE "+rapid.SampledFrom([]string{"SUM", "MIN", "MAX"}).Draw(t, "agg"), "WITHSCORES")...)
 		},
 		func() []string { return []string{"ZSCAN", k(), "0"} },
+	}
+}
+
+// listDiffCommands draws list commands. The blocking forms are drawn with
+// a short timeout on keys that may be empty, so both servers wait it out.
+func listDiffCommands(t *rapid.T, k, v, n func() string) []func() []string {
+	where := func() string { return rapid.SampledFrom([]string{"LEFT", "RIGHT", "left", "UP"}).Draw(t, "where") }
+	e := func() string { return rapid.SampledFrom([]string{"x", "y", "z", "x"}).Draw(t, "elem") }
+	return []func() []string{
+		func() []string { return []string{"LPUSH", k(), e(), e()} },
+		func() []string { return []string{"RPUSH", k(), e(), v()} },
+		func() []string { return []string{"LPUSHX", k(), e()} },
+		func() []string { return []string{"RPUSHX", k(), e(), e()} },
+		func() []string { return []string{"LRANGE", k(), n(), n()} },
+		func() []string { return []string{"LRANGE", k(), "0", "-1"} },
+		func() []string { return []string{"LINDEX", k(), n()} },
+		func() []string { return []string{"LLEN", k()} },
+		func() []string {
+			return []string{"LINSERT", k(), rapid.SampledFrom([]string{"BEFORE", "AFTER", "x"}).Draw(t, "pivotside"), e(), e()}
+		},
+		func() []string { return []string{"LSET", k(), n(), e()} },
+		func() []string { return []string{"LREM", k(), n(), e()} },
+		func() []string { return []string{"LTRIM", k(), n(), n()} },
+		func() []string {
+			opt := rapid.SampledFrom([]string{"", "RANK 2", "RANK -1", "RANK 0", "COUNT 0", "COUNT 2", "MAXLEN 2", "RANK -2 COUNT 0 MAXLEN 3", "COUNT -1", "RANK", "FOO 1", "RANK x"}).Draw(t, "lposopt")
+			return append([]string{"LPOS", k(), e()}, strings.Fields(opt)...)
+		},
+		func() []string { return []string{"LPOP", k()} },
+		func() []string { return []string{"RPOP", k()} },
+		func() []string {
+			return []string{"LPOP", k(), rapid.SampledFrom([]string{"0", "1", "3", "-1", "x"}).Draw(t, "popcount")}
+		},
+		func() []string { return []string{"RPOP", k(), "2"} },
+		func() []string { return []string{"LMOVE", k(), k(), where(), where()} },
+		func() []string { return []string{"RPOPLPUSH", k(), k()} },
+		func() []string { return []string{"BLPOP", k(), k(), "0.01"} },
+		func() []string {
+			return []string{"BRPOP", k(), rapid.SampledFrom([]string{"0.01", "-1", "x"}).Draw(t, "timeout")}
+		},
+		func() []string { return []string{"BLMOVE", k(), k(), where(), where(), "0.01"} },
+	}
+}
+
+// streamDiffCommands draws stream commands with explicit IDs only: an ID
+// Spook generates carries its node's tag (docs/semantics.md, Streams).
+func streamDiffCommands(t *rapid.T, k, f, v func() string) []func() []string {
+	id := func() string {
+		return rapid.SampledFrom([]string{"1-1", "2", "2-5", "3-0", "5-1", "0-0", "0-1", "x", "-", "+", "(2-5"}).Draw(t, "id")
+	}
+	count := func() string { return rapid.SampledFrom([]string{"0", "1", "2", "-1", "x"}).Draw(t, "count") }
+	return []func() []string{
+		func() []string { return []string{"XADD", k(), id(), f(), v()} },
+		func() []string { return []string{"XADD", k(), id(), f(), v(), f(), v()} },
+		func() []string {
+			opt := rapid.SampledFrom([]string{"NOMKSTREAM", "MAXLEN 1", "MAXLEN = 2", "MAXLEN ~ 1", "MINID 2", "MINID = 3-0", "MAXLEN -1", "MAXLEN 1 LIMIT 5", "MAXLEN ~ 1 LIMIT 5", "NOMKSTREAM MAXLEN 0"}).Draw(t, "xaddopt")
+			return append(append([]string{"XADD", k()}, strings.Fields(opt)...), id(), f(), v())
+		},
+		func() []string { return []string{"XRANGE", k(), id(), id()} },
+		func() []string { return []string{"XRANGE", k(), "-", "+", "COUNT", count()} },
+		func() []string { return []string{"XREVRANGE", k(), "+", "-", "COUNT", count()} },
+		func() []string { return []string{"XREVRANGE", k(), id(), id()} },
+		func() []string { return []string{"XLEN", k()} },
+		func() []string { return []string{"XDEL", k(), id(), id()} },
+		func() []string {
+			opt := rapid.SampledFrom([]string{"MAXLEN 1", "MAXLEN = 0", "MAXLEN ~ 0", "MINID 3", "MINID ~ 2", "MAXLEN", "FOO 1", "MAXLEN 1 LIMIT 1"}).Draw(t, "xtrimopt")
+			return append([]string{"XTRIM", k()}, strings.Fields(opt)...)
+		},
+		func() []string { return []string{"XREAD", "STREAMS", k(), id()} },
+		func() []string { return []string{"XREAD", "COUNT", count(), "STREAMS", k(), k(), id(), id()} },
 	}
 }
 

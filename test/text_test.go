@@ -36,7 +36,7 @@ func TestTextConcurrentInsertsOnThreeNodes(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	text := converged(t, ctx, nodes, 2+3*20)
+	text := textConverged(t, ctx, nodes, 2+3*20)
 	for _, run := range runs {
 		if !strings.Contains(text, run) {
 			t.Errorf("text %q does not hold %q whole", text, run)
@@ -48,13 +48,13 @@ func TestTextConcurrentInsertsOnThreeNodes(t *testing.T) {
 	// n3 deletes n1's run.
 	at := strings.Index(text, runs[0])
 	write(2, func(c *redis.Conn) error { return c.Do(ctx, "TEXT.DELETE", "doc", at, 20).Err() })
-	if got := converged(t, ctx, nodes, 2+2*20); strings.Contains(got, "a") {
+	if got := textConverged(t, ctx, nodes, 2+2*20); strings.Contains(got, "a") {
 		t.Errorf("after n3 deleted n1's run: %q", got)
 	}
 }
 
 // converged waits until every node holds the same text of length n.
-func converged(t *testing.T, ctx context.Context, nodes []*redis.Client, n int) string {
+func textConverged(t *testing.T, ctx context.Context, nodes []*redis.Client, n int) string {
 	t.Helper()
 	for {
 		var texts []string

@@ -218,6 +218,7 @@ func (b *Backend) publishLocked(txn *crdt.Txn, origin causal.NodeID) {
 			ch.Type = v.Type()
 			ch.Deleted = ch.Type == crdt.TypeNone
 		}
+		ch.Expired = ch.Deleted && b.ks.LastApplyExpired(key)
 		for s := range b.watchers {
 			if !bytes.HasPrefix(key, s.prefix) {
 				continue

@@ -67,6 +67,10 @@ func typeName(t crdt.Type) string {
 		return "zset"
 	case crdt.TypeText:
 		return "text"
+	case crdt.TypeStream:
+		return "stream" // the type only: streams are read over RESP
+	case crdt.TypeList:
+		return "list" // the type only: lists are read over RESP
 	}
 	return "none"
 }

@@ -54,6 +54,10 @@ func typeName(v *crdt.Value) string {
 		return "zset"
 	case crdt.TypeText:
 		return "text"
+	case crdt.TypeStream:
+		return "stream"
+	case crdt.TypeList:
+		return "list"
 	}
 	return "none"
 }

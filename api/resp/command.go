@@ -208,6 +208,9 @@ func init() {
 		{name: "zscan", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZScan},
 	}
 	list = append(list, textCommands...) // text.go
+	list = append(list, streamCommands...)
+	list = append(list, listCommands...)
+	list = append(list, claimCommands...)
 	commands = make(map[string]*command, len(list))
 	for _, c := range list {
 		if commands[c.name] != nil {

@@ -11,7 +11,8 @@
 //
 // Commands behave as Redis 7.2's, with Redis's replies and error texts,
 // over Spook's data types: a Redis string is a register or (after INCR) a
-// counter, a set an add-wins set, a hash a map of registers and counters.
+// counter, a set an add-wins set, a hash a map of registers and counters,
+// a list crdt's sequence (list.go), a stream crdt's stream (stream.go).
 // Every writing command is one transaction (Backend.Update): atomic, and
 // applied locally without waiting for a peer. MULTI ... EXEC runs all the
 // queued commands in one transaction. WAIT numreplicas timeout waits until
@@ -22,6 +23,12 @@
 // Random choices (SPOP, SRANDMEMBER, HRANDFIELD, RANDOMKEY) are the serving
 // node's. docs/api.md lists every command and each difference from Redis;
 // docs/semantics.md what concurrent commands on two nodes do.
+//
+// BLPOP, BRPOP, BLMOVE and XREAD BLOCK wait on this node only
+// (blocking.go): a change this node applies to one of their keys, local
+// or replicated, wakes them. SPOOK.LPOPONCE is a pop that never delivers
+// an element twice across nodes (claimpop.go); stream consumer groups are
+// refused (stream.go).
 //
 // Keys starting with ReservedPrefix belong to the replica: reads do not see
 // them, writes are refused with "ERR reserved key".
@@ -36,7 +43,7 @@
 // together are bounded by Config.MaxClientInputBytesTotal: the client
 // whose read would pass it is told and disconnected. Over the others
 // (MaxQueuedCommands, MaxKeysReply, MaxSubscriptions, MaxRandomCount,
-// MaxLCSCells) it gets an error reply. A subscriber
+// MaxLCSCells, MaxBlockedClients) it gets an error reply. A subscriber
 // that falls PubSubBuffer changes behind is disconnected rather than
 // silently missing notifications.
 //

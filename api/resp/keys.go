@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,11 @@ type snapshot struct {
 	members [][]byte
 	fields  []fieldSnapshot
 	zpairs  []zpair // sorted set: members and scores
+	// entries and last are a stream's (entries' bytes copied).
+	entries []crdt.StreamEntry
+	last    crdt.StreamID
+	// elems is a list's elements, in order (copied).
+	elems [][]byte
 	// deadline is the key's expiry deadline (0: none); RENAME and COPY
 	// carry it to the destination, as Redis does.
 	deadline uint64
@@ -74,6 +80,20 @@ func takeSnapshot(val *crdt.Value) snapshot {
 			s.zpairs = append(s.zpairs, zpair{member: bytes.Clone(m), score: score})
 			return true
 		})
+	case crdt.TypeList:
+		for _, e := range val.List() {
+			s.elems = append(s.elems, bytes.Clone(e))
+		}
+	case crdt.TypeStream:
+		s.last = val.StreamLast()
+		val.StreamRange(crdt.StreamID{}, maxStreamID, false, func(e crdt.StreamEntry) bool {
+			e.Fields = slices.Clone(e.Fields)
+			for i := range e.Fields {
+				e.Fields[i] = bytes.Clone(e.Fields[i])
+			}
+			s.entries = append(s.entries, e)
+			return true
+		})
 	}
 	return s
 }
@@ -112,6 +132,24 @@ func (s *snapshot) write(tx *crdt.Builder, dst []byte) error {
 			if _, err = tx.ZAdd(dst, p.member, p.score); err != nil {
 				break
 			}
+		}
+	case crdt.TypeList:
+		_, err = tx.ListPush(dst, false, s.elems...)
+	case crdt.TypeStream:
+		// Entries with one ID (added concurrently on two nodes) are
+		// copied once: the copy is one writer's stream.
+		var prev crdt.StreamID
+		for i, e := range s.entries {
+			if i > 0 && e.ID == prev {
+				continue
+			}
+			prev = e.ID
+			if _, err = tx.StreamAdd(dst, crdt.StreamIDExplicit, e.ID, e.Fields); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = tx.StreamSetLast(dst, s.last)
 		}
 	}
 	if err == nil && s.deadline != 0 {
@@ -290,6 +328,10 @@ func encodingName(v *crdt.Value) string {
 		return "orzset"
 	case crdt.TypeText:
 		return "text"
+	case crdt.TypeStream:
+		return "stream"
+	case crdt.TypeList:
+		return "sequence"
 	}
 	return "register"
 }

@@ -26,11 +26,17 @@ const (
 
 // eventName names a change with a Redis notification event. A Change says
 // what a key holds after a transaction, not which command wrote it, so the
-// name is derived from the type: a deleted key is "del", a register "set",
-// a counter "incrby", a set "sadd", a hash "hset", a sorted set "zadd". SREM, HDEL and HINCRBY
+// name is derived from the type: a key deleted after its deadline passed
+// (the reclaim of an expired key) is "expired", another deleted key "del",
+// a register "set", a counter "incrby", a set "sadd", a hash "hset", a
+// sorted set "zadd", a stream "xadd" (XDEL and XTRIM too), a list "lpush"
+// (every list write that leaves elements). SREM, HDEL and HINCRBY
 // that leave the key live are therefore reported as "sadd", "hset" and
 // "hset" (docs/api.md).
 func eventName(ch api.Change) string {
+	if ch.Expired {
+		return "expired"
+	}
 	if ch.Deleted {
 		return "del"
 	}
@@ -45,6 +51,10 @@ func eventName(ch api.Change) string {
 		return "hset"
 	case crdt.TypeZSet:
 		return "zadd"
+	case crdt.TypeStream:
+		return "xadd"
+	case crdt.TypeList:
+		return "lpush"
 	}
 	return "del"
 }

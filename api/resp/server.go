@@ -141,6 +141,7 @@ type Server struct {
 	clients  atomic.Int64
 	clientID atomic.Int64
 	input    inputBudget // MaxClientInputBytesTotal
+	blocks   blockRegistry
 }
 
 // New returns a server over backend.

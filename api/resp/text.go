@@ -19,10 +19,6 @@ import (
 //	TEXT.RANGE key start end  → code points start … end inclusive (negative
 //	                            from the end, as GETRANGE)
 
-// errIndexRange is Redis's reply to an index outside a list (LSET), used
-// for a text position outside the text.
-const errIndexRange respErr = "ERR index out of range"
-
 // textCommands are registered in command.go's table.
 var textCommands = []*command{
 	{name: "text.insert", arity: 4, flags: flagWrite, first: 1, last: 1, step: 1, write: writeTextInsert},
