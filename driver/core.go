@@ -3,6 +3,7 @@ package driver
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
@@ -158,7 +159,8 @@ type Core struct {
 	out        Output // released output waiting for the next Ready
 
 	windows map[causal.NodeID]*window
-	dropped uint64 // batches not sent because a window was full (spook_window_dropped_batches_total)
+	stalled []causal.NodeID // Tick's work space
+	dropped uint64          // batches not sent because a window was full (spook_window_dropped_batches_total)
 }
 
 // New returns a Core driving r, which it owns from now on: every call to
@@ -266,12 +268,21 @@ func (c *Core) Tick(nowMs uint64) {
 	}
 	c.tick++
 	c.r.Tick(nowMs)
+	// Stalled windows are found in the map but reported in peer order:
+	// each report queues a digest, and the order of output must not
+	// depend on map iteration (a run must repeat exactly).
+	stalled := c.stalled[:0]
 	for id, w := range c.windows {
 		if w.bytes > 0 && c.tick-w.progressTick >= uint64(c.cfg.WindowTimeoutTicks) {
-			w.reset(c.tick)
-			c.reportDropped(id)
+			stalled = append(stalled, id)
 		}
 	}
+	slices.Sort(stalled)
+	for _, id := range stalled {
+		c.windows[id].reset(c.tick)
+		c.reportDropped(id)
+	}
+	c.stalled = stalled[:0]
 }
 
 // LinkDown reports that the link to peer broke: what was in flight on it

@@ -217,3 +217,40 @@ func TestFlightWaitsForEveryOrigin(t *testing.T) {
 		t.Fatal("an empty batch waits for something")
 	}
 }
+
+// TestWindowTimeoutsReportInPeerOrder: when several peers' windows stall
+// in one tick, the drops are reported (and their digests sent) in
+// ascending peer order, not in map order, so a run is reproducible: the
+// simulator found one seed with two outcomes.
+func TestWindowTimeoutsReportInPeerOrder(t *testing.T) {
+	var members []replica.Peer
+	for i := range 9 {
+		members = append(members, replica.Peer{Name: fmt.Sprintf("n%d", i)})
+	}
+	r, err := replica.New(replica.Config{Name: "n0", Members: members, NowMs: 1e12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(Config{Policy: None, MaxWindowBytes: 1 << 20, WindowTimeoutTicks: 2}, r)
+	c.Propose(1, set("k", "v"))
+	if out := c.Ready(); txnSends(out) != 8 {
+		t.Fatalf("%d txn messages, want one per peer (8)", txnSends(out))
+	}
+	for i := range 4 {
+		c.Tick(1e12 + uint64(i+1))
+	}
+	var order []causal.NodeID
+	for _, e := range c.Ready().Send {
+		if e.Message.Type == replica.MsgDigest {
+			order = append(order, e.To)
+		}
+	}
+	if len(order) != 8 {
+		t.Fatalf("%d digests after the windows stalled, want 8", len(order))
+	}
+	for i := 1; i < len(order); i++ {
+		if order[i] < order[i-1] {
+			t.Fatalf("digests in the order %v, want ascending peer ids", order)
+		}
+	}
+}
