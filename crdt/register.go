@@ -192,7 +192,7 @@ func (r *registers) parts() *components {
 
 // tidy drops x once nothing is left in it.
 func (r *registers) tidy() {
-	if x := r.x; x != nil && len(x.more) == 0 && x.cnt == nil && x.set == nil && x.mp == nil && x.exp == nil && x.seqs == nil && x.zs == nil && x.strm == nil {
+	if x := r.x; x != nil && len(x.more) == 0 && x.cnt == nil && x.set == nil && x.mp == nil && x.exp == nil && x.ext == nil {
 		r.x = nil
 	}
 }

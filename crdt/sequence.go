@@ -64,25 +64,18 @@ func (o *seqOp[T]) inserted() int {
 	return n
 }
 
-// seqParts holds the list and text components behind one pointer of
-// components (nil when neither exists).
-type seqParts struct {
-	list *seq.Seq[seq.Values] // nil when absent; never without elements
-	text *seq.Seq[seq.Text]   // nil when absent; never without elements
-}
-
 func (v *Value) listSeq() *seq.Seq[seq.Values] {
-	if v == nil || v.reg.x == nil || v.reg.x.seqs == nil {
-		return nil
+	if p := v.extParts(); p != nil {
+		return p.list
 	}
-	return v.reg.x.seqs.list
+	return nil
 }
 
 func (v *Value) textSeq() *seq.Seq[seq.Text] {
-	if v == nil || v.reg.x == nil || v.reg.x.seqs == nil {
-		return nil
+	if p := v.extParts(); p != nil {
+		return p.text
 	}
-	return v.reg.x.seqs.text
+	return nil
 }
 
 func (v *Value) putList(s *seq.Seq[seq.Values]) {
@@ -90,16 +83,12 @@ func (v *Value) putList(s *seq.Seq[seq.Values]) {
 		s = nil
 	}
 	if s != nil {
-		p := v.reg.parts()
-		if p.seqs == nil {
-			p.seqs = &seqParts{}
-		}
-		p.seqs.list = s
+		v.extSlot().list = s
 		return
 	}
-	if v.reg.x != nil && v.reg.x.seqs != nil {
-		v.reg.x.seqs.list = nil
-		v.tidySeqs()
+	if p := v.extParts(); p != nil {
+		p.list = nil
+		v.tidyExt()
 	}
 }
 
@@ -108,23 +97,12 @@ func (v *Value) putText(s *seq.Seq[seq.Text]) {
 		s = nil
 	}
 	if s != nil {
-		p := v.reg.parts()
-		if p.seqs == nil {
-			p.seqs = &seqParts{}
-		}
-		p.seqs.text = s
+		v.extSlot().text = s
 		return
 	}
-	if v.reg.x != nil && v.reg.x.seqs != nil {
-		v.reg.x.seqs.text = nil
-		v.tidySeqs()
-	}
-}
-
-func (v *Value) tidySeqs() {
-	if p := v.reg.x.seqs; p.list == nil && p.text == nil {
-		v.reg.x.seqs = nil
-		v.reg.tidy()
+	if p := v.extParts(); p != nil {
+		p.text = nil
+		v.tidyExt()
 	}
 }
 

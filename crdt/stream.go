@@ -201,19 +201,23 @@ func (o *streamOp) empty() bool {
 // Value accessors.
 
 func (v *Value) strm() *stream {
-	if v.reg.x == nil {
-		return nil
+	if p := v.extParts(); p != nil {
+		return p.strm
 	}
-	return v.reg.x.strm
+	return nil
 }
 
 func (v *Value) putStream(s *stream) {
 	if s != nil && s.empty() {
 		s = nil
 	}
-	if s != nil || v.reg.x != nil {
-		v.reg.parts().strm = s
-		v.reg.tidy()
+	if s != nil {
+		v.extSlot().strm = s
+		return
+	}
+	if p := v.extParts(); p != nil {
+		p.strm = nil
+		v.tidyExt()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/seq"
 )
 
 // Sibling is one concurrent register value.
@@ -41,13 +42,45 @@ type components struct {
 	// none; top level only. A pointer keeps components at 56 bytes (a
 	// 64-byte allocation) rather than 72 (80).
 	exp *[]expEntry
-	// seqs holds the list and text components (sequence.go), zs the
-	// sorted set (zset.go), strm the stream (stream.go); each nil when
-	// absent, top level only. components is 80 bytes (an 80-byte
-	// allocation); a plain string key has none.
-	seqs *seqParts
-	zs   *zset // never empty (members may be hidden)
-	strm *stream
+	// ext holds the component types added after the first five (top
+	// level only); nil when the value has none of them.
+	ext *extParts
+}
+
+// extParts holds the components added after the first five behind one
+// pointer of components, so that components stays 64 bytes (one 64-byte
+// allocation) for the counters, sets and hashes every workload has.
+type extParts struct {
+	list *seq.Seq[seq.Values] // sequence.go; nil when absent, never without elements
+	text *seq.Seq[seq.Text]   // sequence.go; nil when absent, never without elements
+	zs   *zset                // zset.go; nil when absent, never empty (members may be hidden)
+	strm *stream              // stream.go; nil when absent
+}
+
+// extParts returns the value's extension components, nil when none.
+func (v *Value) extParts() *extParts {
+	if v == nil || v.reg.x == nil {
+		return nil
+	}
+	return v.reg.x.ext
+}
+
+// extSlot returns the value's extension components, making them.
+func (v *Value) extSlot() *extParts {
+	p := v.reg.parts()
+	if p.ext == nil {
+		p.ext = &extParts{}
+	}
+	return p.ext
+}
+
+// tidyExt drops the extension components once none is left, then
+// components if nothing else is.
+func (v *Value) tidyExt() {
+	if x := v.reg.x; x != nil && x.ext != nil && *x.ext == (extParts{}) {
+		x.ext = nil
+		v.reg.tidy()
+	}
 }
 
 func (v *Value) ctr() *counter {

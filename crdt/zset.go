@@ -321,16 +321,20 @@ func (m *zmember) apply(op *zmemberOp, t *txnHeader) {
 }
 
 func (v *Value) zs() *zset {
-	if v == nil || v.reg.x == nil {
-		return nil
+	if p := v.extParts(); p != nil {
+		return p.zs
 	}
-	return v.reg.x.zs
+	return nil
 }
 
 func (v *Value) putZSet(z *zset) {
-	if z != nil || v.reg.x != nil {
-		v.reg.parts().zs = z
-		v.reg.tidy()
+	if z != nil {
+		v.extSlot().zs = z
+		return
+	}
+	if p := v.extParts(); p != nil {
+		p.zs = nil
+		v.tidyExt()
 	}
 }
 
