@@ -14,11 +14,13 @@ const MaxPipelineBatch = 256
 
 // batchable reports whether args is a plain write this client may run now:
 // a known command with a builder write, valid arity, allowed by auth, and
-// no MULTI or subscription in force (those keep their own rules).
+// no MULTI or subscription in force (those keep their own rules), on a
+// RESP2 connection.
 func batchable(c *client, args [][]byte) bool {
 	cmd := lookupFolded(args[0])
 	return cmd != nil && cmd.write != nil && cmd.conn == nil && cmd.arityOK(len(args)) &&
-		(c.authed || cmd.flags&flagNoAuth != 0) && !c.subscribed() && !c.multi
+		(c.authed || cmd.flags&flagNoAuth != 0) && !c.subscribed() && !c.multi &&
+		c.out.proto != 3 // RESP3 replies are rewritten per command (dispatch)
 }
 
 // lookupFolded is lookup for the pipeline path without an allocation for
