@@ -85,6 +85,20 @@ var resp3DiffCommands = [][]string{
 	{"PING"},
 	{"PING", "x"},
 	{"UNSUBSCRIBE", "ch"},
+	{"CONFIG", "SET", "notify-keyspace-events", "KA"},
+	{"CONFIG", "GET", "notify-keyspace-events"},
+	{"CONFIG", "SET", "NOTIFY-KEYSPACE-EVENTS", "Kgx$lshzetdmnE"},
+	{"CONFIG", "GET", "notify*"},
+	{"CONFIG", "SET", "notify-keyspace-events", "E$"},
+	{"CONFIG", "GET", "notify-keyspace-events"},
+	{"CONFIG", "SET", "notify-keyspace-events", "Q"},
+	{"CONFIG", "SET", "notify-keyspace-events", "K", "notify-keyspace-events", "E"},
+	{"CONFIG", "SET", "notify-keyspace-events"},
+	{"CONFIG", "SET", "notify-keyspace-events", "K", "x"},
+	{"CONFIG", "SET", "nope", "1"},
+	{"CONFIG", "SET", "maxmemory-policy", "bogus"},
+	{"CONFIG", "SET", "maxmemory-policy", "NoEviction"},
+	{"CONFIG", "GET", "maxmemory-policy"},
 }
 
 // TestRESP3RepliesMatchRealRedis is the RESP3 counterpart of

@@ -508,24 +508,6 @@ func vectorText(v map[string]uint64) string {
 	return strings.Join(parts, ",")
 }
 
-// cmdConfig answers CONFIG GET with no parameters (Spook is configured by
-// its own flags, not by CONFIG), so tools such as redis-benchmark that
-// read settings proceed; CONFIG SET and the rest are refused.
-func cmdConfig(s *Server, c *client, args [][]byte) {
-	switch strings.ToLower(string(args[1])) {
-	case "get":
-		if len(args) < 3 {
-			c.out.WriteError("ERR wrong number of arguments for 'config|get' command")
-			return
-		}
-		c.out.WriteArray(0)
-	case "resetstat":
-		c.out.WriteString("OK")
-	default:
-		c.out.WriteError("ERR CONFIG " + strings.ToUpper(oneLine(string(args[1]))) + " is not supported by Spook")
-	}
-}
-
 func cmdSpookStatus(s *Server, c *client, args [][]byte) {
 	b, err := json.Marshal(s.backend.Status())
 	if err != nil {

@@ -207,12 +207,19 @@ func (c *client) notify(ch api.Change) bool {
 		return false
 	}
 	event := eventName(ch)
+	flags := c.server.notify.Load()
+	if flags&eventClass(event) == 0 {
+		return false
+	}
 	wrote := false
 	pairs := [2][2]string{
 		{keyspaceChannel + string(ch.Key), event},
 		{keyeventChannel + event, string(ch.Key)},
 	}
-	for _, pair := range pairs {
+	for i, pair := range pairs {
+		if flags&[2]uint32{notifyKeyspace, notifyKeyevent}[i] == 0 {
+			continue
+		}
 		channel, message := pair[0], pair[1]
 		if _, ok := c.channels[channel]; ok {
 			c.out.WritePush(3)
