@@ -30,6 +30,7 @@ const (
 	shapeStreams               // XREAD: array of [key, entries] → map key → entries
 	shapeSetCount              // SPOP/… with a count: array → set
 	shapeRank                  // ZRANK … WITHSCORE: rank, double score
+	shapeMPop                  // ZMPOP/BZMPOP: key, pairs with double scores
 )
 
 // resp3Shapes lists the commands whose RESP3 reply is not just their
@@ -60,6 +61,8 @@ var resp3Shapes = map[string]shape{
 	"bzpopmax":         shapeBPop,
 	"hrandfield":       shapeValues,
 	"zrank":            shapeRank,
+	"zmpop":            shapeMPop,
+	"bzmpop":           shapeMPop,
 	"zrevrank":         shapeRank,
 	"xread":            shapeStreams,
 }
@@ -225,6 +228,14 @@ func (v reply2) appendRESP3(out []byte, sh shape, nargs int) []byte {
 	case sh == shapeRank && array && len(v.elems) == 2:
 		out = append(out, "*2\r\n"...)
 		return v.elems[1].appendDouble(v.elems[0].append2(out))
+	case sh == shapeMPop && array && len(v.elems) == 2 && v.elems[1].kind == '*' && allPairs(v.elems[1].elems):
+		out = v.elems[0].append2(append(out, "*2\r\n"...))
+		out = append(append(append(out, '*'), strconv.Itoa(len(v.elems[1].elems))...), "\r\n"...)
+		for _, p := range v.elems[1].elems {
+			out = append(out, "*2\r\n"...)
+			out = p.elems[1].appendDouble(p.elems[0].append2(out))
+		}
+		return out
 	case sh == shapeBPop && array && len(v.elems) == 3:
 		out = append(out, "*3\r\n"...)
 		return v.elems[2].appendDouble(v.elems[1].append2(v.elems[0].append2(out)))
