@@ -14,13 +14,11 @@ const MaxPipelineBatch = 256
 
 // batchable reports whether args is a plain write this client may run now:
 // a known command with a builder write, valid arity, allowed by auth, and
-// no MULTI or subscription in force (those keep their own rules), on a
-// RESP2 connection.
+// no MULTI or subscription in force (those keep their own rules).
 func batchable(c *client, args [][]byte) bool {
 	cmd := lookupFolded(args[0])
 	return cmd != nil && cmd.write != nil && cmd.conn == nil && cmd.arityOK(len(args)) &&
-		(c.authed || cmd.flags&flagNoAuth != 0) && !c.subscribed() && !c.multi &&
-		c.out.proto != 3 // RESP3 replies are rewritten per command (dispatch)
+		(c.authed || cmd.flags&flagNoAuth != 0) && !c.subscribed() && !c.multi
 }
 
 // lookupFolded is lookup for the pipeline path without an allocation for
@@ -73,6 +71,9 @@ func (s *Server) runWrites(c *client, cmds [][][]byte) {
 			c.lastToken = tok
 		}
 		c.out.wbuf = c.tx.out // the replies, appended in place
+		if c.out.proto == 3 {
+			c.out.wbuf = batchToRESP3(c.out.wbuf, c.tx.base, batch)
+		}
 	}
 }
 

@@ -273,3 +273,30 @@ func execToRESP3(b []byte, start int, queued []queuedCommand) []byte {
 	}
 	return out
 }
+
+// batchToRESP3 rewrites the RESP2 replies in b[start:] of a batch of
+// plain writes (runWrites), one reply per command, each with its
+// command's shape.
+func batchToRESP3(b []byte, start int, batch [][][]byte) []byte {
+	shapes := make([]shape, len(batch))
+	rewrite := bytes.Contains(b[start:], []byte("-1\r\n"))
+	for i, args := range batch {
+		shapes[i] = resp3Shape(lookupFolded(args[0]).name, args)
+		rewrite = rewrite || shapes[i] != shapePlain
+	}
+	if !rewrite {
+		return b
+	}
+	in := append([]byte(nil), b[start:]...)
+	out := b[:start]
+	for i := 0; len(in) > 0; i++ {
+		v, rest := parseReply(in)
+		sh, nargs := shapePlain, 1
+		if i < len(batch) {
+			sh, nargs = shapes[i], len(batch[i])
+		}
+		out = v.appendRESP3(out, sh, nargs)
+		in = rest
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -87,6 +88,23 @@ func TestHello3(t *testing.T) {
 	rawDo("$-1\r\n", "GET", "a")
 	rawDo("*2\r\n$1\r\nf\r\n$1\r\nv\r\n", "HGETALL", "h")
 	hello3()
+	// A pipeline of plain writes runs as one batch (runWrites); each reply
+	// still gets its command's RESP3 form.
+	var pipe strings.Builder
+	for _, args := range [][]string{{"SET", "p", "1", "GET"}, {"ZADD", "pz", "INCR", "1.5", "m"}, {"SET", "p", "2", "GET"}, {"LPOP", "nolist"}} {
+		pipe.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
+		for _, a := range args {
+			pipe.WriteString("$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n")
+		}
+	}
+	if _, err := io.WriteString(r.conn, pipe.String()); err != nil {
+		t.Fatal(err)
+	}
+	want := "_\r\n,1.5\r\n$1\r\n1\r\n_\r\n"
+	buf := make([]byte, len(want))
+	if _, err := io.ReadFull(r.r, buf); err != nil || string(buf) != want {
+		t.Errorf("pipelined writes: got %q, %v, want %q", buf, err, want)
+	}
 	rawDo("+RESET\r\n", "RESET")
 	rawDo("$-1\r\n", "GET", "a")
 }
