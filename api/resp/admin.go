@@ -22,7 +22,7 @@ import (
 // Connection, server and keyspace-wide commands.
 
 func cmdPing(s *Server, c *client, args [][]byte) {
-	if c.subscribed() {
+	if c.subscribed() && c.out.proto != 3 {
 		// In subscribed mode RESP2 replies with a push-style array.
 		c.out.WriteArray(2)
 		c.out.WriteBulkString("pong")
@@ -51,7 +51,7 @@ func cmdHello(s *Server, c *client, args [][]byte) {
 			c.out.WriteError("ERR Protocol version is not an integer or out of range")
 			return
 		}
-		if v != 2 {
+		if v != 2 && v != 3 {
 			c.out.WriteError("NOPROTO unsupported protocol version")
 			return
 		}
@@ -90,13 +90,17 @@ func cmdHello(s *Server, c *client, args [][]byte) {
 		}
 		c.name = string(name)
 	}
-	c.out.WriteArray(14)
+	if len(args) > 1 {
+		v, _ := parseInt(args[1])
+		c.out.proto = int(v)
+	}
+	c.out.WriteMap(7)
 	c.out.WriteBulkString("server")
 	c.out.WriteBulkString("redis")
 	c.out.WriteBulkString("version")
 	c.out.WriteBulkString(redisVersion)
 	c.out.WriteBulkString("proto")
-	c.out.WriteInt(2)
+	c.out.WriteInt(max(c.out.proto, 2))
 	c.out.WriteBulkString("id")
 	c.out.WriteInt64(c.id)
 	c.out.WriteBulkString("mode")
@@ -166,6 +170,7 @@ func cmdReset(s *Server, c *client, args [][]byte) {
 	c.stopPump()
 	c.name = ""
 	c.authed = s.cfg.Password == ""
+	c.out.proto = 2
 	c.out.WriteString("RESET")
 }
 
@@ -501,24 +506,6 @@ func vectorText(v map[string]uint64) string {
 		parts[i] = fmt.Sprintf("%s=%d", n, v[n])
 	}
 	return strings.Join(parts, ",")
-}
-
-// cmdConfig answers CONFIG GET with no parameters (Spook is configured by
-// its own flags, not by CONFIG), so tools such as redis-benchmark that
-// read settings proceed; CONFIG SET and the rest are refused.
-func cmdConfig(s *Server, c *client, args [][]byte) {
-	switch strings.ToLower(string(args[1])) {
-	case "get":
-		if len(args) < 3 {
-			c.out.WriteError("ERR wrong number of arguments for 'config|get' command")
-			return
-		}
-		c.out.WriteArray(0)
-	case "resetstat":
-		c.out.WriteString("OK")
-	default:
-		c.out.WriteError("ERR CONFIG " + strings.ToUpper(oneLine(string(args[1]))) + " is not supported by Spook")
-	}
 }
 
 func cmdSpookStatus(s *Server, c *client, args [][]byte) {

@@ -28,7 +28,8 @@ import (
 
 const (
 	// MaxBlockedClients bounds the clients blocked in XREAD BLOCK, BLPOP,
-	// BRPOP or BLMOVE at once on one server; one more is answered
+	// BRPOP, BLMOVE, BLMPOP, BZPOPMIN, BZPOPMAX or BZMPOP at once on one
+	// server; one more is answered
 	// errTooManyBlocked at once.
 	MaxBlockedClients = 1 << 12
 	// blockRecheckInterval is how often a blocked client retries its

@@ -164,8 +164,33 @@ func (c *client) resetMulti() {
 	c.multi, c.dirty, c.queued, c.queuedBytes = false, false, nil, 0
 }
 
-// dispatch runs or queues one command and writes its reply to c.out.
+// dispatch runs or queues one command and writes its reply to c.out, in
+// the connection's protocol (RESP2, or RESP3 after HELLO 3).
 func (s *Server) dispatch(c *client, args [][]byte) {
+	if c.out.proto != 3 {
+		s.dispatch2(c, args)
+		return
+	}
+	cmd := lookup(args[0])
+	start := len(c.out.wbuf)
+	switch {
+	case cmd == nil || cmd.flags&flagPubSub != 0 || cmd.name == "hello":
+		// Errors, pushes and HELLO are written in RESP3 already.
+		s.dispatch2(c, args)
+	case cmd.name == "exec" && c.multi:
+		queued := c.queued
+		s.dispatch2(c, args)
+		c.out.wbuf = execToRESP3(c.out.wbuf, start, queued)
+	default:
+		sh := resp3Shape(cmd.name, args)
+		nargs := len(args)
+		s.dispatch2(c, args)
+		c.out.wbuf = toRESP3(c.out.wbuf, start, sh, nargs)
+	}
+}
+
+// dispatch2 is dispatch with the reply in RESP2.
+func (s *Server) dispatch2(c *client, args [][]byte) {
 	cmd := lookup(args[0])
 	if cmd == nil {
 		c.dirty = c.dirty || c.multi

@@ -19,7 +19,7 @@ import (
 )
 
 // TestGoRedis drives every command family through go-redis, which first
-// tries HELLO 3, falls back to RESP2, and sends CLIENT SETINFO.
+// speaks RESP3 after HELLO 3 and sends CLIENT SETINFO.
 func TestGoRedis(t *testing.T) {
 	f := start(t, Config{})
 	c := f.client()
@@ -256,7 +256,7 @@ func TestAuth(t *testing.T) {
 	}
 	r2.expect(`"x"`, "CLIENT", "GETNAME")
 
-	// go-redis authenticates with HELLO 3 AUTH (refused: NOPROTO), then AUTH.
+	// go-redis authenticates with HELLO 3 AUTH.
 	c := f.client(func(o *redis.Options) { o.Password = "s3cret" })
 	if err := c.Set(bg(), "a", "b", 0).Err(); err != nil {
 		t.Fatal(err)

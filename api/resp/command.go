@@ -210,6 +210,7 @@ func init() {
 	list = append(list, textCommands...) // text.go
 	list = append(list, streamCommands...)
 	list = append(list, listCommands...)
+	list = append(list, mpopCommands...) // mpop.go
 	list = append(list, claimCommands...)
 	commands = make(map[string]*command, len(list))
 	for _, c := range list {

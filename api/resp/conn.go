@@ -3,6 +3,7 @@ package resp
 import (
 	"errors"
 	"net"
+	"strconv"
 
 	"github.com/tidwall/redcon"
 )
@@ -17,6 +18,9 @@ import (
 type conn struct {
 	nc   net.Conn
 	wbuf []byte
+	// proto is the protocol the client chose with HELLO: 2 (also when
+	// zero, before any HELLO) or 3.
+	proto int
 }
 
 // maxPendingReplyBytes: replies past it are written out before the rest
@@ -45,6 +49,26 @@ func (w *conn) WriteInt64(n int64) { w.wbuf = redcon.AppendInt(w.wbuf, n) }
 
 // WriteArray appends an array header of n elements; the elements follow.
 func (w *conn) WriteArray(n int) { w.wbuf = redcon.AppendArray(w.wbuf, n) }
+
+// WritePush appends the header of a pub/sub message or confirmation of n
+// elements: a push (">") in RESP3, an array in RESP2.
+func (w *conn) WritePush(n int) {
+	if w.proto == 3 {
+		w.wbuf = append(append(append(w.wbuf, '>'), strconv.Itoa(n)...), "\r\n"...)
+		return
+	}
+	w.WriteArray(n)
+}
+
+// WriteMap appends the header of a map of n field-value pairs: a map
+// ("%") in RESP3, an array of 2n elements in RESP2.
+func (w *conn) WriteMap(n int) {
+	if w.proto == 3 {
+		w.wbuf = append(append(append(w.wbuf, '%'), strconv.Itoa(n)...), "\r\n"...)
+		return
+	}
+	w.WriteArray(2 * n)
+}
 
 // WriteNull appends a nil bulk reply.
 func (w *conn) WriteNull() { w.wbuf = redcon.AppendNull(w.wbuf) }

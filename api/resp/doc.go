@@ -1,6 +1,6 @@
-// Package resp serves Spook's keyspace over the Redis protocol (RESP2), so
-// redis-cli, redis-benchmark and every Redis client library work against a
-// node.
+// Package resp serves Spook's keyspace over the Redis protocol (RESP2, and RESP3
+// after HELLO 3), so redis-cli, redis-benchmark and every Redis client library
+// work against a node.
 //
 //	srv := resp.New(backend, resp.Config{Password: pw})
 //	go srv.Serve(listener) // a net.Listener, e.g. from the single-port mux

@@ -71,6 +71,9 @@ func (s *Server) runWrites(c *client, cmds [][][]byte) {
 			c.lastToken = tok
 		}
 		c.out.wbuf = c.tx.out // the replies, appended in place
+		if c.out.proto == 3 {
+			c.out.wbuf = batchToRESP3(c.out.wbuf, c.tx.base, batch)
+		}
 	}
 }
 

@@ -78,7 +78,7 @@ func (c *client) deliver(channel, message []byte) int {
 	}
 	n := 0
 	if _, ok := c.channels[string(channel)]; ok {
-		c.out.WriteArray(3)
+		c.out.WritePush(3)
 		c.out.WriteBulkString("message")
 		c.out.WriteBulk(channel)
 		c.out.WriteBulk(message)
@@ -86,7 +86,7 @@ func (c *client) deliver(channel, message []byte) int {
 	}
 	for pat := range c.patterns {
 		if globMatch([]byte(pat), channel) {
-			c.out.WriteArray(4)
+			c.out.WritePush(4)
 			c.out.WriteBulkString("pmessage")
 			c.out.WriteBulkString(pat)
 			c.out.WriteBulk(channel)

@@ -80,7 +80,7 @@ func subscribe(s *Server, c *client, args [][]byte, pattern bool) {
 			}
 			(*set)[name] = struct{}{}
 		}
-		c.out.WriteArray(3)
+		c.out.WritePush(3)
 		c.out.WriteBulkString(kind)
 		c.out.WriteBulk(ch)
 		c.out.WriteInt(len(c.channels) + len(c.patterns))
@@ -113,7 +113,7 @@ func unsubscribe(c *client, args [][]byte, pattern bool) {
 		slices.Sort(names)
 	}
 	if len(names) == 0 {
-		c.out.WriteArray(3)
+		c.out.WritePush(3)
 		c.out.WriteBulkString(kind)
 		c.out.WriteNull()
 		c.out.WriteInt(len(c.channels) + len(c.patterns))
@@ -121,7 +121,7 @@ func unsubscribe(c *client, args [][]byte, pattern bool) {
 	}
 	for _, n := range names {
 		delete(set, n)
-		c.out.WriteArray(3)
+		c.out.WritePush(3)
 		c.out.WriteBulkString(kind)
 		c.out.WriteBulkString(n)
 		c.out.WriteInt(len(c.channels) + len(c.patterns))
@@ -207,15 +207,22 @@ func (c *client) notify(ch api.Change) bool {
 		return false
 	}
 	event := eventName(ch)
+	flags := c.server.notify.Load()
+	if flags&eventClass(event) == 0 {
+		return false
+	}
 	wrote := false
 	pairs := [2][2]string{
 		{keyspaceChannel + string(ch.Key), event},
 		{keyeventChannel + event, string(ch.Key)},
 	}
-	for _, pair := range pairs {
+	for i, pair := range pairs {
+		if flags&[2]uint32{notifyKeyspace, notifyKeyevent}[i] == 0 {
+			continue
+		}
 		channel, message := pair[0], pair[1]
 		if _, ok := c.channels[channel]; ok {
-			c.out.WriteArray(3)
+			c.out.WritePush(3)
 			c.out.WriteBulkString("message")
 			c.out.WriteBulkString(channel)
 			c.out.WriteBulkString(message)
@@ -223,7 +230,7 @@ func (c *client) notify(ch api.Change) bool {
 		}
 		for pat := range c.patterns {
 			if globMatch([]byte(pat), []byte(channel)) {
-				c.out.WriteArray(4)
+				c.out.WritePush(4)
 				c.out.WriteBulkString("pmessage")
 				c.out.WriteBulkString(pat)
 				c.out.WriteBulkString(channel)

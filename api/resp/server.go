@@ -133,6 +133,8 @@ type Server struct {
 	// a notification pump (client.shared).
 	conns       map[*client]struct{}
 	subscribers map[*client]struct{}
+	// notify holds the notify-keyspace-events flags (config.go).
+	notify atomic.Uint32
 
 	// wg counts every goroutine the server starts: connections and
 	// notification pumps.
@@ -158,6 +160,7 @@ func New(backend api.Backend, cfg Config) *Server {
 		subscribers: map[*client]struct{}{},
 	}
 	s.input.max = cfg.MaxClientInputBytesTotal
+	s.notify.Store(defaultNotify)
 	return s
 }
 
