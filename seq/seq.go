@@ -390,6 +390,17 @@ func (s *Seq[T]) Delete(pos, n int, dst []Range) []Range {
 // returns the place after them.
 func (s *Seq[T]) markDeleted(c cursor[T], k int) cursor[T] {
 	l, i := c.l, c.i
+	if c.off > 0 && c.off+k == l.items[i].n && i+1 < len(l.items) {
+		// Backspacing: the run's tail joins the tombstone after it.
+		if s.moveTail(l, i, c.off) {
+			return after(cursor[T]{l: l, i: i + 1, off: l.items[i+1].n - 1})
+		}
+	} else if c.off == 0 && k < l.items[i].n && i > 0 {
+		// Deleting forwards: the run's head joins the tombstone before it.
+		if s.moveHead(l, i, k) {
+			return cursor[T]{l: l, i: i, off: 0}
+		}
+	}
 	if c.off > 0 {
 		s.splitItem(l, i, c.off)
 		i++
@@ -419,6 +430,80 @@ func (s *Seq[T]) markDeleted(c cursor[T], k int) cursor[T] {
 	l, i = s.fix(l, i)
 	out := cursor[T]{l: l, i: i, off: l.items[i].n - 1}
 	return after(out)
+}
+
+// moveTail deletes elements [off, n) of visible run i of l (0 < off < n)
+// if, deleted, they would merge with run i+1: it moves the boundary
+// between the runs instead of splitting run i and merging the part into
+// run i+1, and reports whether it did. The result is the one of the split
+// and merge (markDeleted), with one index key changed in place.
+func (s *Seq[T]) moveTail(l *leaf[T], i, off int) bool {
+	it, next := &l.items[i], &l.items[i+1]
+	if !next.deleted() {
+		return false
+	}
+	part := item[T]{id: it.elem(off), left: it.elem(off - 1), right: it.right, n: it.n - off, flags: it.flags}
+	if part.n == 1 {
+		part.flags &^= flagCounter
+	}
+	part.flags |= flagDeleted
+	if !mergeable(&part, next) {
+		return false
+	}
+	part.content = it.content.Slice(it.n, off, it.n)
+	s.digestDelete(&part)
+	k := part.n
+	var zero T
+	part.content = zero
+	it.content = it.content.Slice(it.n, 0, off)
+	it.n = off
+	if it.n == 1 {
+		it.flags &^= flagCounter
+	}
+	old := next.id
+	merge(&part, next)
+	*next = part
+	s.rekey(old, next.id, l)
+	adjust(l, -k, 0)
+	return true
+}
+
+// moveHead deletes elements [0, k) of visible run i of l (0 < k < n) if,
+// deleted, they would merge with run i-1: the mirror of moveTail.
+func (s *Seq[T]) moveHead(l *leaf[T], i, k int) bool {
+	it, prev := &l.items[i], &l.items[i-1]
+	if !prev.deleted() {
+		return false
+	}
+	part := item[T]{id: it.id, left: it.left, right: it.right, n: k, flags: it.flags}
+	if part.n == 1 {
+		part.flags &^= flagCounter
+	}
+	part.flags |= flagDeleted
+	if !mergeable(prev, &part) {
+		return false
+	}
+	part.content = it.content.Slice(it.n, 0, k)
+	s.digestDelete(&part)
+	old := it.id
+	rest := item[T]{id: it.elem(k), left: it.elem(k - 1), right: it.right, n: it.n - k, flags: it.flags, content: it.content.Slice(it.n, k, it.n)}
+	if rest.n == 1 {
+		rest.flags &^= flagCounter
+	}
+	var zero T
+	part.content = zero
+	merge(prev, &part)
+	*it = rest
+	s.rekey(old, it.id, l)
+	adjust(l, -k, 0)
+	return true
+}
+
+// rekey changes the ID index key of a run of l from old to id, which
+// takes its place in the index order (no key lies between them).
+func (s *Seq[T]) rekey(old, id ID, l *leaf[T]) {
+	s.index.Delete(span[T]{id: old})
+	s.index.Set(span[T]{id: id, leaf: l})
 }
 
 // DeleteRanges applies a remote deletion. Elements already deleted stay
