@@ -19,7 +19,9 @@ var (
 )
 
 // span is one entry of the ID index: the first element of a run and the
-// leaf that holds the run.
+// leaf that holds the run. The index holds pointers, so an entry's key
+// can change in place when a run's first element moves without passing
+// another key (rekey), and its leaf when the run moves (indexMove).
 type span[T Content[T]] struct {
 	id   ID
 	leaf *leaf[T]
@@ -30,7 +32,8 @@ type span[T Content[T]] struct {
 type Seq[T Content[T]] struct {
 	root   *inner[T]
 	first  *leaf[T]
-	index  *btree.BTreeG[span[T]]
+	index  *btree.BTreeG[*span[T]]
+	probe  span[T] // the key of index look-ups
 	digest uint64
 	hashes []uint64 // scratch of digestContent
 	// hint is the run last located or placed (validated before use:
@@ -54,7 +57,7 @@ func (s *Seq[T]) reset() {
 	s.root = &inner[T]{leaves: []*leaf[T]{l}}
 	l.parent = s.root
 	s.first = l
-	s.index = btree.NewBTreeGOptions(func(a, b span[T]) bool { return a.id.Less(b.id) }, btree.Options{NoLocks: true, Degree: 64})
+	s.index = btree.NewBTreeGOptions(func(a, b *span[T]) bool { return a.id.Less(b.id) }, btree.Options{NoLocks: true, Degree: 64})
 	s.digest = 0
 	s.hint = cursor[T]{}
 	s.maxCounters = nil
@@ -89,12 +92,13 @@ func (s *Seq[T]) locate(id ID) (cursor[T], bool) {
 			}
 		}
 	}
-	var found span[T]
-	s.index.Descend(span[T]{id: id}, func(sp span[T]) bool {
+	var found *span[T]
+	s.probe.id = id
+	s.index.Descend(&s.probe, func(sp *span[T]) bool {
 		found = sp
 		return false
 	})
-	if found.leaf == nil || found.id.Node != id.Node {
+	if found == nil || found.id.Node != id.Node {
 		return cursor[T]{}, false
 	}
 	l := found.leaf
@@ -360,7 +364,7 @@ func (s *Seq[T]) place(c cursor[T], op *Insert[T], deleted bool) {
 	}
 	c.l.items = slices.Insert(c.l.items, c.i, it)
 	adjust(c.l, vis, it.n)
-	s.index.Set(span[T]{id: it.id, leaf: c.l})
+	s.indexAdd(it.id, c.l)
 	s.hint.l, s.hint.i = s.fix(c.l, c.i)
 }
 
@@ -417,12 +421,12 @@ func (s *Seq[T]) markDeleted(c cursor[T], k int) cursor[T] {
 	// Merge with deleted neighbours of the same run (backspacing splits
 	// a run one element at a time).
 	if i+1 < len(l.items) && mergeable(it, &l.items[i+1]) {
-		s.index.Delete(span[T]{id: l.items[i+1].id})
+		s.indexRemove(l.items[i+1].id)
 		merge(it, &l.items[i+1])
 		l.items = slices.Delete(l.items, i+1, i+2)
 	}
 	if i > 0 && mergeable(&l.items[i-1], it) {
-		s.index.Delete(span[T]{id: it.id})
+		s.indexRemove(it.id)
 		merge(&l.items[i-1], it)
 		l.items = slices.Delete(l.items, i, i+1)
 		i--
@@ -502,8 +506,27 @@ func (s *Seq[T]) moveHead(l *leaf[T], i, k int) bool {
 // rekey changes the ID index key of a run of l from old to id, which
 // takes its place in the index order (no key lies between them).
 func (s *Seq[T]) rekey(old, id ID, l *leaf[T]) {
-	s.index.Delete(span[T]{id: old})
-	s.index.Set(span[T]{id: id, leaf: l})
+	s.probe.id = old
+	sp, _ := s.index.Get(&s.probe)
+	sp.id, sp.leaf = id, l
+}
+
+// indexAdd adds the index entry of a run of l that begins at id.
+func (s *Seq[T]) indexAdd(id ID, l *leaf[T]) {
+	s.index.Set(&span[T]{id: id, leaf: l})
+}
+
+// indexMove records that the run that begins at id is now in l.
+func (s *Seq[T]) indexMove(id ID, l *leaf[T]) {
+	s.probe.id = id
+	sp, _ := s.index.Get(&s.probe)
+	sp.leaf = l
+}
+
+// indexRemove removes the index entry of the run that begins at id.
+func (s *Seq[T]) indexRemove(id ID) {
+	s.probe.id = id
+	s.index.Delete(&s.probe)
 }
 
 // DeleteRanges applies a remote deletion. Elements already deleted stay

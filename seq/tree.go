@@ -252,7 +252,7 @@ func (s *Seq[T]) fix(l *leaf[T], i int) (*leaf[T], int) {
 		it := &r.items[j]
 		r.vis += it.visible()
 		r.total += it.n
-		s.index.Set(span[T]{id: it.id, leaf: r})
+		s.indexMove(it.id, r)
 	}
 	l.vis -= r.vis
 	l.total -= r.total
@@ -329,5 +329,5 @@ func (s *Seq[T]) splitItem(l *leaf[T], i, off int) {
 		right.flags &^= flagCounter
 	}
 	l.items = slices.Insert(l.items, i+1, right)
-	s.index.Set(span[T]{id: right.id, leaf: l})
+	s.indexAdd(right.id, l)
 }
