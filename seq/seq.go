@@ -362,7 +362,7 @@ func (s *Seq[T]) place(c cursor[T], op *Insert[T], deleted bool) {
 		}
 		return
 	}
-	c.l.items = slices.Insert(c.l.items, c.i, it)
+	c.l.items = insertItem(c.l.items, c.i, it)
 	adjust(c.l, vis, it.n)
 	s.indexAdd(it.id, c.l)
 	s.hint.l, s.hint.i = s.fix(c.l, c.i)
