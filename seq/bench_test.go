@@ -3,6 +3,7 @@ package seq_test
 import (
 	"os"
 	"runtime"
+	"syscall"
 	"testing"
 
 	"github.com/spooksystems/spook/seq"
@@ -13,7 +14,10 @@ import (
 // they are absent): BenchmarkTraceLocal every edit as a local operation
 // with its delta encoded, BenchmarkTraceMerge the whole history into an
 // empty replica, BenchmarkTraceMemory the final document's live heap and
-// encoded size. docs/BENCHMARKS.md reports them.
+// encoded size. docs/BENCHMARKS.md reports them. Local and merge also
+// report cpu-ms/op, the process CPU time (user and system, garbage
+// collection included) per replay: on a shared machine it varies less
+// than ns/op, which counts waiting for a core.
 
 var traces = []string{"automerge-paper", "friendsforever"}
 
@@ -21,6 +25,16 @@ var traces = []string{"automerge-paper", "friendsforever"}
 // directory beside the repository, and the session machine's.
 func traceDirs() []string {
 	return []string{os.Getenv("SPOOK_TRACE_DIR"), "../../shared/data/editing-traces", "/work/shared/data/editing-traces"}
+}
+
+// cpuTime returns the process's CPU time so far (user and system), in
+// milliseconds.
+func cpuTime(b *testing.B) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
 }
 
 func loadTrace(b *testing.B, name string) *trace.Trace {
@@ -51,13 +65,22 @@ func BenchmarkTraceLocal(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			var h *trace.History
+			var cpu float64
 			for i := 0; i < b.N; i++ {
+				start := cpuTime(b)
 				s, hist, err := trace.Local(t)
-				if err != nil || trace.String(s) != t.End {
+				cpu += cpuTime(b) - start
+				if err != nil {
 					b.Fatalf("replay: %v", err)
 				}
+				b.StopTimer()
+				if trace.String(s) != t.End {
+					b.Fatal("replay: wrong final text")
+				}
+				b.StartTimer()
 				h = hist
 			}
+			b.ReportMetric(cpu/float64(b.N), "cpu-ms/op")
 			b.ReportMetric(float64(len(h.Bytes))/float64(t.Ops()), "B/op-delta")
 		})
 	}
@@ -73,12 +96,14 @@ func BenchmarkTraceMerge(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			start := cpuTime(b)
 			for i := 0; i < b.N; i++ {
 				s, err := trace.Merge(h)
 				if err != nil || s.Len() == 0 {
 					b.Fatalf("merge: %v", err)
 				}
 			}
+			b.ReportMetric((cpuTime(b)-start)/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

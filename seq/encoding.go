@@ -357,7 +357,7 @@ func (s *Seq[T]) load(items []item[T]) error {
 			it := &l.items[i]
 			l.vis += it.visible()
 			l.total += it.n
-			s.index.Set(span[T]{id: it.id, leaf: l})
+			s.indexAdd(it.id, l)
 		}
 		if n := len(leaves); n > 0 {
 			leaves[n-1].next = l
@@ -397,7 +397,7 @@ func (s *Seq[T]) load(items []item[T]) error {
 	// counters, so it too is an interval of the order).
 	var prev *item[T]
 	dup := false
-	s.index.Scan(func(sp span[T]) bool {
+	s.index.Scan(func(sp *span[T]) bool {
 		c, _ := s.locate(sp.id)
 		it := c.item()
 		if prev != nil && !prev.last().Less(it.id) {

@@ -19,7 +19,9 @@ var (
 )
 
 // span is one entry of the ID index: the first element of a run and the
-// leaf that holds the run.
+// leaf that holds the run. The index holds pointers, so an entry's key
+// can change in place when a run's first element moves without passing
+// another key (rekey), and its leaf when the run moves (indexMove).
 type span[T Content[T]] struct {
 	id   ID
 	leaf *leaf[T]
@@ -30,7 +32,8 @@ type span[T Content[T]] struct {
 type Seq[T Content[T]] struct {
 	root   *inner[T]
 	first  *leaf[T]
-	index  *btree.BTreeG[span[T]]
+	index  *btree.BTreeG[*span[T]]
+	probe  span[T] // the key of index look-ups
 	digest uint64
 	hashes []uint64 // scratch of digestContent
 	// hint is the run last located or placed (validated before use:
@@ -54,7 +57,7 @@ func (s *Seq[T]) reset() {
 	s.root = &inner[T]{leaves: []*leaf[T]{l}}
 	l.parent = s.root
 	s.first = l
-	s.index = btree.NewBTreeGOptions(func(a, b span[T]) bool { return a.id.Less(b.id) }, btree.Options{NoLocks: true, Degree: 64})
+	s.index = btree.NewBTreeGOptions(func(a, b *span[T]) bool { return a.id.Less(b.id) }, btree.Options{NoLocks: true, Degree: 64})
 	s.digest = 0
 	s.hint = cursor[T]{}
 	s.maxCounters = nil
@@ -89,12 +92,13 @@ func (s *Seq[T]) locate(id ID) (cursor[T], bool) {
 			}
 		}
 	}
-	var found span[T]
-	s.index.Descend(span[T]{id: id}, func(sp span[T]) bool {
+	var found *span[T]
+	s.probe.id = id
+	s.index.Descend(&s.probe, func(sp *span[T]) bool {
 		found = sp
 		return false
 	})
-	if found.leaf == nil || found.id.Node != id.Node {
+	if found == nil || found.id.Node != id.Node {
 		return cursor[T]{}, false
 	}
 	l := found.leaf
@@ -358,9 +362,9 @@ func (s *Seq[T]) place(c cursor[T], op *Insert[T], deleted bool) {
 		}
 		return
 	}
-	c.l.items = slices.Insert(c.l.items, c.i, it)
+	c.l.items = insertItem(c.l.items, c.i, it)
 	adjust(c.l, vis, it.n)
-	s.index.Set(span[T]{id: it.id, leaf: c.l})
+	s.indexAdd(it.id, c.l)
 	s.hint.l, s.hint.i = s.fix(c.l, c.i)
 }
 
@@ -390,6 +394,17 @@ func (s *Seq[T]) Delete(pos, n int, dst []Range) []Range {
 // returns the place after them.
 func (s *Seq[T]) markDeleted(c cursor[T], k int) cursor[T] {
 	l, i := c.l, c.i
+	if c.off > 0 && c.off+k == l.items[i].n && i+1 < len(l.items) {
+		// Backspacing: the run's tail joins the tombstone after it.
+		if s.moveTail(l, i, c.off) {
+			return after(cursor[T]{l: l, i: i + 1, off: l.items[i+1].n - 1})
+		}
+	} else if c.off == 0 && k < l.items[i].n && i > 0 {
+		// Deleting forwards: the run's head joins the tombstone before it.
+		if s.moveHead(l, i, k) {
+			return cursor[T]{l: l, i: i, off: 0}
+		}
+	}
 	if c.off > 0 {
 		s.splitItem(l, i, c.off)
 		i++
@@ -406,12 +421,12 @@ func (s *Seq[T]) markDeleted(c cursor[T], k int) cursor[T] {
 	// Merge with deleted neighbours of the same run (backspacing splits
 	// a run one element at a time).
 	if i+1 < len(l.items) && mergeable(it, &l.items[i+1]) {
-		s.index.Delete(span[T]{id: l.items[i+1].id})
+		s.indexRemove(l.items[i+1].id)
 		merge(it, &l.items[i+1])
 		l.items = slices.Delete(l.items, i+1, i+2)
 	}
 	if i > 0 && mergeable(&l.items[i-1], it) {
-		s.index.Delete(span[T]{id: it.id})
+		s.indexRemove(it.id)
 		merge(&l.items[i-1], it)
 		l.items = slices.Delete(l.items, i, i+1)
 		i--
@@ -419,6 +434,99 @@ func (s *Seq[T]) markDeleted(c cursor[T], k int) cursor[T] {
 	l, i = s.fix(l, i)
 	out := cursor[T]{l: l, i: i, off: l.items[i].n - 1}
 	return after(out)
+}
+
+// moveTail deletes elements [off, n) of visible run i of l (0 < off < n)
+// if, deleted, they would merge with run i+1: it moves the boundary
+// between the runs instead of splitting run i and merging the part into
+// run i+1, and reports whether it did. The result is the one of the split
+// and merge (markDeleted), with one index key changed in place.
+func (s *Seq[T]) moveTail(l *leaf[T], i, off int) bool {
+	it, next := &l.items[i], &l.items[i+1]
+	if !next.deleted() {
+		return false
+	}
+	part := item[T]{id: it.elem(off), left: it.elem(off - 1), right: it.right, n: it.n - off, flags: it.flags}
+	if part.n == 1 {
+		part.flags &^= flagCounter
+	}
+	part.flags |= flagDeleted
+	if !mergeable(&part, next) {
+		return false
+	}
+	part.content = it.content.Slice(it.n, off, it.n)
+	s.digestDelete(&part)
+	k := part.n
+	var zero T
+	part.content = zero
+	it.content = it.content.Slice(it.n, 0, off)
+	it.n = off
+	if it.n == 1 {
+		it.flags &^= flagCounter
+	}
+	old := next.id
+	merge(&part, next)
+	*next = part
+	s.rekey(old, next.id, l)
+	adjust(l, -k, 0)
+	return true
+}
+
+// moveHead deletes elements [0, k) of visible run i of l (0 < k < n) if,
+// deleted, they would merge with run i-1: the mirror of moveTail.
+func (s *Seq[T]) moveHead(l *leaf[T], i, k int) bool {
+	it, prev := &l.items[i], &l.items[i-1]
+	if !prev.deleted() {
+		return false
+	}
+	part := item[T]{id: it.id, left: it.left, right: it.right, n: k, flags: it.flags}
+	if part.n == 1 {
+		part.flags &^= flagCounter
+	}
+	part.flags |= flagDeleted
+	if !mergeable(prev, &part) {
+		return false
+	}
+	part.content = it.content.Slice(it.n, 0, k)
+	s.digestDelete(&part)
+	old := it.id
+	rest := item[T]{id: it.elem(k), left: it.elem(k - 1), right: it.right, n: it.n - k, flags: it.flags, content: it.content.Slice(it.n, k, it.n)}
+	if rest.n == 1 {
+		rest.flags &^= flagCounter
+	}
+	var zero T
+	part.content = zero
+	merge(prev, &part)
+	*it = rest
+	s.rekey(old, it.id, l)
+	adjust(l, -k, 0)
+	return true
+}
+
+// rekey changes the ID index key of a run of l from old to id, which
+// takes its place in the index order (no key lies between them).
+func (s *Seq[T]) rekey(old, id ID, l *leaf[T]) {
+	s.probe.id = old
+	sp, _ := s.index.Get(&s.probe)
+	sp.id, sp.leaf = id, l
+}
+
+// indexAdd adds the index entry of a run of l that begins at id.
+func (s *Seq[T]) indexAdd(id ID, l *leaf[T]) {
+	s.index.Set(&span[T]{id: id, leaf: l})
+}
+
+// indexMove records that the run that begins at id is now in l.
+func (s *Seq[T]) indexMove(id ID, l *leaf[T]) {
+	s.probe.id = id
+	sp, _ := s.index.Get(&s.probe)
+	sp.leaf = l
+}
+
+// indexRemove removes the index entry of the run that begins at id.
+func (s *Seq[T]) indexRemove(id ID) {
+	s.probe.id = id
+	s.index.Delete(&s.probe)
 }
 
 // DeleteRanges applies a remote deletion. Elements already deleted stay

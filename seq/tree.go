@@ -20,7 +20,25 @@ const (
 	// leafSlack is the spare room of a leaf's array when it is made (by a
 	// split or a load), in runs.
 	leafSlack = 4
+	// maxLeafCap bounds the growth of a leaf's array, in runs: the most
+	// a leaf holds during one operation (maxLeafItems, then a run split
+	// and an insertion before fix splits the leaf). Growing by doubling
+	// instead left about a third of the arrays' room unused in a
+	// finished document. A leaf that must hold more (not expected) grows
+	// by one.
+	maxLeafCap = maxLeafItems + 2
 )
+
+// insertItem inserts it at index i of items, growing the array at most to
+// maxLeafCap runs.
+func insertItem[T Content[T]](items []item[T], i int, it item[T]) []item[T] {
+	if len(items) == cap(items) {
+		grown := make([]item[T], len(items), max(len(items)+1, min(2*cap(items), maxLeafCap)))
+		copy(grown, items)
+		items = grown
+	}
+	return slices.Insert(items, i, it)
+}
 
 const (
 	flagDeleted uint8 = 1 << 0 // a tombstone: no content
@@ -252,7 +270,7 @@ func (s *Seq[T]) fix(l *leaf[T], i int) (*leaf[T], int) {
 		it := &r.items[j]
 		r.vis += it.visible()
 		r.total += it.n
-		s.index.Set(span[T]{id: it.id, leaf: r})
+		s.indexMove(it.id, r)
 	}
 	l.vis -= r.vis
 	l.total -= r.total
@@ -328,6 +346,6 @@ func (s *Seq[T]) splitItem(l *leaf[T], i, off int) {
 	if right.n == 1 {
 		right.flags &^= flagCounter
 	}
-	l.items = slices.Insert(l.items, i+1, right)
-	s.index.Set(span[T]{id: right.id, leaf: l})
+	l.items = insertItem(l.items, i+1, right)
+	s.indexAdd(right.id, l)
 }
