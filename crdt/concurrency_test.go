@@ -13,13 +13,54 @@ import (
 // docs/semantics.md is the table of exactly these rows. B's writes carry
 // later timestamps than A's (the clock is shared and B runs second), so
 // "later" below means B.
+// pairCase is one row of a table of concurrent pairs (docs/semantics.md):
+// base runs on replica a and is delivered to b; then a and b run
+// concurrently on a and on b; after both exchange their transactions the
+// checks must hold on both.
+type pairCase struct {
+	name   string
+	base   []string
+	a, b   []string
+	checks []string
+}
+
+// runPairs runs each case on two fresh replicas and checks, beyond the
+// case's own checks, that both ended in the same state, that a state join
+// gives that state too, and that its encoding round-trips.
+func runPairs(t *testing.T, cases []pairCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			reps := newReplicas(2)
+			a, b := reps[0], reps[1]
+			for _, txn := range script(t, a, c.base...) {
+				b.deliver(t, txn)
+			}
+			ta := script(t, a, c.a...)
+			tb := script(t, b, c.b...)
+			for _, txn := range tb {
+				a.deliver(t, txn)
+			}
+			for _, txn := range ta {
+				b.deliver(t, txn)
+			}
+			sameState(t, "after exchange", a.ks, b.ks)
+			script(t, a, c.checks...)
+			script(t, b, c.checks...)
+			j := NewKeyspace()
+			j.Join(a.ks)
+			sameState(t, "joined", j, b.ks)
+			ks, err := DecodeKeyspace(enc(a.ks))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameState(t, "decoded", ks, a.ks)
+		})
+	}
+}
+
 func TestConcurrentPairs(t *testing.T) {
-	cases := []struct {
-		name   string
-		base   []string
-		a, b   []string
-		checks []string
-	}{
+	cases := []pairCase{
 		// Registers.
 		{"set || set", nil, []string{"SET k a"}, []string{"SET k b"}, []string{"GET k -> b", "TYPE k -> register"}},
 		{"set || del", []string{"SET k old"}, []string{"SET k a"}, []string{"DEL k"}, []string{"GET k -> a"}},
@@ -57,26 +98,7 @@ func TestConcurrentPairs(t *testing.T) {
 		{"sadd || hset", nil, []string{"SADD k m"}, []string{"HSET k f v"}, []string{"TYPE k -> map"}},
 		{"set || hset", nil, []string{"SET k v"}, []string{"HSET k f v"}, []string{"TYPE k -> map"}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			reps := newReplicas(2)
-			a, b := reps[0], reps[1]
-			for _, txn := range script(t, a, c.base...) {
-				b.deliver(t, txn)
-			}
-			ta := script(t, a, c.a...)
-			tb := script(t, b, c.b...)
-			for _, txn := range tb {
-				a.deliver(t, txn)
-			}
-			for _, txn := range ta {
-				b.deliver(t, txn)
-			}
-			sameState(t, "after exchange", a.ks, b.ks)
-			script(t, a, c.checks...)
-			script(t, b, c.checks...)
-		})
-	}
+	runPairs(t, cases)
 }
 
 // TestConflictResolvedByObservingWrite: after a type conflict, a SET or
@@ -165,12 +187,7 @@ func TestApplyReadiness(t *testing.T) {
 // of docs/semantics.md's sorted-set table. B runs second, so B's ZADD is
 // the later one.
 func TestConcurrentZSetPairs(t *testing.T) {
-	cases := []struct {
-		name   string
-		base   []string
-		a, b   []string
-		checks []string
-	}{
+	cases := []pairCase{
 		{"zadd || zadd (same member)", nil, []string{"ZADD z 1 m"}, []string{"ZADD z 2 m"}, []string{"ZSCORE z m -> 2", "ZCARD z -> 1"}},
 		{"zadd || zadd (other members)", nil, []string{"ZADD z 1 m"}, []string{"ZADD z 2 n"}, []string{"ZRANGE z -> [m=1 n=2]"}},
 		{"zincrby || zincrby", []string{"ZADD z 10 m"}, []string{"ZINCRBY z 5 m -> 15"}, []string{"ZINCRBY z -3 m -> 7"}, []string{"ZSCORE z m -> 12"}},
@@ -188,34 +205,5 @@ func TestConcurrentZSetPairs(t *testing.T) {
 		{"sadd || zadd", nil, []string{"SADD k m"}, []string{"ZADD k 1 m"}, []string{"TYPE k -> zset"}},
 		{"hset || zadd", nil, []string{"HSET k f v"}, []string{"ZADD k 1 m"}, []string{"TYPE k -> zset"}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			reps := newReplicas(2)
-			a, b := reps[0], reps[1]
-			for _, txn := range script(t, a, c.base...) {
-				b.deliver(t, txn)
-			}
-			ta := script(t, a, c.a...)
-			tb := script(t, b, c.b...)
-			for _, txn := range tb {
-				a.deliver(t, txn)
-			}
-			for _, txn := range ta {
-				b.deliver(t, txn)
-			}
-			sameState(t, "after exchange", a.ks, b.ks)
-			script(t, a, c.checks...)
-			script(t, b, c.checks...)
-			// A state join gives the same state as the deltas did.
-			j := NewKeyspace()
-			j.Join(a.ks)
-			sameState(t, "joined", j, b.ks)
-			// The encoding round-trips.
-			ks, err := DecodeKeyspace(enc(a.ks))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameState(t, "decoded", ks, a.ks)
-		})
-	}
+	runPairs(t, cases)
 }

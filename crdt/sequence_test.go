@@ -17,12 +17,7 @@ import (
 // docs/semantics.md lists exactly these rows. Concurrent insertions at
 // one place order node 1's run first (ties go to the lower node).
 func TestConcurrentSequencePairs(t *testing.T) {
-	cases := []struct {
-		name   string
-		base   []string
-		a, b   []string
-		checks []string
-	}{
+	cases := []pairCase{
 		{"rpush || rpush (runs do not interleave)", []string{"RPUSH l x"},
 			[]string{"RPUSH l a1", "RPUSH l a2"}, []string{"RPUSH l b1", "RPUSH l b2"},
 			[]string{"LRANGE l -> [x a1 a2 b1 b2]"}},
@@ -84,26 +79,7 @@ func TestConcurrentSequencePairs(t *testing.T) {
 			[]string{"RPUSH k e"}, []string{"HSET k f v"},
 			[]string{"TYPE k -> list"}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			reps := newReplicas(2)
-			a, b := reps[0], reps[1]
-			for _, txn := range script(t, a, c.base...) {
-				b.deliver(t, txn)
-			}
-			ta := script(t, a, c.a...)
-			tb := script(t, b, c.b...)
-			for _, txn := range tb {
-				a.deliver(t, txn)
-			}
-			for _, txn := range ta {
-				b.deliver(t, txn)
-			}
-			sameState(t, "after exchange", a.ks, b.ks)
-			script(t, a, c.checks...)
-			script(t, b, c.checks...)
-		})
-	}
+	runPairs(t, cases)
 }
 
 // TestSequenceInTransaction checks that operations of one transaction see

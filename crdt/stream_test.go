@@ -165,12 +165,7 @@ func TestStreamSequential(t *testing.T) {
 // TestStreamConcurrentPairs: the stream rows of docs/semantics.md (see
 // TestConcurrentPairs for the harness: A is node 1, B node 2 and later).
 func TestStreamConcurrentPairs(t *testing.T) {
-	cases := []struct {
-		name   string
-		base   []string
-		a, b   []string
-		checks []string
-	}{
+	cases := []pairCase{
 		{"xadd || xadd (auto IDs)", nil, []string{"XADD s * f a -> 1-1"}, []string{"XADD s * f b -> 2-2"}, []string{`XRANGE s -> [1-1{"f"="a"} 2-2{"f"="b"}]`, "XLAST s -> 2-2"}},
 		{"xadd || xadd (same explicit ID)", nil, []string{"XADD s 5-0 f a"}, []string{"XADD s 5-0 f b"}, []string{`XRANGE s -> [5-0{"f"="a"} 5-0{"f"="b"}]`, "XLEN s -> 2"}},
 		{"xadd || xdel", []string{"XADD s 1-0 f a"}, []string{"XADD s 2-0 f b"}, []string{"XDEL s 1-0"}, []string{`XRANGE s -> [2-0{"f"="b"}]`}},
@@ -188,26 +183,7 @@ func TestStreamConcurrentPairs(t *testing.T) {
 		{"lmove || lmove (one element)", []string{"RPUSH l x"}, []string{"MULTI", "LPOP l -> x", "RPUSH d1 x", "EXEC"}, []string{"MULTI", "LPOP l -> x", "RPUSH d2 x", "EXEC"}, []string{"LRANGE l -> []", "LRANGE d1 -> [x]", "LRANGE d2 -> [x]"}},
 		{"rpoplpush || rpush", []string{"RPUSH l x"}, []string{"MULTI", "RPOP l -> x", "LPUSH l x", "EXEC"}, []string{"RPUSH l y"}, []string{"LRANGE l -> [x y]"}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			reps := newReplicas(2)
-			a, b := reps[0], reps[1]
-			for _, txn := range script(t, a, c.base...) {
-				b.deliver(t, txn)
-			}
-			ta := script(t, a, c.a...)
-			tb := script(t, b, c.b...)
-			for _, txn := range tb {
-				a.deliver(t, txn)
-			}
-			for _, txn := range ta {
-				b.deliver(t, txn)
-			}
-			sameState(t, "after exchange", a.ks, b.ks)
-			script(t, a, c.checks...)
-			script(t, b, c.checks...)
-		})
-	}
+	runPairs(t, cases)
 }
 
 // TestStreamDecodeRefuses: the stream decoders refuse non-canonical input
