@@ -137,35 +137,7 @@ func (s *Seq[T]) IndexOf(id ID) int {
 }
 
 // visiblePosition returns the number of visible elements before c.
-func (s *Seq[T]) visiblePosition(c cursor[T]) int {
-	p := 0
-	if !c.atEnd() && !c.item().deleted() {
-		p = c.off
-	}
-	for i := 0; i < c.i; i++ {
-		p += c.l.items[i].visible()
-	}
-	var child any = c.l
-	for n := c.l.parent; n != nil; n = n.parent {
-		if n.leaves != nil {
-			for _, l := range n.leaves {
-				if any(l) == child {
-					break
-				}
-				p += l.vis
-			}
-		} else {
-			for _, k := range n.kids {
-				if any(k) == child {
-					break
-				}
-				p += k.vis
-			}
-		}
-		child = n
-	}
-	return p
-}
+func (s *Seq[T]) visiblePosition(c cursor[T]) int { return s.countBefore(c, true) }
 
 // At returns the ID of the element at visible position pos (0 ≤ pos <
 // Len).

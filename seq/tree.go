@@ -225,10 +225,23 @@ func (s *Seq[T]) findVisible(pos int) cursor[T] {
 
 // position returns the global position (tombstones counted) of the place
 // c points to.
-func (s *Seq[T]) position(c cursor[T]) int {
-	p := c.off
+func (s *Seq[T]) position(c cursor[T]) int { return s.countBefore(c, false) }
+
+// countBefore counts the elements before the place c points to: the
+// visible ones (tombstones skipped) or all of them. It walks from c's leaf
+// to the root, adding the counts of the runs, leaves and subtrees to the
+// left of the path.
+func (s *Seq[T]) countBefore(c cursor[T], visible bool) int {
+	p := 0
+	if !visible || (!c.atEnd() && !c.item().deleted()) {
+		p = c.off
+	}
 	for i := 0; i < c.i; i++ {
-		p += c.l.items[i].n
+		if visible {
+			p += c.l.items[i].visible()
+		} else {
+			p += c.l.items[i].n
+		}
 	}
 	var child any = c.l
 	for n := c.l.parent; n != nil; n = n.parent {
@@ -237,19 +250,27 @@ func (s *Seq[T]) position(c cursor[T]) int {
 				if any(l) == child {
 					break
 				}
-				p += l.total
+				p += pick(visible, l.vis, l.total)
 			}
 		} else {
 			for _, k := range n.kids {
 				if any(k) == child {
 					break
 				}
-				p += k.total
+				p += pick(visible, k.vis, k.total)
 			}
 		}
 		child = n
 	}
 	return p
+}
+
+// pick returns vis when visible, else total.
+func pick(visible bool, vis, total int) int {
+	if visible {
+		return vis
+	}
+	return total
 }
 
 // fix splits l if it holds more than maxLeafItems runs and returns where
