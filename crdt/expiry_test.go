@@ -13,12 +13,7 @@ import (
 // and must agree. The shared clock advances 1 ms per transaction, so
 // deadlines of 1000 are far in the future and B's writes are later.
 func TestExpiryConcurrentPairs(t *testing.T) {
-	cases := []struct {
-		name   string
-		base   []string
-		a, b   []string
-		checks []string
-	}{
+	cases := []pairCase{
 		{"expire || expire", []string{"SET k v"}, []string{"EXPIREAT k 1000 -> 1"}, []string{"EXPIREAT k 2000 -> 1"}, []string{"DEADLINE k -> 2000"}},
 		{"expire || expire (later writer, earlier deadline)", []string{"SET k v"}, []string{"EXPIREAT k 2000"}, []string{"EXPIREAT k 1000"}, []string{"DEADLINE k -> 1000"}},
 		{"expire || persist", []string{"SET k v", "EXPIREAT k 500"}, []string{"EXPIREAT k 1000"}, []string{"PERSIST k -> 1"}, []string{"DEADLINE k -> 1000"}},
@@ -33,29 +28,7 @@ func TestExpiryConcurrentPairs(t *testing.T) {
 		{"expire || sadd", []string{"SADD s m"}, []string{"EXPIREAT s 1000"}, []string{"SADD s n"}, []string{"SMEMBERS s -> [m n]", "DEADLINE s -> 1000"}},
 		{"expired || incr", []string{"INCRBY k 10", "EXPIREAT k 3"}, []string{"GET k -> (nil)"}, []string{"INCR k -> 1"}, []string{"GET k -> 1", "DEADLINE k -> none"}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			reps := newReplicas(2)
-			a, b := reps[0], reps[1]
-			for _, txn := range script(t, a, c.base...) {
-				b.deliver(t, txn)
-			}
-			ta := script(t, a, c.a...)
-			tb := script(t, b, c.b...)
-			for _, txn := range tb {
-				a.deliver(t, txn)
-			}
-			for _, txn := range ta {
-				b.deliver(t, txn)
-			}
-			sameState(t, "after exchange", a.ks, b.ks)
-			joined := NewKeyspace()
-			joined.Join(a.ks)
-			sameState(t, "join", joined, a.ks)
-			script(t, a, c.checks...)
-			script(t, b, c.checks...)
-		})
-	}
+	runPairs(t, cases)
 }
 
 // TestExpiryHidesAndWritesObserveRemove: an expired key reads as absent,
