@@ -74,15 +74,7 @@ func TestAuditModeReplicates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	addrs := make([]string, 2)
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = ln.Addr().String()
-		ln.Close()
-	}
+	addrs := freeAddrs(t, 2)
 	members := []replica.Peer{{Name: "a", Addr: addrs[0]}, {Name: "b", Addr: addrs[1]}}
 	var nodes []*Node
 	for i, name := range names {

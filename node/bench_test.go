@@ -38,15 +38,7 @@ func BenchmarkReplication(b *testing.B) {
 var replicationBytesPerTxn = 38.0
 
 func benchReplication(b *testing.B, useTLS bool) {
-	addrs := make([]string, 2)
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		addrs[i] = ln.Addr().String()
-		ln.Close()
-	}
+	addrs := freeAddrs(b, 2)
 	members := []replica.Peer{{Name: "a", Addr: addrs[0]}, {Name: "b", Addr: addrs[1]}}
 	var tlsFor func(name string) (*Config, error)
 	if useTLS {
@@ -183,15 +175,9 @@ func benchRawCopy(b *testing.B) {
 //
 //	go test ./node -run '^$' -bench WaitAll -benchtime 2000x
 func BenchmarkWaitAll(b *testing.B) {
-	addrs := make([]string, 3)
+	addrs := freeAddrs(b, 3)
 	var members []replica.Peer
 	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		addrs[i] = ln.Addr().String()
-		ln.Close()
 		members = append(members, replica.Peer{Name: fmt.Sprint("n", i), Addr: addrs[i]})
 	}
 	var nodes []*Node
@@ -254,15 +240,7 @@ func benchReplicatedSet(b *testing.B, clients, perTxn int) {
 // benchReplicatedSetWith is benchReplicatedSet with each node's Config
 // adjusted by tune (audit_test.go turns audit mode on).
 func benchReplicatedSetWith(b *testing.B, clients, perTxn int, tune func(*Config)) {
-	addrs := make([]string, 2)
-	for i := range addrs {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		addrs[i] = ln.Addr().String()
-		ln.Close()
-	}
+	addrs := freeAddrs(b, 2)
 	members := []replica.Peer{{Name: "a", Addr: addrs[0]}, {Name: "b", Addr: addrs[1]}}
 	var nodes []*Node
 	for i, m := range members {

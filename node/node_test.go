@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // freeAddrs reserves n loopback ports. A port could in principle be taken
 // between this and the node's Listen; on a test machine that does not
 // happen in practice, and a clash fails loudly at Start.
-func freeAddrs(t *testing.T, n int) []string {
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	var addrs []string
 	var lns []net.Listener
