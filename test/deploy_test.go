@@ -221,7 +221,11 @@ func TestDeployGrafanaDashboard(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			body = string(b)
-			if strings.Contains(body, "spook_peer_state{") {
+			// The per-peer series appear together once the node has
+			// refreshed its metrics with the peer known; wait for the
+			// first and the last of them, not only the state.
+			if strings.Contains(body, "spook_peer_state{") && strings.Contains(body, "spook_peer_lag_transactions{") &&
+				strings.Contains(body, "spook_peer_links_total{") {
 				break
 			}
 		}
