@@ -101,14 +101,20 @@ func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 		return nil, err
 	}
 	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password, Version: buildinfo.Get().Short()})
-	// Messages PUBLISHed on other members reach this node's subscribers.
-	n.SetPublishHandler(in.resp.DeliverPublished)
 	httpCfg := httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws,
 		Audit: n.auditHandler()}
 	if certRequired {
 		httpCfg.ClientCertMissing, httpCfg.OpenPaths = transport.ClientCertMissing, transport.OpenProbePaths
 	}
 	in.http = httpapi.New(n, httpCfg)
+	// Messages PUBLISHed on other members reach this node's subscribers;
+	// the text editors' presence (httpapi.PresenceChannelPrefix) reaches
+	// the text WebSockets instead.
+	n.SetPublishHandler(func(channel, message []byte) {
+		if !in.http.DeliverPublished(channel, message) {
+			in.resp.DeliverPublished(channel, message)
+		}
+	})
 	in.goServe(func() {
 		if err := in.mux.Serve(); err != nil {
 			n.log.Error("single port: listener failed; this node is unreachable and not ready", "err", err)

@@ -101,6 +101,8 @@ type Server struct {
 	closing bool
 	// streams counts running watch handlers; Shutdown and Close wait.
 	streams sync.WaitGroup
+	// presence finds the text sockets of a key (presence.go).
+	presence presenceHub
 }
 
 // New returns a server over backend.

@@ -125,14 +125,26 @@ func (s *Server) postText(w http.ResponseWriter, r *http.Request) {
 // with the revision it makes; "error" before closing. The browser sends
 // "edit" with the revision its edit was made on and waits for the ack
 // before it sends the next.
+//
+// Presence (presence.go): the browser reports its cursor with "cursor"
+// (anchor and head on revision rev, sent only while none of its edits
+// awaits an ack) or inside an "edit" (anchor and head on the text after
+// the edit), with the name and colour it shows for itself; the node sends
+// "cursors", the other editors' cursors on revision rev, whenever they
+// change.
 type textMessage struct {
-	Type    string   `json:"type"` // doc, change, ack, error; edit
-	Rev     int      `json:"rev"`
-	Text    string   `json:"text,omitempty"`    // doc
-	Node    string   `json:"node,omitempty"`    // doc: this node's name
-	Ops     []textOp `json:"ops,omitempty"`     // change, edit
-	Code    string   `json:"code,omitempty"`    // error
-	Message string   `json:"message,omitempty"` // error
+	Type    string        `json:"type"` // doc, change, ack, cursors, error; edit, cursor
+	Rev     int           `json:"rev"`
+	Text    string        `json:"text,omitempty"`    // doc
+	Node    string        `json:"node,omitempty"`    // doc: this node's name
+	Ops     []textOp      `json:"ops,omitempty"`     // change, edit
+	Code    string        `json:"code,omitempty"`    // error
+	Message string        `json:"message,omitempty"` // error
+	Anchor  *int          `json:"anchor,omitempty"`  // cursor, edit: where the selection starts
+	Head    *int          `json:"head,omitempty"`    // cursor, edit: where it ends (the caret)
+	Name    string        `json:"name,omitempty"`    // cursor, edit
+	Color   string        `json:"color,omitempty"`   // cursor, edit: #rrggbb
+	Cursors *[]cursorView `json:"cursors,omitempty"` // cursors
 }
 
 // textSession is one text WebSocket's record of the browser's copy.
@@ -149,6 +161,16 @@ type textSession struct {
 	// edit made on revision base or later must be transformed over.
 	history [][]textOp
 	base    int
+
+	// Presence (presence.go): this socket's random id, its node's name,
+	// the browser's cursor, the other editors' cursors by id, the list
+	// last sent to the browser, and the announcements waiting.
+	id          string
+	node        string
+	mine        myCursor
+	remotes     map[string]*remoteCursor
+	sentCursors []cursorView
+	presence    chan presenceMsg
 }
 
 // errTextClosed ends a session after it told the browser why.
@@ -196,8 +218,8 @@ func (s *Server) textSocket(w http.ResponseWriter, r *http.Request, key []byte) 
 			if err != nil {
 				return
 			}
-			if err := json.Unmarshal(data, &m); err != nil || m.Type != "edit" {
-				m = textMessage{Type: "bad", Message: fmt.Sprintf("not an edit message: %.100q", data)}
+			if err := json.Unmarshal(data, &m); err != nil || (m.Type != "edit" && m.Type != "cursor") {
+				m = textMessage{Type: "bad", Message: fmt.Sprintf("not an edit or cursor message: %.100q", data)}
 			}
 			select {
 			case edits <- m:
@@ -207,7 +229,17 @@ func (s *Server) textSocket(w http.ResponseWriter, r *http.Request, key []byte) 
 		}
 	}()
 
-	ts := &textSession{s: s, key: key, conn: conn}
+	ts := &textSession{s: s, key: key, conn: conn, id: newPresenceID(), node: s.backend.Status().Name,
+		remotes: map[string]*remoteCursor{}, presence: make(chan presenceMsg, PresenceBuffer)}
+	s.presence.join(ts)
+	defer func() {
+		s.presence.leave(ts)
+		if ts.mine.set {
+			ts.announce(presenceMsg{ID: ts.id, Bye: true})
+		}
+	}()
+	refresh := time.NewTicker(PresenceRefresh)
+	defer refresh.Stop()
 	err = ts.start(ctx)
 	for err == nil {
 		select {
@@ -224,7 +256,18 @@ func (s *Server) textSocket(w http.ResponseWriter, r *http.Request, key []byte) 
 				err = ts.catchUp(ctx)
 			}
 		case m := <-edits:
-			err = ts.edit(ctx, m)
+			if m.Type == "cursor" {
+				err = ts.cursor(ctx, m)
+			} else {
+				err = ts.edit(ctx, m)
+			}
+		case p := <-ts.presence:
+			ts.hear(p, time.Now())
+			err = ts.catchUp(ctx)
+		case <-refresh.C:
+			ts.expire(time.Now())
+			ts.mine.changed = ts.mine.set // announce again, so it does not expire elsewhere
+			err = ts.catchUp(ctx)
 		}
 	}
 	if !errors.Is(err, errTextClosed) {
@@ -286,19 +329,58 @@ func (ts *textSession) record(ops []textOp) {
 	}
 }
 
-// catchUp sends the browser what changed since its copy, if anything.
+// catchUp sends the browser what changed since its copy, if anything,
+// and the other editors' cursors if they moved; it announces the
+// browser's cursor if that moved (presence.go).
 func (ts *textSession) catchUp(ctx context.Context) error {
-	cur, err := ts.read()
+	var cur []rune
+	var ops []textOp
+	err := ts.s.backend.View(func(ks *crdt.Keyspace) error {
+		v := liveValue(ks, ts.key)
+		var err error
+		if cur, _, err = readText(v); err != nil {
+			return err
+		}
+		ops = diffText(ts.sent, cur)
+		ts.resolvePresence(v, ops)
+		return nil
+	})
 	if err != nil {
 		return ts.failWith(ctx, err)
 	}
-	ops := diffText(ts.sent, cur)
-	if len(ops) == 0 {
+	if len(ops) > 0 {
+		ts.sent = cur
+		ts.record(ops)
+		if err := ts.send(ctx, textMessage{Type: "change", Rev: ts.rev, Ops: ops}); err != nil {
+			return err
+		}
+	}
+	if c := ts.cursors(); !slices.Equal(c, ts.sentCursors) {
+		ts.sentCursors = c
+		if err := ts.send(ctx, textMessage{Type: "cursors", Rev: ts.rev, Cursors: &c}); err != nil {
+			return err
+		}
+	}
+	if ts.mine.changed {
+		ts.mine.changed = false
+		ts.announce(ts.mine.sent)
+	}
+	return nil
+}
+
+// cursor takes the browser's cursor, made on revision m.Rev: moved over
+// the revisions it had not seen, as its edits are. A malformed or stale
+// one (from before the last edit) is ignored.
+func (ts *textSession) cursor(ctx context.Context, m textMessage) error {
+	if m.Anchor == nil || m.Head == nil || m.Rev > ts.rev || m.Rev < ts.base {
 		return nil
 	}
-	ts.sent = cur
-	ts.record(ops)
-	return ts.send(ctx, textMessage{Type: "change", Rev: ts.rev, Ops: ops})
+	a, h := *m.Anchor, *m.Head
+	for _, ops := range ts.history[m.Rev-ts.base:] {
+		a, h = movePos(a, ops), movePos(h, ops)
+	}
+	ts.setCursor(a, h, m.Name, m.Color)
+	return ts.catchUp(ctx)
 }
 
 // edit applies one browser edit: transformed over the revisions the
@@ -317,8 +399,15 @@ func (ts *textSession) edit(ctx context.Context, m textMessage) error {
 		return ts.fail(ctx, "resync", fmt.Sprintf("edit on revision %d, before the oldest this socket keeps (%d); reload the document", m.Rev, ts.base))
 	}
 	ops := m.Ops
+	var anchor, head int
+	withCursor := m.Anchor != nil && m.Head != nil
+	if withCursor {
+		anchor, head = *m.Anchor, *m.Head
+	}
 	for _, h := range ts.history[m.Rev-ts.base:] {
-		ops, _ = transformText(ops, h, false)
+		var moved []textOp
+		ops, moved = transformText(ops, h, false)
+		anchor, head = movePos(anchor, moved), movePos(head, moved)
 	}
 	// The browser sends its next edit only after this one's ack, on a
 	// revision no older than m.Rev: the revisions before it are done.
@@ -341,6 +430,9 @@ func (ts *textSession) edit(ctx context.Context, m textMessage) error {
 	}
 	ts.sent = next
 	ts.record(ops)
+	if withCursor {
+		ts.setCursor(anchor, head, m.Name, m.Color)
+	}
 	if err := ts.send(ctx, textMessage{Type: "ack", Rev: ts.rev}); err != nil {
 		return err
 	}
