@@ -21,6 +21,12 @@
 //     Between sending an edit and seeing it acknowledged the page keeps
 //     its local text and cursor stable by transforming them over the
 //     remote edits that arrive first (editor.js's comment gives the rule).
+//     It also reports its cursor and selection with a name and colour the
+//     page picks (?name=, or the "you are" field), and draws the other
+//     editors' carets, names and selections on the text, on whichever
+//     node they edit: the node keeps them attached to their characters
+//     (api/http/presence.go) and the page moves them over edits between
+//     its messages.
 //
 // Handler serves the files with Cache-Control: no-cache and a
 // Content-Security-Policy that allows only this origin.

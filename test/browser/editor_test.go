@@ -26,9 +26,9 @@ func TestEditorTwoNodesTypeConcurrently(t *testing.T) {
 	postText(t, nodes[0].addr, "line", `{"ops":[{"pos":0,"insert":" | the line | "}]}`)
 	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
 	defer cancel()
-	alice, closeA := openPage(t, ctx, "http://"+nodes[0].addr+"/ui/editor.html?key=line")
+	alice, closeA := openPage(t, ctx, "http://"+nodes[0].addr+"/ui/editor.html?key=line&name=Alice")
 	defer closeA()
-	bob, closeB := openPage(t, ctx, "http://"+nodes[1].addr+"/ui/editor.html?key=line")
+	bob, closeB := openPage(t, ctx, "http://"+nodes[1].addr+"/ui/editor.html?key=line&name=Bob")
 	defer closeB()
 	waitText(t, alice, 10*time.Second, " | the line | ")
 	waitText(t, bob, 10*time.Second, " | the line | ")
@@ -64,10 +64,47 @@ func TestEditorTwoNodesTypeConcurrently(t *testing.T) {
 	want := aliceTypes + " | the line | " + bobTypes
 	waitText(t, alice, 10*time.Second, want)
 	waitText(t, bob, 10*time.Second, want)
-	if os.Getenv("SPOOK_SCREENSHOTS") != "" {
+	if os.Getenv("SPOOK_SCREENSHOTS") != "" { // with Alice's caret after her words
+		waitFor(t, bob, 5*time.Second, `.rcaret[data-name="Alice"]`, "Alice's caret on Bob's page")
 		screenshot(t, bob, "editor.png")
 	}
 	checkTransformMatchesTheNode(t, alice)
+}
+
+// TestEditorShowsRemoteCursors opens one text key on two nodes, as Alice
+// and Bob. Each page must show the other's caret, with the other's name,
+// where the other put it, and keep it after its character while text is
+// typed before it.
+func TestEditorShowsRemoteCursors(t *testing.T) {
+	browser := newBrowser(t)
+	nodes := startCluster(t, 2, "--token", testToken)
+	postText(t, nodes[0].addr, "cursors", `{"ops":[{"pos":0,"insert":"hello world"}]}`)
+	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	defer cancel()
+	alice, closeA := openPage(t, ctx, "http://"+nodes[0].addr+"/ui/editor.html?key=cursors&name=Alice")
+	defer closeA()
+	bob, closeB := openPage(t, ctx, "http://"+nodes[1].addr+"/ui/editor.html?key=cursors&name=Bob")
+	defer closeB()
+	waitText(t, alice, 10*time.Second, "hello world")
+	waitText(t, bob, 10*time.Second, "hello world")
+
+	start := time.Now()
+	place(t, alice, "5") // after "hello"
+	waitFor(t, bob, 5*time.Second, `.rcaret[data-name="Alice"][data-pos="5"]`, "Alice's caret on Bob's page")
+	t.Logf("Alice's caret shown on n2's page %v after she placed it on n1's", time.Since(start).Round(time.Millisecond))
+	waitFor(t, bob, 5*time.Second, `#peers [data-peer="Alice"]`, "Alice listed on Bob's page")
+
+	// Bob types at the start: Alice's caret moves with "hello" on both
+	// pages' views, and Bob's caret follows his text on Alice's page.
+	place(t, bob, "0")
+	for _, r := range "Hi, " {
+		if err := chromedp.Do(bob, chromedp.KeyEvent(string(r))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitText(t, alice, 10*time.Second, "Hi, hello world")
+	waitFor(t, alice, 5*time.Second, `.rcaret[data-name="Bob"][data-pos="4"]`, "Bob's caret after his text on Alice's page")
+	waitFor(t, bob, 5*time.Second, `.rcaret[data-name="Alice"][data-pos="9"]`, "Alice's caret still after hello on Bob's page")
 }
 
 // place puts the page's cursor at the JavaScript expression pos (a

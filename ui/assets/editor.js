@@ -11,6 +11,13 @@
 // the node's text first when both insert at one place, and move the
 // cursor and selection over it. The transform is the one of
 // api/http/textsync.go; keep the two equal.
+//
+// Presence: we report our cursor ({"type":"cursor"} on our revision while
+// no edit of ours awaits its ack, or inside the edit that moves it) with
+// the name and colour we show for ourselves; the node sends
+// {"type":"cursors"}, the other editors' cursors on its revision, which
+// it keeps attached to their characters (api/http/presence.go). Between
+// two such messages we move them over every edit as we move our own.
 "use strict";
 
 const RECONNECT_MS = 1000;
@@ -29,6 +36,13 @@ let pending = [];     // lists of ops not yet acknowledged, oldest first; pendin
 let inflight = false;
 let remoteEdits = 0;
 let marks = [];       // text from elsewhere, recently: {start, end, until} in code points
+let others = [];      // the other editors' cursors: {id, name, color, node, anchor, head} in code points
+let reported = "";    // the cursor we last reported, as JSON
+
+const PALETTE = ["#f0883e", "#3fb950", "#d2a8ff", "#ff7b72", "#79c0ff", "#e3b341", "#56d4dd", "#f778ba"];
+const params = new URLSearchParams(location.search);
+let myName = params.get("name") || localStorage.getItem("spook.name") || "guest-" + Math.floor(Math.random() * 1000);
+const colorOf = (name) => PALETTE[Array.from(name).reduce((h, c) => (h * 31 + c.codePointAt(0)) >>> 0, 7) % PALETTE.length];
 
 // ---- the transform (mirror of api/http/textsync.go) ----
 
@@ -124,9 +138,48 @@ function send(msg) { ws.send(JSON.stringify(msg)); }
 
 function flush() {
   if (!inflight && pending.length > 0 && ws && ws.readyState === WebSocket.OPEN) {
-    send({ type: "edit", rev, ops: pending[0] });
+    const m = { type: "edit", rev, ops: pending[0] };
+    if (pending.length === 1) { // our cursor is on the text after this edit
+      Object.assign(m, myCursor());
+      reported = JSON.stringify(myCursor());
+    }
+    send(m);
     inflight = true;
   }
+}
+
+// myCursor is our selection in code points, anchor where it started.
+function myCursor() {
+  const text = area.value;
+  const s = toCp(text, area.selectionStart), e = toCp(text, area.selectionEnd);
+  const back = area.selectionDirection === "backward";
+  return { anchor: back ? e : s, head: back ? s : e, name: myName, color: colorOf(myName) };
+}
+
+// reportCursor sends our cursor if it moved and no edit of ours is
+// unacknowledged (the node would not know the text it is on).
+function reportCursor() {
+  if (pending.length > 0 || !ws || ws.readyState !== WebSocket.OPEN || area.disabled) return;
+  const c = myCursor();
+  const js = JSON.stringify(c);
+  if (js === reported) return;
+  reported = js;
+  send(Object.assign({ type: "cursor", rev }, c));
+}
+
+function moveOthers(ops) {
+  for (const o of others) { o.anchor = movePos(o.anchor, ops); o.head = movePos(o.head, ops); }
+}
+
+// drawPeers lists the other editors under the text.
+function drawPeers() {
+  const items = others.map((o) => {
+    const e = el("span", "● " + o.name + (o.node ? " on " + o.node : ""));
+    e.style.color = o.color;
+    e.dataset.peer = o.name;
+    return e;
+  });
+  $("peers").replaceChildren(...(items.length ? [el("span", "also here:")].concat(items) : []));
 }
 
 function onInput() {
@@ -134,6 +187,7 @@ function onInput() {
   const ops = diffText(shadow, now);
   shadow = now;
   if (ops.length === 0) return;
+  moveOthers(ops);
   moveMarks(ops, false);
   pending.push(ops);
   flush();
@@ -151,23 +205,52 @@ function moveMarks(ops, remote) {
   drawMarks();
 }
 
-// drawMarks paints the marks on the backdrop behind the textarea, which
+// drawMarks paints the marks, the other editors' selections and their
+// carets (with their names) on the backdrop behind the textarea, which
 // holds the same text in transparent ink.
 function drawMarks() {
   const now = Date.now();
   marks = marks.filter((m) => m.until > now && m.end > m.start);
   const text = cps(area.value);
-  const sorted = marks.slice().sort((a, b) => a.start - b.start);
-  const parts = [];
-  let at = 0;
-  for (const m of sorted) {
-    const start = Math.max(at, m.start);
-    if (m.end <= start) continue;
-    parts.push(text.slice(at, start).join(""));
-    parts.push(el("mark", text.slice(start, m.end).join("")));
-    at = m.end;
+  const clamp = (x) => Math.max(0, Math.min(x, text.length));
+  const ranges = marks.map((m) => ({ start: m.start, end: m.end, mark: true }));
+  for (const o of others) {
+    const a = clamp(o.anchor), h = clamp(o.head);
+    if (a !== h) ranges.push({ start: Math.min(a, h), end: Math.max(a, h), color: o.color });
   }
-  parts.push(text.slice(at).join("") + "\n");
+  const cuts = new Set([0, text.length]);
+  for (const r of ranges) { cuts.add(clamp(r.start)); cuts.add(clamp(r.end)); }
+  for (const o of others) cuts.add(clamp(o.head));
+  const points = Array.from(cuts).sort((a, b) => a - b);
+  const parts = [];
+  for (let i = 0; i < points.length; i++) {
+    const at = points[i];
+    for (const o of others) {
+      if (clamp(o.head) !== at) continue;
+      const caret = el("span", "");
+      caret.className = "rcaret";
+      caret.style.borderColor = o.color;
+      caret.dataset.name = o.name;
+      caret.dataset.pos = String(at);
+      const label = el("span", o.name);
+      label.className = "rname";
+      label.style.background = o.color;
+      caret.append(label);
+      parts.push(caret);
+    }
+    if (i + 1 === points.length) break;
+    const next = points[i + 1];
+    let node = document.createTextNode(text.slice(at, next).join(""));
+    for (const r of ranges) {
+      if (r.start > at || r.end < next) continue;
+      const wrap = document.createElement(r.mark ? "mark" : "span");
+      if (!r.mark) { wrap.className = "rsel"; wrap.style.background = r.color + "55"; }
+      wrap.append(node);
+      node = wrap;
+    }
+    parts.push(node);
+  }
+  parts.push("\n");
   backdrop.replaceChildren(...parts);
   backdrop.scrollTop = area.scrollTop;
 }
@@ -198,6 +281,7 @@ function onChange(ops) {
   area.value = next;
   shadow = next;
   if (focused) area.setSelectionRange(toU16(next, start), toU16(next, end));
+  moveOthers(change);
   moveMarks(change, true);
   remoteEdits++;
   $("remote").textContent = remoteEdits + " remote change" + (remoteEdits === 1 ? "" : "s") + " received";
@@ -218,11 +302,15 @@ function connect() {
         area.value = m.text;
         shadow = m.text;
         marks = [];
+        others = [];
+        reported = "";
         drawMarks();
+        drawPeers();
         area.disabled = false;
         area.placeholder = "Type here; others editing " + key + " see it live.";
         $("node").textContent = "node " + m.node + " · key " + key;
         setStatus("live", "live");
+        reportCursor();
         break;
       case "change":
         rev = m.rev;
@@ -233,7 +321,17 @@ function connect() {
         pending.shift();
         inflight = false;
         flush();
+        reportCursor();
         break;
+      case "cursors": {
+        // On revision m.rev, which lacks our pending edits: carry them over.
+        const mine = [].concat(...pending);
+        others = (m.cursors || []).map((c) => ({ id: c.id, name: c.name, color: c.color, node: c.node,
+          anchor: movePos(c.anchor, mine), head: movePos(c.head, mine) }));
+        drawMarks();
+        drawPeers();
+        break;
+      }
       case "error":
         setStatus("error", m.message);
         break;
@@ -242,14 +340,32 @@ function connect() {
   };
   ws.onclose = () => {
     area.disabled = true;
+    others = [];
+    drawMarks();
+    drawPeers();
     if (statusEl.dataset.state !== "error") setStatus("closed", "disconnected; reconnecting…");
     setTimeout(connect, RECONNECT_MS);
   };
 }
 
 area.addEventListener("input", onInput);
+document.addEventListener("selectionchange", reportCursor);
+area.addEventListener("select", reportCursor);
+area.addEventListener("keyup", reportCursor);
+area.addEventListener("mouseup", reportCursor);
+$("name").value = myName;
+$("name").addEventListener("change", () => {
+  const n = $("name").value.trim();
+  if (!n) return;
+  myName = n;
+  localStorage.setItem("spook.name", n);
+  $("me").style.color = colorOf(myName);
+  reported = "";
+  reportCursor();
+});
 area.addEventListener("scroll", () => { backdrop.scrollTop = area.scrollTop; });
 setInterval(() => { if (marks.length) drawMarks(); }, 500);
+$("me").style.color = colorOf(myName);
 $("key").value = key;
 $("open").addEventListener("submit", (ev) => {
   ev.preventDefault();
