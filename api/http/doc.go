@@ -16,6 +16,7 @@
 //	GET    /v1/watch?prefix= Server-Sent Events, one per change
 //	GET    /v1/text/{key...} a text key as JSON; opened as a WebSocket, the
 //	                         document, then its changes, taking edits (text.go)
+//	                         and the other editors' cursors (presence.go)
 //	POST   /v1/text/{key...} {"ops": [...]}: inserts and deletes in code points, one transaction
 //	GET    /v1/status        the node's api.Status
 //	GET    /v1/members       the members as this node sees them
