@@ -49,6 +49,9 @@ const (
 	// MaxPresenceNameBytes bounds an editor's name; a longer one is cut
 	// (at a code point boundary).
 	MaxPresenceNameBytes = 64
+	// MaxPresenceIDBytes bounds an announcement's id; one with a longer
+	// id (none this package sends) is ignored.
+	MaxPresenceIDBytes = 64
 	// PresenceBuffer is the announcements waiting for one socket; further
 	// ones are dropped (the next refresh repeats them).
 	PresenceBuffer = 64
@@ -163,7 +166,7 @@ func (s *Server) DeliverPublished(channel, message []byte) bool {
 		return false
 	}
 	var m presenceMsg
-	if json.Unmarshal(message, &m) == nil && m.ID != "" {
+	if json.Unmarshal(message, &m) == nil && m.ID != "" && len(m.ID) <= MaxPresenceIDBytes {
 		s.presence.deliver(string(key), m, nil)
 	}
 	return true
@@ -209,8 +212,8 @@ func newPresenceID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// cleanName cuts name to MaxPresenceNameBytes and drops control
-// characters.
+// cleanName cuts name (an editor's or a node's) to MaxPresenceNameBytes
+// and drops control characters.
 func cleanName(name string) string {
 	name = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
@@ -296,7 +299,7 @@ func (ts *textSession) hear(m presenceMsg, now time.Time) {
 		r = &remoteCursor{anchor: -1, head: -1}
 		ts.remotes[m.ID] = r
 	}
-	m.Name = cleanName(m.Name)
+	m.Name, m.Node = cleanName(m.Name), cleanName(m.Node)
 	if !presenceColor.MatchString(m.Color) {
 		m.Color = defaultPresenceColor
 	}

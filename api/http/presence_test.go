@@ -157,7 +157,8 @@ func TestPresenceAcrossServers(t *testing.T) {
 	unknown.Counter += 1000
 	for _, m := range []presenceMsg{
 		{ID: "carol", Name: "Carol", Anchor: &unknown, Head: &unknown},
-		{ID: "dave", Name: "Dave", Anchor: &e, Head: &e},
+		{ID: strings.Repeat("x", MaxPresenceIDBytes+1), Name: "Eve", Anchor: &e, Head: &e}, // an id too long
+		{ID: "dave", Node: "n\x002", Name: "Dave", Anchor: &e, Head: &e},
 	} {
 		data, _ := json.Marshal(m)
 		if !s2.DeliverPublished([]byte(PresenceChannelPrefix+"doc"), data) {
@@ -165,7 +166,8 @@ func TestPresenceAcrossServers(t *testing.T) {
 		}
 	}
 	bob.nextCursors("Dave shown, Carol not", func(c []cursorView) bool {
-		return len(c) == 2 && c[0].Name == "Alice" && c[1].Name == "Dave" && c[1].Anchor == 5 && c[1].Color == defaultPresenceColor
+		return len(c) == 2 && c[0].Name == "Alice" && c[1].Name == "Dave" && c[1].Anchor == 5 && c[1].Color == defaultPresenceColor &&
+			c[1].Node == "n2"
 	})
 	if s2.DeliverPublished([]byte("news"), []byte("x")) {
 		t.Error("DeliverPublished took a client channel")
