@@ -34,7 +34,7 @@ import (
 // arrive meanwhile, on any node, in any order. While that character is
 // not known yet (its insert has not arrived) the cursor is not shown;
 // once it is deleted the cursor keeps its last position, moved over later
-// changes as the browser's own cursor is.
+// changes as if it still followed that character (stickyPos).
 const (
 	// MaxTextPresence bounds the other editors' cursors one text socket
 	// tracks (per document, as every socket of a key hears the same
@@ -259,6 +259,23 @@ func movePos(x int, ops []textOp) int {
 	return x
 }
 
+// stickyPos moves another editor's cursor position over ops as its
+// character identity would: it stays after the character before it, so
+// text inserted right at it goes after it (movePos pushes it instead).
+func stickyPos(x int, ops []textOp) int {
+	for _, o := range ops {
+		switch {
+		case o.isInsert():
+			if o.Pos < x {
+				x += o.size()
+			}
+		case x > o.Pos:
+			x = max(o.Pos, x-o.Delete)
+		}
+	}
+	return x
+}
+
 // idBefore is the identity of the code point before position pos of v
 // (the zero ID at the start).
 func idBefore(v *crdt.Value, pos int) seq.ID {
@@ -323,10 +340,10 @@ func (ts *textSession) resolvePresence(v *crdt.Value, ops []textOp) {
 	for _, r := range ts.remotes {
 		a, h := positionAfter(v, r.msg.Anchor), positionAfter(v, r.msg.Head)
 		if a < 0 && r.anchor >= 0 {
-			a = movePos(r.anchor, ops)
+			a = stickyPos(r.anchor, ops)
 		}
 		if h < 0 && r.head >= 0 {
-			h = movePos(r.head, ops)
+			h = stickyPos(r.head, ops)
 		}
 		r.anchor, r.head = a, h
 	}

@@ -169,6 +169,17 @@ func TestPresenceAcrossServers(t *testing.T) {
 		return len(c) == 2 && c[0].Name == "Alice" && c[1].Name == "Dave" && c[1].Anchor == 5 && c[1].Color == defaultPresenceColor &&
 			c[1].Node == "n2"
 	})
+	// Dave's character deleted: his caret keeps its place, and stays
+	// before text then typed there, as it would after its character.
+	f1.do("POST", "/v1/text/doc", `{"ops":[{"pos":4,"delete":1}]}`)
+	bob.nextCursors("Dave's caret where his deleted character was", func(c []cursorView) bool {
+		return len(c) == 2 && c[1].Name == "Dave" && c[1].Anchor == 4
+	})
+	f1.do("POST", "/v1/text/doc", `{"ops":[{"pos":4,"insert":"ZZ"}]}`)
+	f1.do("POST", "/v1/text/doc", `{"ops":[{"pos":0,"insert":"<"}]}`)
+	bob.nextCursors("Dave's caret before the text typed at it", func(c []cursorView) bool {
+		return len(c) == 2 && c[0].Anchor == 3 && c[1].Name == "Dave" && c[1].Anchor == 5
+	})
 	if s2.DeliverPublished([]byte("news"), []byte("x")) {
 		t.Error("DeliverPublished took a client channel")
 	}

@@ -167,8 +167,19 @@ function reportCursor() {
   send(Object.assign({ type: "cursor", rev }, c));
 }
 
+// stickyPos moves another editor's cursor over ops as the node does
+// (api/http/presence.go): it follows the character before it, so text
+// inserted right at it goes after it.
+function stickyPos(x, ops) {
+  for (const o of ops) {
+    if (o.insert) { if (o.pos < x) x += size(o); }
+    else if (x > o.pos) x = Math.max(o.pos, x - o.delete);
+  }
+  return x;
+}
+
 function moveOthers(ops) {
-  for (const o of others) { o.anchor = movePos(o.anchor, ops); o.head = movePos(o.head, ops); }
+  for (const o of others) { o.anchor = stickyPos(o.anchor, ops); o.head = stickyPos(o.head, ops); }
 }
 
 // drawPeers lists the other editors under the text.
@@ -327,7 +338,7 @@ function connect() {
         // On revision m.rev, which lacks our pending edits: carry them over.
         const mine = [].concat(...pending);
         others = (m.cursors || []).map((c) => ({ id: c.id, name: c.name, color: c.color, node: c.node,
-          anchor: movePos(c.anchor, mine), head: movePos(c.head, mine) }));
+          anchor: stickyPos(c.anchor, mine), head: stickyPos(c.head, mine) }));
         drawMarks();
         drawPeers();
         break;
