@@ -235,3 +235,21 @@ func TestPresenceExpires(t *testing.T) {
 		t.Errorf("cleanName kept %q, want control characters dropped and %d bytes", got, MaxPresenceNameBytes)
 	}
 }
+
+// TestStickyPos: the cases test/browser checks editor.js's stickyPos on.
+func TestStickyPos(t *testing.T) {
+	for _, c := range []struct {
+		x    int
+		op   textOp
+		want int
+	}{
+		{5, textOp{Pos: 5, Insert: "ab"}, 5},
+		{5, textOp{Pos: 4, Insert: "a"}, 6},
+		{5, textOp{Pos: 3, Delete: 4}, 3},
+		{0, textOp{Pos: 0, Insert: "a"}, 0},
+	} {
+		if got := stickyPos(c.x, []textOp{c.op}); got != c.want {
+			t.Errorf("stickyPos(%d, %+v) = %d, want %d", c.x, c.op, got, c.want)
+		}
+	}
+}

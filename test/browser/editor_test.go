@@ -105,6 +105,18 @@ func TestEditorShowsRemoteCursors(t *testing.T) {
 	waitText(t, alice, 10*time.Second, "Hi, hello world")
 	waitFor(t, alice, 5*time.Second, `.rcaret[data-name="Bob"][data-pos="4"]`, "Bob's caret after his text on Alice's page")
 	waitFor(t, bob, 5*time.Second, `.rcaret[data-name="Alice"][data-pos="9"]`, "Alice's caret still after hello on Bob's page")
+
+	// The page moves others' cursors as the node does (presence.go's
+	// stickyPos): text typed right at one goes after it.
+	got, err := chromedp.Run(bob, chromedp.Evaluate[string](`[
+	  spookText.stickyPos(5, [{pos: 5, insert: "ab"}]),
+	  spookText.stickyPos(5, [{pos: 4, insert: "a"}]),
+	  spookText.stickyPos(5, [{pos: 3, delete: 4}]),
+	  spookText.stickyPos(0, [{pos: 0, insert: "a"}]),
+	].join(",")`))
+	if err != nil || got != "5,6,3,0" {
+		t.Errorf("editor.js stickyPos: %q, %v; want 5,6,3,0", got, err)
+	}
 }
 
 // place puts the page's cursor at the JavaScript expression pos (a

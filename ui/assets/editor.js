@@ -389,6 +389,6 @@ $("open").addEventListener("submit", (ev) => {
 });
 
 // For tests: the transform, to compare with the node's.
-window.spookText = { transform, applyOps, diffText, movePos };
+window.spookText = { transform, applyOps, diffText, movePos, stickyPos };
 
 connect();
