@@ -31,6 +31,11 @@ type AuditConfig struct {
 	// checkpoints the checkpointer proposes (checkpoint.go). Zero:
 	// DefaultCheckpointTicks.
 	CheckpointTicks int
+	// Operator is the operator's ed25519 public key, which signs
+	// write-rights policies (policy.go). Nil: write rights are off, every
+	// member may write every key. Like Keys it must be the same on every
+	// member.
+	Operator ed25519.PublicKey
 }
 
 func (c *AuditConfig) enabled() bool { return c.Keys != nil }
@@ -42,6 +47,9 @@ func (c *AuditConfig) validate(id causal.NodeID) error {
 	}
 	if c.CheckpointTicks == 0 {
 		c.CheckpointTicks = DefaultCheckpointTicks
+	}
+	if !operatorKeyValid(c.Operator) {
+		return fmt.Errorf("%w: Audit.Operator: %d bytes, want %d", ErrConfig, len(c.Operator), ed25519.PublicKeySize)
 	}
 	if len(c.SigningKey) != ed25519.PrivateKeySize {
 		return fmt.Errorf("%w: Audit.SigningKey: %d bytes, want %d", ErrConfig, len(c.SigningKey), ed25519.PrivateKeySize)

@@ -246,6 +246,7 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 		return nil
 	}
 	r.bootstrap, r.ks = boot, ks
+	r.pol.loaded = false
 	r.ready.Snapshot = snap
 	r.ready.Records = nil // superseded by the snapshot
 	r.resetLog()
@@ -286,6 +287,7 @@ func (r *Replica) joinSnapshot(from causal.NodeID, other *crdt.Keyspace) {
 	r.ks.Range(nil, note)
 	other.Range(nil, note)
 	r.ks.Join(other)
+	r.pol.loaded = false
 	slices.Sort(keys)
 	for _, k := range keys {
 		if IsInternalKey([]byte(k)) {

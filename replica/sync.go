@@ -637,6 +637,7 @@ func (r *Replica) joinKeys(ctx *causal.Context, kvs []KeyValue, origin causal.No
 		r.ks.JoinKey(kv.Key, vals[i], ctx)
 		if IsInternalKey(kv.Key) {
 			r.membersDirty = true
+			r.pol.loaded = false
 			continue
 		}
 		if emit {
