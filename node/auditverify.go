@@ -158,6 +158,8 @@ func (n *Node) auditHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /v1/audit/proof", n.serveProof)
 	mux.HandleFunc("GET /v1/audit/replay", n.serveReplay)
+	mux.HandleFunc("GET /v1/audit/policy", n.servePolicy)
+	mux.HandleFunc("POST /v1/audit/policy", n.servePolicy)
 	return mux
 }
 
