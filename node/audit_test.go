@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -265,6 +266,15 @@ func TestAuditProofsAndPointInTime(t *testing.T) {
 		var doc struct{ Value string }
 		if st := getAuditJSON(t, n, fmt.Sprintf("/v1/kv/acct?at=%d", at), &doc); st != http.StatusOK || doc.Value != "v1" {
 			t.Fatalf("%s: acct at %d = %q (status %d), want v1", n.cfg.Name, at, doc.Value, st)
+		}
+		// The RESP form: SPOOK.GETAT key checkpoint.
+		c := redis.NewClient(&redis.Options{Addr: n.Addr(), Protocol: 2})
+		v, err := c.Do(ctx, "SPOOK.GETAT", "acct", at).Text()
+		nowV, _ := c.Get(ctx, "acct").Result()
+		_, errBad := c.Do(ctx, "SPOOK.GETAT", "acct", 1<<40).Result()
+		c.Close()
+		if err != nil || v != "v1" || errBad == nil {
+			t.Fatalf("%s: SPOOK.GETAT acct %d = %q, %v (now %q); at a missing checkpoint: %v", n.cfg.Name, at, v, err, nowV, errBad)
 		}
 	}
 	if hashes[0] != hashes[1] || hashes[1] != hashes[2] {
