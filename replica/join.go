@@ -249,6 +249,9 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 	r.pol.loaded = false
 	r.ready.Snapshot = snap
 	r.ready.Records = nil // superseded by the snapshot
+	if r.cfg.Audit.enabled() {
+		r.ready.Records = append(r.ready.Records, r.joinHeadsRecord())
+	}
 	r.resetLog()
 	r.state = NodeMember
 	r.refreshMembers(false)

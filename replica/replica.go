@@ -283,6 +283,8 @@ func (r *Replica) replay(rec []byte) error {
 	case recordCheckpoint:
 		// This member's signed tree head: replaying the checkpointer's
 		// transactions recomputes it (checkpoint.go).
+	case recordJoinHeads:
+		// For verify: the join snapshot holds the same heads (audit.go).
 	default:
 		return fmt.Errorf("unknown record kind %d", rec[0])
 	}
