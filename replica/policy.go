@@ -128,15 +128,22 @@ type policies struct {
 
 func (c *AuditConfig) rightsOn() bool { return c.enabled() && c.Operator != nil }
 
-// policyTable returns the policy versions, newest first.
+// policyTable returns the policy versions, newest first, rebuilding the
+// table if needed.
 func (r *Replica) policyTable() []*policyEntry {
-	if r.pol.loaded {
-		return r.pol.entries
+	if !r.pol.loaded {
+		r.pol = policies{loaded: true, entries: r.loadPolicies()}
 	}
-	r.pol = policies{loaded: true}
+	return r.pol.entries
+}
+
+// loadPolicies reads the policy versions from the keyspace, newest
+// first. It changes nothing.
+func (r *Replica) loadPolicies() []*policyEntry {
 	if !r.cfg.Audit.rightsOn() {
 		return nil
 	}
+	var entries []*policyEntry
 	prefix := []byte(PolicyPrefix)
 	r.ks.Range(prefix, func(key []byte, v *crdt.Value) bool {
 		if !bytes.HasPrefix(key, prefix) {
@@ -158,12 +165,12 @@ func (r *Replica) policyTable() []*policyEntry {
 			e.dots = append(e.dots, s.Dot)
 		}
 		if e != nil {
-			r.pol.entries = append(r.pol.entries, e)
+			entries = append(entries, e)
 		}
-		return len(r.pol.entries) < MaxPolicyVersions
+		return len(entries) < MaxPolicyVersions
 	})
-	slices.Reverse(r.pol.entries)
-	return r.pol.entries
+	slices.Reverse(entries)
+	return entries
 }
 
 // policyFor returns the policy in force for a transaction made in deps:
@@ -180,9 +187,14 @@ func (r *Replica) policyFor(deps *causal.Context) *policyEntry {
 }
 
 // Policy returns the newest policy this replica holds (nil if none, or
-// if write rights are off).
+// if write rights are off). It changes nothing, so readers may call it
+// concurrently.
 func (r *Replica) Policy() *audit.Policy {
-	if t := r.policyTable(); len(t) > 0 {
+	t := r.pol.entries
+	if !r.pol.loaded {
+		t = r.loadPolicies()
+	}
+	if len(t) > 0 {
 		return t[0].policy
 	}
 	return nil
