@@ -283,3 +283,24 @@ func BenchmarkRightsCheck(b *testing.B) {
 		}
 	}
 }
+
+// TestRightsRefusedWriteStaysOut: a compromised member that applied its
+// own write outside its rights keeps offering it (its peers keep asking
+// for the dot they lack); over 30 simulated seconds it is refused each
+// time and reaches no other replica by any path, reconciliation included.
+func TestRightsRefusedWriteStaysOut(t *testing.T) {
+	c := newRightsCluster(t, "n1", "n2", "n3")
+	applyPolicy(c, "n2", signedPolicy(testKey("operator"), 1, [2]string{"n1", "a/"}, [2]string{"n2", ""}, [2]string{"n3", ""}))
+	pushed := inject(c, "n1", setFn("b/x", "pushed"))
+	c.deliver()
+	c.tick(3000)
+	for _, name := range []string{"n2", "n3"} {
+		n := c.node(name)
+		if got := c.get(name, "b/x"); got != "<nil>" || n.r.ks.Context().Contains(pushed.Dot) {
+			t.Fatalf("%s: b/x=%q after 30 s: the write outside n1's rights got in", name, got)
+		}
+		if n.r.RightsRefused() == 0 {
+			t.Fatalf("%s refused nothing", name)
+		}
+	}
+}
