@@ -126,6 +126,7 @@ type Replica struct {
 // peer is what this node knows of another node.
 type peer struct {
 	Peer
+	region       string    // from its membership record; "" if none
 	status       PeerState // StateAlive while a member; StateLeft, StateRemoved from records
 	live         PeerState // StateAlive, StateSuspect, StateUnreachable
 	applied      causal.VersionVector
@@ -238,9 +239,12 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 		r.state = NodeMember
 	}
 	if r.state == NodeMember && !r.inBootstrap(r.id) && r.memberRecord(r.id) == nil {
-		if _, err := r.proposeMembership(r.id, r.cfg.Name, r.cfg.Addr, statusMember); err != nil {
+		if _, err := r.proposeSelf(); err != nil {
 			return nil, err
 		}
+	}
+	if err := r.announceRegion(); err != nil {
+		return nil, err
 	}
 	r.recomputeCut()
 	return r, nil
@@ -1006,7 +1010,7 @@ func (r *Replica) AppliedBy(t Token) int {
 // Members returns every known member, this node included, sorted by ID.
 func (r *Replica) Members() []Member {
 	out := make([]Member, 0, len(r.order)+1)
-	self := Member{ID: r.id, Name: r.cfg.Name, Addr: r.cfg.Addr, Self: true,
+	self := Member{ID: r.id, Name: r.cfg.Name, Addr: r.cfg.Addr, Region: r.cfg.Region, Self: true,
 		State: StateAlive, Applied: r.Applied()}
 	switch r.state {
 	case NodeLeft:
@@ -1016,7 +1020,7 @@ func (r *Replica) Members() []Member {
 	}
 	for _, id := range r.order {
 		p := r.peers[id]
-		out = append(out, Member{ID: id, Name: p.Name, Addr: p.Addr, State: p.state(),
+		out = append(out, Member{ID: id, Name: p.Name, Addr: p.Addr, Region: p.region, State: p.state(),
 			Applied: p.applied.Clone(), BehindLog: p.behindLog})
 	}
 	i, _ := slices.BinarySearchFunc(out, r.id, func(m Member, id causal.NodeID) int {
