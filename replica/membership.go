@@ -334,10 +334,7 @@ func (r *Replica) refreshMembers(notify bool) {
 			continue
 		}
 		p.Name, p.Addr = in.Name, in.Addr
-		if p.region != in.region {
-			p.region = in.region
-			r.cutDirty = true // the region's cut has other members now
-		}
+		p.region = in.region
 		if p.status != in.status && in.status > p.status {
 			p.status = in.status
 			changed = true

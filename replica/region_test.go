@@ -152,3 +152,63 @@ func TestRegionRecordMalformed(t *testing.T) {
 		t.Fatalf("a record without a region field: region %q", got)
 	}
 }
+
+// TestRegionCollapse: with the regions cut off from each other, a write
+// collapses in its own region (every member there has it) and not in the
+// cluster; after the heal it collapses in both.
+func TestRegionCollapse(t *testing.T) {
+	c := newRegionCluster(t, "n1=eu", "n2=eu", "n3=us", "n4=us")
+	c.deliver()
+	c.partition([]string{"n1", "n2"}, []string{"n3", "n4"})
+	tok := c.set("n1", "k", "v")
+	c.deliver()
+	c.tick(1)
+	n1 := c.node("n1").r
+	if got := n1.RegionMembers(); got != 2 {
+		t.Fatalf("RegionMembers = %d, want 2", got)
+	}
+	if !n1.RegionCollapsed(tok) || n1.AppliedByRegion(tok) != 2 {
+		t.Fatalf("in eu: RegionCollapsed %v, AppliedByRegion %d; want true, 2",
+			n1.RegionCollapsed(tok), n1.AppliedByRegion(tok))
+	}
+	if rc := n1.RegionCollapsedVector(); !rc.Contains(tok) {
+		t.Fatalf("region cut %v lacks %v", rc, tok)
+	}
+	if n1.Collapsed(tok) || n1.AppliedBy(tok) != 2 {
+		t.Fatalf("cut off: Collapsed %v, AppliedBy %d; want false, 2", n1.Collapsed(tok), n1.AppliedBy(tok))
+	}
+	// us has not seen it: its region cut does not hold it.
+	if n3 := c.node("n3").r; n3.RegionCollapsed(tok) || n3.AppliedByRegion(tok) != 0 {
+		t.Fatalf("n3: RegionCollapsed %v, AppliedByRegion %d", n3.RegionCollapsed(tok), n3.AppliedByRegion(tok))
+	}
+	c.heal()
+	for i := 0; i < 5 && !n1.Collapsed(tok); i++ {
+		c.tick(DefaultDigestTicks)
+		c.deliver()
+	}
+	if !n1.Collapsed(tok) || !c.node("n3").r.RegionCollapsed(tok) {
+		t.Fatalf("after heal: Collapsed %v, n3 RegionCollapsed %v", n1.Collapsed(tok), c.node("n3").r.RegionCollapsed(tok))
+	}
+	c.requireConverged()
+}
+
+// TestRegionCutWithoutRegions: in a cluster without regions the region
+// cut is the cluster cut.
+func TestRegionCutWithoutRegions(t *testing.T) {
+	c := newCluster(t, "n1", "n2", "n3")
+	c.set("n1", "a", "1")
+	c.partition([]string{"n1", "n2"}, []string{"n3"})
+	c.set("n2", "b", "2")
+	c.deliver()
+	c.tick(1)
+	for _, name := range c.names {
+		r := c.node(name).r
+		cluster, region := r.CollapsedVector(), r.RegionCollapsedVector()
+		if !cluster.Equal(&region) {
+			t.Fatalf("%s: region cut %v, cluster cut %v", name, region, cluster)
+		}
+		if r.RegionMembers() != 3 {
+			t.Fatalf("%s: RegionMembers %d, want 3", name, r.RegionMembers())
+		}
+	}
+}

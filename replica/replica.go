@@ -1069,8 +1069,12 @@ type Status struct {
 	Hash      uint64
 	Applied   causal.VersionVector
 	Collapsed causal.VersionVector
-	Pending   int // transactions in the causal buffer
-	Retained  int // transactions in the retained log
+	// Region is Config.Region; RegionCollapsed the region collapsed cut
+	// (region.go): applied by every current member of this region.
+	Region          string
+	RegionCollapsed causal.VersionVector
+	Pending         int // transactions in the causal buffer
+	Retained        int // transactions in the retained log
 	// RetainedBytes is the memory the retained log holds by its own
 	// count (see logEntryBytes), bounded by Config.MaxRetainedBytes.
 	RetainedBytes int
@@ -1084,6 +1088,7 @@ func (r *Replica) Status() Status {
 	return Status{
 		ID: r.id, Name: r.cfg.Name, Cluster: r.cfg.Cluster, State: r.state,
 		Keys: r.ks.Len() - r.internalKeys(), Hash: r.ks.Hash(), Applied: r.Applied(), Collapsed: r.CollapsedVector(),
+		Region: r.cfg.Region, RegionCollapsed: r.RegionCollapsedVector(),
 		Pending: len(r.pending), Retained: len(r.log), RetainedBytes: r.logBytes, Tick: r.tick, Repairing: r.sync != nil,
 		Members: r.Members(),
 	}
