@@ -84,15 +84,20 @@ const (
 // another version) reads as region "".
 const MaxRegionBytes = 64
 
+// ValidateRegion reports why region is not a valid Config.Region (an
+// error wrapping ErrConfig), or nil. Drivers call it to refuse a bad
+// --region before starting anything.
+func ValidateRegion(region string) error { return validRegion(region) }
+
 // validRegion reports why region is not a valid Config.Region, or nil.
 func validRegion(region string) error {
 	if len(region) > MaxRegionBytes {
-		return fmt.Errorf("%w: Region of %d bytes above MaxRegionBytes %d", ErrConfig, len(region), MaxRegionBytes)
+		return fmt.Errorf("%w: region of %d bytes, above %d (MaxRegionBytes)", ErrConfig, len(region), MaxRegionBytes)
 	}
 	for i := 0; i < len(region); i++ {
 		c := region[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return fmt.Errorf("%w: Region %q: byte %d is not a letter, digit, '-', '_' or '.'", ErrConfig, region, i)
+			return fmt.Errorf("%w: region %q: byte %d is not a letter, digit, '-', '_' or '.'", ErrConfig, region, i)
 		}
 	}
 	return nil
