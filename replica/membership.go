@@ -253,8 +253,9 @@ func (r *Replica) refreshMembers(notify bool) {
 	r.membersDirty = false
 	type info struct {
 		Peer
-		region string
-		status PeerState
+		region      string
+		regionKnown bool // a record was read
+		status      PeerState
 	}
 	seen := map[causal.NodeID]*info{}
 	var ids []causal.NodeID
@@ -295,7 +296,7 @@ func (r *Replica) refreshMembers(notify bool) {
 		if rec.addr != "" {
 			in.Addr = rec.addr
 		}
-		in.region = rec.region
+		in.region, in.regionKnown = rec.region, true
 		switch rec.status {
 		case statusLeft:
 			in.status = StateLeft
@@ -325,7 +326,7 @@ func (r *Replica) refreshMembers(notify bool) {
 		in := seen[id]
 		p := r.peers[id]
 		if p == nil {
-			p = &peer{Peer: in.Peer, region: in.region, status: in.status, live: StateAlive, heardTick: r.tick}
+			p = &peer{Peer: in.Peer, region: in.region, regionKnown: in.regionKnown, status: in.status, live: StateAlive, heardTick: r.tick}
 			r.peers[id] = p
 			changed = true
 			if notify && in.status == StateAlive {
@@ -334,7 +335,7 @@ func (r *Replica) refreshMembers(notify bool) {
 			continue
 		}
 		p.Name, p.Addr = in.Name, in.Addr
-		p.region = in.region
+		p.region, p.regionKnown = in.region, in.regionKnown
 		if p.status != in.status && in.status > p.status {
 			p.status = in.status
 			changed = true

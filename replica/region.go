@@ -16,19 +16,24 @@ import "github.com/spooksystems/spook/causal"
 //     rest keeps collapsing locally while the cluster cut stalls;
 //   - it is never below the cluster cut (it meets a subset of the terms);
 //   - membership is this node's view: a member whose record has not
-//     reached this node yet, or that moved to another region, is not
-//     counted until its record arrives.
+//     reached this node yet (its region is unknown) counts in every
+//     region, so it holds the region cut down until its record says
+//     where it is; a member that moved to another region counts in the
+//     new one once that record arrives.
 //
 // Nodes without a region form the region "": in a cluster without
-// regions the region cut is the cluster cut.
+// regions the region cut is the cluster cut. (A bootstrap member without
+// a region writes no record, so in a cluster that mixes nodes with and
+// without regions it counts in every region: give every node a region,
+// or none.)
 //
 // The region cut is computed on demand, O(members × vector entries):
 // it serves waits and status, not every message.
 
 // inRegion reports whether peer p counts for the region cut: a current
-// member of this node's region.
+// member of this node's region, or one whose region is not known yet.
 func (r *Replica) inRegion(p *peer) bool {
-	return p.status == StateAlive && p.region == r.cfg.Region
+	return p.status == StateAlive && (p.region == r.cfg.Region || !p.regionKnown)
 }
 
 // RegionCollapsedVector returns the region collapsed cut: the meet of

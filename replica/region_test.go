@@ -212,3 +212,39 @@ func TestRegionCutWithoutRegions(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionUnknownMemberCounts: a member whose record has not arrived
+// yet (its region is unknown) holds the region cut down, whatever region
+// it turns out to be in: before n1 hears of n2's region, a write of n1's
+// is not collapsed in its region while n2 lacks it.
+func TestRegionUnknownMemberCounts(t *testing.T) {
+	c := newRegionCluster(t, "n1=eu", "n2=eu", "n3=us")
+	// n2's region record never reaches n1 before n1 writes: cut n2 off.
+	c.partition([]string{"n1", "n3"}, []string{"n2"})
+	c.deliver()
+	n1 := c.node("n1").r
+	if got := n1.memberRegion(id("n2")); got != "" {
+		t.Fatalf("n1 already knows n2's region %q", got)
+	}
+	tok := c.set("n1", "k", "v")
+	c.deliver()
+	c.tick(1)
+	if n1.RegionCollapsed(tok) {
+		t.Fatalf("n1 calls %v collapsed in eu while n2 (region not yet known) lacks it", tok)
+	}
+	if rc := n1.RegionCollapsedVector(); rc.Contains(tok) {
+		t.Fatalf("region cut %v holds %v", rc, tok)
+	}
+	c.heal()
+	for i := 0; i < 10 && (!n1.RegionCollapsed(tok) || n1.memberRegion(id("n2")) != "eu"); i++ {
+		c.tick(DefaultDigestTicks)
+		c.deliver()
+	}
+	if !n1.RegionCollapsed(tok) || n1.memberRegion(id("n2")) != "eu" {
+		t.Fatalf("after heal: RegionCollapsed %v, n2 in %q", n1.RegionCollapsed(tok), n1.memberRegion(id("n2")))
+	}
+	// n3 (us) no longer holds eu's cut down once its region is known.
+	if got := n1.RegionMembers(); got != 2 {
+		t.Fatalf("RegionMembers = %d, want 2", got)
+	}
+}

@@ -127,6 +127,7 @@ type Replica struct {
 type peer struct {
 	Peer
 	region       string    // from its membership record; "" if none
+	regionKnown  bool      // its membership record has been read (region may be "")
 	status       PeerState // StateAlive while a member; StateLeft, StateRemoved from records
 	live         PeerState // StateAlive, StateSuspect, StateUnreachable
 	applied      causal.VersionVector
