@@ -14,6 +14,11 @@ type Peer struct {
 	ID   causal.NodeID // zero: causal.NodeIDFromName(Name)
 	Name string
 	Addr string
+	// Region is the peer's region when the initial member list names it
+	// (Config.Members; see Config.Region): then every node knows it from
+	// the start and the peer need not announce it in a membership
+	// record. Empty: not given; the peer's record says, if it has one.
+	Region string
 }
 
 // Defaults for Config. Each is chosen for a driver ticking every 10 ms
@@ -277,6 +282,9 @@ func (c Config) validate() (Config, error) {
 			}
 			if seen[p.ID] {
 				return nil, fmt.Errorf("%w: peer %s listed twice", ErrConfig, p.ID)
+			}
+			if err := validRegion(p.Region); err != nil {
+				return nil, fmt.Errorf("peer %s: %w", p.ID, err)
 			}
 			seen[p.ID] = true
 			out[i] = p

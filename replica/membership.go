@@ -15,10 +15,13 @@ import (
 //	name    the node's name
 //	addr    its advertised address
 //	status  "member", "left" or "removed"
-//	region  the node's region (Config.Region); absent: ""
+//	region  the node's region (Config.Region); written only when it has one
 //
-// A record written before regions existed has no region field and reads
-// as region "": old records and snapshots decode unchanged.
+// A record without a region field (written before regions existed, or by
+// a node without a region) says nothing of the region: the initial member
+// list's entry (Peer.Region) stands, else the region is unknown and the
+// member counts in every region's cut (region.go). Old records and
+// snapshots decode unchanged.
 //
 // Status only ever moves forward (member < left < removed): when
 // concurrent writes leave several siblings, the highest rank wins, so a
@@ -56,9 +59,12 @@ func statusRank(s []byte) int {
 type memberRecordView struct {
 	name, addr string
 	status     string
-	// region is "" for a record without one, or with one this version
-	// refuses (validRegion): such a member counts in no named region.
-	region string
+	// region is the record's region; hasRegion says the record has a
+	// region field this version accepts (validRegion). A record without
+	// one (written before regions existed, or by a node without a
+	// region, or holding a malformed one) says nothing of the region.
+	region    string
+	hasRegion bool
 }
 
 func (r *Replica) memberRecord(id causal.NodeID) *memberRecordView {
@@ -78,8 +84,8 @@ func readMemberRecord(v *crdt.Value) *memberRecordView {
 		return ""
 	}
 	rec := &memberRecordView{name: reg(fieldName), addr: reg(fieldAddr)}
-	if region := reg(fieldRegion); validRegion(region) == nil {
-		rec.region = region
+	if region := reg(fieldRegion); region != "" && validRegion(region) == nil {
+		rec.region, rec.hasRegion = region, true
 	}
 	if fv := v.Field(fieldStatus); fv != nil {
 		best := 0
@@ -169,15 +175,25 @@ func (r *Replica) proposeSelf() (Token, error) {
 }
 
 // announceRegion proposes this node's record again when the region it
-// was configured with is not the one its record holds (a first start with
-// a region, or a restart with another one). Region "" announces nothing:
-// a record keeps the last region written, and a node restarted without
-// --region keeps it.
+// was configured with is not the one the cluster knows it by: its
+// record's region, else its entry in the initial member list (a first
+// start with a region the list does not give, or a restart with another
+// one). Region "" announces nothing: the last region written stands, and
+// a node restarted without --region keeps it.
 func (r *Replica) announceRegion() error {
 	if r.state != NodeMember || r.cfg.Region == "" {
 		return nil
 	}
-	if rec := r.memberRecord(r.id); rec != nil && rec.region == r.cfg.Region {
+	known := ""
+	for _, p := range r.bootstrap {
+		if p.ID == r.id {
+			known = p.Region
+		}
+	}
+	if rec := r.memberRecord(r.id); rec != nil && rec.hasRegion {
+		known = rec.region
+	}
+	if known == r.cfg.Region {
 		return nil
 	}
 	_, err := r.proposeSelf()
@@ -271,6 +287,9 @@ func (r *Replica) refreshMembers(notify bool) {
 	for _, p := range r.bootstrap {
 		in := add(p.ID)
 		in.Name, in.Addr = p.Name, p.Addr
+		if p.Region != "" {
+			in.region, in.regionKnown = p.Region, true
+		}
 	}
 	prefix := []byte(MemberPrefix)
 	r.ks.Range(prefix, func(key []byte, v *crdt.Value) bool {
@@ -296,7 +315,9 @@ func (r *Replica) refreshMembers(notify bool) {
 		if rec.addr != "" {
 			in.Addr = rec.addr
 		}
-		in.region, in.regionKnown = rec.region, true
+		if rec.hasRegion {
+			in.region, in.regionKnown = rec.region, true
+		}
 		switch rec.status {
 		case statusLeft:
 			in.status = StateLeft

@@ -15,17 +15,18 @@ import "github.com/spooksystems/spook/causal"
 //   - it says nothing of the other regions: a region cut off from the
 //     rest keeps collapsing locally while the cluster cut stalls;
 //   - it is never below the cluster cut (it meets a subset of the terms);
-//   - membership is this node's view: a member whose record has not
-//     reached this node yet (its region is unknown) counts in every
-//     region, so it holds the region cut down until its record says
-//     where it is; a member that moved to another region counts in the
-//     new one once that record arrives.
+//   - membership is this node's view: a member whose region is unknown
+//     (neither the initial member list, Peer.Region, nor a membership
+//     record that reached this node names it) counts in every region,
+//     so it holds the region cut down until its region is known; a
+//     member that moved to another region counts in the new one once
+//     that record arrives.
 //
 // Nodes without a region form the region "": in a cluster without
-// regions the region cut is the cluster cut. (A bootstrap member without
-// a region writes no record, so in a cluster that mixes nodes with and
+// regions the region cut is the cluster cut. A node without a region
+// never announces one, so in a cluster that mixes nodes with and
 // without regions it counts in every region: give every node a region,
-// or none.)
+// or none.
 //
 // The region cut is computed on demand, O(members × vector entries):
 // it serves waits and status, not every message.

@@ -248,3 +248,63 @@ func TestRegionUnknownMemberCounts(t *testing.T) {
 		t.Fatalf("RegionMembers = %d, want 2", got)
 	}
 }
+
+// newListedRegionCluster is newRegionCluster with every region given in
+// the initial member list too (Peer.Region), as the simulator does.
+func newListedRegionCluster(t testing.TB, specs ...string) *cluster {
+	c := &cluster{t: t, nodes: map[string]*testNode{}, byID: map[causal.NodeID]*testNode{},
+		codecs: map[link]*LinkCodec{}, cut: map[link]bool{}, nowMs: testStartMs,
+		bytesBy: map[MessageType]int{}, msgsBy: map[MessageType]int{}}
+	var members []Peer
+	for _, s := range specs {
+		name, region, _ := strings.Cut(s, "=")
+		members = append(members, Peer{Name: name, Addr: name + ":7000", Region: region})
+	}
+	for i, p := range members {
+		c.add(Config{Name: p.Name, Addr: p.Addr, Region: p.Region, Members: members,
+			Seed: uint64(i + 1), NowMs: c.nowMs})
+	}
+	return c
+}
+
+// TestRegionFromMemberList: regions given in the initial member list are
+// known at once, with no membership record written; a snapshot keeps
+// them (kind 8), so a restored node and a joiner know them too; a list
+// without regions keeps the kind 3 snapshot.
+func TestRegionFromMemberList(t *testing.T) {
+	c := newListedRegionCluster(t, "n1=eu", "n2=eu", "n3=us")
+	inRegion := map[string]int{"n1": 2, "n2": 2, "n3": 1}
+	for _, name := range c.names {
+		r := c.node(name).r
+		if v := r.Applied(); v.Len() != 0 {
+			t.Fatalf("%s proposed at start: %v", name, v)
+		}
+		if r.memberRegion(id("n3")) != "us" || r.memberRegion(id("n1")) != "eu" || r.RegionMembers() != inRegion[name] {
+			t.Fatalf("%s: n1 in %q, n3 in %q, %d in its region", name, r.memberRegion(id("n1")), r.memberRegion(id("n3")), r.RegionMembers())
+		}
+	}
+	c.set("n1", "k", "v")
+	c.deliver()
+	n1 := c.node("n1")
+	snap := n1.r.Snapshot()
+	if snap[0] != snapshotRegionsKind {
+		t.Fatalf("snapshot kind %d, want %d", snap[0], snapshotRegionsKind)
+	}
+	r, err := Restore(n1.cfg, snap, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied := r.Applied(); r.memberRegion(id("n3")) != "us" || applied.Get(id("n1")) != 1 {
+		t.Fatalf("restored: n3 in %q, applied %v", r.memberRegion(id("n3")), applied)
+	}
+	n4 := c.add(Config{Name: "n4", Addr: "n4:7000", Region: "us", Join: []Peer{{Name: "n2"}}, Seed: 4, NowMs: c.nowMs})
+	c.tick(3 * DefaultDigestTicks)
+	c.requireConverged()
+	if n4.r.memberRegion(id("n1")) != "eu" || c.node("n3").r.memberRegion(id("n4")) != "us" || c.node("n3").r.RegionMembers() != 2 {
+		t.Fatalf("after the join: n4 sees n1 in %q; n3 sees n4 in %q and %d in us",
+			n4.r.memberRegion(id("n1")), c.node("n3").r.memberRegion(id("n4")), c.node("n3").r.RegionMembers())
+	}
+	if plain := newCluster(t, "n1", "n2").node("n1").r.Snapshot(); plain[0] != snapshotKind {
+		t.Fatalf("a snapshot without regions has kind %d, want %d", plain[0], snapshotKind)
+	}
+}

@@ -214,6 +214,8 @@ type simulator struct {
 	members []causal.NodeID
 	// meter counts what the scale figures report (metrics.go).
 	meter meter
+	// region is the region collapse check's state (region.go).
+	region regionState
 }
 
 func newSimulator(o Options) *simulator {
@@ -240,7 +242,7 @@ func newSimulator(o Options) *simulator {
 	}
 	peers := make([]replica.Peer, total)
 	for i := range peers {
-		peers[i] = replica.Peer{Name: "n" + strconv.Itoa(i+1), Addr: "sim:" + strconv.Itoa(i+1)}
+		peers[i] = replica.Peer{Name: "n" + strconv.Itoa(i+1), Addr: "sim:" + strconv.Itoa(i+1), Region: p.regionName(i)}
 	}
 	for i := 0; i < total; i++ {
 		nd := &node{idx: i, name: peers[i].Name, id: causal.NodeIDFromName(peers[i].Name)}
@@ -249,6 +251,7 @@ func newSimulator(o Options) *simulator {
 			Name:    nd.name,
 			Addr:    peers[i].Addr,
 			Cluster: "sim",
+			Region:  p.regionName(i),
 			Members: peers[:n],
 			Seed:    seeds.uint64(),
 		}
@@ -374,6 +377,7 @@ func (s *simulator) advance() {
 		}
 	}
 	s.observeCollapse()
+	s.observeRegionCollapse()
 	s.observeApplied()
 }
 
