@@ -4,6 +4,7 @@ import (
 	"errors"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -307,4 +308,29 @@ func TestRegionFromMemberList(t *testing.T) {
 	if plain := newCluster(t, "n1", "n2").node("n1").r.Snapshot(); plain[0] != snapshotKind {
 		t.Fatalf("a snapshot without regions has kind %d, want %d", plain[0], snapshotKind)
 	}
+}
+
+// FuzzDecodeSnapshot: a snapshot of either kind (3, or 8 with regions)
+// decodes or is refused with a reason, never a panic, and what decodes
+// encodes back to a snapshot that decodes to the same member list.
+func FuzzDecodeSnapshot(f *testing.F) {
+	for _, specs := range [][]string{{"n1", "n2"}, {"n1=eu", "n2=us"}} {
+		c := newListedRegionCluster(f, specs...)
+		c.set("n1", "k", "v")
+		c.deliver()
+		f.Add(c.node("n1").r.Snapshot())
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		peers, ks, err := decodeSnapshot(b)
+		if err != nil {
+			return
+		}
+		again, _, err := decodeSnapshot(encodeSnapshot(peers, ks))
+		if err != nil {
+			t.Fatalf("re-encoded snapshot refused: %v", err)
+		}
+		if !slices.Equal(peers, again) {
+			t.Fatalf("member list %v came back as %v", peers, again)
+		}
+	})
 }
