@@ -270,7 +270,7 @@ func newListedRegionCluster(t testing.TB, specs ...string) *cluster {
 
 // TestRegionFromMemberList: regions given in the initial member list are
 // known at once, with no membership record written; a snapshot keeps
-// them (kind 8), so a restored node and a joiner know them too; a list
+// them (kind 10), so a restored node and a joiner know them too; a list
 // without regions keeps the kind 3 snapshot.
 func TestRegionFromMemberList(t *testing.T) {
 	c := newListedRegionCluster(t, "n1=eu", "n2=eu", "n3=us")
@@ -310,7 +310,7 @@ func TestRegionFromMemberList(t *testing.T) {
 	}
 }
 
-// FuzzDecodeSnapshot: a snapshot of either kind (3, or 8 with regions)
+// FuzzDecodeSnapshot: a snapshot of either kind (3, or 10 with regions)
 // decodes or is refused with a reason, never a panic, and what decodes
 // encodes back to a snapshot that decodes to the same member list.
 func FuzzDecodeSnapshot(f *testing.F) {
