@@ -208,14 +208,15 @@ type simulator struct {
 	// crash can take back what peers were told.
 	sendBeforeSync bool
 
+	// region is the region collapse check's state (region.go).
+	region regionState
+
 	// due is deliver's scratch list of link indexes; members is
 	// observeCollapse's scratch list of member IDs.
 	due     []int
 	members []causal.NodeID
 	// meter counts what the scale figures report (metrics.go).
 	meter meter
-	// region is the region collapse check's state (region.go).
-	region regionState
 }
 
 func newSimulator(o Options) *simulator {
