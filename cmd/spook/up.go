@@ -97,7 +97,9 @@ func up(o upOptions) error {
 	}
 	var members []replica.Peer
 	for i, addr := range addrs {
-		members = append(members, replica.Peer{Name: fmt.Sprintf("n%d", i+1), Addr: addr})
+		// The member list names each region, so no node needs a
+		// membership record to announce its own.
+		members = append(members, replica.Peer{Name: fmt.Sprintf("n%d", i+1), Addr: addr, Region: upRegion(i, o.regions)})
 	}
 	level := slog.LevelWarn
 	if o.verbose {
