@@ -30,7 +30,9 @@
 //
 // Watch streams changes to keys under a prefix (local and replicated,
 // in the order this node applied them). Wait and WaitCollapsed block until
-// a write has reached some or all members. Status reports members, their
+// a write has reached some or all members; with Config.Region set,
+// WaitRegion and WaitRegionCollapsed count the members of this node's
+// region only (docs/semantics.md, "Regions"). Status reports members, their
 // states (alive, suspect, unreachable, left, removed) and what each has
 // applied.
 //

@@ -34,6 +34,10 @@ type Config struct {
 	Members []Member
 	// Join lists addresses of members of an existing cluster to join.
 	Join []string
+	// Region names this node's failure domain (letters, digits, '-', '_',
+	// '.'; at most replica.MaxRegionBytes); WaitRegion counts the members
+	// of the same region. Empty: no region.
+	Region string
 	// Fsync is "always", "batch" (default) or "none"; see docs/durability.md.
 	Fsync string
 	// ClusterKey admits peers when TLS is off: every member holds the same
@@ -82,7 +86,7 @@ func Open(cfg Config) (*DB, error) {
 			}
 			policy = p
 		}
-		nc = node.Config{Name: cfg.Name, Listen: cfg.Listen, DataDir: cfg.DataDir,
+		nc = node.Config{Name: cfg.Name, Listen: cfg.Listen, DataDir: cfg.DataDir, Region: cfg.Region,
 			Join: cfg.Join, Fsync: policy, Logger: cfg.Logger, ClusterKey: cfg.ClusterKey}
 		for _, m := range cfg.Members {
 			nc.Members = append(nc.Members, replica.Peer{Name: m.Name, Addr: m.Addr})
@@ -162,6 +166,21 @@ func (db *DB) Wait(ctx context.Context, t Token, members int) (int, error) {
 // WaitCollapsed blocks until every current member has applied t.
 func (db *DB) WaitCollapsed(ctx context.Context, t Token) error {
 	_, err := db.n.Wait(ctx, t, 0)
+	return err
+}
+
+// WaitRegion blocks until members nodes of this node's region (this one
+// included) have applied t; members ≤ 0 waits for every current member
+// of the region. It says nothing of other regions (docs/semantics.md,
+// "Regions").
+func (db *DB) WaitRegion(ctx context.Context, t Token, members int) (int, error) {
+	return db.n.WaitRegion(ctx, t, members)
+}
+
+// WaitRegionCollapsed blocks until every current member of this node's
+// region has applied t.
+func (db *DB) WaitRegionCollapsed(ctx context.Context, t Token) error {
+	_, err := db.n.WaitRegion(ctx, t, 0)
 	return err
 }
 

@@ -91,6 +91,7 @@ type MemberStatus struct {
 	ID      causal.NodeID     `json:"id"`
 	Name    string            `json:"name"`
 	Addr    string            `json:"addr,omitempty"`
+	Region  string            `json:"region"`   // from its membership record; "" if none
 	State   string            `json:"state"`    // alive, suspect, unreachable, left, removed, self
 	Applied map[string]uint64 `json:"applied"`  // its applied vector, by node name
 	LagTxns uint64            `json:"lag_txns"` // transactions we have that it has not acknowledged
@@ -108,8 +109,13 @@ type Status struct {
 	StateHash string            `json:"state_hash"`
 	Applied   map[string]uint64 `json:"applied"`   // this node's applied vector, by node name
 	Collapsed map[string]uint64 `json:"collapsed"` // applied by every current member
-	Members   []MemberStatus    `json:"members"`
-	Events    []Event           `json:"recent_events"`
+	// Region is this node's region ("" if none); RegionCollapsed what
+	// every current member of that region has applied (the region
+	// collapsed cut; docs/semantics.md, "Regions").
+	Region          string            `json:"region"`
+	RegionCollapsed map[string]uint64 `json:"region_collapsed"`
+	Members         []MemberStatus    `json:"members"`
+	Events          []Event           `json:"recent_events"`
 	// Failed is the fail-stop cause, empty while the node is healthy.
 	Failed string `json:"failed,omitempty"`
 }
@@ -165,6 +171,17 @@ type Publisher interface {
 	// other members, one at a time, on a goroutine of the backend; fn must
 	// not block for long (it holds up later messages, not replication).
 	SetPublishHandler(fn func(channel, message []byte))
+}
+
+// RegionWaiter is implemented by backends that know regions. Surfaces
+// check for it with a type assertion (SPOOK.WAITREGION, /v1/wait with
+// scope "region") and answer "not supported" without it.
+type RegionWaiter interface {
+	// WaitRegion is Wait counting only the current members of this
+	// node's region: it blocks until at least n of them (this node
+	// included) have applied t, or ctx ends, and returns how many have.
+	// n ≤ 0 means every current member of the region (region collapse).
+	WaitRegion(ctx context.Context, t Token, n int) (int, error)
 }
 
 // Admin is implemented by backends that accept operator actions. Surfaces

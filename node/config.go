@@ -49,6 +49,9 @@ type Config struct {
 	// Cluster names the cluster; peers from another cluster are refused at
 	// the handshake. Empty means "spook".
 	Cluster string
+	// Region names this node's failure domain (spookd --region); see
+	// replica.Config.Region. Empty: no region.
+	Region string
 	// Listen is the single TCP address serving peers, RESP and HTTP, e.g.
 	// "127.0.0.1:7001". Port 0 picks a free port (see Node.Addr).
 	Listen string
@@ -76,8 +79,8 @@ type Config struct {
 	// TickInterval is the wall-clock length of a replica tick. Zero:
 	// DefaultTickInterval.
 	TickInterval time.Duration
-	// Replica tunes the core; its Name, Addr, Cluster, Members, Join, Seed
-	// and NowMs are filled by the node.
+	// Replica tunes the core; its Name, Addr, Cluster, Region, Members,
+	// Join, Seed and NowMs are filled by the node.
 	Replica replica.Config
 	// PeerQueueMax bounds the messages queued for one peer. Zero:
 	// DefaultPeerQueueMax.
@@ -147,6 +150,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.Cluster == "" {
 		c.Cluster = "spook"
+	}
+	if err := replica.ValidateRegion(c.Region); err != nil {
+		return c, fmt.Errorf("%w: Region (spookd --region): %w", ErrConfig, err)
 	}
 	if c.SnapshotEveryRecords == 0 {
 		c.SnapshotEveryRecords = DefaultSnapshotEveryRecords

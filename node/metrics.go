@@ -16,7 +16,8 @@ import (
 )
 
 // maxCollapseTracked bounds the local writes whose time to collapse is
-// being measured; writes beyond it are not measured (never queued).
+// being measured, and separately those whose time to region collapse is;
+// writes beyond it are not measured (never queued).
 const maxCollapseTracked = 1 << 16
 
 // metrics is one node's Prometheus registry (private: several nodes may
@@ -35,11 +36,15 @@ type metrics struct {
 	keys          prometheus.Gauge
 	applied       prometheus.Gauge
 	collapse      prometheus.Histogram
-	wire          *wire.Counters
+	// regionCollapse times local writes until every member of this
+	// node's region has them (the region collapsed cut).
+	regionCollapse prometheus.Histogram
+	wire           *wire.Counters
 
-	mu         sync.Mutex
-	windowSeen uint64         // driver.Core.Dropped at the last observe (under mu)
-	pending    []collapseMark // local writes awaiting collapse, in dot order
+	mu            sync.Mutex
+	windowSeen    uint64         // driver.Core.Dropped at the last observe (under mu)
+	pending       []collapseMark // local writes awaiting collapse, in dot order
+	regionPending []collapseMark // local writes awaiting region collapse, in dot order
 }
 
 type collapseMark struct {
@@ -57,16 +62,18 @@ func newMetrics() *metrics {
 		windowDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "spook_window_dropped_batches_total", Help: "Pushed transaction batches not sent because a peer's flow-control window was full (the peer fetches them)."}),
 		dropped:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_peer_dropped_messages_total", Help: "Messages dropped because a peer's send queue was full."}, []string{"peer"}),
 		links:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spook_peer_links_total", Help: "Outbound link sessions established to each peer."}, []string{"peer"}),
-		peerState:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "spook_peer_state", Help: "1 for each peer's current state."}, []string{"peer", "state"}),
+		peerState:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "spook_peer_state", Help: "1 for each peer's current state, labelled with its region (empty if none)."}, []string{"peer", "region", "state"}),
 		lag:           prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "spook_peer_lag_transactions", Help: "Transactions applied here that a peer has not acknowledged."}, []string{"peer"}),
 		keys:          prometheus.NewGauge(prometheus.GaugeOpts{Name: "spook_keys", Help: "Live keys in the keyspace."}),
 		applied:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "spook_applied_transactions", Help: "Transactions applied (sum of the applied vector)."}),
 		collapse: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "spook_collapse_seconds", Help: "Time from a local commit until every member has applied it.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+		regionCollapse: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "spook_region_collapse_seconds", Help: "Time from a local commit until every member of this node's region has applied it.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 		wire: &wire.Counters{},
 	}
 	m.reg.MustRegister(m.writes, m.events, m.bytesSent, m.bytesReceived, m.dropped, m.links,
-		m.peerState, m.lag, m.keys, m.applied, m.collapse, m.windowDropped,
+		m.peerState, m.lag, m.keys, m.applied, m.collapse, m.regionCollapse, m.windowDropped,
 		// The standard go_* and process_* series, as every Go service
 		// exports them (on this node's registry, not the global one).
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -102,6 +109,9 @@ func (m *metrics) trackCollapse(dot causal.Dot, now time.Time) {
 	if len(m.pending) < maxCollapseTracked {
 		m.pending = append(m.pending, collapseMark{dot, now})
 	}
+	if len(m.regionPending) < maxCollapseTracked {
+		m.regionPending = append(m.regionPending, collapseMark{dot, now})
+	}
 	m.mu.Unlock()
 }
 
@@ -125,7 +135,7 @@ func (m *metrics) observe(n *Node) {
 			continue
 		}
 		m.knowPeer(mem.Name)
-		m.peerState.WithLabelValues(mem.Name, mem.State.String()).Set(1)
+		m.peerState.WithLabelValues(mem.Name, mem.Region, mem.State.String()).Set(1)
 		m.lag.WithLabelValues(mem.Name).Set(float64(st.Applied.Sum() - min(st.Applied.Sum(), mem.Applied.Sum())))
 	}
 	now := n.cfg.now()
@@ -135,5 +145,10 @@ func (m *metrics) observe(n *Node) {
 		m.collapse.Observe(now.Sub(m.pending[i].at).Seconds())
 	}
 	m.pending = append(m.pending[:0], m.pending[i:]...)
+	i = 0
+	for ; i < len(m.regionPending) && st.RegionCollapsed.Contains(m.regionPending[i].dot); i++ {
+		m.regionCollapse.Observe(now.Sub(m.regionPending[i].at).Seconds())
+	}
+	m.regionPending = append(m.regionPending[:0], m.regionPending[i:]...)
 	m.mu.Unlock()
 }

@@ -128,7 +128,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 
 	rcfg := cfg.Replica
-	rcfg.Name, rcfg.Addr, rcfg.Cluster = cfg.Name, n.advertise, cfg.Cluster
+	rcfg.Name, rcfg.Addr, rcfg.Cluster, rcfg.Region = cfg.Name, n.advertise, cfg.Cluster, cfg.Region
 	rcfg.Members = cfg.Members
 	rcfg.Seed = uint64(cfg.now().UnixNano())
 	rcfg.NowMs = uint64(cfg.now().UnixMilli())
@@ -163,7 +163,7 @@ func Start(cfg Config) (*Node, error) {
 		go n.runDisk(n.disk)
 	}
 	n.log.Info("started", "addr", n.advertise, "data", cfg.DataDir, "fsync", cfg.Fsync.String(),
-		"members", len(cfg.Members), "join", cfg.Join)
+		"members", len(cfg.Members), "join", cfg.Join, "region", cfg.Region)
 	return n, nil
 }
 
@@ -428,12 +428,29 @@ func (n *Node) abandon(req *request, cause error) result {
 // current member has t (re-checked on every wake-up, since members and
 // what they have applied change while waiting).
 func (n *Node) Wait(ctx context.Context, t api.Token, want int) (int, error) {
+	return n.wait(ctx, t, want, (*replica.Replica).AppliedBy, (*replica.Replica).Collapsed)
+}
+
+var _ api.RegionWaiter = (*Node)(nil)
+
+// WaitRegion implements api.RegionWaiter: Wait over the current members
+// of this node's region only; want ≤ 0 waits for region collapse.
+func (n *Node) WaitRegion(ctx context.Context, t api.Token, want int) (int, error) {
+	return n.wait(ctx, t, want, (*replica.Replica).AppliedByRegion, (*replica.Replica).RegionCollapsed)
+}
+
+// wait blocks until appliedBy(t) reaches want, or, for want ≤ 0, until
+// collapsed(t); both are called on the replica under n.mu.
+func (n *Node) wait(ctx context.Context, t api.Token, want int,
+	appliedByFn func(*replica.Replica, replica.Token) int, collapsedFn func(*replica.Replica, replica.Token) bool) (int, error) {
+	appliedBy := func(d replica.Token) int { return appliedByFn(n.r, d) }
+	collapsed := func(d replica.Token) bool { return collapsedFn(n.r, d) }
 	for {
 		n.mu.RLock()
-		have := n.r.AppliedBy(t.Dot)
+		have := appliedBy(t.Dot)
 		done := have >= want
 		if want <= 0 {
-			done = t.IsZero() || n.r.Collapsed(t.Dot)
+			done = t.IsZero() || collapsed(t.Dot)
 		}
 		n.mu.RUnlock()
 		if done {
@@ -446,7 +463,7 @@ func (n *Node) Wait(ctx context.Context, t api.Token, want int) (int, error) {
 		// Re-check under the new channel: the loop may have moved between
 		// the check above and taking ch.
 		n.mu.RLock()
-		moved := n.r.AppliedBy(t.Dot) != have || (want <= 0 && n.r.Collapsed(t.Dot))
+		moved := appliedBy(t.Dot) != have || (want <= 0 && collapsed(t.Dot))
 		n.mu.RUnlock()
 		var err error
 		if !moved {
@@ -513,6 +530,7 @@ func (n *Node) Status() api.Status {
 		ID: st.ID, Name: st.Name, Cluster: st.Cluster, Keys: st.Keys,
 		StateHash: fmt.Sprintf("%016x", st.Hash),
 		Applied:   byName(st.Applied), Collapsed: byName(st.Collapsed),
+		Region: st.Region, RegionCollapsed: byName(st.RegionCollapsed),
 		Events: events,
 	}
 	if err := n.Failed(); err != nil {
@@ -525,7 +543,7 @@ func (n *Node) Status() api.Status {
 		}
 		lag := st.Applied.Sum() - min(st.Applied.Sum(), m.Applied.Sum())
 		out.Members = append(out.Members, api.MemberStatus{
-			ID: m.ID, Name: m.Name, Addr: m.Addr, State: state,
+			ID: m.ID, Name: m.Name, Addr: m.Addr, Region: m.Region, State: state,
 			Applied: byName(m.Applied), LagTxns: lag, BehindLog: m.BehindLog,
 		})
 	}

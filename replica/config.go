@@ -14,6 +14,11 @@ type Peer struct {
 	ID   causal.NodeID // zero: causal.NodeIDFromName(Name)
 	Name string
 	Addr string
+	// Region is the peer's region when the initial member list names it
+	// (Config.Members; see Config.Region): then every node knows it from
+	// the start and the peer need not announce it in a membership
+	// record. Empty: not given; the peer's record says, if it has one.
+	Region string
 }
 
 // Defaults for Config. Each is chosen for a driver ticking every 10 ms
@@ -77,6 +82,32 @@ const (
 	DefaultSnapshotRetryTicks = 25
 )
 
+// MaxRegionBytes bounds Config.Region, in bytes: a region is a short name
+// ("eu-west-1"), carried in membership records and used as a metric
+// label. A longer Config.Region is refused by New with ErrConfig; a
+// membership record carrying a longer or malformed one (written by
+// another version) reads as region "".
+const MaxRegionBytes = 64
+
+// ValidateRegion reports why region is not a valid Config.Region (an
+// error wrapping ErrConfig), or nil. Drivers call it to refuse a bad
+// --region before starting anything.
+func ValidateRegion(region string) error { return validRegion(region) }
+
+// validRegion reports why region is not a valid Config.Region, or nil.
+func validRegion(region string) error {
+	if len(region) > MaxRegionBytes {
+		return fmt.Errorf("%w: region of %d bytes, above %d (MaxRegionBytes)", ErrConfig, len(region), MaxRegionBytes)
+	}
+	for i := 0; i < len(region); i++ {
+		c := region[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("%w: region %q: byte %d is not a letter, digit, '-', '_' or '.'", ErrConfig, region, i)
+		}
+	}
+	return nil
+}
+
 // Config configures a Replica. The zero value of every field but Name
 // works: a Config with only a Name is a single-node cluster.
 type Config struct {
@@ -87,6 +118,14 @@ type Config struct {
 	Addr string
 	// Cluster is an opaque cluster name, reported by Status.
 	Cluster string
+	// Region names the failure domain this node runs in (a data center,
+	// a cloud region): at most MaxRegionBytes of letters, digits, '-',
+	// '_' and '.'. It is written into the node's membership record, so
+	// every member learns every other's region; the region collapsed cut
+	// (RegionCollapsedVector) is the meet over the members of this
+	// node's region. Empty: no region; the node writes no region and
+	// behaves exactly as before regions existed.
+	Region string
 
 	// Members is the initial membership of a fresh cluster, the same list
 	// on every node started with it (then no message is needed to agree).
@@ -181,6 +220,9 @@ func (c Config) validate() (Config, error) {
 	if c.Name == "" {
 		return c, fmt.Errorf("%w: Name is required", ErrConfig)
 	}
+	if err := validRegion(c.Region); err != nil {
+		return c, err
+	}
 	def := func(v *int, d int) {
 		if *v == 0 {
 			*v = d
@@ -240,6 +282,9 @@ func (c Config) validate() (Config, error) {
 			}
 			if seen[p.ID] {
 				return nil, fmt.Errorf("%w: peer %s listed twice", ErrConfig, p.ID)
+			}
+			if err := validRegion(p.Region); err != nil {
+				return nil, fmt.Errorf("peer %s: %w", p.ID, err)
 			}
 			seen[p.ID] = true
 			out[i] = p

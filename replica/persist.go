@@ -21,6 +21,8 @@ import (
 //	snapshot:                0x03 | bootstrap count uvarint |
 //	                         count × (id uvarint | name bytes | addr bytes) |
 //	                         crdt.Keyspace.AppendBinary (rest)
+//	snapshot, kind 10:       0x0a | as kind 3, each peer followed by its region bytes
+//	                         (written only when some bootstrap peer has a region)
 //	record, kind 4 (chunk):  0x04 | repair id uvarint | offset uvarint | total uvarint | chunk (rest)
 //	record, kind 5 (commit): 0x05 | repair id uvarint | total uvarint
 //	record, kind 6 and snapshot kind 7: audit mode (audit.go)
@@ -39,6 +41,12 @@ const (
 	recordTxn    byte = 1
 	recordJoin   byte = 2
 	snapshotKind byte = 3
+	// snapshotRegionsKind is snapshotKind with a region per bootstrap
+	// peer. A bootstrap list without regions is written as kind 3, so
+	// snapshots of clusters without regions keep their format. (Kind 8
+	// is audit mode's checkpoint record, audit.go; 9 is left to audit
+	// mode too.)
+	snapshotRegionsKind byte = 10
 	// recordRepairChunk and recordRepairCommit stage a repair too large
 	// for one record: see encodeRepair.
 	recordRepairChunk  byte = 4
@@ -209,12 +217,21 @@ func (st *repairStage) commit(rec []byte) ([]byte, error) {
 const maxValueEncodingBytes = 1 << 30
 
 func encodeSnapshot(bootstrap []Peer, ks *crdt.Keyspace) []byte {
-	b := []byte{snapshotKind}
+	kind := snapshotKind
+	for _, p := range bootstrap {
+		if p.Region != "" {
+			kind = snapshotRegionsKind
+		}
+	}
+	b := []byte{kind}
 	b = codec.AppendUvarint(b, uint64(len(bootstrap)))
 	for _, p := range bootstrap {
 		b = codec.AppendUvarint(b, uint64(p.ID))
 		b = codec.AppendString(b, p.Name)
 		b = codec.AppendString(b, p.Addr)
+		if kind == snapshotRegionsKind {
+			b = codec.AppendString(b, p.Region)
+		}
 	}
 	return ks.AppendBinary(b)
 }
@@ -225,7 +242,8 @@ func decodeSnapshot(b []byte) ([]Peer, *crdt.Keyspace, error) {
 		return nil, nil, err
 	}
 	r := codec.NewReader(b)
-	if k := r.Byte("snapshot kind"); r.Err() == nil && k != snapshotKind {
+	kind := r.Byte("snapshot kind")
+	if r.Err() == nil && kind != snapshotKind && kind != snapshotRegionsKind {
 		r.Fail("snapshot kind", codec.ErrInvalid)
 	}
 	n := r.Count("bootstrap peers", maxBootstrapPeers, 3)
@@ -234,6 +252,12 @@ func decodeSnapshot(b []byte) ([]Peer, *crdt.Keyspace, error) {
 		p := Peer{ID: causal.NodeID(r.Uvarint("peer id"))}
 		p.Name = string(r.Bytes("peer name", maxNameBytes))
 		p.Addr = string(r.Bytes("peer addr", maxNameBytes))
+		if kind == snapshotRegionsKind {
+			p.Region = string(r.Bytes("peer region", MaxRegionBytes))
+			if r.Err() == nil && validRegion(p.Region) != nil {
+				r.Fail("peer region", codec.ErrInvalid)
+			}
+		}
 		if r.Err() == nil && p.ID == 0 {
 			r.Fail("peer id", codec.ErrInvalid)
 		}

@@ -216,6 +216,9 @@ type simulator struct {
 	// crash can take back what peers were told.
 	sendBeforeSync bool
 
+	// region is the region collapse check's state (region.go).
+	region regionState
+
 	// due is deliver's scratch list of link indexes; members is
 	// observeCollapse's scratch list of member IDs.
 	due     []int
@@ -251,7 +254,7 @@ func newSimulator(o Options) *simulator {
 	}
 	peers := make([]replica.Peer, total)
 	for i := range peers {
-		peers[i] = replica.Peer{Name: "n" + strconv.Itoa(i+1), Addr: "sim:" + strconv.Itoa(i+1)}
+		peers[i] = replica.Peer{Name: "n" + strconv.Itoa(i+1), Addr: "sim:" + strconv.Itoa(i+1), Region: p.regionName(i)}
 	}
 	for i := 0; i < total; i++ {
 		nd := &node{idx: i, name: peers[i].Name, id: causal.NodeIDFromName(peers[i].Name)}
@@ -260,6 +263,7 @@ func newSimulator(o Options) *simulator {
 			Name:    nd.name,
 			Addr:    peers[i].Addr,
 			Cluster: "sim",
+			Region:  p.regionName(i),
 			Members: peers[:n],
 			Seed:    seeds.uint64(),
 		}
@@ -394,6 +398,7 @@ func (s *simulator) advance() {
 		}
 	}
 	s.observeCollapse()
+	s.observeRegionCollapse()
 	s.observeApplied()
 }
 

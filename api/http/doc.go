@@ -12,7 +12,8 @@
 //	PUT    /v1/kv/{key...}   body = value; register write
 //	DELETE /v1/kv/{key...}   observed-remove delete
 //	POST   /v1/txn           JSON list of operations, applied atomically
-//	POST   /v1/wait          wait until members have applied a token
+//	POST   /v1/wait          wait until members (or, with "scope":"region", members of
+//	                         this node's region) have applied a token
 //	GET    /v1/watch?prefix= Server-Sent Events, one per change
 //	GET    /v1/text/{key...} a text key as JSON; opened as a WebSocket, the
 //	                         document, then its changes, taking edits (text.go)

@@ -31,12 +31,23 @@ type fixture struct {
 
 func start(t *testing.T, cfg Config) *fixture {
 	t.Helper()
+	return startWrapped(t, cfg, nil)
+}
+
+// startWrapped is start with the test backend wrapped by wrap (nil: as
+// is), for surfaces that look for optional backend interfaces.
+func startWrapped(t *testing.T, cfg Config, wrap func(*apitest.Backend) api.Backend) *fixture {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := apitest.New("n1")
-	s := New(b, cfg)
+	var backend api.Backend = b
+	if wrap != nil {
+		backend = wrap(b)
+	}
+	s := New(backend, cfg)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
 	tr := &http.Transport{}

@@ -311,6 +311,9 @@ type waitRequest struct {
 	Token     string `json:"token"`
 	Members   int    `json:"members"`    // members that must have it, this node included; 0: all
 	TimeoutMs int64  `json:"timeout_ms"` // 0: DefaultWaitTimeout; capped at MaxWaitTimeout
+	// Scope is "cluster" (or empty): count every member; "region":
+	// count only the members of this node's region (api.RegionWaiter).
+	Scope string `json:"scope"`
 }
 
 type waitReply struct {
@@ -333,6 +336,20 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, badOp("members and timeout_ms must not be negative"))
 		return
 	}
+	wait := s.backend.Wait
+	switch req.Scope {
+	case "", "cluster":
+	case "region":
+		rw, ok := s.backend.(api.RegionWaiter)
+		if !ok {
+			writeErr(w, badOp("scope \"region\" is not supported by this node"))
+			return
+		}
+		wait = rw.WaitRegion
+	default:
+		writeErr(w, badOp("scope must be \"cluster\" or \"region\""))
+		return
+	}
 	timeout := DefaultWaitTimeout
 	if req.TimeoutMs > 0 {
 		timeout = min(time.Duration(req.TimeoutMs)*time.Millisecond, MaxWaitTimeout)
@@ -347,7 +364,7 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 		}
 	}()
-	got, err := s.backend.Wait(ctx, tok, req.Members)
+	got, err := wait(ctx, tok, req.Members)
 	if err != nil && ctx.Err() == nil {
 		writeErr(w, err)
 		return

@@ -397,7 +397,7 @@ func cmdInfo(s *Server, c *client, args [][]byte) {
 			if m.State == "self" {
 				continue
 			}
-			line("spook_peer%d:name=%s,addr=%s,state=%s,lag_txns=%d", peers, m.Name, m.Addr, m.State, m.LagTxns)
+			line("spook_peer%d:name=%s,addr=%s,region=%s,state=%s,lag_txns=%d", peers, m.Name, m.Addr, m.Region, m.State, m.LagTxns)
 			peers++
 			if m.State == "alive" {
 				alive++
@@ -406,6 +406,8 @@ func cmdInfo(s *Server, c *client, args [][]byte) {
 		line("spook_peers:%d", peers)
 		line("spook_peers_alive:%d", alive)
 		line("spook_collapsed_offset:%d", vectorSum(st.Collapsed))
+		line("spook_region:%s", st.Region)
+		line("spook_region_collapsed_offset:%d", vectorSum(st.RegionCollapsed))
 		line("")
 	}
 	if show("keyspace") {
@@ -422,13 +424,15 @@ func cmdInfo(s *Server, c *client, args [][]byte) {
 		line("node_id:%s", st.ID)
 		line("node_name:%s", st.Name)
 		line("cluster:%s", st.Cluster)
+		line("region:%s", st.Region)
 		line("state_hash:%s", st.StateHash)
 		line("members:%d", len(st.Members))
 		for i, m := range st.Members {
-			line("member%d:id=%s,name=%s,addr=%s,state=%s,lag_txns=%d", i, m.ID, m.Name, m.Addr, m.State, m.LagTxns)
+			line("member%d:id=%s,name=%s,addr=%s,region=%s,state=%s,lag_txns=%d", i, m.ID, m.Name, m.Addr, m.Region, m.State, m.LagTxns)
 		}
 		line("applied:%s", vectorText(st.Applied))
 		line("collapsed:%s", vectorText(st.Collapsed))
+		line("region_collapsed:%s", vectorText(st.RegionCollapsed))
 		if st.Failed != "" {
 			line("failed:%s", oneLine(st.Failed))
 		}
@@ -542,6 +546,27 @@ func cmdSpookRemoveMember(s *Server, c *client, args [][]byte) {
 // numreplicas+1 members, this node included) or timeout milliseconds pass
 // (0: no timeout), and reply how many other members have it.
 func cmdWait(s *Server, c *client, args [][]byte) {
+	waitCommand(s, c, args, s.backend.Wait, false)
+}
+
+// cmdSpookWaitRegion is SPOOK.WAITREGION numreplicas timeout: WAIT
+// counting only the members of this node's region (api.RegionWaiter).
+// It replies how many other members of the region have the client's
+// last write. WAIT itself keeps counting every member.
+func cmdSpookWaitRegion(s *Server, c *client, args [][]byte) {
+	rw, ok := s.backend.(api.RegionWaiter)
+	if !ok {
+		c.out.WriteError("ERR SPOOK.WAITREGION is not supported by this node")
+		return
+	}
+	waitCommand(s, c, args, rw.WaitRegion, true)
+}
+
+// waitCommand runs WAIT or SPOOK.WAITREGION with wait, the backend's
+// Wait or WaitRegion; region restricts the no-write answer to members of
+// this node's region.
+func waitCommand(s *Server, c *client, args [][]byte,
+	wait func(ctx context.Context, t api.Token, n int) (int, error), region bool) {
 	n, err := parseInt(args[1])
 	if err != nil {
 		c.out.WriteError(string(errNotInteger))
@@ -561,8 +586,9 @@ func cmdWait(s *Server, c *client, args [][]byte) {
 		// as many as were asked for, so WAIT 0 0 is 0 as on a Redis
 		// without replicas, and WAIT 2 0 is 2 when two are reachable.
 		others := 0
-		for _, m := range s.backend.Status().Members {
-			if m.State == "alive" || m.State == "suspect" {
+		st := s.backend.Status()
+		for _, m := range st.Members {
+			if (m.State == "alive" || m.State == "suspect") && (!region || m.Region == st.Region) {
 				others++
 			}
 		}
@@ -576,7 +602,7 @@ func cmdWait(s *Server, c *client, args [][]byte) {
 		defer cancel()
 	}
 	n = max(n, 0)
-	got, err := s.backend.Wait(ctx, c.lastToken, int(min(n, 1<<20))+1)
+	got, err := wait(ctx, c.lastToken, int(min(n, 1<<20))+1)
 	if err != nil && ctx.Err() == nil {
 		c.out.WriteError(s.errorText(err))
 		return

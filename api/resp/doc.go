@@ -16,7 +16,8 @@
 // Every writing command is one transaction (Backend.Update): atomic, and
 // applied locally without waiting for a peer. MULTI ... EXEC runs all the
 // queued commands in one transaction. WAIT numreplicas timeout waits until
-// that many other members have applied the client's last write. SUBSCRIBE
+// that many other members have applied the client's last write;
+// SPOOK.WAITREGION counts only the members of this node's region. SUBSCRIBE
 // and PSUBSCRIBE to Redis keyspace-notification channels
 // (__keyspace@0__:<key>, __keyevent@0__:<event>) watch changes, local and
 // remote; PUBLISH reaches the subscribers of the node it runs on only.

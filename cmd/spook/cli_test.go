@@ -530,6 +530,11 @@ func TestWait(t *testing.T) {
 	if _, _, err := f.run("wait", "nonsense"); !errors.As(err, &ne) || ne.Code != "bad_token" {
 		t.Errorf("wait bad token: %v", err)
 	}
+	// --region asks for scope "region", which this test node (no
+	// regions) refuses.
+	if _, _, err := f.run("wait", tok, "--region"); !errors.As(err, &ne) || !strings.Contains(ne.Error(), `scope "region"`) {
+		t.Errorf("wait --region on a node without regions: %v", err)
+	}
 	for _, args := range [][]string{{"wait"}, {"wait", tok, "x"}, {"wait", tok, "--timeout", "0s"}, {"wait", tok, "--timeout", "6m"}, {"wait", tok, "--members", "-1"}} {
 		if _, _, err := f.run(args...); err == nil {
 			t.Errorf("%q: no error", args)
@@ -944,5 +949,21 @@ func TestMemberRemoveNotSupported(t *testing.T) {
 	var ne *nodeError
 	if !errors.As(err, &ne) || ne.Status != http.StatusNotImplemented || ne.Code != "not_supported" {
 		t.Errorf("%v", err)
+	}
+}
+
+// TestMembersRegionColumn: the members table has a REGION column only
+// when some member has a region.
+func TestMembersRegionColumn(t *testing.T) {
+	var b strings.Builder
+	writeMembers(&b, []api.MemberStatus{{Name: "n2", Addr: "a2", Region: "west", State: "alive"}, {Name: "n1", Addr: "a1", State: "self"}})
+	want := "NAME  ADDR  REGION  STATE  LAG\nn1    a1    -       self   0\nn2    a2    west    alive  0\n"
+	if b.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	writeMembers(&b, []api.MemberStatus{{Name: "n1", Addr: "a1", State: "self"}})
+	if strings.Contains(b.String(), "REGION") {
+		t.Errorf("a REGION column without regions:\n%s", b.String())
 	}
 }

@@ -42,12 +42,26 @@ func runMembers(args []string) error {
 func writeMembers(w io.Writer, ms []api.MemberStatus) {
 	ms = slices.Clone(ms)
 	slices.SortFunc(ms, func(a, b api.MemberStatus) int { return cmp.Compare(a.Name, b.Name) })
+	// The REGION column shows only when some member has a region.
+	regions := slices.ContainsFunc(ms, func(m api.MemberStatus) bool { return m.Region != "" })
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tADDR\tSTATE\tLAG")
+	if regions {
+		fmt.Fprintln(tw, "NAME\tADDR\tREGION\tSTATE\tLAG")
+	} else {
+		fmt.Fprintln(tw, "NAME\tADDR\tSTATE\tLAG")
+	}
 	for _, m := range ms {
 		addr := m.Addr
 		if addr == "" {
 			addr = "-"
+		}
+		if regions {
+			region := m.Region
+			if region == "" {
+				region = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", m.Name, addr, region, m.State, m.LagTxns)
+			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", m.Name, addr, m.State, m.LagTxns)
 	}

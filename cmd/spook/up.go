@@ -30,6 +30,7 @@ func init() {
 // upOptions are the flags of `spook up`.
 type upOptions struct {
 	nodes    int
+	regions  int // --regions: node i (from 0) in region r(i mod regions + 1); 0: none
 	basePort int
 	data     string
 	mem      bool
@@ -51,6 +52,9 @@ one port. State is kept under --data (restarting 'spook up' resumes it).
 With --base-port 0 the kernel picks a free port for each node; the
 addresses are printed.
 
+With --regions K the nodes are spread over regions r1..rK round-robin
+(n1 in r1, n2 in r2, ...); SPOOK.WAITREGION then waits for a region only.
+
 Example:
   spook up --nodes 3 --base-port 7001
   redis-cli -p 7001 set hello world
@@ -61,6 +65,7 @@ func runUp(args []string) error {
 	o := upOptions{out: os.Stdout}
 	fs := newFlagSet("up", upHelp)
 	fs.IntVar(&o.nodes, "nodes", 3, "number of nodes (1 to 64)")
+	fs.IntVar(&o.regions, "regions", 0, "spread the nodes over this many regions, r1..rK, round-robin (0: no regions)")
 	fs.IntVar(&o.basePort, "base-port", 7001, "port of the first node; the others follow (0: ports chosen by the kernel)")
 	fs.StringVar(&o.data, "data", "spook-data", "directory holding one data directory per node")
 	fs.BoolVar(&o.mem, "mem", false, "keep state in memory only (nothing survives)")
@@ -76,6 +81,9 @@ func up(o upOptions) error {
 	if o.nodes < 1 || o.nodes > MaxUpNodes {
 		return fmt.Errorf("--nodes %d: give 1 to %d", o.nodes, MaxUpNodes)
 	}
+	if o.regions < 0 || o.regions > o.nodes {
+		return fmt.Errorf("--regions %d: give 0 (none) to --nodes (%d)", o.regions, o.nodes)
+	}
 	if o.basePort < 0 || o.basePort+o.nodes-1 > 65535 {
 		return fmt.Errorf("--base-port %d: out of range", o.basePort)
 	}
@@ -89,7 +97,9 @@ func up(o upOptions) error {
 	}
 	var members []replica.Peer
 	for i, addr := range addrs {
-		members = append(members, replica.Peer{Name: fmt.Sprintf("n%d", i+1), Addr: addr})
+		// The member list names each region, so no node needs a
+		// membership record to announce its own.
+		members = append(members, replica.Peer{Name: fmt.Sprintf("n%d", i+1), Addr: addr, Region: upRegion(i, o.regions)})
 	}
 	level := slog.LevelWarn
 	if o.verbose {
@@ -124,15 +134,19 @@ func up(o upOptions) error {
 		started := time.Now()
 		n, err := node.Start(node.Config{
 			Name: m.Name, Listen: m.Addr, Members: members, DataDir: dir,
-			Fsync: policy, Logger: logger, ClusterKey: key,
+			Fsync: policy, Logger: logger, ClusterKey: key, Region: upRegion(i, o.regions),
 		})
 		if err != nil {
 			stopAll()
 			return fmt.Errorf("start %s: %w", m.Name, err)
 		}
 		nodes = append(nodes, n)
-		fmt.Fprintf(o.out, "  [%d/%d] %s  redis://%s  http://%s  (%v)\n", i+1, o.nodes, m.Name, n.Addr(), n.Addr(),
-			time.Since(started).Round(time.Millisecond))
+		region := ""
+		if r := upRegion(i, o.regions); r != "" {
+			region = "  region " + r
+		}
+		fmt.Fprintf(o.out, "  [%d/%d] %s  redis://%s  http://%s%s  (%v)\n", i+1, o.nodes, m.Name, n.Addr(), n.Addr(),
+			region, time.Since(started).Round(time.Millisecond))
 	}
 	// Wait until every node sees every other as a member (bounded:
 	// upReadyWait).
@@ -174,6 +188,16 @@ func up(o upOptions) error {
 	case <-ctx.Done():
 		return fmt.Errorf("nodes did not stop within 10s")
 	}
+}
+
+// upRegion is the region of node i (from 0) of a cluster spread over
+// regions regions round-robin: r1, r2, ..., rK, r1, ...; "" when regions
+// is 0.
+func upRegion(i, regions int) string {
+	if regions <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("r%d", i%regions+1)
 }
 
 // upAddrs returns the nodes' listen addresses: consecutive ports from

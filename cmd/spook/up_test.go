@@ -126,3 +126,58 @@ func TestUpKernelPorts(t *testing.T) {
 		t.Fatalf("--nodes %d: %v", MaxUpNodes+1, err)
 	}
 }
+
+// TestUpRegions: --regions K spreads the nodes over r1..rK round-robin,
+// every node learns every member's region, and --regions above --nodes
+// is refused.
+func TestUpRegions(t *testing.T) {
+	if got := []string{upRegion(0, 2), upRegion(1, 2), upRegion(2, 2), upRegion(3, 0)}; strings.Join(got, ",") != "r1,r2,r1," {
+		t.Fatalf("upRegion: %q", got)
+	}
+	err := up(upOptions{nodes: 2, regions: 3, mem: true, fsync: "batch", out: &bytes.Buffer{}})
+	if err == nil || !strings.Contains(err.Error(), "--regions 3") {
+		t.Fatalf("--regions 3 with 2 nodes: %v", err)
+	}
+	var out bytes.Buffer
+	stop, done, ready := make(chan struct{}), make(chan error, 1), make(chan []string, 1)
+	go func() {
+		done <- up(upOptions{nodes: 3, regions: 2, mem: true, fsync: "batch", out: &out,
+			stop: stop, ready: func(a []string) { ready <- a }})
+	}()
+	var addrs []string
+	select {
+	case addrs = <-ready:
+	case err := <-done:
+		t.Fatalf("up failed: %v\n%s", err, out.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("cluster not ready in 30s")
+	}
+	c := redis.NewClient(&redis.Options{Addr: addrs[2], Protocol: 2})
+	defer c.Close()
+	want := []string{"region:r1", "name=n1,", "region=r1", "name=n2,", "region=r2"}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := c.Info(context.Background(), "spook").Result()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(info, w) {
+				missing = w
+			}
+		}
+		// n2's line names its region once its record arrived.
+		if err == nil && missing == "" && strings.Contains(info, "name=n2,addr="+addrs[1]+",region=r2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("INFO spook on n3 lacks %q (%v):\n%s", missing, err, info)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "n2  redis://") || !strings.Contains(out.String(), "region r2") {
+		t.Errorf("output does not name the regions:\n%s", out.String())
+	}
+}

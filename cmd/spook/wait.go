@@ -9,13 +9,15 @@ import (
 
 func init() { register("wait", "wait until members have applied a write", runWait) }
 
-const waitHelp = `usage: spook wait TOKEN [--members N] [--timeout D] [--addr HOST:PORT] [--token T]
+const waitHelp = `usage: spook wait TOKEN [--members N] [--region] [--timeout D] [--addr HOST:PORT] [--token T]
 
 Waits until N members, this node included, have applied the write named
 by TOKEN (printed by set, incr, del and member remove), or --timeout
 passes (POST /v1/wait). --members 0, the default, waits for every current
-member: the write has collapsed, and is on every member for good. Exits 0
-when reached and 1 on timeout; both say how many members have it.
+member: the write has collapsed, and is on every member for good. With
+--region only the members of the node's region count (spookd --region):
+--members 0 then waits for collapse in the region. Exits 0 when reached
+and 1 on timeout; both say how many members have it.
 
 Example:
   tok=$(spook set config/mode on)
@@ -40,6 +42,7 @@ func runWait(args []string) error {
 	cf := addClientFlags(fs)
 	members := fs.Int("members", 0, "members that must have applied the write, this node included (0: all, collapse)")
 	timeout := fs.Duration("timeout", DefaultWaitTimeout, "give up after this long (at most 5m)")
+	region := fs.Bool("region", false, "count only the members of the node's region")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -64,11 +67,16 @@ func runWait(args []string) error {
 	// Round up: a sub-millisecond timeout must not become 0, which the
 	// node reads as its default.
 	timeoutMs := (*timeout + time.Millisecond - 1).Milliseconds()
+	scope, whose := "cluster", "member"
+	if *region {
+		scope, whose = "region", "member of the region"
+	}
 	req := struct {
 		Token     string `json:"token"`
 		Members   int    `json:"members"`
 		TimeoutMs int64  `json:"timeout_ms"`
-	}{token, *members, timeoutMs}
+		Scope     string `json:"scope"`
+	}{token, *members, timeoutMs, scope}
 	var reply struct {
 		Members int  `json:"members"`
 		Reached bool `json:"reached"`
@@ -76,7 +84,7 @@ func runWait(args []string) error {
 	if err := c.postJSON(ctx, "/v1/wait", req, &reply); err != nil {
 		return err
 	}
-	want := "every member"
+	want := "every " + whose
 	if *members > 0 {
 		want = fmt.Sprintf("%d", *members)
 	}
@@ -84,7 +92,7 @@ func runWait(args []string) error {
 		return fmt.Errorf("%w within %s: %s applied %s, wanted %s", errNotReached, *timeout, plural(reply.Members, "member has", "members have"), token, want)
 	}
 	if *members == 0 {
-		fmt.Fprintf(stdout, "collapsed: every member (%d) has applied %s\n", reply.Members, token)
+		fmt.Fprintf(stdout, "collapsed: every %s (%d) has applied %s\n", whose, reply.Members, token)
 		return nil
 	}
 	fmt.Fprintf(stdout, "reached: %s applied %s\n", plural(reply.Members, "member has", "members have"), token)

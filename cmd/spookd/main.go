@@ -68,6 +68,7 @@ func (e *usageError) Unwrap() error { return e.err }
 // options are the daemon's flags.
 type options struct {
 	listen, advertise, data, name, cluster string
+	region                                 string
 	join, peers                            string
 	fsync                                  string
 	dev, insecure, rebuild                 bool
@@ -90,6 +91,7 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.StringVar(&o.data, "data", "", "data directory for the log and snapshots (empty: memory only, nothing survives a restart)")
 	fs.StringVar(&o.name, "node-id", "", "this node's name, unique in the cluster (default: the host name and port)")
 	fs.StringVar(&o.cluster, "cluster", "spook", "cluster name; peers of another cluster are refused")
+	fs.StringVar(&o.region, "region", "", "this node's region (letters, digits, '-', '_', '.'); SPOOK.WAITREGION waits for the members of the same region (empty: none)")
 	fs.StringVar(&o.join, "join", "", "comma-separated addresses of members of an existing cluster to join")
 	fs.StringVar(&o.peers, "peers", "", "initial members of a new cluster, name=addr,... (the same list on every node)")
 	fs.StringVar(&o.fsync, "fsync", "batch", "durability policy: always, batch or none (see docs/durability.md)")
@@ -204,13 +206,16 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 	if o.peers != "" && o.join != "" {
 		return node.Config{}, errors.New("give --peers (the members of a new cluster) or --join (a member of an existing one), not both")
 	}
+	if err := replica.ValidateRegion(o.region); err != nil {
+		return node.Config{}, fmt.Errorf("--region: %w", err)
+	}
 	name := o.name
 	if name == "" {
 		h, _ := os.Hostname()
 		name = h + "-" + port
 	}
 	cfg := node.Config{
-		Name: name, Cluster: o.cluster, Listen: o.listen, Advertise: o.advertise,
+		Name: name, Cluster: o.cluster, Region: o.region, Listen: o.listen, Advertise: o.advertise,
 		DataDir: o.data, Fsync: policy, TickInterval: o.tick, ClockOffset: o.clockOffset,
 		Password: o.password, Token: o.token,
 		// Repeated lines (a refused connection each, under attack) are

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -41,6 +42,8 @@ func TestFlagErrorsNameFlags(t *testing.T) {
 		{[]string{"--peers", "a=:7001"}, []string{"--peers", `":7001"`}},
 		{[]string{"--join", "127.0.0.1"}, []string{"--join", `"127.0.0.1"`}},
 		{[]string{"--fsync", "sometimes"}, []string{"--fsync", "always, batch or none"}},
+		{[]string{"--region", "eu west"}, []string{"--region", `"eu west"`, "letter, digit"}},
+		{[]string{"--region", strings.Repeat("r", 65)}, []string{"--region", "65 bytes", "64"}},
 	} {
 		err := config(c.args...)
 		if err == nil {
@@ -61,6 +64,7 @@ func TestFlagErrorsNameFlags(t *testing.T) {
 	for _, ok := range [][]string{
 		{"--peers", "n1=127.0.0.1:7001,n2=ws://127.0.0.1:7002/v1/peer,n3=[::1]:7003"},
 		{"--join", "127.0.0.1:7002,localhost:7003"},
+		{"--region", "eu-west-1"},
 	} {
 		if err := config(ok...); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
@@ -133,5 +137,42 @@ func TestCorruptDataHint(t *testing.T) {
 	locked := fmt.Errorf("node: open data directory d: %w", &vfs.LockedError{Name: "d/LOCK", PID: 42})
 	if got := explain(locked, "d").Error(); !strings.Contains(got, "d is in use by another spookd process (pid 42)") {
 		t.Errorf("%q", got)
+	}
+}
+
+// TestRegionSources: the region comes from --region, SPOOK_REGION or the
+// config file's region key, in that order, and reaches the node config.
+func TestRegionSources(t *testing.T) {
+	file := t.TempDir() + "/spookd.conf"
+	if err := os.WriteFile(file, []byte("region = us-east\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "SPOOK_REGION" {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"--region", "eu"}, "ap", "eu"},
+		{nil, "ap", "ap"},
+		{[]string{"--config", file}, "", "us-east"},
+		{[]string{"--config", file}, "ap", "ap"},
+		{nil, "", ""},
+	} {
+		o, _, err := parse(c.args, env(c.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := buildConfig(o, io.Discard)
+		if err != nil || cfg.Region != c.want {
+			t.Errorf("%q with SPOOK_REGION=%q: region %q (%v), want %q", c.args, c.env, cfg.Region, err, c.want)
+		}
 	}
 }
