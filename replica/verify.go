@@ -82,6 +82,8 @@ type HistoryReport struct {
 	BaseCheckpoint uint64
 	// BaseTransactions is how many of Transactions the base counted.
 	BaseTransactions int
+	// LastRecord is the index of the last record read.
+	LastRecord uint64
 }
 
 // HistoryError is the first failure of a history: the record's position
@@ -119,6 +121,7 @@ func (v *HistoryVerifier) Report() HistoryReport { return v.report }
 // history's failure; later calls after an error are meaningless.
 func (v *HistoryVerifier) Record(index uint64, rec []byte) error {
 	v.report.Records++
+	v.report.LastRecord = index
 	if len(rec) == 0 {
 		return &HistoryError{Index: index, Err: fmt.Errorf("%w: empty record", ErrHistory)}
 	}

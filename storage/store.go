@@ -3,8 +3,8 @@ package storage
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"io"
+	"io/fs"
 	"path"
 	"sync"
 

@@ -18,7 +18,7 @@ func init() {
 }
 
 const auditHelp = `usage: spook audit keygen NAME --data DIR --keys KEYS
-       spook audit verify --data DIR --keys KEYS
+       spook audit verify --data DIR --keys KEYS [--archive ARCHIVE]
        spook audit verify [--addr HOST:PORT] [--token T]
        spook audit proof KEY [--json] [--addr HOST:PORT]
        spook audit proof --from A --to B [--json] [--addr HOST:PORT]
@@ -42,7 +42,12 @@ collapsed transactions.
                /v1/audit/verify). It prints
                  verified transactions=N checkpoints=C ok=true
                or the first failure and its position (log record index),
-               and exits 1 on failure.
+               and exits 1 on failure. Under retention (spookd
+               --audit-retention) it reads the records after the
+               retention base and says so on a second line,
+                 range records=F..L base=1..R checkpoints-from-base=1..K
+               --archive ARCHIVE (with --data) reads the archived
+               segments too and checks the history from record 1.
   proof KEY    the transaction that wrote KEY's current string value,
                the first checkpoint covering it (its signed note) and an
                RFC 6962 inclusion proof: golang.org/x/mod/sumdb's note.Open
@@ -75,6 +80,7 @@ func runAudit(args []string) error {
 	fs := newFlagSet("audit "+args[0], auditHelp)
 	data := fs.String("data", "", "a node's data directory (keygen; verify offline)")
 	keys := fs.String("keys", "", "the directory of every member's NAME.pub")
+	archive := fs.String("archive", "", "verify --data: the node's retention archive (spookd --audit-retention archive=DIR): check from record 1")
 	from := fs.Uint64("from", 0, "proof: the older checkpoint of a consistency proof")
 	to := fs.Uint64("to", 0, "proof: the newer checkpoint; replay: the checkpoint to rebuild")
 	asJSON := fs.Bool("json", false, "proof, replay: print the node's JSON document as is")
@@ -107,8 +113,8 @@ func runAudit(args []string) error {
 			if *keys == "" {
 				return usageErrorf("verify --data needs --keys KEYS")
 			}
-			r, err := node.VerifyDataDir(*data, *keys)
-			rep = node.NewAuditReport(r, err)
+			r, err := node.VerifyDataDirArchive(*data, *keys, *archive)
+			rep = node.NewAuditReportRange(r, err)
 			if err != nil && rep.Position == 0 {
 				return err // not a failure of the history: the directory could not be read
 			}
@@ -128,6 +134,10 @@ func runAudit(args []string) error {
 			fmt.Fprintf(stdout, "verify failed at record %d%s\n", rep.Position, sepReason(rep.Error))
 		}
 		fmt.Fprintf(stdout, "verified transactions=%d checkpoints=%d ok=%t\n", rep.Transactions, rep.Checkpoints, rep.OK)
+		if rep.BaseRecord > 0 {
+			fmt.Fprintf(stdout, "range records=%d..%d base=1..%d checkpoints-from-base=1..%d\n",
+				rep.FromRecord, rep.LastRecord, rep.BaseRecord, rep.BaseCheckpoint)
+		}
 		if !rep.OK {
 			return errVerifyFailed
 		}
