@@ -176,6 +176,12 @@ func NewAuditReport(rep replica.HistoryReport, err error) AuditReport {
 // the verifier, which holds the checkpoint log and, with keepProofs, what
 // proofs need.
 func (n *Node) auditHistory(keepProofs bool) (*replica.HistoryVerifier, error) {
+	return n.auditHistoryOpts(keepProofs, false)
+}
+
+// auditHistoryOpts is auditHistory; keepNotes keeps every signed tree
+// head (tiles, the newest checkpoint) without the leaf indexes.
+func (n *Node) auditHistoryOpts(keepProofs, keepNotes bool) (*replica.HistoryVerifier, error) {
 	if n.cfg.AuditKeysDir == "" || n.store == nil {
 		return nil, errAuditOff
 	}
@@ -183,7 +189,7 @@ func (n *Node) auditHistory(keepProofs bool) (*replica.HistoryVerifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.KeepProofs = keepProofs
+	v.KeepProofs, v.KeepNotes = keepProofs, keepNotes
 	n.auditMu.RLock()
 	defer n.auditMu.RUnlock()
 	if keepProofs && n.cfg.AuditRetention.ArchiveDir != "" {
@@ -239,6 +245,8 @@ func (n *Node) auditHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /v1/audit/proof", n.serveProof)
 	mux.HandleFunc("GET /v1/audit/replay", n.serveReplay)
+	mux.HandleFunc("GET /v1/audit/checkpoint", n.serveCheckpoint) // audittiles.go
+	mux.HandleFunc("GET /v1/audit/tile/", n.serveTile)
 	return mux
 }
 
