@@ -79,8 +79,10 @@ func (n *Node) serveProof(w http.ResponseWriter, r *http.Request) {
 	}
 	key := q.Get("key")
 	var dot causal.Dot
+	typ := crdt.TypeNone
 	err = n.View(func(ks *crdt.Keyspace) error {
 		best := crdt.Sibling{}
+		typ = ks.Get([]byte(key)).Type()
 		for _, s := range ks.Get([]byte(key)).Siblings() {
 			if s.Time.WallMs > best.Time.WallMs || s.Time.WallMs == best.Time.WallMs &&
 				(s.Time.Logical > best.Time.Logical || s.Time.Logical == best.Time.Logical && s.Dot.Node > best.Dot.Node) {
@@ -90,8 +92,12 @@ func (n *Node) serveProof(w http.ResponseWriter, r *http.Request) {
 		dot = best.Dot
 		return nil
 	})
+	if err == nil && (q.Has("history") || typ != crdt.TypeRegister && typ != crdt.TypeNone) {
+		n.serveKeyHistoryProof(w, v, key, typ.String()) // keyproof.go
+		return
+	}
 	if err == nil && dot.IsZero() {
-		err = fmt.Errorf("key %q holds no string value (proofs cover string keys: the one transaction that wrote the value)", key)
+		err = fmt.Errorf("key %q holds no value", key)
 	}
 	if err != nil {
 		writeAuditJSON(w, http.StatusNotFound, AuditReport{Error: err.Error()})

@@ -51,7 +51,10 @@ collapsed transactions.
   proof KEY    the transaction that wrote KEY's current string value,
                the first checkpoint covering it (its signed note) and an
                RFC 6962 inclusion proof: golang.org/x/mod/sumdb's note.Open
-               and tlog.CheckRecord verify them (docs/audit.md).
+               and tlog.CheckRecord verify them (docs/audit.md). For any
+               other type (counter, set, hash...) every transaction whose
+               operations on KEY made the value, each with its inclusion
+               proof in the newest checkpoint, and what that proves.
   proof --from A --to B
                a consistency proof between checkpoints A and B
                (tlog.CheckTree).
@@ -199,10 +202,33 @@ type auditDoc struct {
 	Cut        string   `json:"cut"`
 	Keys       int      `json:"keys"`
 	StateHash  string   `json:"state_hash"`
+	// A key-history proof (node.KeyHistoryProof): non-string values.
+	Type      string   `json:"type"`
+	Statement string   `json:"statement"`
+	Complete  bool     `json:"complete"`
+	Pending   []string `json:"pending"`
+	Txns      []struct {
+		Txn       string   `json:"txn"`
+		LeafIndex int64    `json:"leaf_index"`
+		Leaf      []byte   `json:"leaf"`
+		Proof     []string `json:"proof"`
+	} `json:"txns"`
 }
 
 func (d *auditDoc) print() {
 	switch {
+	case d.Statement != "":
+		fmt.Fprintf(stdout, "key %s type %s checkpoint %d complete=%t\n%s\n%s", d.Key, d.Type, d.Checkpoint, d.Complete, d.Statement, d.Note)
+		for _, t := range d.Txns {
+			fmt.Fprintf(stdout, "txn %s leaf %d %s proof %d hashes\n", t.Txn, t.LeafIndex, base64.StdEncoding.EncodeToString(t.Leaf), len(t.Proof))
+			for _, h := range t.Proof {
+				fmt.Fprintln(stdout, h)
+			}
+		}
+		for _, p := range d.Pending {
+			fmt.Fprintf(stdout, "pending %s (no checkpoint yet)\n", p)
+		}
+		return
 	case d.StateHash != "":
 		fmt.Fprintf(stdout, "checkpoint=%d keys=%d state_hash=%s\ncut %s\n", d.Checkpoint, d.Keys, d.StateHash, d.Cut)
 		return
