@@ -198,7 +198,8 @@ func (n *Node) restore(rcfg replica.Config) error {
 	var snapshot []byte
 	var records [][]byte
 	if n.cfg.DataDir != "" {
-		// Audit mode keeps the whole history (docs/audit.md, "Retention").
+		// Audit mode keeps the whole history; its retention policy trims
+		// it (retention.go; docs/audit.md, "Retention").
 		store, err := storage.OpenStore(n.cfg.fs, n.cfg.DataDir, storage.StoreOptions{KeepLog: n.cfg.AuditKeysDir != "",
 			Log: storage.LogOptions{MaxSegmentBytes: n.cfg.logSegmentBytes}})
 		if err != nil {

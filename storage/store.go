@@ -18,9 +18,9 @@ type StoreOptions struct {
 	// Snapshot configures snapshot writes.
 	Snapshot SnapshotOptions
 	// KeepLog keeps every record: WriteSnapshot no longer trims the log
-	// behind the snapshots it keeps. Audit mode's retention policy (keep
-	// everything, docs/audit.md); restarts still replay only the records
-	// after the newest snapshot.
+	// behind the snapshots it keeps. Audit mode sets it, and its
+	// retention policy trims with TrimLog (docs/audit.md, "Retention");
+	// restarts still replay only the records after the newest snapshot.
 	KeepLog bool
 }
 
