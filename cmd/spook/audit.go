@@ -42,9 +42,10 @@ collapsed transactions.
                /v1/audit/verify). It prints
                  verified transactions=N checkpoints=C ok=true
                or the first failure and its position (log record index),
-               and exits 1 on failure. Under retention (spookd
-               --audit-retention) it reads the records after the
-               retention base and says so on a second line,
+               and exits 1 on failure, then the records it read,
+                 range records=1..L
+               Under retention (spookd --audit-retention) it reads the
+               records after the retention base and says so:
                  range records=F..L base=1..R checkpoints-from-base=1..K
                --archive ARCHIVE (with --data) reads the archived
                segments too and checks the history from record 1.
@@ -112,6 +113,9 @@ func runAudit(args []string) error {
 			return usageErrorf("verify takes no arguments, got %q", rest)
 		}
 		var rep node.AuditReport
+		if *archive != "" && *data == "" {
+			return usageErrorf("verify --archive needs --data DIR (the node's data directory)")
+		}
 		if *data != "" {
 			if *keys == "" {
 				return usageErrorf("verify --data needs --keys KEYS")
@@ -137,9 +141,12 @@ func runAudit(args []string) error {
 			fmt.Fprintf(stdout, "verify failed at record %d%s\n", rep.Position, sepReason(rep.Error))
 		}
 		fmt.Fprintf(stdout, "verified transactions=%d checkpoints=%d ok=%t\n", rep.Transactions, rep.Checkpoints, rep.OK)
-		if rep.BaseRecord > 0 {
+		switch {
+		case rep.BaseRecord > 0:
 			fmt.Fprintf(stdout, "range records=%d..%d base=1..%d checkpoints-from-base=1..%d\n",
 				rep.FromRecord, rep.LastRecord, rep.BaseRecord, rep.BaseCheckpoint)
+		case rep.LastRecord > 0:
+			fmt.Fprintf(stdout, "range records=%d..%d\n", rep.FromRecord, rep.LastRecord)
 		}
 		if !rep.OK {
 			return errVerifyFailed
