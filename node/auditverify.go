@@ -243,10 +243,10 @@ func (n *Node) auditHandler() http.Handler {
 		}
 		writeAuditJSON(w, http.StatusOK, NewAuditReportRange(rep, err))
 	})
-	mux.HandleFunc("GET /v1/audit/proof", n.serveProof)
-	mux.HandleFunc("GET /v1/audit/replay", n.serveReplay)
 	mux.HandleFunc("GET /v1/audit/checkpoint", n.serveCheckpoint) // audittiles.go
 	mux.HandleFunc("GET /v1/audit/tile/", n.serveTile)
+	mux.HandleFunc("GET /v1/audit/proof", n.serveProof)
+	mux.HandleFunc("GET /v1/audit/replay", n.serveReplay)
 	return mux
 }
 
