@@ -29,6 +29,7 @@ import (
 //	heads: count u32, each origin u64 | counter u64 | hash (32) |
 //	pending: count u32, each origin u64 | counter u64 | hash (32) |
 //	tree: leaves u64 | stored hashes (32 each, tlog.StoredHashCount(leaves)) |
+//	start: index u64 | size u64 | root (32) | cut: count u32, each node u64 | counter u64 |
 //	notes: count u32, each record u64 | length u32 | signed note |
 //	SHA-256 of everything before (32)
 const baseMagic = "spook audit base\n"
@@ -41,6 +42,9 @@ var ErrBase = errors.New("replica: bad audit retention base")
 
 // historyBase is what LoadBase restored.
 type historyBase struct {
+	// start is the checkpoint the first note follows: zero, or the one
+	// a join snapshot started the history from.
+	start  audit.Checkpoint
 	record uint64
 	cut    causal.VersionVector // the cut of the base's last checkpoint
 	index  uint64               // that checkpoint's index
@@ -82,6 +86,18 @@ func (v *HistoryVerifier) AppendBase(dst []byte, record uint64) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(v.tree.Size()))
 	for _, h := range v.tree.StoredHashes() {
 		dst = append(dst, h[:]...)
+	}
+	first := v.base.start
+	if len(v.notes) == 0 {
+		first = v.last
+	}
+	dst = binary.BigEndian.AppendUint64(dst, first.Index)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(first.N))
+	dst = append(dst, first.Root[:]...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(first.Cut.Len()))
+	for _, e := range first.Cut.Entries() {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(e.Node))
+		dst = binary.BigEndian.AppendUint64(dst, e.Counter)
 	}
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(v.notes)))
 	for _, c := range v.notes {
@@ -179,6 +195,15 @@ func (v *HistoryVerifier) LoadBase(data []byte) (uint64, error) {
 	for i := range stored {
 		stored[i] = tlog.Hash(r.take(tlog.HashSize))
 	}
+	start := audit.Checkpoint{Cluster: v.Cluster, Index: r.u64(), N: int64(r.u64()), Root: tlog.Hash(r.take(tlog.HashSize))}
+	for i, n := 0, r.u32(); !r.bad && i < int(n); i++ {
+		node, counter := r.u64(), r.u64()
+		if node == 0 || counter == 0 || start.Cut.Get(causal.NodeID(node)) != 0 {
+			r.bad = true
+			break
+		}
+		start.Cut.Set(causal.NodeID(node), counter)
+	}
 	var notes [][]byte
 	var records []uint64
 	for i, n := 0, r.u32(); !r.bad && i < int(n); i++ {
@@ -197,6 +222,7 @@ func (v *HistoryVerifier) LoadBase(data []byte) (uint64, error) {
 	}
 	v.tree = tree
 	v.report = rep
+	v.last = start
 	for i, note := range notes {
 		// checkpoint checks signature, order and cluster, and (while
 		// roots are recomputed) the root and consistency; appending
@@ -205,8 +231,8 @@ func (v *HistoryVerifier) LoadBase(data []byte) (uint64, error) {
 			return fail("tree head %d: %v", i+1, err)
 		}
 	}
-	if uint64(len(notes)) != rep.LastIndex && rep.Unrecomputed == 0 {
-		return fail("%d tree heads, the last checkpoint is %d", len(notes), rep.LastIndex)
+	if start.Index+uint64(len(notes)) != rep.LastIndex {
+		return fail("%d tree heads after checkpoint %d, the last checkpoint is %d", len(notes), start.Index, rep.LastIndex)
 	}
 	v.report = rep
 	v.chains = chains
@@ -214,7 +240,7 @@ func (v *HistoryVerifier) LoadBase(data []byte) (uint64, error) {
 		v.pending = pending
 	}
 	v.report.BaseRecord, v.report.BaseCheckpoint, v.report.BaseTransactions = record, rep.LastIndex, rep.Transactions
-	v.base = historyBase{record: record, cut: v.last.Cut.Clone(), index: v.last.Index}
+	v.base = historyBase{start: start, record: record, cut: v.last.Cut.Clone(), index: v.last.Index}
 	return record, nil
 }
 

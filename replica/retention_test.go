@@ -96,3 +96,56 @@ func TestHistoryBase(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryBaseAfterJoinStart: a history that starts past checkpoint 1
+// (a member that joined by snapshot: the verifier starts from the
+// snapshot's checkpoint, without its note) still gives a base that loads:
+// the base keeps the checkpoint its first note follows.
+func TestHistoryBaseAfterJoinStart(t *testing.T) {
+	c := newAuditCluster(t, "n1", "n2", "n3")
+	for round := 0; round < 5; round++ {
+		for i, name := range c.names {
+			c.set(name, string(rune('a'+i)), string(rune('0'+round)))
+		}
+		c.tick(120)
+	}
+	records := c.node("n2").records
+	full := newTestVerifier(c, "n2")
+	for i, rec := range records {
+		if err := full.Record(uint64(i+1), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second, ok := full.Checkpoint(2)
+	if !ok || full.Report().LastIndex < 4 {
+		t.Fatalf("want ≥ 4 checkpoints, have %d", full.Report().LastIndex)
+	}
+	head := newTestVerifier(c, "n2")
+	for i, rec := range records[:second.Record] {
+		if err := head.Record(uint64(i+1), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What a join at checkpoint 2 leaves a verifier with: chain heads and
+	// the checkpoint, no tree, no notes.
+	joined := newTestVerifier(c, "n2")
+	joined.chains = head.chains
+	joined.last = second.Checkpoint
+	joined.report.LastIndex, joined.report.Unrecomputed, joined.report.Repairs = 2, 3, 1
+	for i := int(second.Record); i < len(records)-1; i++ {
+		if err := joined.Record(uint64(i+1), records[i]); err != nil {
+			t.Fatalf("record %d: %v", i+1, err)
+		}
+	}
+	base := joined.AppendBase(nil, uint64(len(records)-1))
+	v := newTestVerifier(c, "n2")
+	if _, err := v.LoadBase(base); err != nil {
+		t.Fatalf("base of a history starting at checkpoint 2: %v", err)
+	}
+	if err := v.Record(uint64(len(records)), records[len(records)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := v.Report().LastIndex, full.Report().LastIndex; got != want {
+		t.Fatalf("last checkpoint %d, want %d", got, want)
+	}
+}

@@ -246,6 +246,9 @@ func (v *HistoryVerifier) checkpoint(index uint64, signed []byte) error {
 		}
 		v.report.Size = c.N
 	}
+	if len(v.notes) == 0 {
+		v.base.start = v.last // what the first kept note follows (AppendBase)
+	}
 	v.last = c
 	if v.KeepProofs || v.KeepNotes {
 		v.notes = append(v.notes, SignedCheckpoint{Checkpoint: c, Note: append([]byte(nil), signed...), Record: index})
