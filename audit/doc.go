@@ -3,7 +3,8 @@
 // origin's transactions form a hash chain), the seal an origin attaches
 // (the previous hash and an ed25519 signature), the check a receiver runs
 // before applying a transaction (Keys.VerifySeal, Chains.CheckLink), and
-// the Merkle log of checkpoints (RFC 6962, via golang.org/x/mod/sumdb/tlog).
+// the Merkle log of checkpoints (RFC 6962, via golang.org/x/mod/sumdb/tlog),
+// and write-rights policies signed by an operator key (policy.go).
 //
 // It does no I/O and draws no randomness: keys come from the driver, and
 // ed25519 signing is deterministic. The replica core calls it (replica's

@@ -215,6 +215,12 @@ func (c *Core) Remove(t Ticket, id causal.NodeID) (replica.Token, error) {
 	return c.propose(t, func() (replica.Token, error) { return c.r.Remove(id) })
 }
 
+// ProposePolicy writes a signed write-rights policy (see
+// replica.ProposePolicy) as ticket t; it is answered like a Propose.
+func (c *Core) ProposePolicy(t Ticket, doc []byte) (replica.Token, error) {
+	return c.propose(t, func() (replica.Token, error) { return c.r.ProposePolicy(doc) })
+}
+
 // Leave proposes this node's graceful leave as ticket t; it is answered
 // like a Propose.
 func (c *Core) Leave(t Ticket) (replica.Token, error) {

@@ -141,6 +141,11 @@ func (c *Config) auditConfig(rcfg *replica.Config) error {
 	if err != nil {
 		return err
 	}
-	rcfg.Audit = replica.AuditConfig{Keys: keys, SigningKey: key, CheckpointTicks: c.Replica.Audit.CheckpointTicks}
+	operator, err := LoadOperatorKey(c.AuditKeysDir)
+	if err != nil {
+		return err
+	}
+	rcfg.Audit = replica.AuditConfig{Keys: keys, SigningKey: key, CheckpointTicks: c.Replica.Audit.CheckpointTicks,
+		Operator: operator}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -266,8 +267,90 @@ func TestAuditProofsAndPointInTime(t *testing.T) {
 		if st := getAuditJSON(t, n, fmt.Sprintf("/v1/kv/acct?at=%d", at), &doc); st != http.StatusOK || doc.Value != "v1" {
 			t.Fatalf("%s: acct at %d = %q (status %d), want v1", n.cfg.Name, at, doc.Value, st)
 		}
+		// The RESP form: SPOOK.GETAT key checkpoint.
+		c := redis.NewClient(&redis.Options{Addr: n.Addr(), Protocol: 2})
+		v, err := c.Do(ctx, "SPOOK.GETAT", "acct", at).Text()
+		nowV, _ := c.Get(ctx, "acct").Result()
+		_, errBad := c.Do(ctx, "SPOOK.GETAT", "acct", 1<<40).Result()
+		c.Close()
+		if err != nil || v != "v1" || errBad == nil {
+			t.Fatalf("%s: SPOOK.GETAT acct %d = %q, %v (now %q); at a missing checkpoint: %v", n.cfg.Name, at, v, err, nowV, errBad)
+		}
 	}
 	if hashes[0] != hashes[1] || hashes[1] != hashes[2] {
 		t.Fatalf("state hashes at checkpoint %d differ: %v", at, hashes)
+	}
+}
+
+// TestAuditVerifyJoinedMember: a member that joined an audited cluster by
+// snapshot verifies (its history starts from the chain heads its snapshot
+// carried, logged as its first record) before and after a restart.
+func TestAuditVerifyJoinedMember(t *testing.T) {
+	keys := t.TempDir()
+	addrs := freeAddrs(t, 3)
+	members := []replica.Peer{{Name: "a", Addr: addrs[0]}, {Name: "b", Addr: addrs[1]}}
+	var nodes []*Node
+	for i, m := range members {
+		cfg := testConfig(m.Name, m.Addr, members, t.TempDir())
+		cfg.AuditKeysDir = keys
+		n, err := Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+		nodes = append(nodes, n)
+		c := client(t, n)
+		if err := c.Set(context.Background(), fmt.Sprint("k", i), "x", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jdir := t.TempDir()
+	if k, err := AuditKey(jdir); err != nil || PublishAuditKey(keys, "j", k.Public().(ed25519.PublicKey)) != nil {
+		t.Fatal(err)
+	}
+	// The members load the key set at start: restart them with j's key.
+	for i, n := range nodes {
+		n.Close()
+		cfg := testConfig(members[i].Name, members[i].Addr, members, n.cfg.DataDir)
+		cfg.AuditKeysDir = keys
+		var err error
+		if nodes[i], err = Start(cfg); err != nil {
+			t.Fatal(err)
+		}
+		defer nodes[i].Close()
+	}
+	cfg := testConfig("j", addrs[2], nil, jdir)
+	cfg.Join, cfg.AuditKeysDir = []string{addrs[0]}, keys
+	j, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cj := client(t, j)
+	ctx := context.Background()
+	eventually(t, "the joiner has the data and accepts writes", func() (bool, string) {
+		v, err := cj.Get(ctx, "k1").Result()
+		if err != nil || v != "x" {
+			return false, fmt.Sprintf("GET k1 = %q, %v", v, err)
+		}
+		return cj.Set(ctx, "from-j", "y", 0).Err() == nil, "SET refused"
+	})
+	if err := client(t, nodes[1]).Set(ctx, "after", "z", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the joiner gets a write made after it joined", func() (bool, string) {
+		v, _ := cj.Get(ctx, "after").Result()
+		return v == "z", v
+	})
+	var rep AuditReport
+	if getAuditJSON(t, j, "/v1/audit/verify", &rep); !rep.OK || rep.Joins != 1 || rep.Transactions < 2 {
+		t.Fatalf("joined member's history: %+v", rep)
+	}
+	j.Close()
+	if j, err = Start(cfg); err != nil {
+		t.Fatalf("restart of the joined member: %v", err)
+	}
+	defer j.Close()
+	if getAuditJSON(t, j, "/v1/audit/verify", &rep); !rep.OK || rep.Joins != 1 {
+		t.Fatalf("joined member's history after a restart: %+v", rep)
 	}
 }

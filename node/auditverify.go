@@ -131,6 +131,7 @@ type AuditReport struct {
 	Checkpoints  int    `json:"checkpoints"`
 	Repairs      int    `json:"repairs"`
 	Resumed      int    `json:"resumed"`
+	Joins        int    `json:"joins"`
 	TreeSize     int64  `json:"tree_size"`
 	Error        string `json:"error,omitempty"`
 	// Position is the log index of the failing record (0 when OK); Error
@@ -161,7 +162,7 @@ func NewAuditReportRange(rep replica.HistoryReport, err error) AuditReport {
 // NewAuditReport turns a verification's outcome into its document.
 func NewAuditReport(rep replica.HistoryReport, err error) AuditReport {
 	out := AuditReport{OK: err == nil, Transactions: rep.Transactions, Checkpoints: rep.Checkpoints,
-		Repairs: rep.Repairs, Resumed: rep.Resumed, TreeSize: rep.Size}
+		Repairs: rep.Repairs, Resumed: rep.Resumed, Joins: rep.Joins, TreeSize: rep.Size}
 	if err != nil {
 		out.Error = err.Error()
 		var he *replica.HistoryError
@@ -247,6 +248,8 @@ func (n *Node) auditHandler() http.Handler {
 	mux.HandleFunc("GET /v1/audit/tile/", n.serveTile)
 	mux.HandleFunc("GET /v1/audit/proof", n.serveProof)
 	mux.HandleFunc("GET /v1/audit/replay", n.serveReplay)
+	mux.HandleFunc("GET /v1/audit/policy", n.servePolicy)
+	mux.HandleFunc("POST /v1/audit/policy", n.servePolicy)
 	return mux
 }
 

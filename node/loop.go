@@ -469,13 +469,14 @@ func (n *Node) noteEvents(events []replica.Event) {
 
 // eventLevel is the log level of a replica event: what an operator must
 // see with --log-level warn (a member unreachable or behind the log, a
-// divergence, a refused clock, a dropped transaction, an abandoned repair)
+// divergence, a refused clock, a dropped transaction, an abandoned repair,
+// a write outside its origin's rights)
 // is a warning; the rest is information.
 func eventLevel(t replica.EventType) slog.Level {
 	switch t {
 	case replica.EventPeerUnreachable, replica.EventDivergence, replica.EventRepairAborted,
 		replica.EventBufferFull, replica.EventClockRefused, replica.EventMessageRefused,
-		replica.EventCatchUpTooFar, replica.EventPeerBehindLog, replica.EventMemberRemoved:
+		replica.EventCatchUpTooFar, replica.EventPeerBehindLog, replica.EventMemberRemoved, replica.EventRightsRefused:
 		return slog.LevelWarn
 	}
 	return slog.LevelInfo

@@ -31,6 +31,11 @@ type AuditConfig struct {
 	// checkpoints the checkpointer proposes (checkpoint.go). Zero:
 	// DefaultCheckpointTicks.
 	CheckpointTicks int
+	// Operator is the operator's ed25519 public key, which signs
+	// write-rights policies (policy.go). Nil: write rights are off, every
+	// member may write every key. Like Keys it must be the same on every
+	// member.
+	Operator ed25519.PublicKey
 }
 
 func (c *AuditConfig) enabled() bool { return c.Keys != nil }
@@ -42,6 +47,9 @@ func (c *AuditConfig) validate(id causal.NodeID) error {
 	}
 	if c.CheckpointTicks == 0 {
 		c.CheckpointTicks = DefaultCheckpointTicks
+	}
+	if !operatorKeyValid(c.Operator) {
+		return fmt.Errorf("%w: Audit.Operator: %d bytes, want %d", ErrConfig, len(c.Operator), ed25519.PublicKeySize)
 	}
 	if len(c.SigningKey) != ed25519.PrivateKeySize {
 		return fmt.Errorf("%w: Audit.SigningKey: %d bytes, want %d", ErrConfig, len(c.SigningKey), ed25519.PrivateKeySize)
@@ -61,13 +69,27 @@ func (c *AuditConfig) validate(id causal.NodeID) error {
 //	                             count × (origin u64 LE | counter uvarint | hash 32) |
 //	                             checkpoint state (checkpoint.go) | kind-3 snapshot
 //	record, kind 8 (checkpoint): 0x08 | signed note (checkpoint.go)
+//	record, kind 9 (join heads): 0x09 | 0x07 | the kind-7 snapshot's heads and checkpoint state,
+//	                             no kind-3 snapshot after them
 //
 // A kind-6 record's body is the kind-1 body: the bytes the seal signs.
 // Old binaries refuse both kinds ("unknown record kind").
+//
+// A member that joins by snapshot logs a kind-9 record first: the chain
+// heads (and checkpoint state) its snapshot carried, so that `spook audit
+// verify`, which reads the log and not the snapshot, checks the member's
+// history from those heads instead of from counter 1 (HistoryVerifier).
+// Restore skips it (the snapshot holds the same).
 const (
 	recordSignedTxn byte = 6
 	snapshotAudited byte = 7
+	recordJoinHeads byte = 9
 )
+
+// joinHeadsRecord is the kind-9 record of the chain heads r holds.
+func (r *Replica) joinHeadsRecord() []byte {
+	return append([]byte{recordJoinHeads}, r.appendAuditHeads(nil)...)
+}
 
 // maxAuditHeads bounds the chain heads a snapshot holds (one per origin).
 const maxAuditHeads = 1 << 16

@@ -128,6 +128,15 @@
 // 7 (chain heads first), see persist.go and audit.go; docs/audit.md has
 // the model.
 //
+// With Config.Audit.Operator set too, write rights apply (policy.go): an
+// operator-signed policy, one internal key per version under
+// PolicyPrefix, says which nodes may write which key prefixes. Every
+// transaction, local or remote, is checked against the highest-version
+// policy written by a transaction in its Deps (the policy its writer had
+// seen), so every correct replica decides alike; a remote transaction
+// outside its origin's rights is refused (EventRightsRefused) and never
+// applied, a local one fails with ErrNoRights.
+//
 // # Wire format
 //
 // Messages are Go values (Message); LinkCodec turns them into payloads for

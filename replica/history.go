@@ -14,8 +14,9 @@ import (
 // dependencies before it, so what every member applied includes them),
 // and the log's order is an order in which they were applied, so each
 // applies; and the same set of transactions gives the same state on
-// every member, whatever their order. A history with repair records
-// cannot be rebuilt this way (their state came without transactions).
+// every member, whatever their order. A history with repair records, or
+// of a member that joined by snapshot, cannot be rebuilt this way (their
+// state came without transactions).
 type StateBuilder struct {
 	Cut causal.VersionVector
 	ks  *crdt.Keyspace
@@ -31,6 +32,8 @@ func (b *StateBuilder) Record(index uint64, rec []byte) error {
 		return fmt.Errorf("%w: record %d is empty", ErrHistory, index)
 	case rec[0] == recordJoin || rec[0] == recordRepairCommit:
 		return fmt.Errorf("%w: record %d is a repair: the state before it came without transactions", ErrHistory, index)
+	case rec[0] == recordJoinHeads:
+		return fmt.Errorf("%w: record %d: this member joined by snapshot: the state before it came without transactions", ErrHistory, index)
 	case rec[0] != recordSignedTxn && rec[0] != recordTxn:
 		return nil
 	}

@@ -246,8 +246,12 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 		return nil
 	}
 	r.bootstrap, r.ks = boot, ks
+	r.pol.loaded = false
 	r.ready.Snapshot = snap
 	r.ready.Records = nil // superseded by the snapshot
+	if r.cfg.Audit.enabled() {
+		r.ready.Records = append(r.ready.Records, r.joinHeadsRecord())
+	}
 	r.resetLog()
 	r.state = NodeMember
 	r.refreshMembers(false)
@@ -286,6 +290,7 @@ func (r *Replica) joinSnapshot(from causal.NodeID, other *crdt.Keyspace) {
 	r.ks.Range(nil, note)
 	other.Range(nil, note)
 	r.ks.Join(other)
+	r.pol.loaded = false
 	slices.Sort(keys)
 	for _, k := range keys {
 		if IsInternalKey([]byte(k)) {

@@ -24,6 +24,7 @@ import (
 //	record, kind 4 (chunk):  0x04 | repair id uvarint | offset uvarint | total uvarint | chunk (rest)
 //	record, kind 5 (commit): 0x05 | repair id uvarint | total uvarint
 //	record, kind 6 and snapshot kind 7: audit mode (audit.go)
+//	record, kind 9 (join heads): audit mode (audit.go)
 //
 // A join record is what a reconciliation did: JoinKey of each key with the
 // join context and, when the merge flag is 1, MergeContext of the merge

@@ -106,11 +106,16 @@ const (
 	// next checkpoint (it lacks a transaction the checkpoint covers, or
 	// too many wait) and stops checkpointing; see checkpoint.go.
 	EventCheckpointGap
+	// EventRightsRefused: with write rights on, a remote transaction
+	// outside the rights of the policy in its causal past (or writing a
+	// policy key without a correctly signed new policy) was refused and
+	// never applied; see policy.go.
+	EventRightsRefused
 )
 
 var eventNames = [...]string{"", "peer-alive", "peer-suspect", "peer-unreachable", "member-joined",
 	"member-left", "member-removed", "joined", "divergence", "repair-started", "repaired",
-	"repair-aborted", "buffer-full", "clock-refused", "message-refused", "catch-up-too-far", "peer-behind-log", "audit-refused", "checkpoint-gap"}
+	"repair-aborted", "buffer-full", "clock-refused", "message-refused", "catch-up-too-far", "peer-behind-log", "audit-refused", "checkpoint-gap", "rights-refused"}
 
 func (t EventType) String() string {
 	if int(t) < len(eventNames) && t != 0 {

@@ -119,6 +119,9 @@ type Replica struct {
 	auditScratch []byte
 	auditRefused uint64
 	checkpoints  checkpointState // checkpoint.go
+	// pol and rightsRefused are write rights' state (policy.go).
+	pol           policies
+	rightsRefused uint64
 
 	invariantState // invariants.go
 }
@@ -280,6 +283,8 @@ func (r *Replica) replay(rec []byte) error {
 	case recordCheckpoint:
 		// This member's signed tree head: replaying the checkpointer's
 		// transactions recomputes it (checkpoint.go).
+	case recordJoinHeads:
+		// For verify: the join snapshot holds the same heads (audit.go).
 	default:
 		return fmt.Errorf("unknown record kind %d", rec[0])
 	}
@@ -363,6 +368,9 @@ func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token,
 			return Token{}, fmt.Errorf("%w: %q", ErrInternalKey, bad)
 		}
 	}
+	if err := r.checkRights(txn); err != nil {
+		return Token{}, err
+	}
 	// Measure before anything changes: a transaction whose record could
 	// not be logged or shipped is refused whole (issue 11, defect 1).
 	rec := r.txnRecord(txn)
@@ -390,6 +398,9 @@ func (r *Replica) applied(e txnEntry) {
 	txn.Keys(func(k []byte) bool {
 		if IsInternalKey(k) {
 			r.membersDirty = true
+			if bytes.HasPrefix(k, []byte(PolicyPrefix)) {
+				r.pol.loaded = false
+			}
 			return true
 		}
 		ch := Change{Key: k, Origin: txn.Dot.Node, Type: crdt.TypeNone, Deleted: true}
@@ -593,6 +604,14 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 				r.refuseAudit(from, txn.Dot, err)
 				continue
 			}
+			// Rights are checked against the causal past, so only once
+			// it is applied: now, or when the buffer drains.
+			if r.ks.Ready(txn) {
+				if err := r.checkRights(txn); err != nil {
+					r.refuseRights(from, txn.Dot, err)
+					continue
+				}
+			}
 		}
 		if err := r.clock.Observe(txn.Time, r.nowMs); err != nil {
 			r.event(EventClockRefused, txn.Dot.Node, txn.Dot, err.Error())
@@ -664,6 +683,13 @@ func (r *Replica) drainPending() {
 					r.pendingBytes -= len(e.record)
 					r.refuseAudit(e.txn.Dot.Node, e.txn.Dot, err)
 					continue
+				}
+				if r.ks.Ready(e.txn) {
+					if err := r.checkRights(e.txn); err != nil {
+						r.pendingBytes -= len(e.record)
+						r.refuseRights(e.txn.Dot.Node, e.txn.Dot, err)
+						continue
+					}
 				}
 			}
 			if err := r.ks.Apply(e.txn); err == nil {

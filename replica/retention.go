@@ -24,7 +24,7 @@ import (
 // tree head, and the counters of the report. Layout, integers big-endian:
 //
 //	"spook audit base\n" | version 1 (1) | R u64 |
-//	records, transactions, checkpoints, repairs, resumed u64 |
+//	records, transactions, checkpoints, repairs, resumed, joins u64 |
 //	size, last index, unrecomputed u64 |
 //	heads: count u32, each origin u64 | counter u64 | hash (32) |
 //	pending: count u32, each origin u64 | counter u64 | hash (32) |
@@ -60,7 +60,7 @@ func (v *HistoryVerifier) AppendBase(dst []byte, record uint64) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, record)
 	r := v.report
 	for _, x := range []uint64{uint64(r.Records), uint64(r.Transactions), uint64(r.Checkpoints), uint64(r.Repairs),
-		uint64(r.Resumed), uint64(r.Size), r.LastIndex, r.Unrecomputed} {
+		uint64(r.Resumed), uint64(r.Joins), uint64(r.Size), r.LastIndex, r.Unrecomputed} {
 		dst = binary.BigEndian.AppendUint64(dst, x)
 	}
 	origins := v.chains.Origins()
@@ -174,7 +174,7 @@ func (v *HistoryVerifier) LoadBase(data []byte) (uint64, error) {
 	record := r.u64()
 	var rep HistoryReport
 	rep.Records, rep.Transactions, rep.Checkpoints = int(r.u64()), int(r.u64()), int(r.u64())
-	rep.Repairs, rep.Resumed, rep.Size = int(r.u64()), int(r.u64()), int64(r.u64())
+	rep.Repairs, rep.Resumed, rep.Joins, rep.Size = int(r.u64()), int(r.u64()), int(r.u64()), int64(r.u64())
 	rep.LastIndex, rep.Unrecomputed = r.u64(), r.u64()
 	var chains audit.Chains
 	for i, n := 0, r.u32(); !r.bad && i < int(n); i++ {

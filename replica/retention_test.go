@@ -131,7 +131,7 @@ func TestHistoryBaseAfterJoinStart(t *testing.T) {
 	joined := newTestVerifier(c, "n2")
 	joined.chains = head.chains
 	joined.last = second.Checkpoint
-	joined.report.LastIndex, joined.report.Unrecomputed, joined.report.Repairs = 2, 3, 1
+	joined.report.LastIndex, joined.report.Unrecomputed, joined.report.Joins = 2, 3, 1
 	for i := int(second.Record); i < len(records)-1; i++ {
 		if err := joined.Record(uint64(i+1), records[i]); err != nil {
 			t.Fatalf("record %d: %v", i+1, err)
@@ -145,7 +145,7 @@ func TestHistoryBaseAfterJoinStart(t *testing.T) {
 	if err := v.Record(uint64(len(records)), records[len(records)-1]); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := v.Report().LastIndex, full.Report().LastIndex; got != want {
-		t.Fatalf("last checkpoint %d, want %d", got, want)
+	if got, want := v.Report().LastIndex, full.Report().LastIndex; got != want || v.Report().Joins != 1 {
+		t.Fatalf("last checkpoint %d, want %d; report %+v", got, want, v.Report())
 	}
 }

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"sort"
@@ -637,6 +638,9 @@ func (r *Replica) joinKeys(ctx *causal.Context, kvs []KeyValue, origin causal.No
 		r.ks.JoinKey(kv.Key, vals[i], ctx)
 		if IsInternalKey(kv.Key) {
 			r.membersDirty = true
+			if bytes.HasPrefix(kv.Key, []byte(PolicyPrefix)) {
+				r.pol.loaded = false // rebuilt at the next check (policy.go)
+			}
 			continue
 		}
 		if emit {

@@ -67,6 +67,7 @@ type HistoryReport struct {
 	Transactions int    // signed transactions verified
 	Checkpoints  int    // checkpoints verified
 	Repairs      int    // repair records (state without transactions)
+	Joins        int    // join records: the history starts from a snapshot's chain heads
 	Resumed      int    // transactions whose origin restarted its chain (audit.Resumed)
 	Size         int64  // leaves in the checkpoint log (recomputed)
 	LastIndex    uint64 // index of the last checkpoint
@@ -139,6 +140,8 @@ func (v *HistoryVerifier) Record(index uint64, rec []byte) error {
 	case recordRepairChunk:
 	case recordCheckpoint:
 		return v.checkpoint(index, rec[1:])
+	case recordJoinHeads:
+		return v.joinHeads(index, rec[1:])
 	default:
 		return &HistoryError{Index: index, Err: fmt.Errorf("%w: unknown record kind %d", ErrHistory, rec[0])}
 	}
@@ -171,6 +174,10 @@ func (v *HistoryVerifier) txn(index uint64, rec []byte) error {
 	case v.report.Repairs > 0 && (!known || dot.Counter > head.Counter):
 		// After a repair the chain may resume past dots received as state.
 	case !known && dot.Counter == 1:
+	case v.report.Joins > 0 && (!known || dot.Counter > head.Counter+1):
+		// The join snapshot held this origin's dots as state without a
+		// head (they reached its sender by reconciliation): the chain
+		// resumes here, as on the replica (audit.Chains.CheckLink).
 	default:
 		return fail(fmt.Errorf("%w: %s follows counter %d of its origin (a transaction is missing or repeated)",
 			audit.ErrBrokenChain, dot, head.Counter))
@@ -183,6 +190,35 @@ func (v *HistoryVerifier) txn(index uint64, rec []byte) error {
 		v.pending[dot] = h
 	}
 	v.report.Transactions++
+	return nil
+}
+
+// joinHeads starts the chains (and the checkpoint order) from the heads
+// a join snapshot carried: the member's history begins there. Roots of
+// later checkpoints cannot be recomputed (the tree before the join is not
+// in this log): they are checked for signatures and order only.
+func (v *HistoryVerifier) joinHeads(index uint64, body []byte) error {
+	if v.report.Records != 1 {
+		return &HistoryError{Index: index, Err: fmt.Errorf("%w: a join record after the history began", ErrHistory)}
+	}
+	var tmp Replica
+	rest, err := splitAuditHeads(body, &tmp)
+	if err == nil && (len(body) == 0 || body[0] != snapshotAudited || len(rest) != 0) {
+		err = errors.New("malformed join heads")
+	}
+	if err != nil {
+		return &HistoryError{Index: index, Err: fmt.Errorf("%w: %v", ErrHistory, err)}
+	}
+	for _, o := range tmp.chains.Origins() {
+		h, _ := tmp.chains.Head(o)
+		v.chains.Advance(o, h.Counter, h.Hash)
+	}
+	cp := tmp.checkpoints
+	v.last = audit.Checkpoint{Cluster: v.Cluster, Index: cp.index, N: cp.tree.N, Cut: cp.cut}
+	v.pending = nil
+	v.report.Unrecomputed = cp.index + 1
+	v.report.LastIndex = cp.index
+	v.report.Joins++
 	return nil
 }
 

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"testing"
 
@@ -82,5 +83,71 @@ func TestHistoryVerifier(t *testing.T) {
 	})
 	if _, err := verifyHistory(c, "n2", cp); !errors.As(err, &he) || he.Index != uint64(firstCP+1) || !errors.Is(err, audit.ErrCheckpoint) {
 		t.Fatalf("changed checkpoint at record %d: %v", firstCP+1, err)
+	}
+}
+
+// TestHistoryVerifierJoinedMember: a member that joined by snapshot has
+// a history that starts past counter 1 of every origin (the snapshot
+// holds the earlier transactions as state). Verify must check it from
+// the chain heads the snapshot recorded, not fail the chain-from-1 check,
+// and still find a transaction that does not link to those heads.
+func TestHistoryVerifierJoinedMember(t *testing.T) {
+	c := newAuditCluster(t, "n1", "n2")
+	keys := c.node("n1").cfg.Audit.Keys // shared by every node's config
+	keys[uint64(id("n3"))] = testKey("n3").Public().(ed25519.PublicKey)
+	for round := 0; round < 3; round++ {
+		c.set("n1", "a", string(rune('0'+round)))
+		c.set("n2", "b", string(rune('0'+round)))
+		c.tick(120)
+	}
+	n3 := c.add(Config{Name: "n3", Addr: "n3:7000", Join: []Peer{{Name: "n2"}}, Seed: 3, NowMs: c.nowMs,
+		Audit: AuditConfig{Keys: keys, SigningKey: testKey("n3")}})
+	for range 200 {
+		c.tick(1)
+		if n3.r.state == NodeMember {
+			break
+		}
+	}
+	if n3.r.state != NodeMember || n3.snapshot == nil {
+		t.Fatalf("n3 did not join: %s", n3.r.state)
+	}
+	for round := 0; round < 3; round++ {
+		for _, name := range c.names {
+			c.set(name, "k"+name, string(rune('0'+round)))
+		}
+		c.tick(120)
+	}
+	rep, err := verifyHistory(c, "n3", n3.records)
+	if err != nil {
+		t.Fatalf("joined member's history: %v (%+v)", err, rep)
+	}
+	if rep.Transactions < 9 {
+		t.Fatalf("joined member verified %+v, want ≥ 9 transactions", rep)
+	}
+	// A transaction of n1 whose seal names another predecessor than the
+	// head n3's snapshot recorded is a broken chain, also right after
+	// the join.
+	first := -1
+	for i, rec := range n3.records {
+		if rec[0] == recordSignedTxn {
+			if txn, err := decodeTxnRecord(rec); err == nil && txn.Dot.Node == id("n1") {
+				first = i
+				break
+			}
+		}
+	}
+	if first < 0 {
+		t.Fatal("no transaction of n1 in n3's history")
+	}
+	txn, _ := decodeTxnRecord(n3.records[first])
+	body, _, _ := txnBody(n3.records[first])
+	bad := audit.Hash{7}
+	h := audit.TxnHash("", uint64(txn.Dot.Node), txn.Dot.Counter, bad, body)
+	forged := append([]byte{recordSignedTxn}, audit.Sign(testKey("n1"), bad, h)...)
+	forged = append(forged, body...)
+	records := append([][]byte(nil), n3.records...)
+	records[first] = forged
+	if _, err := verifyHistory(c, "n3", records); !errors.Is(err, audit.ErrBrokenChain) {
+		t.Fatalf("a transaction not linking to the snapshot's head: %v, want ErrBrokenChain", err)
 	}
 }

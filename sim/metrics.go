@@ -142,6 +142,9 @@ func (s *simulator) meterSent(n *node, to int, msg *replica.Message, bytes, vect
 
 // observeApplied records every up node's applied vector after a step.
 func (s *simulator) observeApplied() {
+	if s.o.Forge {
+		s.checkForged()
+	}
 	for _, n := range s.nodes {
 		if n.up() {
 			s.meter.applied[n.idx].observe(&n.r.Keyspace().Context().Vector, s.step)

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +42,10 @@ type Options struct {
 	// derived from the node names: an honest cluster must never refuse a
 	// transaction (EventAuditRefused fails the run).
 	Audit bool
+	// Forge (with Audit) adds write rights and a forging member
+	// (forge.go): a run fails if a correct replica ever applies a forged
+	// transaction or refuses one that was not forged.
+	Forge bool
 }
 
 // Result is the outcome of one run.
@@ -65,6 +70,9 @@ type Result struct {
 	Delivered, Lost        int // frames delivered; frames lost to breaks, drops, partitions and crashes
 	Crashes, Partitions    int
 	StepErrors             int // messages a replica refused (Step returned an error)
+	// Forged and Refused count the forged transactions sent (Options.Forge)
+	// and the refusals (audit or rights events) of forged dots.
+	Forged, Refused int
 	// OracleSkipped is set when some applied transaction was never seen
 	// on the wire (it reached replicas only through reconciliation), so
 	// the oracle could not be built and the oracle check did not run.
@@ -214,6 +222,8 @@ type simulator struct {
 	members []causal.NodeID
 	// meter counts what the scale figures report (metrics.go).
 	meter meter
+	// forged holds the dots of forged transactions (forge.go).
+	forged map[causal.Dot]bool
 }
 
 func newSimulator(o Options) *simulator {
@@ -231,6 +241,7 @@ func newSimulator(o Options) *simulator {
 		work:   newRNG(o.Seed, streamWorkload),
 		disk:   newRNG(o.Seed, streamDisk),
 		victim: -1, removeNode: -1, joiner: -1, leaver: -1,
+		forged: map[causal.Dot]bool{},
 	}
 	seeds := newRNG(o.Seed, streamReplica)
 	n := p.Replicas
@@ -252,8 +263,11 @@ func newSimulator(o Options) *simulator {
 			Members: peers[:n],
 			Seed:    seeds.uint64(),
 		}
-		if o.Audit {
+		if o.Audit || o.Forge {
 			nd.cfg.Audit = auditConfig(peers, i)
+		}
+		if o.Forge {
+			nd.cfg.Audit.Operator = simOperatorKey().Public().(ed25519.PublicKey)
 		}
 		if i >= n {
 			// The joiner knows the initial members as join peers only.
@@ -324,9 +338,15 @@ func (s *simulator) run() {
 			return
 		}
 	}
+	if s.o.Forge {
+		s.applyPolicy()
+	}
 	for s.step = 0; s.step < s.o.Steps; s.step++ {
 		s.injectFaults()
 		s.workload()
+		if s.o.Forge {
+			s.forge()
+		}
 		s.advance()
 	}
 	s.heal()
@@ -407,8 +427,12 @@ func (s *simulator) drain(n *node) {
 		s.capture(out.Send)
 		s.send(n, out.Send)
 		for _, e := range out.Events {
-			if e.Type == replica.EventAuditRefused {
-				s.res.Report.Addf(check.CheckReplica, "step %d: %s refused an honest transaction: %s", s.step, n.name, e)
+			if e.Type == replica.EventAuditRefused || e.Type == replica.EventRightsRefused {
+				if s.forged[e.Dot] {
+					s.res.Refused++
+				} else {
+					s.res.Report.Addf(check.CheckReplica, "step %d: %s refused an honest transaction: %s", s.step, n.name, e)
+				}
 			}
 			s.trace.event(evReplicaEvent, uint64(n.idx), uint64(e.Type), uint64(e.Node), e.Dot.Counter)
 			if s.o.Log != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/spooksystems/spook/api"
+	"github.com/spooksystems/spook/audit"
 	"github.com/spooksystems/spook/crdt"
 )
 
@@ -45,6 +46,8 @@ func classify(err error) *apiError {
 		return newError(http.StatusGone, "removed", err.Error())
 	case errors.Is(err, api.ErrReadOnly):
 		return newError(http.StatusServiceUnavailable, "read_only", err.Error())
+	case errors.Is(err, audit.ErrNoRights):
+		return newError(http.StatusForbidden, "no_rights", err.Error())
 	case errors.Is(err, crdt.ErrTxnTooBig):
 		return newError(http.StatusRequestEntityTooLarge, "txn_too_big", err.Error())
 	case errors.Is(err, crdt.ErrTooLarge):

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/spooksystems/spook/api"
+	"github.com/spooksystems/spook/audit"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/tidwall/redcon"
 )
@@ -112,6 +113,9 @@ func errorText(err error) string {
 		return string(errReadOnly)
 	case errors.Is(err, api.ErrStopped):
 		return string(errStopped)
+	case errors.Is(err, audit.ErrNoRights):
+		// Outside the write rights of the signed policy (docs/audit.md).
+		return "NOPERM " + oneLine(err.Error())
 	case errors.Is(err, crdt.ErrTxnTooBig):
 		return string(errTxnTooBig)
 	case errors.Is(err, crdt.ErrOverflow):

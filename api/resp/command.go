@@ -86,6 +86,7 @@ func init() {
 		{name: "spook.status", arity: 1, flags: flagAdmin, conn: cmdSpookStatus},
 		{name: "spook.removemember", arity: 2, flags: flagAdmin, conn: cmdSpookRemoveMember},
 		{name: "spook.siblings", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readSiblings},
+		{name: "spook.getat", arity: 3, flags: flagAdmin, conn: cmdSpookGetAt},
 
 		// Strings and counters.
 		{name: "get", arity: 2, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readGet},

@@ -23,6 +23,7 @@ const auditHelp = `usage: spook audit keygen NAME --data DIR --keys KEYS
        spook audit proof KEY [--json] [--addr HOST:PORT]
        spook audit proof --from A --to B [--json] [--addr HOST:PORT]
        spook audit replay --to N [--json] [--addr HOST:PORT]
+       spook audit policy keygen|sign|apply|show ...   (spook audit policy --help)
 
 Audit mode (spookd --audit-keys KEYS, docs/audit.md): every transaction
 is signed by its origin's key and chained to the origin's previous one,
@@ -59,6 +60,8 @@ collapsed transactions.
   proof --from A --to B
                a consistency proof between checkpoints A and B
                (tlog.CheckTree).
+  policy       write rights: an operator-signed policy of which nodes may
+               write which key prefixes (spook audit policy --help).
   replay --to N
                rebuilds the state at checkpoint N from the node's
                history and prints its state hash: equal on every member.
@@ -75,11 +78,14 @@ var errVerifyFailed = errors.New("verification failed")
 
 func runAudit(args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("give keygen NAME or verify")
+		return usageErrorf("give keygen NAME, verify, proof, replay or policy")
 	}
 	if args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stderr, auditHelp)
 		return flag.ErrHelp
+	}
+	if args[0] == "policy" {
+		return runPolicy(args[1:])
 	}
 	fs := newFlagSet("audit "+args[0], auditHelp)
 	data := fs.String("data", "", "a node's data directory (keygen; verify offline)")

@@ -41,6 +41,7 @@ Example:
   spook sim --seeds 1000                  # 1000 seeds from a random first one
   spook sim --seed 42 --steps 2000 -v     # replay one seed with its event log
   spook sim --seed 1 --seeds 300 --audit  # the same seeds in audit mode
+  spook sim --seed 1 --seeds 100 --forge  # audit mode, write rights and a forging member
   make sim-long                           # 100,000 seeds (about 2 h on 2 cores)
   spook sim --seed 1 --replicas 100 --regions 3 --calm --figures   # per-update costs
   make sim-scale                          # the scale table of docs/BENCHMARKS.md
@@ -59,6 +60,7 @@ func runSim(args []string) error {
 	verbose := fs.Bool("v", false, "log every simulated event (use with one seed)")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "seeds run in parallel")
 	auditMode := fs.Bool("audit", false, "run the replicas in audit mode (signed, chained history; docs/audit.md)")
+	forge := fs.Bool("forge", false, "audit mode with write rights and a member forging transactions (sim/forge.go)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -98,6 +100,9 @@ func runSim(args []string) error {
 		if *auditMode {
 			cmd += " --audit"
 		}
+		if *forge {
+			cmd += " --forge"
+		}
 		if *regions > 1 {
 			cmd += fmt.Sprintf(" --regions %d", *regions)
 		}
@@ -130,7 +135,7 @@ func runSim(args []string) error {
 				next++
 				mu.Unlock()
 
-				opts := sim.Options{Seed: seed, Steps: *steps, Replicas: *replicas, Regions: *regions, Calm: *calm, Audit: *auditMode}
+				opts := sim.Options{Seed: seed, Steps: *steps, Replicas: *replicas, Regions: *regions, Calm: *calm, Audit: *auditMode, Forge: *forge}
 				if *verbose {
 					opts.Log = os.Stdout
 				}

@@ -1,0 +1,42 @@
+package resp
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/spooksystems/spook/crdt"
+)
+
+// PointInTime is implemented by a Backend that can read the state as of
+// a checkpoint (the node in audit mode, docs/audit.md); SPOOK.GETAT reads
+// through it, as HTTP's GET /v1/kv/KEY?at=N does.
+type PointInTime interface {
+	ViewAt(checkpoint uint64, fn func(ks *crdt.Keyspace) error) error
+}
+
+// cmdSpookGetAt is SPOOK.GETAT key checkpoint: GET of key in the state at
+// checkpoint N (≥ 1), rebuilt from the node's history (a pass over it per
+// call). A node not in audit mode, or a checkpoint it does not hold,
+// answers an error.
+func cmdSpookGetAt(s *Server, c *client, args [][]byte) {
+	n, err := strconv.ParseUint(string(args[2]), 10, 64)
+	if err != nil || n == 0 {
+		c.out.WriteError("ERR checkpoint must be an integer ≥ 1")
+		return
+	}
+	pit, ok := s.backend.(PointInTime)
+	if !ok {
+		c.out.WriteError("ERR SPOOK.GETAT needs audit mode (spookd --audit-keys)")
+		return
+	}
+	var out []byte
+	err = pit.ViewAt(n, func(ks *crdt.Keyspace) error {
+		out = readGet(view{ks}, [][]byte{args[0], args[1]}, nil)
+		return nil
+	})
+	if err != nil {
+		c.out.WriteError("ERR " + oneLine(fmt.Sprintf("read at checkpoint %d: %v", n, err)))
+		return
+	}
+	c.out.WriteRaw(out)
+}

@@ -1,0 +1,28 @@
+package crdt
+
+import "bytes"
+
+// RegisterSet returns the value t writes on key when its operation there
+// is a plain register write (Builder.Set: the register's observed entries
+// cleared and one value set, no other component touched). It reports
+// false when t does not touch key or does anything else to it. The
+// replica uses it to check a transaction's content before applying it
+// (write-rights policies, replica's policy.go).
+func (t *Txn) RegisterSet(key []byte) ([]byte, bool) {
+	for i := range t.ops {
+		if !bytes.Equal(t.ops[i].key, key) {
+			continue
+		}
+		op := &t.ops[i].op
+		if op.tag()&^opRegClear != opRegSet {
+			return nil, false
+		}
+		return op.value, true
+	}
+	return nil, false
+}
+
+// Ready reports whether txn's causal past is applied: whether Apply
+// would take it now (rather than answer ErrNotReady), if it is not
+// already applied.
+func (ks *Keyspace) Ready(txn *Txn) bool { return containsContext(&ks.ctx, &txn.Deps) }
