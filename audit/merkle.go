@@ -2,7 +2,9 @@ package audit
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -138,9 +140,34 @@ func SetFrontier(n int64, hashes []tlog.Hash) (Frontier, error) {
 // build one from a data directory's history.
 type HashLog struct {
 	stored []tlog.Hash
-	leaves [][]byte // leaf data, by index
+	leaves [][]byte // leaf data, by index from dropped
 	n      int64
+	// dropped is how many leading leaves have no data: a log restored by
+	// RestoreHashLog keeps their hashes (proofs of consistency and of the
+	// later leaves still work) but not the leaves themselves.
+	dropped int64
 }
+
+// ErrDropped: a leaf whose data retention dropped (docs/audit.md,
+// "Retention"); the tree's hashes are kept, the leaf is not.
+var ErrDropped = errors.New("audit: dropped by retention")
+
+// RestoreHashLog returns a tree of n leaves from its stored hashes (as
+// StoredHashes gives them), without the leaves' data: LeafData of those
+// leaves fails with ErrDropped; appends, roots and proofs work.
+func RestoreHashLog(n int64, stored []tlog.Hash) (HashLog, error) {
+	if n < 0 || tlog.StoredHashCount(n) != int64(len(stored)) {
+		return HashLog{}, fmt.Errorf("audit: %d stored hashes for a tree of %d leaves, want %d", len(stored), n, tlog.StoredHashCount(max(n, 0)))
+	}
+	return HashLog{stored: slices.Clone(stored), n: n, dropped: n}, nil
+}
+
+// StoredHashes returns every stored hash of the tree, in tlog's stored
+// hash order (tlog.StoredHashIndex).
+func (l *HashLog) StoredHashes() []tlog.Hash { return l.stored }
+
+// Dropped is how many leading leaves have hashes but no data.
+func (l *HashLog) Dropped() int64 { return l.dropped }
 
 // ReadHashes implements tlog.HashReader.
 func (l *HashLog) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
@@ -171,7 +198,10 @@ func (l *HashLog) LeafData(i int64) ([]byte, error) {
 	if i < 0 || i >= l.n {
 		return nil, fmt.Errorf("audit: leaf %d of %d", i, l.n)
 	}
-	return l.leaves[i], nil
+	if i < l.dropped {
+		return nil, fmt.Errorf("%w: leaf %d (this log keeps the data of leaves %d.. only)", ErrDropped, i, l.dropped)
+	}
+	return l.leaves[i-l.dropped], nil
 }
 
 // Size is the number of leaves.

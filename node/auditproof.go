@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/spooksystems/spook/audit"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/replica"
@@ -78,8 +79,10 @@ func (n *Node) serveProof(w http.ResponseWriter, r *http.Request) {
 	}
 	key := q.Get("key")
 	var dot causal.Dot
+	typ := crdt.TypeNone
 	err = n.View(func(ks *crdt.Keyspace) error {
 		best := crdt.Sibling{}
+		typ = ks.Get([]byte(key)).Type()
 		for _, s := range ks.Get([]byte(key)).Siblings() {
 			if s.Time.WallMs > best.Time.WallMs || s.Time.WallMs == best.Time.WallMs &&
 				(s.Time.Logical > best.Time.Logical || s.Time.Logical == best.Time.Logical && s.Dot.Node > best.Dot.Node) {
@@ -89,8 +92,12 @@ func (n *Node) serveProof(w http.ResponseWriter, r *http.Request) {
 		dot = best.Dot
 		return nil
 	})
+	if err == nil && (q.Has("history") || typ != crdt.TypeRegister && typ != crdt.TypeNone) {
+		n.serveKeyHistoryProof(w, v, key, typ.String()) // keyproof.go
+		return
+	}
 	if err == nil && dot.IsZero() {
-		err = fmt.Errorf("key %q holds no string value (proofs cover string keys: the one transaction that wrote the value)", key)
+		err = fmt.Errorf("key %q holds no value", key)
 	}
 	if err != nil {
 		writeAuditJSON(w, http.StatusNotFound, AuditReport{Error: err.Error()})
@@ -98,7 +105,11 @@ func (n *Node) serveProof(w http.ResponseWriter, r *http.Request) {
 	}
 	i, leaf, c, p, err := v.LeafProof(dot)
 	if err != nil {
-		writeAuditJSON(w, http.StatusNotFound, AuditReport{Error: err.Error() + " (wait for the next checkpoint)"})
+		msg := err.Error()
+		if !errors.Is(err, audit.ErrDropped) {
+			msg += " (wait for the next checkpoint)"
+		}
+		writeAuditJSON(w, http.StatusNotFound, AuditReport{Error: msg})
 		return
 	}
 	writeAuditJSON(w, http.StatusOK, InclusionProof{Key: key, Txn: fmt.Sprintf("%016x:%d", uint64(dot.Node), dot.Counter),
@@ -116,7 +127,17 @@ func (n *Node) stateAt(index uint64) (*crdt.Keyspace, replica.SignedCheckpoint, 
 		return nil, c, fmt.Errorf("%w: no checkpoint %d (this node has %d)", errNoCheckpoint, index, v.Report().LastIndex)
 	}
 	b := &replica.StateBuilder{Cut: c.Cut.Clone()}
-	if err := verifyLog(n.store.Log(), b); err != nil {
+	n.auditMu.RLock()
+	if n.cfg.AuditRetention.ArchiveDir != "" {
+		err = n.readArchived(b)
+	} else if rec, _ := v.Base(); rec > 0 {
+		err = fmt.Errorf("%w: rebuilding a state needs every record from 1, and retention (%s) dropped records 1..%d",
+			errRetained, n.cfg.AuditRetention, rec)
+	} else {
+		err = verifyLog(n.store.Log(), b)
+	}
+	n.auditMu.RUnlock()
+	if err != nil {
 		return nil, c, err
 	}
 	if vec := b.Keyspace().Context().Vector; !vec.Equal(&c.Cut) {
@@ -124,6 +145,9 @@ func (n *Node) stateAt(index uint64) (*crdt.Keyspace, replica.SignedCheckpoint, 
 	}
 	return b.Keyspace(), c, nil
 }
+
+// errRetained: a request that needs records retention dropped.
+var errRetained = errors.New("node: dropped by audit retention")
 
 // errNoCheckpoint: a checkpoint index this node has not logged.
 var errNoCheckpoint = errors.New("node: no such checkpoint")
@@ -157,7 +181,7 @@ func (n *Node) ViewAt(index uint64, fn func(ks *crdt.Keyspace) error) error {
 func writeAuditErr(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
 	switch {
-	case errors.Is(err, errAuditOff), errors.Is(err, errNoCheckpoint):
+	case errors.Is(err, errAuditOff), errors.Is(err, errNoCheckpoint), errors.Is(err, errRetained), errors.Is(err, audit.ErrDropped):
 		status = http.StatusNotFound
 	case errors.Is(err, replica.ErrHistory):
 		status = http.StatusConflict

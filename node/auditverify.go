@@ -26,19 +26,26 @@ type recordReader interface {
 }
 
 // verifyLog feeds every record of log, from index 1, to v. A log that no
-// longer starts at 1 (trimmed before audit mode) is refused.
+// longer starts at 1 (trimmed before audit mode, or by retention) is
+// refused: readHistory with a base reads a retained one.
 func verifyLog(log *storage.Log, v recordReader) error {
-	if first := log.FirstIndex(); first != 1 {
-		return &replica.HistoryError{Index: first, Err: fmt.Errorf(
-			"%w: the log starts at record %d: the history before it was trimmed (written before audit mode?)", replica.ErrHistory, first)}
-	}
+	_, err := readHistory(v, 1, 0, log)
+	return err
+}
+
+// readLogRange feeds the records from..to of log to v, a chunk of
+// verifyChunkRecords at a time under the log's lock.
+func readLogRange(log *storage.Log, from, to uint64, v recordReader) error {
 	type rec struct {
 		index   uint64
 		payload []byte
 	}
-	for from := uint64(1); from <= log.LastIndex(); {
+	for from <= to {
 		var chunk []rec
 		err := log.Iterate(from, func(index uint64, payload []byte) error {
+			if index > to {
+				return errChunk
+			}
 			chunk = append(chunk, rec{index, append([]byte(nil), payload...)})
 			if len(chunk) == verifyChunkRecords {
 				return errChunk
@@ -77,6 +84,16 @@ func newHistoryVerifier(self, cluster, keysDir string) (*replica.HistoryVerifier
 // torn log tail the same way. The error is a *replica.HistoryError for
 // a failure of the history itself.
 func VerifyDataDir(dataDir, keysDir string) (replica.HistoryReport, error) {
+	return VerifyDataDirArchive(dataDir, keysDir, "")
+}
+
+// VerifyDataDirArchive is VerifyDataDir for a node under audit
+// retention (spook audit verify --data DIR [--archive ARCHIVE]). Without
+// an archive it starts from the directory's retention base, if any (the
+// report's BaseRecord says so), and reads the records after it. With
+// one it reads the archived segments from record 1, then the log, and
+// checks the whole history again, the base unused.
+func VerifyDataDirArchive(dataDir, keysDir, archiveDir string) (replica.HistoryReport, error) {
 	id, found, err := storage.ReadIdentity(vfs.OS{}, dataDir)
 	if err != nil || !found {
 		return replica.HistoryReport{}, fmt.Errorf("node: %s holds no IDENTITY: not a data directory (%v)", dataDir, err)
@@ -90,7 +107,20 @@ func VerifyDataDir(dataDir, keysDir string) (replica.HistoryReport, error) {
 		return replica.HistoryReport{}, err
 	}
 	defer store.Close()
-	err = verifyLog(store.Log(), v)
+	if archiveDir == "" {
+		from, err := readBase(vfs.OS{}, dataDir, v)
+		if err != nil {
+			return replica.HistoryReport{}, err
+		}
+		_, err = readHistory(v, from+1, 0, store.Log())
+		return v.Report(), err
+	}
+	archive, err := storage.OpenLog(vfs.OS{}, archiveDir, storage.LogOptions{})
+	if err != nil {
+		return replica.HistoryReport{}, fmt.Errorf("node: open archive %s: %w", archiveDir, err)
+	}
+	defer archive.Close()
+	_, err = readHistory(v, 1, 0, archive, store.Log())
 	return v.Report(), err
 }
 
@@ -107,6 +137,26 @@ type AuditReport struct {
 	// Position is the log index of the failing record (0 when OK); Error
 	// then says what failed there.
 	Position uint64 `json:"position,omitempty"`
+	// FromRecord..LastRecord is the range of records read. Under
+	// retention, FromRecord is BaseRecord+1: records 1..BaseRecord and
+	// checkpoints 1..BaseCheckpoint were checked from the retention base
+	// (docs/audit.md, "Retention").
+	FromRecord     uint64 `json:"from_record"`
+	LastRecord     uint64 `json:"last_record"`
+	BaseRecord     uint64 `json:"base_record,omitempty"`
+	BaseCheckpoint uint64 `json:"base_checkpoint,omitempty"`
+}
+
+// withRange adds the range of records a verification read.
+func (a AuditReport) withRange(rep replica.HistoryReport) AuditReport {
+	a.FromRecord, a.LastRecord = rep.BaseRecord+1, rep.LastRecord
+	a.BaseRecord, a.BaseCheckpoint = rep.BaseRecord, rep.BaseCheckpoint
+	return a
+}
+
+// NewAuditReportRange is NewAuditReport with the range of records read.
+func NewAuditReportRange(rep replica.HistoryReport, err error) AuditReport {
+	return NewAuditReport(rep, err).withRange(rep)
 }
 
 // NewAuditReport turns a verification's outcome into its document.
@@ -127,6 +177,12 @@ func NewAuditReport(rep replica.HistoryReport, err error) AuditReport {
 // the verifier, which holds the checkpoint log and, with keepProofs, what
 // proofs need.
 func (n *Node) auditHistory(keepProofs bool) (*replica.HistoryVerifier, error) {
+	return n.auditHistoryOpts(keepProofs, false)
+}
+
+// auditHistoryOpts is auditHistory; keepNotes keeps every signed tree
+// head (tiles, the newest checkpoint) without the leaf indexes.
+func (n *Node) auditHistoryOpts(keepProofs, keepNotes bool) (*replica.HistoryVerifier, error) {
 	if n.cfg.AuditKeysDir == "" || n.store == nil {
 		return nil, errAuditOff
 	}
@@ -134,8 +190,39 @@ func (n *Node) auditHistory(keepProofs bool) (*replica.HistoryVerifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.KeepProofs = keepProofs
-	return v, verifyLog(n.store.Log(), v)
+	v.KeepProofs, v.KeepNotes = keepProofs, keepNotes
+	n.auditMu.RLock()
+	defer n.auditMu.RUnlock()
+	if keepProofs && n.cfg.AuditRetention.ArchiveDir != "" {
+		// Proofs from the archive too: a dropped transaction is still
+		// provable while its segment is archived.
+		if err := n.readArchived(v); err == nil {
+			return v, nil
+		}
+		v, _ = newHistoryVerifier(n.cfg.Name, n.cfg.Cluster, n.cfg.AuditKeysDir)
+		v.KeepProofs = true
+	}
+	from, err := readBase(n.cfg.fs, n.cfg.DataDir, v)
+	if err != nil {
+		return nil, err
+	}
+	_, err = readHistory(v, from+1, 0, n.store.Log())
+	return v, err
+}
+
+// readArchived feeds the whole history, from the archive and the log,
+// to v (ArchiveDir set).
+func (n *Node) readArchived(v recordReader) error {
+	archive, err := storage.OpenLog(n.cfg.fs, n.cfg.AuditRetention.ArchiveDir, storage.LogOptions{})
+	if err != nil {
+		return err
+	}
+	defer archive.Close()
+	if archive.LastIndex() < archive.FirstIndex() { // nothing archived yet
+		return verifyLog(n.store.Log(), v)
+	}
+	_, err = readHistory(v, 1, 0, archive, n.store.Log())
+	return err
 }
 
 // errAuditOff: an audit endpoint on a node not in audit mode.
@@ -155,8 +242,10 @@ func (n *Node) auditHandler() http.Handler {
 		if v != nil {
 			rep = v.Report()
 		}
-		writeAuditJSON(w, http.StatusOK, NewAuditReport(rep, err))
+		writeAuditJSON(w, http.StatusOK, NewAuditReportRange(rep, err))
 	})
+	mux.HandleFunc("GET /v1/audit/checkpoint", n.serveCheckpoint) // audittiles.go
+	mux.HandleFunc("GET /v1/audit/tile/", n.serveTile)
 	mux.HandleFunc("GET /v1/audit/proof", n.serveProof)
 	mux.HandleFunc("GET /v1/audit/replay", n.serveReplay)
 	mux.HandleFunc("GET /v1/audit/policy", n.servePolicy)

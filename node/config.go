@@ -115,6 +115,10 @@ type Config struct {
 	// for its origin and continues that origin's hash chain. Every member
 	// must see the same set of keys. Empty: audit off.
 	AuditKeysDir string
+	// AuditRetention is audit mode's retention policy (spookd
+	// --audit-retention; docs/audit.md, "Retention"). The zero value
+	// keeps every record.
+	AuditRetention AuditRetention
 
 	// Password, if set, is required by RESP AUTH; Token, if set, is the
 	// bearer token the HTTP API requires. Neither admits a peer.
@@ -130,6 +134,9 @@ type Config struct {
 
 	// now is the wall clock; tests may replace it.
 	now func() time.Time
+	// logSegmentBytes is the log's segment size (0: storage's default);
+	// retention tests use small segments.
+	logSegmentBytes int64
 	// fs is the filesystem under DataDir; tests inject faults through it.
 	// Nil: the operating system's.
 	fs vfs.FS
@@ -189,6 +196,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if !c.AuditRetention.keepsAll() && c.AuditKeysDir == "" {
+		return c, fmt.Errorf("%w: AuditRetention (spookd --audit-retention) %s without audit mode (--audit-keys)", ErrConfig, c.AuditRetention)
 	}
 	warning, err := c.checkAdmission()
 	if err != nil {

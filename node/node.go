@@ -23,6 +23,10 @@ type Node struct {
 	cfg Config
 	log *slog.Logger
 
+	// auditMu orders audit reads of the history (read lock) against
+	// retention rewriting its base and trimming the log (retention.go).
+	auditMu sync.RWMutex
+
 	// mu guards the replica's state. Only the loop goroutine changes it,
 	// holding mu for writing while it does; readers (View, Status, Wait,
 	// the peers' address lookups) hold it for reading. The replica is
@@ -162,6 +166,10 @@ func Start(cfg Config) (*Node, error) {
 		n.wg.Add(1)
 		go n.runDisk(n.disk)
 	}
+	if n.store != nil && n.cfg.AuditKeysDir != "" && !n.cfg.AuditRetention.keepsAll() {
+		n.wg.Add(1)
+		go n.retentionLoop() // retention.go
+	}
 	n.log.Info("started", "addr", n.advertise, "data", cfg.DataDir, "fsync", cfg.Fsync.String(),
 		"members", len(cfg.Members), "join", cfg.Join, "region", cfg.Region)
 	return n, nil
@@ -190,8 +198,10 @@ func (n *Node) restore(rcfg replica.Config) error {
 	var snapshot []byte
 	var records [][]byte
 	if n.cfg.DataDir != "" {
-		// Audit mode keeps the whole history (docs/audit.md, "Retention").
-		store, err := storage.OpenStore(n.cfg.fs, n.cfg.DataDir, storage.StoreOptions{KeepLog: n.cfg.AuditKeysDir != ""})
+		// Audit mode keeps the whole history; its retention policy trims
+		// it (retention.go; docs/audit.md, "Retention").
+		store, err := storage.OpenStore(n.cfg.fs, n.cfg.DataDir, storage.StoreOptions{KeepLog: n.cfg.AuditKeysDir != "",
+			Log: storage.LogOptions{MaxSegmentBytes: n.cfg.logSegmentBytes}})
 		if err != nil {
 			return fmt.Errorf("node: open data directory %s: %w", n.cfg.DataDir, err)
 		}

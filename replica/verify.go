@@ -36,6 +36,9 @@ type HistoryVerifier struct {
 	// KeepProofs keeps what proofs need (Leaf, Checkpoints): the leaf
 	// index of every transaction and every checkpoint's signed note.
 	KeepProofs bool
+	// KeepNotes keeps every checkpoint's signed note (AppendBase needs
+	// them), without the leaf indexes KeepProofs keeps too.
+	KeepNotes bool
 
 	report  HistoryReport
 	chains  audit.Chains
@@ -46,12 +49,16 @@ type HistoryVerifier struct {
 
 	leafIndex map[causal.Dot]int64
 	notes     []SignedCheckpoint
+	base      historyBase // what LoadBase restored (retention.go)
 }
 
 // SignedCheckpoint is a checkpoint and its signed note as logged.
 type SignedCheckpoint struct {
 	audit.Checkpoint
 	Note []byte
+	// Record is the log index of the checkpoint's record (0 for one
+	// restored from a base that did not record it).
+	Record uint64
 }
 
 // HistoryReport sums up what a HistoryVerifier checked.
@@ -67,6 +74,17 @@ type HistoryReport struct {
 	// Unrecomputed is the first checkpoint after a repair: from it on,
 	// roots could not be recomputed (0: all were).
 	Unrecomputed uint64
+	// BaseRecord is the last record a retention base stood for (0: the
+	// history was read from record 1). Records 1..BaseRecord were not
+	// read: their chain heads, tree hashes and tree heads came from the
+	// base (LoadBase), checked as it says.
+	BaseRecord uint64
+	// BaseCheckpoint is the last checkpoint the base held.
+	BaseCheckpoint uint64
+	// BaseTransactions is how many of Transactions the base counted.
+	BaseTransactions int
+	// LastRecord is the index of the last record read.
+	LastRecord uint64
 }
 
 // HistoryError is the first failure of a history: the record's position
@@ -104,6 +122,7 @@ func (v *HistoryVerifier) Report() HistoryReport { return v.report }
 // history's failure; later calls after an error are meaningless.
 func (v *HistoryVerifier) Record(index uint64, rec []byte) error {
 	v.report.Records++
+	v.report.LastRecord = index
 	if len(rec) == 0 {
 		return &HistoryError{Index: index, Err: fmt.Errorf("%w: empty record", ErrHistory)}
 	}
@@ -263,9 +282,12 @@ func (v *HistoryVerifier) checkpoint(index uint64, signed []byte) error {
 		}
 		v.report.Size = c.N
 	}
+	if len(v.notes) == 0 {
+		v.base.start = v.last // what the first kept note follows (AppendBase)
+	}
 	v.last = c
-	if v.KeepProofs {
-		v.notes = append(v.notes, SignedCheckpoint{Checkpoint: c, Note: append([]byte(nil), signed...)})
+	if v.KeepProofs || v.KeepNotes {
+		v.notes = append(v.notes, SignedCheckpoint{Checkpoint: c, Note: append([]byte(nil), signed...), Record: index})
 	}
 	v.report.Checkpoints++
 	v.report.LastIndex = c.Index
@@ -290,6 +312,9 @@ func (v *HistoryVerifier) Checkpoint(index uint64) (SignedCheckpoint, bool) {
 func (v *HistoryVerifier) LeafProof(dot causal.Dot) (int64, []byte, SignedCheckpoint, tlog.RecordProof, error) {
 	i, ok := v.leafIndex[dot]
 	if !ok {
+		if err := v.droppedErr(dot); err != nil {
+			return 0, nil, SignedCheckpoint{}, nil, err
+		}
 		return 0, nil, SignedCheckpoint{}, nil, fmt.Errorf("%w: transaction %s is in no checkpoint yet", audit.ErrCheckpoint, dot)
 	}
 	for _, c := range v.notes {

@@ -465,7 +465,12 @@ func (l *Log) Sync() error {
 // segments only and never the active one, so records below index may
 // remain; FirstIndex says where the log now starts. The removals are made
 // durable before it returns.
-func (l *Log) TruncateFront(index uint64) error {
+func (l *Log) TruncateFront(index uint64) error { return l.truncateFront(index, nil) }
+
+// truncateFront is TruncateFront; keep, when set, is called with each
+// segment's path before it is removed (to archive it), and an error from
+// it stops the truncation there, without failing the log.
+func (l *Log) truncateFront(index uint64, keep func(path string) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
@@ -473,12 +478,27 @@ func (l *Log) TruncateFront(index uint64) error {
 	}
 	removed := 0
 	for removed < len(l.segments)-1 && l.segments[removed+1].firstIndex <= index {
+		if keep != nil {
+			if err := l.flush(); err != nil {
+				return err
+			}
+			if err := keep(l.segments[removed].name); err != nil {
+				err = errors.Join(err, l.syncRemoved(removed))
+				return err
+			}
+		}
 		if err := l.fs.Remove(l.segments[removed].name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			l.segments = l.segments[removed:]
 			return l.fail(err)
 		}
 		removed++
 	}
+	return l.syncRemoved(removed)
+}
+
+// syncRemoved drops the first removed segments, whose files are gone,
+// and makes the removals durable.
+func (l *Log) syncRemoved(removed int) error {
 	if removed == 0 {
 		return nil
 	}

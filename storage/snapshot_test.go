@@ -2,7 +2,9 @@ package storage
 
 import (
 	"errors"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -293,4 +295,60 @@ func TestStoreKeepLog(t *testing.T) {
 		return nil
 	})
 	checkRecords(t, all, 1, 100)
+}
+
+// TestStoreTrimLogArchive: TrimLog (audit retention) archives each
+// segment through keep before removing it, never trims past the oldest
+// snapshot kept, and the archive, opened as a log, holds records 1.. up
+// to where the live log starts; both reopen on real files.
+func TestStoreTrimLogArchive(t *testing.T) {
+	dir, archive := t.TempDir(), t.TempDir()
+	fsys := vfs.OS{}
+	opts := StoreOptions{Log: LogOptions{MaxSegmentBytes: 200}, KeepLog: true, Snapshot: SnapshotOptions{Kept: 2}}
+	s, err := OpenStore(fsys, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := func(p string) error {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return writeFileSynced(fsys, filepath.Join(archive, filepath.Base(p)), data)
+	}
+	if first, err := s.TrimLog(50, keep); err != nil || first != 1 {
+		t.Fatalf("no snapshot yet: trimmed to %d, %v", first, err)
+	}
+	for i := uint64(1); i <= 100; i++ {
+		s.Log().Append(payloadFor(i))
+		if i == 40 || i == 70 {
+			if err := s.WriteSnapshot(i, []byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	first, err := s.TrimLog(90, keep)
+	if err != nil || first <= 1 || first > 41 {
+		t.Fatalf("trimmed to %d (oldest snapshot 40), %v", first, err)
+	}
+	s.Close()
+	s, err = OpenStore(fsys, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Log().FirstIndex() != first {
+		t.Fatalf("reopened log starts at %d, want %d", s.Log().FirstIndex(), first)
+	}
+	a, err := OpenLog(fsys, archive, LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var got []logRecord
+	a.Iterate(1, func(index uint64, payload []byte) error {
+		got = append(got, logRecord{index, slices.Clone(payload)})
+		return nil
+	})
+	checkRecords(t, got, 1, first-1)
 }

@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"sync"
 
@@ -16,9 +18,9 @@ type StoreOptions struct {
 	// Snapshot configures snapshot writes.
 	Snapshot SnapshotOptions
 	// KeepLog keeps every record: WriteSnapshot no longer trims the log
-	// behind the snapshots it keeps. Audit mode's retention policy (keep
-	// everything, docs/audit.md); restarts still replay only the records
-	// after the newest snapshot.
+	// behind the snapshots it keeps. Audit mode sets it, and its
+	// retention policy trims with TrimLog (docs/audit.md, "Retention");
+	// restarts still replay only the records after the newest snapshot.
 	KeepLog bool
 }
 
@@ -167,6 +169,29 @@ func (s *Store) WriteSnapshot(index uint64, data []byte) error {
 		return nil
 	}
 	return s.log.TruncateFront(kept[0] + 1)
+}
+
+// TrimLog removes the log's segments whose records all have indexes below
+// index (audit retention, docs/audit.md), but never a record after the
+// oldest snapshot the directory holds, so a fallback to it on open still
+// finds every later record. keep, when set, is called with each
+// segment's path before its removal (archive it there, durably); an
+// error from it stops the trim. It returns the index the log now starts
+// at. Only whole segments go: records below index may remain.
+func (s *Store) TrimLog(index uint64, keep func(path string) error) (uint64, error) {
+	names, err := s.fs.ReadDir(s.snapDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return s.log.FirstIndex(), err
+	}
+	oldest := uint64(0)
+	for _, name := range names {
+		if i, ok := parseSnapshotName(name); ok && (oldest == 0 || i < oldest) {
+			oldest = i
+		}
+	}
+	index = min(index, oldest+1)
+	err = s.log.truncateFront(index, keep)
+	return s.log.FirstIndex(), err
 }
 
 // Close closes the log (syncing it) and releases the directory lock.

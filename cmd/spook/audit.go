@@ -18,7 +18,7 @@ func init() {
 }
 
 const auditHelp = `usage: spook audit keygen NAME --data DIR --keys KEYS
-       spook audit verify --data DIR --keys KEYS
+       spook audit verify --data DIR --keys KEYS [--archive ARCHIVE]
        spook audit verify [--addr HOST:PORT] [--token T]
        spook audit proof KEY [--json] [--addr HOST:PORT]
        spook audit proof --from A --to B [--json] [--addr HOST:PORT]
@@ -43,11 +43,20 @@ collapsed transactions.
                /v1/audit/verify). It prints
                  verified transactions=N checkpoints=C ok=true
                or the first failure and its position (log record index),
-               and exits 1 on failure.
+               and exits 1 on failure, then the records it read,
+                 range records=1..L
+               Under retention (spookd --audit-retention) it reads the
+               records after the retention base and says so:
+                 range records=F..L base=1..R checkpoints-from-base=1..K
+               --archive ARCHIVE (with --data) reads the archived
+               segments too and checks the history from record 1.
   proof KEY    the transaction that wrote KEY's current string value,
                the first checkpoint covering it (its signed note) and an
                RFC 6962 inclusion proof: golang.org/x/mod/sumdb's note.Open
-               and tlog.CheckRecord verify them (docs/audit.md).
+               and tlog.CheckRecord verify them (docs/audit.md). For any
+               other type (counter, set, hash...) every transaction whose
+               operations on KEY made the value, each with its inclusion
+               proof in the newest checkpoint, and what that proves.
   proof --from A --to B
                a consistency proof between checkpoints A and B
                (tlog.CheckTree).
@@ -81,6 +90,7 @@ func runAudit(args []string) error {
 	fs := newFlagSet("audit "+args[0], auditHelp)
 	data := fs.String("data", "", "a node's data directory (keygen; verify offline)")
 	keys := fs.String("keys", "", "the directory of every member's NAME.pub")
+	archive := fs.String("archive", "", "verify --data: the node's retention archive (spookd --audit-retention archive=DIR): check from record 1")
 	from := fs.Uint64("from", 0, "proof: the older checkpoint of a consistency proof")
 	to := fs.Uint64("to", 0, "proof: the newer checkpoint; replay: the checkpoint to rebuild")
 	asJSON := fs.Bool("json", false, "proof, replay: print the node's JSON document as is")
@@ -109,12 +119,15 @@ func runAudit(args []string) error {
 			return usageErrorf("verify takes no arguments, got %q", rest)
 		}
 		var rep node.AuditReport
+		if *archive != "" && *data == "" {
+			return usageErrorf("verify --archive needs --data DIR (the node's data directory)")
+		}
 		if *data != "" {
 			if *keys == "" {
 				return usageErrorf("verify --data needs --keys KEYS")
 			}
-			r, err := node.VerifyDataDir(*data, *keys)
-			rep = node.NewAuditReport(r, err)
+			r, err := node.VerifyDataDirArchive(*data, *keys, *archive)
+			rep = node.NewAuditReportRange(r, err)
 			if err != nil && rep.Position == 0 {
 				return err // not a failure of the history: the directory could not be read
 			}
@@ -134,6 +147,13 @@ func runAudit(args []string) error {
 			fmt.Fprintf(stdout, "verify failed at record %d%s\n", rep.Position, sepReason(rep.Error))
 		}
 		fmt.Fprintf(stdout, "verified transactions=%d checkpoints=%d ok=%t\n", rep.Transactions, rep.Checkpoints, rep.OK)
+		switch {
+		case rep.BaseRecord > 0:
+			fmt.Fprintf(stdout, "range records=%d..%d base=1..%d checkpoints-from-base=1..%d\n",
+				rep.FromRecord, rep.LastRecord, rep.BaseRecord, rep.BaseCheckpoint)
+		case rep.LastRecord > 0:
+			fmt.Fprintf(stdout, "range records=%d..%d\n", rep.FromRecord, rep.LastRecord)
+		}
 		if !rep.OK {
 			return errVerifyFailed
 		}
@@ -195,10 +215,33 @@ type auditDoc struct {
 	Cut        string   `json:"cut"`
 	Keys       int      `json:"keys"`
 	StateHash  string   `json:"state_hash"`
+	// A key-history proof (node.KeyHistoryProof): non-string values.
+	Type      string   `json:"type"`
+	Statement string   `json:"statement"`
+	Complete  bool     `json:"complete"`
+	Pending   []string `json:"pending"`
+	Txns      []struct {
+		Txn       string   `json:"txn"`
+		LeafIndex int64    `json:"leaf_index"`
+		Leaf      []byte   `json:"leaf"`
+		Proof     []string `json:"proof"`
+	} `json:"txns"`
 }
 
 func (d *auditDoc) print() {
 	switch {
+	case d.Statement != "":
+		fmt.Fprintf(stdout, "key %s type %s checkpoint %d complete=%t\n%s\n%s", d.Key, d.Type, d.Checkpoint, d.Complete, d.Statement, d.Note)
+		for _, t := range d.Txns {
+			fmt.Fprintf(stdout, "txn %s leaf %d %s proof %d hashes\n", t.Txn, t.LeafIndex, base64.StdEncoding.EncodeToString(t.Leaf), len(t.Proof))
+			for _, h := range t.Proof {
+				fmt.Fprintln(stdout, h)
+			}
+		}
+		for _, p := range d.Pending {
+			fmt.Fprintf(stdout, "pending %s (no checkpoint yet)\n", p)
+		}
+		return
 	case d.StateHash != "":
 		fmt.Fprintf(stdout, "checkpoint=%d keys=%d state_hash=%s\ncut %s\n", d.Checkpoint, d.Keys, d.StateHash, d.Cut)
 		return
