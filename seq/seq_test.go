@@ -47,14 +47,17 @@ func check[T Content[T]](t fataler, s *Seq[T]) {
 		for i := range l.items {
 			it := &l.items[i]
 			lv += it.visible()
-			lt += it.n
+			lt += it.n()
 			runs++
 			c, ok := s.locate(it.id)
 			if !ok || c.l != l || c.i != i {
 				t.Fatalf("index does not find run %v", it.id)
 			}
-			if it.n < 1 {
+			if it.n() < 1 {
 				t.Fatalf("empty run")
+			}
+			if !it.deleted() && len(s.content(it).AppendHashes(nil, it.n())) != it.n() {
+				t.Fatalf("run %v: content does not hold its %d elements", it.id, it.n())
 			}
 		}
 		if lv != l.vis || lt != l.total {
