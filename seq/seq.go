@@ -19,9 +19,10 @@ var (
 )
 
 // span is one entry of the ID index: the first element of a run and the
-// leaf that holds the run. Entries are values in the index (no allocation
-// of their own); a run that moves or changes its first element replaces
-// its entry.
+// leaf that holds the run. The index holds pointers, so an entry's key
+// can change in place when a run's first element moves without passing
+// another key (rekey), and its leaf when the run moves (indexMove).
+// Entries are allocated from slabs of spanSlab and reused once removed.
 type span[T Content[T]] struct {
 	id   xid
 	leaf *leaf[T]
@@ -45,7 +46,10 @@ const MaxArenaUnits = 1<<32 - 1
 type Seq[T Content[T]] struct {
 	root   *inner[T]
 	first  *leaf[T]
-	index  *btree.BTreeG[span[T]]
+	index  *btree.BTreeG[*span[T]]
+	probe  span[T]    // the key of index look-ups
+	slab   []span[T]  // entries not yet handed out
+	free   []*span[T] // entries removed from the index
 	digest uint64
 	hashes []uint64 // scratch of digestContent
 	// hint is the run last located or placed (validated before use:
@@ -79,7 +83,8 @@ func (s *Seq[T]) reset() {
 	s.root = &inner[T]{leaves: []*leaf[T]{l}}
 	l.parent = s.root
 	s.first = l
-	s.index = btree.NewBTreeGOptions(func(a, b span[T]) bool { return a.id.less(b.id) }, btree.Options{NoLocks: true, Degree: 32})
+	s.index = btree.NewBTreeGOptions(func(a, b *span[T]) bool { return a.id.less(b.id) }, btree.Options{NoLocks: true, Degree: 32})
+	s.slab, s.free = nil, nil
 	s.digest = 0
 	s.hint = cursor[T]{}
 	s.maxCounters = nil
@@ -234,13 +239,13 @@ func (s *Seq[T]) locate(id xid) (cursor[T], bool) {
 			}
 		}
 	}
-	var found span[T]
-	ok := false
-	s.index.Descend(span[T]{id: id}, func(sp span[T]) bool {
-		found, ok = sp, true
+	var found *span[T]
+	s.probe.id = id
+	s.index.Descend(&s.probe, func(sp *span[T]) bool {
+		found = sp
 		return false
 	})
-	if !ok || found.id.slot != id.slot {
+	if found == nil || found.id.slot != id.slot {
 		return cursor[T]{}, false
 	}
 	l := found.leaf
@@ -650,25 +655,48 @@ func (s *Seq[T]) moveHead(l *leaf[T], i, k int) bool {
 	return true
 }
 
-// rekey changes the ID index key of a run of l from old to id.
+// spanSlab is the number of index entries allocated at once.
+const spanSlab = 256
+
+// rekey changes the ID index key of a run of l from old to id, which
+// takes its place in the index order (no key lies between them).
 func (s *Seq[T]) rekey(old, id xid, l *leaf[T]) {
-	s.index.Delete(span[T]{id: old})
-	s.index.Set(span[T]{id: id, leaf: l})
+	s.probe.id = old
+	sp, _ := s.index.Get(&s.probe)
+	sp.id, sp.leaf = id, l
 }
 
 // indexAdd adds the index entry of a run of l that begins at id.
 func (s *Seq[T]) indexAdd(id xid, l *leaf[T]) {
-	s.index.Set(span[T]{id: id, leaf: l})
+	var sp *span[T]
+	if n := len(s.free); n > 0 {
+		sp = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		if len(s.slab) == 0 {
+			s.slab = make([]span[T], spanSlab)
+		}
+		sp = &s.slab[0]
+		s.slab = s.slab[1:]
+	}
+	sp.id, sp.leaf = id, l
+	s.index.Set(sp)
 }
 
 // indexMove records that the run that begins at id is now in l.
 func (s *Seq[T]) indexMove(id xid, l *leaf[T]) {
-	s.index.Set(span[T]{id: id, leaf: l})
+	s.probe.id = id
+	sp, _ := s.index.Get(&s.probe)
+	sp.leaf = l
 }
 
 // indexRemove removes the index entry of the run that begins at id.
 func (s *Seq[T]) indexRemove(id xid) {
-	s.index.Delete(span[T]{id: id})
+	s.probe.id = id
+	if sp, ok := s.index.Delete(&s.probe); ok {
+		sp.leaf = nil
+		s.free = append(s.free, sp)
+	}
 }
 
 // DeleteRanges applies a remote deletion. Elements already deleted stay

@@ -49,9 +49,11 @@ func check[T Content[T]](t fataler, s *Seq[T]) {
 			lv += it.visible()
 			lt += it.n()
 			runs++
-			c, ok := s.locate(it.id)
-			if !ok || c.l != l || c.i != i {
-				t.Fatalf("index does not find run %v", it.id)
+			for _, k := range []int{0, it.n() / 2, it.n() - 1} {
+				c, ok := s.locate(it.elem(k))
+				if !ok || c.l != l || c.i != i || c.off != k {
+					t.Fatalf("index does not find element %d of run %v", k, it.id)
+				}
 			}
 			if it.n() < 1 {
 				t.Fatalf("empty run")

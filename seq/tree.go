@@ -13,7 +13,7 @@ import "slices"
 const (
 	// maxLeafItems bounds the runs of one leaf between operations; a
 	// fuller leaf is split in two halves.
-	maxLeafItems = 32
+	maxLeafItems = 64
 	// maxChildren bounds the children of an inner node; a fuller node is
 	// split in two halves.
 	maxChildren = 32
