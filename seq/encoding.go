@@ -225,6 +225,12 @@ func AppendRanges(dst []byte, ranges []Range, node, counter uint64) []byte {
 // DecodeRanges reads a deletion written by AppendRanges. maxElements
 // bounds the elements it names.
 func DecodeRanges(r *codec.Reader, node, counter uint64, maxElements int) []Range {
+	return AppendDecodedRanges(nil, r, node, counter, maxElements)
+}
+
+// AppendDecodedRanges is DecodeRanges appending to dst (nil on error):
+// a replay reuses one slice.
+func AppendDecodedRanges(dst []Range, r *codec.Reader, node, counter uint64, maxElements int) []Range {
 	n := Count(r, "ranges", MaxRanges, 2)
 	if r.Err() == nil && n == 0 {
 		r.Fail("ranges: none", ErrInvalid)
@@ -232,7 +238,10 @@ func DecodeRanges(r *codec.Reader, node, counter uint64, maxElements int) []Rang
 	if r.Err() != nil {
 		return nil
 	}
-	out := make([]Range, 0, n)
+	out := dst
+	if out == nil {
+		out = make([]Range, 0, n)
+	}
 	total := 0
 	for i := 0; i < n; i++ {
 		id := DecodeRef(r, node, counter)

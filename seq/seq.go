@@ -55,6 +55,11 @@ type Seq[T Content[T]] struct {
 	// hint is the run last located or placed (validated before use:
 	// leaves are never freed, and a run's IDs are unique).
 	hint cursor[T]
+	// typing caches the place of the last element a local Insert made
+	// (at visible position typingPos) for the next Insert right after it:
+	// live typing. Every other change clears it.
+	typing    cursor[T]
+	typingPos int
 	// maxCounters holds the greatest counter of each node's elements
 	// (node, counter pairs; few nodes write one document): an insertion
 	// above it is new without an index lookup.
@@ -87,6 +92,7 @@ func (s *Seq[T]) reset() {
 	s.slab, s.free = nil, nil
 	s.digest = 0
 	s.hint = cursor[T]{}
+	s.typing = cursor[T]{}
 	s.maxCounters = nil
 	s.slots = []slotKey{{}}
 	s.slotOf = map[slotKey]uint32{}
@@ -238,6 +244,11 @@ func (s *Seq[T]) locate(id xid) (cursor[T], bool) {
 				return cursor[T]{l: l, i: i + 1, off: off}, true
 			}
 		}
+		if i > 0 {
+			if off := l.items[i-1].find(id); off >= 0 {
+				return cursor[T]{l: l, i: i - 1, off: off}, true
+			}
+		}
 	}
 	var found *span[T]
 	s.probe.id = id
@@ -335,9 +346,14 @@ func (s *Seq[T]) Insert(pos int, id ID, n int, content T, sole bool) Insert[T] {
 	var c cursor[T]
 	op := Insert[T]{ID: id, N: n, Content: content, Sole: sole && n == 1 && id.Offset == 0}
 	var left xid
-	if pos == 0 {
+	switch {
+	case pos == 0:
 		c = s.start()
-	} else {
+	case s.typing.l != nil && pos-1 == s.typingPos:
+		c = s.typing
+		left = c.item().elem(c.off)
+		c = after(c)
+	default:
 		c = s.findVisible(pos - 1)
 		left = c.item().elem(c.off)
 		c = after(c)
@@ -345,6 +361,9 @@ func (s *Seq[T]) Insert(pos int, id ID, n int, content T, sole bool) Insert[T] {
 	right := elemAt(c)
 	op.Left, op.Right = s.ext(left), s.ext(right)
 	s.place(c, s.newXid(id), left, right, n, op.Sole, content, false)
+	// The new elements end the run place left in the hint.
+	s.typing = cursor[T]{l: s.hint.l, i: s.hint.i, off: s.hint.l.items[s.hint.i].n() - 1}
+	s.typingPos = pos + n - 1
 	return op
 }
 
@@ -359,6 +378,7 @@ func (s *Seq[T]) Integrate(op Insert[T]) error { return s.integrate(op, false) }
 // integrate is Integrate; deleted places the elements as tombstones (a
 // state join bringing in elements deleted on the other side).
 func (s *Seq[T]) integrate(op Insert[T], deleted bool) error {
+	s.typing.l = nil
 	if op.ID.Counter <= s.maxCounter(op.ID.Node) && s.Has(op.ID) {
 		return nil
 	}
@@ -528,6 +548,7 @@ func (s *Seq[T]) Delete(pos, n int, dst []Range) []Range {
 	if n <= 0 {
 		return dst
 	}
+	s.typing.l = nil
 	c := s.findVisible(pos)
 	for n > 0 && !c.atEnd() {
 		it := c.item()
@@ -704,6 +725,7 @@ func (s *Seq[T]) indexRemove(id xid) {
 // elements it found, if some element is missing (use CanDelete first to
 // refuse such an operation without a change).
 func (s *Seq[T]) DeleteRanges(ranges []Range) error {
+	s.typing.l = nil
 	var err error
 	for _, r := range ranges {
 		for j := 0; j < r.N; {

@@ -46,6 +46,7 @@ type replica struct {
 	node    uint64
 	counter uint64
 	ranges  []seq.Range
+	text    []byte // scratch: the inserted text (the sequence copies it)
 	applied []bool // concurrent traces: transactions integrated
 }
 
@@ -78,7 +79,8 @@ func (r *replica) local(tx *Txn, dst []byte) ([]byte, error) {
 		}
 		if p.Ins != "" {
 			n := utf8.RuneCountInString(p.Ins)
-			op := r.s.Insert(p.Pos, seq.ID{Node: r.node, Counter: r.counter, Offset: offset}, n, seq.Text(p.Ins), inserted == 1)
+			r.text = append(r.text[:0], p.Ins...)
+			op := r.s.Insert(p.Pos, seq.ID{Node: r.node, Counter: r.counter, Offset: offset}, n, seq.Text(r.text), inserted == 1)
 			dst = append(dst, 0)
 			dst = seq.AppendInsert(dst, &op, r.node, r.counter)
 			offset += uint64(n)
@@ -90,7 +92,8 @@ func (r *replica) local(tx *Txn, dst []byte) ([]byte, error) {
 // step is one decoded step of a record.
 type step struct {
 	ins    seq.Insert[seq.Text]
-	ranges []seq.Range
+	del    bool
+	ranges []seq.Range // a deletion's ranges; kept empty by an insertion for reuse
 }
 
 // applyRecord decodes one history record and integrates it into s.
@@ -98,17 +101,22 @@ func applyRecord(s *seq.Seq[seq.Text], rec []byte, steps []step) ([]step, error)
 	r := codec.NewReader(rec)
 	node, counter := seq.Uvarint(r, "node"), seq.Uvarint(r, "counter")
 	n := seq.Count(r, "steps", 1<<30, 2)
+	old := steps[:cap(steps)]
 	steps = steps[:0]
 	offset, inserted := uint64(0), 0
 	for i := 0; i < n && r.Err() == nil; i++ {
 		var st step
+		if i < len(old) {
+			st.ranges = old[i].ranges[:0] // this record's earlier steps do not hold it
+		}
 		switch r.Byte("kind") {
 		case 0:
 			st.ins = seq.DecodeInsert[seq.Text](r, node, counter, offset, limits)
 			offset += uint64(st.ins.N)
 			inserted += st.ins.N
 		case 1:
-			st.ranges = seq.DecodeRanges(r, node, counter, 1<<30)
+			st.del = true
+			st.ranges = seq.AppendDecodedRanges(st.ranges, r, node, counter, 1<<30)
 		default:
 			r.Fail("kind", seq.ErrInvalid)
 		}
@@ -119,7 +127,7 @@ func applyRecord(s *seq.Seq[seq.Text], rec []byte, steps []step) ([]step, error)
 	}
 	for i := range steps {
 		st := &steps[i]
-		if st.ranges != nil {
+		if st.del {
 			if err := s.DeleteRanges(st.ranges); err != nil {
 				return steps, fmt.Errorf("%w: %v", ErrReplay, err)
 			}
