@@ -360,7 +360,7 @@ func (s *Seq[T]) Insert(pos int, id ID, n int, content T, sole bool) Insert[T] {
 	}
 	right := elemAt(c)
 	op.Left, op.Right = s.ext(left), s.ext(right)
-	s.place(c, s.newXid(id), left, right, n, op.Sole, content, false)
+	s.place(c, s.newXid(id), left, right, n, soleFlag(op.Sole), content, false)
 	// The new elements end the run place left in the hint.
 	s.typing = cursor[T]{l: s.hint.l, i: s.hint.i, off: s.hint.l.items[s.hint.i].n() - 1}
 	s.typingPos = pos + n - 1
@@ -410,7 +410,7 @@ func (s *Seq[T]) integrate(op Insert[T], deleted bool) error {
 	}
 	sole := op.Sole && op.N == 1 && op.ID.Offset == 0
 	if elemAt(c) == right {
-		s.place(c, s.newXid(op.ID), left, right, op.N, sole, op.Content, deleted) // no concurrent insertion here: the common case
+		s.place(c, s.newXid(op.ID), left, right, op.N, soleFlag(sole), op.Content, deleted) // no concurrent insertion here: the common case
 		return nil
 	}
 	leftPos, rightPos := -2, -2
@@ -485,20 +485,67 @@ scan:
 		}
 		c.nextItem()
 	}
-	s.place(dest, s.newXid(op.ID), left, right, op.N, sole, op.Content, deleted)
+	s.place(dest, s.newXid(op.ID), left, right, op.N, soleFlag(sole), op.Content, deleted)
+	return nil
+}
+
+func soleFlag(sole bool) uint32 {
+	if sole {
+		return flagSole
+	}
+	return 0
+}
+
+// IntegrateRun applies k remote insertions that one node made in a row,
+// each its transaction's only element in this sequence: op (N 1, sole)
+// and k-1 more with the next counters, each with the one before as origin
+// left and op.Right as origin right; content holds the k elements. It
+// is Integrate of each in turn, done at once: once the first is placed,
+// an element whose origin left was just placed goes right after it (an
+// element that followed it there names an origin left before it), so
+// the rest is one counter-stepping run placed there. A merge of recorded
+// history (live typing: one keystroke per transaction) integrates typed
+// runs this way. Errors are Integrate's; the elements already applied
+// stay applied.
+func (s *Seq[T]) IntegrateRun(op Insert[T], k int, content T) error {
+	last := op.ID.Counter + uint64(k-1)
+	if k < 2 || k-1 > MaxRunElements || op.N != 1 || op.ID.Offset != 0 || op.ID.Counter <= s.maxCounter(op.ID.Node) ||
+		last>>32 != op.ID.Counter>>32 || last < op.ID.Counter {
+		// Element by element (some may be present already).
+		for j := 0; j < k; j++ {
+			e := Insert[T]{ID: ID{Node: op.ID.Node, Counter: op.ID.Counter + uint64(j)}, Left: op.Left, Right: op.Right, N: 1, Sole: true, Content: content.Slice(k, j, j+1)}
+			if j > 0 {
+				e.Left = ID{Node: op.ID.Node, Counter: op.ID.Counter + uint64(j-1)}
+			}
+			if err := s.integrate(e, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	first := Insert[T]{ID: op.ID, Left: op.Left, Right: op.Right, N: 1, Sole: true, Content: content.Slice(k, 0, 1)}
+	if err := s.integrate(first, false); err != nil {
+		return err
+	}
+	fx, _ := s.xidOf(op.ID)
+	right, _ := s.xidOf(op.Right)
+	fc, _ := s.locate(fx)
+	flags := flagSole
+	if k-1 > 1 {
+		flags |= flagCounter
+	}
+	rest := ID{Node: op.ID.Node, Counter: op.ID.Counter + 1}
+	s.place(after(fc), s.newXid(rest), fx, right, k-1, flags, content.Slice(k, 1, k), false)
 	return nil
 }
 
 // place inserts a run (first element id, origins left and right, n
 // elements of content) at c, merging it into the run before when it
 // continues that run.
-func (s *Seq[T]) place(c cursor[T], id, left, right xid, n int, sole bool, content T, deleted bool) {
-	it := item{id: id, left: left, right: right, nf: uint32(n) << flagBits}
-	if sole {
-		it.nf |= flagSole
-	}
-	ext := s.ext(id)
-	s.noteCounter(ext.Node, ext.Counter)
+func (s *Seq[T]) place(c cursor[T], id, left, right xid, n int, flags uint32, content T, deleted bool) {
+	it := item{id: id, left: left, right: right, nf: uint32(n)<<flagBits | flags}
+	last := s.ext(it.last())
+	s.noteCounter(last.Node, last.Counter)
 	s.digestInsert(&it)
 	s.digestContentOf(&it, content, 1)
 	vis := n
