@@ -80,7 +80,7 @@
 // slots and holds at most MaxRunElements), and a visible run's content is
 // a span (start, length) of one per-sequence arena, so a split copies
 // nothing and typing appends to the arena; the arena is rewritten without
-// its garbage (deleted content) once that is the larger part. Leaves hold
+// its garbage (deleted content) once that is a quarter of it. Leaves hold
 // up to 64 runs. A local Insert right after the previous one (typing)
 // starts from the place it left. Local operations (Seq.Insert,
 // Seq.Delete) return the operation to ship; remote ones (Seq.Integrate,

@@ -50,6 +50,7 @@ type Seq[T Content[T]] struct {
 	probe  span[T]    // the key of index look-ups
 	slab   []span[T]  // entries not yet handed out
 	free   []*span[T] // entries removed from the index
+	last1  *span[T]   // the entry last found (a cache: checked by key)
 	digest uint64
 	hashes []uint64 // scratch of digestContent
 	// hint is the run last located or placed (validated before use:
@@ -89,7 +90,7 @@ func (s *Seq[T]) reset() {
 	l.parent = s.root
 	s.first = l
 	s.index = btree.NewBTreeGOptions(func(a, b *span[T]) bool { return a.id.less(b.id) }, btree.Options{NoLocks: true, Degree: 32})
-	s.slab, s.free = nil, nil
+	s.slab, s.free, s.last1 = nil, nil, nil
 	s.digest = 0
 	s.hint = cursor[T]{}
 	s.typing = cursor[T]{}
@@ -193,12 +194,12 @@ func (s *Seq[T]) joinContent(a, b *item) {
 	}
 }
 
-// tidy reclaims the arena's garbage once it is the larger part (or
+// tidy reclaims the arena's garbage once it is a quarter of it (or
 // always, if force): the live content is copied, in sequence order, to a
 // new arena. Content handed out before (Scan) stays valid: the old arena
 // is not written.
 func (s *Seq[T]) tidy(force bool) {
-	if !force && (s.garbage < 4096 || s.garbage*2 < s.arena.unitLen()) {
+	if !force && (s.garbage < 4096 || s.garbage*4 < s.arena.unitLen()) {
 		return
 	}
 	arena := s.arena.withCap(s.arena.unitLen() - s.garbage)
@@ -259,6 +260,7 @@ func (s *Seq[T]) locate(id xid) (cursor[T], bool) {
 	if found == nil || found.id.slot != id.slot {
 		return cursor[T]{}, false
 	}
+	s.last1 = found
 	l := found.leaf
 	for i := range l.items {
 		if l.items[i].id == found.id {
@@ -729,9 +731,19 @@ const spanSlab = 256
 // rekey changes the ID index key of a run of l from old to id, which
 // takes its place in the index order (no key lies between them).
 func (s *Seq[T]) rekey(old, id xid, l *leaf[T]) {
-	s.probe.id = old
-	sp, _ := s.index.Get(&s.probe)
+	sp := s.entry(old)
 	sp.id, sp.leaf = id, l
+}
+
+// entry returns the index entry keyed id (present).
+func (s *Seq[T]) entry(id xid) *span[T] {
+	if sp := s.last1; sp != nil && sp.id == id {
+		return sp
+	}
+	s.probe.id = id
+	sp, _ := s.index.Get(&s.probe)
+	s.last1 = sp
+	return sp
 }
 
 // indexAdd adds the index entry of a run of l that begins at id.
@@ -753,15 +765,16 @@ func (s *Seq[T]) indexAdd(id xid, l *leaf[T]) {
 
 // indexMove records that the run that begins at id is now in l.
 func (s *Seq[T]) indexMove(id xid, l *leaf[T]) {
-	s.probe.id = id
-	sp, _ := s.index.Get(&s.probe)
-	sp.leaf = l
+	s.entry(id).leaf = l
 }
 
 // indexRemove removes the index entry of the run that begins at id.
 func (s *Seq[T]) indexRemove(id xid) {
 	s.probe.id = id
 	if sp, ok := s.index.Delete(&s.probe); ok {
+		if s.last1 == sp {
+			s.last1 = nil
+		}
 		sp.leaf = nil
 		s.free = append(s.free, sp)
 	}
