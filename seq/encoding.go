@@ -390,10 +390,11 @@ func DecodeState[T Content[T]](r *codec.Reader, lim Limits) (*Seq[T], error) {
 // origins present, and computes the digest.
 func (s *Seq[T]) load(items []item) error {
 	const fill = maxLeafItems * 7 / 8
+	s.leaves = s.leaves[:0]
 	var leaves []*leaf[T]
 	for len(items) > 0 || len(leaves) == 0 {
 		k := min(fill, len(items))
-		l := &leaf[T]{items: make([]item, k, k+leafSlack)}
+		l := s.newLeaf(k)
 		copy(l.items, items[:k])
 		items = items[k:]
 		for i := range l.items {

@@ -25,7 +25,7 @@ var (
 // Entries are allocated from slabs of spanSlab and reused once removed.
 type span[T Content[T]] struct {
 	id   xid
-	leaf *leaf[T]
+	leaf uint32 // index into Seq.leaves
 }
 
 // slotKey is an entry of the node table: a node and the high 32 bits of
@@ -36,9 +36,11 @@ type slotKey struct {
 }
 
 // MaxArenaUnits bounds the content a sequence stores (storage units:
-// bytes of text, list elements), live and not yet reclaimed; a decoded
-// state beyond it is refused (ErrInvalid). Package crdt bounds a list or
-// text far below it (MaxListLen).
+// bytes of text, list elements), live and not yet reclaimed (garbage is
+// reclaimed first when it is reached); a decoded state beyond it is
+// refused (ErrInvalid), and an insertion beyond it panics. Package crdt
+// bounds a list to MaxListLen (2^30) elements, below it; a text of 2^30
+// code points of four bytes each would reach it.
 const MaxArenaUnits = 1<<32 - 1
 
 // Seq is a sequence CRDT over elements stored as T (Text or Values). The
@@ -51,6 +53,7 @@ type Seq[T Content[T]] struct {
 	slab   []span[T]  // entries not yet handed out
 	free   []*span[T] // entries removed from the index
 	last1  *span[T]   // the entry last found (a cache: checked by key)
+	leaves []*leaf[T] // every leaf, by its idx (leaves are never freed)
 	digest uint64
 	hashes []uint64 // scratch of digestContent
 	// hint is the run last located or placed (validated before use:
@@ -85,7 +88,8 @@ func New[T Content[T]]() *Seq[T] {
 }
 
 func (s *Seq[T]) reset() {
-	l := &leaf[T]{items: make([]item, 0, 4)}
+	s.leaves = s.leaves[:0]
+	l := s.newLeaf(0)
 	s.root = &inner[T]{leaves: []*leaf[T]{l}}
 	l.parent = s.root
 	s.first = l
@@ -261,7 +265,7 @@ func (s *Seq[T]) locate(id xid) (cursor[T], bool) {
 		return cursor[T]{}, false
 	}
 	s.last1 = found
-	l := found.leaf
+	l := s.leaves[found.leaf]
 	for i := range l.items {
 		if l.items[i].id == found.id {
 			if off := l.items[i].find(id); off >= 0 {
@@ -725,6 +729,13 @@ func (s *Seq[T]) moveHead(l *leaf[T], i, k int) bool {
 	return true
 }
 
+// newLeaf returns a new leaf with room for n runs, numbered in s.leaves.
+func (s *Seq[T]) newLeaf(n int) *leaf[T] {
+	l := &leaf[T]{items: make([]item, n, n+leafSlack), idx: uint32(len(s.leaves))}
+	s.leaves = append(s.leaves, l)
+	return l
+}
+
 // spanSlab is the number of index entries allocated at once.
 const spanSlab = 256
 
@@ -732,7 +743,7 @@ const spanSlab = 256
 // takes its place in the index order (no key lies between them).
 func (s *Seq[T]) rekey(old, id xid, l *leaf[T]) {
 	sp := s.entry(old)
-	sp.id, sp.leaf = id, l
+	sp.id, sp.leaf = id, l.idx
 }
 
 // entry returns the index entry keyed id (present).
@@ -759,13 +770,13 @@ func (s *Seq[T]) indexAdd(id xid, l *leaf[T]) {
 		sp = &s.slab[0]
 		s.slab = s.slab[1:]
 	}
-	sp.id, sp.leaf = id, l
+	sp.id, sp.leaf = id, l.idx
 	s.index.Set(sp)
 }
 
 // indexMove records that the run that begins at id is now in l.
 func (s *Seq[T]) indexMove(id xid, l *leaf[T]) {
-	s.entry(id).leaf = l
+	s.entry(id).leaf = l.idx
 }
 
 // indexRemove removes the index entry of the run that begins at id.
@@ -775,7 +786,6 @@ func (s *Seq[T]) indexRemove(id xid) {
 		if s.last1 == sp {
 			s.last1 = nil
 		}
-		sp.leaf = nil
 		s.free = append(s.free, sp)
 	}
 }

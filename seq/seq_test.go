@@ -348,3 +348,18 @@ func TestIntegrateRunMatchesOneByOne(t *testing.T) {
 		}
 	})
 }
+
+// TestLaterInsertNamesTombstone: an insertion made after a deletion (not
+// concurrently) names the tombstone right after its place as its origin
+// right. This is why a tombstone cannot be dropped below the collapsed
+// cut, stable or not, while another member may still hold it (doc.go,
+// "Deletion"): that member's next insertion there names it.
+func TestLaterInsertNamesTombstone(t *testing.T) {
+	s := New[Text]()
+	s.Insert(0, ID{Node: 1, Counter: 1}, 2, Text("ab"), false)
+	gone := s.Delete(1, 1, nil)
+	op := s.Insert(1, ID{Node: 1, Counter: 2}, 1, Text("x"), true)
+	if len(gone) != 1 || op.Right != gone[0].ID || s.Visible(op.Right) {
+		t.Fatalf("insertion after a deleted element names %+v as origin right, want the tombstone %+v", op.Right, gone)
+	}
+}

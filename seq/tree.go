@@ -175,6 +175,7 @@ type leaf[T Content[T]] struct {
 	prev, next *leaf[T]
 	items      []item
 	vis, total int
+	idx        uint32 // in Seq.leaves
 }
 
 type inner[T Content[T]] struct {
@@ -315,7 +316,8 @@ func (s *Seq[T]) fix(l *leaf[T], i int) (*leaf[T], int) {
 	// Both halves get arrays sized to what they hold plus leafSlack, so a
 	// document's leaves are not half empty (appends grow them as usual).
 	half := len(l.items) / 2
-	r := &leaf[T]{parent: l.parent, prev: l, next: l.next, items: make([]item, len(l.items)-half, len(l.items)-half+leafSlack)}
+	r := s.newLeaf(len(l.items) - half)
+	r.parent, r.prev, r.next = l.parent, l, l.next
 	copy(r.items, l.items[half:])
 	left := make([]item, half, half+leafSlack)
 	copy(left, l.items[:half])
