@@ -72,7 +72,8 @@
 // Items live in a B+tree whose inner nodes count visible and total
 // elements below them, so finding a visible position, inserting and
 // deleting cost O(log n) in the number of runs; an ordered index from
-// first ID to leaf (entries allocated in slabs, re-keyed in place) finds
+// first ID to leaf (16-byte entries naming leaves by number, allocated
+// in slabs, re-keyed in place) finds
 // the run holding any element for remote integration in O(log n). An
 // item is 48 bytes: IDs inside a sequence are 12 bytes (a slot of a
 // per-sequence node table holding the node and the counter's high 32
