@@ -18,7 +18,8 @@ const (
 	// split in two halves.
 	maxChildren = 32
 	// leafSlack is the spare room of a leaf's array when it is made (by a
-	// split or a load), in runs.
+	// split or a load) and what a full array grows by, in runs (64 runs
+	// of 48 bytes: 3 KB, a few cache lines' worth of slack at most).
 	leafSlack = 4
 	// maxLeafCap bounds the growth of a leaf's array, in runs: the most
 	// a leaf holds during one operation (maxLeafItems, then a run split
@@ -29,8 +30,8 @@ const (
 	maxLeafCap = maxLeafItems + 2
 )
 
-// insertItem inserts it at index i of items, growing the array at most to
-// maxLeafCap runs.
+// insertItem inserts it at index i of items, growing the array by
+// leafSlack runs, at most to maxLeafCap.
 func insertItem(items []item, i int, it item) []item {
 	if len(items) == cap(items) {
 		grown := make([]item, len(items), max(len(items)+1, min(len(items)+leafSlack, maxLeafCap)))
