@@ -22,6 +22,15 @@ type Content[T any] interface {
 	// AppendHashes appends a hash of each element of t (n elements) in
 	// order to dst: what a visible element contributes to Seq.Digest.
 	AppendHashes(dst []uint64, n int) []uint64
+	// unitsBefore returns the storage units (bytes of text, elements of
+	// a list) of t's first k elements (t holds n).
+	unitsBefore(n, k int) int
+	// units returns storage units [from, to) of t, cap-limited.
+	units(from, to int) T
+	// unitLen returns t's length in storage units.
+	unitLen() int
+	// withCap returns an empty T with room for n units.
+	withCap(n int) T
 }
 
 // Text is a run of Unicode code points stored as UTF-8. Positions count
@@ -55,6 +64,24 @@ func (t Text) Slice(n, from, to int) Text {
 // Append returns t followed by u.
 func (t Text) Append(u Text) Text { return append(t, u...) }
 
+func (t Text) unitsBefore(n, k int) int {
+	if len(t) == n {
+		return k
+	}
+	b := 0
+	for i := 0; i < k && b < len(t); i++ {
+		_, size := utf8.DecodeRune(t[b:])
+		b += size
+	}
+	return b
+}
+
+func (t Text) units(from, to int) Text { return t[from:to:to] }
+
+func (t Text) unitLen() int { return len(t) }
+
+func (Text) withCap(n int) Text { return make(Text, 0, n) }
+
 // AppendHashes appends each code point's hash.
 func (t Text) AppendHashes(dst []uint64, n int) []uint64 {
 	if len(t) == n {
@@ -77,6 +104,14 @@ func (t Values) Slice(n, from, to int) Values { return t[from:to:to] }
 
 // Append returns t followed by u.
 func (t Values) Append(u Values) Values { return append(t, u...) }
+
+func (t Values) unitsBefore(n, k int) int { return k }
+
+func (t Values) units(from, to int) Values { return t[from:to:to] }
+
+func (t Values) unitLen() int { return len(t) }
+
+func (Values) withCap(n int) Values { return make(Values, 0, n) }
 
 // AppendHashes appends each element's hash.
 func (t Values) AppendHashes(dst []uint64, n int) []uint64 {

@@ -2,6 +2,8 @@ package seq
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/spooksystems/spook/internal/codec"
@@ -223,6 +225,12 @@ func AppendRanges(dst []byte, ranges []Range, node, counter uint64) []byte {
 // DecodeRanges reads a deletion written by AppendRanges. maxElements
 // bounds the elements it names.
 func DecodeRanges(r *codec.Reader, node, counter uint64, maxElements int) []Range {
+	return AppendDecodedRanges(nil, r, node, counter, maxElements)
+}
+
+// AppendDecodedRanges is DecodeRanges appending to dst (nil on error):
+// a replay reuses one slice.
+func AppendDecodedRanges(dst []Range, r *codec.Reader, node, counter uint64, maxElements int) []Range {
 	n := Count(r, "ranges", MaxRanges, 2)
 	if r.Err() == nil && n == 0 {
 		r.Fail("ranges: none", ErrInvalid)
@@ -230,7 +238,10 @@ func DecodeRanges(r *codec.Reader, node, counter uint64, maxElements int) []Rang
 	if r.Err() != nil {
 		return nil
 	}
-	out := make([]Range, 0, n)
+	out := dst
+	if out == nil {
+		out = make([]Range, 0, n)
+	}
 	total := 0
 	for i := 0; i < n; i++ {
 		id := DecodeRef(r, node, counter)
@@ -258,75 +269,108 @@ func (s *Seq[T]) AppendState(dst []byte) []byte {
 	runs := s.coalesced()
 	dst = codec.AppendUvarint(dst, uint64(len(runs)))
 	for i := range runs {
-		it := &runs[i]
-		dst = codec.AppendUvarint(dst, uint64(it.n)<<3|uint64(it.flags))
-		dst = codec.AppendUvarint(dst, it.id.Node)
-		dst = codec.AppendUvarint(dst, it.id.Counter)
-		dst = codec.AppendUvarint(dst, it.id.Offset)
-		dst = AppendRef(dst, it.left, it.id.Node, it.id.Counter)
-		dst = AppendRef(dst, it.right, it.id.Node, it.id.Counter)
+		it := &runs[i].item
+		id := s.ext(it.id)
+		dst = codec.AppendUvarint(dst, uint64(it.n())<<3|uint64(it.nf&flagMask))
+		dst = codec.AppendUvarint(dst, id.Node)
+		dst = codec.AppendUvarint(dst, id.Counter)
+		dst = codec.AppendUvarint(dst, id.Offset)
+		dst = AppendRef(dst, s.ext(it.left), id.Node, id.Counter)
+		dst = AppendRef(dst, s.ext(it.right), id.Node, id.Counter)
 		if !it.deleted() {
-			dst = appendContent(dst, it.content, true)
+			dst = appendContent(dst, runs[i].content, true)
 		}
 	}
 	return dst
 }
 
+// crun is a canonical run: an item of s, merged maximally with the runs
+// after it, and its content.
+type crun[T Content[T]] struct {
+	item    item
+	content T
+}
+
 // coalesced returns the runs of s merged maximally: the canonical runs.
 // Merged content is copied; the rest aliases s.
-func (s *Seq[T]) coalesced() []item[T] {
-	out := make([]item[T], 0, s.index.Len())
+func (s *Seq[T]) coalesced() []crun[T] {
+	out := make([]crun[T], 0, s.index.Len())
 	for l := s.first; l != nil; l = l.next {
 		for i := range l.items {
 			it := l.items[i]
-			if k := len(out) - 1; k >= 0 && mergeable(&out[k], &it) {
-				out[k].content = out[k].content.Slice(out[k].n, 0, out[k].n) // a copy on append
-				merge(&out[k], &it)
+			var c T
+			if !it.deleted() {
+				c = s.content(&it)
+			}
+			if k := len(out) - 1; k >= 0 && mergeable(&out[k].item, &it) {
+				o := &out[k]
+				if !it.deleted() {
+					o.content = o.content.units(0, o.content.unitLen()).Append(c) // a copy on append (cap-limited)
+				}
+				if o.item.id.ctr != it.id.ctr {
+					o.item.nf |= flagCounter | flagSole
+				} else {
+					o.item.nf &^= flagSole
+				}
+				o.item.setN(o.item.n() + it.n())
 				continue
 			}
-			out = append(out, it)
+			out = append(out, crun[T]{item: it, content: c})
 		}
 	}
 	return out
 }
 
-// DecodeState reads a sequence written by AppendState. The content aliases
-// r's input; the caller keeps it alive and unchanged (crdt copies its input
-// once). It refuses non-canonical input: runs that could be coalesced,
-// duplicate IDs, origins the state does not hold, flags that do not fit.
+// DecodeState reads a sequence written by AppendState. The sequence
+// copies the content. It refuses non-canonical input: runs that could be
+// coalesced, duplicate IDs, origins the state does not hold, flags that
+// do not fit, runs beyond MaxRunElements, offsets beyond 2^32.
 func DecodeState[T Content[T]](r *codec.Reader, lim Limits) (*Seq[T], error) {
 	// A run is at least a header, an ID of three bytes and two origins.
 	n := Count(r, "runs", MaxRuns, 6)
 	if r.Err() != nil {
 		return nil, r.Err()
 	}
-	items := make([]item[T], 0, n)
+	s := New[T]()
+	items := make([]item, 0, n)
 	for i := 0; i < n; i++ {
 		h := Uvarint(r, "run header")
-		it := item[T]{flags: uint8(h & 7)}
-		it.id = ID{Node: Uvarint(r, "run node"), Counter: Uvarint(r, "run counter"), Offset: Uvarint(r, "run offset")}
-		it.left = DecodeRef(r, it.id.Node, it.id.Counter)
-		it.right = DecodeRef(r, it.id.Node, it.id.Counter)
+		flags := uint32(h & 7)
+		id := ID{Node: Uvarint(r, "run node"), Counter: Uvarint(r, "run counter"), Offset: Uvarint(r, "run offset")}
+		left := DecodeRef(r, id.Node, id.Counter)
+		right := DecodeRef(r, id.Node, id.Counter)
 		if r.Err() != nil {
 			return nil, r.Err()
 		}
 		size := h >> 3
-		if size == 0 || size > uint64(lim.MaxContentBytes) || it.id.Node == 0 || it.id.Counter == 0 {
+		if size == 0 || size > uint64(lim.MaxContentBytes) || size > MaxRunElements || id.Node == 0 || id.Counter == 0 ||
+			id.Offset+size > 1<<32 || left.Offset >= 1<<32 || right.Offset >= 1<<32 {
 			r.Fail("run", ErrInvalid)
 			return nil, r.Err()
 		}
-		it.n = int(size)
-		counter := it.flags&flagCounter != 0
-		sole := it.flags&flagSole != 0
-		if (counter && (it.n < 2 || !sole || it.id.Offset != 0)) || (!counter && sole && (it.n != 1 || it.id.Offset != 0)) {
+		it := item{nf: uint32(size)<<flagBits | flags, id: s.newXid(id)}
+		if !left.IsZero() {
+			it.left = s.newXid(left)
+		}
+		if !right.IsZero() {
+			it.right = s.newXid(right)
+		}
+		counter := flags&flagCounter != 0
+		sole := flags&flagSole != 0
+		if (counter && (size < 2 || !sole || id.Offset != 0 || (id.Counter&(1<<32-1))+size > 1<<32)) || (!counter && sole && (size != 1 || id.Offset != 0)) {
 			r.Fail("run flags", ErrInvalid)
 			return nil, r.Err()
 		}
 		if !it.deleted() {
-			it.content, _ = decodeContent[T](r, it.n, lim)
+			c, _ := decodeContent[T](r, int(size), lim)
 			if r.Err() != nil {
 				return nil, r.Err()
 			}
+			if s.arena.unitLen()+c.unitLen() > MaxArenaUnits {
+				r.Fail("runs: content", ErrInvalid)
+				return nil, r.Err()
+			}
+			it.cs, it.cl = s.addContent(c)
 		}
 		if k := len(items) - 1; k >= 0 && mergeable(&items[k], &it) {
 			r.Fail("runs: not coalesced", ErrInvalid)
@@ -334,7 +378,6 @@ func DecodeState[T Content[T]](r *codec.Reader, lim Limits) (*Seq[T], error) {
 		}
 		items = append(items, it)
 	}
-	s := New[T]()
 	if err := s.load(items); err != nil {
 		r.Fail("runs", err)
 		return nil, r.Err()
@@ -342,21 +385,22 @@ func DecodeState[T Content[T]](r *codec.Reader, lim Limits) (*Seq[T], error) {
 	return s, nil
 }
 
-// load fills an empty s with runs in sequence order, checking that IDs are
-// unique and origins present, and computes the digest.
-func (s *Seq[T]) load(items []item[T]) error {
-	s.reset()
-	const fill = maxLeafItems * 3 / 4
+// load fills s, whose node table and arena already hold what they
+// name, with runs in sequence order, checking that IDs are unique and
+// origins present, and computes the digest.
+func (s *Seq[T]) load(items []item) error {
+	const fill = maxLeafItems * 7 / 8
+	s.leaves = s.leaves[:0]
 	var leaves []*leaf[T]
 	for len(items) > 0 || len(leaves) == 0 {
 		k := min(fill, len(items))
-		l := &leaf[T]{items: make([]item[T], k, k+leafSlack)}
+		l := s.newLeaf(k)
 		copy(l.items, items[:k])
 		items = items[k:]
 		for i := range l.items {
 			it := &l.items[i]
 			l.vis += it.visible()
-			l.total += it.n
+			l.total += it.n()
 			s.indexAdd(it.id, l)
 		}
 		if n := len(leaves); n > 0 {
@@ -395,12 +439,12 @@ func (s *Seq[T]) load(items []item[T]) error {
 	// IDs must be unique: in ID order, each run ends before the next
 	// begins (a counter run's span excludes other offsets of its
 	// counters, so it too is an interval of the order).
-	var prev *item[T]
+	var prev *item
 	dup := false
 	s.index.Scan(func(sp *span[T]) bool {
 		c, _ := s.locate(sp.id)
 		it := c.item()
-		if prev != nil && !prev.last().Less(it.id) {
+		if prev != nil && !prev.last().less(it.id) {
 			dup = true
 			return false
 		}
@@ -416,21 +460,23 @@ func (s *Seq[T]) load(items []item[T]) error {
 		for i := range l.items {
 			it := &l.items[i]
 			s.digestInsert(it)
-			last := it.last()
+			last := s.ext(it.last())
 			s.noteCounter(last.Node, last.Counter)
 			if it.deleted() {
-				s.digestDelete(it)
+				s.digestTombstone(it)
+			} else {
+				s.digestContentOf(it, s.content(it), 1)
 			}
 			here := s.position(cursor[T]{l: l, i: i})
-			if !it.left.IsZero() {
+			if !it.left.isZero() {
 				c, ok := s.locate(it.left)
 				if !ok || s.position(c) >= here {
 					return fmt.Errorf("%w: origin left", ErrInvalid)
 				}
 			}
-			if !it.right.IsZero() {
+			if !it.right.isZero() {
 				c, ok := s.locate(it.right)
-				if !ok || s.position(c) < here+it.n {
+				if !ok || s.position(c) < here+it.n() {
 					return fmt.Errorf("%w: origin right", ErrInvalid)
 				}
 			}
@@ -447,19 +493,18 @@ func (s *Seq[T]) countRuns() int {
 	return n
 }
 
-// Clone returns a deep copy of s sharing no mutable storage (content
-// bytes below a run's length are never written, so they are shared).
+// Clone returns a deep copy of s sharing no mutable storage (the arena
+// below its length is never written, so the copy shares it, cap-limited).
 func (s *Seq[T]) Clone() *Seq[T] {
-	items := make([]item[T], 0, s.index.Len())
+	items := make([]item, 0, s.index.Len())
 	for l := s.first; l != nil; l = l.next {
-		for _, it := range l.items {
-			if !it.deleted() {
-				it.content = it.content.Slice(it.n, 0, it.n)
-			}
-			items = append(items, it)
-		}
+		items = append(items, l.items...)
 	}
 	c := New[T]()
+	c.slots = slices.Clone(s.slots)
+	c.slotOf = maps.Clone(s.slotOf)
+	c.arena = s.arena.units(0, s.arena.unitLen())
+	c.garbage = s.garbage
 	if err := c.load(items); err != nil {
 		panic("seq: clone of a consistent sequence failed: " + err.Error())
 	}

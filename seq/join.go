@@ -36,37 +36,43 @@ func (s *Seq[T]) Join(other *Seq[T], seen func(node, counter uint64) bool) error
 	for l := other.first; l != nil; l = l.next {
 		for i := range l.items {
 			it := &l.items[i]
-			for j := 0; j < it.n; {
-				c, ok := s.locate(it.elem(j))
+			n := it.n()
+			counter := it.nf&flagCounter != 0
+			for j := 0; j < n; {
+				c, ok := s.locateID(other.ext(it.elem(j)))
 				if ok {
 					k := 1
 					mine := c.item()
-					if mine.flags&flagCounter == it.flags&flagCounter {
-						k = min(it.n-j, mine.n-c.off)
+					if mine.nf&flagCounter == it.nf&flagCounter {
+						k = min(n-j, mine.n()-c.off)
 					}
 					if it.deleted() && !mine.deleted() {
-						deletions = append(deletions, it.rangeOf(j, k))
+						deletions = append(deletions, other.rangeOf(it, j, k))
 					}
 					j += k
 					continue
 				}
 				k := 1
-				for j+k < it.n && !s.Has(it.elem(j+k)) {
+				for j+k < n && !s.Has(other.ext(it.elem(j+k))) {
 					k++
 				}
-				p := piece[T]{deleted: it.deleted()}
-				p.op = Insert[T]{ID: it.elem(j), Left: it.originLeft(j), Right: it.right, N: k, Sole: it.flags&flagSole != 0}
+				var content T
 				if !it.deleted() {
-					p.op.Content = it.content.Slice(it.n, j, j+k)
+					content = other.content(it)
 				}
-				if it.flags&flagCounter != 0 && k > 1 {
+				p := piece[T]{deleted: it.deleted()}
+				p.op = Insert[T]{ID: other.ext(it.elem(j)), Left: other.ext(it.originLeft(j)), Right: other.ext(it.right), N: k, Sole: it.nf&flagSole != 0}
+				if !it.deleted() {
+					p.op.Content = content.Slice(n, j, j+k)
+				}
+				if counter && k > 1 {
 					// A counter run's piece is integrated element by
 					// element (an insertion steps offsets).
 					for e := 0; e < k; e++ {
 						q := p
-						q.op = Insert[T]{ID: it.elem(j + e), Left: it.originLeft(j + e), Right: it.right, N: 1, Sole: true}
+						q.op = Insert[T]{ID: other.ext(it.elem(j + e)), Left: other.ext(it.originLeft(j + e)), Right: other.ext(it.right), N: 1, Sole: true}
 						if !it.deleted() {
-							q.op.Content = it.content.Slice(it.n, j+e, j+e+1)
+							q.op.Content = content.Slice(n, j+e, j+e+1)
 						}
 						pending[dot{q.op.ID.Node, q.op.ID.Counter}] = append(pending[dot{q.op.ID.Node, q.op.ID.Counter}], len(pieces))
 						pieces = append(pieces, q)

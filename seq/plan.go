@@ -10,10 +10,10 @@ func (s *Seq[T]) PlanInsert(pos int, id ID, n int, content T, sole bool) Insert[
 		c = s.start()
 	} else {
 		c = s.findVisible(pos - 1)
-		op.Left = c.item().elem(c.off)
+		op.Left = s.ext(c.item().elem(c.off))
 		c = after(c)
 	}
-	op.Right = elemAt(c)
+	op.Right = s.ext(elemAt(c))
 	return op
 }
 

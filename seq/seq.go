@@ -22,10 +22,26 @@ var (
 // leaf that holds the run. The index holds pointers, so an entry's key
 // can change in place when a run's first element moves without passing
 // another key (rekey), and its leaf when the run moves (indexMove).
+// Entries are allocated from slabs of spanSlab and reused once removed.
 type span[T Content[T]] struct {
-	id   ID
-	leaf *leaf[T]
+	id   xid
+	leaf uint32 // index into Seq.leaves
 }
+
+// slotKey is an entry of the node table: a node and the high 32 bits of
+// its counters.
+type slotKey struct {
+	node uint64
+	hi   uint32
+}
+
+// MaxArenaUnits bounds the content a sequence stores (storage units:
+// bytes of text, list elements), live and not yet reclaimed (garbage is
+// reclaimed first when it is reached); a decoded state beyond it is
+// refused (ErrInvalid), and an insertion beyond it panics. Package crdt
+// bounds a list to MaxListLen (2^30) elements, below it; a text of 2^30
+// code points of four bytes each would reach it.
+const MaxArenaUnits = 1<<32 - 1
 
 // Seq is a sequence CRDT over elements stored as T (Text or Values). The
 // zero value is not usable; call New.
@@ -33,16 +49,35 @@ type Seq[T Content[T]] struct {
 	root   *inner[T]
 	first  *leaf[T]
 	index  *btree.BTreeG[*span[T]]
-	probe  span[T] // the key of index look-ups
+	probe  span[T]    // the key of index look-ups
+	slab   []span[T]  // entries not yet handed out
+	free   []*span[T] // entries removed from the index
+	last1  *span[T]   // the entry last found (a cache: checked by key)
+	leaves []*leaf[T] // every leaf, by its idx (leaves are never freed)
 	digest uint64
 	hashes []uint64 // scratch of digestContent
 	// hint is the run last located or placed (validated before use:
 	// leaves are never freed, and a run's IDs are unique).
 	hint cursor[T]
+	// typing caches the place of the last element a local Insert made
+	// (at visible position typingPos) for the next Insert right after it:
+	// live typing. Every other change clears it.
+	typing    cursor[T]
+	typingPos int
 	// maxCounters holds the greatest counter of each node's elements
 	// (node, counter pairs; few nodes write one document): an insertion
 	// above it is new without an index lookup.
 	maxCounters []uint64
+	// The node table: slots[x.slot] is the node and counter high bits of
+	// xid x (slot 0 the zero ID); slotOf maps back, last caches a hit.
+	slots  []slotKey
+	slotOf map[slotKey]uint32
+	last   uint32
+	// arena holds the content of every visible run, each run a span of
+	// it; garbage counts units no run uses any more (deleted, or copied
+	// to the end by a merge), reclaimed by tidy.
+	arena   T
+	garbage int
 }
 
 // New returns an empty sequence.
@@ -53,14 +88,137 @@ func New[T Content[T]]() *Seq[T] {
 }
 
 func (s *Seq[T]) reset() {
-	l := &leaf[T]{items: make([]item[T], 0, 4)}
+	s.leaves = s.leaves[:0]
+	l := s.newLeaf(0)
 	s.root = &inner[T]{leaves: []*leaf[T]{l}}
 	l.parent = s.root
 	s.first = l
-	s.index = btree.NewBTreeGOptions(func(a, b *span[T]) bool { return a.id.Less(b.id) }, btree.Options{NoLocks: true, Degree: 64})
+	s.index = btree.NewBTreeGOptions(func(a, b *span[T]) bool { return a.id.less(b.id) }, btree.Options{NoLocks: true, Degree: 32})
+	s.slab, s.free, s.last1 = nil, nil, nil
 	s.digest = 0
 	s.hint = cursor[T]{}
+	s.typing = cursor[T]{}
 	s.maxCounters = nil
+	s.slots = []slotKey{{}}
+	s.slotOf = map[slotKey]uint32{}
+	s.last = 0
+	var zero T
+	s.arena = zero
+	s.garbage = 0
+}
+
+// xidOf returns the xid of id, false if the sequence cannot hold id (its
+// node and counter high bits have no slot, or its offset does not fit).
+func (s *Seq[T]) xidOf(id ID) (xid, bool) {
+	if id.Node == 0 {
+		return xid{}, true
+	}
+	if id.Offset > 1<<32-1 {
+		return xid{}, false
+	}
+	k := slotKey{node: id.Node, hi: uint32(id.Counter >> 32)}
+	slot := s.last
+	if s.slots[slot] != k {
+		var ok bool
+		if slot, ok = s.slotOf[k]; !ok {
+			return xid{}, false
+		}
+		s.last = slot
+	}
+	return xid{slot: slot, ctr: uint32(id.Counter), off: uint32(id.Offset)}, true
+}
+
+// newXid returns the xid of id (not zero, offset below 2^32), adding its
+// slot to the node table if needed.
+func (s *Seq[T]) newXid(id ID) xid {
+	if x, ok := s.xidOf(id); ok {
+		return x
+	}
+	k := slotKey{node: id.Node, hi: uint32(id.Counter >> 32)}
+	slot := uint32(len(s.slots))
+	s.slots = append(s.slots, k)
+	s.slotOf[k] = slot
+	s.last = slot
+	return xid{slot: slot, ctr: uint32(id.Counter), off: uint32(id.Offset)}
+}
+
+// ext returns the ID of x.
+func (s *Seq[T]) ext(x xid) ID {
+	if x.slot == 0 {
+		return ID{}
+	}
+	k := s.slots[x.slot]
+	return ID{Node: k.node, Counter: uint64(k.hi)<<32 | uint64(x.ctr), Offset: uint64(x.off)}
+}
+
+// content returns a visible run's content (aliasing the arena).
+func (s *Seq[T]) content(it *item) T {
+	return s.arena.units(int(it.cs), int(it.cs+it.cl))
+}
+
+// addContent appends c to the arena and returns its span.
+func (s *Seq[T]) addContent(c T) (uint32, uint32) {
+	start := s.arena.unitLen()
+	if start+c.unitLen() > MaxArenaUnits {
+		s.tidy(true)
+		start = s.arena.unitLen()
+		if start+c.unitLen() > MaxArenaUnits {
+			panic("seq: content beyond MaxArenaUnits")
+		}
+	}
+	s.arena = s.arena.Append(c)
+	return uint32(start), uint32(c.unitLen())
+}
+
+// dropContent forgets a run's content (it is being deleted).
+func (s *Seq[T]) dropContent(it *item) {
+	s.garbage += int(it.cl)
+	it.cs, it.cl = 0, 0
+}
+
+// joinContent makes a's content a's followed by b's (both visible, b
+// about to be merged into a).
+func (s *Seq[T]) joinContent(a, b *item) {
+	switch {
+	case b.cl == 0:
+	case a.cs+a.cl == b.cs:
+		a.cl += b.cl
+	case int(a.cs+a.cl) == s.arena.unitLen():
+		_, cl := s.addContent(s.content(b))
+		s.garbage += int(cl)
+		a.cl += cl
+	default:
+		cb := s.content(b)
+		ca := s.content(a)
+		s.garbage += int(a.cl + b.cl)
+		start, _ := s.addContent(ca)
+		s.addContent(cb)
+		a.cs = start
+		a.cl += b.cl
+	}
+}
+
+// tidy reclaims the arena's garbage once it is a quarter of it (or
+// always, if force): the live content is copied, in sequence order, to a
+// new arena. Content handed out before (Scan) stays valid: the old arena
+// is not written.
+func (s *Seq[T]) tidy(force bool) {
+	if !force && (s.garbage < 4096 || s.garbage*4 < s.arena.unitLen()) {
+		return
+	}
+	arena := s.arena.withCap(s.arena.unitLen() - s.garbage)
+	for l := s.first; l != nil; l = l.next {
+		for i := range l.items {
+			it := &l.items[i]
+			if it.deleted() || it.cl == 0 {
+				continue
+			}
+			c := s.content(it)
+			it.cs = uint32(arena.unitLen())
+			arena = arena.Append(c)
+		}
+	}
+	s.arena, s.garbage = arena, 0
 }
 
 // Len is the number of visible elements.
@@ -81,7 +239,7 @@ func (s *Seq[T]) Digest() uint64 { return s.digest }
 // locate returns the place of element id. The run last located or
 // placed is tried first: remote operations mostly name the element the
 // previous one inserted.
-func (s *Seq[T]) locate(id ID) (cursor[T], bool) {
+func (s *Seq[T]) locate(id xid) (cursor[T], bool) {
 	if l, i := s.hint.l, s.hint.i; l != nil && i < len(l.items) {
 		if off := l.items[i].find(id); off >= 0 {
 			return cursor[T]{l: l, i: i, off: off}, true
@@ -91,6 +249,11 @@ func (s *Seq[T]) locate(id ID) (cursor[T], bool) {
 				return cursor[T]{l: l, i: i + 1, off: off}, true
 			}
 		}
+		if i > 0 {
+			if off := l.items[i-1].find(id); off >= 0 {
+				return cursor[T]{l: l, i: i - 1, off: off}, true
+			}
+		}
 	}
 	var found *span[T]
 	s.probe.id = id
@@ -98,10 +261,11 @@ func (s *Seq[T]) locate(id ID) (cursor[T], bool) {
 		found = sp
 		return false
 	})
-	if found == nil || found.id.Node != id.Node {
+	if found == nil || found.id.slot != id.slot {
 		return cursor[T]{}, false
 	}
-	l := found.leaf
+	s.last1 = found
+	l := s.leaves[found.leaf]
 	for i := range l.items {
 		if l.items[i].id == found.id {
 			if off := l.items[i].find(id); off >= 0 {
@@ -114,22 +278,31 @@ func (s *Seq[T]) locate(id ID) (cursor[T], bool) {
 	return cursor[T]{}, false
 }
 
+// locateID is locate for an ID.
+func (s *Seq[T]) locateID(id ID) (cursor[T], bool) {
+	x, ok := s.xidOf(id)
+	if !ok || x.isZero() {
+		return cursor[T]{}, false
+	}
+	return s.locate(x)
+}
+
 // Has reports whether the sequence holds element id (visible or not).
 func (s *Seq[T]) Has(id ID) bool {
-	_, ok := s.locate(id)
+	_, ok := s.locateID(id)
 	return ok
 }
 
 // Visible reports whether element id is present and not deleted.
 func (s *Seq[T]) Visible(id ID) bool {
-	c, ok := s.locate(id)
+	c, ok := s.locateID(id)
 	return ok && !c.item().deleted()
 }
 
 // IndexOf returns the visible position of element id, or -1 if the
 // sequence does not hold it or it is deleted.
 func (s *Seq[T]) IndexOf(id ID) int {
-	c, ok := s.locate(id)
+	c, ok := s.locateID(id)
 	if !ok || c.item().deleted() {
 		return -1
 	}
@@ -143,7 +316,7 @@ func (s *Seq[T]) visiblePosition(c cursor[T]) int { return s.countBefore(c, true
 // Len).
 func (s *Seq[T]) At(pos int) ID {
 	c := s.findVisible(pos)
-	return c.item().elem(c.off)
+	return s.ext(c.item().elem(c.off))
 }
 
 // start is the place before every element.
@@ -156,16 +329,16 @@ func (s *Seq[T]) start() cursor[T] {
 // after returns the place right after element c.
 func after[T Content[T]](c cursor[T]) cursor[T] {
 	c.off++
-	if c.off == c.item().n {
+	if c.off == c.item().n() {
 		c.nextItem()
 	}
 	return c
 }
 
 // elemAt returns the element at c, zero at the end.
-func elemAt[T Content[T]](c cursor[T]) ID {
+func elemAt[T Content[T]](c cursor[T]) xid {
 	if c.atEnd() {
-		return ID{}
+		return xid{}
 	}
 	return c.item().elem(c.off)
 }
@@ -174,57 +347,81 @@ func elemAt[T Content[T]](c cursor[T]) ID {
 // Len) as a local operation with first ID id, and returns the operation
 // to ship. The new elements go right after the visible element pos-1
 // (before any tombstones that follow it). sole says they are their
-// transaction's only ones (n == 1, id.Offset == 0). s keeps content: the
-// caller must not modify it afterwards.
+// transaction's only ones (n == 1, id.Offset == 0). s copies content.
 func (s *Seq[T]) Insert(pos int, id ID, n int, content T, sole bool) Insert[T] {
 	var c cursor[T]
 	op := Insert[T]{ID: id, N: n, Content: content, Sole: sole && n == 1 && id.Offset == 0}
-	if pos == 0 {
+	var left xid
+	switch {
+	case pos == 0:
 		c = s.start()
-	} else {
+	case s.typing.l != nil && pos-1 == s.typingPos:
+		c = s.typing
+		left = c.item().elem(c.off)
+		c = after(c)
+	default:
 		c = s.findVisible(pos - 1)
-		op.Left = c.item().elem(c.off)
+		left = c.item().elem(c.off)
 		c = after(c)
 	}
-	op.Right = elemAt(c)
-	s.place(c, &op, false)
+	right := elemAt(c)
+	op.Left, op.Right = s.ext(left), s.ext(right)
+	s.place(c, s.newXid(id), left, right, n, soleFlag(op.Sole), content, false)
+	// The new elements end the run place left in the hint.
+	s.typing = cursor[T]{l: s.hint.l, i: s.hint.i, off: s.hint.l.items[s.hint.i].n() - 1}
+	s.typingPos = pos + n - 1
 	return op
 }
 
 // Integrate applies a remote insertion: it places op's elements after
 // op.Left, ordering them among concurrent insertions at that place
 // (FugueMax), and is a no-op if the sequence already holds op.ID. It
-// returns ErrMissing, changing nothing, if an origin is missing. s keeps
-// op.Content.
+// returns ErrMissing, changing nothing, if an origin is missing, and
+// ErrInvalid for a run of more than MaxRunElements elements or offsets
+// beyond 2^32. s copies op.Content.
 func (s *Seq[T]) Integrate(op Insert[T]) error { return s.integrate(op, false) }
 
 // integrate is Integrate; deleted places the elements as tombstones (a
 // state join bringing in elements deleted on the other side).
 func (s *Seq[T]) integrate(op Insert[T], deleted bool) error {
+	s.typing.l = nil
 	if op.ID.Counter <= s.maxCounter(op.ID.Node) && s.Has(op.ID) {
 		return nil
 	}
+	if op.N < 1 || op.N > MaxRunElements || op.ID.Node == 0 || op.ID.Offset+uint64(op.N) > 1<<32 {
+		return ErrInvalid
+	}
+	left, ok := s.xidOf(op.Left)
+	if !ok {
+		return ErrMissing
+	}
+	right, ok := s.xidOf(op.Right)
+	if !ok {
+		return ErrMissing
+	}
 	var c cursor[T]
-	if op.Left.IsZero() {
+	if left.isZero() {
 		c = s.start()
 	} else {
-		lc, ok := s.locate(op.Left)
+		lc, ok := s.locate(left)
 		if !ok {
 			return ErrMissing
 		}
 		c = after(lc)
 	}
-	if !op.Right.IsZero() && elemAt(c) != op.Right && !s.Has(op.Right) {
-		return ErrMissing
+	if !right.isZero() && elemAt(c) != right {
+		if _, ok := s.locate(right); !ok {
+			return ErrMissing
+		}
 	}
-	op.Sole = op.Sole && op.N == 1 && op.ID.Offset == 0
-	if elemAt(c) == op.Right {
-		s.place(c, &op, deleted) // no concurrent insertion here: the common case
+	sole := op.Sole && op.N == 1 && op.ID.Offset == 0
+	if elemAt(c) == right {
+		s.place(c, s.newXid(op.ID), left, right, op.N, soleFlag(sole), op.Content, deleted) // no concurrent insertion here: the common case
 		return nil
 	}
 	leftPos, rightPos := -2, -2
-	posOf := func(id ID, end bool) int {
-		if id.IsZero() {
+	posOf := func(id xid, end bool) int {
+		if id.isZero() {
 			if end {
 				return s.root.total
 			}
@@ -233,6 +430,7 @@ func (s *Seq[T]) integrate(op Insert[T], deleted bool) error {
 		oc, _ := s.locate(id)
 		return s.position(oc)
 	}
+	node := op.ID.Node
 	dest := c
 	scanning := false
 scan:
@@ -244,14 +442,14 @@ scan:
 			break
 		}
 		it := c.item()
-		if it.elem(c.off) == op.Right {
+		if it.elem(c.off) == right {
 			break
 		}
 		oleft := it.originLeft(c.off)
 		cmpLeft := 0
-		if oleft != op.Left {
+		if oleft != left {
 			if leftPos == -2 {
-				leftPos = posOf(op.Left, false)
+				leftPos = posOf(left, false)
 			}
 			if posOf(oleft, false) < leftPos {
 				cmpLeft = -1
@@ -264,9 +462,9 @@ scan:
 		}
 		if cmpLeft == 0 {
 			cmpRight := 0
-			if it.right != op.Right {
+			if it.right != right {
 				if rightPos == -2 {
-					rightPos = posOf(op.Right, true)
+					rightPos = posOf(right, true)
 				}
 				if posOf(it.right, true) < rightPos {
 					cmpRight = -1
@@ -277,7 +475,7 @@ scan:
 			switch {
 			case cmpRight < 0:
 				scanning = true
-			case cmpRight == 0 && op.ID.Node < it.id.Node:
+			case cmpRight == 0 && node < s.slots[it.id.slot].node:
 				break scan
 			default:
 				scanning = false
@@ -285,7 +483,7 @@ scan:
 		}
 		// The run's later elements are children of its first: skip them,
 		// unless op.Right lies inside the run (malformed input).
-		if k := it.find(op.Right); k > c.off {
+		if k := it.find(right); k > c.off {
 			if !scanning {
 				dest = cursor[T]{l: c.l, i: c.i, off: k}
 			}
@@ -293,26 +491,77 @@ scan:
 		}
 		c.nextItem()
 	}
-	s.place(dest, &op, deleted)
+	s.place(dest, s.newXid(op.ID), left, right, op.N, soleFlag(sole), op.Content, deleted)
 	return nil
 }
 
-// place inserts op's run at c, merging it into the run before when it
-// continues that run.
-func (s *Seq[T]) place(c cursor[T], op *Insert[T], deleted bool) {
-	it := item[T]{id: op.ID, left: op.Left, right: op.Right, n: op.N, content: op.Content}
-	if op.Sole {
-		it.flags |= flagSole
+func soleFlag(sole bool) uint32 {
+	if sole {
+		return flagSole
 	}
+	return 0
+}
+
+// IntegrateRun applies k remote insertions that one node made in a row,
+// each its transaction's only element in this sequence: op (N 1, sole)
+// and k-1 more with the next counters, each with the one before as origin
+// left and op.Right as origin right; content holds the k elements. It
+// is Integrate of each in turn, done at once: once the first is placed,
+// an element whose origin left was just placed goes right after it (an
+// element that followed it there names an origin left before it), so
+// the rest is one counter-stepping run placed there. A merge of recorded
+// history (live typing: one keystroke per transaction) integrates typed
+// runs this way. Errors are Integrate's; the elements already applied
+// stay applied.
+func (s *Seq[T]) IntegrateRun(op Insert[T], k int, content T) error {
+	last := op.ID.Counter + uint64(k-1)
+	if k < 2 || k-1 > MaxRunElements || op.N != 1 || op.ID.Offset != 0 || op.ID.Counter <= s.maxCounter(op.ID.Node) ||
+		last>>32 != op.ID.Counter>>32 || last < op.ID.Counter {
+		// Element by element (some may be present already).
+		for j := 0; j < k; j++ {
+			e := Insert[T]{ID: ID{Node: op.ID.Node, Counter: op.ID.Counter + uint64(j)}, Left: op.Left, Right: op.Right, N: 1, Sole: true, Content: content.Slice(k, j, j+1)}
+			if j > 0 {
+				e.Left = ID{Node: op.ID.Node, Counter: op.ID.Counter + uint64(j-1)}
+			}
+			if err := s.integrate(e, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	first := Insert[T]{ID: op.ID, Left: op.Left, Right: op.Right, N: 1, Sole: true, Content: content.Slice(k, 0, 1)}
+	if err := s.integrate(first, false); err != nil {
+		return err
+	}
+	fx, _ := s.xidOf(op.ID)
+	right, _ := s.xidOf(op.Right)
+	fc, _ := s.locate(fx)
+	flags := flagSole
+	if k-1 > 1 {
+		flags |= flagCounter
+	}
+	rest := ID{Node: op.ID.Node, Counter: op.ID.Counter + 1}
+	s.place(after(fc), s.newXid(rest), fx, right, k-1, flags, content.Slice(k, 1, k), false)
+	return nil
+}
+
+// place inserts a run (first element id, origins left and right, n
+// elements of content) at c, merging it into the run before when it
+// continues that run.
+func (s *Seq[T]) place(c cursor[T], id, left, right xid, n int, flags uint32, content T, deleted bool) {
+	it := item{id: id, left: left, right: right, nf: uint32(n)<<flagBits | flags}
+	last := s.ext(it.last())
+	s.noteCounter(last.Node, last.Counter)
 	s.digestInsert(&it)
-	s.noteCounter(it.id.Node, it.id.Counter)
-	vis := it.n
+	s.digestContentOf(&it, content, 1)
+	vis := n
 	if deleted {
-		s.digestDelete(&it)
-		var zero T
-		it.content = zero
-		it.flags |= flagDeleted
+		s.digestContentOf(&it, content, ^uint64(0))
+		s.digestTombstone(&it)
+		it.nf |= flagDeleted
 		vis = 0
+	} else {
+		it.cs, it.cl = s.addContent(content)
 	}
 	if c.off > 0 {
 		s.splitItem(c.l, c.i, c.off)
@@ -326,8 +575,8 @@ func (s *Seq[T]) place(c cursor[T], op *Insert[T], deleted bool) {
 		pi = len(pl.items) - 1
 	}
 	if pi >= 0 && pi < len(pl.items) && mergeable(&pl.items[pi], &it) {
-		merge(&pl.items[pi], &it)
-		adjust(pl, vis, it.n)
+		s.merge(&pl.items[pi], &it)
+		adjust(pl, vis, n)
 		s.hint.l, s.hint.i = s.fix(pl, pi)
 		if pl != c.l {
 			s.fix(c.l, 0)
@@ -335,9 +584,14 @@ func (s *Seq[T]) place(c cursor[T], op *Insert[T], deleted bool) {
 		return
 	}
 	c.l.items = insertItem(c.l.items, c.i, it)
-	adjust(c.l, vis, it.n)
+	adjust(c.l, vis, n)
 	s.indexAdd(it.id, c.l)
 	s.hint.l, s.hint.i = s.fix(c.l, c.i)
+}
+
+// rangeOf returns the range of elements [from, from+k) of run it.
+func (s *Seq[T]) rangeOf(it *item, from, k int) Range {
+	return Range{ID: s.ext(it.elem(from)), N: k, Counter: it.nf&flagCounter != 0 && k > 1}
 }
 
 // Delete deletes n visible elements from visible position pos (pos+n ≤
@@ -347,6 +601,7 @@ func (s *Seq[T]) Delete(pos, n int, dst []Range) []Range {
 	if n <= 0 {
 		return dst
 	}
+	s.typing.l = nil
 	c := s.findVisible(pos)
 	for n > 0 && !c.atEnd() {
 		it := c.item()
@@ -354,11 +609,12 @@ func (s *Seq[T]) Delete(pos, n int, dst []Range) []Range {
 			c.nextItem()
 			continue
 		}
-		k := min(n, it.n-c.off)
-		dst = append(dst, it.rangeOf(c.off, k))
+		k := min(n, it.n()-c.off)
+		dst = append(dst, s.rangeOf(it, c.off, k))
 		c = s.markDeleted(c, k)
 		n -= k
 	}
+	s.tidy(false)
 	return dst
 }
 
@@ -366,12 +622,12 @@ func (s *Seq[T]) Delete(pos, n int, dst []Range) []Range {
 // returns the place after them.
 func (s *Seq[T]) markDeleted(c cursor[T], k int) cursor[T] {
 	l, i := c.l, c.i
-	if c.off > 0 && c.off+k == l.items[i].n && i+1 < len(l.items) {
+	if c.off > 0 && c.off+k == l.items[i].n() && i+1 < len(l.items) {
 		// Backspacing: the run's tail joins the tombstone after it.
 		if s.moveTail(l, i, c.off) {
-			return after(cursor[T]{l: l, i: i + 1, off: l.items[i+1].n - 1})
+			return after(cursor[T]{l: l, i: i + 1, off: l.items[i+1].n() - 1})
 		}
-	} else if c.off == 0 && k < l.items[i].n && i > 0 {
+	} else if c.off == 0 && k < l.items[i].n() && i > 0 {
 		// Deleting forwards: the run's head joins the tombstone before it.
 		if s.moveHead(l, i, k) {
 			return cursor[T]{l: l, i: i, off: 0}
@@ -381,63 +637,65 @@ func (s *Seq[T]) markDeleted(c cursor[T], k int) cursor[T] {
 		s.splitItem(l, i, c.off)
 		i++
 	}
-	if k < l.items[i].n {
+	if k < l.items[i].n() {
 		s.splitItem(l, i, k)
 	}
 	it := &l.items[i]
-	s.digestDelete(it)
-	var zero T
-	it.content = zero
-	it.flags |= flagDeleted
+	s.deleteRun(it)
 	adjust(l, -k, 0)
 	// Merge with deleted neighbours of the same run (backspacing splits
 	// a run one element at a time).
 	if i+1 < len(l.items) && mergeable(it, &l.items[i+1]) {
 		s.indexRemove(l.items[i+1].id)
-		merge(it, &l.items[i+1])
+		s.merge(it, &l.items[i+1])
 		l.items = slices.Delete(l.items, i+1, i+2)
 	}
 	if i > 0 && mergeable(&l.items[i-1], it) {
 		s.indexRemove(it.id)
-		merge(&l.items[i-1], it)
+		s.merge(&l.items[i-1], it)
 		l.items = slices.Delete(l.items, i, i+1)
 		i--
 	}
 	l, i = s.fix(l, i)
-	out := cursor[T]{l: l, i: i, off: l.items[i].n - 1}
+	out := cursor[T]{l: l, i: i, off: l.items[i].n() - 1}
 	return after(out)
+}
+
+// deleteRun turns visible run it into a tombstone (counts aside).
+func (s *Seq[T]) deleteRun(it *item) {
+	s.digestContentOf(it, s.content(it), ^uint64(0))
+	s.digestTombstone(it)
+	s.dropContent(it)
+	it.nf |= flagDeleted
 }
 
 // moveTail deletes elements [off, n) of visible run i of l (0 < off < n)
 // if, deleted, they would merge with run i+1: it moves the boundary
 // between the runs instead of splitting run i and merging the part into
 // run i+1, and reports whether it did. The result is the one of the split
-// and merge (markDeleted), with one index key changed in place.
+// and merge (markDeleted), with one index key changed.
 func (s *Seq[T]) moveTail(l *leaf[T], i, off int) bool {
 	it, next := &l.items[i], &l.items[i+1]
 	if !next.deleted() {
 		return false
 	}
-	part := item[T]{id: it.elem(off), left: it.elem(off - 1), right: it.right, n: it.n - off, flags: it.flags}
-	if part.n == 1 {
-		part.flags &^= flagCounter
+	n := it.n()
+	part := item{id: it.elem(off), left: it.elem(off - 1), right: it.right, nf: uint32(n-off)<<flagBits | it.nf&flagMask | flagDeleted}
+	if n-off == 1 {
+		part.nf &^= flagCounter
 	}
-	part.flags |= flagDeleted
 	if !mergeable(&part, next) {
 		return false
 	}
-	part.content = it.content.Slice(it.n, off, it.n)
-	s.digestDelete(&part)
-	k := part.n
-	var zero T
-	part.content = zero
-	it.content = it.content.Slice(it.n, 0, off)
-	it.n = off
-	if it.n == 1 {
-		it.flags &^= flagCounter
-	}
+	rest := *it
+	tail := s.cutItem(&rest, off)
+	s.digestContentOf(&tail, s.content(&tail), ^uint64(0))
+	s.digestTombstone(&tail)
+	s.garbage += int(tail.cl)
+	*it = rest
+	k := part.n()
 	old := next.id
-	merge(&part, next)
+	s.merge(&part, next)
 	*next = part
 	s.rekey(old, next.id, l)
 	adjust(l, -k, 0)
@@ -451,54 +709,85 @@ func (s *Seq[T]) moveHead(l *leaf[T], i, k int) bool {
 	if !prev.deleted() {
 		return false
 	}
-	part := item[T]{id: it.id, left: it.left, right: it.right, n: k, flags: it.flags}
-	if part.n == 1 {
-		part.flags &^= flagCounter
+	part := item{id: it.id, left: it.left, right: it.right, nf: uint32(k)<<flagBits | it.nf&flagMask | flagDeleted}
+	if k == 1 {
+		part.nf &^= flagCounter
 	}
-	part.flags |= flagDeleted
 	if !mergeable(prev, &part) {
 		return false
 	}
-	part.content = it.content.Slice(it.n, 0, k)
-	s.digestDelete(&part)
+	head := *it
+	rest := s.cutItem(&head, k)
+	s.digestContentOf(&head, s.content(&head), ^uint64(0))
+	s.digestTombstone(&head)
+	s.garbage += int(head.cl)
 	old := it.id
-	rest := item[T]{id: it.elem(k), left: it.elem(k - 1), right: it.right, n: it.n - k, flags: it.flags, content: it.content.Slice(it.n, k, it.n)}
-	if rest.n == 1 {
-		rest.flags &^= flagCounter
-	}
-	var zero T
-	part.content = zero
-	merge(prev, &part)
+	s.merge(prev, &part)
 	*it = rest
 	s.rekey(old, it.id, l)
 	adjust(l, -k, 0)
 	return true
 }
 
+// newLeaf returns a new leaf with room for n runs, numbered in s.leaves.
+func (s *Seq[T]) newLeaf(n int) *leaf[T] {
+	l := &leaf[T]{items: make([]item, n, n+leafSlack), idx: uint32(len(s.leaves))}
+	s.leaves = append(s.leaves, l)
+	return l
+}
+
+// spanSlab is the number of index entries allocated at once.
+const spanSlab = 256
+
 // rekey changes the ID index key of a run of l from old to id, which
 // takes its place in the index order (no key lies between them).
-func (s *Seq[T]) rekey(old, id ID, l *leaf[T]) {
-	s.probe.id = old
+func (s *Seq[T]) rekey(old, id xid, l *leaf[T]) {
+	sp := s.entry(old)
+	sp.id, sp.leaf = id, l.idx
+}
+
+// entry returns the index entry keyed id (present).
+func (s *Seq[T]) entry(id xid) *span[T] {
+	if sp := s.last1; sp != nil && sp.id == id {
+		return sp
+	}
+	s.probe.id = id
 	sp, _ := s.index.Get(&s.probe)
-	sp.id, sp.leaf = id, l
+	s.last1 = sp
+	return sp
 }
 
 // indexAdd adds the index entry of a run of l that begins at id.
-func (s *Seq[T]) indexAdd(id ID, l *leaf[T]) {
-	s.index.Set(&span[T]{id: id, leaf: l})
+func (s *Seq[T]) indexAdd(id xid, l *leaf[T]) {
+	var sp *span[T]
+	if n := len(s.free); n > 0 {
+		sp = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		if len(s.slab) == 0 {
+			s.slab = make([]span[T], spanSlab)
+		}
+		sp = &s.slab[0]
+		s.slab = s.slab[1:]
+	}
+	sp.id, sp.leaf = id, l.idx
+	s.index.Set(sp)
 }
 
 // indexMove records that the run that begins at id is now in l.
-func (s *Seq[T]) indexMove(id ID, l *leaf[T]) {
-	s.probe.id = id
-	sp, _ := s.index.Get(&s.probe)
-	sp.leaf = l
+func (s *Seq[T]) indexMove(id xid, l *leaf[T]) {
+	s.entry(id).leaf = l.idx
 }
 
 // indexRemove removes the index entry of the run that begins at id.
-func (s *Seq[T]) indexRemove(id ID) {
+func (s *Seq[T]) indexRemove(id xid) {
 	s.probe.id = id
-	s.index.Delete(&s.probe)
+	if sp, ok := s.index.Delete(&s.probe); ok {
+		if s.last1 == sp {
+			s.last1 = nil
+		}
+		s.free = append(s.free, sp)
+	}
 }
 
 // DeleteRanges applies a remote deletion. Elements already deleted stay
@@ -506,10 +795,11 @@ func (s *Seq[T]) indexRemove(id ID) {
 // elements it found, if some element is missing (use CanDelete first to
 // refuse such an operation without a change).
 func (s *Seq[T]) DeleteRanges(ranges []Range) error {
+	s.typing.l = nil
 	var err error
 	for _, r := range ranges {
 		for j := 0; j < r.N; {
-			c, ok := s.locate(r.At(j))
+			c, ok := s.locateID(r.At(j))
 			if !ok {
 				err = ErrMissing
 				j++
@@ -517,8 +807,8 @@ func (s *Seq[T]) DeleteRanges(ranges []Range) error {
 			}
 			it := c.item()
 			k := 1
-			if r.Counter == (it.flags&flagCounter != 0) || r.N-j == 1 {
-				k = min(r.N-j, it.n-c.off)
+			if r.Counter == (it.nf&flagCounter != 0) || r.N-j == 1 {
+				k = min(r.N-j, it.n()-c.off)
 			}
 			if !it.deleted() {
 				s.markDeleted(c, k)
@@ -526,6 +816,7 @@ func (s *Seq[T]) DeleteRanges(ranges []Range) error {
 			j += k
 		}
 	}
+	s.tidy(false)
 	return err
 }
 
@@ -533,14 +824,14 @@ func (s *Seq[T]) DeleteRanges(ranges []Range) error {
 func (s *Seq[T]) CanDelete(ranges []Range) bool {
 	for _, r := range ranges {
 		for j := 0; j < r.N; {
-			c, ok := s.locate(r.At(j))
+			c, ok := s.locateID(r.At(j))
 			if !ok {
 				return false
 			}
 			it := c.item()
 			k := 1
-			if r.Counter == (it.flags&flagCounter != 0) || r.N-j == 1 {
-				k = min(r.N-j, it.n-c.off)
+			if r.Counter == (it.nf&flagCounter != 0) || r.N-j == 1 {
+				k = min(r.N-j, it.n()-c.off)
 			}
 			j += k
 		}
@@ -558,20 +849,21 @@ func (s *Seq[T]) Observed(observed func(node, counter uint64) bool, dst []Range)
 			if it.deleted() {
 				continue
 			}
-			if it.flags&flagCounter == 0 {
-				if observed(it.id.Node, it.id.Counter) {
-					dst = append(dst, it.rangeOf(0, it.n))
+			id := s.ext(it.id)
+			if it.nf&flagCounter == 0 {
+				if observed(id.Node, id.Counter) {
+					dst = append(dst, s.rangeOf(it, 0, it.n()))
 				}
 				continue
 			}
 			from := -1
-			for j := 0; j <= it.n; j++ {
-				ok := j < it.n && observed(it.id.Node, it.id.Counter+uint64(j))
+			for j := 0; j <= it.n(); j++ {
+				ok := j < it.n() && observed(id.Node, id.Counter+uint64(j))
 				switch {
 				case ok && from < 0:
 					from = j
 				case !ok && from >= 0:
-					dst = append(dst, it.rangeOf(from, j-from))
+					dst = append(dst, s.rangeOf(it, from, j-from))
 					from = -1
 				}
 			}
@@ -591,8 +883,8 @@ func (s *Seq[T]) Scan(from int, fn func(run T, n int) bool) {
 	for !c.atEnd() {
 		it := c.item()
 		if !it.deleted() {
-			run := it.content
-			n := it.n
+			run := s.content(it)
+			n := it.n()
 			if c.off > 0 {
 				run = run.Slice(n, c.off, n)
 				n -= c.off
@@ -614,36 +906,60 @@ func (s *Seq[T]) ScanIDs(from int, fn func(r Range) bool) {
 	c := s.findVisible(from)
 	for !c.atEnd() {
 		it := c.item()
-		if !it.deleted() && !fn(it.rangeOf(c.off, it.n-c.off)) {
+		if !it.deleted() && !fn(s.rangeOf(it, c.off, it.n()-c.off)) {
 			return
 		}
 		c.nextItem()
 	}
 }
 
-// digestInsert adds a new run's elements to the digest.
-func (s *Seq[T]) digestInsert(it *item[T]) {
-	rh := it.right.hash() * 0x94d049bb133111eb
-	for i := 0; i < it.n; i++ {
-		s.digest += mix64(it.elem(i).hash() ^ (it.originLeft(i).hash()*0xff51afd7ed558ccd + rh))
+// digestInsert adds a new run's elements (IDs and origins) to the digest.
+func (s *Seq[T]) digestInsert(it *item) {
+	rh := s.ext(it.right).hash() * 0x94d049bb133111eb
+	id := s.ext(it.id)
+	left := s.ext(it.left)
+	counter := it.nf&flagCounter != 0
+	for i := 0; i < it.n(); i++ {
+		e := id
+		if counter {
+			e.Counter += uint64(i)
+		} else {
+			e.Offset += uint64(i)
+		}
+		s.digest += mix64(e.hash() ^ (left.hash()*0xff51afd7ed558ccd + rh))
+		left = e
 	}
-	s.digestContent(it, 1)
 }
 
-// digestDelete moves a run's elements from visible to deleted.
-func (s *Seq[T]) digestDelete(it *item[T]) {
-	s.digestContent(it, ^uint64(0))
-	for i := 0; i < it.n; i++ {
-		s.digest += mix64(it.elem(i).hash() ^ 0xdeadbeefcafef00d)
+// digestTombstone adds a run's deletion to the digest.
+func (s *Seq[T]) digestTombstone(it *item) {
+	id := s.ext(it.id)
+	counter := it.nf&flagCounter != 0
+	for i := 0; i < it.n(); i++ {
+		e := id
+		if counter {
+			e.Counter += uint64(i)
+		} else {
+			e.Offset += uint64(i)
+		}
+		s.digest += mix64(e.hash() ^ 0xdeadbeefcafef00d)
 	}
 }
 
-// digestContent adds (sign 1) or subtracts (sign -1 as ^0) a visible run's
-// content terms.
-func (s *Seq[T]) digestContent(it *item[T], sign uint64) {
-	s.hashes = it.content.AppendHashes(s.hashes[:0], it.n)
+// digestContentOf adds (sign 1) or subtracts (sign -1 as ^0) the content
+// terms of run it holding content c.
+func (s *Seq[T]) digestContentOf(it *item, c T, sign uint64) {
+	s.hashes = c.AppendHashes(s.hashes[:0], it.n())
+	id := s.ext(it.id)
+	counter := it.nf&flagCounter != 0
 	for i, h := range s.hashes {
-		s.digest += sign * mix64(it.elem(i).hash()^h)
+		e := id
+		if counter {
+			e.Counter += uint64(i)
+		} else {
+			e.Offset += uint64(i)
+		}
+		s.digest += sign * mix64(e.hash()^h)
 	}
 }
 
@@ -652,7 +968,7 @@ func (s *Seq[T]) digestContent(it *item[T], sign uint64) {
 func (s *Seq[T]) ScanAll(fn func(r Range) bool) {
 	for l := s.first; l != nil; l = l.next {
 		for i := range l.items {
-			if !fn(l.items[i].rangeOf(0, l.items[i].n)) {
+			if !fn(s.rangeOf(&l.items[i], 0, l.items[i].n())) {
 				return
 			}
 		}

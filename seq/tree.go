@@ -13,12 +13,13 @@ import "slices"
 const (
 	// maxLeafItems bounds the runs of one leaf between operations; a
 	// fuller leaf is split in two halves.
-	maxLeafItems = 32
+	maxLeafItems = 64
 	// maxChildren bounds the children of an inner node; a fuller node is
 	// split in two halves.
 	maxChildren = 32
 	// leafSlack is the spare room of a leaf's array when it is made (by a
-	// split or a load), in runs.
+	// split or a load) and what a full array grows by, in runs (64 runs
+	// of 48 bytes: 3 KB, a few cache lines' worth of slack at most).
 	leafSlack = 4
 	// maxLeafCap bounds the growth of a leaf's array, in runs: the most
 	// a leaf holds during one operation (maxLeafItems, then a run split
@@ -29,11 +30,11 @@ const (
 	maxLeafCap = maxLeafItems + 2
 )
 
-// insertItem inserts it at index i of items, growing the array at most to
-// maxLeafCap runs.
-func insertItem[T Content[T]](items []item[T], i int, it item[T]) []item[T] {
+// insertItem inserts it at index i of items, growing the array by
+// leafSlack runs, at most to maxLeafCap.
+func insertItem(items []item, i int, it item) []item {
 	if len(items) == cap(items) {
-		grown := make([]item[T], len(items), max(len(items)+1, min(2*cap(items), maxLeafCap)))
+		grown := make([]item, len(items), max(len(items)+1, min(len(items)+leafSlack, maxLeafCap)))
 		copy(grown, items)
 		items = grown
 	}
@@ -41,44 +42,79 @@ func insertItem[T Content[T]](items []item[T], i int, it item[T]) []item[T] {
 }
 
 const (
-	flagDeleted uint8 = 1 << 0 // a tombstone: no content
-	flagCounter uint8 = 1 << 1 // elements step the counter (offset 0), not the offset
-	flagSole    uint8 = 1 << 2 // every element is its transaction's only one in this sequence
+	flagDeleted uint32 = 1 << 0 // a tombstone: no content
+	flagCounter uint32 = 1 << 1 // elements step the counter (offset 0), not the offset
+	flagSole    uint32 = 1 << 2 // every element is its transaction's only one in this sequence
+	flagBits           = 3
+	flagMask    uint32 = 1<<flagBits - 1
+
+	// MaxRunElements bounds the elements of one run (item): runs that
+	// would grow beyond it by merging stay two runs (the canonical state
+	// coalesces by the same rule), and a decoded state or an insertion
+	// with a longer run is refused (ErrInvalid).
+	MaxRunElements = 1<<(32-flagBits) - 1
 )
 
-// item is a run: n consecutive elements with the same origin right, the
-// i-th (i > 0) having the (i-1)-th as origin left.
-type item[T Content[T]] struct {
-	id      ID // first element
-	left    ID // origin left of the first element
-	right   ID // origin right of every element
-	n       int
-	flags   uint8
-	content T // zero when deleted
+// xid is an element ID inside one sequence: an index into the sequence's
+// node table (which holds the node and the counter's high 32 bits; slot 0
+// is the zero ID), the counter's low 32 bits and the offset. Twelve bytes
+// instead of an ID's 24 keep an item at 48 bytes.
+type xid struct {
+	slot uint32
+	ctr  uint32
+	off  uint32
 }
 
-func (it *item[T]) deleted() bool { return it.flags&flagDeleted != 0 }
+func (x xid) isZero() bool { return x.slot == 0 }
+
+// less orders xids by (slot, counter, offset): the order of the ID index,
+// in which every run's elements form an interval.
+func (x xid) less(o xid) bool {
+	if x.slot != o.slot {
+		return x.slot < o.slot
+	}
+	if x.ctr != o.ctr {
+		return x.ctr < o.ctr
+	}
+	return x.off < o.off
+}
+
+// item is a run: n consecutive elements with the same origin right, the
+// i-th (i > 0) having the (i-1)-th as origin left. Its content (visible
+// runs only) is units [cs, cs+cl) of the sequence's arena. 48 bytes.
+type item struct {
+	id    xid    // first element
+	left  xid    // origin left of the first element
+	right xid    // origin right of every element
+	nf    uint32 // n<<flagBits | flags
+	cs    uint32 // content start in the arena (units)
+	cl    uint32 // content length (units: bytes of text, list elements)
+}
+
+func (it *item) n() int        { return int(it.nf >> flagBits) }
+func (it *item) setN(n int)    { it.nf = uint32(n)<<flagBits | it.nf&flagMask }
+func (it *item) deleted() bool { return it.nf&flagDeleted != 0 }
 
 // visible is the number of visible elements of the run.
-func (it *item[T]) visible() int {
+func (it *item) visible() int {
 	if it.deleted() {
 		return 0
 	}
-	return it.n
+	return it.n()
 }
 
 // elem returns the i-th element's ID.
-func (it *item[T]) elem(i int) ID {
-	if it.flags&flagCounter != 0 {
-		return ID{Node: it.id.Node, Counter: it.id.Counter + uint64(i)}
+func (it *item) elem(i int) xid {
+	if it.nf&flagCounter != 0 {
+		return xid{slot: it.id.slot, ctr: it.id.ctr + uint32(i)}
 	}
-	return ID{Node: it.id.Node, Counter: it.id.Counter, Offset: it.id.Offset + uint64(i)}
+	return xid{slot: it.id.slot, ctr: it.id.ctr, off: it.id.off + uint32(i)}
 }
 
-func (it *item[T]) last() ID { return it.elem(it.n - 1) }
+func (it *item) last() xid { return it.elem(it.n() - 1) }
 
 // originLeft returns the i-th element's origin left.
-func (it *item[T]) originLeft(i int) ID {
+func (it *item) originLeft(i int) xid {
 	if i == 0 {
 		return it.left
 	}
@@ -86,62 +122,61 @@ func (it *item[T]) originLeft(i int) ID {
 }
 
 // find returns the index of id in the run, or -1.
-func (it *item[T]) find(id ID) int {
-	if id.Node != it.id.Node {
+func (it *item) find(id xid) int {
+	if id.slot != it.id.slot {
 		return -1
 	}
-	if it.flags&flagCounter != 0 {
-		if id.Offset != 0 || id.Counter < it.id.Counter || id.Counter-it.id.Counter >= uint64(it.n) {
+	n := uint32(it.n())
+	if it.nf&flagCounter != 0 {
+		if id.off != 0 || id.ctr < it.id.ctr || id.ctr-it.id.ctr >= n {
 			return -1
 		}
-		return int(id.Counter - it.id.Counter)
+		return int(id.ctr - it.id.ctr)
 	}
-	if id.Counter != it.id.Counter || id.Offset < it.id.Offset || id.Offset-it.id.Offset >= uint64(it.n) {
+	if id.ctr != it.id.ctr || id.off < it.id.off || id.off-it.id.off >= n {
 		return -1
 	}
-	return int(id.Offset - it.id.Offset)
-}
-
-// rangeOf returns the range of elements [from, from+k) of the run.
-func (it *item[T]) rangeOf(from, k int) Range {
-	return Range{ID: it.elem(from), N: k, Counter: it.flags&flagCounter != 0 && k > 1}
+	return int(id.off - it.id.off)
 }
 
 // mergeable reports whether b can extend a (b directly after a in the
-// sequence): same node, same state, b's first origin left a's last
-// element, same origin right, and IDs that continue a's step.
-func mergeable[T Content[T]](a, b *item[T]) bool {
-	if a.id.Node != b.id.Node || a.right != b.right || (a.flags^b.flags)&flagDeleted != 0 || b.left != a.last() {
+// sequence): same node slot, same state, b's first origin left a's last
+// element, same origin right, IDs that continue a's step, and at most
+// MaxRunElements together.
+func mergeable(a, b *item) bool {
+	if a.id.slot != b.id.slot || a.right != b.right || (a.nf^b.nf)&flagDeleted != 0 || b.left != a.last() || a.n()+b.n() > MaxRunElements {
 		return false
 	}
-	aCounter := a.flags&flagCounter != 0 || (a.n == 1 && a.flags&flagSole != 0)
-	bCounter := b.flags&flagCounter != 0 || (b.n == 1 && b.flags&flagSole != 0)
-	if aCounter && bCounter && b.id.Offset == 0 && a.id.Offset == 0 && b.id.Counter == a.id.Counter+uint64(a.n) {
+	aCounter := a.nf&flagCounter != 0 || (a.n() == 1 && a.nf&flagSole != 0)
+	bCounter := b.nf&flagCounter != 0 || (b.n() == 1 && b.nf&flagSole != 0)
+	if aCounter && bCounter && b.id.off == 0 && a.id.off == 0 && uint64(b.id.ctr) == uint64(a.id.ctr)+uint64(a.n()) {
 		return true
 	}
-	aOffset := a.flags&flagCounter == 0
-	bOffset := b.flags&flagCounter == 0
-	return aOffset && bOffset && b.id.Counter == a.id.Counter && b.id.Offset == a.id.Offset+uint64(a.n)
+	aOffset := a.nf&flagCounter == 0
+	bOffset := b.nf&flagCounter == 0
+	return aOffset && bOffset && b.id.ctr == a.id.ctr && uint64(b.id.off) == uint64(a.id.off)+uint64(a.n())
 }
 
-// merge appends b to a (mergeable(a, b) holds).
-func merge[T Content[T]](a, b *item[T]) {
-	if a.id.Counter != b.id.Counter {
-		a.flags |= flagCounter | flagSole
+// merge appends b to a (mergeable(a, b) holds), moving content into the
+// arena as needed.
+func (s *Seq[T]) merge(a, b *item) {
+	if a.id.ctr != b.id.ctr {
+		a.nf |= flagCounter | flagSole
 	} else {
-		a.flags &^= flagSole // an offset run of two or more elements is no transaction's only one
+		a.nf &^= flagSole // an offset run of two or more elements is no transaction's only one
 	}
 	if !a.deleted() {
-		a.content = a.content.Append(b.content)
+		s.joinContent(a, b)
 	}
-	a.n += b.n
+	a.setN(a.n() + b.n())
 }
 
 type leaf[T Content[T]] struct {
 	parent     *inner[T]
 	prev, next *leaf[T]
-	items      []item[T]
+	items      []item
 	vis, total int
+	idx        uint32 // in Seq.leaves
 }
 
 type inner[T Content[T]] struct {
@@ -163,7 +198,7 @@ type cursor[T Content[T]] struct {
 
 func (c *cursor[T]) atEnd() bool { return c.i >= len(c.l.items) }
 
-func (c *cursor[T]) item() *item[T] { return &c.l.items[c.i] }
+func (c *cursor[T]) item() *item { return &c.l.items[c.i] }
 
 // normalize moves a cursor at the end of a leaf to the next leaf's start.
 func (c *cursor[T]) normalize() {
@@ -240,7 +275,7 @@ func (s *Seq[T]) countBefore(c cursor[T], visible bool) int {
 		if visible {
 			p += c.l.items[i].visible()
 		} else {
-			p += c.l.items[i].n
+			p += c.l.items[i].n()
 		}
 	}
 	var child any = c.l
@@ -282,15 +317,16 @@ func (s *Seq[T]) fix(l *leaf[T], i int) (*leaf[T], int) {
 	// Both halves get arrays sized to what they hold plus leafSlack, so a
 	// document's leaves are not half empty (appends grow them as usual).
 	half := len(l.items) / 2
-	r := &leaf[T]{parent: l.parent, prev: l, next: l.next, items: make([]item[T], len(l.items)-half, len(l.items)-half+leafSlack)}
+	r := s.newLeaf(len(l.items) - half)
+	r.parent, r.prev, r.next = l.parent, l, l.next
 	copy(r.items, l.items[half:])
-	left := make([]item[T], half, half+leafSlack)
+	left := make([]item, half, half+leafSlack)
 	copy(left, l.items[:half])
 	l.items = left
 	for j := range r.items {
 		it := &r.items[j]
 		r.vis += it.visible()
-		r.total += it.n
+		r.total += it.n()
 		s.indexMove(it.id, r)
 	}
 	l.vis -= r.vis
@@ -350,23 +386,33 @@ func (s *Seq[T]) fixInner(n *inner[T]) {
 }
 
 // splitItem splits run i of l before its element off (0 < off < n); the
-// right part becomes run i+1. Counts do not change.
+// right part becomes run i+1. Counts do not change; content stays where
+// it is in the arena.
 func (s *Seq[T]) splitItem(l *leaf[T], i, off int) {
 	it := &l.items[i]
-	right := item[T]{id: it.elem(off), left: it.elem(off - 1), right: it.right, n: it.n - off, flags: it.flags}
-	if !it.deleted() {
-		right.content = it.content.Slice(it.n, off, it.n)
-		it.content = it.content.Slice(it.n, 0, off)
-	}
-	it.n = off
-	// Both parts keep the run's flags (a part of a counter run is sole
-	// too); a one-element part steps nothing.
-	if it.n == 1 {
-		it.flags &^= flagCounter
-	}
-	if right.n == 1 {
-		right.flags &^= flagCounter
-	}
+	right := s.cutItem(it, off)
 	l.items = insertItem(l.items, i+1, right)
 	s.indexAdd(right.id, l)
+}
+
+// cutItem shortens it to its first off elements (0 < off < n) and
+// returns the rest as a run of its own.
+func (s *Seq[T]) cutItem(it *item, off int) item {
+	n := it.n()
+	right := item{id: it.elem(off), left: it.elem(off - 1), right: it.right, nf: uint32(n-off)<<flagBits | it.nf&flagMask}
+	if !it.deleted() {
+		u := uint32(s.content(it).unitsBefore(n, off))
+		right.cs, right.cl = it.cs+u, it.cl-u
+		it.cl = u
+	}
+	it.setN(off)
+	// Both parts keep the run's flags (a part of a counter run is sole
+	// too); a one-element part steps nothing.
+	if off == 1 {
+		it.nf &^= flagCounter
+	}
+	if n-off == 1 {
+		right.nf &^= flagCounter
+	}
+	return right
 }

@@ -46,6 +46,7 @@ type replica struct {
 	node    uint64
 	counter uint64
 	ranges  []seq.Range
+	text    []byte // scratch: the inserted text (the sequence copies it)
 	applied []bool // concurrent traces: transactions integrated
 }
 
@@ -78,7 +79,8 @@ func (r *replica) local(tx *Txn, dst []byte) ([]byte, error) {
 		}
 		if p.Ins != "" {
 			n := utf8.RuneCountInString(p.Ins)
-			op := r.s.Insert(p.Pos, seq.ID{Node: r.node, Counter: r.counter, Offset: offset}, n, seq.Text(p.Ins), inserted == 1)
+			r.text = append(r.text[:0], p.Ins...)
+			op := r.s.Insert(p.Pos, seq.ID{Node: r.node, Counter: r.counter, Offset: offset}, n, seq.Text(r.text), inserted == 1)
 			dst = append(dst, 0)
 			dst = seq.AppendInsert(dst, &op, r.node, r.counter)
 			offset += uint64(n)
@@ -90,25 +92,41 @@ func (r *replica) local(tx *Txn, dst []byte) ([]byte, error) {
 // step is one decoded step of a record.
 type step struct {
 	ins    seq.Insert[seq.Text]
-	ranges []seq.Range
+	del    bool
+	ranges []seq.Range // a deletion's ranges; kept empty by an insertion for reuse
 }
 
 // applyRecord decodes one history record and integrates it into s.
 func applyRecord(s *seq.Seq[seq.Text], rec []byte, steps []step) ([]step, error) {
+	steps, err := decodeRecord(rec, steps)
+	if err != nil {
+		return steps, err
+	}
+	return steps, applySteps(s, steps)
+}
+
+// decodeRecord decodes one history record into steps (reusing their
+// storage); an insertion's Sole is set.
+func decodeRecord(rec []byte, steps []step) ([]step, error) {
 	r := codec.NewReader(rec)
 	node, counter := seq.Uvarint(r, "node"), seq.Uvarint(r, "counter")
 	n := seq.Count(r, "steps", 1<<30, 2)
+	old := steps[:cap(steps)]
 	steps = steps[:0]
 	offset, inserted := uint64(0), 0
 	for i := 0; i < n && r.Err() == nil; i++ {
 		var st step
+		if i < len(old) {
+			st.ranges = old[i].ranges[:0] // this record's earlier steps do not hold it
+		}
 		switch r.Byte("kind") {
 		case 0:
 			st.ins = seq.DecodeInsert[seq.Text](r, node, counter, offset, limits)
 			offset += uint64(st.ins.N)
 			inserted += st.ins.N
 		case 1:
-			st.ranges = seq.DecodeRanges(r, node, counter, 1<<30)
+			st.del = true
+			st.ranges = seq.AppendDecodedRanges(st.ranges, r, node, counter, 1<<30)
 		default:
 			r.Fail("kind", seq.ErrInvalid)
 		}
@@ -118,19 +136,26 @@ func applyRecord(s *seq.Seq[seq.Text], rec []byte, steps []step) ([]step, error)
 		return steps, fmt.Errorf("%w: %v", ErrReplay, err)
 	}
 	for i := range steps {
+		steps[i].ins.Sole = inserted == 1
+	}
+	return steps, nil
+}
+
+// applySteps integrates decoded steps into s.
+func applySteps(s *seq.Seq[seq.Text], steps []step) error {
+	for i := range steps {
 		st := &steps[i]
-		if st.ranges != nil {
+		if st.del {
 			if err := s.DeleteRanges(st.ranges); err != nil {
-				return steps, fmt.Errorf("%w: %v", ErrReplay, err)
+				return fmt.Errorf("%w: %v", ErrReplay, err)
 			}
 			continue
 		}
-		st.ins.Sole = inserted == 1
 		if err := s.Integrate(st.ins); err != nil {
-			return steps, fmt.Errorf("%w: %v", ErrReplay, err)
+			return fmt.Errorf("%w: %v", ErrReplay, err)
 		}
 	}
-	return steps, nil
+	return nil
 }
 
 // Local replays t as local operations on sequence replicas (one per
@@ -213,17 +238,135 @@ func (r *replica) missing(t *Trace, from []int, out []int) []int {
 }
 
 // Merge integrates a whole history as remote operations into an empty
-// sequence, in record order (a causal order).
+// sequence, in record order (a causal order). Consecutive records that
+// continue one node's typed run (each one element after the previous
+// record's, before the same origin right) are integrated together
+// (seq.Seq.IntegrateRun), and consecutive records that only delete are
+// applied as one deletion, single elements of consecutive counters
+// joined into one range: the same result as record by record.
 func Merge(h *History) (*seq.Seq[seq.Text], error) {
-	s := seq.New[seq.Text]()
-	var steps []step
+	m := merger{s: seq.New[seq.Text]()}
 	var err error
 	for i := range h.Records {
-		if steps, err = applyRecord(s, h.record(i), steps); err != nil {
+		if m.steps, err = decodeRecord(h.record(i), m.steps); err == nil {
+			err = m.add()
+		}
+		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", i, err)
 		}
 	}
-	return s, nil
+	if err := m.flush(); err != nil {
+		return nil, err
+	}
+	return m.s, nil
+}
+
+// merger batches a history's records for Merge.
+type merger struct {
+	s     *seq.Seq[seq.Text]
+	steps []step
+	run   seq.Insert[seq.Text] // the pending run's first insertion (k > 0)
+	k     int
+	text  []byte // the pending run's content
+	dels  []seq.Range
+}
+
+// add takes the decoded record in m.steps.
+func (m *merger) add() error {
+	if len(m.steps) == 1 && !m.steps[0].del && m.steps[0].ins.N == 1 && m.steps[0].ins.Sole {
+		ins := &m.steps[0].ins
+		if err := m.flushDeletions(); err != nil {
+			return err
+		}
+		prev := seq.ID{Node: m.run.ID.Node, Counter: m.run.ID.Counter + uint64(m.k-1)}
+		if m.k > 0 && ins.ID.Node == m.run.ID.Node && ins.ID.Counter == prev.Counter+1 && ins.ID.Offset == 0 && ins.Left == prev && ins.Right == m.run.Right {
+			m.k++
+			m.text = append(m.text, ins.Content...)
+			return nil
+		}
+		if err := m.flushRun(); err != nil {
+			return err
+		}
+		m.run, m.k = *ins, 1
+		m.text = append(m.text[:0], ins.Content...)
+		return nil
+	}
+	if err := m.flushRun(); err != nil {
+		return err
+	}
+	deletes := true
+	for i := range m.steps {
+		deletes = deletes && m.steps[i].del
+	}
+	if !deletes {
+		if err := m.flushDeletions(); err != nil {
+			return err
+		}
+		return applySteps(m.s, m.steps)
+	}
+	for i := range m.steps {
+		for _, r := range m.steps[i].ranges {
+			m.addDeletion(r)
+		}
+	}
+	return nil
+}
+
+// addDeletion adds r to the pending deletion, joined to its last range
+// when both are single elements or counter ranges of one node with
+// adjacent counters (backspacing or deleting forwards).
+func (m *merger) addDeletion(r seq.Range) {
+	if n := len(m.dels); n > 0 {
+		p := &m.dels[n-1]
+		if p.ID.Node == r.ID.Node && p.ID.Offset == 0 && r.ID.Offset == 0 && (p.Counter || p.N == 1) && (r.Counter || r.N == 1) {
+			switch {
+			case r.ID.Counter+uint64(r.N) == p.ID.Counter:
+				p.ID, p.N, p.Counter = r.ID, p.N+r.N, true
+				return
+			case p.ID.Counter+uint64(p.N) == r.ID.Counter:
+				p.N, p.Counter = p.N+r.N, true
+				return
+			}
+		}
+	}
+	m.dels = append(m.dels, r)
+}
+
+func (m *merger) flushRun() error {
+	if m.k == 0 {
+		return nil
+	}
+	var err error
+	if m.k == 1 {
+		m.run.Content = seq.Text(m.text)
+		err = m.s.Integrate(m.run)
+	} else {
+		err = m.s.IntegrateRun(m.run, m.k, seq.Text(m.text))
+	}
+	m.k = 0
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrReplay, err)
+	}
+	return nil
+}
+
+func (m *merger) flushDeletions() error {
+	if len(m.dels) == 0 {
+		return nil
+	}
+	err := m.s.DeleteRanges(m.dels)
+	m.dels = m.dels[:0]
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrReplay, err)
+	}
+	return nil
+}
+
+func (m *merger) flush() error {
+	if err := m.flushRun(); err != nil {
+		return err
+	}
+	return m.flushDeletions()
 }
 
 // String returns a text sequence's content.

@@ -1,8 +1,11 @@
 package trace
 
 import (
+	"bytes"
 	"os"
 	"testing"
+
+	"github.com/spooksystems/spook/seq"
 )
 
 // traceDirs are where the shared traces may be: $SPOOK_TRACE_DIR, the
@@ -49,6 +52,20 @@ func TestReplayTraces(t *testing.T) {
 		}
 		if got := String(m); got != tr.End {
 			t.Fatalf("%s merge: final text differs (len %d, want %d)", name, len(got), len(tr.End))
+		}
+		// Merge batches typed runs and deletions: record by record gives
+		// the same state, and so does the local replay.
+		one := seq.New[seq.Text]()
+		var steps []step
+		for i := range h.Records {
+			if steps, err = applyRecord(one, h.record(i), steps); err != nil {
+				t.Fatalf("%s record %d: %v", name, i, err)
+			}
+		}
+		for what, other := range map[string]*seq.Seq[seq.Text]{"record by record": one, "local": s} {
+			if m.Digest() != other.Digest() || !bytes.Equal(m.AppendState(nil), other.AppendState(nil)) {
+				t.Fatalf("%s: merged state differs from the %s one", name, what)
+			}
 		}
 		t.Logf("%s: ops %d, runs %d local, %d merged, history %d bytes", name, tr.Ops(), s.Runs(), m.Runs(), len(h.Bytes))
 	}
