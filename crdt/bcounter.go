@@ -989,3 +989,28 @@ func (ks *Keyspace) BCounterKeys() [][]byte {
 	slices.SortFunc(out, bytes.Compare)
 	return out
 }
+
+// BCounterRights returns this node's rights at key as the transaction
+// sees it, and whether key holds a bounded counter (ErrWrongType if it
+// holds another type). It records nothing.
+func (b *Builder) BCounterRights(key []byte) (int64, bool, error) {
+	b.check()
+	kb := b.find(key)
+	if kb == nil {
+		v := b.ks.Get(key)
+		if v == nil || v.Expired(b.txn.Time.WallMs) || v.Type() == TypeNone {
+			return 0, false, nil
+		}
+		if v.Type() != TypeBCounter {
+			return 0, false, ErrWrongType
+		}
+		return v.BCounterRights(b.txn.Dot.Node), true, nil
+	}
+	switch b.typeView(kb) {
+	case TypeNone:
+		return 0, false, nil
+	case TypeBCounter:
+		return b.bcView(kb).rights(b.txn.Dot.Node), true, nil
+	}
+	return 0, false, ErrWrongType
+}

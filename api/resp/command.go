@@ -208,6 +208,7 @@ func init() {
 		{name: "zscan", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZScan},
 	}
 	list = append(list, textCommands...) // text.go
+	list = append(list, bcounterCommands...) // bcounter.go
 	list = append(list, streamCommands...)
 	list = append(list, listCommands...)
 	list = append(list, mpopCommands...) // mpop.go
