@@ -15,7 +15,7 @@ const MaxBCounterRebalanceKeys = 64
 // gifts, or nothing when no key asks for any. A failure is not an error
 // of the tick: the gifts wait for the next one.
 func (r *Replica) tickBCounters() {
-	if r.state != NodeMember {
+	if r.state != NodeMember || r.cfg.BCounterRebalanceTicks < 0 || r.tick%uint64(r.cfg.BCounterRebalanceTicks) != 0 {
 		return
 	}
 	keys := r.ks.BCounterKeys()

@@ -251,6 +251,9 @@ func newSimulator(o Options) *simulator {
 			Cluster: "sim",
 			Members: peers[:n],
 			Seed:    seeds.uint64(),
+			// Rights move through the workload's client writes
+			// (opBCRebalance), which the history records.
+			BCounterRebalanceTicks: -1,
 		}
 		if o.Audit {
 			nd.cfg.Audit = auditConfig(peers, i)
@@ -375,6 +378,19 @@ func (s *simulator) advance() {
 	}
 	s.observeCollapse()
 	s.observeApplied()
+	s.observeBCounters()
+}
+
+// observeBCounters checks every up node's bounded counters after a step
+// (check.BCounters): never below the floor, no node's rights below zero.
+func (s *simulator) observeBCounters() {
+	var states []check.State
+	for _, n := range s.nodes {
+		if n.up() {
+			states = append(states, s.state(n))
+		}
+	}
+	check.BCounters(&s.res.Report, s.step, states)
 }
 
 // newCore wraps a (re)started replica in the driver core, with the
