@@ -64,10 +64,16 @@ import (
 // node: a holder first answers wants (need_n = want_n − recv_n), the
 // largest holders first — a node gives only the part of a need that the
 // holders ranked above it cannot cover — then gives its surplus over its
-// demand-weighted target (value − floor) · (dec_n + 1) / Σ (dec_m + 1)
-// to the node furthest below its own target, when the surplus and the
-// deficit both exceed 1/BCounterHysteresis of the total. At most
+// demand-weighted target (value − floor) · d_n / Σ d_m, with demand
+// d_n = dec_n + 1 (what n took), to the node
+// furthest below its own target, when the surplus and the deficit both
+// exceed 1/BCounterHysteresis of the total. A node with a want of its own
+// outstanding answers wants but gives no surplus. At most
 // MaxBCounterGifts gifts per call. The replica runs it on its Tick.
+//
+// Rights a node was given may move on by the policy if it does not use
+// them: a waiting BCOUNTER.DECRBY retries on the change that brings them,
+// well within the tick after.
 
 // Bounded-counter limits.
 const (
@@ -923,17 +929,21 @@ func bcPlan(g *bcGen, self causal.NodeID) []bcPlanned {
 		}
 		give(nd.node, rest)
 	}
-	// Surplus over the demand-weighted target.
+	// Surplus over the demand-weighted target; none while this node
+	// waits for rights itself.
 	total := g.value() - g.floor
-	if total <= 0 || mine <= 0 {
+	if total <= 0 || mine <= 0 || g.account(self).want > g.received(self) {
 		return out
+	}
+	demand := func(n causal.NodeID) int64 {
+		return int64(g.account(n).dec) + 1
 	}
 	var weights int64
 	for _, n := range nodes {
-		weights += int64(g.account(n).dec) + 1
+		weights += demand(n)
 	}
 	target := func(n causal.NodeID) int64 {
-		w := int64(g.account(n).dec) + 1
+		w := demand(n)
 		hi, lo := bits.Mul64(uint64(total), uint64(w))
 		q, _ := bits.Div64(hi, lo, uint64(weights)) // w ≤ weights: no overflow
 		return int64(q)

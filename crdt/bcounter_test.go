@@ -162,6 +162,14 @@ func TestBCounterPlan(t *testing.T) {
 	for _, q := range bcPlan(h, 5) {
 		t.Fatalf("a node short of its target gave %v", q)
 	}
+	// A node waiting for rights gives no surplus away, although its own
+	// demand is small: it asked for them.
+	w := &bcGen{dot: causal.Dot{Node: 1, Counter: 1}, floor: 0, initial: 100}
+	w.joinAccount(&bcAccount{node: 1, dec: 90, gifts: []bcGift{{to: 2, amt: 5}}})
+	w.joinAccount(&bcAccount{node: 2, want: 8})
+	for _, q := range bcPlan(w, 2) {
+		t.Fatalf("a waiting node gave %v", q)
+	}
 }
 
 // TestBCounterDecodeRefuses checks that decoders refuse non-canonical or
