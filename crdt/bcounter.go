@@ -412,7 +412,8 @@ func (v *Value) BCounterRights(node causal.NodeID) int64 {
 }
 
 // BCounterNodes calls fn with each node that has an account in the
-// visible generation, or is its creator, and its rights, by node.
+// visible generation, is its creator or received a gift in it, and its
+// rights, by node.
 func (v *Value) BCounterNodes(fn func(node causal.NodeID, rights int64) bool) {
 	if v == nil || v.bc() == nil {
 		return
@@ -435,12 +436,16 @@ func (v *Value) BCounterNeed(node causal.NodeID) int64 {
 	return max(0, int64(g.account(node).want)-int64(g.received(node)))
 }
 
-// nodes lists the creator and every account's node, ascending.
+// nodes lists the creator, every account's node and every gift's
+// recipient, ascending: every node whose rights may be non-zero.
 func (g *bcGen) nodes() []causal.NodeID {
 	out := make([]causal.NodeID, 0, len(g.accts)+1)
 	out = append(out, g.dot.Node)
 	for i := range g.accts {
 		out = append(out, g.accts[i].node)
+		for _, gf := range g.accts[i].gifts {
+			out = append(out, gf.to)
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

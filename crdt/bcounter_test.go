@@ -128,6 +128,18 @@ func TestBCounterSequential(t *testing.T) {
 	ship(b, a, script(t, b, "BCRIGHTS k 2 -> 0", "BCDECR k 4 -> INSUFFICIENT", "BCWANT k 4 -> 0", "BCNEED k 2 -> 4"))
 	ship(a, b, script(t, a, "BCNEED k 2 -> 4", "BCREBAL k -> 4", "BCRIGHTS k 1 -> 6", "BCREBAL k -> 0"))
 	script(t, b, "BCNEED k 2 -> 0", "BCRIGHTS k 2 -> 4", "BCDECR k 4 -> 1", "BCGET k -> 1")
+	// A gift to a node that never used the counter: it is listed, and
+	// the rights still sum to value − floor.
+	script(t, a, "BCGIVE k 7 1")
+	sum, listed := int64(0), false
+	a.ks.Get([]byte("k")).BCounterNodes(func(n causal.NodeID, r int64) bool {
+		sum += r
+		listed = listed || n == 7
+		return true
+	})
+	if c, _ := a.ks.Get([]byte("k")).BCounter(); !listed || sum != c.Value-c.Floor {
+		t.Fatalf("gift recipient listed %v, rights sum %d, value %d, floor %d", listed, sum, c.Value, c.Floor)
+	}
 	// A rebalance with nothing to give records nothing.
 	bd := b.begin()
 	if _, err := bd.BCounterRebalance([]byte("nokey")); err != nil || !bd.Empty() {
