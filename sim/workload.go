@@ -42,7 +42,8 @@ import (
 //	            decremented from the session node's rights (a want when
 //	            they are short), rights moved by the transfer policy
 //	            (replica Tick's policy, run here as client writes so the
-//	            history holds them), deleted now and then
+//	            history holds them), deleted now and then; only in
+//	            clusters of at most BCounterReplicasMax replicas
 const (
 	prefixCounter  = "c/"
 	prefixRegister = "r/"
@@ -139,6 +140,15 @@ var opWeightTotal = func() int {
 	return t
 }()
 
+// BCounterReplicasMax is the largest cluster whose workload draws the
+// bounded-counter ops (opBCCreate … opBCRebalance, the last kinds):
+// larger runs (the scale tests and their figures) draw exactly the mix
+// they drew before bounded counters existed, so their traces stay.
+const BCounterReplicasMax = DenseReplicasMax
+
+// bcWeightTotal is the weight of the bounded-counter ops.
+var bcWeightTotal = opWeights[opBCCreate] + opWeights[opBCIncr] + opWeights[opBCDecr] + opWeights[opBCRebalance]
+
 // session is one client session. It talks to one node at a time; when it
 // moves it carries the applied vector it last saw and uses the new node
 // only once that node has applied at least as much (so reads stay
@@ -207,7 +217,11 @@ func drawOp(g *rng, p *Params, s *session, step int, large *int) op {
 		}
 		return o
 	}
-	n := g.intn(opWeightTotal)
+	total := opWeightTotal
+	if p.Replicas > BCounterReplicasMax {
+		total -= bcWeightTotal // the bounded-counter kinds come last: never reached
+	}
+	n := g.intn(total)
 	for k, w := range opWeights {
 		if n < w {
 			o.kind = opKind(k)
