@@ -2,6 +2,7 @@ package spook_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,6 +59,31 @@ func ExampleDB_Text() {
 	text, _ := db.Text(key)
 	fmt.Println(text)
 	// Output: ello, wörld
+}
+
+// A bounded counter: stock that never goes below zero on any node. A
+// decrement takes this node's rights; one it lacks the rights for fails
+// with spook.ErrInsufficient after MaxBCounterWait (one node here: nobody
+// else holds rights to give).
+func ExampleDB_BCounterDecrement() {
+	db, err := spook.Open(spook.Config{Name: "solo", Listen: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	key := []byte("stock/sku-1")
+	if _, err := db.Update(ctx, func(tx *spook.Tx) error { return tx.BCounterCreate(key, 0, 5) }); err != nil {
+		panic(err)
+	}
+	left, err := db.BCounterDecrement(ctx, key, 3)
+	fmt.Println(left, err, db.BCounterRights(key))
+	_, err = db.BCounterDecrement(ctx, key, 3)
+	c, _ := db.BCounter(key)
+	fmt.Println(errors.Is(err, spook.ErrInsufficient), c.Value)
+	// Output:
+	// 2 <nil> 2
+	// true 2
 }
 
 // Two embedded nodes in one cluster: a write on one, visible on the other,

@@ -92,5 +92,6 @@ const (
 	CheckExpiry    = "expiry" // a read returned a key past its deadline beyond the clock bound
 	CheckCollapse  = "collapse"
 	CheckLiveness  = "liveness"
-	CheckReplica   = "replica" // the replica returned an error it must not
+	CheckReplica   = "replica"  // the replica returned an error it must not
+	CheckBCounter  = "bcounter" // a bounded counter below its floor, or a node's rights below zero
 )

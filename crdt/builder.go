@@ -244,6 +244,8 @@ func (b *Builder) counterView(kb *keyBuild) *counter {
 // typeView is the key's visible type as the transaction sees it.
 func (b *Builder) typeView(kb *keyBuild) Type {
 	switch {
+	case b.bcView(kb) != nil:
+		return TypeBCounter
 	case kb.streamPresent():
 		return TypeStream
 	case b.textLen(kb) > 0:
@@ -272,10 +274,13 @@ func (b *Builder) typeView(kb *keyBuild) Type {
 func clearValue(op *valueOp, base *Value, dotsCleared bool) {
 	op.flags, op.value, op.sum, op.deadline = 0, nil, 0, 0
 	op.resets = op.resets[:0]
-	op.set, op.mp, op.zset, op.stream = nil, nil, nil, nil
+	op.set, op.mp, op.zset, op.stream, op.bcounter = nil, nil, nil, nil, nil
 	clearSeqs(op, base)
 	if base == nil {
 		return
+	}
+	if base.bc() != nil {
+		op.bcounter = &bcounterOp{clear: true}
 	}
 	clearZSet(op, base)
 	if base.strm() != nil {
@@ -830,6 +835,9 @@ func normalize(op *valueOp) {
 	normalizeZSet(op)
 	if op.stream != nil && op.stream.empty() {
 		op.stream = nil
+	}
+	if op.bcounter.empty() {
+		op.bcounter = nil
 	}
 	if s := op.set; s != nil {
 		s.members = slices.DeleteFunc(s.members, func(m memberOp) bool { return m.empty() })

@@ -104,7 +104,17 @@
 //     by time then node; explicit IDs must exceed the last ID this
 //     replica sees. XDEL and trimming remove the observed entries by ID,
 //     DEL and SET every observed entry, so a concurrent XADD survives. A
-//     stream outranks every other visible type.
+//     stream outranks every other visible type but a bounded counter.
+//   - Bounded counter (bcounter.go; extension bit extBCounter): an
+//     integer that never goes below its floor on any replica. Per
+//     generation (one CREATE) each node's cumulative inc, dec, want and
+//     gifts, joined by maximum; a node decrements or gives only rights it
+//     holds, so rights(n) ≥ 0 and value ≥ floor everywhere. Concurrent
+//     creates keep both generations, the greater dot visible. Builder:
+//     BCounterCreate, BCounterIncrement, BCounterDecrement, BCounterWant,
+//     BCounterTransfer, BCounterRebalance (the pure transfer policy),
+//     BCounterRights; Value: BCounter, BCounterRights, BCounterNodes,
+//     BCounterNeed. It outranks every other visible type.
 //
 // docs/semantics.md tabulates the outcome of every concurrent pair of
 // operations; concurrency_test.go checks each row.

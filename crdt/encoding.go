@@ -79,7 +79,7 @@ const (
 
 // extComponents returns the value's extension bits (ext… flags, txn.go).
 func extComponents(v *Value) uint8 {
-	t := seqExt(v) | streamExt(v)
+	t := seqExt(v) | streamExt(v) | bcounterExt(v)
 	if v.zs() != nil {
 		t |= extZSet
 	}
@@ -150,6 +150,9 @@ func AppendValue(dst []byte, v *Value) []byte {
 	}
 	if s := v.strm(); s != nil {
 		dst = appendStream(dst, s)
+	}
+	if c := v.bc(); c != nil {
+		dst = appendBCounter(dst, c)
 	}
 	return dst
 }
@@ -269,6 +272,9 @@ func decodeValue(r *codec.Reader, nested bool, ctx *causal.Context, h *hasher) *
 	}
 	if ext&extStream != 0 {
 		v.putStream(decodeStream(r, ctx, h))
+	}
+	if ext&extBCounter != 0 {
+		v.putBCounter(decodeBCounter(r, ctx))
 	}
 	if r.Err() != nil {
 		return nil
@@ -489,6 +495,7 @@ func DecodeKeyspace(b []byte) (*Keyspace, error) {
 		*e = keyEntry{key: string(key), v: *v}
 		ks.index.insert(key, id, &ks.slab)
 		ks.order.load(id)
+		ks.noteBCounter(e)
 		e.hash = ks.h.key(key, &e.v)
 		ks.sum += e.hash
 		if e.v.live() {
@@ -587,6 +594,9 @@ func appendValueOp(dst []byte, op *valueOp, dot causal.Dot) []byte {
 	}
 	if op.stream != nil {
 		dst = appendStreamOp(dst, op.stream)
+	}
+	if op.bcounter != nil {
+		dst = appendBCounterOp(dst, op.bcounter)
 	}
 	return dst
 }
@@ -700,6 +710,9 @@ func decodeValueOp(r *codec.Reader, op *valueOp, nested, cleared bool, budget *i
 	}
 	if ext&extStream != 0 {
 		op.stream = decodeStreamOp(r, budget)
+	}
+	if ext&extBCounter != 0 {
+		op.bcounter = decodeBCounterOp(r, dot)
 	}
 }
 

@@ -173,7 +173,9 @@ func seeds(t testing.TB) (states, txnBins, bodies, values [][]byte) {
 	ks, txns := fixture(t)
 	zs, ztxns := zsetFixture(t)
 	txns = append(txns, ztxns...)
-	states = append(states, enc(ks), enc(NewKeyspace()), enc(zs))
+	bc, btxns := bcFixture(t)
+	txns = append(txns, btxns...)
+	states = append(states, enc(ks), enc(NewKeyspace()), enc(zs), enc(bc))
 	zs.order.Scan(func(e *keyEntry) bool {
 		values = append(values, AppendValue(nil, &e.v))
 		return true

@@ -78,6 +78,9 @@ func appendDigestInput(dst []byte, v *Value) []byte {
 	if s := v.strm(); s != nil {
 		dst = appendStreamDigest(dst, s)
 	}
+	if c := v.bc(); c != nil {
+		dst = appendBCounterDigest(dst, c)
+	}
 	return dst
 }
 

@@ -40,6 +40,8 @@ type Keyspace struct {
 	// expired lists the keys the last Apply deleted whose value had
 	// expired at its transaction's time (LastApplyExpired).
 	expired [][]byte
+	// bcKeys holds the keys with a bounded counter (BCounterKeys).
+	bcKeys map[string]struct{}
 }
 
 // LastApplyExpired reports whether the last Apply deleted key while its
@@ -178,6 +180,7 @@ func (ks *Keyspace) entry(key []byte) (uint32, *keyEntry, bool) {
 // (not even a hidden counter remains), indexes it if new, and re-adds its
 // hash.
 func (ks *Keyspace) settle(id uint32, e *keyEntry, existed bool) {
+	ks.noteBCounter(e)
 	if e.v.empty() {
 		if existed {
 			ks.index.remove(bytesOf(e.key), &ks.slab)

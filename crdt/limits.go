@@ -46,6 +46,8 @@ func (t Type) String() string {
 		return "text"
 	case TypeStream:
 		return "stream"
+	case TypeBCounter:
+		return "bcounter"
 	}
 	return "unknown"
 }

@@ -158,4 +158,7 @@ func joinValue(a *Value, actx *causal.Context, b *Value, bctx *causal.Context, h
 	if a.strm() != nil || b.strm() != nil {
 		a.putStream(joinStream(a.strm(), actx, b.strm(), bctx, h))
 	}
+	if a.bc() != nil || b.bc() != nil {
+		a.putBCounter(joinBCounter(a.bc(), actx, b.bc(), bctx))
+	}
 }

@@ -259,6 +259,9 @@ func run(b *Builder, line string) string {
 	if out, ok := runStream(b, args); ok {
 		return out
 	}
+	if out, ok := runBCounter(b, args); ok {
+		return out
+	}
 	panic("unknown command " + line)
 }
 

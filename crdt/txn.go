@@ -58,7 +58,7 @@ const (
 	extStream   uint8 = 1 << 3 // stream (TypeStream)
 	extBCounter uint8 = 1 << 4 // bounded counter (TypeBCounter)
 
-	extMask uint8 = extList | extText | extZSet | extStream
+	extMask uint8 = extList | extText | extZSet | extStream | extBCounter
 )
 
 // valueOp is the operation on one value (a key or a map field). Every
@@ -81,6 +81,7 @@ type valueOp struct {
 	text     *textOp        // non-nil means extText (sequence.go)
 	zset     *zsetOp        // non-nil means extZSet (zset.go)
 	stream   *streamOp      // non-nil means extStream (stream.go)
+	bcounter *bcounterOp    // non-nil means extBCounter (bcounter.go)
 }
 
 // tag is the encoded flag byte of op.
@@ -111,6 +112,9 @@ func (op *valueOp) extTag() uint8 {
 	if op.stream != nil {
 		t |= extStream
 	}
+	if op.bcounter != nil {
+		t |= extBCounter
+	}
 	return t
 }
 
@@ -121,6 +125,9 @@ func (op *valueOp) empty() bool {
 		return false
 	}
 	if op.stream != nil && !op.stream.empty() {
+		return false
+	}
+	if !op.bcounter.empty() {
 		return false
 	}
 	if op.set != nil {
@@ -241,6 +248,7 @@ func applyOp(v *Value, op *valueOp, t *txnHeader, h *hasher) {
 	applySeqs(v, op, t)
 	applyZSet(v, op, t, h)
 	applyStream(v, op.stream, t, h)
+	applyBCounter(v, op.bcounter, t)
 }
 
 // Keys calls fn with each key the transaction touches, in bytewise order.
@@ -263,7 +271,8 @@ func (t *Txn) Len() int { return len(t.ops) }
 // cannot plant a counter entry outside the context.
 func (t *Txn) resetsObserved() bool {
 	for i := range t.ops {
-		if !resetsIn(&t.ops[i].op, &t.Deps) || !zsetResetsIn(&t.ops[i].op, &t.Deps, t.Dot.Node) {
+		if !resetsIn(&t.ops[i].op, &t.Deps) || !zsetResetsIn(&t.ops[i].op, &t.Deps, t.Dot.Node) ||
+			!bcounterOpValid(&t.ops[i].op, &t.Deps, t.Dot) {
 			return false
 		}
 	}

@@ -55,6 +55,7 @@ type extParts struct {
 	text *seq.Seq[seq.Text]   // sequence.go; nil when absent, never without elements
 	zs   *zset                // zset.go; nil when absent, never empty (members may be hidden)
 	strm *stream              // stream.go; nil when absent
+	bc   *bcounter            // bcounter.go; nil when absent, never without a generation
 }
 
 // extParts returns the value's extension components, nil when none.
@@ -126,12 +127,14 @@ func (v *Value) putMap(m *orMap) {
 }
 
 // Type returns the visible type: the highest-ranked live component
-// (stream > text > list > zset > map > set > counter > register), or TypeNone if
+// (bounded counter > stream > text > list > zset > map > set > counter > register), or TypeNone if
 // nothing is live.
 func (v *Value) Type() Type {
 	switch {
 	case v == nil:
 		return TypeNone
+	case v.bc() != nil:
+		return TypeBCounter
 	case v.strm() != nil:
 		return TypeStream
 	case v.textSeq() != nil && v.textSeq().Len() > 0:
@@ -158,7 +161,7 @@ func (v *Value) live() bool { return v.Type() != TypeNone }
 // empty reports whether the value holds no component at all, hidden or
 // not; an empty value is dropped from its keyspace or map.
 func (v *Value) empty() bool {
-	return v.reg.len() == 0 && v.ctr() == nil && v.oset() == nil && v.omap() == nil && len(v.expiry()) == 0 && seqExt(v) == 0 && v.zs() == nil && v.strm() == nil
+	return v.reg.len() == 0 && v.ctr() == nil && v.oset() == nil && v.omap() == nil && len(v.expiry()) == 0 && seqExt(v) == 0 && v.zs() == nil && v.strm() == nil && v.bc() == nil
 }
 
 // Register returns the last-writer-wins value of the register component:
@@ -288,6 +291,9 @@ func (v *Value) clone() *Value {
 	}
 	if v.strm() != nil {
 		out.putStream(v.strm().clone())
+	}
+	if v.bc() != nil {
+		out.putBCounter(v.bc().clone())
 	}
 	return out
 }

@@ -213,6 +213,11 @@ type Config struct {
 	// SnapshotRetryTicks is how long a chunk request waits for its answer
 	// before it is sent again. Zero: default.
 	SnapshotRetryTicks int
+	// BCounterRebalanceTicks is the period of the bounded-counter
+	// transfer policy (tickBCounters). Zero: every tick. Negative: never;
+	// the caller moves rights itself with crdt.Builder.BCounterRebalance
+	// (the simulator does, as client writes its history records).
+	BCounterRebalanceTicks int
 }
 
 // validate fills defaults and rejects nonsense. It works on a copy.
@@ -237,6 +242,7 @@ func (c Config) validate() (Config, error) {
 	def(&c.DigestTicks, DefaultDigestTicks)
 	def(&c.JoinRetryTicks, DefaultJoinRetryTicks)
 	def(&c.SyncTimeoutTicks, DefaultSyncTimeoutTicks)
+	def(&c.BCounterRebalanceTicks, 1)
 	def(&c.MaxPendingTxns, DefaultMaxPendingTxns)
 	def(&c.MaxPendingBytes, DefaultMaxPendingBytes)
 	def(&c.MaxBatchBytes, DefaultMaxBatchBytes)

@@ -37,6 +37,7 @@ type Replica struct {
 	clock       causal.Clock
 	nowMs       uint64
 	tick        uint64
+	bcCursor    string // the last bounded-counter key tickBCounters visited
 	rng         rng
 
 	// bootstrap is the initial member list (Config.Members, or the one a
@@ -776,6 +777,7 @@ func (r *Replica) Tick(nowMs uint64) {
 		r.sendDigest()
 	}
 	r.tickCheckpoint()
+	r.tickBCounters()
 	if s := r.sync; s != nil && r.tick-max(s.startTick, s.answerTick) >= uint64(r.cfg.SyncTimeoutTicks) {
 		r.abortSync("timed out")
 	}

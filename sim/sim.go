@@ -266,6 +266,9 @@ func newSimulator(o Options) *simulator {
 			Region:  p.regionName(i),
 			Members: peers[:n],
 			Seed:    seeds.uint64(),
+			// Rights move through the workload's client writes
+			// (opBCRebalance), which the history records.
+			BCounterRebalanceTicks: -1,
 		}
 		if o.Audit || o.Forge {
 			nd.cfg.Audit = auditConfig(peers, i)
@@ -400,6 +403,19 @@ func (s *simulator) advance() {
 	s.observeCollapse()
 	s.observeRegionCollapse()
 	s.observeApplied()
+	s.observeBCounters()
+}
+
+// observeBCounters checks every up node's bounded counters after a step
+// (check.BCounters): never below the floor, no node's rights below zero.
+func (s *simulator) observeBCounters() {
+	var states []check.State
+	for _, n := range s.nodes {
+		if n.up() {
+			states = append(states, s.state(n))
+		}
+	}
+	check.BCounters(&s.res.Report, s.step, states)
 }
 
 // newCore wraps a (re)started replica in the driver core, with the

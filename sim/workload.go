@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -37,6 +38,12 @@ import (
 //	            (XDEL), the key deleted
 //	l/<k>       lists: pushed at either end, popped at either end, an
 //	            element set or inserted in the middle, trimmed, deleted
+//	bc/<k>      bounded counters (floor 0): created, incremented,
+//	            decremented from the session node's rights (a want when
+//	            they are short), rights moved by the transfer policy
+//	            (replica Tick's policy, run here as client writes so the
+//	            history holds them), deleted now and then; only in
+//	            clusters of at most BCounterReplicasMax replicas
 const (
 	prefixCounter  = "c/"
 	prefixRegister = "r/"
@@ -49,6 +56,7 @@ const (
 	prefixZSet     = "z/"
 	prefixStream   = "xs/"
 	prefixList     = "l/"
+	prefixBCounter = "bc/"
 )
 
 // opKind is one kind of client operation.
@@ -78,6 +86,10 @@ const (
 	opStreamDel  // XDEL of the oldest entry of xs/<k>, or DEL xs/<k> one time in four
 	opListPush   // LPUSH or RPUSH l/<k>, or an insert in the middle
 	opListPop    // LPOP or RPOP l/<k>, or LSET, LTRIM or DEL of it
+	opBCCreate   // BCOUNTER.CREATE bc/<k> 0 20 when absent; DEL of it one time in six
+	opBCIncr     // BCOUNTER.INCRBY bc/<k> 1..3
+	opBCDecr     // BCOUNTER.DECRBY bc/<k> 1..3 from this node's rights, or a want
+	opBCRebalance
 	opKindCount
 )
 
@@ -107,6 +119,10 @@ var opWeights = [opKindCount]int{
 	opStreamDel:    1,
 	opListPush:     1,
 	opListPop:      1,
+	opBCCreate:     1,
+	opBCIncr:       1,
+	opBCDecr:       2,
+	opBCRebalance:  2,
 }
 
 // Expiry deadlines the workload draws, relative to the writing
@@ -123,6 +139,15 @@ var opWeightTotal = func() int {
 	}
 	return t
 }()
+
+// BCounterReplicasMax is the largest cluster whose workload draws the
+// bounded-counter ops (opBCCreate … opBCRebalance, the last kinds):
+// larger runs (the scale tests and their figures) draw exactly the mix
+// they drew before bounded counters existed, so their traces stay.
+const BCounterReplicasMax = DenseReplicasMax
+
+// bcWeightTotal is the weight of the bounded-counter ops.
+var bcWeightTotal = opWeights[opBCCreate] + opWeights[opBCIncr] + opWeights[opBCDecr] + opWeights[opBCRebalance]
 
 // session is one client session. It talks to one node at a time; when it
 // moves it carries the applied vector it last saw and uses the new node
@@ -192,7 +217,11 @@ func drawOp(g *rng, p *Params, s *session, step int, large *int) op {
 		}
 		return o
 	}
-	n := g.intn(opWeightTotal)
+	total := opWeightTotal
+	if p.Replicas > BCounterReplicasMax {
+		total -= bcWeightTotal // the bounded-counter kinds come last: never reached
+	}
+	n := g.intn(total)
 	for k, w := range opWeights {
 		if n < w {
 			o.kind = opKind(k)
@@ -205,6 +234,8 @@ func drawOp(g *rng, p *Params, s *session, step int, large *int) op {
 		o.by = 1
 	case opExpireSet, opExpire:
 		o.by = int64(g.between(expiryMsMin, expiryMsMax))
+	case opBCIncr, opBCDecr:
+		o.by = int64(1 + o.member%3)
 	}
 	return o
 }
@@ -355,6 +386,36 @@ func (o op) build(b *crdt.Builder, s *session) ([]check.Increment, error) {
 		}
 		_, err := b.ListPop(k, o.member%2 == 0, 1)
 		return nil, err
+	case opBCCreate, opBCIncr, opBCDecr, opBCRebalance:
+		return nil, o.buildBCounter(b)
 	}
 	panic("sim: unknown op kind")
+}
+
+// buildBCounter builds a bounded-counter op. The refusals a client sees
+// (no counter yet, one already there, rights short) write nothing, or a
+// want, and are not errors of the replica.
+func (o op) buildBCounter(b *crdt.Builder) error {
+	k := keyOf(prefixBCounter, o.key)
+	var err error
+	switch o.kind {
+	case opBCCreate:
+		if o.member == 5 {
+			return b.Delete(k)
+		}
+		err = b.BCounterCreate(k, 0, 20)
+	case opBCIncr:
+		_, err = b.BCounterIncrement(k, o.by)
+	case opBCDecr:
+		_, err = b.BCounterDecrement(k, o.by)
+		if errors.Is(err, crdt.ErrBCounterInsufficient) {
+			err = b.BCounterWant(k, o.by)
+		}
+	case opBCRebalance:
+		_, err = b.BCounterRebalance(k)
+	}
+	if errors.Is(err, crdt.ErrBCounterMissing) || errors.Is(err, crdt.ErrBCounterExists) {
+		return nil
+	}
+	return err
 }

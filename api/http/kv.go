@@ -71,6 +71,8 @@ func typeName(t crdt.Type) string {
 		return "stream" // the type only: streams are read over RESP
 	case crdt.TypeList:
 		return "list" // the type only: lists are read over RESP
+	case crdt.TypeBCounter:
+		return "bcounter" // the type only: bounded counters are read over RESP
 	}
 	return "none"
 }

@@ -58,6 +58,8 @@ func typeName(v *crdt.Value) string {
 		return "stream"
 	case crdt.TypeList:
 		return "list"
+	case crdt.TypeBCounter:
+		return "bcounter"
 	}
 	return "none"
 }

@@ -209,7 +209,8 @@ func init() {
 		{name: "zdiff", arity: -3, flags: flagReadOnly, read: readZAlgebra(zdiff, "zdiff")},
 		{name: "zscan", arity: -3, flags: flagReadOnly, first: 1, last: 1, step: 1, read: readZScan},
 	}
-	list = append(list, textCommands...) // text.go
+	list = append(list, textCommands...)     // text.go
+	list = append(list, bcounterCommands...) // bcounter.go
 	list = append(list, streamCommands...)
 	list = append(list, listCommands...)
 	list = append(list, mpopCommands...) // mpop.go

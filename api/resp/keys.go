@@ -193,6 +193,9 @@ func rename(tx *crdt.Builder, args [][]byte, out []byte, nx bool) ([]byte, error
 	if nx && tx.Get(dst) != nil {
 		return redcon.AppendInt(out, 0), nil
 	}
+	if val.Type() == crdt.TypeBCounter {
+		return out, errBCNoCopy // a copy would double the rights
+	}
 	snap := takeSnapshot(val)
 	if err := snap.write(tx, dst); err != nil {
 		return out, mutationError(err)
@@ -238,6 +241,9 @@ func writeCopy(tx *crdt.Builder, args [][]byte, out []byte) ([]byte, error) {
 	}
 	if !replace && tx.Get(dst) != nil {
 		return redcon.AppendInt(out, 0), nil
+	}
+	if val.Type() == crdt.TypeBCounter {
+		return out, errBCNoCopy // a copy would double the rights
 	}
 	snap := takeSnapshot(val)
 	if err := snap.write(tx, dst); err != nil {
@@ -332,6 +338,8 @@ func encodingName(v *crdt.Value) string {
 		return "stream"
 	case crdt.TypeList:
 		return "sequence"
+	case crdt.TypeBCounter:
+		return "bcounter"
 	}
 	return "register"
 }

@@ -59,10 +59,10 @@ func (res runResult) line() string {
 	if !res.converged {
 		conv = ">" + convergeMeasureMax.String()
 	}
-	return fmt.Sprintf("run=%d seed=%d faults=%s ops=%d acked=%d maybe=%d failed=%d collapsed=%d orphaned=%d lost=%d phantom=%d atomicity=%d session=%d unavailable=%d divergent=%d converge=%s",
+	return fmt.Sprintf("run=%d seed=%d faults=%s ops=%d acked=%d maybe=%d failed=%d collapsed=%d orphaned=%d lost=%d phantom=%d atomicity=%d session=%d unavailable=%d divergent=%d bcounter=%d converge=%s",
 		res.cfg.Run, res.cfg.Seed, strings.Join(res.schedule, ","), res.rep.Ops, res.rep.Acked, res.rep.Maybe, res.rep.Failed,
 		res.rep.Collapsed, res.rep.Orphaned, res.rep.Lost, res.rep.Phantom, res.rep.Atomicity, res.rep.Session,
-		res.rep.Unavailable, res.rep.Divergent, conv)
+		res.rep.Unavailable, res.rep.Divergent, res.rep.BCounter, conv)
 }
 
 // runner drives one run.
@@ -326,6 +326,7 @@ func runOne(t *testing.T, bin string, cfg runConfig) runResult {
 	for _, s := range r.finished {
 		rep.Session += s.session
 		rep.Atomicity += s.atomic
+		rep.BCounter += s.bcounter
 		rep.Problems = append(rep.Problems, s.problems...)
 	}
 	if !res.converged || res.converge > ConvergeMax {
@@ -561,6 +562,11 @@ func readNode(ctx context.Context, rdb *redis.Client, keys []string) (nodeState,
 			return st, fmt.Errorf("GET %s: %w", key, err)
 		}
 		st.Counters[key] = v
+	}
+	if v, err := rdb.Do(ctx, "BCOUNTER.GET", bcKey).Int64(); err == nil {
+		st.BCounter = v
+	} else if err != redis.Nil {
+		return st, fmt.Errorf("BCOUNTER.GET %s: %w", bcKey, err)
 	}
 	for k := 0; k < setKeys; k++ {
 		key := fmt.Sprintf("set:%d", k)

@@ -103,6 +103,8 @@ func TestCheckHistoryCountsEachBrokenGuarantee(t *testing.T) {
 		{"no write on an up host during a partition", func(in *checkInput) {
 			in.Faults = []window{{From: ms(100), To: ms(200), What: "isolate(1)"}}
 		}, func(r report) int { return r.Unavailable }, 2, "acknowledged no write during isolate(1)"},
+		{"bounded counter below its floor at the end", func(in *checkInput) { in.Final[1].BCounter = -1 },
+			func(r report) int { return r.BCounter }, 1, "below the floor"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -84,6 +84,7 @@ type nodeState struct {
 	Values   map[string]string          // register keys that exist → value
 	Counters map[string]int64           // counter keys → value (missing: 0)
 	Sets     map[string]map[string]bool // set keys → members
+	BCounter int64                      // bcKey's value (0 when missing)
 }
 
 // report is the outcome of checking one run. Every field but the figures
@@ -99,6 +100,7 @@ type report struct {
 	Session     int // read-your-writes or monotonic-read violations seen during the run
 	Unavailable int // writes refused or timed out on a node that was up
 	Divergent   int // nodes whose state hash differs from the first node's
+	BCounter    int // bounded counter below its floor: during the run or on a node at the end
 	Problems    []string
 	Notes       []string // what is allowed but worth a look (orphaned writes)
 }
@@ -115,7 +117,7 @@ func (r *report) problem(counter *int, format string, args ...any) {
 
 // failed reports whether any check failed.
 func (r *report) failed() bool {
-	return r.Lost+r.Phantom+r.Atomicity+r.Session+r.Unavailable+r.Divergent > 0
+	return r.Lost+r.Phantom+r.Atomicity+r.Session+r.Unavailable+r.Divergent+r.BCounter > 0
 }
 
 // checkInput is everything checkHistory needs.
@@ -132,6 +134,18 @@ type checkInput struct {
 // checkHistory checks a run's history against the final state of every
 // node. It is pure: the same input gives the same report.
 func checkHistory(in checkInput) report {
+	r := checkHistoryOps(in)
+	for _, st := range in.Final {
+		if st.BCounter < 0 {
+			r.problem(&r.BCounter, "bounded counter: %s reads %d on %s at the end, below the floor 0", bcKey, st.BCounter, st.Node)
+		}
+	}
+	return r
+}
+
+// checkHistoryOps checks the recorded operations against the final
+// states (everything but the bounded counter).
+func checkHistoryOps(in checkInput) report {
 	var r report
 	r.Ops = len(in.History)
 	// A write is required on every node if it was acknowledged, unless its

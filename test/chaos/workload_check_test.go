@@ -62,6 +62,7 @@ func check(t *testing.T, s *session, dial func() *redis.Client) report {
 		Hosts: []int{1}, TxnKeys: allTxnKeys()})
 	r.Session += s.session
 	r.Atomicity += s.atomic
+	r.BCounter += s.bcounter
 	r.Problems = append(r.Problems, s.problems...)
 	return r
 }
@@ -87,6 +88,11 @@ func TestWorkloadOnOneNode(t *testing.T) {
 	r := check(t, s, dial)
 	if r.failed() {
 		t.Fatalf("checks failed on a fault-free node:\n%s", strings.Join(r.Problems, "\n"))
+	}
+	rdb := dial()
+	defer rdb.Close()
+	if typ, err := rdb.Type(context.Background(), bcKey).Result(); err != nil || typ != "bcounter" {
+		t.Fatalf("the bounded counter was not exercised: TYPE %s = %q, %v", bcKey, typ, err)
 	}
 	if r.Collapsed != kinds[opCollapse] {
 		t.Fatalf("%d of %d writes collapsed on a one-member cluster", r.Collapsed, kinds[opCollapse])

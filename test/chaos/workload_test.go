@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,11 @@ const (
 	failPause = 50 * time.Millisecond
 	// MaxOpsPerSession bounds one session's history.
 	MaxOpsPerSession = 50_000
+	// bcKey is the bounded counter every session increments and
+	// decrements by 1 (floor 0, created by the first session to find it
+	// missing with bcInitial); no node may ever read it below 0.
+	bcKey     = "bc:stock"
+	bcInitial = 1000
 )
 
 // txnKeys are the keys every transaction of group g writes (the unique
@@ -118,6 +124,7 @@ type session struct {
 	problems []string
 	session  int // read-your-writes and monotonic-read violations
 	atomic   int // transaction groups seen disagreeing
+	bcounter int // bounded counter read or decremented below its floor
 }
 
 type member struct{ key, value string }
@@ -251,6 +258,8 @@ func (s *session) step() {
 			}
 			return nil
 		})
+	case p < 93 && p >= 89 && s.seq%2 == 0:
+		s.bcounterStep(ctx)
 	case p < 93:
 		key := fmt.Sprintf("col:s%d:%d", s.id, s.seq)
 		var acks int64
@@ -334,5 +343,30 @@ func (s *session) checkReads(ctx context.Context) {
 		if ok, err := s.rdb.SIsMember(ctx, m.key, m.value).Result(); err == nil && !ok {
 			s.violation(&s.session, "read-your-writes: %s lacks acknowledged member %s", m.key, m.value)
 		}
+	}
+}
+
+// bcounterStep increments or decrements the shared bounded counter by 1
+// (creating it when missing) and reads it back: the value a DECRBY
+// answers and the value a read sees must never be below the floor 0.
+// These operations are not in the history: their check is this one (and
+// the final read of every node, finalBCounter).
+func (s *session) bcounterStep(ctx context.Context) {
+	var v int64
+	var err error
+	if s.rng.IntN(2) == 0 {
+		v, err = s.rdb.Do(ctx, "BCOUNTER.DECRBY", bcKey, 1).Int64()
+	} else {
+		v, err = s.rdb.Do(ctx, "BCOUNTER.INCRBY", bcKey, 1).Int64()
+	}
+	if err != nil && strings.Contains(err.Error(), "no such bounded counter") {
+		s.rdb.Do(ctx, "BCOUNTER.CREATE", bcKey, 0, bcInitial) // "exists" if another session won
+		return
+	}
+	if err == nil && v < 0 {
+		s.violation(&s.bcounter, "bounded counter: %s answered %d, below the floor 0", bcKey, v)
+	}
+	if r, err := s.rdb.Do(ctx, "BCOUNTER.GET", bcKey).Int64(); err == nil && r < 0 {
+		s.violation(&s.bcounter, "bounded counter: %s read %d, below the floor 0", bcKey, r)
 	}
 }
