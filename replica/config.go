@@ -174,6 +174,15 @@ type Config struct {
 	// SnapshotRetryTicks is how long a chunk request waits for its answer
 	// before it is sent again. Zero: default.
 	SnapshotRetryTicks int
+
+	// OverlayThreshold is the cluster size (members, this node included)
+	// up to which every origin pushes its transactions to every member;
+	// a larger cluster spreads them over per-origin trees and collapses
+	// them through per-origin authorities (overlay.go). Zero: default.
+	OverlayThreshold int
+	// OverlayFanout is the arity of the overlay's trees: how many members
+	// each member sends a transaction on to. Zero: default.
+	OverlayFanout int
 }
 
 // validate fills defaults and rejects nonsense. It works on a copy.
@@ -207,6 +216,8 @@ func (c Config) validate() (Config, error) {
 	def(&c.MaxSnapshotPins, DefaultMaxSnapshotPins)
 	def(&c.SnapshotPinTicks, DefaultSnapshotPinTicks)
 	def(&c.SnapshotRetryTicks, DefaultSnapshotRetryTicks)
+	def(&c.OverlayThreshold, DefaultOverlayThreshold)
+	def(&c.OverlayFanout, DefaultOverlayFanout)
 	if c.MaxClockAheadMs == 0 {
 		c.MaxClockAheadMs = causal.DefaultMaxAheadMs
 	}
@@ -214,7 +225,7 @@ func (c Config) validate() (Config, error) {
 		c.DigestTicks, c.JoinRetryTicks, c.SyncTimeoutTicks, c.MaxPendingTxns, c.MaxPendingBytes,
 		c.MaxBatchBytes, c.MaxRetainedTxns, c.MaxRetainedBytes, c.MaxFetchBytes, c.MaxSnapshotBytes,
 		c.SnapshotChunkBytes, c.MaxSnapshotChunksInFlight, c.MaxSnapshotPins, c.SnapshotPinTicks,
-		c.SnapshotRetryTicks} {
+		c.SnapshotRetryTicks, c.OverlayThreshold, c.OverlayFanout} {
 		if v < 0 {
 			return c, fmt.Errorf("%w: negative value", ErrConfig)
 		}
