@@ -77,6 +77,27 @@ const (
 	DefaultSnapshotRetryTicks = 25
 )
 
+// MaxRegionBytes bounds Config.Region, in bytes: a region is a short name
+// ("eu-west-1"), carried in membership records and used as a metric
+// label. A longer Config.Region is refused by New with ErrConfig; a
+// membership record carrying a longer or malformed one (written by
+// another version) reads as region "".
+const MaxRegionBytes = 64
+
+// validRegion reports why region is not a valid Config.Region, or nil.
+func validRegion(region string) error {
+	if len(region) > MaxRegionBytes {
+		return fmt.Errorf("%w: Region of %d bytes above MaxRegionBytes %d", ErrConfig, len(region), MaxRegionBytes)
+	}
+	for i := 0; i < len(region); i++ {
+		c := region[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("%w: Region %q: byte %d is not a letter, digit, '-', '_' or '.'", ErrConfig, region, i)
+		}
+	}
+	return nil
+}
+
 // Config configures a Replica. The zero value of every field but Name
 // works: a Config with only a Name is a single-node cluster.
 type Config struct {
@@ -87,6 +108,14 @@ type Config struct {
 	Addr string
 	// Cluster is an opaque cluster name, reported by Status.
 	Cluster string
+	// Region names the failure domain this node runs in (a data center,
+	// a cloud region): at most MaxRegionBytes of letters, digits, '-',
+	// '_' and '.'. It is written into the node's membership record, so
+	// every member learns every other's region; the region collapsed cut
+	// (RegionCollapsedVector) is the meet over the members of this
+	// node's region. Empty: no region; the node writes no region and
+	// behaves exactly as before regions existed.
+	Region string
 
 	// Members is the initial membership of a fresh cluster, the same list
 	// on every node started with it (then no message is needed to agree).
@@ -189,6 +218,9 @@ type Config struct {
 func (c Config) validate() (Config, error) {
 	if c.Name == "" {
 		return c, fmt.Errorf("%w: Name is required", ErrConfig)
+	}
+	if err := validRegion(c.Region); err != nil {
+		return c, err
 	}
 	def := func(v *int, d int) {
 		if *v == 0 {

@@ -111,6 +111,17 @@
 // removed node that arrive later are still applied when causally ready:
 // they happened.
 //
+// # Regions
+//
+// Config.Region names a node's failure domain; the node writes it into
+// its membership record (a bootstrap member only when it has one, so a
+// cluster without regions writes no records), and Member.Region reports
+// every member's. Besides the cluster cut, RegionCollapsedVector is the
+// meet over the current members of this node's region: a transaction
+// below it is on every member of the region as this node knows them, and
+// nothing is said of other regions. AppliedByRegion and RegionCollapsed
+// are its counterparts of AppliedBy and Collapsed (region.go).
+//
 // # Audit mode
 //
 // With Config.Audit set, every transaction carries its origin's seal

@@ -110,4 +110,8 @@ func (r *Replica) checkCut() {
 	if !full.Equal(&r.cut) {
 		assertf("incremental collapsed cut %v, recomputed %v", &r.cut, &full)
 	}
+	// The region cut meets a subset of the cluster cut's terms.
+	if region := r.RegionCollapsedVector(); !region.Dominates(&r.cut) {
+		assertf("region collapsed cut %v below the cluster cut %v", &region, &r.cut)
+	}
 }

@@ -256,7 +256,7 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 		return nil // this ID was removed or left before: stay read-only
 	}
 	if rec := r.memberRecord(r.id); rec == nil || rec.status == statusMember {
-		if _, err := r.proposeMembership(r.id, r.cfg.Name, r.cfg.Addr, statusMember); err != nil {
+		if _, err := r.proposeSelf(); err != nil {
 			return err
 		}
 	}

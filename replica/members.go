@@ -57,6 +57,7 @@ type Member struct {
 	ID      causal.NodeID
 	Name    string
 	Addr    string
+	Region  string // from its membership record; "" if none (Config.Region)
 	Self    bool
 	State   PeerState
 	Applied causal.VersionVector // last applied vector heard from it (own: current)

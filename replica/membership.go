@@ -15,6 +15,10 @@ import (
 //	name    the node's name
 //	addr    its advertised address
 //	status  "member", "left" or "removed"
+//	region  the node's region (Config.Region); absent: ""
+//
+// A record written before regions existed has no region field and reads
+// as region "": old records and snapshots decode unchanged.
 //
 // Status only ever moves forward (member < left < removed): when
 // concurrent writes leave several siblings, the highest rank wins, so a
@@ -29,6 +33,7 @@ var (
 	fieldName   = []byte("name")
 	fieldAddr   = []byte("addr")
 	fieldStatus = []byte("status")
+	fieldRegion = []byte("region")
 )
 
 func memberKey(id causal.NodeID) []byte {
@@ -51,6 +56,9 @@ func statusRank(s []byte) int {
 type memberRecordView struct {
 	name, addr string
 	status     string
+	// region is "" for a record without one, or with one this version
+	// refuses (validRegion): such a member counts in no named region.
+	region string
 }
 
 func (r *Replica) memberRecord(id causal.NodeID) *memberRecordView {
@@ -70,6 +78,9 @@ func readMemberRecord(v *crdt.Value) *memberRecordView {
 		return ""
 	}
 	rec := &memberRecordView{name: reg(fieldName), addr: reg(fieldAddr)}
+	if region := reg(fieldRegion); validRegion(region) == nil {
+		rec.region = region
+	}
 	if fv := v.Field(fieldStatus); fv != nil {
 		best := 0
 		for _, s := range fv.Siblings() {
@@ -94,9 +105,15 @@ func (r *Replica) inBootstrap(id causal.NodeID) bool {
 }
 
 // proposeMembership writes a membership record as an internal transaction.
-func (r *Replica) proposeMembership(id causal.NodeID, name, addr, status string) (Token, error) {
+// Empty name, addr and region leave those fields as they are.
+func (r *Replica) proposeMembership(id causal.NodeID, name, addr, region, status string) (Token, error) {
 	key := memberKey(id)
 	return r.propose(func(b *crdt.Builder) error {
+		if region != "" {
+			if _, err := b.MapSet(key, fieldRegion, []byte(region)); err != nil {
+				return err
+			}
+		}
 		if name != "" {
 			if _, err := b.MapSet(key, fieldName, []byte(name)); err != nil {
 				return err
@@ -119,7 +136,7 @@ func (r *Replica) Leave() (Token, error) {
 	if r.state != NodeMember {
 		return Token{}, r.notWritable()
 	}
-	return r.proposeMembership(r.id, "", "", statusLeft)
+	return r.proposeMembership(r.id, "", "", "", statusLeft)
 }
 
 // Remove proposes the removal of member id (an operator action for a dead
@@ -139,7 +156,49 @@ func (r *Replica) Remove(id causal.NodeID) (Token, error) {
 	if p.status != StateAlive {
 		return Token{}, nil
 	}
-	return r.proposeMembership(id, "", "", statusRemoved)
+	return r.proposeMembership(id, "", "", "", statusRemoved)
+}
+
+// proposeSelf writes this node's own membership record: name, address,
+// region and status member. A joining node writes it once it holds a
+// snapshot; a bootstrap member writes it only to announce a region
+// (announceRegion), so a cluster without regions writes no record for
+// its bootstrap members, as before regions existed.
+func (r *Replica) proposeSelf() (Token, error) {
+	return r.proposeMembership(r.id, r.cfg.Name, r.cfg.Addr, r.cfg.Region, statusMember)
+}
+
+// announceRegion proposes this node's record again when the region it
+// was configured with is not the one its record holds (a first start with
+// a region, or a restart with another one). Region "" announces nothing:
+// a record keeps the last region written, and a node restarted without
+// --region keeps it.
+func (r *Replica) announceRegion() error {
+	if r.state != NodeMember || r.cfg.Region == "" {
+		return nil
+	}
+	if rec := r.memberRecord(r.id); rec != nil && rec.region == r.cfg.Region {
+		return nil
+	}
+	_, err := r.proposeSelf()
+	return err
+}
+
+// Region returns this node's configured region ("" if none).
+func (r *Replica) Region() string { return r.cfg.Region }
+
+// memberRegion returns the region of node id as its membership record
+// says, this node's configured region for itself, and "" for a node
+// without a region or not known. It costs one map lookup: the overlay
+// calls it per peer when it builds its views.
+func (r *Replica) memberRegion(id causal.NodeID) string {
+	if id == r.id {
+		return r.cfg.Region
+	}
+	if p := r.peers[id]; p != nil {
+		return p.region
+	}
+	return ""
 }
 
 // notWritable is the error for a write on a node that is not a member:
@@ -194,6 +253,7 @@ func (r *Replica) refreshMembers(notify bool) {
 	r.membersDirty = false
 	type info struct {
 		Peer
+		region string
 		status PeerState
 	}
 	seen := map[causal.NodeID]*info{}
@@ -235,6 +295,7 @@ func (r *Replica) refreshMembers(notify bool) {
 		if rec.addr != "" {
 			in.Addr = rec.addr
 		}
+		in.region = rec.region
 		switch rec.status {
 		case statusLeft:
 			in.status = StateLeft
@@ -264,7 +325,7 @@ func (r *Replica) refreshMembers(notify bool) {
 		in := seen[id]
 		p := r.peers[id]
 		if p == nil {
-			p = &peer{Peer: in.Peer, status: in.status, live: StateAlive, heardTick: r.tick}
+			p = &peer{Peer: in.Peer, region: in.region, status: in.status, live: StateAlive, heardTick: r.tick}
 			r.peers[id] = p
 			changed = true
 			if notify && in.status == StateAlive {
@@ -273,6 +334,7 @@ func (r *Replica) refreshMembers(notify bool) {
 			continue
 		}
 		p.Name, p.Addr = in.Name, in.Addr
+		p.region = in.region
 		if p.status != in.status && in.status > p.status {
 			p.status = in.status
 			changed = true

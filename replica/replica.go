@@ -127,6 +127,7 @@ type Replica struct {
 // peer is what this node knows of another node.
 type peer struct {
 	Peer
+	region       string    // from its membership record; "" if none
 	status       PeerState // StateAlive while a member; StateLeft, StateRemoved from records
 	live         PeerState // StateAlive, StateSuspect, StateUnreachable
 	applied      causal.VersionVector
@@ -239,9 +240,12 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 		r.state = NodeMember
 	}
 	if r.state == NodeMember && !r.inBootstrap(r.id) && r.memberRecord(r.id) == nil {
-		if _, err := r.proposeMembership(r.id, r.cfg.Name, r.cfg.Addr, statusMember); err != nil {
+		if _, err := r.proposeSelf(); err != nil {
 			return nil, err
 		}
+	}
+	if err := r.announceRegion(); err != nil {
+		return nil, err
 	}
 	r.recomputeCut()
 	return r, nil
@@ -1023,7 +1027,7 @@ func (r *Replica) AppliedBy(t Token) int {
 // Members returns every known member, this node included, sorted by ID.
 func (r *Replica) Members() []Member {
 	out := make([]Member, 0, len(r.order)+1)
-	self := Member{ID: r.id, Name: r.cfg.Name, Addr: r.cfg.Addr, Self: true,
+	self := Member{ID: r.id, Name: r.cfg.Name, Addr: r.cfg.Addr, Region: r.cfg.Region, Self: true,
 		State: StateAlive, Applied: r.Applied()}
 	switch r.state {
 	case NodeLeft:
@@ -1033,7 +1037,7 @@ func (r *Replica) Members() []Member {
 	}
 	for _, id := range r.order {
 		p := r.peers[id]
-		out = append(out, Member{ID: id, Name: p.Name, Addr: p.Addr, State: p.state(),
+		out = append(out, Member{ID: id, Name: p.Name, Addr: p.Addr, Region: p.region, State: p.state(),
 			Applied: p.applied.Clone(), BehindLog: p.behindLog})
 	}
 	i, _ := slices.BinarySearchFunc(out, r.id, func(m Member, id causal.NodeID) int {
@@ -1082,8 +1086,12 @@ type Status struct {
 	Hash      uint64
 	Applied   causal.VersionVector
 	Collapsed causal.VersionVector
-	Pending   int // transactions in the causal buffer
-	Retained  int // transactions in the retained log
+	// Region is Config.Region; RegionCollapsed the region collapsed cut
+	// (region.go): applied by every current member of this region.
+	Region          string
+	RegionCollapsed causal.VersionVector
+	Pending         int // transactions in the causal buffer
+	Retained        int // transactions in the retained log
 	// RetainedBytes is the memory the retained log holds by its own
 	// count (see logEntryBytes), bounded by Config.MaxRetainedBytes.
 	RetainedBytes int
@@ -1097,6 +1105,7 @@ func (r *Replica) Status() Status {
 	return Status{
 		ID: r.id, Name: r.cfg.Name, Cluster: r.cfg.Cluster, State: r.state,
 		Keys: r.ks.Len() - r.internalKeys(), Hash: r.ks.Hash(), Applied: r.Applied(), Collapsed: r.CollapsedVector(),
+		Region: r.cfg.Region, RegionCollapsed: r.RegionCollapsedVector(),
 		Pending: len(r.pending), Retained: len(r.log), RetainedBytes: r.logBytes, Tick: r.tick, Repairing: r.sync != nil,
 		Members: r.Members(),
 	}
