@@ -209,9 +209,12 @@ type Config struct {
 	// a larger cluster spreads them over per-origin trees and collapses
 	// them through per-origin authorities (overlay.go). Zero: default.
 	OverlayThreshold int
-	// OverlayFanout is the arity of the overlay's trees: how many members
-	// each member sends a transaction on to. Zero: default.
-	OverlayFanout int
+	// OverlayFanout is how many members an origin sends its transactions
+	// to in the overlay; OverlayRelayFanout how many each other member
+	// sends them on to (the arity of the trees below their root). Zero:
+	// default.
+	OverlayFanout      int
+	OverlayRelayFanout int
 }
 
 // validate fills defaults and rejects nonsense. It works on a copy.
@@ -250,6 +253,7 @@ func (c Config) validate() (Config, error) {
 	def(&c.SnapshotRetryTicks, DefaultSnapshotRetryTicks)
 	def(&c.OverlayThreshold, DefaultOverlayThreshold)
 	def(&c.OverlayFanout, DefaultOverlayFanout)
+	def(&c.OverlayRelayFanout, DefaultOverlayRelayFanout)
 	if c.MaxClockAheadMs == 0 {
 		c.MaxClockAheadMs = causal.DefaultMaxAheadMs
 	}
@@ -257,7 +261,7 @@ func (c Config) validate() (Config, error) {
 		c.DigestTicks, c.JoinRetryTicks, c.SyncTimeoutTicks, c.MaxPendingTxns, c.MaxPendingBytes,
 		c.MaxBatchBytes, c.MaxRetainedTxns, c.MaxRetainedBytes, c.MaxFetchBytes, c.MaxSnapshotBytes,
 		c.SnapshotChunkBytes, c.MaxSnapshotChunksInFlight, c.MaxSnapshotPins, c.SnapshotPinTicks,
-		c.SnapshotRetryTicks, c.OverlayThreshold, c.OverlayFanout} {
+		c.SnapshotRetryTicks, c.OverlayThreshold, c.OverlayFanout, c.OverlayRelayFanout} {
 		if v < 0 {
 			return c, fmt.Errorf("%w: negative value", ErrConfig)
 		}

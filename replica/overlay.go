@@ -1,6 +1,8 @@
 package replica
 
 import (
+	"slices"
+
 	"github.com/spooksystems/spook/causal"
 )
 
@@ -44,9 +46,12 @@ const (
 	// DefaultOverlayThreshold: clusters of up to 32 members use direct
 	// push (every origin sends to every member); larger ones the overlay.
 	DefaultOverlayThreshold = 32
-	// DefaultOverlayFanout: each member sends a transaction to at most 8
-	// children, so 1,000 members are 4 hops deep.
+	// DefaultOverlayFanout: an origin sends its transaction to 8
+	// members.
 	DefaultOverlayFanout = 8
+	// DefaultOverlayRelayFanout: every other member sends it on to at
+	// most 16, so 136 members are 2 hops deep and 2,184 are 3.
+	DefaultOverlayRelayFanout = 16
 )
 
 // MsgCut Seq values: the direction of the counters it carries.
@@ -64,8 +69,13 @@ type overlay struct {
 	// list was built in (a node that is not a member is not in it).
 	list  []causal.NodeID
 	index map[causal.NodeID]int
-	fp    uint64
-	state NodeState
+	// names are the members' regions, sorted; groups[i] the members of
+	// region names[i] in list order; slots place each member in them.
+	names  []string
+	groups [][]causal.NodeID
+	slots  map[causal.NodeID]slot
+	fp     uint64
+	state  NodeState
 	// reports holds, per reporting member, the counters of its last
 	// report (cutUp) and the fingerprint they are for.
 	reports map[causal.NodeID]*cutReport
@@ -128,14 +138,54 @@ func (r *Replica) overlayList() *overlay {
 	if self {
 		ov.list = append(ov.list, r.id)
 	}
+	// Regions: their names sorted, each a group of its members in list
+	// order. They shape the trees only once every member's region is
+	// known here: until then (a member without a region, or whose record
+	// has not arrived) the whole list is one group, the same on every
+	// node, so the records themselves spread over consistent trees.
+	regionOf := func(id causal.NodeID) string {
+		if id == r.id {
+			return r.cfg.Region
+		}
+		return r.peers[id].region
+	}
+	for _, id := range ov.list {
+		if regionOf(id) == "" {
+			regionOf = func(causal.NodeID) string { return "" }
+			break
+		}
+	}
+	ov.names = ov.names[:0]
+	for _, id := range ov.list {
+		if name := regionOf(id); !slices.Contains(ov.names, name) {
+			ov.names = append(ov.names, name)
+		}
+	}
+	slices.Sort(ov.names)
+	for i := range ov.groups {
+		ov.groups[i] = ov.groups[i][:0]
+	}
+	for len(ov.groups) < len(ov.names) {
+		ov.groups = append(ov.groups, nil)
+	}
+	ov.groups = ov.groups[:len(ov.names)]
 	if ov.index == nil {
 		ov.index = make(map[causal.NodeID]int, len(ov.list))
+		ov.slots = make(map[causal.NodeID]slot, len(ov.list))
 	}
 	clear(ov.index)
+	clear(ov.slots)
 	fp := uint64(len(ov.list))
 	for i, id := range ov.list {
 		ov.index[id] = i
+		name := regionOf(id)
+		g, _ := slices.BinarySearch(ov.names, name)
+		ov.slots[id] = slot{reg: g, pos: len(ov.groups[g])}
+		ov.groups[g] = append(ov.groups[g], id)
 		fp = mix64(fp ^ uint64(id))
+		for j := 0; j < len(name); j++ {
+			fp = mix64(fp ^ uint64(name[j]))
+		}
 	}
 	if fp != ov.fp {
 		// Claims were for another list: forget them, and report every
@@ -148,6 +198,10 @@ func (r *Replica) overlayList() *overlay {
 	}
 	return ov
 }
+
+// slot places a member: its region's index in overlay.names and its
+// position in that region's group.
+type slot struct{ reg, pos int }
 
 // dirtyAll marks every origin this node has applied as dirty.
 func (r *Replica) dirtyAll() {
@@ -166,56 +220,108 @@ func (r *Replica) markDirty(o causal.NodeID) {
 	r.ov.dirty[o] = true
 }
 
-// fanout is the tree's arity.
-func (r *Replica) fanout() int { return r.cfg.OverlayFanout }
-
-// treePos returns x's position in o's tree, or false if either is not in
-// the member list.
-func (ov *overlay) treePos(o, x causal.NodeID) (int, bool) {
-	io, ok1 := ov.index[o]
-	ix, ok2 := ov.index[x]
-	if !ok1 || !ok2 {
-		return 0, false
+// childPos returns the positions of the children of position p in a
+// tree whose root has OverlayFanout children and every other member
+// OverlayRelayFanout: [first, last].
+func (r *Replica) childPos(p int) (int, int) {
+	a, b := r.cfg.OverlayFanout, r.cfg.OverlayRelayFanout
+	if p == 0 {
+		return 1, a
 	}
-	n := len(ov.list)
-	return (ix - io + n) % n, true
+	return a + (p-1)*b + 1, a + p*b
 }
 
-// at returns the member at position p of o's tree.
-func (ov *overlay) at(o causal.NodeID, p int) causal.NodeID {
-	return ov.list[(ov.index[o]+p)%len(ov.list)]
+// parentPos is childPos's inverse, for c > 0.
+func (r *Replica) parentPos(c int) int {
+	a, b := r.cfg.OverlayFanout, r.cfg.OverlayRelayFanout
+	if c <= a {
+		return 0
+	}
+	return (c-a-1)/b + 1
+}
+
+// The tree of origin o, with regions. In o's own region A the tree is
+// the k-ary tree over A's group rotated at o. In every other region B
+// it is the k-ary tree over B's group rotated at B's representative for
+// o (repPos), and the representative hangs under the member of A at
+// position j mod |A| of o's tree, j being B's rank (1, 2, …) among the
+// regions other than A: o's first children carry a transaction across
+// each region boundary once, and o still sends to k members only.
+
+// rel is position x of a group of n rotated to start at root.
+func rel(x, root, n int) int { return (x - root + n) % n }
+
+// repPos is the position in group g of its representative for origin o.
+func (ov *overlay) repPos(o causal.NodeID, g int) int {
+	return int(mix64(uint64(o)) % uint64(len(ov.groups[g])))
+}
+
+// rank is region b's rank (1-based) among the regions other than a.
+func rank(a, b int) int {
+	if b < a {
+		return b + 1
+	}
+	return b
 }
 
 // treeParent returns x's parent in o's tree, or false for the root or a
 // node not in the list.
 func (r *Replica) treeParent(o, x causal.NodeID) (causal.NodeID, bool) {
 	ov := r.overlayList()
-	p, ok := ov.treePos(o, x)
-	if !ok || p == 0 {
+	so, ok1 := ov.slots[o]
+	sx, ok2 := ov.slots[x]
+	if !ok1 || !ok2 || o == x {
 		return 0, false
 	}
-	return ov.at(o, (p-1)/r.fanout()), true
+	ga := ov.groups[so.reg]
+	if sx.reg == so.reg {
+		p := rel(sx.pos, so.pos, len(ga))
+		return ga[(so.pos+r.parentPos(p))%len(ga)], true
+	}
+	gb := ov.groups[sx.reg]
+	root := ov.repPos(o, sx.reg)
+	p := rel(sx.pos, root, len(gb))
+	if p == 0 {
+		h := rank(so.reg, sx.reg) % len(ga)
+		return ga[(so.pos+h)%len(ga)], true
+	}
+	return gb[(root+r.parentPos(p))%len(gb)], true
 }
 
 // treeChildren appends to dst x's children in o's tree, as the tree is
 // (no member skipped).
 func (r *Replica) treeChildren(dst []causal.NodeID, o, x causal.NodeID) []causal.NodeID {
 	ov := r.overlayList()
-	p, ok := ov.treePos(o, x)
-	if !ok {
+	so, ok1 := ov.slots[o]
+	sx, ok2 := ov.slots[x]
+	if !ok1 || !ok2 {
 		return dst
 	}
-	k, n := r.fanout(), len(ov.list)
-	for c := k*p + 1; c <= k*p+k && c < n; c++ {
-		dst = append(dst, ov.at(o, c))
+	g, root := ov.groups[sx.reg], so.pos
+	if sx.reg != so.reg {
+		root = ov.repPos(o, sx.reg)
+	}
+	n := len(g)
+	p := rel(sx.pos, root, n)
+	first, last := r.childPos(p)
+	for c := first; c <= last && c < n; c++ {
+		dst = append(dst, g[(root+c)%n])
+	}
+	if sx.reg == so.reg {
+		for b := range ov.groups {
+			if b != so.reg && rank(so.reg, b)%n == p {
+				dst = append(dst, ov.groups[b][ov.repPos(o, b)])
+			}
+		}
 	}
 	return dst
 }
 
 // sendChildren appends to dst the members x sends o's transactions and
 // claims to: its children in o's tree, a child believed unreachable
-// replaced by its own children and a suspect one followed by them
-// (recursively), so the tree repairs itself around members that are down.
+// replaced by its own children and a suspect one of this node's region
+// followed by them (recursively), so the tree repairs itself around
+// members that are down.
 func (r *Replica) sendChildren(dst []causal.NodeID, o, x causal.NodeID) []causal.NodeID {
 	start := len(dst)
 	dst = r.treeChildren(dst, o, x)
@@ -224,7 +330,10 @@ func (r *Replica) sendChildren(dst []causal.NodeID, o, x causal.NodeID) []causal
 		// adopted, are appended at the end and examined in turn.
 		c := dst[i]
 		p := r.peers[c]
-		if p == nil || p.live == StateAlive {
+		if p == nil || p.live == StateAlive || p.live == StateSuspect && p.region != r.cfg.Region {
+			// A member of another region is suspected whenever its round
+			// trip outlasts a probe: adopting its children would send
+			// every transaction across the boundary again.
 			continue
 		}
 		dst = r.treeChildren(dst, o, c)

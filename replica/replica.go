@@ -916,7 +916,7 @@ func (r *Replica) HasReady() bool {
 	rd := &r.ready
 	return rd.Snapshot != nil || len(rd.Records) > 0 || len(rd.Messages) > 0 ||
 		len(rd.Changes) > 0 || len(rd.Events) > 0 || len(r.outbox) > 0 || len(r.ackDue) > 0 ||
-		len(r.ov.dirty) > 0
+		len(r.ov.dirty) > 0 || len(r.ov.up) > 0 || len(r.ov.down) > 0
 }
 
 // Ready returns the output accumulated since the last Advance. See Ready

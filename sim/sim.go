@@ -255,6 +255,11 @@ func newSimulator(o Options) *simulator {
 		if o.Audit {
 			nd.cfg.Audit = auditConfig(peers, i)
 		}
+		if p.Regions > 1 {
+			// The replica's region is the simulated one: the overlay's
+			// trees cross each region boundary once per transaction.
+			nd.cfg.Region = "r" + strconv.Itoa(p.region(i))
+		}
 		if i >= n {
 			// The joiner knows the initial members as join peers only.
 			nd.cfg.Members, nd.cfg.Join = nil, peers[:n]
