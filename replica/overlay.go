@@ -573,11 +573,16 @@ func (r *Replica) noteDurable(old, v *causal.VersionVector) {
 	}
 }
 
-// deferFetch defers, with the overlay on, the catch-up a digest from
-// another member calls for: what the digest shows may be on its way down
-// a tree, and fetching it now would ship it twice. Tick fetches it one
-// DigestTicks later if it still lacks any of it (tickFetch). Reports
-// whether the fetch was deferred (or one already is).
+// deferFetch defers, with the overlay on, the catch-up that a digest
+// from another member, or a transaction from it that waits in the causal
+// buffer, calls for: what is missing (applied, the digest's vector or the
+// transaction's dependencies, all of which the sender has) may be on its
+// way down a tree, and fetching it now would ship it twice. Tick fetches
+// it one DigestTicks later if this node still lacks any of it
+// (tickFetch): a transaction lost on a tree (a member down, trees that
+// differ while membership changes) is fetched from the next member that
+// sends something depending on it. Reports whether the fetch was
+// deferred (or one already is).
 func (r *Replica) deferFetch(from causal.NodeID, applied *causal.VersionVector) bool {
 	if !r.overlayOn() {
 		return false
