@@ -14,6 +14,12 @@ type Peer struct {
 	ID   causal.NodeID // zero: causal.NodeIDFromName(Name)
 	Name string
 	Addr string
+	// Region is the member's Config.Region when the cluster is made,
+	// optional: listed in Config.Members, it lets the overlay shape its
+	// trees by region from the first transaction, before the members'
+	// records (which carry their regions, and win) have spread. It is not
+	// kept in snapshots.
+	Region string
 }
 
 // Defaults for Config. Each is chosen for a driver ticking every 10 ms
@@ -284,6 +290,9 @@ func (c Config) validate() (Config, error) {
 					return nil, fmt.Errorf("%w: a peer needs a Name or an ID", ErrConfig)
 				}
 				p.ID = causal.NodeIDFromName(p.Name)
+			}
+			if err := validRegion(p.Region); err != nil {
+				return nil, err
 			}
 			if seen[p.ID] {
 				return nil, fmt.Errorf("%w: peer %s listed twice", ErrConfig, p.ID)

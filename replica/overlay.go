@@ -96,8 +96,8 @@ type overlay struct {
 	// next rotates the member that receives this node's claims.
 	next int
 	// want, wantFrom and wantTick are a deferred catch-up (deferFetch):
-	// what a digest from wantFrom showed at wantTick; wantFrom is zero
-	// for none.
+	// what to fetch from wantFrom if still missing at tick wantTick;
+	// wantFrom is zero for none.
 	want     causal.VersionVector
 	wantFrom causal.NodeID
 	wantTick uint64
@@ -139,15 +139,25 @@ func (r *Replica) overlayList() *overlay {
 		ov.list = append(ov.list, r.id)
 	}
 	// Regions: their names sorted, each a group of its members in list
-	// order. They shape the trees only once every member's region is
-	// known here: until then (a member without a region, or whose record
-	// has not arrived) the whole list is one group, the same on every
-	// node, so the records themselves spread over consistent trees.
+	// order. A member's region is its record's, else the one
+	// Config.Members gave it. They shape the trees only once every
+	// member's region is known here: until then (a member without a
+	// region, or whose record has not arrived) the whole list is one
+	// group, the same on every node, so the records themselves spread
+	// over consistent trees.
 	regionOf := func(id causal.NodeID) string {
 		if id == r.id {
 			return r.cfg.Region
 		}
-		return r.peers[id].region
+		if name := r.peers[id].region; name != "" {
+			return name
+		}
+		for _, p := range r.bootstrap {
+			if p.ID == id {
+				return p.Region
+			}
+		}
+		return ""
 	}
 	for _, id := range ov.list {
 		if regionOf(id) == "" {
@@ -578,18 +588,19 @@ func (r *Replica) noteDurable(old, v *causal.VersionVector) {
 // buffer, calls for: what is missing (applied, the digest's vector or the
 // transaction's dependencies, all of which the sender has) may be on its
 // way down a tree, and fetching it now would ship it twice. Tick fetches
-// it one DigestTicks later if this node still lacks any of it
-// (tickFetch): a transaction lost on a tree (a member down, trees that
-// differ while membership changes) is fetched from the next member that
-// sends something depending on it. Reports whether the fetch was
-// deferred (or one already is).
-func (r *Replica) deferFetch(from causal.NodeID, applied *causal.VersionVector) bool {
+// it delay ticks later (two DigestTicks after a digest, whose vector may
+// be ahead by a whole tree's latency; one after a buffered transaction)
+// if this node still lacks any of it (tickFetch): a transaction lost on
+// a tree (a member down, trees that differ while membership changes) is
+// fetched from the next member that sends something depending on it.
+// Reports whether the fetch was deferred (or one already is).
+func (r *Replica) deferFetch(from causal.NodeID, applied *causal.VersionVector, delay uint64) bool {
 	if !r.overlayOn() {
 		return false
 	}
 	ov := &r.ov
 	if ov.wantFrom == 0 {
-		ov.wantFrom, ov.wantTick = from, r.tick
+		ov.wantFrom, ov.wantTick = from, r.tick+delay
 		ov.want.CopyFrom(applied)
 	}
 	return true
@@ -599,7 +610,7 @@ func (r *Replica) deferFetch(from causal.NodeID, applied *causal.VersionVector) 
 // node still lacks something the digest showed.
 func (r *Replica) tickFetch() {
 	ov := &r.ov
-	if ov.wantFrom == 0 || r.tick-ov.wantTick < uint64(r.cfg.DigestTicks) {
+	if ov.wantFrom == 0 || r.tick < ov.wantTick {
 		return
 	}
 	from := ov.wantFrom

@@ -637,7 +637,7 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 			}
 			r.pending = append(r.pending, txnEntry{txn: own, record: e.record})
 			r.pendingBytes += len(e.record)
-			r.deferFetch(from, &txn.Deps.Vector)
+			r.deferFetch(from, &txn.Deps.Vector, uint64(r.cfg.DigestTicks))
 		default:
 			// The transaction decoded but the keyspace refuses it: treat
 			// it like a refused message for this one transaction.

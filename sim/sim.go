@@ -241,6 +241,9 @@ func newSimulator(o Options) *simulator {
 	peers := make([]replica.Peer, total)
 	for i := range peers {
 		peers[i] = replica.Peer{Name: "n" + strconv.Itoa(i+1), Addr: "sim:" + strconv.Itoa(i+1)}
+		if p.Regions > 1 {
+			peers[i].Region = "r" + strconv.Itoa(p.region(i))
+		}
 	}
 	for i := 0; i < total; i++ {
 		nd := &node{idx: i, name: peers[i].Name, id: causal.NodeIDFromName(peers[i].Name)}
@@ -255,11 +258,10 @@ func newSimulator(o Options) *simulator {
 		if o.Audit {
 			nd.cfg.Audit = auditConfig(peers, i)
 		}
-		if p.Regions > 1 {
-			// The replica's region is the simulated one: the overlay's
-			// trees cross each region boundary once per transaction.
-			nd.cfg.Region = "r" + strconv.Itoa(p.region(i))
-		}
+		// The replica's region is the simulated one (every member knows
+		// it from the start): the overlay's trees cross each region
+		// boundary once per transaction.
+		nd.cfg.Region = peers[i].Region
 		if i >= n {
 			// The joiner knows the initial members as join peers only.
 			nd.cfg.Members, nd.cfg.Join = nil, peers[:n]
