@@ -12,11 +12,12 @@ import (
 //
 // Trees. Every member orders the current members (this node included) by
 // ID: the member list, the same on every node whose membership records
-// agree. The tree of origin o is the complete k-ary tree (k =
-// Config.OverlayFanout) over that list rotated to start at o: position p
-// (o at position 0) has the children k·p+1 … k·p+k and the parent
-// ⌊(p−1)/k⌋. It is a pure function of the list, so nobody sends a message
-// to agree on it.
+// agree. The tree of origin o is a pure function of that list, so nobody
+// sends a message to agree on it: over the members of o's region rotated
+// to start at o, position 0 (o) has OverlayFanout children and every
+// other position OverlayRelayFanout (childPos); every other region has
+// the same tree rotated at its representative for o, hung under one of
+// o's first children (see "The tree of origin o, with regions" below).
 //
 // Dissemination. The origin sends a transaction to its children; every
 // member that applies a transaction of o sends it on to its children in

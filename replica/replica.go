@@ -1013,6 +1013,11 @@ func (r *Replica) AppliedBy(t Token) int {
 	if t.IsZero() {
 		return 0
 	}
+	if r.overlayOn() && r.Collapsed(t) {
+		// The overlay's claims: every member has it, though this node
+		// has not heard from most of them.
+		return len(r.ov.list)
+	}
 	n := 0
 	if r.state == NodeMember && r.ks.Context().Contains(t) {
 		n++
