@@ -7,8 +7,8 @@ import (
 )
 
 // The overlay: dissemination and collapse for clusters larger than
-// Config.OverlayThreshold members (doc.go, "Dissemination at scale";
-// docs/protocol.md, "Overlay").
+// Config.OverlayThreshold members (doc.go, "Transactions and causal
+// delivery" and "Coherence"; docs/protocol.md, "Overlay").
 //
 // Trees. Every member orders the current members (this node included) by
 // ID: the member list, the same on every node whose membership records
@@ -22,10 +22,11 @@ import (
 // Dissemination. The origin sends a transaction to its children; every
 // member that applies a transaction of o sends it on to its children in
 // o's tree. A child this node believes unreachable is skipped and its
-// children adopted (sent to directly), recursively; a suspect child is
-// sent to and its children adopted too, so a member that is down costs
-// the tree one hop, not its subtree. A transaction lost on the way comes
-// back through anti-entropy (digests and fetch), as in direct push.
+// children adopted (sent to directly), recursively; a suspect child of
+// this node's region is sent to and its children adopted too, so a
+// member that is down costs the tree one hop, not its subtree. A
+// transaction lost on the way comes back through anti-entropy (digests
+// and fetch, deferred: deferFetch), as in direct push.
 //
 // Collapse. Each origin is the authority for its own column of the
 // collapsed cut. Every member reports up o's tree, in a MsgCut with Seq
