@@ -359,6 +359,14 @@ func (c *LinkCodec) Encode(dst []byte, m *Message) ([]byte, error) {
 	case MsgDigest:
 		dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
 		dst = codec.AppendUvarint(dst, m.Seq)
+	case MsgCut:
+		dst = codec.AppendUvarint(dst, m.Seq)
+		dst = binary.LittleEndian.AppendUint64(dst, m.Hash)
+		dst = codec.AppendUvarint(dst, uint64(m.Cut.Len()))
+		for _, e := range m.Cut.Entries() {
+			dst = s.appendNode(dst, e.Node)
+			dst = codec.AppendUvarint(dst, e.Counter)
+		}
 	case MsgPublish:
 		if len(m.Channel)+len(m.Chunk) > MaxPublishBytes {
 			return dst, fmt.Errorf("%w: publish of %d bytes", ErrEncode, len(m.Channel)+len(m.Chunk))
@@ -725,6 +733,21 @@ func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 	case MsgDigest:
 		m.Hash = readUint64(r, "hash")
 		m.Seq = r.Uvarint("seq")
+	case MsgCut:
+		m.Seq = r.Uvarint("seq")
+		m.Hash = readUint64(r, "hash")
+		n := r.Count("cut", causal.MaxVectorEntries, 2)
+		for i := 0; i < n && r.Err() == nil; i++ {
+			node := s.readNode(r)
+			c := r.Uvarint("cut counter")
+			if r.Err() == nil && (c == 0 || m.Cut.Get(node) != 0) {
+				r.Fail("cut counter", codec.ErrInvalid)
+			}
+			m.Cut.Set(node, c)
+		}
+		if r.Err() == nil && m.Seq > cutDown {
+			r.Fail("cut direction", codec.ErrInvalid)
+		}
 	case MsgSnapshotReq:
 		m.Offset = r.Uvarint("offset")
 		m.Hash = readUint64(r, "hash")

@@ -218,6 +218,18 @@ type Config struct {
 	// the caller moves rights itself with crdt.Builder.BCounterRebalance
 	// (the simulator does, as client writes its history records).
 	BCounterRebalanceTicks int
+
+	// OverlayThreshold is the cluster size (members, this node included)
+	// up to which every origin pushes its transactions to every member;
+	// a larger cluster spreads them over per-origin trees and collapses
+	// them through per-origin authorities (overlay.go). Zero: default.
+	OverlayThreshold int
+	// OverlayFanout is how many members an origin sends its transactions
+	// to in the overlay; OverlayRelayFanout how many each other member
+	// sends them on to (the arity of the trees below their root). Zero:
+	// default.
+	OverlayFanout      int
+	OverlayRelayFanout int
 }
 
 // validate fills defaults and rejects nonsense. It works on a copy.
@@ -255,6 +267,9 @@ func (c Config) validate() (Config, error) {
 	def(&c.MaxSnapshotPins, DefaultMaxSnapshotPins)
 	def(&c.SnapshotPinTicks, DefaultSnapshotPinTicks)
 	def(&c.SnapshotRetryTicks, DefaultSnapshotRetryTicks)
+	def(&c.OverlayThreshold, DefaultOverlayThreshold)
+	def(&c.OverlayFanout, DefaultOverlayFanout)
+	def(&c.OverlayRelayFanout, DefaultOverlayRelayFanout)
 	if c.MaxClockAheadMs == 0 {
 		c.MaxClockAheadMs = causal.DefaultMaxAheadMs
 	}
@@ -262,7 +277,7 @@ func (c Config) validate() (Config, error) {
 		c.DigestTicks, c.JoinRetryTicks, c.SyncTimeoutTicks, c.MaxPendingTxns, c.MaxPendingBytes,
 		c.MaxBatchBytes, c.MaxRetainedTxns, c.MaxRetainedBytes, c.MaxFetchBytes, c.MaxSnapshotBytes,
 		c.SnapshotChunkBytes, c.MaxSnapshotChunksInFlight, c.MaxSnapshotPins, c.SnapshotPinTicks,
-		c.SnapshotRetryTicks} {
+		c.SnapshotRetryTicks, c.OverlayThreshold, c.OverlayFanout, c.OverlayRelayFanout} {
 		if v < 0 {
 			return c, fmt.Errorf("%w: negative value", ErrConfig)
 		}
@@ -285,6 +300,9 @@ func (c Config) validate() (Config, error) {
 					return nil, fmt.Errorf("%w: a peer needs a Name or an ID", ErrConfig)
 				}
 				p.ID = causal.NodeIDFromName(p.Name)
+			}
+			if err := validRegion(p.Region); err != nil {
+				return nil, err
 			}
 			if seen[p.ID] {
 				return nil, fmt.Errorf("%w: peer %s listed twice", ErrConfig, p.ID)

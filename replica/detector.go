@@ -200,6 +200,9 @@ func (r *Replica) stepDigest(from causal.NodeID, m *Message) {
 		}
 		return
 	case causal.Before, causal.Concurrent:
+		if r.deferFetch(from, &m.Applied, 2*uint64(r.cfg.DigestTicks)) {
+			break
+		}
 		if t, ok := r.fetchSentAt[from]; !ok || r.tick-t >= uint64(r.cfg.DigestTicks) {
 			r.fetchSentAt[from] = r.tick
 			r.send(from, Message{Type: MsgFetch})

@@ -47,10 +47,19 @@
 // again later. A transaction is applied whole or not at all.
 //
 // Direct push suits small clusters (every origin sends to every member:
-// O(n) messages per batch). For large clusters a Plumtree-style overlay
-// (an eager spanning tree derived deterministically from membership, lazy
-// digests on the other links) would replace push in pushTxns; the rest of
-// the protocol (causal buffer, acks, anti-entropy) is unchanged by it.
+// O(n) messages per batch). Above Config.OverlayThreshold members (32 by
+// default) transactions spread over per-origin trees instead
+// (overlay.go): the k-ary tree over the ordered member list rotated at
+// the origin (per region, with one representative per other region hung
+// under the origin's first children, so a transaction crosses each
+// region boundary once), derived from membership alone, with no message
+// to agree on it. The origin sends OverlayFanout copies; every member
+// relays what it applies to its children, adopting the children of a
+// member it believes down; the cluster sends about one copy per member.
+// Lost copies come back through the digests and fetches, which the
+// overlay defers by a period so that what is in flight is not shipped
+// twice, and through a buffered transaction's sender, which has its
+// dependencies. The causal buffer, acks and atomicity are unchanged.
 //
 // # Coherence
 //
@@ -72,6 +81,15 @@
 // last member holding the cut down has moved past it. An
 // unreachable member stalls the cut, never local writes; removing it lets
 // the cut advance.
+//
+// Above the overlay threshold a node hears from few members, so the cut
+// is also raised per origin by claims: every member reports up each
+// origin's tree the least counter its subtree holds durably (MsgCut), the
+// origin's own value is then what every member holds, and that claim
+// goes back down the tree and is gossiped one member per DigestTicks.
+// Reports and claims name the member list they were computed over (a
+// fingerprint) and count only under the same list, so a claim never
+// covers a member it did not count.
 //
 // The retained log keeps each transaction's record only, and counts the
 // memory it holds (Status.RetainedBytes) against MaxRetainedBytes. When it

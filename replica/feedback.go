@@ -55,6 +55,7 @@ func (r *Replica) SetDurable(v *causal.VersionVector) {
 	} else {
 		r.cutDirty = true
 	}
+	r.noteDurable(&r.durable, v)
 	r.durable.CopyFrom(v) // never handed out: its storage is reused
 	r.durableSet = true
 }

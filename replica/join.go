@@ -255,6 +255,7 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 	r.resetLog()
 	r.state = NodeMember
 	r.refreshMembers(false)
+	r.ov.stale = true
 	if r.state != NodeMember {
 		return nil // this ID was removed or left before: stay read-only
 	}
@@ -264,6 +265,7 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 		}
 	}
 	r.refreshMembers(false)
+	r.ov.stale = true
 	r.event(EventJoined, from, causal.Dot{}, fmt.Sprintf("snapshot of %d bytes, %d keys", len(snap), r.ks.Len()))
 	// Catch up on what the snapshot's sender applied since.
 	r.fetchSentAt[from] = r.tick
@@ -313,6 +315,7 @@ func (r *Replica) joinSnapshot(from causal.NodeID, other *crdt.Keyspace) {
 	r.drainPending()
 	r.trimLog() // drainPending retained what it applied
 	r.refreshMembers(true)
+	r.ov.stale = true
 	r.cutDirty = true
 	r.event(EventRepaired, from, causal.Dot{}, fmt.Sprintf("snapshot transfer: %d keys changed", len(r.ready.Changes)))
 }

@@ -62,12 +62,19 @@ const (
 	// state: the replica never sees it (the driver hands it to the node's
 	// subscribers; see node.Node.Publish).
 	MsgPublish MessageType = 15
+	// MsgCut carries overlay collapse counters (overlay.go), per origin,
+	// in Cut: Seq 0, a report up the origin's tree (the least counter
+	// every member of the sender's subtree holds); Seq 1, claims (the
+	// counter every member holds). Hash is the fingerprint of the member
+	// list they were computed over. Sent only by clusters larger than
+	// Config.OverlayThreshold.
+	MsgCut MessageType = 16
 
-	maxMessageType = MsgPublish
+	maxMessageType = MsgCut
 )
 
 var messageNames = [...]string{"", "txns", "ack", "ping", "ping-ack", "ping-req", "digest", "fetch",
-	"too-far", "snapshot-req", "snapshot", "sync-req", "sync-resp", "sync-keys-req", "sync-keys", "publish"}
+	"too-far", "snapshot-req", "snapshot", "sync-req", "sync-resp", "sync-keys-req", "sync-keys", "publish", "cut"}
 
 func (t MessageType) String() string {
 	if t != 0 && t <= maxMessageType {
@@ -96,11 +103,12 @@ type Message struct {
 
 	// Seq: MsgPing, MsgPingAck, MsgPingReq: the probe; MsgDigest: 1 for a
 	// reply; MsgSyncReq: the request's number in its session; MsgSyncResp:
-	// the number of the request it answers; MsgSyncKeys: 1 if more follow.
+	// the number of the request it answers; MsgSyncKeys: 1 if more follow;
+	// MsgCut: 0 up, 1 down.
 	Seq    uint64
 	Target causal.NodeID // MsgPing, MsgPingAck, MsgPingReq
 
-	Hash uint64 // MsgDigest; MsgSnapshotReq, MsgSnapshot: the snapshot id; MsgSyncResp, MsgSyncKeys: the responder's state hash
+	Hash uint64 // MsgCut: the member list's fingerprint; MsgDigest; MsgSnapshotReq, MsgSnapshot: the snapshot id; MsgSyncResp, MsgSyncKeys: the responder's state hash
 
 	Offset, Total uint64 // MsgSnapshot; Offset also MsgSnapshotReq, and MsgSyncResp: index of its first node in the request
 	Chunk         []byte // MsgSnapshot; MsgPublish: the message
@@ -111,6 +119,8 @@ type Message struct {
 	KeyHashes []uint64        // MsgSyncKeysReq
 	Keys      []KeyValue      // MsgSyncKeys
 	Context   *causal.Context // MsgSyncResp (first answer), MsgSyncKeys
+
+	Cut causal.VersionVector // MsgCut
 
 	Reason string // MsgTooFar
 }

@@ -123,6 +123,7 @@ type Replica struct {
 	// pol and rightsRefused are write rights' state (policy.go).
 	pol           policies
 	rightsRefused uint64
+	ov            overlay // overlay.go
 
 	invariantState // invariants.go
 }
@@ -421,6 +422,7 @@ func (r *Replica) applied(e txnEntry) {
 	if txn.Dot.Node == r.id {
 		r.push(e)
 	}
+	r.overlayApplied(e)
 	if s := r.sync; s != nil && s.pinned != nil && s.pinned.Contains(txn.Dot) {
 		// A dot the peer had when the session began arrived only now: a
 		// key compared equal before it may now differ, so merging the
@@ -440,12 +442,19 @@ func (r *Replica) retain(dot causal.Dot, record []byte) {
 func (r *Replica) afterApply() {
 	if r.membersDirty {
 		r.refreshMembers(true)
+		r.ov.stale = true
 	}
 	r.trimLog()
 }
 
-// push queues a local transaction to every member believed reachable.
+// push queues a local transaction to every member believed reachable,
+// or, with the overlay on, to this node's children in its tree
+// (overlay.go).
 func (r *Replica) push(e txnEntry) {
+	if r.overlayOn() {
+		r.relay(e, r.id)
+		return
+	}
 	for _, id := range r.order {
 		p := r.peers[id]
 		if p.status != StateAlive || p.live == StateUnreachable {
@@ -477,6 +486,8 @@ func (r *Replica) Step(from causal.NodeID, m Message) error {
 		r.stepTxns(from, m.Txns)
 		r.ackDue[from] = true
 	case MsgAck:
+	case MsgCut:
+		r.stepCut(from, &m)
 	case MsgPing, MsgPingAck, MsgPingReq:
 		r.stepProbe(from, &m)
 	case MsgDigest:
@@ -647,6 +658,7 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 			}
 			r.pending = append(r.pending, txnEntry{txn: own, record: e.record})
 			r.pendingBytes += len(e.record)
+			r.deferFetch(from, &txn.Deps.Vector, uint64(r.cfg.DigestTicks))
 		default:
 			// The transaction decoded but the keyspace refuses it: treat
 			// it like a refused message for this one transaction.
@@ -714,14 +726,15 @@ func (r *Replica) drainPending() {
 // trimLog drops retained transactions below the collapsed cut and enforces
 // MaxRetainedTxns and MaxRetainedBytes, oldest first.
 func (r *Replica) trimLog() {
+	cut := r.collapsedCut()
 	i := 0
 	for i < len(r.log) {
 		e := r.log[i]
 		over := len(r.log)-i > r.cfg.MaxRetainedTxns || r.logBytes > r.cfg.MaxRetainedBytes
-		if !over && !r.cut.Contains(e.dot) {
+		if !over && !cut.Contains(e.dot) {
 			break
 		}
-		if !r.cut.Contains(e.dot) {
+		if !cut.Contains(e.dot) {
 			r.noteBehindLog(e.dot)
 		}
 		if e.dot.Counter > r.floor.Get(e.dot.Node) {
@@ -775,7 +788,9 @@ func (r *Replica) Tick(nowMs uint64) {
 	r.tickRepairTransfer()
 	if r.tick%uint64(r.cfg.DigestTicks) == 0 {
 		r.sendDigest()
+		r.tickOverlay()
 	}
+	r.tickFetch()
 	r.tickCheckpoint()
 	r.tickBCounters()
 	if s := r.sync; s != nil && r.tick-max(s.startTick, s.answerTick) >= uint64(r.cfg.SyncTimeoutTicks) {
@@ -891,6 +906,7 @@ func (r *Replica) recomputeCut() {
 		return
 	}
 	r.cut, r.cutScratch = r.cutScratch, r.cut
+	r.ov.effDirty = true
 	r.trimLog()
 }
 
@@ -929,7 +945,8 @@ func sameTxns(txns []*crdt.Txn, q []txnEntry) bool {
 func (r *Replica) HasReady() bool {
 	rd := &r.ready
 	return rd.Snapshot != nil || len(rd.Records) > 0 || len(rd.Messages) > 0 ||
-		len(rd.Changes) > 0 || len(rd.Events) > 0 || len(r.outbox) > 0 || len(r.ackDue) > 0
+		len(rd.Changes) > 0 || len(rd.Events) > 0 || len(r.outbox) > 0 || len(r.ackDue) > 0 ||
+		len(r.ov.dirty) > 0 || len(r.ov.up) > 0 || len(r.ov.down) > 0
 }
 
 // Ready returns the output accumulated since the last Advance. See Ready
@@ -966,6 +983,7 @@ func (r *Replica) Ready() Ready {
 		}
 	}
 	clear(r.outbox)
+	r.flushOverlay()
 	for _, id := range r.order {
 		if r.ackDue[id] {
 			r.send(id, Message{Type: MsgAck})
@@ -1009,13 +1027,13 @@ func (r *Replica) AppliedInto(dst *causal.VersionVector) { dst.CopyFrom(&r.ks.Co
 // member's applied vector (a copy). It is recomputed at every Tick.
 func (r *Replica) CollapsedVector() causal.VersionVector {
 	r.settleCut()
-	return r.cut.Clone()
+	return r.collapsedCut().Clone()
 }
 
 // Collapsed reports whether t is applied by every current member.
 func (r *Replica) Collapsed(t Token) bool {
 	r.settleCut()
-	return !t.IsZero() && r.cut.Contains(t)
+	return !t.IsZero() && r.collapsedCut().Contains(t)
 }
 
 // AppliedBy returns how many current members (this node included, if it
@@ -1023,6 +1041,11 @@ func (r *Replica) Collapsed(t Token) bool {
 func (r *Replica) AppliedBy(t Token) int {
 	if t.IsZero() {
 		return 0
+	}
+	if r.overlayOn() && r.Collapsed(t) {
+		// The overlay's claims: every member has it, though this node
+		// has not heard from most of them.
+		return len(r.ov.list)
 	}
 	n := 0
 	if r.state == NodeMember && r.ks.Context().Contains(t) {

@@ -597,6 +597,7 @@ func (r *Replica) syncProgress() {
 	r.drainPending()
 	r.trimLog() // drainPending retained what it applied
 	r.refreshMembers(true)
+	r.ov.stale = true
 	r.cutDirty = true
 	r.event(EventRepaired, s.peer, causal.Dot{}, fmt.Sprintf("%s: %d keys joined", s.reason, len(s.buffered)))
 	if r.ks.Hash() == hashBefore && r.ks.Context().Vector.Equal(&s.pinned.Vector) && r.ks.Hash() != s.pinnedHash {

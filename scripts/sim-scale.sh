@@ -5,8 +5,7 @@
 # retransmit count. Each row is the mean over its seeds of what
 # `spook sim --figures` prints (sim/doc.go defines every column); the
 # percentiles are the largest per-seed p99 (-1: some update never got
-# there; a seed that fails its checks is flagged FAILED: at 1,000
-# replicas in full mesh collapse outlasts the convergence budget). Memory
+# there; a seed that fails its checks is flagged FAILED). Memory
 # is the whole simulator's peak RSS, all replicas and every link's codec
 # state; CPU is user + system seconds. SIM_SCALE_MAX=100 stops before the
 # 1,000-replica rows (most of the run's time and memory).
@@ -27,6 +26,7 @@ rows=(
   "100 1 2 1000"
   "100 3 2 1000"
   "1000 1 1 100"
+  "1000 3 1 100"
 )
 
 # memberlist: every node retransmits each update RetransmitMult (4) ×

@@ -94,6 +94,11 @@
 // default-sized one does. Options.Regions = K puts node i in region
 // i mod K: frames between regions take InterRegionLatencyTicks more, and
 // partitions may cut one region off from the others (shape "region").
+// With K > 1 each replica's Config.Region (and its Peer.Region in every
+// member list) is "r" and its region's number, so above
+// replica.DefaultOverlayThreshold the overlay's trees follow the regions;
+// each replica then also writes a membership record naming its region,
+// whose copies the figures below count like any transaction's.
 // Options.Calm switches every fault off and keeps latencies: the cost of
 // a healthy cluster.
 //
