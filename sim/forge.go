@@ -41,7 +41,7 @@ func simOperatorKey() ed25519.PrivateKey { return simAuditKey("operator") }
 func simPolicy() []byte {
 	p := &audit.Policy{Version: 1}
 	for _, prefix := range []string{prefixCounter, prefixRegister, prefixSet, prefixMap, prefixPair, prefixOwn,
-		prefixMark, prefixExpiring, prefixZSet, prefixStream, prefixList, "sig/"} {
+		prefixMark, prefixExpiring, prefixZSet, prefixStream, prefixList, prefixBCounter, "sig/"} {
 		p.Rules = append(p.Rules, audit.Rule{Kind: audit.RuleNode, Name: audit.Wildcard, Prefix: []byte(prefix)})
 	}
 	p.Sign(simOperatorKey())
