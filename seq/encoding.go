@@ -441,7 +441,7 @@ func (s *Seq[T]) load(items []item) error {
 	// counters, so it too is an interval of the order).
 	var prev *item
 	dup := false
-	s.index.Scan(func(sp *span[T]) bool {
+	s.index.scan(func(sp ientry) bool {
 		c, _ := s.locate(sp.id)
 		it := c.item()
 		if prev != nil && !prev.last().less(it.id) {
