@@ -149,6 +149,12 @@ func (s *Seq[T]) addContent(c T) (uint32, uint32) {
 			panic("seq: content beyond MaxArenaUnits")
 		}
 	}
+	if need := start + c.unitLen(); need > s.arena.unitCap() {
+		// Grow by a sixteenth, not append's quarter or more: the room
+		// left unused in a finished document stays small.
+		grown := s.arena.withCap(need + start/arenaGrowth + minArenaGrowth)
+		s.arena = grown.Append(s.arena)
+	}
 	s.arena = s.arena.Append(c)
 	return uint32(start), uint32(c.unitLen())
 }
@@ -181,12 +187,23 @@ func (s *Seq[T]) joinContent(a, b *item) {
 	}
 }
 
-// tidy reclaims the arena's garbage once it is a quarter of it (or
+const (
+	// arenaGrowth: a full arena grows by 1/arenaGrowth of its length
+	// (plus minArenaGrowth units and what is being added).
+	arenaGrowth    = 16
+	minArenaGrowth = 64
+	// arenaGarbage: garbage is reclaimed once it is 1/arenaGarbage of
+	// the arena (and at least minArenaGarbage units).
+	arenaGarbage    = 8
+	minArenaGarbage = 4096
+)
+
+// tidy reclaims the arena's garbage once it is an eighth of it (or
 // always, if force): the live content is copied, in sequence order, to a
 // new arena. Content handed out before (Scan) stays valid: the old arena
 // is not written.
 func (s *Seq[T]) tidy(force bool) {
-	if !force && (s.garbage < 4096 || s.garbage*4 < s.arena.unitLen()) {
+	if !force && (s.garbage < minArenaGarbage || s.garbage*arenaGarbage < s.arena.unitLen()) {
 		return
 	}
 	arena := s.arena.withCap(s.arena.unitLen() - s.garbage)

@@ -314,13 +314,20 @@ func (s *Seq[T]) fix(l *leaf[T], i int) (*leaf[T], int) {
 	if len(l.items) <= maxLeafItems {
 		return l, i
 	}
-	// Both halves get arrays sized to what they hold plus leafSlack, so a
-	// document's leaves are not half empty (appends grow them as usual).
+	// Both halves get arrays sized to what they hold, so a document's
+	// leaves are not half empty; the half that holds run i (where the
+	// document is being edited) gets leafSlack more, the other none
+	// (a later insertion grows it as usual).
 	half := len(l.items) / 2
-	r := s.newLeaf(len(l.items) - half)
+	lslack, rslack := leafSlack, 0
+	if i >= half {
+		lslack, rslack = 0, leafSlack
+	}
+	r := s.newLeaf(0)
+	r.items = make([]item, len(l.items)-half, len(l.items)-half+rslack)
 	r.parent, r.prev, r.next = l.parent, l, l.next
 	copy(r.items, l.items[half:])
-	left := make([]item, half, half+leafSlack)
+	left := make([]item, half, half+lslack)
 	copy(left, l.items[:half])
 	l.items = left
 	for j := range r.items {
