@@ -31,12 +31,13 @@ const (
 )
 
 // insertItem inserts it at index i of items, growing the array by
-// leafSlack runs, at most to maxLeafCap.
+// leafSlack runs, at most to maxLeafCap, rounded up to the allocator's
+// size class.
 func insertItem(items []item, i int, it item) []item {
 	if len(items) == cap(items) {
-		grown := make([]item, len(items), max(len(items)+1, min(len(items)+leafSlack, maxLeafCap)))
-		copy(grown, items)
-		items = grown
+		// slices.Grow of a nil slice rounds the capacity up to the
+		// allocator's size class: room the allocation has anyway.
+		items = append(slices.Grow([]item(nil), max(len(items)+1, min(len(items)+leafSlack, maxLeafCap))), items...)
 	}
 	return slices.Insert(items, i, it)
 }
@@ -324,12 +325,9 @@ func (s *Seq[T]) fix(l *leaf[T], i int) (*leaf[T], int) {
 		lslack, rslack = 0, leafSlack
 	}
 	r := s.newLeaf(0)
-	r.items = make([]item, len(l.items)-half, len(l.items)-half+rslack)
+	r.items = append(slices.Grow([]item(nil), len(l.items)-half+rslack), l.items[half:]...)
 	r.parent, r.prev, r.next = l.parent, l, l.next
-	copy(r.items, l.items[half:])
-	left := make([]item, half, half+lslack)
-	copy(left, l.items[:half])
-	l.items = left
+	l.items = append(slices.Grow([]item(nil), half+lslack), l.items[:half]...)
 	for j := range r.items {
 		it := &r.items[j]
 		r.vis += it.visible()
