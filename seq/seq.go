@@ -255,13 +255,13 @@ func (s *Seq[T]) locate(id xid) (cursor[T], bool) {
 			}
 		}
 	}
-	found := s.index.floor(id)
-	if found == nil || found.id.slot != id.slot {
+	first, li, ok := s.index.floor(id)
+	if !ok {
 		return cursor[T]{}, false
 	}
-	l := s.leaves[found.leaf]
+	l := s.leaves[li]
 	for i := range l.items {
-		if l.items[i].id == found.id {
+		if l.items[i].id == first {
 			if off := l.items[i].find(id); off >= 0 {
 				s.hint = cursor[T]{l: l, i: i}
 				return cursor[T]{l: l, i: i, off: off}, true
