@@ -14,7 +14,7 @@ import "slices"
 const (
 	// maxChunkEntries bounds the entries of one chunk of the ID index; a
 	// fuller chunk is split in two halves (an insertion moves at most
-	// this many 16-byte entries).
+	// this many 12-byte entries).
 	maxChunkEntries = 128
 	// chunkSlack is what a full chunk array grows by, in entries.
 	chunkSlack = 8
