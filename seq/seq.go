@@ -152,7 +152,7 @@ func (s *Seq[T]) addContent(c T) (uint32, uint32) {
 	if need := start + c.unitLen(); need > s.arena.unitCap() {
 		// Grow by a sixteenth, not append's quarter or more: the room
 		// left unused in a finished document stays small.
-		grown := s.arena.withCap(need + start/arenaGrowth + minArenaGrowth)
+		grown := s.arena.withCap(need + max(start/arenaGrowth, minArenaGrowth))
 		s.arena = grown.Append(s.arena)
 	}
 	s.arena = s.arena.Append(c)
@@ -188,10 +188,11 @@ func (s *Seq[T]) joinContent(a, b *item) {
 }
 
 const (
-	// arenaGrowth: a full arena grows by 1/arenaGrowth of its length
-	// (plus minArenaGrowth units and what is being added).
+	// arenaGrowth: a full arena grows by 1/arenaGrowth of its length,
+	// at least minArenaGrowth units, beyond what is being added (small
+	// arenas are not copied at every few units).
 	arenaGrowth    = 16
-	minArenaGrowth = 64
+	minArenaGrowth = 4096
 	// arenaGarbage: garbage is reclaimed once it is 1/arenaGarbage of
 	// the arena (and at least minArenaGarbage units).
 	arenaGarbage    = 8
