@@ -29,6 +29,8 @@ type Content[T any] interface {
 	units(from, to int) T
 	// unitLen returns t's length in storage units.
 	unitLen() int
+	// unitCap returns t's capacity in storage units.
+	unitCap() int
 	// withCap returns an empty T with room for n units.
 	withCap(n int) T
 }
@@ -80,6 +82,8 @@ func (t Text) units(from, to int) Text { return t[from:to:to] }
 
 func (t Text) unitLen() int { return len(t) }
 
+func (t Text) unitCap() int { return cap(t) }
+
 func (Text) withCap(n int) Text { return make(Text, 0, n) }
 
 // AppendHashes appends each code point's hash.
@@ -110,6 +114,8 @@ func (t Values) unitsBefore(n, k int) int { return k }
 func (t Values) units(from, to int) Values { return t[from:to:to] }
 
 func (t Values) unitLen() int { return len(t) }
+
+func (t Values) unitCap() int { return cap(t) }
 
 func (Values) withCap(n int) Values { return make(Values, 0, n) }
 

@@ -72,18 +72,19 @@
 // Items live in a B+tree whose inner nodes count visible and total
 // elements below them, so finding a visible position, inserting and
 // deleting cost O(log n) in the number of runs; an ordered index from
-// first ID to leaf (16-byte entries naming leaves by number, allocated
-// in slabs, re-keyed in place) finds
-// the run holding any element for remote integration in O(log n). An
-// item is 48 bytes: IDs inside a sequence are 12 bytes (a slot of a
+// first ID to leaf (per node slot, a sorted array of 12-byte entries in
+// chunks of at most 128, naming leaves by number, re-keyed in place)
+// finds the run holding any element for remote integration in O(log n).
+// An item is 48 bytes: IDs inside a sequence are 12 bytes (a slot of a
 // per-sequence node table holding the node and the counter's high 32
 // bits, the counter's low 32 bits, the offset; a run never spans two
 // slots and holds at most MaxRunElements), and a visible run's content is
 // a span (start, length) of one per-sequence arena, so a split copies
-// nothing and typing appends to the arena; the arena is rewritten without
-// its garbage (deleted content) once that is a quarter of it. Leaves hold
-// up to 64 runs. A local Insert right after the previous one (typing)
-// starts from the place it left. Local operations (Seq.Insert,
+// nothing and typing appends to the arena; the arena grows by a
+// sixteenth and is rewritten without its garbage (deleted content) once
+// that is an eighth of it. Leaves hold up to 64 runs, in arrays sized to
+// the allocator's size classes. A local Insert right after the previous
+// one (typing) starts from the place it left. Local operations (Seq.Insert,
 // Seq.Delete) return the operation to ship; remote ones (Seq.Integrate,
 // Seq.IntegrateRun for a node's typed run, Seq.DeleteRanges) apply it,
 // and are idempotent.

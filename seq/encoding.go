@@ -441,8 +441,8 @@ func (s *Seq[T]) load(items []item) error {
 	// counters, so it too is an interval of the order).
 	var prev *item
 	dup := false
-	s.index.Scan(func(sp *span[T]) bool {
-		c, _ := s.locate(sp.id)
+	s.index.scan(func(id xid) bool {
+		c, _ := s.locate(id)
 		it := c.item()
 		if prev != nil && !prev.last().less(it.id) {
 			dup = true

@@ -3,8 +3,6 @@ package seq
 import (
 	"errors"
 	"slices"
-
-	"github.com/tidwall/btree"
 )
 
 // Errors returned by Integrate, DeleteRanges and the decoders.
@@ -17,16 +15,6 @@ var (
 	// canonical or not allowed.
 	ErrInvalid = errors.New("seq: invalid input")
 )
-
-// span is one entry of the ID index: the first element of a run and the
-// leaf that holds the run. The index holds pointers, so an entry's key
-// can change in place when a run's first element moves without passing
-// another key (rekey), and its leaf when the run moves (indexMove).
-// Entries are allocated from slabs of spanSlab and reused once removed.
-type span[T Content[T]] struct {
-	id   xid
-	leaf uint32 // index into Seq.leaves
-}
 
 // slotKey is an entry of the node table: a node and the high 32 bits of
 // its counters.
@@ -48,11 +36,7 @@ const MaxArenaUnits = 1<<32 - 1
 type Seq[T Content[T]] struct {
 	root   *inner[T]
 	first  *leaf[T]
-	index  *btree.BTreeG[*span[T]]
-	probe  span[T]    // the key of index look-ups
-	slab   []span[T]  // entries not yet handed out
-	free   []*span[T] // entries removed from the index
-	last1  *span[T]   // the entry last found (a cache: checked by key)
+	index  idIndex    // first ID of every run to its leaf
 	leaves []*leaf[T] // every leaf, by its idx (leaves are never freed)
 	digest uint64
 	hashes []uint64 // scratch of digestContent
@@ -93,8 +77,7 @@ func (s *Seq[T]) reset() {
 	s.root = &inner[T]{leaves: []*leaf[T]{l}}
 	l.parent = s.root
 	s.first = l
-	s.index = btree.NewBTreeGOptions(func(a, b *span[T]) bool { return a.id.less(b.id) }, btree.Options{NoLocks: true, Degree: 32})
-	s.slab, s.free, s.last1 = nil, nil, nil
+	s.index.reset()
 	s.digest = 0
 	s.hint = cursor[T]{}
 	s.typing = cursor[T]{}
@@ -166,6 +149,12 @@ func (s *Seq[T]) addContent(c T) (uint32, uint32) {
 			panic("seq: content beyond MaxArenaUnits")
 		}
 	}
+	if need := start + c.unitLen(); need > s.arena.unitCap() {
+		// Grow by a sixteenth, not append's quarter or more: the room
+		// left unused in a finished document stays small.
+		grown := s.arena.withCap(need + max(start/arenaGrowth, minArenaGrowth))
+		s.arena = grown.Append(s.arena)
+	}
 	s.arena = s.arena.Append(c)
 	return uint32(start), uint32(c.unitLen())
 }
@@ -198,12 +187,24 @@ func (s *Seq[T]) joinContent(a, b *item) {
 	}
 }
 
-// tidy reclaims the arena's garbage once it is a quarter of it (or
+const (
+	// arenaGrowth: a full arena grows by 1/arenaGrowth of its length,
+	// at least minArenaGrowth units, beyond what is being added (small
+	// arenas are not copied at every few units).
+	arenaGrowth    = 16
+	minArenaGrowth = 4096
+	// arenaGarbage: garbage is reclaimed once it is 1/arenaGarbage of
+	// the arena (and at least minArenaGarbage units).
+	arenaGarbage    = 8
+	minArenaGarbage = 4096
+)
+
+// tidy reclaims the arena's garbage once it is an eighth of it (or
 // always, if force): the live content is copied, in sequence order, to a
 // new arena. Content handed out before (Scan) stays valid: the old arena
 // is not written.
 func (s *Seq[T]) tidy(force bool) {
-	if !force && (s.garbage < 4096 || s.garbage*4 < s.arena.unitLen()) {
+	if !force && (s.garbage < minArenaGarbage || s.garbage*arenaGarbage < s.arena.unitLen()) {
 		return
 	}
 	arena := s.arena.withCap(s.arena.unitLen() - s.garbage)
@@ -255,19 +256,13 @@ func (s *Seq[T]) locate(id xid) (cursor[T], bool) {
 			}
 		}
 	}
-	var found *span[T]
-	s.probe.id = id
-	s.index.Descend(&s.probe, func(sp *span[T]) bool {
-		found = sp
-		return false
-	})
-	if found == nil || found.id.slot != id.slot {
+	first, li, ok := s.index.floor(id)
+	if !ok {
 		return cursor[T]{}, false
 	}
-	s.last1 = found
-	l := s.leaves[found.leaf]
+	l := s.leaves[li]
 	for i := range l.items {
-		if l.items[i].id == found.id {
+		if l.items[i].id == first {
 			if off := l.items[i].find(id); off >= 0 {
 				s.hint = cursor[T]{l: l, i: i}
 				return cursor[T]{l: l, i: i, off: off}, true
@@ -736,59 +731,22 @@ func (s *Seq[T]) newLeaf(n int) *leaf[T] {
 	return l
 }
 
-// spanSlab is the number of index entries allocated at once.
-const spanSlab = 256
-
 // rekey changes the ID index key of a run of l from old to id, which
 // takes its place in the index order (no key lies between them).
-func (s *Seq[T]) rekey(old, id xid, l *leaf[T]) {
-	sp := s.entry(old)
-	sp.id, sp.leaf = id, l.idx
-}
-
-// entry returns the index entry keyed id (present).
-func (s *Seq[T]) entry(id xid) *span[T] {
-	if sp := s.last1; sp != nil && sp.id == id {
-		return sp
-	}
-	s.probe.id = id
-	sp, _ := s.index.Get(&s.probe)
-	s.last1 = sp
-	return sp
-}
+func (s *Seq[T]) rekey(old, id xid, l *leaf[T]) { s.index.rekey(old, id, l.idx) }
 
 // indexAdd adds the index entry of a run of l that begins at id.
-func (s *Seq[T]) indexAdd(id xid, l *leaf[T]) {
-	var sp *span[T]
-	if n := len(s.free); n > 0 {
-		sp = s.free[n-1]
-		s.free = s.free[:n-1]
-	} else {
-		if len(s.slab) == 0 {
-			s.slab = make([]span[T], spanSlab)
-		}
-		sp = &s.slab[0]
-		s.slab = s.slab[1:]
-	}
-	sp.id, sp.leaf = id, l.idx
-	s.index.Set(sp)
-}
+func (s *Seq[T]) indexAdd(id xid, l *leaf[T]) { s.index.set(id, l.idx) }
 
 // indexMove records that the run that begins at id is now in l.
 func (s *Seq[T]) indexMove(id xid, l *leaf[T]) {
-	s.entry(id).leaf = l.idx
+	if e := s.index.get(id); e != nil {
+		e.leaf = l.idx
+	}
 }
 
 // indexRemove removes the index entry of the run that begins at id.
-func (s *Seq[T]) indexRemove(id xid) {
-	s.probe.id = id
-	if sp, ok := s.index.Delete(&s.probe); ok {
-		if s.last1 == sp {
-			s.last1 = nil
-		}
-		s.free = append(s.free, sp)
-	}
-}
+func (s *Seq[T]) indexRemove(id xid) { s.index.remove(id) }
 
 // DeleteRanges applies a remote deletion. Elements already deleted stay
 // so (it is idempotent); it returns ErrMissing, after deleting the

@@ -31,12 +31,13 @@ const (
 )
 
 // insertItem inserts it at index i of items, growing the array by
-// leafSlack runs, at most to maxLeafCap.
+// leafSlack runs, at most to maxLeafCap, rounded up to the allocator's
+// size class.
 func insertItem(items []item, i int, it item) []item {
 	if len(items) == cap(items) {
-		grown := make([]item, len(items), max(len(items)+1, min(len(items)+leafSlack, maxLeafCap)))
-		copy(grown, items)
-		items = grown
+		// slices.Grow of a nil slice rounds the capacity up to the
+		// allocator's size class: room the allocation has anyway.
+		items = append(slices.Grow([]item(nil), max(len(items)+1, min(len(items)+leafSlack, maxLeafCap))), items...)
 	}
 	return slices.Insert(items, i, it)
 }
@@ -314,15 +315,19 @@ func (s *Seq[T]) fix(l *leaf[T], i int) (*leaf[T], int) {
 	if len(l.items) <= maxLeafItems {
 		return l, i
 	}
-	// Both halves get arrays sized to what they hold plus leafSlack, so a
-	// document's leaves are not half empty (appends grow them as usual).
+	// Both halves get arrays sized to what they hold, so a document's
+	// leaves are not half empty; the half that holds run i (where the
+	// document is being edited) gets leafSlack more, the other none
+	// (a later insertion grows it as usual).
 	half := len(l.items) / 2
-	r := s.newLeaf(len(l.items) - half)
+	lslack, rslack := leafSlack, 0
+	if i >= half {
+		lslack, rslack = 0, leafSlack
+	}
+	r := s.newLeaf(0)
+	r.items = append(slices.Grow([]item(nil), len(l.items)-half+rslack), l.items[half:]...)
 	r.parent, r.prev, r.next = l.parent, l, l.next
-	copy(r.items, l.items[half:])
-	left := make([]item, half, half+leafSlack)
-	copy(left, l.items[:half])
-	l.items = left
+	l.items = append(slices.Grow([]item(nil), half+lslack), l.items[:half]...)
 	for j := range r.items {
 		it := &r.items[j]
 		r.vis += it.visible()

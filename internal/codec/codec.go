@@ -97,6 +97,11 @@ func (r *Reader) Uvarint(what string) uint64 {
 	if r.err != nil {
 		return 0
 	}
+	if r.off < len(r.buf) && r.buf[r.off] < 0x80 {
+		// One byte: most counts, positions and IDs in practice.
+		r.off++
+		return uint64(r.buf[r.off-1])
+	}
 	v, n := binary.Uvarint(r.buf[r.off:])
 	switch {
 	case n == 0:
