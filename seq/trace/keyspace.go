@@ -2,7 +2,6 @@ package trace
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
@@ -74,23 +73,7 @@ func LocalKeyspace(t *Trace) (*crdt.Keyspace, *KeyspaceHistory, error) {
 		a.applied[j] = true
 		return err
 	}
-	closure := func(a *agent, from []int) []int {
-		var out []int
-		stack := slices.Clone(from)
-		seen := map[int]bool{}
-		for len(stack) > 0 {
-			j := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if a.applied[j] || seen[j] {
-				continue
-			}
-			seen[j] = true
-			out = append(out, j)
-			stack = append(stack, t.Txns[j].Parents...)
-		}
-		slices.Sort(out)
-		return out
-	}
+	closure := func(a *agent, from []int) []int { return missingFrom(t, a.applied, from, nil) }
 	for i := range t.Txns {
 		tx := &t.Txns[i]
 		a := agents[tx.Agent]

@@ -221,12 +221,18 @@ func Local(t *Trace) (*seq.Seq[seq.Text], *History, error) {
 // missing returns, in index order, the transactions in the causal closure
 // of from that r has not integrated.
 func (r *replica) missing(t *Trace, from []int, out []int) []int {
+	return missingFrom(t, r.applied, from, out)
+}
+
+// missingFrom appends to out, in index order, the transactions in the
+// causal closure of from that applied does not mark.
+func missingFrom(t *Trace, applied []bool, from []int, out []int) []int {
 	stack := slices.Clone(from)
 	seen := map[int]bool{}
 	for len(stack) > 0 {
 		j := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if r.applied[j] || seen[j] {
+		if applied[j] || seen[j] {
 			continue
 		}
 		seen[j] = true
