@@ -2,6 +2,7 @@ package browser
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -21,17 +22,7 @@ import (
 // line, and Bob's words, whole and in order: each page keeps its cursor
 // in place while the other's edits arrive before or after it.
 func TestEditorTwoNodesTypeConcurrently(t *testing.T) {
-	browser := newBrowser(t)
-	nodes := startCluster(t, 3, "--token", testToken)
-	postText(t, nodes[0].addr, "line", `{"ops":[{"pos":0,"insert":" | the line | "}]}`)
-	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
-	defer cancel()
-	alice, closeA := openPage(t, ctx, "http://"+nodes[0].addr+"/ui/editor.html?key=line&name=Alice")
-	defer closeA()
-	bob, closeB := openPage(t, ctx, "http://"+nodes[1].addr+"/ui/editor.html?key=line&name=Bob")
-	defer closeB()
-	waitText(t, alice, 10*time.Second, " | the line | ")
-	waitText(t, bob, 10*time.Second, " | the line | ")
+	alice, bob := aliceAndBob(t, 3, "line", " | the line | ")
 
 	// Alice's cursor at the start, Bob's at the end.
 	place(t, alice, "0")
@@ -76,17 +67,7 @@ func TestEditorTwoNodesTypeConcurrently(t *testing.T) {
 // where the other put it, and keep it after its character while text is
 // typed before it.
 func TestEditorShowsRemoteCursors(t *testing.T) {
-	browser := newBrowser(t)
-	nodes := startCluster(t, 2, "--token", testToken)
-	postText(t, nodes[0].addr, "cursors", `{"ops":[{"pos":0,"insert":"hello world"}]}`)
-	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
-	defer cancel()
-	alice, closeA := openPage(t, ctx, "http://"+nodes[0].addr+"/ui/editor.html?key=cursors&name=Alice")
-	defer closeA()
-	bob, closeB := openPage(t, ctx, "http://"+nodes[1].addr+"/ui/editor.html?key=cursors&name=Bob")
-	defer closeB()
-	waitText(t, alice, 10*time.Second, "hello world")
-	waitText(t, bob, 10*time.Second, "hello world")
+	alice, bob := aliceAndBob(t, 2, "cursors", "hello world")
 
 	start := time.Now()
 	place(t, alice, "5") // after "hello"
@@ -130,6 +111,29 @@ func place(t *testing.T, page context.Context, pos string) {
 }
 
 // waitText waits up to d for the page's editor to hold want.
+// aliceAndBob starts n nodes, writes text to key on n1 and opens the
+// editor on key as Alice on n1 and as Bob on n2, both showing text. The
+// pages close when the test ends.
+func aliceAndBob(t *testing.T, n int, key, text string) (alice, bob context.Context) {
+	t.Helper()
+	browser := newBrowser(t)
+	nodes := startCluster(t, n, "--token", testToken)
+	body, err := json.Marshal(map[string]any{"ops": []map[string]any{{"pos": 0, "insert": text}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	postText(t, nodes[0].addr, key, string(body))
+	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	t.Cleanup(cancel)
+	alice, closeA := openPage(t, ctx, "http://"+nodes[0].addr+"/ui/editor.html?key="+key+"&name=Alice")
+	t.Cleanup(closeA)
+	bob, closeB := openPage(t, ctx, "http://"+nodes[1].addr+"/ui/editor.html?key="+key+"&name=Bob")
+	t.Cleanup(closeB)
+	waitText(t, alice, 10*time.Second, text)
+	waitText(t, bob, 10*time.Second, text)
+	return alice, bob
+}
+
 func waitText(t *testing.T, page context.Context, d time.Duration, want string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
