@@ -736,13 +736,18 @@ func (c *LinkCodec) Decode(payload []byte) (Message, error) {
 	case MsgCut:
 		m.Seq = r.Uvarint("seq")
 		m.Hash = readUint64(r, "hash")
+		// Entries come in ascending node order, as encoded, so each Set
+		// appends: any other order is refused, which also refuses a node
+		// listed twice.
 		n := r.Count("cut", causal.MaxVectorEntries, 2)
+		var last causal.NodeID
 		for i := 0; i < n && r.Err() == nil; i++ {
 			node := s.readNode(r)
 			c := r.Uvarint("cut counter")
-			if r.Err() == nil && (c == 0 || m.Cut.Get(node) != 0) {
-				r.Fail("cut counter", codec.ErrInvalid)
+			if r.Err() == nil && (c == 0 || node <= last) {
+				r.Fail("cut entry", codec.ErrInvalid)
 			}
+			last = node
 			m.Cut.Set(node, c)
 		}
 		if r.Err() == nil && m.Seq > cutDown {

@@ -312,3 +312,28 @@ func TestLinkCodecHoldsWhatItUses(t *testing.T) {
 		t.Errorf("after 50 KB of keys the arena chunk holds %d bytes, want %d", got, keyArenaChunk)
 	}
 }
+
+// TestCodecRefusesCutOutOfOrder: a MsgCut lists its entries in node order,
+// as the encoder writes them; a decoder taking them in any order would
+// insert each into the middle of the vector, so a peer sending
+// MaxVectorEntries of them in descending order would cost quadratic time.
+func TestCodecRefusesCutOutOfOrder(t *testing.T) {
+	a, b := causal.NodeID(0x1111), causal.NodeID(0x2222)
+	var cut causal.VersionVector
+	cut.Set(a, 5)
+	cut.Set(b, 6)
+	enc, err := NewLinkCodec().Encode(nil, &Message{Type: MsgCut, Seq: cutDown, Hash: 7, Cut: cut})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewLinkCodec().Decode(enc); err != nil {
+		t.Fatalf("in order: %v", err)
+	}
+	// Each entry is a new-node marker, the 8-byte id and a one-byte
+	// counter: the last 20 bytes, a's then b's. Swap them.
+	n := len(enc)
+	swapped := append(append(append([]byte{}, enc[:n-20]...), enc[n-10:]...), enc[n-20:n-10]...)
+	if _, err := NewLinkCodec().Decode(swapped); !errors.Is(err, ErrDecode) {
+		t.Fatalf("entries in descending order: got %v, want ErrDecode", err)
+	}
+}
