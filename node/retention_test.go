@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +26,13 @@ import (
 // the interval is long).
 func startRetentionNode(t *testing.T, dir, keys string, pol AuditRetention) *Node {
 	t.Helper()
+	return startRetentionNodeClock(t, dir, keys, pol, nil)
+}
+
+// startRetentionNodeClock is startRetentionNode with the node's wall
+// clock now (nil: the real one).
+func startRetentionNodeClock(t *testing.T, dir, keys string, pol AuditRetention, now func() time.Time) *Node {
+	t.Helper()
 	k, err := AuditKey(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +45,7 @@ func startRetentionNode(t *testing.T, dir, keys string, pol AuditRetention) *Nod
 		AuditRetention: pol, SnapshotEveryRecords: 8, logSegmentBytes: 2048,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	cfg.Replica.Audit.CheckpointTicks = 5
+	cfg.now = now
 	n, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +58,13 @@ func startRetentionNode(t *testing.T, dir, keys string, pol AuditRetention) *Nod
 // count.
 func writeCheckpointed(t *testing.T, ctx context.Context, n *Node, rounds int) uint64 {
 	t.Helper()
-	for r := 0; r < rounds; r++ {
+	return writeRounds(t, ctx, n, 0, rounds)
+}
+
+// writeRounds is writeCheckpointed for rounds from..to-1.
+func writeRounds(t *testing.T, ctx context.Context, n *Node, from, to int) uint64 {
+	t.Helper()
+	for r := from; r < to; r++ {
 		for i := 0; i < 6; i++ {
 			key := fmt.Sprintf("k%d-%d", r, i)
 			if _, err := n.Update(ctx, func(tx *crdt.Builder) error { return tx.Set([]byte(key), []byte(strings.Repeat("v", 40))) }); err != nil {
@@ -196,5 +211,111 @@ func TestAuditRetentionArchive(t *testing.T) {
 	os.Remove(filepath.Join(dir, AuditBaseFile))
 	if _, err := VerifyDataDir(dir, keys); err == nil || !strings.Contains(err.Error(), "dropped") {
 		t.Fatalf("trimmed log without base or archive: %v", err)
+	}
+}
+
+// TestAuditRetentionAge: under days=7 a node drops the log segments last
+// written more than 7 days ago, by its clock, up to the newest checkpoint
+// they hold, and keeps every record written since. The test writes three
+// rounds, notes the time, writes three more, then moves the node's clock
+// 7 days past the noted time: the first rounds' segments are now older
+// than 7 days, the later ones younger. Verify (online, then offline) still
+// says ok and starts from the base; the later rounds' transactions still
+// prove.
+func TestAuditRetentionAge(t *testing.T) {
+	dir, keys := t.TempDir(), t.TempDir()
+	var shift atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }
+	n := startRetentionNodeClock(t, dir, keys, AuditRetention{MaxAge: 7 * 24 * time.Hour}, clock)
+	defer func() { n.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	writeCheckpointed(t, ctx, n, 3)
+	noted, lastOld := time.Now(), n.store.Log().LastIndex()
+	time.Sleep(50 * time.Millisecond) // past the file system's timestamp granularity
+	var newer []string
+	for r := 3; r < 6; r++ {
+		for i := 0; i < 6; i++ {
+			newer = append(newer, fmt.Sprintf("k%d-%d", r, i))
+		}
+	}
+	writeRounds(t, ctx, n, 3, 6)
+	if rep, err := n.ApplyAuditRetention(); err != nil || rep.BaseRecord != 0 {
+		t.Fatalf("nothing is 7 days old yet, but retention did %+v %v", rep, err)
+	}
+	var before AuditReport
+	getAuditJSON(t, n, "/v1/audit/verify", &before)
+	shift.Store(int64(noted.Add(7*24*time.Hour + 5*time.Millisecond).Sub(time.Now())))
+	rep, err := n.ApplyAuditRetention()
+	shift.Store(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.BaseRecord == 0 || rep.BaseRecord > lastOld || rep.FirstRecord <= 1 || rep.FirstRecord > lastOld+1 {
+		t.Fatalf("retention by age: %+v; records up to %d were written before the noted time", rep, lastOld)
+	}
+	var after AuditReport
+	getAuditJSON(t, n, "/v1/audit/verify", &after)
+	if !after.OK || after.BaseRecord != rep.BaseRecord || after.Transactions != before.Transactions || after.Checkpoints != before.Checkpoints {
+		t.Fatalf("verify after retention %+v, before %+v", after, before)
+	}
+	var e AuditReport
+	if st := getAuditJSON(t, n, "/v1/audit/proof?key=k0-0", &e); st != http.StatusNotFound || !strings.Contains(e.Error, "dropped by retention") {
+		t.Fatalf("proof of a transaction older than 7 days: %d %+v", st, e)
+	}
+	for _, key := range newer {
+		var p InclusionProof
+		if st := getAuditJSON(t, n, "/v1/audit/proof?key="+key, &p); st != http.StatusOK {
+			t.Fatalf("proof of %s, written less than 7 days ago: %d", key, st)
+		}
+	}
+	n.Close()
+	off, err := VerifyDataDir(dir, keys)
+	if err != nil || off.BaseRecord != rep.BaseRecord || off.Checkpoints != before.Checkpoints {
+		t.Fatalf("offline verify: %+v %v", off, err)
+	}
+}
+
+// TestAuditRetentionBytes: under archive=DIR,bytes=B a node keeps at
+// most B bytes of log segments (here the records it must keep fit), moves
+// the others to DIR, and verify still says ok from the base, and from
+// record 1 with the archive.
+func TestAuditRetentionBytes(t *testing.T) {
+	const bound = 6 << 10 // three 2 KiB segments
+	dir, keys, archive := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "archive")
+	n := startRetentionNode(t, dir, keys, AuditRetention{MaxBytes: bound, ArchiveDir: archive})
+	defer func() { n.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	writeCheckpointed(t, ctx, n, 6)
+	logBytes := func() (total int64) {
+		for _, s := range n.store.Log().Segments() {
+			total += s.SizeBytes
+		}
+		return total
+	}
+	if b := logBytes(); b <= bound {
+		t.Fatalf("the log holds %d bytes, not above the bound %d: the test proves nothing", b, bound)
+	}
+	var before AuditReport
+	getAuditJSON(t, n, "/v1/audit/verify", &before)
+	rep, err := n.ApplyAuditRetention()
+	if err != nil || rep.BaseRecord == 0 || rep.Archived == 0 {
+		t.Fatalf("retention by bytes: %+v %v", rep, err)
+	}
+	if b := logBytes(); b > bound {
+		t.Fatalf("the log holds %d bytes after retention, above the bound %d (%+v)", b, bound, rep)
+	}
+	var after AuditReport
+	getAuditJSON(t, n, "/v1/audit/verify", &after)
+	if !after.OK || after.BaseRecord != rep.BaseRecord || after.Transactions != before.Transactions {
+		t.Fatalf("verify after retention %+v, before %+v", after, before)
+	}
+	n.Close()
+	if off, err := VerifyDataDir(dir, keys); err != nil || off.BaseRecord != rep.BaseRecord || off.Transactions != before.Transactions {
+		t.Fatalf("offline verify: %+v %v", off, err)
+	}
+	if full, err := VerifyDataDirArchive(dir, keys, archive); err != nil || full.BaseRecord != 0 || full.Transactions != before.Transactions {
+		t.Fatalf("verify --archive: %+v %v", full, err)
 	}
 }

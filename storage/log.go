@@ -509,6 +509,31 @@ func (l *Log) syncRemoved(removed int) error {
 	return nil
 }
 
+// SegmentInfo describes one segment file of a Log.
+type SegmentInfo struct {
+	// Path is the segment's file.
+	Path string
+	// FirstIndex and LastIndex are its first and last record's indexes
+	// (LastIndex is FirstIndex-1 for an empty segment).
+	FirstIndex, LastIndex uint64
+	// SizeBytes is its size, records appended but not yet written to the
+	// file included.
+	SizeBytes int64
+}
+
+// Segments lists the log's segments in index order; the last is the
+// active one, which TruncateFront never removes. Audit retention by
+// bytes and by age chooses what to trim from it.
+func (l *Log) Segments() []SegmentInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]SegmentInfo, len(l.segments))
+	for i, s := range l.segments {
+		out[i] = SegmentInfo{Path: s.name, FirstIndex: s.firstIndex, LastIndex: s.firstIndex + s.records - 1, SizeBytes: s.sizeBytes}
+	}
+	return out
+}
+
 // FirstIndex is the index of the first record the log holds (or would
 // hold, if it is empty).
 func (l *Log) FirstIndex() uint64 {

@@ -288,3 +288,50 @@ func TestLogFlush(t *testing.T) {
 	}
 	checkRecords(t, readLog(t, reopened, 1), 1, 3)
 }
+
+// TestLogSegments: Segments lists every segment in index order, each
+// with its first and last index and its size, the sizes summing to the
+// files' and the indexes covering the log without gaps.
+func TestLogSegments(t *testing.T) {
+	for name, f := range filesystems(t) {
+		t.Run(name, func(t *testing.T) {
+			l, err := OpenLog(f.fs, f.dir, LogOptions{MaxSegmentBytes: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			for i := uint64(1); i <= 30; i++ {
+				if _, err := l.Append(payloadFor(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			segs := l.Segments()
+			if len(segs) < 3 {
+				t.Fatalf("%d segments for 30 records in 100-byte segments", len(segs))
+			}
+			next := uint64(1)
+			for _, s := range segs {
+				if s.FirstIndex != next || s.LastIndex < s.FirstIndex {
+					t.Fatalf("segment %+v after record %d", s, next-1)
+				}
+				st, err := f.fs.Stat(s.Path)
+				if err != nil || st.SizeBytes != s.SizeBytes {
+					t.Fatalf("segment %+v: file %+v %v", s, st, err)
+				}
+				next = s.LastIndex + 1
+			}
+			if next != 31 {
+				t.Fatalf("segments end at record %d, want 30", next-1)
+			}
+			if err := l.TruncateFront(segs[1].FirstIndex); err != nil {
+				t.Fatal(err)
+			}
+			if got := l.Segments(); len(got) != len(segs)-1 || got[0] != segs[1] {
+				t.Fatalf("after TruncateFront: %+v", got)
+			}
+		})
+	}
+}

@@ -78,7 +78,7 @@ type options struct {
 	password, token                        string
 	clusterKey, clusterKeyFile             string
 	auditKeys                              string // --audit-keys: directory of NAME.pub (docs/audit.md)
-	auditRetention                         string // --audit-retention: all | checkpoints=N | archive=DIR
+	auditRetention                         string // --audit-retention: all | checkpoints=N,days=N,age=D,bytes=SIZE,archive=DIR
 	auditRetentionEvery                    time.Duration
 	tick, clockOffset                      time.Duration
 	logLevel, config                       string
@@ -106,7 +106,7 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.StringVar(&o.clusterKeyFile, "cluster-key-file", "", "file holding the cluster key, the peer admission secret (hex or base64; 'spook up' writes one, or: openssl rand -hex 32)")
 	fs.StringVar(&o.clusterKey, "cluster-key", "", "the cluster key itself (prefer --cluster-key-file or SPOOK_CLUSTER_KEY: flags show in ps)")
 	fs.StringVar(&o.auditKeys, "audit-keys", "", "audit mode: directory of every member's NAME.pub; this node signs each transaction with DATA/audit.key and applies only transactions signed by these keys (docs/audit.md; needs --data)")
-	fs.StringVar(&o.auditRetention, "audit-retention", "all", "audit mode: which history to keep: all, checkpoints=N (the records of the last N checkpoints; tree hashes and signed tree heads always), archive=DIR (older log segments moved to DIR), or archive=DIR,checkpoints=N (docs/audit.md, \"Retention\")")
+	fs.StringVar(&o.auditRetention, "audit-retention", "all", "audit mode: which history to keep: all, or limits separated by commas: checkpoints=N (the records of the last N checkpoints), days=N or age=DURATION (the records written within that time, by the log segments' modification times), bytes=SIZE (at most that many bytes of log, e.g. 64GiB), archive=DIR (dropped segments moved to DIR; alone: older than the newest checkpoint); records go once one limit lets them, never before a checkpoint covers them; tree hashes and signed tree heads are always kept (docs/audit.md, \"Retention\")")
 	fs.DurationVar(&o.auditRetentionEvery, "audit-retention-interval", node.DefaultAuditRetentionInterval, "audit mode: how often the retention policy is applied")
 	fs.StringVar(&o.password, "password", "", "password Redis clients must AUTH with (empty: none)")
 	fs.StringVar(&o.token, "token", "", "bearer token the HTTP API requires (empty: none)")

@@ -68,7 +68,7 @@ func (OS) Stat(name string) (FileInfo, error) {
 	if err != nil {
 		return FileInfo{}, err
 	}
-	return FileInfo{SizeBytes: info.Size(), IsDir: info.IsDir()}, nil
+	return FileInfo{SizeBytes: info.Size(), IsDir: info.IsDir(), ModTime: info.ModTime()}, nil
 }
 
 // SyncDir implements FS by fsyncing the directory itself, which is what

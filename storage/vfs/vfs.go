@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // File is an open file. Implementations are safe for concurrent use by
@@ -28,6 +29,10 @@ type FileInfo struct {
 	SizeBytes int64
 	// IsDir is set for directories; SizeBytes is then meaningless.
 	IsDir bool
+	// ModTime is when the file was last written, by the system's clock
+	// (audit retention by age reads it from log segments). Zero where the
+	// FS keeps no such time (MemFS): the caller must treat it as unknown.
+	ModTime time.Time
 }
 
 // FS is the filesystem seam every storage component writes through.

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // implementations returns both FSes with a fresh root, so every
@@ -65,6 +66,7 @@ func TestConformance(t *testing.T) {
 	for implName, impl := range implementations(t) {
 		t.Run(implName, func(t *testing.T) {
 			fsys, root := impl.fs, impl.root
+			start := time.Now()
 			dir := path.Join(root, "a", "b")
 			if err := fsys.MkdirAll(dir); err != nil {
 				t.Fatal(err)
@@ -109,6 +111,12 @@ func TestConformance(t *testing.T) {
 			}
 			if info, err := fsys.Stat(dir); err != nil || !info.IsDir {
 				t.Fatalf("Stat dir = %+v %v", info, err)
+			}
+			// ModTime: the time of the last write where the FS keeps one
+			// (OS), zero where it does not (MemFS).
+			if info, _ := fsys.Stat(name); implName == "MemFS" && !info.ModTime.IsZero() ||
+				implName == "OS" && (info.ModTime.Before(start.Add(-time.Minute)) || info.ModTime.After(time.Now().Add(time.Minute))) {
+				t.Fatalf("Stat ModTime = %v (test started %v)", info.ModTime, start)
 			}
 
 			ro, err := fsys.Open(name)
