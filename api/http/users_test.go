@@ -108,3 +108,28 @@ func TestNoCredentialsIsDefault(t *testing.T) {
 		t.Fatalf("users: %q", got)
 	}
 }
+
+// TestTextSocketEditsAsTheUser: the text WebSocket outlives its upgrade
+// request, but its edits are still the authenticated user's, on /v1 and
+// on the web page's /ui/api/ route.
+func TestTextSocketEditsAsTheUser(t *testing.T) {
+	var b *userBackend
+	f := startWrapped(t, Config{Users: testUsers(t)}, func(ab *apitest.Backend) api.Backend {
+		b = &userBackend{Backend: ab}
+		return b
+	})
+	for _, path := range []string{"/v1/text/doc", "/ui/api/text/doc"} {
+		ws, _, err := dialText(t, f, path, http.Header{"Authorization": {"Basic " + basic("alice", "alice-pw")}})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		ws.read()
+		ws.edit(0, textOp{Pos: 0, Insert: "a"})
+		if m := ws.read(); m.Type != "ack" {
+			t.Fatalf("%s: after an edit: %+v, want ack", path, m)
+		}
+		if got := b.takeUsers(); !slices.Equal(got, []string{"alice"}) {
+			t.Fatalf("%s: users of the socket's edit: %q", path, got)
+		}
+	}
+}
