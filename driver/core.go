@@ -209,6 +209,13 @@ func (c *Core) Propose(t Ticket, fn func(b *crdt.Builder) error) (replica.Token,
 	return c.propose(t, func() (replica.Token, error) { return c.r.Propose(fn) })
 }
 
+// ProposeAs is Propose for a write a client user made: the replica also
+// checks the user rules of the write-rights policy in force (see
+// replica.ProposeAs). An empty user is Propose.
+func (c *Core) ProposeAs(t Ticket, user string, fn func(b *crdt.Builder) error) (replica.Token, error) {
+	return c.propose(t, func() (replica.Token, error) { return c.r.ProposeAs(user, fn) })
+}
+
 // Remove proposes the operator removal of member id as ticket t; it is
 // answered like a Propose.
 func (c *Core) Remove(t Ticket, id causal.NodeID) (replica.Token, error) {

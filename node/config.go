@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/driver"
 	"github.com/spooksystems/spook/limits"
 	"github.com/spooksystems/spook/replica"
@@ -121,9 +122,18 @@ type Config struct {
 	AuditRetention AuditRetention
 
 	// Password, if set, is required by RESP AUTH; Token, if set, is the
-	// bearer token the HTTP API requires. Neither admits a peer.
+	// bearer token the HTTP API requires. Both are the default client
+	// user's (api.DefaultUser). Neither admits a peer.
 	Password string
 	Token    string
+	// Users, if set, are the named client users (spookd --users FILE,
+	// api.ParseUsers): RESP AUTH NAME PASSWORD and HTTP Basic auth make a
+	// client NAME, and its writes are checked against the user rules of
+	// the write-rights policy in force (docs/audit.md, "Write rights").
+	// With Users set clients must authenticate on both surfaces. It may
+	// hold the default user only when Password is empty. Users admit no
+	// peer.
+	Users *api.Users
 
 	// Logger receives structured logs. Nil: slog.Default().
 	Logger *slog.Logger
@@ -193,6 +203,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if len(c.Members) > 0 && len(c.Join) > 0 {
 		return c, fmt.Errorf("%w: give Members (spookd --peers, a new cluster) or Join (spookd --join, an existing one), not both", ErrConfig)
+	}
+	if c.Password != "" && c.Users.Has(api.DefaultUser) {
+		return c, fmt.Errorf("%w: the default user's password is given twice: by Password (spookd --password) and by Users (a %q line of --users); keep one", ErrConfig, api.DefaultUser)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -100,8 +100,9 @@ func startIngress(n *Node, ln net.Listener) (*ingress, error) {
 	if in.wsMux, err = transport.NewMux(in.ws, wsCfg); err != nil {
 		return nil, err
 	}
-	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password, Version: buildinfo.Get().Short()})
-	httpCfg := httpapi.Config{Token: n.cfg.Token, Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws,
+	in.resp = resp.New(n, resp.Config{Password: n.cfg.Password, Users: n.cfg.Users, Version: buildinfo.Get().Short()})
+	httpCfg := httpapi.Config{Token: n.cfg.Token, Password: n.cfg.Password, Users: n.cfg.Users,
+		Metrics: n.metrics.handler(), Ready: n.ready, Peer: in.ws,
 		Audit: n.auditHandler()}
 	if certRequired {
 		httpCfg.ClientCertMissing, httpCfg.OpenPaths = transport.ClientCertMissing, transport.OpenProbePaths

@@ -27,6 +27,9 @@ type request struct {
 	viaCore bool
 	tok     replica.Token
 	n       int // action-specific count (bundle imports)
+	// user is the client user fn writes for (api.UserOf of Update's
+	// context), checked against the policy's user rules; "" for none.
+	user string
 }
 
 const (
@@ -236,7 +239,7 @@ func (n *Node) propose(st *loopState, req *request) {
 	var err error
 	if req.fn != nil {
 		n.curFn = req.fn
-		tok, err = n.core.Propose(t, n.runCurFn)
+		tok, err = n.core.ProposeAs(t, req.user, n.runCurFn)
 		n.curFn = nil
 	} else {
 		tok, err = req.action(n.core, t)

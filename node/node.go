@@ -362,9 +362,14 @@ func (n *Node) View(fn func(ks *crdt.Keyspace) error) error {
 // fsync policy); an error wrapping api.ErrUnknownOutcome means the write
 // was applied in memory but the node failed, stopped or the caller gave up
 // before its promise held; any other error means nothing was written.
+//
+// A client user in ctx (api.WithUser) makes it a write of that user: it
+// is refused (an error matching audit.ErrNoRights, nothing written) if
+// the write-rights policy in force has user rules that do not grant the
+// user every key the transaction writes (docs/audit.md, "Write rights").
 func (n *Node) Update(ctx context.Context, fn func(b *crdt.Builder) error) (api.Token, error) {
 	req := requestPool.Get().(*request)
-	req.fn = fn
+	req.fn, req.user = fn, api.UserOf(ctx)
 	res, reusable := n.submit(ctx, req)
 	if reusable {
 		req.reset()

@@ -37,6 +37,9 @@ import (
 //   - Every other key must match a node rule of the policy for the
 //     transaction's origin (by node name: causal.NodeIDFromName). With
 //     no policy in the causal past, every member may write everything.
+//   - A client write proposed for a user (ProposeAs) must also match the
+//     policy's user rules; only the accepting node checks them, as no
+//     other replica knows the user (userrights.go).
 //
 // A refused remote transaction is never applied and raises
 // EventRightsRefused; a refused local write returns ErrNoRights and
@@ -54,7 +57,8 @@ const (
 // Errors of write rights.
 var (
 	// ErrNoRights: a write outside the rights the policy in force grants
-	// this node (or, at the node layer, the client user). Nothing changed.
+	// this node (or, for a write proposed with ProposeAs, the client
+	// user: a *UserRightsError, userrights.go). Nothing changed.
 	// It wraps audit.ErrNoRights.
 	ErrNoRights = fmt.Errorf("replica: %w", audit.ErrNoRights)
 	// ErrPolicy: ProposePolicy refused a policy (rights not configured,

@@ -124,6 +124,10 @@ type Replica struct {
 	pol           policies
 	rightsRefused uint64
 	ov            overlay // overlay.go
+	// proposeUser is the client user of the write being proposed, set
+	// by ProposeAs for the length of the call, "" otherwise
+	// (userrights.go).
+	proposeUser string
 
 	invariantState // invariants.go
 }
@@ -376,6 +380,9 @@ func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token,
 		}
 	}
 	if err := r.checkRights(txn); err != nil {
+		return Token{}, err
+	}
+	if err := r.checkUserRights(txn); err != nil { // userrights.go
 		return Token{}, err
 	}
 	// Measure before anything changes: a transaction whose record could

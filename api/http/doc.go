@@ -40,7 +40,10 @@
 // {"error":{"code":"...","message":"..."}} with a matching status code.
 // When Config.Token is set every /v1 request needs "Authorization: Bearer
 // <token>" (compared in constant time); /ui/ takes the same token, also as
-// the password of HTTP Basic auth, for browsers.
+// the password of HTTP Basic auth, for browsers. With Config.Users a
+// request may instead carry a user's HTTP Basic credentials, and its
+// writes are that user's (api.WithUser); the token is the default user.
+// A cross-site browser write with Basic credentials is refused.
 //
 // # Limits
 //

@@ -62,8 +62,23 @@ const ReservedPrefix = "\x00spook/"
 // Config configures a Server. The zero value serves without auth.
 type Config struct {
 	// Token, when not empty, is the bearer token every /v1 request must
-	// carry. /healthz, /readyz and /metrics stay open.
+	// carry (or the Basic credentials of a user, below); it is the
+	// default user's (api.DefaultUser). /healthz, /readyz and /metrics
+	// stay open.
 	Token string
+	// Users, when not nil, are the named client users: a /v1 request may
+	// carry HTTP Basic auth NAME:PASSWORD instead of the token, and its
+	// writes are NAME's (api.WithUser: the node checks the user rules of
+	// the write-rights policy in force). With Users set every /v1
+	// request must authenticate, token or not. A write (PUT, POST,
+	// DELETE) with Basic credentials from a cross-site browser page is
+	// refused (403 cross_origin): browsers resend cached Basic
+	// credentials by themselves, never a bearer header.
+	Users *api.Users
+	// Password, when not empty, is the default user's password for
+	// Basic auth ("default:PASSWORD"), as in RESP (spookd --password).
+	// It does not make authentication required by itself.
+	Password string
 	// Metrics, when not nil, is served at /metrics (the node mounts its
 	// Prometheus handler here).
 	Metrics http.Handler
@@ -89,6 +104,10 @@ type Config struct {
 type Server struct {
 	backend api.Backend
 	cfg     Config
+	creds   api.Credentials // cfg's Password and Users
+	// csrf refuses cross-site browser writes that carry Basic
+	// credentials (auth).
+	csrf    *http.CrossOriginProtection
 	handler http.Handler
 	srv     *http.Server
 
@@ -107,7 +126,8 @@ type Server struct {
 
 // New returns a server over backend.
 func New(backend api.Backend, cfg Config) *Server {
-	s := &Server{backend: backend, cfg: cfg, done: make(chan struct{})}
+	s := &Server{backend: backend, cfg: cfg, done: make(chan struct{}),
+		creds: api.Credentials{Password: cfg.Password, Users: cfg.Users}, csrf: http.NewCrossOriginProtection()}
 	mux := http.NewServeMux()
 	v1 := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.auth(h)) }
 	v1("GET /v1/kv/{key...}", s.getKey)
@@ -275,21 +295,61 @@ func (s *Server) waitStreams(ctx context.Context) error {
 	}
 }
 
-// auth requires the bearer token, when one is configured.
+// authRequired reports whether /v1 requests must authenticate: a token
+// or users are configured.
+func (s *Server) authRequired() bool { return s.cfg.Token != "" || s.cfg.Users != nil }
+
+// auth admits a /v1 request that carries the bearer token (the default
+// user) or, with users configured, a user's Basic credentials, and
+// serves it with its user in the context (api.WithUser). With neither
+// configured every request is the default user's.
 func (s *Server) auth(h http.Handler) http.Handler {
-	if s.cfg.Token == "" {
-		return h
-	}
-	want := []byte("Bearer " + s.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="spook"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
-			return
+		user := api.DefaultUser
+		if s.authRequired() {
+			var basic, ok bool
+			if user, basic, ok = s.authenticate(r, false); !ok {
+				if s.cfg.Token != "" {
+					w.Header().Add("WWW-Authenticate", `Bearer realm="spook"`)
+				}
+				if s.cfg.Users != nil {
+					w.Header().Add("WWW-Authenticate", `Basic realm="spook", charset="UTF-8"`)
+				}
+				writeError(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token or user name and password is required")
+				return
+			}
+			if err := s.csrf.Check(r); basic && err != nil {
+				writeError(w, http.StatusForbidden, "cross_origin", "a cross-site write with Basic credentials is refused: "+err.Error())
+				return
+			}
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r.WithContext(api.WithUser(r.Context(), user)))
 	})
+}
+
+// authenticate returns the user a request authenticates as: the default
+// user for the bearer token, or for the token as the Basic password
+// when tokenAsPassword (the web page's prompt); a user of the users file
+// (or the default user with Config.Password) for their Basic
+// credentials. basic reports that Basic credentials admitted it.
+// Comparisons are constant-time (api.Credentials.Verify).
+func (s *Server) authenticate(r *http.Request, tokenAsPassword bool) (user string, basic, ok bool) {
+	if s.cfg.Token != "" {
+		want := []byte("Bearer " + s.cfg.Token)
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) == 1 {
+			return api.DefaultUser, false, true
+		}
+	}
+	name, password, isBasic := r.BasicAuth()
+	switch {
+	case !isBasic:
+		return "", false, false
+	case s.creds.Required() && s.creds.Verify(name, []byte(password)):
+		return name, true, true
+	case tokenAsPassword && s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(password), []byte(s.cfg.Token)) == 1:
+		return api.DefaultUser, true, true
+	}
+	return "", false, false
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {

@@ -202,7 +202,9 @@ func (s *Server) textSocket(w http.ResponseWriter, r *http.Request, key []byte) 
 		return // Accept answered the request
 	}
 	conn.SetReadLimit(MaxTextMessageBytes)
-	ctx, cancel := context.WithCancel(context.Background())
+	// The socket outlives the request's context, not its values: its
+	// edits run as the request's user (api.WithUser).
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	// The reader below ends when ctx does; wait for it, so the stream
 	// counts as running until then.
 	readerDone := make(chan struct{})

@@ -3,7 +3,6 @@ package resp
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -74,10 +73,10 @@ func cmdHello(s *Server, c *client, args [][]byte) {
 	}
 	if auth {
 		if !s.checkPassword(user, pass) {
-			c.out.WriteError("WRONGPASS invalid username-password pair or user is disabled.")
+			c.out.WriteError(string(errWrongPass))
 			return
 		}
-		c.authed = true
+		c.setUser(string(user))
 	}
 	if !c.authed {
 		c.out.WriteError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
@@ -111,28 +110,30 @@ func cmdHello(s *Server, c *client, args [][]byte) {
 	c.out.WriteArray(0)
 }
 
-// checkPassword reports whether user/pass authenticate. The only user is
-// "default"; with no password configured it accepts any password, as
-// Redis's nopass default user does.
+// checkPassword reports whether user/pass authenticate: a user of
+// Config.Users, or the default user with Config.Password (compared in
+// constant time). With no credential configured the only user is the
+// default one, and it accepts any password, as Redis's nopass default
+// user does. A failed check changes nothing: the connection keeps the
+// user it had, and may try again at once (as in Redis: no delay, no
+// count; each try costs the node one key derivation, see
+// api.DefaultPasswordIterations).
 func (s *Server) checkPassword(user, pass []byte) bool {
-	if string(user) != "default" {
-		return false
+	if !s.creds.Required() {
+		return string(user) == api.DefaultUser
 	}
-	if s.cfg.Password == "" {
-		return true
-	}
-	return subtle.ConstantTimeCompare(pass, []byte(s.cfg.Password)) == 1
+	return s.creds.Verify(string(user), pass)
 }
 
 func cmdAuth(s *Server, c *client, args [][]byte) {
 	var user, pass []byte
 	switch len(args) {
 	case 2:
-		if s.cfg.Password == "" {
+		if !s.creds.Required() {
 			c.out.WriteError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 			return
 		}
-		user, pass = []byte("default"), args[1]
+		user, pass = []byte(api.DefaultUser), args[1]
 	case 3:
 		user, pass = args[1], args[2]
 	default:
@@ -140,10 +141,10 @@ func cmdAuth(s *Server, c *client, args [][]byte) {
 		return
 	}
 	if !s.checkPassword(user, pass) {
-		c.out.WriteError("WRONGPASS invalid username-password pair or user is disabled.")
+		c.out.WriteError(string(errWrongPass))
 		return
 	}
-	c.authed = true
+	c.setUser(string(user))
 	c.out.WriteString("OK")
 }
 
@@ -169,7 +170,7 @@ func cmdReset(s *Server, c *client, args [][]byte) {
 	c.channels, c.patterns = nil, nil
 	c.stopPump()
 	c.name = ""
-	c.authed = s.cfg.Password == ""
+	c.resetUser()
 	c.out.proto = 2
 	c.out.WriteString("RESET")
 }
@@ -869,7 +870,7 @@ func cmdFlushAll(s *Server, c *client, args [][]byte) {
 		})
 		if err == nil && len(keys) > 0 {
 			var tok api.Token
-			tok, err = s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
+			tok, err = s.backend.Update(c.ctx, func(tx *crdt.Builder) error {
 				for _, k := range keys {
 					if tx.Get(k) == nil {
 						// An expired key is reclaimed on the way.

@@ -149,7 +149,7 @@ func cmdBCDecrBy(s *Server, c *client, args [][]byte) {
 	attempt := func(ask bool) (bool, error) {
 		out := c.buf[:0]
 		done := false
-		tok, err := s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
+		tok, err := s.backend.Update(c.ctx, func(tx *crdt.Builder) error {
 			v, ok, err := decrement(tx, key, n)
 			switch {
 			case err != nil:

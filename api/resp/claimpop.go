@@ -87,7 +87,7 @@ func popOnce(s *Server, c *client, key []byte, left bool) {
 		c.out.WriteError(err.Error())
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, MaxClaimWait)
+	ctx, cancel := context.WithTimeout(c.ctx, MaxClaimWait)
 	defer cancel()
 	for {
 		var elem, field []byte
@@ -139,7 +139,7 @@ func popOnce(s *Server, c *client, key []byte, left bool) {
 			c.out.WriteBulk(elem)
 			// Forget the element's claims; a failure only leaves them
 			// to the hash's deadline.
-			_, _ = s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
+			_, _ = s.backend.Update(c.ctx, func(tx *crdt.Builder) error {
 				if v, err := mapOf(view{tx}, claimsKey); err != nil || v == nil {
 					return err
 				}

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,7 +21,13 @@ type client struct {
 	server *Server
 	id     int64
 	name   string
+	// authed: the connection may run commands (it authenticated, or no
+	// credential is configured). user is the client user it runs them
+	// as, "" before it authenticated; ctx is the server's context
+	// carrying user (api.WithUser), the context of its writes.
 	authed bool
+	user   string
+	ctx    context.Context
 
 	// out receives replies and holds the socket.
 	out *conn
@@ -85,6 +92,7 @@ const (
 	errTooLarge    respErr = respErr("ERR string exceeds maximum allowed size (" + maxValueText + " bytes)")
 	errTxnTooBig   respErr = "ERR transaction too large (more than 4096 keys, 65536 members and fields, or 12 MiB encoded)"
 	errNoAuth      respErr = "NOAUTH Authentication required."
+	errWrongPass   respErr = "WRONGPASS invalid username-password pair or user is disabled."
 	errStopped     respErr = "ERR Spook node stopped"
 	errReadOnly    respErr = "READONLY You can't write against a read only replica."
 	errCanceled    respErr = "ERR request canceled: server shutting down"
@@ -271,7 +279,7 @@ func (s *Server) run(c *client, cmd *command, args [][]byte) {
 		c.out.wbuf = c.tx.out
 	case cmd.write != nil:
 		c.tx.cmd, c.tx.args, c.tx.base = cmd, args, len(c.out.wbuf)
-		tok, err := s.backend.Update(s.ctx, c.tx.writeOne)
+		tok, err := s.backend.Update(c.ctx, c.tx.writeOne)
 		c.tx.cmd, c.tx.args = nil, nil
 		if err != nil {
 			c.out.WriteError(s.errorText(err))
@@ -342,7 +350,7 @@ func (s *Server) exec(c *client) {
 		c.reply(out)
 		return
 	}
-	tok, err := s.backend.Update(s.ctx, func(tx *crdt.Builder) error { return run(tx, tx) })
+	tok, err := s.backend.Update(c.ctx, func(tx *crdt.Builder) error { return run(tx, tx) })
 	if err != nil {
 		c.out.WriteError(s.errorText(err))
 		return
@@ -406,4 +414,21 @@ func mutationError(err error) error {
 		return nil
 	}
 	return respErr(errorText(err))
+}
+
+// setUser makes the connection user's: authenticated, its writes
+// user's.
+func (c *client) setUser(user string) {
+	c.authed, c.user = true, user
+	c.ctx = api.WithUser(c.server.ctx, user)
+}
+
+// resetUser puts the connection in its state before any AUTH: the
+// default user if no credential is configured, else unauthenticated.
+func (c *client) resetUser() {
+	if !c.server.creds.Required() {
+		c.setUser(api.DefaultUser)
+		return
+	}
+	c.authed, c.user, c.ctx = false, "", c.server.ctx
 }

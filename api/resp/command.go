@@ -68,6 +68,7 @@ func init() {
 		{name: "quit", arity: -1, flags: flagNoAuth | flagPubSub | flagAdmin | flagTxnControl, conn: cmdQuit},
 		{name: "reset", arity: 1, flags: flagNoAuth | flagPubSub | flagAdmin | flagTxnControl, conn: cmdReset},
 		{name: "client", arity: -2, flags: flagAdmin, conn: cmdClient},
+		{name: "acl", arity: -2, flags: flagAdmin, conn: cmdACL},
 		{name: "command", arity: -1, flags: flagAdmin, conn: cmdCommand},
 		{name: "info", arity: -1, flags: flagAdmin, conn: cmdInfo},
 		{name: "wait", arity: 3, flags: flagAdmin, conn: cmdWait},

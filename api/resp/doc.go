@@ -25,6 +25,12 @@
 // node's. docs/api.md lists every command and each difference from Redis;
 // docs/semantics.md what concurrent commands on two nodes do.
 //
+// Authentication: Config.Password is the default user's password,
+// Config.Users (api.Users) the named users; AUTH and HELLO AUTH make a
+// connection a user (ACL WHOAMI names it) and every write it makes runs
+// with the user in its context (api.WithUser), which the node checks
+// against the write-rights policy's user rules (NOPERM when refused).
+//
 // BLPOP, BRPOP, BLMOVE and XREAD BLOCK wait on this node only
 // (blocking.go): a change this node applies to one of their keys, local
 // or replicated, wakes them. SPOOK.LPOPONCE is a pop that never delivers

@@ -573,7 +573,7 @@ func (s *Server) blockingWrite(c *client, keys [][]byte, timeout time.Duration, 
 	try := func() (bool, error) {
 		out := c.buf[:0]
 		done := false
-		tok, err := s.backend.Update(s.ctx, func(tx *crdt.Builder) error {
+		tok, err := s.backend.Update(c.ctx, func(tx *crdt.Builder) error {
 			var err error
 			out, done, err = attempt(tx, out[:0])
 			if err == nil && !done && !tx.Empty() {

@@ -59,7 +59,7 @@ func (s *Server) runWrites(c *client, cmds [][][]byte) {
 		cmds = cmds[len(batch):]
 		c.tx.batch = batch
 		c.tx.base = len(c.out.wbuf)
-		tok, err := s.backend.Update(s.ctx, c.tx.writeBatch)
+		tok, err := s.backend.Update(c.ctx, c.tx.writeBatch)
 		c.tx.batch = nil
 		if err != nil {
 			for _, q := range batch {

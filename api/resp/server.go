@@ -81,9 +81,20 @@ var (
 
 // Config configures a Server. The zero value serves without a password.
 type Config struct {
-	// Password, when not empty, is required by AUTH (or HELLO ... AUTH)
-	// before any other command. Compared in constant time.
+	// Password, when not empty, is the default user's password
+	// (api.DefaultUser): AUTH PASSWORD, AUTH default PASSWORD or HELLO
+	// ... AUTH default PASSWORD. Compared in constant time.
 	Password string
+	// Users, when not nil, are the named client users: AUTH NAME
+	// PASSWORD (or HELLO ... AUTH NAME PASSWORD) makes the connection
+	// NAME's, and its writes are NAME's (api.WithUser: the node checks
+	// the user rules of the write-rights policy in force). It may hold
+	// the default user when Password is empty.
+	//
+	// With Password or Users set, a connection must authenticate before
+	// any other command; with neither, every connection is the default
+	// user from the start.
+	Users *api.Users
 	// MaxClients bounds concurrent connections; a connection over it gets
 	// "ERR max number of clients reached" and is closed. Zero means
 	// DefaultMaxClients.
@@ -118,6 +129,7 @@ func (c *Config) validate() {
 type Server struct {
 	backend api.Backend
 	cfg     Config
+	creds   api.Credentials // cfg's Password and Users
 	start   time.Time
 
 	// ctx ends when the server closes; it bounds every blocking backend
@@ -153,6 +165,7 @@ func New(backend api.Backend, cfg Config) *Server {
 	s := &Server{
 		backend:     backend,
 		cfg:         cfg,
+		creds:       api.Credentials{Password: cfg.Password, Users: cfg.Users},
 		start:       time.Now(),
 		ctx:         ctx,
 		cancel:      cancel,
@@ -240,9 +253,9 @@ func (s *Server) accept(nc net.Conn) {
 	c := &client{
 		server: s,
 		id:     s.clientID.Add(1),
-		authed: s.cfg.Password == "",
 		out:    &conn{nc: nc},
 	}
+	c.resetUser()
 	c.tx.init(c)
 	s.mu.Lock()
 	s.conns[c] = struct{}{}

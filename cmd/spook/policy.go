@@ -23,7 +23,9 @@ const policyHelp = `usage: spook audit policy keygen --out OP.key --keys KEYS
        spook audit policy show [--addr HOST:PORT]
 
 Write rights (docs/audit.md, "Write rights"): a policy signed by the
-operator key says which nodes may write which key prefixes.
+operator key says which nodes may write which key prefixes, and which
+client users (spookd --users) may, checked by the node that accepts
+their writes.
 
   keygen  creates the operator's signing key OP.key (64 hex digits, mode
           0600; keep it off the cluster) and its public key

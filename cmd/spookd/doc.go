@@ -22,6 +22,12 @@
 // it refuses to start. Repeated log lines are collapsed with a count
 // (internal/lograte). See docs/security.md.
 //
+// Clients: --password is the default user's RESP password, --token the
+// HTTP bearer token, and --users FILE names client users (RESP AUTH NAME
+// PASSWORD, HTTP Basic auth; lines from 'spook users hash'), whose writes
+// the node checks against the user rules of the write-rights policy in
+// audit mode (docs/api.md, "Client users"; docs/audit.md).
+//
 // Profiling: --pprof ADDR serves net/http/pprof on a second listener,
 // loopback only (a non-loopback ADDR is refused at start).
 //

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/internal/buildinfo"
 	"github.com/spooksystems/spook/internal/completion"
 	"github.com/spooksystems/spook/internal/lograte"
@@ -76,6 +77,7 @@ type options struct {
 	completion                             string
 	tlsCert, tlsKey, tlsCA                 string
 	password, token                        string
+	users                                  string // --users: the users file (api.ParseUsers)
 	clusterKey, clusterKeyFile             string
 	auditKeys                              string // --audit-keys: directory of NAME.pub (docs/audit.md)
 	auditRetention                         string // --audit-retention: all | checkpoints=N,days=N,age=D,bytes=SIZE,archive=DIR
@@ -110,6 +112,7 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.DurationVar(&o.auditRetentionEvery, "audit-retention-interval", node.DefaultAuditRetentionInterval, "audit mode: how often the retention policy is applied")
 	fs.StringVar(&o.password, "password", "", "password Redis clients must AUTH with (empty: none)")
 	fs.StringVar(&o.token, "token", "", "bearer token the HTTP API requires (empty: none)")
+	fs.StringVar(&o.users, "users", "", "file of client users, one 'NAME HASH' a line from 'spook users hash': RESP AUTH NAME PASSWORD and HTTP Basic auth; their writes are checked against the user rules of the write-rights policy (docs/audit.md). Clients must then authenticate; --password stays the default user's (empty: no users)")
 	fs.DurationVar(&o.tick, "tick", node.DefaultTickInterval, "length of one replica tick")
 	fs.DurationVar(&o.clockOffset, "test-clock-offset", 0, "TEST ONLY: shift this node's wall clock (clock-skew fault tests)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -264,6 +267,9 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 		return node.Config{}, err
 	}
 	cfg.ClusterKey = key
+	if cfg.Users, err = loadUsers(o); err != nil {
+		return node.Config{}, err
+	}
 	cfg.AuditKeysDir = o.auditKeys
 	if cfg.AuditRetention, err = node.ParseAuditRetention(o.auditRetention); err != nil {
 		return node.Config{}, err
@@ -290,6 +296,26 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 			"and plaintext peers are admitted by the cluster key alone")
 	}
 	return cfg, nil
+}
+
+// loadUsers reads --users, nil if not given. The file is read once, at
+// start: a change takes effect at the next restart.
+func loadUsers(o *options) (*api.Users, error) {
+	if o.users == "" {
+		return nil, nil
+	}
+	text, err := os.ReadFile(o.users)
+	if err != nil {
+		return nil, fmt.Errorf("--users: %w", err)
+	}
+	users, err := api.ParseUsers(text)
+	if err != nil {
+		return nil, fmt.Errorf("--users %s: %w", o.users, err)
+	}
+	if o.password != "" && users.Has(api.DefaultUser) {
+		return nil, fmt.Errorf("--password and --users %s both give the %q user's password; keep one", o.users, api.DefaultUser)
+	}
+	return users, nil
 }
 
 // clusterKey reads the cluster key from --cluster-key-file or

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/storage"
 	"github.com/spooksystems/spook/storage/vfs"
 )
@@ -173,6 +175,53 @@ func TestRegionSources(t *testing.T) {
 		cfg, err := buildConfig(o, io.Discard)
 		if err != nil || cfg.Region != c.want {
 			t.Errorf("%q with SPOOK_REGION=%q: region %q (%v), want %q", c.args, c.env, cfg.Region, err, c.want)
+		}
+	}
+}
+
+// TestUsersFlag: --users (SPOOK_USERS, "users =" in the config file)
+// reads a users file into the node config; a bad line is refused with
+// the file and its line number, a missing file with its name, and a
+// default user given by both --password and the file with both names.
+func TestUsersFlag(t *testing.T) {
+	dir := t.TempDir()
+	hash, err := api.HashPassword([]byte("pw"), api.MinPasswordIterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "users")
+	os.WriteFile(good, []byte("# users\nalice "+hash+"\ndefault "+hash+"\n"), 0o600)
+	o, _, err := parse([]string{"--users", good}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := buildConfig(o, io.Discard)
+	if err != nil || cfg.Users.Len() != 2 || !cfg.Users.Authenticate("alice", []byte("pw")) {
+		t.Fatalf("--users %s: %v, %d users", good, err, cfg.Users.Len())
+	}
+	o, _, _ = parse(nil, func(k string) string { return map[string]string{"SPOOK_USERS": good}[k] })
+	if cfg, err := buildConfig(o, io.Discard); err != nil || cfg.Users.Len() != 2 {
+		t.Fatalf("SPOOK_USERS: %v", err)
+	}
+	bad := filepath.Join(dir, "bad")
+	os.WriteFile(bad, []byte("alice "+hash+"\n\nbob not-a-hash\n"), 0o600)
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--users", bad}, []string{"--users " + bad, "line 3", "password hash"}},
+		{[]string{"--users", filepath.Join(dir, "absent")}, []string{"--users", "absent"}},
+		{[]string{"--users", good, "--password", "x"}, []string{"--password", "--users", `"default"`}},
+	} {
+		err := config(c.args...)
+		if err == nil {
+			t.Errorf("%q accepted", c.args)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: %q does not say %q", c.args, err, w)
+			}
 		}
 	}
 }
