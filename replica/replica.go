@@ -123,7 +123,10 @@ type Replica struct {
 	// pol and rightsRefused are write rights' state (policy.go).
 	pol           policies
 	rightsRefused uint64
-	ov            overlay // overlay.go
+	// refusedPeers maps each peer whose repair the write-rights check
+	// refused to the tick it did (repairrights.go); nil until one is.
+	refusedPeers map[causal.NodeID]uint64
+	ov           overlay // overlay.go
 
 	invariantState // invariants.go
 }
