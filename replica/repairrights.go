@@ -40,7 +40,10 @@ import (
 //     writer dot of this key) must be allowed to write the key. This is
 //     attribution, not proof: state does not name the remover, so the
 //     removal is allowed as soon as one node that made transactions this
-//     replica has not seen could have made it.
+//     replica has not seen could have made it. With no such node at all,
+//     the remover can only be a transaction this replica applied (and
+//     checked) already, and the join corrects a state that disagrees
+//     with its own context (a divergence repair): it passes.
 //
 // A violation refuses the whole repair: nothing is joined, the context is
 // not merged, no record or snapshot is written, EventRightsRefused names
@@ -54,7 +57,8 @@ import (
 // What it does not catch: entries stamped with another member's dots
 // that the sender forged within that member's rights (state is not
 // signed), and removals by a member without rights attributed to a
-// member with rights that also wrote something new. And it refuses
+// member with rights that also wrote something new, or to transactions
+// already applied here (a sender may claim any context). And it refuses
 // entries written before the first policy by a node that no policy
 // version grants the key (they pass as transactions, with no policy in
 // their past, but state does not say when they were written).
@@ -214,7 +218,10 @@ func (r *Replica) checkRepair(ctx *causal.Context, keys []repairKey) (causal.Dot
 		if !moversDone {
 			movers, moversDone = newNodes(ctx, ours), true
 		}
-		if !slices.ContainsFunc(movers, may) {
+		// No mover: whatever removed the entries is a transaction this
+		// replica applied (and checked) already; the join corrects a
+		// state that disagreed with its own context.
+		if len(movers) > 0 && !slices.ContainsFunc(movers, may) {
 			note(repairViolation{key: k.key, err: fmt.Errorf("%w: the repair removes from %s, and no node with transactions new here (%v) may write it",
 				ErrNoRights, quoteKey(k.key), movers)})
 		}
