@@ -164,7 +164,13 @@
 // policy written by a transaction in its Deps (the policy its writer had
 // seen), so every correct replica decides alike; a remote transaction
 // outside its origin's rights is refused (EventRightsRefused) and never
-// applied, a local one fails with ErrNoRights.
+// applied, a local one fails with ErrNoRights. State that arrives by
+// repair, a joiner's snapshot or a state bundle is checked before it is
+// joined (repairrights.go): every writer dot new to the replica must be
+// allowed on its key by some policy version held, and a removal must be
+// attributable to a node with new transactions that may write the key;
+// otherwise the whole repair is refused (EventRightsRefused naming the
+// peer) and nothing changes.
 //
 // # Wire format
 //

@@ -63,6 +63,9 @@ type snapshotPin struct {
 // ours: the fallback when reconciliation against a busy peer keeps
 // aborting or the difference is too large to buffer.
 func (r *Replica) requestRepairSnapshot(peer causal.NodeID) {
+	if r.repairRefusedRecently(peer) {
+		return
+	}
 	r.startTransfer(peer)
 	r.join.repair = true
 }
@@ -239,6 +242,12 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 		// Each chunk was a valid message; what they assemble is refused.
 		// The transfer is dropped and retried, and nothing else changes.
 		r.event(EventMessageRefused, from, causal.Dot{}, err.Error())
+		return nil
+	}
+	if dot, err := r.checkRepairState(ks); err != nil {
+		// Write rights (repairrights.go): nothing installed; a joining
+		// node asks its next join peer.
+		r.refuseRepair(from, "snapshot", dot, err)
 		return nil
 	}
 	if repair {

@@ -44,6 +44,11 @@ import (
 // A refused remote transaction is never applied and raises
 // EventRightsRefused; a refused local write returns ErrNoRights and
 // changes nothing.
+//
+// State that arrives by repair (reconciliation, snapshot transfers, a
+// joiner's snapshot, state bundles) carries no transactions to check; it
+// is checked by writer dots and attributed removals instead
+// (repairrights.go), and a violation refuses the whole repair.
 const (
 	// PolicyPrefix starts the internal keys that hold policy versions.
 	PolicyPrefix = InternalPrefix + "audit/policy/"
@@ -270,8 +275,8 @@ func (r *Replica) refuseRights(from causal.NodeID, dot causal.Dot, err error) {
 	r.event(EventRightsRefused, from, dot, err.Error())
 }
 
-// RightsRefused is the number of remote transactions refused by the
-// write-rights check since start.
+// RightsRefused is the number of remote transactions and repairs
+// refused by the write-rights check since start.
 func (r *Replica) RightsRefused() uint64 { return r.rightsRefused }
 
 // ProposePolicy writes a signed policy document (audit.Policy.Canonical)

@@ -109,7 +109,10 @@ const (
 	// EventRightsRefused: with write rights on, a remote transaction
 	// outside the rights of the policy in its causal past (or writing a
 	// policy key without a correctly signed new policy) was refused and
-	// never applied; see policy.go.
+	// never applied; see policy.go. Or a repair (reconciliation, snapshot
+	// transfer, state bundle) from Node was refused whole, Dot being the
+	// writer outside its rights (zero for a removal); see
+	// repairrights.go.
 	EventRightsRefused
 )
 

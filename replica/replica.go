@@ -128,6 +128,9 @@ type Replica struct {
 	// by ProposeAs for the length of the call, "" otherwise
 	// (userrights.go).
 	proposeUser string
+	// refusedPeers maps each peer whose repair the write-rights check
+	// refused to the tick it did (repairrights.go); nil until one is.
+	refusedPeers map[causal.NodeID]uint64
 
 	invariantState // invariants.go
 }

@@ -56,7 +56,10 @@ func (r *Replica) StateBundle() ([]byte, int) {
 // Ready.Changes, and the joined state is the next Ready's Snapshot. It
 // returns the bundle's exporter, its keys and how many keys changed here.
 // A bundle of another cluster, or one that does not decode, is refused
-// with ErrBadBundle and changes nothing.
+// with ErrBadBundle and changes nothing; with write rights on, one whose
+// state fails the write-rights check of repairs (repairrights.go) is
+// refused with ErrNoRights, raises EventRightsRefused naming its
+// exporter, and changes nothing.
 func (r *Replica) ImportState(b []byte) (exporter causal.NodeID, keys, changed int, err error) {
 	if !IsStateBundle(b) || len(b) < len(stateBundleMagic)+1+4 {
 		return 0, 0, 0, fmt.Errorf("%w: no state bundle magic", ErrBadBundle)
@@ -84,6 +87,10 @@ func (r *Replica) ImportState(b []byte) (exporter causal.NodeID, keys, changed i
 	}
 	if r.state != NodeMember {
 		return 0, 0, 0, fmt.Errorf("%w: node is %s", ErrReadOnly, r.state)
+	}
+	if dot, err := r.checkRepairState(ks); err != nil {
+		r.reportRefusedState(exporter, "state bundle", dot, err)
+		return 0, 0, 0, fmt.Errorf("state bundle exported by %s: %w", exporter, err)
 	}
 	before := len(r.ready.Changes)
 	r.joinSnapshot(0, ks)

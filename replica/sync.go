@@ -216,7 +216,7 @@ func childPrefix(depth uint8, prefix uint64, i int) uint64 {
 
 // startSync opens a session with peer.
 func (r *Replica) startSync(peer causal.NodeID, reason string) {
-	if r.sync != nil || r.state == NodeJoining {
+	if r.sync != nil || r.state == NodeJoining || r.repairRefusedRecently(peer) {
 		return
 	}
 	// Session ids are small (three varint bytes: every sync message
@@ -571,6 +571,10 @@ func (r *Replica) syncProgress() {
 	if s.covered != s.rootSum {
 		r.sync = s // abortSync reports and clears it
 		r.abortSync("a 32-bit tree hash collided; retrying with a new salt")
+		return
+	}
+	if dot, err := r.checkRepairKeys(s.pinned, s.buffered); err != nil {
+		r.refuseRepair(s.peer, "reconciliation", dot, err) // write rights (repairrights.go): nothing joined
 		return
 	}
 	// One step: every differing key and the context together, logged as

@@ -127,11 +127,15 @@ func (s *simulator) write(n *node, ss *session) {
 	var incs []check.Increment
 	n.nextTicket++
 	ticket := n.nextTicket
+	planted, planting := s.plantNext(n) // Options.Forge (forge.go)
 	tok, err := n.core.Propose(ticket, func(b *crdt.Builder) error {
 		var err error
 		incs, err = o.build(b, ss)
 		return err
 	})
+	if planting {
+		s.plantSettle(n, planted)
+	}
 	s.trace.event(evPropose, uint64(n.idx), uint64(o.kind), tok.Counter)
 	switch {
 	case errors.Is(err, replica.ErrReadOnly), errors.Is(err, driver.ErrFailed):

@@ -23,9 +23,27 @@ import (
 //     forger's key, writing SigKey, which the policy allows: only the
 //     signature check refuses it.
 //
-// Neither is applied at the forger. The checker: no correct replica ever
-// holds ForbiddenKey or SigKey (checked every step), and no transaction
-// the forger did not forge is ever refused.
+// Neither is applied at the forger. The forger also holds forged state
+// and serves it to repairs: at each of its client writes in the fault
+// phase it puts in its own keyspace an entry of ForbiddenKey stamped
+// with that write's dot (replacing the previous one), as a member that
+// does not check its own writes, or a compromised one, could. A peer
+// that lacks that transaction and repairs from the forger
+// (reconciliation once the forger's log no longer reaches back to it,
+// or a joiner pulling its snapshot) is offered the entry as a new write,
+// which the write-rights check of state transfers
+// (replica/repairrights.go) must refuse; a peer that has the
+// transaction drops the entry by the join itself (it saw the dot and
+// does not hold it). The entry is taken out of the forger's
+// state at heal, so the run can converge; in Forge runs the joiner asks
+// the forger first.
+//
+// The checker: no correct replica ever holds ForbiddenKey or SigKey, and
+// the forger holds SigKey never and ForbiddenKey only before heal
+// (checked every step); no correct replica refuses a transaction the
+// forger did not forge, nor a repair for another writer than a planted
+// dot. (The forger's own refusals of repairs are not judged: its state
+// is the forged one.)
 const (
 	// ForgeEverySteps is the interval between two forgeries.
 	ForgeEverySteps = 97
@@ -33,6 +51,59 @@ const (
 	ForbiddenKey = "forbidden/x"
 	SigKey       = "sig/x"
 )
+
+// forger is the forging member.
+func (s *simulator) forger() *node { return s.nodes[s.p.Replicas-1] }
+
+// plantNext puts a forged entry in the forger's state, replacing the
+// previous one, stamped with dot, the dot of the transaction the forger
+// is about to make (so that, once made, the entry's dot is in its
+// context, as every dot of a valid state is). It reports whether it did.
+func (s *simulator) plantNext(f *node) (causal.Dot, bool) {
+	if !s.o.Forge || f != s.forger() || s.healed || f.r.Policy() == nil {
+		return causal.Dot{}, false
+	}
+	ks := f.r.Keyspace()
+	dot := causal.Dot{Node: f.id, Counter: ks.Context().Vector.Get(f.id) + 1}
+	s.unplant()
+	src := crdt.NewKeyspace()
+	b := src.Begin(dot, causal.Timestamp{WallMs: s.nowMs(f)})
+	if err := b.Set([]byte(ForbiddenKey), []byte("planted")); err != nil {
+		s.res.Report.Addf(check.CheckReplica, "step %d: planting: %v", s.step, err)
+		return causal.Dot{}, false
+	}
+	if err := src.Apply(b.Finish()); err != nil {
+		s.res.Report.Addf(check.CheckReplica, "step %d: planting: %v", s.step, err)
+		return causal.Dot{}, false
+	}
+	ks.JoinKey([]byte(ForbiddenKey), src.Get([]byte(ForbiddenKey)), &causal.Context{})
+	s.planted.Add(dot)
+	return dot, true
+}
+
+// plantSettle keeps the entry planted for dot if the forger made the
+// transaction dot, and takes it out otherwise (the write was refused or
+// changed nothing: a state with a dot outside its context is invalid).
+func (s *simulator) plantSettle(f *node, dot causal.Dot) {
+	if f.r == nil {
+		return // crashed meanwhile: the entry went with its memory
+	}
+	if !f.r.Keyspace().Context().Contains(dot) {
+		s.unplant()
+		return
+	}
+	s.res.Planted++
+	s.logf("%s holds forged %s under %s", f.name, ForbiddenKey, dot)
+}
+
+// unplant takes every forged entry out of the forger's state.
+func (s *simulator) unplant() {
+	f := s.forger()
+	if !f.up() || f.r.Keyspace().Get([]byte(ForbiddenKey)) == nil {
+		return
+	}
+	f.r.Keyspace().JoinKey([]byte(ForbiddenKey), nil, &s.planted)
+}
 
 // simOperatorKey signs the run's policy.
 func simOperatorKey() ed25519.PrivateKey { return simAuditKey("operator") }
@@ -62,7 +133,7 @@ func (s *simulator) applyPolicy() {
 
 // forge sends the step's forgery, if one is due and the forger can.
 func (s *simulator) forge() {
-	f := s.nodes[s.p.Replicas-1]
+	f := s.forger()
 	if s.step == 0 || s.step%ForgeEverySteps != 0 || !f.up() || f.dead || f.removed || s.step < f.pausedUntil ||
 		f.r.Policy() == nil || f.r.Status().State != replica.NodeMember {
 		return
@@ -95,13 +166,18 @@ func (s *simulator) forge() {
 	s.send(f, envs)
 }
 
-// checkForged fails the run if a correct replica holds a forged write.
+// checkForged fails the run if a correct replica holds a forged write
+// (or the forger its planted state after heal).
 func (s *simulator) checkForged() {
+	f := s.forger()
 	for _, n := range s.nodes {
 		if !n.up() {
 			continue
 		}
 		for _, k := range []string{ForbiddenKey, SigKey} {
+			if n == f && k == ForbiddenKey && !s.healed {
+				continue // planted
+			}
 			if n.r.Keyspace().Get([]byte(k)) != nil {
 				s.res.Report.Addf(check.CheckReplica, "step %d: %s applied a forged write of %s", s.step, n.name, k)
 			}

@@ -71,8 +71,10 @@ type Result struct {
 	Crashes, Partitions    int
 	StepErrors             int // messages a replica refused (Step returned an error)
 	// Forged and Refused count the forged transactions sent (Options.Forge)
-	// and the refusals (audit or rights events) of forged dots.
-	Forged, Refused int
+	// and the refusals (audit or rights events) of forged dots; Planted
+	// counts the times the forger put forged state in its keyspace, and
+	// RepairsRefused the repairs refused for carrying it (forge.go).
+	Forged, Refused, Planted, RepairsRefused int
 	// OracleSkipped is set when some applied transaction was never seen
 	// on the wire (it reached replicas only through reconciliation), so
 	// the oracle could not be built and the oracle check did not run.
@@ -225,8 +227,10 @@ type simulator struct {
 	members []causal.NodeID
 	// meter counts what the scale figures report (metrics.go).
 	meter meter
-	// forged holds the dots of forged transactions (forge.go).
-	forged map[causal.Dot]bool
+	// forged holds the dots of forged transactions, planted those of
+	// the forger's forged state (forge.go).
+	forged  map[causal.Dot]bool
+	planted causal.Context
 }
 
 func newSimulator(o Options) *simulator {
@@ -279,6 +283,11 @@ func newSimulator(o Options) *simulator {
 		if i >= n {
 			// The joiner knows the initial members as join peers only.
 			nd.cfg.Members, nd.cfg.Join = nil, peers[:n]
+			if o.Forge {
+				// The forger (the last initial member) first: its
+				// snapshot holds forged state (forge.go).
+				nd.cfg.Join = append([]replica.Peer{peers[n-1]}, peers[:n-1]...)
+			}
 			nd.unstarted = true
 			s.joiner = i
 		}
@@ -357,6 +366,9 @@ func (s *simulator) run() {
 		s.advance()
 	}
 	s.heal()
+	if s.o.Forge {
+		s.unplant()
+	}
 	for t := 0; t < ConvergenceTicksMax; t++ {
 		s.advance()
 		s.step++
@@ -449,9 +461,16 @@ func (s *simulator) drain(n *node) {
 		s.send(n, out.Send)
 		for _, e := range out.Events {
 			if e.Type == replica.EventAuditRefused || e.Type == replica.EventRightsRefused {
-				if s.forged[e.Dot] {
+				repair := e.Type == replica.EventRightsRefused && strings.Contains(e.Reason, "repair from")
+				switch {
+				case repair && s.o.Forge && n == s.forger():
+					// The forger's state is the forged one (forge.go).
+				case repair && s.planted.Contains(e.Dot):
 					s.res.Refused++
-				} else {
+					s.res.RepairsRefused++
+				case !repair && s.forged[e.Dot]:
+					s.res.Refused++
+				default:
 					s.res.Report.Addf(check.CheckReplica, "step %d: %s refused an honest transaction: %s", s.step, n.name, e)
 				}
 			}
