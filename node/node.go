@@ -136,6 +136,8 @@ func Start(cfg Config) (*Node, error) {
 	rcfg.Members = cfg.Members
 	rcfg.Seed = uint64(cfg.now().UnixNano())
 	rcfg.NowMs = uint64(cfg.now().UnixMilli())
+	// A want outlives the decrement that made it (config.go).
+	rcfg.BCounterWantTicks = bcounterWantTicks(rcfg.BCounterWantTicks, cfg.TickInterval)
 	if err := cfg.auditConfig(&rcfg); err != nil { // audit.go
 		ln.Close()
 		return nil, err
