@@ -26,6 +26,9 @@ type Node struct {
 	// auditMu orders audit reads of the history (read lock) against
 	// retention rewriting its base and trimming the log (retention.go).
 	auditMu sync.RWMutex
+	// atReads caches the states point-in-time reads rebuild and bounds
+	// the rebuilds (atread.go).
+	atReads atReads
 
 	// mu guards the replica's state. Only the loop goroutine changes it,
 	// holding mu for writing while it does; readers (View, Status, Wait,
