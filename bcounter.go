@@ -61,7 +61,8 @@ func (db *DB) BCounterRights(key []byte) int64 {
 // node's rights and returns the new value. When the rights are short it
 // records a want (the holders give on their next ticks) and retries for
 // up to MaxBCounterWait, then returns ErrInsufficient having taken
-// nothing. Other errors are the crdt's (ErrBCounterMissing,
+// nothing; the node withdraws a want still unmet after
+// node.BCounterWantAge. Other errors are the crdt's (ErrBCounterMissing,
 // ErrWrongType, ...) or the node's.
 func (db *DB) BCounterDecrement(ctx context.Context, key []byte, n int64) (int64, error) {
 	deadline := time.Now().Add(MaxBCounterWait)

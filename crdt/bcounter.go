@@ -29,7 +29,9 @@ import (
 //
 //	inc_n      what n added (INCRBY)
 //	dec_n      what n took (DECRBY)
-//	want_n     the received total n asks to reach (a request for rights)
+//	want_n     the received total n asks to reach, plus withdrawn_n (a
+//	           request for rights)
+//	withdrawn_n  the part of want_n that n no longer asks for
 //	give_n[m]  what n gave m
 //
 // and, with recv_n = Σ_m give_m[n] and give_n = Σ_m give_n[m],
@@ -37,7 +39,13 @@ import (
 //	value      = initial + Σ inc − Σ dec
 //	rights(n)  = [n is the creator](initial − floor) + inc_n − dec_n + recv_n − give_n
 //
-// so Σ_n rights(n) = value − floor by construction. The operations keep
+// so Σ_n rights(n) = value − floor by construction, and n's outstanding
+// request is
+//
+//	need_n     = max(0, want_n − withdrawn_n − recv_n)
+//
+// want_n and withdrawn_n enter no right: they only steer the policy (see
+// Moving rights). The operations keep
 // rights(n) ≥ 0: only n changes its own account, and the Builder refuses a
 // decrement or a gift larger than rights(n) as n sees it. Another replica
 // holding n's account as of some transaction also holds that
@@ -61,7 +69,7 @@ import (
 // # Moving rights
 //
 // BCounterRebalance is the policy, a pure function of the state and the
-// node: a holder first answers wants (need_n = want_n − recv_n), the
+// node: a holder first answers wants (need_n above), the
 // largest holders first — a node gives only the part of a need that the
 // holders ranked above it cannot cover — then gives its surplus over its
 // demand-weighted target (value − floor) · d_n / Σ d_m, with demand
@@ -74,6 +82,18 @@ import (
 // Rights a node was given may move on by the policy if it does not use
 // them: a waiting BCOUNTER.DECRBY retries on the change that brings them,
 // well within the tick after.
+//
+// # Withdrawing a want
+//
+// A want outlives the decrement that made it: the client gives up after
+// a bounded wait, and an unanswered need would keep drawing rights from
+// the nodes that use them. BCounterWithdraw raises withdrawn_n to
+// want_n − recv_n, so need_n is 0 from then on (recv_n only grows); a
+// later want is recorded above it (want_n = withdrawn_n + recv_n +
+// short). Both totals are n's own and grow only, so the account still
+// joins by maximum; withdrawn_n ≤ want_n always. The replica withdraws a
+// want of its node that stayed unmet for Config.BCounterWantTicks
+// (replica/bcounter.go).
 
 // Bounded-counter limits.
 const (
@@ -120,11 +140,12 @@ type bcGift struct {
 type bcAccount struct {
 	node           causal.NodeID
 	inc, dec, want uint64
+	withdrawn      uint64   // ≤ want
 	gifts          []bcGift // by to ascending; to ≠ node, amt ≥ 1
 }
 
 func (a *bcAccount) empty() bool {
-	return a.inc == 0 && a.dec == 0 && a.want == 0 && len(a.gifts) == 0
+	return a.inc == 0 && a.dec == 0 && a.want == 0 && a.withdrawn == 0 && len(a.gifts) == 0
 }
 
 func (a *bcAccount) given() uint64 {
@@ -146,6 +167,7 @@ func (a *bcAccount) giftTo(to causal.NodeID) uint64 {
 // join raises a to the maxima of a and b (same node).
 func (a *bcAccount) join(b *bcAccount) {
 	a.inc, a.dec, a.want = max(a.inc, b.inc), max(a.dec, b.dec), max(a.want, b.want)
+	a.withdrawn = max(a.withdrawn, b.withdrawn)
 	for _, g := range b.gifts {
 		a.raiseGift(g)
 	}
@@ -215,6 +237,12 @@ func (g *bcGen) received(n causal.NodeID) uint64 {
 		s += g.accts[i].giftTo(n)
 	}
 	return s
+}
+
+// need is need_n (see Bounded counters): what n still asks for.
+func (g *bcGen) need(n causal.NodeID) int64 {
+	a := g.account(n)
+	return max(0, int64(a.want)-int64(a.withdrawn)-int64(g.received(n)))
 }
 
 // rights is rights(n) (see Bounded counters).
@@ -427,13 +455,12 @@ func (v *Value) BCounterNodes(fn func(node causal.NodeID, rights int64) bool) {
 }
 
 // BCounterNeed returns node's outstanding want in the visible
-// generation: want − received, or 0.
+// generation: want − withdrawn − received, or 0.
 func (v *Value) BCounterNeed(node causal.NodeID) int64 {
 	if v == nil || v.bc() == nil {
 		return 0
 	}
-	g := v.bc().visible()
-	return max(0, int64(g.account(node).want)-int64(g.received(node)))
+	return v.bc().visible().need(node)
 }
 
 // nodes lists the creator, every account's node and every gift's
@@ -452,29 +479,48 @@ func (g *bcGen) nodes() []causal.NodeID {
 }
 
 // Encoding. The bounded-counter part of a value (after the stream, ext
-// bit extBCounter):
+// bit extBCounter), in one of two versions:
 //
+//	version 0 (no account has withdrawn anything; the format before
+//	          withdrawals, unchanged):
 //	gens      count ≥ 1, by dot ascending: node, counter, floor (zig-zag),
 //	          initial (zig-zag, ≥ floor), accounts
 //	accounts  count, by node ascending: node, inc, dec, want, gifts
 //	          (count, by to ascending: to ≠ node, amount ≥ 1); not all
 //	          zero and empty
 //
+//	version 1 (some account has withdrawn > 0; only then):
+//	marker    uvarint 0 (a version-0 generation count is ≥ 1), then
+//	          uvarint 1, the version
+//	gens      as version 0, each account followed by withdrawn
+//	          (≤ want)
+//
 // The operation (after the stream part, ext bit extBCounter):
 //
-//	flags     uvarint: 1 clear observed | 2 create | 4 account; not 0
+//	flags     uvarint: 1 clear observed | 2 create | 4 account |
+//	          8 withdrawn (with 4, only when withdrawn > 0); not 0
 //	create    floor (zig-zag), initial (zig-zag, ≥ floor)
-//	account   generation node, counter; inc, dec, want; gifts as above
-//	          (the writer is the transaction's node)
+//	account   generation node, counter; inc, dec, want; gifts as above;
+//	          withdrawn (≤ want) if flag 8 (the writer is the
+//	          transaction's node)
+//
+// A state or an operation without a withdrawal encodes as before
+// withdrawals existed, so old states and logs decode and hash alike; a
+// decoder from before refuses version 1 and flag 8.
 
 const (
-	bcOpClear   = 1 << 0
-	bcOpCreate  = 1 << 1
-	bcOpAccount = 1 << 2
-	bcOpMask    = bcOpClear | bcOpCreate | bcOpAccount
+	bcOpClear     = 1 << 0
+	bcOpCreate    = 1 << 1
+	bcOpAccount   = 1 << 2
+	bcOpWithdrawn = 1 << 3
+	bcOpMask      = bcOpClear | bcOpCreate | bcOpAccount | bcOpWithdrawn
 )
 
-func appendBCAccount(dst []byte, a *bcAccount, withNode bool) []byte {
+// bcStateWithdrawn is the version of a state encoding whose accounts
+// carry withdrawn (version 0 has no version field).
+const bcStateWithdrawn = 1
+
+func appendBCAccount(dst []byte, a *bcAccount, withNode, withWithdrawn bool) []byte {
 	if withNode {
 		dst = codec.AppendUvarint(dst, uint64(a.node))
 	}
@@ -486,10 +532,31 @@ func appendBCAccount(dst []byte, a *bcAccount, withNode bool) []byte {
 		dst = codec.AppendUvarint(dst, uint64(g.to))
 		dst = codec.AppendUvarint(dst, g.amt)
 	}
+	if withWithdrawn {
+		dst = codec.AppendUvarint(dst, a.withdrawn)
+	}
 	return dst
 }
 
+// withdrawn reports whether some account of c has withdrawn a want (the
+// state then encodes as version 1).
+func (c *bcounter) withdrawn() bool {
+	for i := range c.gens {
+		for k := range c.gens[i].accts {
+			if c.gens[i].accts[k].withdrawn > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func appendBCounter(dst []byte, c *bcounter) []byte {
+	v1 := c.withdrawn()
+	if v1 {
+		dst = codec.AppendUvarint(dst, 0)
+		dst = codec.AppendUvarint(dst, bcStateWithdrawn)
+	}
 	dst = codec.AppendUvarint(dst, uint64(len(c.gens)))
 	for i := range c.gens {
 		g := &c.gens[i]
@@ -499,7 +566,7 @@ func appendBCounter(dst []byte, c *bcounter) []byte {
 		dst = codec.AppendVarint(dst, g.initial)
 		dst = codec.AppendUvarint(dst, uint64(len(g.accts)))
 		for k := range g.accts {
-			dst = appendBCAccount(dst, &g.accts[k], true)
+			dst = appendBCAccount(dst, &g.accts[k], true, v1)
 		}
 	}
 	return dst
@@ -528,8 +595,8 @@ func bcBound(r *codec.Reader, what string) int64 {
 }
 
 // decodeBCAccount reads an account (its node already set, or read when
-// withNode).
-func decodeBCAccount(r *codec.Reader, a *bcAccount, withNode bool) {
+// withNode; withdrawn read when withWithdrawn).
+func decodeBCAccount(r *codec.Reader, a *bcAccount, withNode, withWithdrawn bool) {
 	if withNode {
 		a.node = causal.NodeID(uvarint(r, "bcounter account node"))
 		if r.Err() == nil && a.node == 0 {
@@ -552,6 +619,12 @@ func decodeBCAccount(r *codec.Reader, a *bcAccount, withNode bool) {
 		}
 		a.gifts = append(a.gifts, g)
 	}
+	if withWithdrawn {
+		a.withdrawn = bcAmount(r, "bcounter withdrawn")
+		if r.Err() == nil && a.withdrawn > a.want {
+			r.Fail("bcounter withdrawn: above want", ErrInvalid)
+		}
+	}
 	if r.Err() == nil && a.empty() {
 		r.Fail("bcounter account: empty", ErrInvalid)
 	}
@@ -560,6 +633,14 @@ func decodeBCAccount(r *codec.Reader, a *bcAccount, withNode bool) {
 func decodeBCounter(r *codec.Reader, ctx *causal.Context) *bcounter {
 	// A generation is at least node, counter, floor, initial, accounts.
 	n := count(r, "bcounter generations", MaxBCounterNodes, 5)
+	v1 := false
+	if r.Err() == nil && n == 0 { // the version marker, or nothing
+		if ver := uvarint(r, "bcounter version"); r.Err() == nil && ver != bcStateWithdrawn {
+			r.Fail(fmt.Sprintf("bcounter: version %d", ver), ErrInvalid)
+		}
+		v1 = true
+		n = count(r, "bcounter generations", MaxBCounterNodes, 5)
+	}
 	if r.Err() == nil && n == 0 {
 		r.Fail("bcounter: empty", ErrInvalid)
 	}
@@ -583,13 +664,16 @@ func decodeBCounter(r *codec.Reader, ctx *causal.Context) *bcounter {
 		na := count(r, "bcounter accounts", MaxBCounterNodes, 5)
 		for k := 0; k < na && r.Err() == nil; k++ {
 			var a bcAccount
-			decodeBCAccount(r, &a, true)
+			decodeBCAccount(r, &a, true, v1)
 			if r.Err() == nil && k > 0 && g.accts[k-1].node >= a.node {
 				r.Fail("bcounter accounts: not ascending", ErrInvalid)
 			}
 			g.accts = append(g.accts, a)
 		}
 		c.gens = append(c.gens, g)
+	}
+	if r.Err() == nil && v1 != c.withdrawn() {
+		r.Fail("bcounter: version 1 without a withdrawal", ErrInvalid)
 	}
 	if r.Err() != nil {
 		return nil
@@ -607,6 +691,9 @@ func appendBCounterOp(dst []byte, o *bcounterOp) []byte {
 	}
 	if o.acct != nil {
 		flags |= bcOpAccount
+		if o.acct.withdrawn > 0 {
+			flags |= bcOpWithdrawn
+		}
 	}
 	dst = codec.AppendUvarint(dst, flags)
 	if o.create {
@@ -616,7 +703,7 @@ func appendBCounterOp(dst []byte, o *bcounterOp) []byte {
 	if o.acct != nil {
 		dst = codec.AppendUvarint(dst, uint64(o.gen.Node))
 		dst = codec.AppendUvarint(dst, o.gen.Counter)
-		dst = appendBCAccount(dst, o.acct, false)
+		dst = appendBCAccount(dst, o.acct, false, o.acct.withdrawn > 0)
 	}
 	return dst
 }
@@ -628,7 +715,7 @@ func decodeBCounterOp(r *codec.Reader, dot causal.Dot) *bcounterOp {
 	if r.Err() != nil {
 		return nil
 	}
-	if flags == 0 || flags&^bcOpMask != 0 {
+	if flags == 0 || flags&^bcOpMask != 0 || flags&bcOpWithdrawn != 0 && flags&bcOpAccount == 0 {
 		r.Fail(fmt.Sprintf("bcounter operation flags %#x", flags), ErrInvalid)
 		return nil
 	}
@@ -646,7 +733,10 @@ func decodeBCounterOp(r *codec.Reader, dot causal.Dot) *bcounterOp {
 			r.Fail("bcounter generation: zero dot", ErrInvalid)
 		}
 		o.acct = &bcAccount{node: dot.Node}
-		decodeBCAccount(r, o.acct, false)
+		decodeBCAccount(r, o.acct, false, flags&bcOpWithdrawn != 0)
+		if r.Err() == nil && flags&bcOpWithdrawn != 0 && o.acct.withdrawn == 0 {
+			r.Fail("bcounter operation: flag withdrawn with none", ErrInvalid)
+		}
 	}
 	if r.Err() != nil {
 		return nil
@@ -746,7 +836,8 @@ func (b *Builder) bcUpdate(key []byte, fn func(g *bcGen, a *bcAccount) error) er
 	if err := fn(g, &a); err != nil {
 		return err
 	}
-	if a.inc == before.inc && a.dec == before.dec && a.want == before.want && slices.Equal(a.gifts, before.gifts) {
+	if a.inc == before.inc && a.dec == before.dec && a.want == before.want && a.withdrawn == before.withdrawn &&
+		slices.Equal(a.gifts, before.gifts) {
 		return nil // nothing to record
 	}
 	o := kb.bcOpOf()
@@ -808,13 +899,28 @@ func (b *Builder) BCounterWant(key []byte, n int64) error {
 		if short <= 0 {
 			return nil
 		}
-		w := g.received(a.node) + uint64(short)
+		w := a.withdrawn + g.received(a.node) + uint64(short)
 		if w > MaxBCounterAmount {
 			return ErrOverflow
 		}
 		a.want = max(a.want, w)
 		return nil
 	})
+}
+
+// BCounterWithdraw withdraws this node's outstanding want at key (see
+// Withdrawing a want) and returns how much it withdrew: 0, recording
+// nothing, when the node asks for nothing.
+func (b *Builder) BCounterWithdraw(key []byte) (int64, error) {
+	var out int64
+	err := b.bcUpdate(key, func(g *bcGen, a *bcAccount) error {
+		out = g.need(a.node)
+		if out > 0 {
+			a.withdrawn += uint64(out) // = want − received: ≤ want
+		}
+		return nil
+	})
+	return out, err
 }
 
 // BCounterTransfer gives n ≥ 0 of this node's rights at key to node to:
@@ -911,7 +1017,7 @@ func bcPlan(g *bcGen, self causal.NodeID) []bcPlanned {
 		if n == self {
 			continue
 		}
-		if w := int64(g.account(n).want) - int64(g.received(n)); w > 0 {
+		if w := g.need(n); w > 0 {
 			needs = append(needs, need{n, w})
 		}
 	}
@@ -937,7 +1043,7 @@ func bcPlan(g *bcGen, self causal.NodeID) []bcPlanned {
 	// Surplus over the demand-weighted target; none while this node
 	// waits for rights itself.
 	total := g.value() - g.floor
-	if total <= 0 || mine <= 0 || g.account(self).want > g.received(self) {
+	if total <= 0 || mine <= 0 || g.need(self) > 0 {
 		return out
 	}
 	demand := func(n causal.NodeID) int64 {

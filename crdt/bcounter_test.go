@@ -15,6 +15,7 @@ import (
 //
 //	BCCREATE k floor initial | BCINCR k n | BCDECR k n | BCWANT k n
 //	BCGIVE k node n | BCREBAL k | BCGET k | BCRIGHTS k node | BCNEED k node
+//	BCWITHDRAW k
 func runBCounter(b *Builder, args []string) (string, bool) {
 	reply := func(v int64, err error) string {
 		switch {
@@ -54,6 +55,8 @@ func runBCounter(b *Builder, args []string) (string, bool) {
 		return reply(0, b.BCounterWant(key, num(2))), true
 	case "BCGIVE":
 		return reply(0, b.BCounterTransfer(key, causal.NodeID(num(2)), num(3))), true
+	case "BCWITHDRAW":
+		return reply(b.BCounterWithdraw(key)), true
 	case "BCREBAL":
 		return reply(b.BCounterRebalance(key)), true
 	case "BCGET":
@@ -94,6 +97,11 @@ func TestBCounterConcurrentPairs(t *testing.T) {
 			[]string{"TYPE k -> bcounter", "BCGET k -> 5", "INCR k -> WRONGTYPE"}},
 		{"want || incr", []string{"BCCREATE k 0 10"}, []string{"BCINCR k 1"}, []string{"BCWANT k 4"},
 			[]string{"BCNEED k 2 -> 4", "BCNEED k 1 -> 0", "BCGET k -> 11"}},
+		{"want, withdraw || give", []string{"BCCREATE k 0 10"}, []string{"BCGIVE k 2 1"}, []string{"BCWANT k 4", "BCWITHDRAW k -> 4"},
+			[]string{"BCNEED k 2 -> 0", "BCRIGHTS k 2 -> 1", "BCGET k -> 10"}},
+		{"want || withdraw, want", []string{"BCCREATE k 0 10", "BCGIVE k 2 1"}, []string{"BCGIVE k 2 2"},
+			[]string{"BCWANT k 4", "BCWITHDRAW k -> 3", "BCWANT k 6"},
+			[]string{"BCNEED k 2 -> 3", "BCRIGHTS k 2 -> 3"}},
 	})
 }
 
@@ -127,7 +135,13 @@ func TestBCounterSequential(t *testing.T) {
 	// b lacks rights: it asks, a answers on its rebalance, b then decrements.
 	ship(b, a, script(t, b, "BCRIGHTS k 2 -> 0", "BCDECR k 4 -> INSUFFICIENT", "BCWANT k 4 -> 0", "BCNEED k 2 -> 4"))
 	ship(a, b, script(t, a, "BCNEED k 2 -> 4", "BCREBAL k -> 4", "BCRIGHTS k 1 -> 6", "BCREBAL k -> 0"))
-	script(t, b, "BCNEED k 2 -> 0", "BCRIGHTS k 2 -> 4", "BCDECR k 4 -> 1", "BCGET k -> 1")
+	ship(b, a, script(t, b, "BCNEED k 2 -> 0", "BCRIGHTS k 2 -> 4", "BCDECR k 4 -> 1", "BCGET k -> 1"))
+	// A withdrawn want is not answered; a new one is, above it.
+	ship(b, a, script(t, b, "BCWITHDRAW k -> 0", "BCWANT k 3 -> 0", "BCWITHDRAW k -> 3", "BCNEED k 2 -> 0", "BCWITHDRAW k -> 0"))
+	ship(a, b, script(t, a, "BCNEED k 2 -> 0", "BCREBAL k -> 0", "BCRIGHTS k 1 -> 6"))
+	ship(b, a, script(t, b, "BCWANT k 2 -> 0", "BCNEED k 2 -> 2"))
+	ship(a, b, script(t, a, "BCNEED k 2 -> 2", "BCREBAL k -> 2"))
+	script(t, b, "BCNEED k 2 -> 0", "BCRIGHTS k 2 -> 2")
 	// A gift to a node that never used the counter: it is listed, and
 	// the rights still sum to value − floor.
 	script(t, a, "BCGIVE k 7 1")
@@ -228,6 +242,12 @@ func TestBCounterDecodeRefuses(t *testing.T) {
 		"unsorted":      val(1, 1, 1, zz(0), zz(1), 2, 3, 1, 0, 0, 0, 2, 1, 0, 0, 0),
 		"gift to self":  val(1, 1, 1, zz(0), zz(1), 1, 2, 0, 0, 0, 1, 2, 5),
 		"no gens":       val(0),
+		// Version 1: withdrawn after each account's gifts.
+		"v1 no withdrawal":   val(0, 1, 1, 1, 1, zz(0), zz(1), 1, 2, 0, 0, 5, 0, 0),
+		"v1 withdrawn>want":  val(0, 1, 1, 1, 1, zz(0), zz(1), 1, 2, 0, 0, 5, 0, 6),
+		"unknown version":    val(0, 2, 1, 1, 1, zz(0), zz(1), 1, 2, 0, 0, 5, 0, 3),
+		"v1 no gens":         val(0, 1, 0),
+		"v0 marker repeated": val(0, 1, 0, 1, 1, 1, 1, zz(0), zz(1), 1, 2, 0, 0, 5, 0, 3),
 	}
 	for name, b := range bad {
 		r := codec.NewReader(b)
@@ -235,10 +255,20 @@ func TestBCounterDecodeRefuses(t *testing.T) {
 			t.Errorf("%s: decoded", name)
 		}
 	}
-	good := val(1, 1, 1, zz(0), zz(1), 1, 2, 1, 0, 0, 0)
-	r := codec.NewReader(good)
-	if v, err := DecodeValue(r); err != nil || r.Finish() != nil || v.Type() != TypeBCounter {
-		t.Fatalf("a valid value: %v", err)
+	// A value as written before withdrawals existed (version 0) and one
+	// with a withdrawal (version 1) decode and re-encode as they were.
+	for name, good := range map[string][]byte{
+		"v0": val(1, 1, 1, zz(0), zz(1), 1, 2, 1, 0, 0, 0),
+		"v1": val(0, 1, 1, 1, 1, zz(0), zz(1), 1, 2, 0, 0, 5, 0, 3),
+	} {
+		r := codec.NewReader(good)
+		v, err := DecodeValue(r)
+		if err != nil || r.Finish() != nil || v.Type() != TypeBCounter {
+			t.Fatalf("%s: a valid value: %v", name, err)
+		}
+		if got := AppendValue(nil, v); !bytes.Equal(got, good) {
+			t.Fatalf("%s: re-encodes as %x, not %x", name, got, good)
+		}
 	}
 }
 
@@ -274,7 +304,7 @@ func bcFixture(t testing.TB) (*Keyspace, []*Txn) {
 		b.deliver(t, txn)
 		all = append(all, txn)
 	}
-	for _, txn := range script(t, b, "BCWANT k 9", "BCDECR k 1", "BCGIVE k 1 1", "BCCREATE x 0 3") {
+	for _, txn := range script(t, b, "BCWANT k 9", "BCDECR k 1", "BCGIVE k 1 1", "BCWITHDRAW k -> 5", "BCCREATE x 0 3") {
 		a.deliver(t, txn)
 		all = append(all, txn)
 	}

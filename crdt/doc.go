@@ -107,11 +107,12 @@
 //     stream outranks every other visible type but a bounded counter.
 //   - Bounded counter (bcounter.go; extension bit extBCounter): an
 //     integer that never goes below its floor on any replica. Per
-//     generation (one CREATE) each node's cumulative inc, dec, want and
-//     gifts, joined by maximum; a node decrements or gives only rights it
-//     holds, so rights(n) ≥ 0 and value ≥ floor everywhere. Concurrent
-//     creates keep both generations, the greater dot visible. Builder:
-//     BCounterCreate, BCounterIncrement, BCounterDecrement, BCounterWant,
+//     generation (one CREATE) each node's cumulative inc, dec, want,
+//     withdrawn and gifts, joined by maximum; a node decrements or gives
+//     only rights it holds, so rights(n) ≥ 0 and value ≥ floor
+//     everywhere. Concurrent creates keep both generations, the greater
+//     dot visible. Builder: BCounterCreate, BCounterIncrement,
+//     BCounterDecrement, BCounterWant, BCounterWithdraw,
 //     BCounterTransfer, BCounterRebalance (the pure transfer policy),
 //     BCounterRights; Value: BCounter, BCounterRights, BCounterNodes,
 //     BCounterNeed. It outranks every other visible type.

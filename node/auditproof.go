@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/audit"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
@@ -54,6 +56,13 @@ type ReplayReport struct {
 
 func (n *Node) serveProof(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	// A proof is a pass over the history: it takes a rebuild slot
+	// (atread.go).
+	if err := n.atReads.acquire(r.Context()); err != nil {
+		writeAuditErr(w, err)
+		return
+	}
+	defer n.atReads.release()
 	v, err := n.auditHistory(true)
 	if err != nil {
 		writeAuditErr(w, err)
@@ -158,7 +167,7 @@ func (n *Node) serveReplay(w http.ResponseWriter, r *http.Request) {
 		writeAuditJSON(w, http.StatusBadRequest, AuditReport{Error: "give ?to=CHECKPOINT"})
 		return
 	}
-	ks, c, err := n.stateAt(to)
+	ks, c, err := n.stateAtCached(r.Context(), to)
 	if err != nil {
 		writeAuditErr(w, err)
 		return
@@ -168,10 +177,11 @@ func (n *Node) serveReplay(w http.ResponseWriter, r *http.Request) {
 }
 
 // ViewAt calls fn with the state at checkpoint index, rebuilt from this
-// node's history (point-in-time reads: GET /v1/kv/KEY?at=N). It costs a
-// pass over the whole history.
-func (n *Node) ViewAt(index uint64, fn func(ks *crdt.Keyspace) error) error {
-	ks, _, err := n.stateAt(index)
+// node's history (point-in-time reads: GET /v1/kv/KEY?at=N, SPOOK.GETAT)
+// or kept from an earlier rebuild (atread.go). fn must not change the
+// state: other reads may share it.
+func (n *Node) ViewAt(ctx context.Context, index uint64, fn func(ks *crdt.Keyspace) error) error {
+	ks, _, err := n.stateAtCached(ctx, index)
 	if err != nil {
 		return err
 	}
@@ -185,6 +195,8 @@ func writeAuditErr(w http.ResponseWriter, err error) {
 		status = http.StatusNotFound
 	case errors.Is(err, replica.ErrHistory):
 		status = http.StatusConflict
+	case errors.Is(err, api.ErrAtReadBusy):
+		status = http.StatusServiceUnavailable
 	}
 	writeAuditJSON(w, status, AuditReport{Error: err.Error()})
 }

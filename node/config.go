@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spooksystems/spook/api"
+	"github.com/spooksystems/spook/api/resp"
 	"github.com/spooksystems/spook/driver"
 	"github.com/spooksystems/spook/limits"
 	"github.com/spooksystems/spook/replica"
@@ -230,4 +231,20 @@ func (c Config) validate() (Config, error) {
 		c.now = func() time.Time { return base().Add(off) }
 	}
 	return c, nil
+}
+
+// BCounterWantAge is how long a bounded-counter want of this node may
+// stay unmet before the node withdraws it (replica.Config.
+// BCounterWantTicks): twice resp.MaxBCounterWait, so the BCOUNTER.DECRBY
+// that made it has given up first (a want withdrawn under a waiting
+// decrement would only make it wait for rights moved by demand).
+const BCounterWantAge = 2 * resp.MaxBCounterWait
+
+// bcounterWantTicks is BCounterWantAge in ticks of length tick, unless
+// the configuration sets its own (non-zero) value.
+func bcounterWantTicks(configured int, tick time.Duration) int {
+	if configured != 0 || tick <= 0 {
+		return configured
+	}
+	return int((BCounterWantAge + tick - 1) / tick)
 }

@@ -26,6 +26,9 @@ type Node struct {
 	// auditMu orders audit reads of the history (read lock) against
 	// retention rewriting its base and trimming the log (retention.go).
 	auditMu sync.RWMutex
+	// atReads caches the states point-in-time reads rebuild and bounds
+	// the rebuilds (atread.go).
+	atReads atReads
 
 	// mu guards the replica's state. Only the loop goroutine changes it,
 	// holding mu for writing while it does; readers (View, Status, Wait,
@@ -136,6 +139,8 @@ func Start(cfg Config) (*Node, error) {
 	rcfg.Members = cfg.Members
 	rcfg.Seed = uint64(cfg.now().UnixNano())
 	rcfg.NowMs = uint64(cfg.now().UnixMilli())
+	// A want outlives the decrement that made it (config.go).
+	rcfg.BCounterWantTicks = bcounterWantTicks(rcfg.BCounterWantTicks, cfg.TickInterval)
 	if err := cfg.auditConfig(&rcfg); err != nil { // audit.go
 		ln.Close()
 		return nil, err

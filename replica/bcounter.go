@@ -1,25 +1,45 @@
 package replica
 
 import (
+	"maps"
+	"slices"
+
 	"github.com/spooksystems/spook/crdt"
 )
 
 // MaxBCounterRebalanceKeys bounds the bounded-counter keys one Tick runs
 // the transfer policy on (crdt.Builder.BCounterRebalance), all in one
 // transaction; the next Tick goes on from the key after the last one, so
-// k keys are each visited every ⌈k/MaxBCounterRebalanceKeys⌉ ticks.
+// k keys are each visited every ⌈k/MaxBCounterRebalanceKeys⌉ ticks. It
+// also bounds the wants one Tick withdraws (the rest wait for the next).
 const MaxBCounterRebalanceKeys = 64
 
+// DefaultBCounterWantTicks is Config.BCounterWantTicks' default: 100
+// ticks, one second at the node's default 10-ms tick, twice the
+// 500 ms a BCOUNTER.DECRBY waits (the node derives its own from its tick
+// length).
+const DefaultBCounterWantTicks = 100
+
+// bcWantSeen is an unmet want of this node at one key, as tickBCounters
+// last saw it: the rights still asked for, and the tick from which the
+// node has asked for at least that much.
+type bcWantSeen struct {
+	need  int64
+	since uint64
+}
+
 // tickBCounters moves this node's bounded-counter rights where the
-// policy says (answering wants, then toward demand): one transaction of
-// gifts, or nothing when no key asks for any. A failure is not an error
-// of the tick: the gifts wait for the next one.
+// policy says (answering wants, then toward demand), and withdraws this
+// node's wants that stayed unmet for Config.BCounterWantTicks: one
+// transaction, or nothing when no key asks for any. A failure is not an
+// error of the tick: the gifts and withdrawals wait for the next one.
 func (r *Replica) tickBCounters() {
 	if r.state != NodeMember || r.cfg.BCounterRebalanceTicks < 0 || r.tick%uint64(r.cfg.BCounterRebalanceTicks) != 0 {
 		return
 	}
 	keys := r.ks.BCounterKeys()
 	if len(keys) == 0 {
+		clear(r.bcWants)
 		return
 	}
 	start := 0
@@ -35,10 +55,16 @@ func (r *Replica) tickBCounters() {
 		batch = append(batch, keys[(start+i)%len(keys)])
 	}
 	r.bcCursor = string(batch[len(batch)-1])
+	withdraw := r.expiredBCounterWants(batch)
 	if r.checkOwnDots() != nil {
 		return
 	}
 	_, _ = r.propose(func(b *crdt.Builder) error {
+		// Withdrawals first: a node that asks for rights gives no
+		// surplus, so the policy below sees the want gone.
+		for _, k := range withdraw {
+			_, _ = b.BCounterWithdraw(k)
+		}
 		for _, k := range batch {
 			if IsInternalKey(k) {
 				continue
@@ -49,4 +75,52 @@ func (r *Replica) tickBCounters() {
 		}
 		return nil
 	}, false)
+}
+
+// expiredBCounterWants updates the wants this node is seen to have (the
+// ones it knows of, and new ones among batch, the keys this tick visits)
+// and returns the keys, in bytewise order and at most
+// MaxBCounterRebalanceKeys, whose want has been unmet for
+// Config.BCounterWantTicks: the decrement that made it has given up by
+// then (resp.MaxBCounterWait), and a need left standing would draw rights
+// away from the nodes that use them. A want that grows (asked again,
+// for more) starts its time again; one partly answered keeps it. With
+// BCounterWantTicks negative it returns nothing.
+//
+// The tick notices a new want when the rotation visits its key, so a
+// want is withdrawn between BCounterWantTicks and BCounterWantTicks +
+// ⌈k/MaxBCounterRebalanceKeys⌉ ticks after it was made, for k
+// bounded-counter keys. The tracking is in memory only: after a restart
+// an unmet want is withdrawn BCounterWantTicks after the restart.
+func (r *Replica) expiredBCounterWants(batch [][]byte) [][]byte {
+	if r.cfg.BCounterWantTicks < 0 {
+		return nil
+	}
+	if r.bcWants == nil {
+		r.bcWants = map[string]bcWantSeen{}
+	}
+	for _, k := range batch {
+		if _, ok := r.bcWants[string(k)]; ok || IsInternalKey(k) {
+			continue
+		}
+		if need := r.ks.Get(k).BCounterNeed(r.id); need > 0 {
+			r.bcWants[string(k)] = bcWantSeen{need: need, since: r.tick}
+		}
+	}
+	var out [][]byte
+	for _, k := range slices.Sorted(maps.Keys(r.bcWants)) {
+		w := r.bcWants[k]
+		need := r.ks.Get([]byte(k)).BCounterNeed(r.id)
+		switch {
+		case need == 0: // answered, withdrawn, or the key is gone
+			delete(r.bcWants, k)
+		case need > w.need: // asked again for more: a new want
+			r.bcWants[k] = bcWantSeen{need: need, since: r.tick}
+		case r.tick-w.since >= uint64(r.cfg.BCounterWantTicks) && len(out) < MaxBCounterRebalanceKeys:
+			out = append(out, []byte(k))
+		default:
+			r.bcWants[k] = bcWantSeen{need: need, since: w.since}
+		}
+	}
+	return out
 }

@@ -146,3 +146,49 @@ func TestBCounterSkewedCompletes(t *testing.T) {
 		t.Fatalf("%d + %d decrements made, want 1900", first, waited)
 	}
 }
+
+// TestBCounterWantExpires: a want left by a decrement that gave up (its
+// node cut off from the holders) is withdrawn by its node's tick, so
+// after the heal it pulls no rights away from the node that uses them;
+// a new want after the withdrawal is answered as before.
+func TestBCounterWantExpires(t *testing.T) {
+	const giveUpTicks = 200 // past the want's lifetime
+	c := newCluster(t, "a", "b", "c")
+	c.propose("a", func(b *crdt.Builder) error { return b.BCounterCreate([]byte("k"), 0, 130) })
+	// a's demand (100 taken) makes its target all the rights: no
+	// proactive gifts to b or c.
+	if err := bcDecr(c, "a", "k", 100); err != nil {
+		t.Fatal(err)
+	}
+	c.tick(1)
+	c.partition([]string{"a", "c"}, []string{"b"})
+	if err := bcDecr(c, "b", "k", 20); !errors.Is(err, crdt.ErrBCounterInsufficient) {
+		t.Fatalf("b without rights: %v", err)
+	}
+	bcWant(c, "b", "k", 20)
+	c.tick(giveUpTicks)
+	if need := c.node("b").r.Keyspace().Get([]byte("k")).BCounterNeed(id("b")); need != 0 {
+		t.Fatalf("b's want still outstanding after %d ticks: need %d", giveUpTicks, need)
+	}
+	c.heal()
+	c.tick(100) // anti-entropy brings the transactions the cut lost
+	c.requireConverged()
+	for _, n := range []string{"a", "b", "c"} {
+		v := c.node(n).r.Keyspace().Get([]byte("k"))
+		if need := v.BCounterNeed(id("b")); need != 0 {
+			t.Fatalf("%s sees b needing %d after the withdrawal", n, need)
+		}
+	}
+	if r := bcRights(c, "b", "k"); r != 0 {
+		t.Fatalf("b was given %d rights for a want it withdrew", r)
+	}
+	if r := bcRights(c, "a", "k"); r != 30 {
+		t.Fatalf("a holds %d rights, want 30", r)
+	}
+	// Asking again works: the new want is above the withdrawn one.
+	bcWant(c, "b", "k", 20)
+	c.tick(2)
+	if r := bcRights(c, "b", "k"); r < 20 {
+		t.Fatalf("b holds %d rights after asking again for 20", r)
+	}
+}

@@ -218,6 +218,13 @@ type Config struct {
 	// the caller moves rights itself with crdt.Builder.BCounterRebalance
 	// (the simulator does, as client writes its history records).
 	BCounterRebalanceTicks int
+	// BCounterWantTicks is how long, in ticks, a bounded-counter want of
+	// this node (crdt.Builder.BCounterWant) may stay unmet before the
+	// tick withdraws it (crdt.Builder.BCounterWithdraw); it should
+	// outlast the wait of the decrement that made the want. Zero:
+	// DefaultBCounterWantTicks. Negative: never. A negative
+	// BCounterRebalanceTicks turns it off too: the caller then withdraws.
+	BCounterWantTicks int
 
 	// OverlayThreshold is the cluster size (members, this node included)
 	// up to which every origin pushes its transactions to every member;
@@ -255,6 +262,7 @@ func (c Config) validate() (Config, error) {
 	def(&c.JoinRetryTicks, DefaultJoinRetryTicks)
 	def(&c.SyncTimeoutTicks, DefaultSyncTimeoutTicks)
 	def(&c.BCounterRebalanceTicks, 1)
+	def(&c.BCounterWantTicks, DefaultBCounterWantTicks)
 	def(&c.MaxPendingTxns, DefaultMaxPendingTxns)
 	def(&c.MaxPendingBytes, DefaultMaxPendingBytes)
 	def(&c.MaxBatchBytes, DefaultMaxBatchBytes)

@@ -38,7 +38,10 @@ type Replica struct {
 	nowMs       uint64
 	tick        uint64
 	bcCursor    string // the last bounded-counter key tickBCounters visited
-	rng         rng
+	// bcWants holds this node's unmet bounded-counter wants by key
+	// (expiredBCounterWants): one entry per key where it asks for rights.
+	bcWants map[string]bcWantSeen
+	rng     rng
 
 	// bootstrap is the initial member list (Config.Members, or the one a
 	// joining node received in its snapshot); it is persisted in

@@ -42,7 +42,9 @@ import (
 //	            decremented from the session node's rights (a want when
 //	            they are short), rights moved by the transfer policy
 //	            (replica Tick's policy, run here as client writes so the
-//	            history holds them), deleted now and then; only in
+//	            history holds them), the node's want withdrawn now and
+//	            then (as the replica's tick does when a want stays
+//	            unmet), deleted now and then; only in
 //	            clusters of at most BCounterReplicasMax replicas
 const (
 	prefixCounter  = "c/"
@@ -89,6 +91,8 @@ const (
 	opBCCreate   // BCOUNTER.CREATE bc/<k> 0 20 when absent; DEL of it one time in six
 	opBCIncr     // BCOUNTER.INCRBY bc/<k> 1..3
 	opBCDecr     // BCOUNTER.DECRBY bc/<k> 1..3 from this node's rights, or a want
+	// opBCRebalance runs the transfer policy on bc/<k>; one time in six
+	// it withdraws the node's want instead.
 	opBCRebalance
 	opKindCount
 )
@@ -412,6 +416,10 @@ func (o op) buildBCounter(b *crdt.Builder) error {
 			err = b.BCounterWant(k, o.by)
 		}
 	case opBCRebalance:
+		if o.member == 5 {
+			_, err = b.BCounterWithdraw(k)
+			break
+		}
 		_, err = b.BCounterRebalance(k)
 	}
 	if errors.Is(err, crdt.ErrBCounterMissing) || errors.Is(err, crdt.ErrBCounterExists) {

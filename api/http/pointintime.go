@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
+	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/crdt"
 )
 
@@ -12,7 +15,7 @@ import (
 // a checkpoint (the node in audit mode, docs/audit.md): GET
 // /v1/kv/KEY?at=N reads through it.
 type PointInTime interface {
-	ViewAt(checkpoint uint64, fn func(ks *crdt.Keyspace) error) error
+	ViewAt(ctx context.Context, checkpoint uint64, fn func(ks *crdt.Keyspace) error) error
 }
 
 // viewFor returns how getKey reads: the live state, or with ?at=N the
@@ -33,7 +36,11 @@ func (s *Server) viewFor(w http.ResponseWriter, r *http.Request) func(fn func(ks
 		return nil
 	}
 	return func(fn func(ks *crdt.Keyspace) error) error {
-		if err := pit.ViewAt(n, fn); err != nil {
+		err := pit.ViewAt(r.Context(), n, fn)
+		switch {
+		case errors.Is(err, api.ErrAtReadBusy):
+			return newError(http.StatusServiceUnavailable, "busy", fmt.Sprintf("read at checkpoint %d: %v", n, err))
+		case err != nil:
 			return newError(http.StatusNotFound, "checkpoint_unavailable", fmt.Sprintf("read at checkpoint %d: %v", n, err))
 		}
 		return nil

@@ -1,9 +1,12 @@
 package resp
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
+	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/crdt"
 )
 
@@ -11,13 +14,13 @@ import (
 // a checkpoint (the node in audit mode, docs/audit.md); SPOOK.GETAT reads
 // through it, as HTTP's GET /v1/kv/KEY?at=N does.
 type PointInTime interface {
-	ViewAt(checkpoint uint64, fn func(ks *crdt.Keyspace) error) error
+	ViewAt(ctx context.Context, checkpoint uint64, fn func(ks *crdt.Keyspace) error) error
 }
 
 // cmdSpookGetAt is SPOOK.GETAT key checkpoint: GET of key in the state at
-// checkpoint N (≥ 1), rebuilt from the node's history (a pass over it per
-// call). A node not in audit mode, or a checkpoint it does not hold,
-// answers an error.
+// checkpoint N (≥ 1), rebuilt from the node's history or kept from an
+// earlier rebuild. A node not in audit mode, or a checkpoint it does not
+// hold, answers an error; too many rebuilds waiting answer -BUSY.
 func cmdSpookGetAt(s *Server, c *client, args [][]byte) {
 	n, err := strconv.ParseUint(string(args[2]), 10, 64)
 	if err != nil || n == 0 {
@@ -30,10 +33,14 @@ func cmdSpookGetAt(s *Server, c *client, args [][]byte) {
 		return
 	}
 	var out []byte
-	err = pit.ViewAt(n, func(ks *crdt.Keyspace) error {
+	err = pit.ViewAt(s.ctx, n, func(ks *crdt.Keyspace) error {
 		out = readGet(view{ks}, [][]byte{args[0], args[1]}, nil)
 		return nil
 	})
+	if errors.Is(err, api.ErrAtReadBusy) {
+		c.out.WriteError("BUSY " + oneLine(err.Error()))
+		return
+	}
 	if err != nil {
 		c.out.WriteError("ERR " + oneLine(fmt.Sprintf("read at checkpoint %d: %v", n, err)))
 		return
