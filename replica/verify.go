@@ -42,6 +42,7 @@ type HistoryVerifier struct {
 
 	report  HistoryReport
 	chains  audit.Chains
+	runs    map[uint64]unsignedRun // linked transactions not yet authenticated, by origin
 	tree    audit.HashLog
 	pending map[causal.Dot]audit.Hash
 	last    audit.Checkpoint
@@ -64,7 +65,7 @@ type SignedCheckpoint struct {
 // HistoryReport sums up what a HistoryVerifier checked.
 type HistoryReport struct {
 	Records      int    // records read
-	Transactions int    // signed transactions verified
+	Transactions int    // transactions verified (signed, or chained to a signed one)
 	Checkpoints  int    // checkpoints verified
 	Repairs      int    // repair records (state without transactions)
 	Joins        int    // join records: the history starts from a snapshot's chain heads
@@ -129,8 +130,10 @@ func (v *HistoryVerifier) Record(index uint64, rec []byte) error {
 	switch rec[0] {
 	case recordTxn:
 		return &HistoryError{Index: index, Err: fmt.Errorf("%w: %w (a record from before audit mode)", ErrHistory, audit.ErrUnsigned)}
-	case recordSignedTxn:
+	case recordSignedTxn, recordLinkedTxn:
 		return v.txn(index, rec)
+	case recordHeadSeal:
+		return v.headSeal(index, rec)
 	case recordJoin, recordRepairCommit:
 		v.report.Repairs++
 		v.pending = nil
@@ -156,7 +159,12 @@ func (v *HistoryVerifier) txn(index uint64, rec []byte) error {
 	dot := txn.Dot
 	fail := func(err error) error { return &HistoryError{Index: index, Dot: dot, Err: err} }
 	body, seal, _ := txnBody(rec)
-	h, err := v.Keys.VerifySeal(v.Cluster, uint64(dot.Node), dot.Counter, seal, body)
+	var h audit.Hash
+	if audit.Linked(seal) {
+		h, err = v.Keys.LinkHash(v.Cluster, uint64(dot.Node), dot.Counter, seal, body)
+	} else {
+		h, err = v.Keys.VerifySeal(v.Cluster, uint64(dot.Node), dot.Counter, seal, body)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -189,8 +197,77 @@ func (v *HistoryVerifier) txn(index uint64, rec []byte) error {
 		}
 		v.pending[dot] = h
 	}
-	v.report.Transactions++
+	v.noteRun(index, dot, audit.Linked(seal))
 	return nil
+}
+
+// unsignedRun is an origin's linked transactions that no signed one has
+// chained back to yet: how many, and the first's record and dot.
+type unsignedRun struct {
+	n     int
+	index uint64
+	dot   causal.Dot
+}
+
+// noteRun counts a transaction whose chain link was checked: a linked
+// one waits in its origin's run; a signed one authenticates the run (the
+// chain links were checked as they came) and itself.
+func (v *HistoryVerifier) noteRun(index uint64, dot causal.Dot, linked bool) {
+	o := uint64(dot.Node)
+	if linked {
+		if v.runs == nil {
+			v.runs = map[uint64]unsignedRun{}
+		}
+		run, ok := v.runs[o]
+		if !ok {
+			run = unsignedRun{index: index, dot: dot}
+		}
+		run.n++
+		v.runs[o] = run
+		return
+	}
+	v.report.Transactions += v.runs[o].n + 1
+	delete(v.runs, o)
+}
+
+// headSeal checks a kind-12 record: the origin's signature of its chain
+// head at counter, logged after a restart; it authenticates the head and
+// the run it ends.
+func (v *HistoryVerifier) headSeal(index uint64, rec []byte) error {
+	origin, counter, sig, err := decodeHeadSeal(rec)
+	if err != nil {
+		return &HistoryError{Index: index, Err: fmt.Errorf("%w: %v", ErrHistory, err)}
+	}
+	dot := causal.Dot{Node: causal.NodeID(origin), Counter: counter}
+	head, ok := v.chains.Head(origin)
+	run, open := v.runs[origin]
+	if !ok || head.Counter != counter || !open {
+		return &HistoryError{Index: index, Dot: dot, Err: fmt.Errorf("%w: a head seal for no unsigned chain head (head %d)",
+			audit.ErrBrokenChain, head.Counter)}
+	}
+	if pub := v.Keys[origin]; len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, head.Hash[:], sig) {
+		return &HistoryError{Index: index, Dot: dot, Err: fmt.Errorf("%w: head seal of %s", audit.ErrBadSignature, dot)}
+	}
+	v.report.Transactions += run.n
+	delete(v.runs, origin)
+	return nil
+}
+
+// Finish checks what only the end of the history tells: every linked
+// transaction was authenticated by a signed one of its origin after it.
+// It returns the first record of an unsigned run left at the end.
+func (v *HistoryVerifier) Finish() error {
+	var first *unsignedRun
+	for _, run := range v.runs {
+		if first == nil || run.index < first.index {
+			first = &run
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return &HistoryError{Index: first.index, Dot: first.dot, Err: fmt.Errorf(
+		"%w: %d unsigned transactions of its origin end the history", audit.ErrUnverified, first.n)}
 }
 
 // joinHeads starts the chains (and the checkpoint order) from the heads
