@@ -36,6 +36,15 @@ type AuditConfig struct {
 	// member may write every key. Like Keys it must be the same on every
 	// member.
 	Operator ed25519.PublicKey
+	// SignTicks is the least number of ticks between two signatures this
+	// node makes at Ready boundaries (batchseal.go). Zero: the last
+	// transaction of every Ready is signed before the Ready leaves. One
+	// or more: a Ready within SignTicks of the last signature hands its
+	// last transaction out unsigned (linked), and a later Tick signs it
+	// (a head-seal record and a signed copy pushed): peers apply it up
+	// to SignTicks ticks later, and an origin under load signs once per
+	// SignTicks ticks instead of once per Ready. Negative is refused.
+	SignTicks int
 }
 
 func (c *AuditConfig) enabled() bool { return c.Keys != nil }
@@ -47,6 +56,9 @@ func (c *AuditConfig) validate(id causal.NodeID) error {
 	}
 	if c.CheckpointTicks == 0 {
 		c.CheckpointTicks = DefaultCheckpointTicks
+	}
+	if c.SignTicks < 0 {
+		return fmt.Errorf("%w: Audit.SignTicks: %d, want ≥ 0", ErrConfig, c.SignTicks)
 	}
 	if !operatorKeyValid(c.Operator) {
 		return fmt.Errorf("%w: Audit.Operator: %d bytes, want %d", ErrConfig, len(c.Operator), ed25519.PublicKeySize)

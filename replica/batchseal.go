@@ -12,8 +12,10 @@ import (
 )
 
 // Signing chain heads (audit mode). An origin signs only some of its
-// transactions: the last of every Ready (sealTail), and any that ends a
-// run of MaxUnsignedRun transactions or MaxUnsignedRunBytes of records.
+// transactions: its last one at the next Tick after a Ready handed it out
+// unsigned (tickSeal, sealTail), or before it answers a catch-up or
+// exports a bundle, and any that ends a run of MaxUnsignedRun
+// transactions or MaxUnsignedRunBytes of records.
 // The others carry a link, their previous transaction hash alone
 // (audit.Link). A signature on transaction c authenticates every earlier
 // transaction of the origin whose hashes chain to it: c's hash covers its
@@ -47,14 +49,14 @@ type heldEntry struct {
 }
 
 // ownTail is this node's last transaction while it is unsigned: the
-// index of its record in the pending Ready (-1 when it was replayed from
-// the log after a restart) and the run it ends.
+// index of its record in the pending Ready (-1 once that Ready was
+// handed out, or when it was replayed from the log after a restart) and
+// the run it ends.
 type ownTail struct {
-	txn       *crdt.Txn
-	recIndex  int
-	runTxns   int
-	runBytes  int
-	restarted bool
+	txn      *crdt.Txn
+	recIndex int
+	runTxns  int
+	runBytes int
 }
 
 // sealLocal gives a local transaction its seal when audit is on: a link
@@ -90,7 +92,7 @@ func (r *Replica) noteTail(txn *crdt.Txn, rec []byte) {
 		return
 	}
 	t := &r.tail
-	t.txn, t.recIndex, t.restarted = txn, -1, false
+	t.txn, t.recIndex = txn, -1
 	for i := len(r.ready.Records) - 1; i >= 0; i-- {
 		if q := r.ready.Records[i]; len(q) > 0 && &q[0] == &rec[0] {
 			t.recIndex = i
@@ -101,19 +103,52 @@ func (r *Replica) noteTail(txn *crdt.Txn, rec []byte) {
 	t.runBytes += len(rec)
 }
 
+// handTail is Ready's hook. With AuditConfig.SignTicks zero, the tail
+// is signed before the Ready's records and pushes leave. Otherwise a
+// Ready signs it only if the last signature is SignTicks ticks old;
+// else it leaves unsigned and a later Tick signs it (tickSeal), unless a
+// later transaction takes its place first. So an origin under load
+// makes one signature per SignTicks ticks (and per MaxUnsignedRun), and
+// no transaction waits unsigned much longer than that.
+func (r *Replica) handTail() {
+	if r.tail.txn != nil && r.tail.recIndex >= 0 && r.signDue() {
+		r.sealTail()
+	}
+	r.tail.recIndex = -1
+}
+
+// signDue reports whether the last signature is old enough for another
+// (AuditConfig.SignTicks).
+func (r *Replica) signDue() bool {
+	return r.tick-r.signedTick >= uint64(r.cfg.Audit.SignTicks)
+}
+
+// tickSeal is Tick's hook: a tail handed out unsigned is signed once a
+// signature is due.
+func (r *Replica) tickSeal() {
+	if r.tail.txn != nil && r.tail.recIndex < 0 && r.signDue() {
+		r.sealTail()
+	}
+}
+
 // sealTail signs this node's last transaction if it is unsigned, so that
-// nothing this node hands out (a Ready's records and pushes, a catch-up
-// answer, a bundle) ends on a transaction no signature covers. The
-// transaction's seal is replaced in place (the pushes queued hold it),
-// and so are its record in the pending Ready and in the retained log.
-// After a restart (the record is already logged), a head-seal record
-// (kind 12) is logged instead.
+// nothing this node hands out (a catch-up answer, a bundle) ends on a
+// transaction no signature covers, and no peer holds it for long. While
+// its record is still in the pending Ready, the transaction's seal is
+// replaced in place (the pushes queued hold it), and so are its records
+// in the Ready and in the retained log. Once that Ready was handed out,
+// the record is already logged and the unsigned transaction pushed: a
+// head-seal record (kind 12) is logged, the retained record replaced,
+// and a signed copy pushed, which releases what the peers hold (they see
+// a signed transaction of a dot they have not applied; the held copy is
+// purged once it is).
 func (r *Replica) sealTail() {
 	t := r.tail
 	if t.txn == nil {
 		return
 	}
 	r.tail = ownTail{}
+	r.signedTick = r.tick
 	dot := t.txn.Dot
 	head, ok := r.chains.Head(uint64(r.id))
 	if !ok || head.Counter != dot.Counter {
@@ -122,16 +157,22 @@ func (r *Replica) sealTail() {
 	sig := ed25519.Sign(r.cfg.Audit.SigningKey, head.Hash[:])
 	prev := audit.SealPrev(t.txn.Seal)
 	seal := append(append(make([]byte, 0, audit.SealBytes), prev[:]...), sig...)
-	t.txn.Seal = seal
-	if t.restarted {
-		rec := []byte{recordHeadSeal}
-		rec = binary.LittleEndian.AppendUint64(rec, uint64(r.id))
-		rec = codec.AppendUvarint(rec, dot.Counter)
-		r.ready.Records = append(r.ready.Records, append(rec, sig...))
-	} else if i := t.recIndex; i >= 0 && i < len(r.ready.Records) {
+	if i := t.recIndex; i >= 0 {
+		t.txn.Seal = seal
 		r.ready.Records[i] = signedRecord(r.ready.Records[i], seal)
+		r.resealRetained(dot, seal)
+		return
 	}
+	rec := []byte{recordHeadSeal}
+	rec = binary.LittleEndian.AppendUint64(rec, uint64(r.id))
+	rec = codec.AppendUvarint(rec, dot.Counter)
+	r.ready.Records = append(r.ready.Records, append(rec, sig...))
 	r.resealRetained(dot, seal)
+	signed, err := decodeTxnRecord(append(append([]byte{recordSignedTxn}, seal...), t.txn.AppendBinary(nil)...))
+	if err != nil {
+		panic(fmt.Sprintf("replica: a signed copy of the own tail does not decode: %v", err))
+	}
+	r.push(txnEntry{txn: signed, record: r.txnRecord(signed)})
 }
 
 // signedRecord returns the kind-6 record of a kind-11 record rec whose
@@ -177,7 +218,7 @@ func (r *Replica) noteRestartTail() {
 		if e.dot.Counter == own && len(e.record) > 0 && e.record[0] == recordLinkedTxn {
 			txn, err := decodeTxnRecord(e.record)
 			if err == nil {
-				r.tail = ownTail{txn: txn, recIndex: -1, restarted: true}
+				r.tail = ownTail{txn: txn, recIndex: -1}
 				r.sealTail()
 			}
 		}
@@ -244,7 +285,7 @@ func (r *Replica) authenticate(from causal.NodeID, e txnEntry) ([]txnEntry, erro
 	// what this transaction's hash must be.
 	next := causal.Dot{Node: dot.Node, Counter: dot.Counter + 1}
 	for _, p := range r.pending {
-		if p.txn.Dot != next {
+		if p.txn.Dot != next || audit.Resumed(next.Counter, audit.SealPrev(p.txn.Seal)) {
 			continue
 		}
 		if want := audit.SealPrev(p.txn.Seal); want != h {
@@ -276,9 +317,13 @@ func (r *Replica) authenticate(from causal.NodeID, e txnEntry) ([]txnEntry, erro
 // the authenticated transaction at dot chains back to (its prev is the
 // hash of the one before, and so on), in counter order. A held
 // transaction at a link of the run whose hash is not the one the chain
-// names is refused and dropped.
+// names is refused and dropped. A run stops at a transaction whose
+// prev is all zero (audit.Resumed): its origin restarted its chain
+// there, naming no predecessor.
 func (r *Replica) releaseHeld(from causal.NodeID, dot causal.Dot, prev audit.Hash) []txnEntry {
-	if len(r.held) == 0 {
+	if len(r.held) == 0 || audit.Resumed(dot.Counter, prev) {
+		// A zero prev names no predecessor (the chain resuming): it
+		// authenticates nothing before it, and contradicts nothing.
 		return nil
 	}
 	var run []txnEntry

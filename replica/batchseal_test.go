@@ -318,3 +318,92 @@ func TestBatchSealFetchAnswerEndsSigned(t *testing.T) {
 		t.Fatalf("n3: k=%q, want f", v)
 	}
 }
+
+// TestBatchSealSignTicks: with AuditConfig.SignTicks 1, a Ready within a
+// tick of the last signature hands its last transaction out unsigned;
+// peers hold it until the next Tick, when the origin logs a head seal and
+// pushes a signed copy, which releases the run. The histories verify, and
+// a restart replays the head seal.
+func TestBatchSealSignTicks(t *testing.T) {
+	c := newAuditCluster(t, "n1", "n2", "n3")
+	n1 := c.node("n1")
+	n1.cfg.Audit.SignTicks = 1
+	r, err := Restore(n1.cfg, n1.snapshot, n1.records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1.r = r
+	for i := 0; i < 3; i++ {
+		c.set("n1", "k", string(rune('a'+i)))
+	}
+	txns := takeTxns(c, "n1", "n2")
+	if got := sealKinds(txns); got != "lll" {
+		t.Fatalf("seals %q, want lll", got)
+	}
+	stepOver(c, "n1", "n2", txns...)
+	if ctx := c.node("n2").r.ks.Context(); ctx.Contains(txns[0].Dot) {
+		t.Fatal("n2 applied unsigned transactions")
+	}
+	c.tick(1)
+	if last := n1.records[len(n1.records)-1]; last[0] != recordHeadSeal {
+		t.Fatalf("after a tick, n1's last record is of kind %d, want a head seal", last[0])
+	}
+	c.deliver()
+	if got := c.get("n2", "k"); got != "c" {
+		t.Fatalf("n2: k=%q after the head seal, want c", got)
+	}
+	c.tick(30)
+	c.deliver()
+	c.requireConverged()
+	for _, name := range c.names {
+		if c.node(name).r.AuditRefused() != 0 {
+			t.Fatalf("%s refused: %v", name, c.node(name).events)
+		}
+		if rep, err := verifyHistory(c, name, c.node(name).records); err != nil || rep.Transactions < 3 {
+			t.Fatalf("%s's history: %v %+v", name, err, rep)
+		}
+	}
+	// A restart replays the head seal: the retained record is signed.
+	r, err = Restore(n1.cfg, n1.snapshot, n1.records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := r.log[len(r.log)-1]; last.dot != txns[2].Dot || last.record[0] != recordSignedTxn {
+		t.Fatalf("restored tail %s of kind %d, want %s signed", last.dot, last.record[0], txns[2].Dot)
+	}
+	n1.r = r
+	c.set("n1", "k", "d")
+	c.tick(2)
+	c.deliver()
+	c.requireConverged()
+}
+
+// TestBatchSealResumedHeadReleasesNothing: a signed transaction with an
+// all-zero prev (its origin resuming its chain) neither authenticates
+// nor refuses the linked transaction held before it: that one waits for
+// a signed transaction that chains to it.
+func TestBatchSealResumedHeadReleasesNothing(t *testing.T) {
+	c := newAuditCluster(t, "n1", "n2")
+	for i := 0; i < 3; i++ {
+		c.set("n1", "k", string(rune('a'+i)))
+	}
+	txns := takeTxns(c, "n1", "n2")
+	resumed, err := crdt.DecodeTxn(txns[2].AppendBinary(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := audit.TxnHash("", uint64(resumed.Dot.Node), resumed.Dot.Counter, audit.Hash{}, resumed.AppendBinary(nil))
+	resumed.Seal = audit.Sign(testKey("n1"), audit.Hash{}, h)
+	n2 := c.node("n2")
+	stepOver(c, "n1", "n2", txns[0], txns[1], resumed)
+	if n2.r.AuditRefused() != 0 {
+		t.Fatalf("n2 refused: %v", n2.events)
+	}
+	if ctx := n2.r.ks.Context(); ctx.Contains(txns[0].Dot) {
+		t.Fatal("a resumed chain authenticated the run before it")
+	}
+	stepOver(c, "n1", "n2", txns[2])
+	if got := c.get("n2", "k"); got != "c" || n2.r.AuditRefused() != 0 {
+		t.Fatalf("n2: k=%q after the genuine head, want c (%v)", got, n2.events)
+	}
+}

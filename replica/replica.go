@@ -125,12 +125,14 @@ type Replica struct {
 	rightsRefused uint64
 	ov            overlay // overlay.go
 
-	// tail, held and heldBytes sign chain heads (batchseal.go): this
-	// node's unsigned last transaction, and the linked transactions
-	// received that wait for a signed one.
-	tail      ownTail
-	held      []heldEntry
-	heldBytes int
+	// tail, signedTick, held and heldBytes sign chain heads
+	// (batchseal.go): this node's unsigned last transaction, the tick of
+	// its last signature, and the linked transactions received that wait
+	// for a signed one.
+	tail       ownTail
+	signedTick uint64
+	held       []heldEntry
+	heldBytes  int
 
 	invariantState // invariants.go
 }
@@ -825,6 +827,7 @@ func (r *Replica) Tick(nowMs uint64) {
 	}
 	r.tickFetch()
 	r.tickCheckpoint()
+	r.tickSeal()
 	r.tickBCounters()
 	if s := r.sync; s != nil && r.tick-max(s.startTick, s.answerTick) >= uint64(r.cfg.SyncTimeoutTicks) {
 		r.abortSync("timed out")
@@ -989,7 +992,7 @@ func (r *Replica) Ready() Ready {
 	if r.outstanding {
 		panic("replica: Ready called again before Advance")
 	}
-	r.sealTail()
+	r.handTail()
 	// Flush the outboxes in peer order, batching under MaxBatchBytes.
 	// Peers usually get the same batches: a batch equal to the previous
 	// one made shares its slice (nothing modifies a message's Txns).
