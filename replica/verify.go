@@ -14,8 +14,9 @@ import (
 
 // HistoryVerifier checks a member's audit history, record by record, as
 // `spook audit verify` reads it from a data directory: every transaction
-// signed by its origin's key and continuing its origin's chain from
-// counter 1; every checkpoint signed by the member, following the one
+// signed by its origin's key, or linked (unsigned) and chained to a later
+// signed transaction or head seal of its origin (Finish reports a run
+// nothing signed), and continuing its origin's chain from counter 1; every checkpoint signed by the member, following the one
 // before, with the size and root of the RFC 6962 tree over the leaves it
 // covers (recomputed from the transactions), and consistent with the
 // previous tree head (a tlog consistency proof, checked). It is pure: the
