@@ -63,7 +63,13 @@ const txnDomain = "spook/audit/txn/v1\x00"
 //
 // Integers are big-endian.
 func TxnHash(cluster string, origin, counter uint64, prev Hash, body []byte) Hash {
-	bodyHash := sha256.Sum256(body)
+	return TxnHashOf(cluster, origin, counter, prev, sha256.Sum256(body))
+}
+
+// TxnHashOf is TxnHash given SHA-256(body) instead of the body: what a
+// witness record (which keeps a refused transaction's body hash, not its
+// body) is checked with.
+func TxnHashOf(cluster string, origin, counter uint64, prev Hash, bodyHash [sha256.Size]byte) Hash {
 	var buf [len(txnDomain) + 4 + 64 + 8 + 8 + 2*HashBytes]byte
 	b := append(buf[:0], txnDomain...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(cluster)))

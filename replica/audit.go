@@ -85,7 +85,9 @@ func (c *AuditConfig) validate(id causal.NodeID) error {
 //	                             no kind-3 snapshot after them
 //
 //	record, kind 11 (linked txn): 0x0b | link (audit.LinkBytes: prev hash 32) | crdt.Txn.AppendBinary
-//	record, kind 12 (head seal):  0x0c | counter uvarint | ed25519 signature 64
+//	record, kind 12 (head seal):  0x0c | origin u64 LE | counter uvarint | ed25519 signature 64
+//	record, kind 13 (witness):    0x0d | origin u64 LE | counter uvarint | sha256(body) 32 |
+//	                              seal (audit.SealBytes)
 //
 // A kind-6 or kind-11 record's body is the kind-1 body: the bytes the
 // transaction hash covers. A kind-11 record is a transaction its origin
@@ -108,6 +110,7 @@ const (
 	recordJoinHeads byte = 9
 	recordLinkedTxn byte = 11
 	recordHeadSeal  byte = 12
+	recordWitness   byte = 13
 )
 
 // joinHeadsRecord is the kind-9 record of the chain heads r holds.

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 
@@ -411,3 +412,43 @@ func (u *runEnds) note(e logEntry) {
 // extend reports whether e, past the answer's limit, continues a run
 // the answer must not end on.
 func (u *runEnds) extend(e logEntry) bool { return u.linked[e.dot.Node] }
+
+// witnessRefused is the rights check's hook for a remote transaction it
+// refuses. If that transaction is signed and its origin's previous one is
+// applied here, that one may end a linked run the refused signature
+// authenticated: without a record of the signature, this member's log
+// would end the run unsigned, and `spook audit verify` would fail it.
+// So a witness record (kind 13) keeps what checks it: the refused
+// transaction's dot, body hash and seal.
+func (r *Replica) witnessRefused(e txnEntry) {
+	seal := e.txn.Seal
+	dot := e.txn.Dot
+	if !r.cfg.Audit.enabled() || len(seal) != audit.SealBytes || dot.Counter < 2 ||
+		!r.ks.Context().Contains(causal.Dot{Node: dot.Node, Counter: dot.Counter - 1}) {
+		return
+	}
+	body, _, err := txnBody(e.record)
+	if err != nil {
+		return
+	}
+	bodyHash := sha256.Sum256(body)
+	rec := []byte{recordWitness}
+	rec = binary.LittleEndian.AppendUint64(rec, uint64(dot.Node))
+	rec = codec.AppendUvarint(rec, dot.Counter)
+	rec = append(rec, bodyHash[:]...)
+	r.ready.Records = append(r.ready.Records, append(rec, seal...))
+}
+
+// decodeWitness reads a kind-13 record.
+func decodeWitness(rec []byte) (dot causal.Dot, bodyHash [sha256.Size]byte, seal []byte, err error) {
+	rd := codec.NewReader(rec[1:])
+	o := rd.Raw("witness origin", 8)
+	counter := rd.Uvarint("witness counter")
+	h := rd.Raw("witness body hash", sha256.Size)
+	seal = rd.Raw("witness seal", audit.SealBytes)
+	if err := rd.Finish(); err != nil {
+		return dot, bodyHash, nil, fmt.Errorf("%w: witness: %w", ErrBadRecord, err)
+	}
+	copy(bodyHash[:], h)
+	return causal.Dot{Node: causal.NodeID(binary.LittleEndian.Uint64(o)), Counter: counter}, bodyHash, seal, nil
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/spooksystems/spook/audit"
+	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 )
 
@@ -405,5 +406,67 @@ func TestBatchSealResumedHeadReleasesNothing(t *testing.T) {
 	stepOver(c, "n1", "n2", txns[2])
 	if got := c.get("n2", "k"); got != "c" || n2.r.AuditRefused() != 0 {
 		t.Fatalf("n2: k=%q after the genuine head, want c (%v)", got, n2.events)
+	}
+}
+
+// TestBatchSealWitnessOfRefusedHead: a compromised n1 makes a linked
+// write within its rights and signs the next one, outside them. Its peers
+// apply the first (the signature authenticates it) and refuse the second;
+// they log a witness of the refused signature, so their histories still
+// verify, and a witness whose signature was changed fails.
+func TestBatchSealWitnessOfRefusedHead(t *testing.T) {
+	c := newRightsCluster(t, "n1", "n2")
+	applyPolicy(c, "n2", signedPolicy(testKey("operator"), 1, [2]string{"n1", "a/"}, [2]string{"n2", ""}))
+	c.set("n1", "a/ok", "1") // handed out signed at this Ready
+	c.deliver()
+	// Both made in one Ready: the first is linked, the last signed.
+	var made []*crdt.Txn
+	for _, fn := range []func(b *crdt.Builder) error{setFn("a/x", "in"), setFn("b/x", "out")} {
+		o := c.node("n1").r
+		dot := causal.Dot{Node: o.ID(), Counter: o.ks.Context().Vector.Get(o.ID()) + 1}
+		b := o.ks.Begin(dot, causal.Timestamp{WallMs: c.nowMs})
+		if err := fn(b); err != nil {
+			t.Fatal(err)
+		}
+		txn := b.Finish()
+		o.sealLocal(txn)
+		if err := o.ks.Apply(txn); err != nil {
+			t.Fatal(err)
+		}
+		rec := o.txnRecord(txn)
+		o.applied(txnEntry{txn: txn, record: rec})
+		o.noteTail(txn, rec)
+		made = append(made, txn)
+	}
+	c.deliver()
+	bad := made[1]
+	if sealKinds(made) != "ls" {
+		t.Fatalf("seals %q, want ls", sealKinds(made))
+	}
+	n2 := c.node("n2")
+	if got := c.get("n2", "a/x"); got != "in" || n2.r.ks.Context().Contains(bad.Dot) {
+		t.Fatalf("n2: a/x=%q, applied %s: %v", got, bad.Dot, n2.r.ks.Context().Contains(bad.Dot))
+	}
+	witness := -1
+	for i, rec := range n2.records {
+		if rec[0] == recordWitness {
+			witness = i
+		}
+	}
+	if witness < 0 {
+		t.Fatal("n2 logged no witness")
+	}
+	if rep, err := verifyHistory(c, "n2", n2.records); err != nil {
+		t.Fatalf("n2's history with a refused head: %v %+v", err, rep)
+	}
+	records := append([][]byte(nil), n2.records...)
+	records[witness] = bytes.Clone(records[witness])
+	records[witness][len(records[witness])-1] ^= 1
+	if _, err := verifyHistory(c, "n2", records); !errors.Is(err, audit.ErrBadSignature) {
+		t.Fatalf("a changed witness: %v, want ErrBadSignature", err)
+	}
+	without := append(append([][]byte(nil), n2.records[:witness]...), n2.records[witness+1:]...)
+	if _, err := verifyHistory(c, "n2", without); !errors.Is(err, audit.ErrUnverified) {
+		t.Fatalf("without the witness: %v, want ErrUnverified", err)
 	}
 }

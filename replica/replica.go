@@ -304,6 +304,8 @@ func (r *Replica) replay(rec []byte) error {
 		// For verify: the join snapshot holds the same heads (audit.go).
 	case recordHeadSeal:
 		return r.replayHeadSeal(rec)
+	case recordWitness:
+		// For verify: a refused transaction's signature (batchseal.go).
 	default:
 		return fmt.Errorf("unknown record kind %d", rec[0])
 	}
@@ -647,6 +649,7 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 			if r.ks.Ready(e.txn) {
 				if err := r.checkRights(e.txn); err != nil {
 					r.refuseRights(from, e.txn.Dot, err)
+					r.witnessRefused(e)
 					continue
 				}
 			}
@@ -741,6 +744,7 @@ func (r *Replica) drainPending() {
 					if err := r.checkRights(e.txn); err != nil {
 						r.pendingBytes -= len(e.record)
 						r.refuseRights(e.txn.Dot.Node, e.txn.Dot, err)
+						r.witnessRefused(e)
 						continue
 					}
 				}

@@ -135,6 +135,8 @@ func (v *HistoryVerifier) Record(index uint64, rec []byte) error {
 		return v.txn(index, rec)
 	case recordHeadSeal:
 		return v.headSeal(index, rec)
+	case recordWitness:
+		return v.witness(index, rec)
 	case recordJoin, recordRepairCommit:
 		v.report.Repairs++
 		v.pending = nil
@@ -248,6 +250,32 @@ func (v *HistoryVerifier) headSeal(index uint64, rec []byte) error {
 	}
 	if pub := v.Keys[origin]; len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, head.Hash[:], sig) {
 		return &HistoryError{Index: index, Dot: dot, Err: fmt.Errorf("%w: head seal of %s", audit.ErrBadSignature, dot)}
+	}
+	v.report.Transactions += run.n
+	delete(v.runs, origin)
+	return nil
+}
+
+// witness checks a kind-13 record: the signature of a transaction this
+// member refused (write rights) after applying the linked run before it.
+// If it continues an open run (its prev is the origin's head), its
+// signature must verify, and it authenticates the run; otherwise it
+// proves nothing and is skipped.
+func (v *HistoryVerifier) witness(index uint64, rec []byte) error {
+	dot, bodyHash, seal, err := decodeWitness(rec)
+	if err != nil {
+		return &HistoryError{Index: index, Err: fmt.Errorf("%w: %v", ErrHistory, err)}
+	}
+	origin := uint64(dot.Node)
+	head, ok := v.chains.Head(origin)
+	run, open := v.runs[origin]
+	prev := audit.SealPrev(seal)
+	if !ok || !open || head.Counter+1 != dot.Counter || head.Hash != prev {
+		return nil
+	}
+	h := audit.TxnHashOf(v.Cluster, origin, dot.Counter, prev, bodyHash)
+	if pub := v.Keys[origin]; len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, h[:], seal[audit.HashBytes:]) {
+		return &HistoryError{Index: index, Dot: dot, Err: fmt.Errorf("%w: witness of %s", audit.ErrBadSignature, dot)}
 	}
 	v.report.Transactions += run.n
 	delete(v.runs, origin)
