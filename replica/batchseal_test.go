@@ -8,6 +8,7 @@ import (
 	"github.com/spooksystems/spook/audit"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
+	"github.com/spooksystems/spook/internal/codec"
 )
 
 // takeTxns runs name's Ready by hand: its records are kept as the
@@ -468,5 +469,31 @@ func TestBatchSealWitnessOfRefusedHead(t *testing.T) {
 	without := append(append([][]byte(nil), n2.records[:witness]...), n2.records[witness+1:]...)
 	if _, err := verifyHistory(c, "n2", without); !errors.Is(err, audit.ErrUnverified) {
 		t.Fatalf("without the witness: %v, want ErrUnverified", err)
+	}
+}
+
+// TestBatchSealHeaderFlags: a link crosses the transaction header as flag
+// bit 6 and its 32 bytes; a header with both the seal and the link bits
+// is refused.
+func TestBatchSealHeaderFlags(t *testing.T) {
+	txn := &crdt.Txn{Dot: causal.Dot{Node: 1, Counter: 1}, Seal: audit.Link(audit.Hash{9})}
+	var enc linkState
+	b := enc.appendTxnHeader(nil, txn)
+	if b[0]&hdrLink == 0 || b[0]&hdrSeal != 0 {
+		t.Fatalf("flags %08b, want the link bit alone", b[0])
+	}
+	var dec linkState
+	var got crdt.Txn
+	dec.readTxnHeader(codec.NewReader(b), &got)
+	if got.Dot != txn.Dot || !bytes.Equal(got.Seal, txn.Seal) {
+		t.Fatalf("decoded %s seal %x, want %s %x", got.Dot, got.Seal, txn.Dot, txn.Seal)
+	}
+	both := bytes.Clone(b)
+	both[0] |= hdrSeal
+	var dec2 linkState
+	rd := codec.NewReader(append(both, make([]byte, audit.SealBytes)...))
+	dec2.readTxnHeader(rd, &got)
+	if rd.Err() == nil {
+		t.Fatal("a header with both the seal and the link bits was accepted")
 	}
 }
