@@ -201,7 +201,8 @@ func TestBatchSealForgedHeadNeverApplied(t *testing.T) {
 
 // TestBatchSealVerifierRuns: the offline verifier accepts linked records
 // that a later signed one of their origin chains to, finds a changed
-// linked record (the signed head no longer chains to it), and reports an
+// linked record at its own position (the signed head no longer chains to
+// it), and reports an
 // unsigned run that ends the history as unverifiable, at its first
 // record.
 func TestBatchSealVerifierRuns(t *testing.T) {
@@ -229,12 +230,13 @@ func TestBatchSealVerifierRuns(t *testing.T) {
 	// Tampered: the second linked record's body changes.
 	bad := append([][]byte(nil), records...)
 	bad[linked[1]] = bytes.Replace(bytes.Clone(records[linked[1]]), []byte("b"), []byte("X"), 1)
-	if _, err := verifyHistory(c, "n2", bad); !errors.Is(err, audit.ErrBrokenChain) {
-		t.Fatalf("a changed linked record: %v, want ErrBrokenChain", err)
+	_, err := verifyHistory(c, "n2", bad)
+	var he *HistoryError
+	if !errors.Is(err, audit.ErrBrokenChain) || !errors.As(err, &he) || he.Index != uint64(linked[1]+1) {
+		t.Fatalf("a changed linked record: %v, want ErrBrokenChain at record %d", err, linked[1]+1)
 	}
 	// Trailing: the log ends before the signed head.
-	_, err := verifyHistory(c, "n2", records[:linked[3]+1])
-	var he *HistoryError
+	_, err = verifyHistory(c, "n2", records[:linked[3]+1])
 	if !errors.Is(err, audit.ErrUnverified) || !errors.As(err, &he) || he.Index != uint64(linked[0]+1) {
 		t.Fatalf("a trailing unsigned run: %v, want ErrUnverified at record %d", err, linked[0]+1)
 	}
