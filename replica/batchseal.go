@@ -198,6 +198,9 @@ func (r *Replica) resealRetained(dot causal.Dot, seal []byte) {
 		rec := signedRecord(old, seal)
 		r.logBytes += logEntryBytes(rec) - logEntryBytes(old)
 		r.log[i].record = rec
+		if r.logBytes > r.cfg.MaxRetainedBytes {
+			r.trimLog() // the signature made the record larger
+		}
 		return
 	}
 }
