@@ -73,7 +73,7 @@ func (r *Replica) sealLocal(txn *crdt.Txn) {
 		prev = h.Hash
 	}
 	r.auditScratch = txn.AppendBinary(r.auditScratch[:0])
-	if t := &r.tail; t.runTxns+1 >= MaxUnsignedRun || t.runBytes+len(r.auditScratch) >= MaxUnsignedRunBytes {
+	if t := &r.tail; t.runTxns >= MaxUnsignedRun || t.runBytes+len(r.auditScratch) >= MaxUnsignedRunBytes {
 		h := audit.TxnHash(r.cfg.Cluster, uint64(r.id), txn.Dot.Counter, prev, r.auditScratch)
 		txn.Seal = audit.Sign(r.cfg.Audit.SigningKey, prev, h)
 		return

@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/spooksystems/spook/audit"
@@ -497,5 +498,31 @@ func TestBatchSealHeaderFlags(t *testing.T) {
 	dec2.readTxnHeader(rd, &got)
 	if rd.Err() == nil {
 		t.Fatal("a header with both the seal and the link bits was accepted")
+	}
+}
+
+// TestBatchSealRunBound: however many transactions one Ready holds, an
+// origin leaves at most MaxUnsignedRun linked in a row.
+func TestBatchSealRunBound(t *testing.T) {
+	c := newAuditCluster(t, "n1", "n2")
+	for i := 0; i < 2*MaxUnsignedRun+10; i++ {
+		c.set("n1", "k", string(rune('a'+i%26)))
+	}
+	txns := takeTxns(c, "n1", "n2")
+	run := 0
+	for _, txn := range txns {
+		if run++; !audit.Linked(txn.Seal) {
+			run = 0
+		}
+		if run > MaxUnsignedRun {
+			t.Fatalf("%d linked transactions in a row, limit %d", run, MaxUnsignedRun)
+		}
+	}
+	if !strings.HasSuffix(sealKinds(txns), "s") || strings.Count(sealKinds(txns), "s") != 3 {
+		t.Fatalf("seals %s: want the 65th, the 130th and the last signed", sealKinds(txns))
+	}
+	stepOver(c, "n1", "n2", txns...)
+	if c.node("n2").r.ks.Context().Vector.Get(id("n1")) != uint64(len(txns)) {
+		t.Fatalf("n2 applied %d of %d", c.node("n2").r.ks.Context().Vector.Get(id("n1")), len(txns))
 	}
 }
