@@ -16,6 +16,11 @@ const (
 	// SealBytes is the size of a seal: the origin's previous transaction
 	// hash followed by the ed25519 signature of this transaction's hash.
 	SealBytes = HashBytes + ed25519.SignatureSize
+	// LinkBytes is the size of a link: the seal of a transaction its
+	// origin did not sign, the previous transaction hash alone. A signed
+	// transaction of the same origin that chains back to it
+	// authenticates it (see Link).
+	LinkBytes = HashBytes
 )
 
 // Hash is a SHA-256 digest: a transaction hash (the link of its origin's
@@ -38,6 +43,10 @@ var (
 	ErrUnknownKey = errors.New("audit: no public key for origin")
 	// ErrUnsigned: a transaction without a seal where seals are required.
 	ErrUnsigned = errors.New("audit: unsigned transaction")
+	// ErrUnverified: unsigned (linked) transactions that no signed
+	// transaction of their origin chains back to, so nothing
+	// authenticates them.
+	ErrUnverified = errors.New("audit: no signed transaction chains back to it")
 )
 
 // txnDomain separates transaction hashes from every other SHA-256 use.
@@ -54,7 +63,13 @@ const txnDomain = "spook/audit/txn/v1\x00"
 //
 // Integers are big-endian.
 func TxnHash(cluster string, origin, counter uint64, prev Hash, body []byte) Hash {
-	bodyHash := sha256.Sum256(body)
+	return TxnHashOf(cluster, origin, counter, prev, sha256.Sum256(body))
+}
+
+// TxnHashOf is TxnHash given SHA-256(body) instead of the body: what a
+// witness record (which keeps a refused transaction's body hash, not its
+// body) is checked with.
+func TxnHashOf(cluster string, origin, counter uint64, prev Hash, bodyHash [sha256.Size]byte) Hash {
 	var buf [len(txnDomain) + 4 + 64 + 8 + 8 + 2*HashBytes]byte
 	b := append(buf[:0], txnDomain...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(cluster)))
@@ -81,8 +96,18 @@ func Sign(key ed25519.PrivateKey, prev, h Hash) []byte {
 	return append(seal, ed25519.Sign(key, h[:])...)
 }
 
+// Link returns the seal of a transaction its origin does not sign: the
+// previous transaction hash alone. Its hash is computed as a signed
+// transaction's is, so the signature of a later transaction of the same
+// origin covers it through the chain: that transaction's hash commits to
+// its prev, which is this transaction's hash, and so on down.
+func Link(prev Hash) []byte { return append(make([]byte, 0, LinkBytes), prev[:]...) }
+
+// Linked reports whether seal is a link (unsigned, chained).
+func Linked(seal []byte) bool { return len(seal) == LinkBytes }
+
 // SealPrev returns the previous transaction hash a seal names. The seal
-// must be SealBytes long.
+// must be SealBytes or LinkBytes long.
 func SealPrev(seal []byte) Hash { return Hash(seal[:HashBytes]) }
 
 // Keys maps origin node ids to their ed25519 public keys. It must be the
@@ -113,6 +138,26 @@ func (k Keys) VerifySeal(cluster string, origin, counter uint64, seal, body []by
 		return Hash{}, fmt.Errorf("%w: %016x:%d", ErrBadSignature, origin, counter)
 	}
 	return h, nil
+}
+
+// LinkHash checks a link (an unsigned transaction's seal) alone: its
+// length, the origin's key being known, and counter 1 naming no
+// predecessor. It returns the transaction's hash, which is not yet
+// authenticated: it is once a signed transaction of the origin chains
+// back to it (its prev, or its successor's prev, and so on, equals it).
+func (k Keys) LinkHash(cluster string, origin, counter uint64, seal, body []byte) (Hash, error) {
+	if !Linked(seal) {
+		return Hash{}, fmt.Errorf("%w: link of %d bytes, want %d", ErrBadSignature, len(seal), LinkBytes)
+	}
+	pub, ok := k[origin]
+	if !ok || len(pub) != ed25519.PublicKeySize {
+		return Hash{}, fmt.Errorf("%w: %016x", ErrUnknownKey, origin)
+	}
+	prev := SealPrev(seal)
+	if counter == 1 && prev != (Hash{}) {
+		return Hash{}, fmt.Errorf("%w: first transaction names a previous one", ErrBrokenChain)
+	}
+	return TxnHash(cluster, origin, counter, prev, body), nil
 }
 
 // Head is the latest link of one origin's chain a verifier knows.

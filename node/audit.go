@@ -119,6 +119,13 @@ func LoadAuditKeys(keysDir string) (audit.Keys, map[uint64]string, error) {
 	return keys, names, nil
 }
 
+// DefaultAuditSignTicks is replica.AuditConfig.SignTicks for a node
+// whose Config.Replica.Audit.SignTicks is zero: an origin signs its
+// chain head at most once per tick (10 ms), so a peer applies a write up
+// to a tick later than without audit, and a busy node makes one
+// signature per tick instead of one per transaction.
+const DefaultAuditSignTicks = 1
+
 // auditConfig fills rcfg.Audit when Config.AuditKeysDir is set: the
 // node's key from its data directory (created at first start), published
 // to the keys directory if absent there, and every key the directory
@@ -145,7 +152,11 @@ func (c *Config) auditConfig(rcfg *replica.Config) error {
 	if err != nil {
 		return err
 	}
+	signTicks := c.Replica.Audit.SignTicks
+	if signTicks == 0 {
+		signTicks = DefaultAuditSignTicks
+	}
 	rcfg.Audit = replica.AuditConfig{Keys: keys, SigningKey: key, CheckpointTicks: c.Replica.Audit.CheckpointTicks,
-		Operator: operator}
+		Operator: operator, SignTicks: signTicks}
 	return nil
 }

@@ -113,6 +113,9 @@ func VerifyDataDirArchive(dataDir, keysDir, archiveDir string) (replica.HistoryR
 			return replica.HistoryReport{}, err
 		}
 		_, err = readHistory(v, from+1, 0, store.Log())
+		if err == nil {
+			err = v.Finish()
+		}
 		return v.Report(), err
 	}
 	archive, err := storage.OpenLog(vfs.OS{}, archiveDir, storage.LogOptions{})
@@ -121,6 +124,9 @@ func VerifyDataDirArchive(dataDir, keysDir, archiveDir string) (replica.HistoryR
 	}
 	defer archive.Close()
 	_, err = readHistory(v, 1, 0, archive, store.Log())
+	if err == nil {
+		err = v.Finish()
+	}
 	return v.Report(), err
 }
 

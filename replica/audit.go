@@ -36,6 +36,15 @@ type AuditConfig struct {
 	// member may write every key. Like Keys it must be the same on every
 	// member.
 	Operator ed25519.PublicKey
+	// SignTicks is the least number of ticks between two signatures this
+	// node makes at Ready boundaries (batchseal.go). Zero: the last
+	// transaction of every Ready is signed before the Ready leaves. One
+	// or more: a Ready within SignTicks of the last signature hands its
+	// last transaction out unsigned (linked), and a later Tick signs it
+	// (a head-seal record and a signed copy pushed): peers apply it up
+	// to SignTicks ticks later, and an origin under load signs once per
+	// SignTicks ticks instead of once per Ready. Negative is refused.
+	SignTicks int
 }
 
 func (c *AuditConfig) enabled() bool { return c.Keys != nil }
@@ -47,6 +56,9 @@ func (c *AuditConfig) validate(id causal.NodeID) error {
 	}
 	if c.CheckpointTicks == 0 {
 		c.CheckpointTicks = DefaultCheckpointTicks
+	}
+	if c.SignTicks < 0 {
+		return fmt.Errorf("%w: Audit.SignTicks: %d, want ≥ 0", ErrConfig, c.SignTicks)
 	}
 	if !operatorKeyValid(c.Operator) {
 		return fmt.Errorf("%w: Audit.Operator: %d bytes, want %d", ErrConfig, len(c.Operator), ed25519.PublicKeySize)
@@ -72,8 +84,20 @@ func (c *AuditConfig) validate(id causal.NodeID) error {
 //	record, kind 9 (join heads): 0x09 | 0x07 | the kind-7 snapshot's heads and checkpoint state,
 //	                             no kind-3 snapshot after them
 //
-// A kind-6 record's body is the kind-1 body: the bytes the seal signs.
-// Old binaries refuse both kinds ("unknown record kind").
+//	record, kind 11 (linked txn): 0x0b | link (audit.LinkBytes: prev hash 32) | crdt.Txn.AppendBinary
+//	record, kind 12 (head seal):  0x0c | origin u64 LE | counter uvarint | ed25519 signature 64
+//	record, kind 13 (witness):    0x0d | origin u64 LE | counter uvarint | sha256(body) 32 |
+//	                              seal (audit.SealBytes)
+//
+// A kind-6 or kind-11 record's body is the kind-1 body: the bytes the
+// transaction hash covers. A kind-11 record is a transaction its origin
+// did not sign (sealTail signs only the last of a Ready); a later signed
+// one of the same origin chains back to it. A kind-12 record is this
+// node's signature of its own transaction at counter, logged after a
+// restart found its own last transaction unsigned (a crash between the
+// records of one Ready): it signs that transaction's hash, as a kind-6
+// seal would have. Old binaries refuse all these kinds ("unknown record
+// kind").
 //
 // A member that joins by snapshot logs a kind-9 record first: the chain
 // heads (and checkpoint state) its snapshot carried, so that `spook audit
@@ -84,6 +108,9 @@ const (
 	recordSignedTxn byte = 6
 	snapshotAudited byte = 7
 	recordJoinHeads byte = 9
+	recordLinkedTxn byte = 11
+	recordHeadSeal  byte = 12
+	recordWitness   byte = 13
 )
 
 // joinHeadsRecord is the kind-9 record of the chain heads r holds.
@@ -94,14 +121,16 @@ func (r *Replica) joinHeadsRecord() []byte {
 // maxAuditHeads bounds the chain heads a snapshot holds (one per origin).
 const maxAuditHeads = 1 << 16
 
-// txnBody returns the body of a transaction record (kind 1 or 6) and the
-// seal it carries (nil for kind 1).
+// txnBody returns the body of a transaction record (kind 1, 6 or 11) and
+// the seal or link it carries (nil for kind 1).
 func txnBody(rec []byte) (body, seal []byte, err error) {
 	switch {
 	case len(rec) > 0 && rec[0] == recordTxn:
 		return rec[1:], nil, nil
 	case len(rec) > audit.SealBytes && rec[0] == recordSignedTxn:
 		return rec[1+audit.SealBytes:], rec[1 : 1+audit.SealBytes], nil
+	case len(rec) > audit.LinkBytes && rec[0] == recordLinkedTxn:
+		return rec[1+audit.LinkBytes:], rec[1 : 1+audit.LinkBytes], nil
 	}
 	return nil, nil, errors.New("not a transaction record")
 }
@@ -119,34 +148,6 @@ func decodeTxnRecord(rec []byte) (*crdt.Txn, error) {
 	}
 	txn.Seal = seal
 	return txn, nil
-}
-
-// sealLocal seals a local transaction when audit is on: its seal names
-// this node's previous transaction hash and signs the new one. The
-// chain head advances when the transaction is applied (noteChain).
-func (r *Replica) sealLocal(txn *crdt.Txn) {
-	if !r.cfg.Audit.enabled() {
-		return
-	}
-	var prev audit.Hash
-	if h, ok := r.chains.Head(uint64(r.id)); ok && h.Counter+1 == txn.Dot.Counter {
-		prev = h.Hash
-	}
-	r.auditScratch = txn.AppendBinary(r.auditScratch[:0])
-	h := audit.TxnHash(r.cfg.Cluster, uint64(r.id), txn.Dot.Counter, prev, r.auditScratch)
-	txn.Seal = audit.Sign(r.cfg.Audit.SigningKey, prev, h)
-}
-
-// verifySeal checks a remote transaction's seal (signature and key)
-// before it is applied or buffered. Deterministic: it depends only on the
-// transaction and Config.Audit.Keys.
-func (r *Replica) verifySeal(e txnEntry) error {
-	body, _, err := txnBody(e.record)
-	if err != nil {
-		return err
-	}
-	_, err = r.cfg.Audit.Keys.VerifySeal(r.cfg.Cluster, uint64(e.txn.Dot.Node), e.txn.Dot.Counter, e.txn.Seal, body)
-	return err
 }
 
 // checkLink checks, just before a verified remote transaction is

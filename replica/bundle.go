@@ -56,6 +56,7 @@ func (r *Replica) TxnsSince(since *causal.VersionVector) ([]*crdt.Txn, error) {
 				ErrBundleTooFar, e.Node, c+1, e.Node, r.floor.Get(e.Node))
 		}
 	}
+	r.sealTail()
 	var out []*crdt.Txn
 	for _, e := range r.log {
 		if !since.Contains(e.dot) {

@@ -76,7 +76,7 @@ func TestCheckpointsAgree(t *testing.T) {
 	hashes := map[[2]uint64]audit.Hash{}
 	n2 := c.node("n2")
 	for _, rec := range n2.records {
-		if rec[0] != recordSignedTxn {
+		if rec[0] != recordSignedTxn && rec[0] != recordLinkedTxn {
 			continue
 		}
 		txn, err := decodeTxnRecord(rec)

@@ -64,7 +64,8 @@ const (
 	hdrSameWall    = 1 << 3 // wall ms = previous wall ms
 	hdrNextLogical = 1 << 4 // logical = previous + 1 (same wall) or 0 (new wall)
 	hdrSeal        = 1 << 5 // audit mode: the seal (audit.SealBytes) follows the header
-	hdrMask        = 1<<6 - 1
+	hdrLink        = 1 << 6 // audit mode: a link (audit.LinkBytes, unsigned) follows the header
+	hdrMask        = 1<<7 - 1
 )
 
 // linkState is one direction's state of a link session: what both ends
@@ -547,7 +548,10 @@ func (s *linkState) appendTxnHeader(dst []byte, t *crdt.Txn) []byte {
 	} else if t.Time.Logical == 0 {
 		flags |= hdrNextLogical
 	}
-	if t.Seal != nil {
+	switch {
+	case audit.Linked(t.Seal):
+		flags |= hdrLink
+	case t.Seal != nil:
 		flags |= hdrSeal
 	}
 	dst = append(dst, flags)
@@ -572,7 +576,7 @@ func (s *linkState) appendTxnHeader(dst []byte, t *crdt.Txn) []byte {
 			dst = codec.AppendUvarint(dst, d.Counter)
 		}
 	}
-	if flags&hdrSeal != 0 {
+	if flags&(hdrSeal|hdrLink) != 0 {
 		dst = append(dst, t.Seal...)
 	}
 	s.prevDot, s.prevTime = t.Dot, t.Time
@@ -676,8 +680,13 @@ func (s *linkState) readTxnHeader(r *codec.Reader, t *crdt.Txn) {
 			deps.Add(d)
 		}
 	}
-	if flags&hdrSeal != 0 {
+	switch flags & (hdrSeal | hdrLink) {
+	case hdrSeal:
 		t.Seal = r.Raw("txn seal", audit.SealBytes)
+	case hdrLink:
+		t.Seal = r.Raw("txn link", audit.LinkBytes)
+	case hdrSeal | hdrLink:
+		r.Fail("txn header", codec.ErrInvalid)
 	}
 	if r.Err() != nil {
 		return

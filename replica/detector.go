@@ -227,16 +227,22 @@ func (r *Replica) stepFetch(from causal.NodeID, m *Message) {
 			return
 		}
 	}
+	r.sealTail()
 	var batch []*crdt.Txn
 	batchBytes, total := 0, 0
+	var ends runEnds
 	for _, e := range r.log {
 		if have.Contains(e.dot) {
 			continue
 		}
-		txn := decodeRetained(e)
-		if total+len(e.record) > r.cfg.MaxFetchBytes && total > 0 {
-			break
+		if total+len(e.record) > r.cfg.MaxFetchBytes && total > 0 && !ends.extend(e) {
+			if ends.open == 0 {
+				break
+			}
+			continue
 		}
+		txn := decodeRetained(e)
+		ends.note(e)
 		if batchBytes+len(e.record) > r.cfg.MaxBatchBytes && len(batch) > 0 {
 			r.sendTxns(from, batch, batchBytes)
 			batch, batchBytes = nil, 0

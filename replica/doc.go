@@ -142,20 +142,24 @@
 //
 // # Audit mode
 //
-// With Config.Audit set, every transaction carries its origin's seal
-// (package audit): the hash of the origin's previous transaction and an
-// ed25519 signature of its own hash, so each origin's transactions form a
-// signed hash chain. Propose seals; Step verifies the seal of a remote
-// transaction before it is buffered or applied, and checks that it
-// continues its origin's chain just before it is applied. A transaction
+// With Config.Audit set, every transaction carries the hash of its
+// origin's previous transaction, so each origin's transactions form a
+// hash chain, and the origin signs its chain head (batchseal.go): the
+// last transaction of a Ready, or at most once per AuditConfig.SignTicks,
+// and at least every MaxUnsignedRun. A signed transaction carries a seal
+// (prev and an ed25519 signature of its own hash), the others a link
+// (prev alone). Step verifies the seal of a remote transaction before it
+// is buffered or applied, holds a linked one until a signed transaction
+// of its origin chains back to it, and checks that each continues its
+// origin's chain just before it is applied. A transaction
 // that fails either check is refused (EventAuditRefused) and never
 // applied. The signature check depends only on the transaction and
 // Config.Audit.Keys, so every correct replica refuses the same forgeries;
 // a chain break (a validly signed transaction naming another
 // predecessor: the origin forked its history) is refused by every replica
-// whose history it contradicts. Records become kind 6 and snapshots kind
-// 7 (chain heads first), see persist.go and audit.go; docs/audit.md has
-// the model.
+// whose history it contradicts. Records become kinds 6, 11 and 12 and
+// snapshots kind 7 (chain heads first), see persist.go and audit.go;
+// docs/audit.md has the model.
 //
 // With Config.Audit.Operator set too, write rights apply (policy.go): an
 // operator-signed policy, one internal key per version under

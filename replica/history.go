@@ -34,7 +34,7 @@ func (b *StateBuilder) Record(index uint64, rec []byte) error {
 		return fmt.Errorf("%w: record %d is a repair: the state before it came without transactions", ErrHistory, index)
 	case rec[0] == recordJoinHeads:
 		return fmt.Errorf("%w: record %d: this member joined by snapshot: the state before it came without transactions", ErrHistory, index)
-	case rec[0] != recordSignedTxn && rec[0] != recordTxn:
+	case rec[0] != recordSignedTxn && rec[0] != recordLinkedTxn && rec[0] != recordTxn:
 		return nil
 	}
 	txn, err := decodeTxnRecord(rec)

@@ -45,6 +45,9 @@ func (r *Replica) checkReady(rd *Ready) {
 		assertf("retained log holds %d txns, %d bytes (limits %d, %d)",
 			len(r.log), r.logBytes, r.cfg.MaxRetainedTxns, r.cfg.MaxRetainedBytes)
 	}
+	if len(r.held) > MaxHeldTxns || r.heldBytes < 0 || r.heldBytes > MaxHeldBytes {
+		assertf("unsigned hold holds %d txns, %d bytes (limits %d, %d)", len(r.held), r.heldBytes, MaxHeldTxns, MaxHeldBytes)
+	}
 	if j := &r.join; len(j.inflight) > r.cfg.MaxSnapshotChunksInFlight+1 {
 		// +1: the re-request of offset 0 after a restart.
 		assertf("%d snapshot chunk requests in flight (limit %d)", len(j.inflight), r.cfg.MaxSnapshotChunksInFlight)

@@ -25,7 +25,7 @@ type KeyHistory struct {
 
 // Record notes the record's transaction if it touches Key.
 func (k *KeyHistory) Record(_ uint64, rec []byte) error {
-	if len(rec) == 0 || rec[0] != recordSignedTxn {
+	if len(rec) == 0 || (rec[0] != recordSignedTxn && rec[0] != recordLinkedTxn) {
 		return nil
 	}
 	txn, err := decodeTxnRecord(rec)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/spooksystems/spook/audit"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/internal/codec"
@@ -27,6 +28,7 @@ import (
 //	record, kind 5 (commit): 0x05 | repair id uvarint | total uvarint
 //	record, kind 6 and snapshot kind 7: audit mode (audit.go)
 //	record, kind 9 (join heads): audit mode (audit.go)
+//	record, kinds 11 (linked txn) and 12 (head seal): audit mode (audit.go)
 //
 // A join record is what a reconciliation did: JoinKey of each key with the
 // join context and, when the merge flag is 1, MergeContext of the merge
@@ -69,7 +71,10 @@ const maxRecordScratch = 64 << 10
 // record) and copied out at its size: one allocation per record.
 func (r *Replica) txnRecord(txn *crdt.Txn) []byte {
 	buf := append(r.recScratch[:0], recordTxn)
-	if txn.Seal != nil {
+	switch {
+	case audit.Linked(txn.Seal):
+		buf = append(append(buf[:0], recordLinkedTxn), txn.Seal...)
+	case txn.Seal != nil:
 		buf = append(append(buf[:0], recordSignedTxn), txn.Seal...)
 	}
 	buf = txn.AppendBinary(buf)

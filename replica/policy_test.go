@@ -60,7 +60,9 @@ func inject(c *cluster, origin string, fn func(b *crdt.Builder) error) *crdt.Txn
 	if err := o.ks.Apply(txn); err != nil {
 		c.t.Fatal(err)
 	}
-	o.applied(txnEntry{txn: txn, record: o.txnRecord(txn)})
+	rec := o.txnRecord(txn)
+	o.applied(txnEntry{txn: txn, record: rec})
+	o.noteTail(txn, rec)
 	o.afterApply()
 	c.collect()
 	return txn

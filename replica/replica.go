@@ -135,6 +135,15 @@ type Replica struct {
 	// refused to the tick it did (repairrights.go); nil until one is.
 	refusedPeers map[causal.NodeID]uint64
 
+	// tail, signedTick, held and heldBytes sign chain heads
+	// (batchseal.go): this node's unsigned last transaction, the tick of
+	// its last signature, and the linked transactions received that wait
+	// for a signed one.
+	tail       ownTail
+	signedTick uint64
+	held       []heldEntry
+	heldBytes  int
+
 	invariantState // invariants.go
 }
 
@@ -249,6 +258,7 @@ func Restore(cfg Config, snapshot []byte, records [][]byte) (*Replica, error) {
 	r.clock.MaxAheadMs = cfg.MaxClockAheadMs
 	r.refreshMembers(false)
 	r.ready = Ready{}
+	r.noteRestartTail()
 	if r.state == NodeJoining && snapshot != nil {
 		// Crashed after installing a snapshot, before the membership
 		// record was logged: propose it now.
@@ -275,7 +285,7 @@ func (r *Replica) replay(rec []byte) error {
 		r.stage = repairStage{} // a torn repair's chunks, then other records
 	}
 	switch rec[0] {
-	case recordTxn, recordSignedTxn:
+	case recordTxn, recordSignedTxn, recordLinkedTxn:
 		txn, err := decodeTxnRecord(rec)
 		if err != nil {
 			return err
@@ -302,6 +312,10 @@ func (r *Replica) replay(rec []byte) error {
 		// transactions recomputes it (checkpoint.go).
 	case recordJoinHeads:
 		// For verify: the join snapshot holds the same heads (audit.go).
+	case recordHeadSeal:
+		return r.replayHeadSeal(rec)
+	case recordWitness:
+		// For verify: a refused transaction's signature (batchseal.go).
 	default:
 		return fmt.Errorf("unknown record kind %d", rec[0])
 	}
@@ -402,6 +416,7 @@ func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token,
 		panic(fmt.Sprintf("replica: applying a local transaction: %v", err))
 	}
 	r.applied(txnEntry{txn: txn, record: rec})
+	r.noteTail(txn, rec)
 	r.afterApply()
 	return dot, nil
 }
@@ -608,8 +623,7 @@ func (r *Replica) heard(from causal.NodeID, applied *causal.VersionVector) {
 
 // stepTxns handles a batch of remote transactions in order.
 func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
-	dropped := 0
-	var firstDropped causal.Dot
+	var drop dropCount
 	for _, txn := range txns {
 		ctx := r.ks.Context()
 		if ctx.Contains(txn.Dot) {
@@ -623,70 +637,94 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 				fmt.Sprintf("transaction record of %d bytes > %d", len(e.record), limits.MaxRecordBytes))
 			continue
 		}
-		if r.cfg.Audit.enabled() {
-			// Verified before anything (the clock included) observes it:
-			// a refused transaction changes nothing (audit.go).
-			if err := r.verifySeal(e); err != nil {
-				r.refuseAudit(from, txn.Dot, err)
+		if !r.cfg.Audit.enabled() {
+			r.stepTxn(from, e, &drop)
+			continue
+		}
+		// Authenticated before anything (the clock included) observes
+		// it: a refused or held transaction changes nothing (audit.go,
+		// batchseal.go).
+		run, err := r.authenticate(from, e)
+		if err != nil {
+			r.refuseAudit(from, txn.Dot, err)
+			continue
+		}
+		for _, e := range run {
+			if r.ks.Context().Contains(e.txn.Dot) {
 				continue
 			}
-			if err := r.checkLink(txn); err != nil {
-				r.refuseAudit(from, txn.Dot, err)
+			if err := r.checkLink(e.txn); err != nil {
+				r.refuseAudit(from, e.txn.Dot, err)
 				continue
 			}
 			// Rights are checked against the causal past, so only once
 			// it is applied: now, or when the buffer drains.
-			if r.ks.Ready(txn) {
-				if err := r.checkRights(txn); err != nil {
-					r.refuseRights(from, txn.Dot, err)
+			if r.ks.Ready(e.txn) {
+				if err := r.checkRights(e.txn); err != nil {
+					r.refuseRights(from, e.txn.Dot, err)
+					r.witnessRefused(e)
 					continue
 				}
 			}
-		}
-		if err := r.clock.Observe(txn.Time, r.nowMs); err != nil {
-			r.event(EventClockRefused, txn.Dot.Node, txn.Dot, err.Error())
-			continue
-		}
-		err := r.ks.Apply(txn)
-		switch {
-		case err == nil:
-			r.applied(e)
-		case errors.Is(err, crdt.ErrNotReady):
-			if r.isPending(txn.Dot) {
-				continue
-			}
-			if len(r.pending) >= r.cfg.MaxPendingTxns || r.pendingBytes+len(e.record) > r.cfg.MaxPendingBytes {
-				if dropped == 0 {
-					firstDropped = txn.Dot
-				}
-				dropped++
-				continue
-			}
-			// Buffer a copy decoded from its record: the transaction as
-			// decoded from the message points into the whole payload,
-			// which MaxPendingBytes does not count.
-			own, derr := decodeTxnRecord(e.record)
-			if derr != nil {
-				panic(fmt.Sprintf("replica: a transaction's own record does not decode: %v", derr))
-			}
-			r.pending = append(r.pending, txnEntry{txn: own, record: e.record})
-			r.pendingBytes += len(e.record)
-			r.deferFetch(from, &txn.Deps.Vector, uint64(r.cfg.DigestTicks))
-		default:
-			// The transaction decoded but the keyspace refuses it: treat
-			// it like a refused message for this one transaction.
-			r.event(EventMessageRefused, from, txn.Dot, err.Error())
+			r.stepTxn(from, e, &drop)
 		}
 	}
-	if dropped > 0 {
-		r.event(EventBufferFull, from, firstDropped,
+	if drop.n > 0 {
+		r.event(EventBufferFull, from, drop.first,
 			fmt.Sprintf("causal buffer full (%d txns, %d bytes): dropped %d out-of-order txns",
-				len(r.pending), r.pendingBytes, dropped))
+				len(r.pending), r.pendingBytes, drop.n))
 	}
 	// Batches are in causal order, so one pass over the buffer at the end
 	// suffices: what the batch made ready is applied now.
 	r.drainPending()
+	r.purgeHeld()
 	r.afterApply()
+}
+
+// dropCount counts the transactions a batch could not buffer.
+type dropCount struct {
+	n     int
+	first causal.Dot
+}
+
+// stepTxn applies one remote transaction that passed the checks, or
+// buffers it until its causal past is applied.
+func (r *Replica) stepTxn(from causal.NodeID, e txnEntry, drop *dropCount) {
+	txn := e.txn
+	if err := r.clock.Observe(txn.Time, r.nowMs); err != nil {
+		r.event(EventClockRefused, txn.Dot.Node, txn.Dot, err.Error())
+		return
+	}
+	err := r.ks.Apply(txn)
+	switch {
+	case err == nil:
+		r.applied(e)
+	case errors.Is(err, crdt.ErrNotReady):
+		if r.isPending(txn.Dot) {
+			return
+		}
+		if len(r.pending) >= r.cfg.MaxPendingTxns || r.pendingBytes+len(e.record) > r.cfg.MaxPendingBytes {
+			if drop.n == 0 {
+				drop.first = txn.Dot
+			}
+			drop.n++
+			return
+		}
+		// Buffer a copy decoded from its record: the transaction as
+		// decoded from the message points into the whole payload,
+		// which MaxPendingBytes does not count.
+		own, derr := decodeTxnRecord(e.record)
+		if derr != nil {
+			panic(fmt.Sprintf("replica: a transaction's own record does not decode: %v", derr))
+		}
+		r.pending = append(r.pending, txnEntry{txn: own, record: e.record})
+		r.pendingBytes += len(e.record)
+		r.deferFetch(from, &txn.Deps.Vector, uint64(r.cfg.DigestTicks))
+	default:
+		// The transaction decoded but the keyspace refuses it: treat
+		// it like a refused message for this one transaction.
+		r.event(EventMessageRefused, from, txn.Dot, err.Error())
+	}
 }
 
 func (r *Replica) isPending(d causal.Dot) bool {
@@ -719,6 +757,7 @@ func (r *Replica) drainPending() {
 					if err := r.checkRights(e.txn); err != nil {
 						r.pendingBytes -= len(e.record)
 						r.refuseRights(e.txn.Dot.Node, e.txn.Dot, err)
+						r.witnessRefused(e)
 						continue
 					}
 				}
@@ -805,6 +844,7 @@ func (r *Replica) Tick(nowMs uint64) {
 	}
 	r.tickFetch()
 	r.tickCheckpoint()
+	r.tickSeal()
 	r.tickBCounters()
 	if s := r.sync; s != nil && r.tick-max(s.startTick, s.answerTick) >= uint64(r.cfg.SyncTimeoutTicks) {
 		r.abortSync("timed out")
@@ -969,6 +1009,7 @@ func (r *Replica) Ready() Ready {
 	if r.outstanding {
 		panic("replica: Ready called again before Advance")
 	}
+	r.handTail()
 	// Flush the outboxes in peer order, batching under MaxBatchBytes.
 	// Peers usually get the same batches: a batch equal to the previous
 	// one made shares its slice (nothing modifies a message's Txns).

@@ -14,8 +14,9 @@ import (
 
 // HistoryVerifier checks a member's audit history, record by record, as
 // `spook audit verify` reads it from a data directory: every transaction
-// signed by its origin's key and continuing its origin's chain from
-// counter 1; every checkpoint signed by the member, following the one
+// signed by its origin's key, or linked (unsigned) and chained to a later
+// signed transaction or head seal of its origin (Finish reports a run
+// nothing signed), and continuing its origin's chain from counter 1; every checkpoint signed by the member, following the one
 // before, with the size and root of the RFC 6962 tree over the leaves it
 // covers (recomputed from the transactions), and consistent with the
 // previous tree head (a tlog consistency proof, checked). It is pure: the
@@ -42,6 +43,7 @@ type HistoryVerifier struct {
 
 	report  HistoryReport
 	chains  audit.Chains
+	runs    map[uint64]*unsignedRun // linked transactions not yet authenticated, by origin
 	tree    audit.HashLog
 	pending map[causal.Dot]audit.Hash
 	last    audit.Checkpoint
@@ -63,14 +65,18 @@ type SignedCheckpoint struct {
 
 // HistoryReport sums up what a HistoryVerifier checked.
 type HistoryReport struct {
-	Records      int    // records read
-	Transactions int    // signed transactions verified
-	Checkpoints  int    // checkpoints verified
-	Repairs      int    // repair records (state without transactions)
-	Joins        int    // join records: the history starts from a snapshot's chain heads
-	Resumed      int    // transactions whose origin restarted its chain (audit.Resumed)
-	Size         int64  // leaves in the checkpoint log (recomputed)
-	LastIndex    uint64 // index of the last checkpoint
+	Records      int // records read
+	Transactions int // transactions verified (signed, or chained to a signed one)
+	Checkpoints  int // checkpoints verified
+	Repairs      int // repair records (state without transactions)
+	Joins        int // join records: the history starts from a snapshot's chain heads
+	Resumed      int // transactions whose origin restarted its chain (audit.Resumed)
+	// Unverified counts linked (unsigned) transactions whose run a repair
+	// or join cut before a signature covered it: not a failure, as chains
+	// resuming after a repair are not.
+	Unverified int
+	Size       int64  // leaves in the checkpoint log (recomputed)
+	LastIndex  uint64 // index of the last checkpoint
 	// Unrecomputed is the first checkpoint after a repair: from it on,
 	// roots could not be recomputed (0: all were).
 	Unrecomputed uint64
@@ -129,8 +135,12 @@ func (v *HistoryVerifier) Record(index uint64, rec []byte) error {
 	switch rec[0] {
 	case recordTxn:
 		return &HistoryError{Index: index, Err: fmt.Errorf("%w: %w (a record from before audit mode)", ErrHistory, audit.ErrUnsigned)}
-	case recordSignedTxn:
+	case recordSignedTxn, recordLinkedTxn:
 		return v.txn(index, rec)
+	case recordHeadSeal:
+		return v.headSeal(index, rec)
+	case recordWitness:
+		return v.witness(index, rec)
 	case recordJoin, recordRepairCommit:
 		v.report.Repairs++
 		v.pending = nil
@@ -154,23 +164,46 @@ func (v *HistoryVerifier) txn(index uint64, rec []byte) error {
 		return &HistoryError{Index: index, Err: fmt.Errorf("%w: %v", ErrHistory, err)}
 	}
 	dot := txn.Dot
+	o := uint64(dot.Node)
 	fail := func(err error) error { return &HistoryError{Index: index, Dot: dot, Err: err} }
 	body, seal, _ := txnBody(rec)
-	h, err := v.Keys.VerifySeal(v.Cluster, uint64(dot.Node), dot.Counter, seal, body)
+	linked := audit.Linked(seal)
+	prev := audit.SealPrev(seal)
+	var h audit.Hash
+	if linked {
+		h, err = v.Keys.LinkHash(v.Cluster, o, dot.Counter, seal, body)
+	} else {
+		h, err = v.Keys.VerifySeal(v.Cluster, o, dot.Counter, seal, body)
+	}
 	if err != nil {
 		return fail(err)
 	}
-	head, known := v.chains.Head(uint64(dot.Node))
+	head, known := v.chains.Head(o)
+	run := v.runs[o]
+	follows := known && head.Counter+1 == dot.Counter
+	if run != nil && (!follows || audit.Resumed(dot.Counter, prev)) {
+		// The run can no longer be signed: its chain stops here.
+		if v.report.Repairs == 0 && v.report.Joins == 0 {
+			return run.unverified()
+		}
+		v.report.Unverified += len(run.items)
+		delete(v.runs, o)
+		run = nil
+	}
 	switch {
-	case known && head.Counter+1 == dot.Counter:
-		if audit.Resumed(dot.Counter, audit.SealPrev(seal)) {
+	case follows:
+		if audit.Resumed(dot.Counter, prev) {
 			// The origin restarted its chain openly (it lost its own
 			// predecessor's hash): counted, not a failure. A gap in the
 			// counters is still one.
 			v.report.Resumed++
-		} else if err := v.chains.CheckLink(uint64(dot.Node), dot.Counter, audit.SealPrev(seal)); err != nil {
-			return fail(err)
+		} else if run == nil {
+			if err := v.chains.CheckLink(o, dot.Counter, prev); err != nil {
+				return fail(err)
+			}
 		}
+		// Inside a run, links are checked from the signed end (closeRun),
+		// so that a changed record is named, not the one after it.
 	case v.report.Repairs > 0 && (!known || dot.Counter > head.Counter):
 		// After a repair the chain may resume past dots received as state.
 	case !known && dot.Counter == 1:
@@ -182,15 +215,135 @@ func (v *HistoryVerifier) txn(index uint64, rec []byte) error {
 		return fail(fmt.Errorf("%w: %s follows counter %d of its origin (a transaction is missing or repeated)",
 			audit.ErrBrokenChain, dot, head.Counter))
 	}
-	v.chains.Advance(uint64(dot.Node), dot.Counter, h)
+	v.chains.Advance(o, dot.Counter, h)
 	if v.report.Unrecomputed == 0 && !v.last.Cut.Contains(dot) {
 		if v.pending == nil {
 			v.pending = map[causal.Dot]audit.Hash{}
 		}
 		v.pending[dot] = h
 	}
+	if linked {
+		if run == nil {
+			if v.runs == nil {
+				v.runs = map[uint64]*unsignedRun{}
+			}
+			run = &unsignedRun{}
+			v.runs[o] = run
+		}
+		run.items = append(run.items, runItem{index: index, dot: dot, hash: h, prev: prev})
+		return nil
+	}
+	if run != nil {
+		if err := v.closeRun(o, prev); err != nil {
+			return err
+		}
+	}
 	v.report.Transactions++
 	return nil
+}
+
+// unsignedRun is an origin's linked transactions that no signed one has
+// chained back to yet, in counter order.
+type unsignedRun struct {
+	items []runItem
+}
+
+// runItem is one linked transaction of a run: its record, dot, hash and
+// the previous hash its link names.
+type runItem struct {
+	index uint64
+	dot   causal.Dot
+	hash  audit.Hash
+	prev  audit.Hash
+}
+
+// unverified is the failure of a run nothing signed.
+func (run *unsignedRun) unverified() error {
+	first := run.items[0]
+	return &HistoryError{Index: first.index, Dot: first.dot, Err: fmt.Errorf(
+		"%w: %d unsigned transactions of its origin from here", audit.ErrUnverified, len(run.items))}
+}
+
+// closeRun authenticates origin's open run given top, the hash that the
+// signed transaction after it names as its prev (or that a head seal
+// signs): walking down, each linked record must hash to the prev of the
+// one above it. The first that does not is the changed one.
+func (v *HistoryVerifier) closeRun(origin uint64, top audit.Hash) error {
+	run := v.runs[origin]
+	want := top
+	for i := len(run.items) - 1; i >= 0; i-- {
+		it := run.items[i]
+		if it.hash != want {
+			return &HistoryError{Index: it.index, Dot: it.dot, Err: fmt.Errorf(
+				"%w: the record hashes to %s, the signed chain names %s (a changed or substituted transaction)",
+				audit.ErrBrokenChain, it.hash, want)}
+		}
+		want = it.prev
+	}
+	v.report.Transactions += len(run.items)
+	delete(v.runs, origin)
+	return nil
+}
+
+// headSeal checks a kind-12 record: the origin's signature of its chain
+// head at counter, logged after a restart; it authenticates the head and
+// the run it ends.
+func (v *HistoryVerifier) headSeal(index uint64, rec []byte) error {
+	origin, counter, sig, err := decodeHeadSeal(rec)
+	if err != nil {
+		return &HistoryError{Index: index, Err: fmt.Errorf("%w: %v", ErrHistory, err)}
+	}
+	dot := causal.Dot{Node: causal.NodeID(origin), Counter: counter}
+	head, ok := v.chains.Head(origin)
+	_, open := v.runs[origin]
+	if !ok || head.Counter != counter || !open {
+		return &HistoryError{Index: index, Dot: dot, Err: fmt.Errorf("%w: a head seal for no unsigned chain head (head %d)",
+			audit.ErrBrokenChain, head.Counter)}
+	}
+	if pub := v.Keys[origin]; len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, head.Hash[:], sig) {
+		return &HistoryError{Index: index, Dot: dot, Err: fmt.Errorf("%w: head seal of %s", audit.ErrBadSignature, dot)}
+	}
+	return v.closeRun(origin, head.Hash)
+}
+
+// witness checks a kind-13 record: the signature of a transaction this
+// member refused (write rights) after applying the linked run before it.
+// If it continues an open run (its prev is the origin's head), its
+// signature must verify, and it authenticates the run; otherwise it
+// proves nothing and is skipped.
+func (v *HistoryVerifier) witness(index uint64, rec []byte) error {
+	dot, bodyHash, seal, err := decodeWitness(rec)
+	if err != nil {
+		return &HistoryError{Index: index, Err: fmt.Errorf("%w: %v", ErrHistory, err)}
+	}
+	origin := uint64(dot.Node)
+	head, ok := v.chains.Head(origin)
+	_, open := v.runs[origin]
+	prev := audit.SealPrev(seal)
+	if !ok || !open || head.Counter+1 != dot.Counter {
+		return nil
+	}
+	h := audit.TxnHashOf(v.Cluster, origin, dot.Counter, prev, bodyHash)
+	if pub := v.Keys[origin]; len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, h[:], seal[audit.HashBytes:]) {
+		return &HistoryError{Index: index, Dot: dot, Err: fmt.Errorf("%w: witness of %s", audit.ErrBadSignature, dot)}
+	}
+	return v.closeRun(origin, prev)
+}
+
+// Finish checks what only the end of the history tells: every linked
+// transaction was authenticated by a signed one of its origin after it.
+// It returns the first record of an unsigned run left at the end.
+func (v *HistoryVerifier) Finish() error {
+	var first *unsignedRun
+	for _, run := range v.runs {
+		if first == nil || run.items[0].index < first.items[0].index {
+			first = run
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return first.unverified()
 }
 
 // joinHeads starts the chains (and the checkpoint order) from the heads

@@ -21,7 +21,7 @@ func verifyHistory(c *cluster, self string, records [][]byte) (HistoryReport, er
 			return v.Report(), err
 		}
 	}
-	return v.Report(), nil
+	return v.Report(), v.Finish()
 }
 
 // TestHistoryVerifier: every member's history verifies, transactions

@@ -11,13 +11,15 @@ import (
 
 // auditConfig is node i's audit configuration (Options.Audit): every
 // node's key derives from its name, so a run stays a function of its
-// seed; every node holds every public key.
+// seed; every node holds every public key. Signatures are made at most
+// once per tick (SignTicks 1, as spookd does), so runs exercise
+// transactions handed out unsigned and signed a tick later.
 func auditConfig(peers []replica.Peer, i int) replica.AuditConfig {
 	keys := audit.Keys{}
 	for _, p := range peers {
 		keys[uint64(causal.NodeIDFromName(p.Name))] = simAuditKey(p.Name).Public().(ed25519.PublicKey)
 	}
-	return replica.AuditConfig{Keys: keys, SigningKey: simAuditKey(peers[i].Name)}
+	return replica.AuditConfig{Keys: keys, SigningKey: simAuditKey(peers[i].Name), SignTicks: 1}
 }
 
 func simAuditKey(name string) ed25519.PrivateKey {

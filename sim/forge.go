@@ -21,7 +21,12 @@ import (
 //     ForbiddenKey: outside its rights (refused by the rights check);
 //   - a transaction under another member's next dot, sealed with the
 //     forger's key, writing SigKey, which the policy allows: only the
-//     signature check refuses it.
+//     signature check refuses it;
+//   - two transactions under another member's next dots writing SigKey:
+//     the first unsigned, linked (audit.Link), the second its signed
+//     head, sealed with the forger's key. Receivers hold the first until
+//     a signed head chains back to it: the forged head is refused, and
+//     the first never applies (a genuine head refuses it too, later).
 //
 // Neither is applied at the forger. The forger also holds forged state
 // and serves it to repairs: at each of its client writes in the fault
@@ -140,27 +145,39 @@ func (s *simulator) forge() {
 	}
 	ks := f.r.Keyspace()
 	origin, key := f, ForbiddenKey
-	if s.res.Forged%2 == 1 {
+	if s.res.Forged%3 != 0 {
 		origin, key = s.nodes[(f.idx+1)%s.p.Replicas], SigKey
 	}
-	dot := causal.Dot{Node: origin.id, Counter: ks.Context().Vector.Get(origin.id) + 1}
-	b := ks.Begin(dot, causal.Timestamp{WallMs: s.nowMs(f)})
-	if err := b.Set([]byte(key), []byte("forged")); err != nil {
-		s.res.Report.Addf(check.CheckReplica, "step %d: forging: %v", s.step, err)
-		return
+	next := ks.Context().Vector.Get(origin.id) + 1
+	var txns []*crdt.Txn
+	var prev audit.Hash
+	for i := uint64(0); i < 1+uint64(s.res.Forged%3/2); i++ {
+		dot := causal.Dot{Node: origin.id, Counter: next + i}
+		b := ks.Begin(dot, causal.Timestamp{WallMs: s.nowMs(f)})
+		if err := b.Set([]byte(key), []byte("forged")); err != nil {
+			s.res.Report.Addf(check.CheckReplica, "step %d: forging: %v", s.step, err)
+			return
+		}
+		txn := b.Finish()
+		// A zero previous hash: the chain resuming, which every replica
+		// accepts, so only the rights or the signature can refuse it.
+		h := audit.TxnHash("sim", uint64(dot.Node), dot.Counter, prev, txn.AppendBinary(nil))
+		txn.Seal = audit.Sign(simAuditKey(f.name), prev, h)
+		if s.res.Forged%3 == 2 && i == 0 {
+			// The third kind: an unsigned run (one linked transaction)
+			// under another member's dots, whose signed head is forged.
+			txn.Seal = audit.Link(prev)
+		}
+		prev = h
+		s.forged[dot] = true
+		txns = append(txns, txn)
 	}
-	txn := b.Finish()
-	// A zero previous hash: the chain resuming, which every replica
-	// accepts, so only the rights or the signature can refuse it.
-	h := audit.TxnHash("sim", uint64(dot.Node), dot.Counter, audit.Hash{}, txn.AppendBinary(nil))
-	txn.Seal = audit.Sign(simAuditKey(f.name), audit.Hash{}, h)
-	s.forged[dot] = true
 	s.res.Forged++
-	s.logf("%s forges %s writing %s", f.name, dot, key)
+	s.logf("%s forges %d transactions from %s writing %s", f.name, len(txns), txns[0].Dot, key)
 	var envs []replica.Envelope
 	for _, n := range s.nodes {
 		if n != f && !n.unstarted {
-			envs = append(envs, replica.Envelope{To: n.id, Message: replica.Message{Type: replica.MsgTxns, Txns: []*crdt.Txn{txn}}})
+			envs = append(envs, replica.Envelope{To: n.id, Message: replica.Message{Type: replica.MsgTxns, Txns: txns}})
 		}
 	}
 	s.send(f, envs)

@@ -502,6 +502,10 @@ const recordTxn = 1
 // 96-byte seal, then the same body (replica/audit.go).
 const recordSignedTxn, sealBytes = 6, 96
 
+// recordLinkedTxn is the audit mode's record of a transaction its origin
+// did not sign: 0x0b, the 32-byte link, then the same body.
+const recordLinkedTxn, linkBytes = 11, 32
+
 // captureRecords attaches transactions found in persisted records to the
 // recorded writes with their dots.
 func (s *simulator) captureRecords(recs [][]byte) {
@@ -515,6 +519,8 @@ func (s *simulator) captureRecords(recs [][]byte) {
 			body = rec[1:]
 		case len(rec) > 1+sealBytes && rec[0] == recordSignedTxn:
 			body = rec[1+sealBytes:]
+		case len(rec) > 1+linkBytes && rec[0] == recordLinkedTxn:
+			body = rec[1+linkBytes:]
 		default:
 			continue
 		}

@@ -26,7 +26,8 @@ const auditHelp = `usage: spook audit keygen NAME --data DIR --keys KEYS
        spook audit policy keygen|sign|apply|show ...   (spook audit policy --help)
 
 Audit mode (spookd --audit-keys KEYS, docs/audit.md): every transaction
-is signed by its origin's key and chained to the origin's previous one,
+is chained to its origin's previous one, and the origin signs its chain
+head with its key (a signature covers every transaction before it),
 and the members sign RFC 6962 tree heads (checkpoints) over the
 collapsed transactions.
 
