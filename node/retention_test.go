@@ -230,16 +230,21 @@ func TestAuditRetentionAge(t *testing.T) {
 	defer func() { n.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	writeCheckpointed(t, ctx, n, 3)
+	// Five rounds: a segment's time is when it was last written, which
+	// for all but the active one is when the next record rolled it, so
+	// the segment holding the last old records counts as new. Enough old
+	// rounds leave whole old segments, rolled before the noted time, with
+	// a checkpoint after the first of them.
+	writeCheckpointed(t, ctx, n, 5)
 	noted, lastOld := time.Now(), n.store.Log().LastIndex()
 	time.Sleep(50 * time.Millisecond) // past the file system's timestamp granularity
 	var newer []string
-	for r := 3; r < 6; r++ {
+	for r := 5; r < 8; r++ {
 		for i := 0; i < 6; i++ {
 			newer = append(newer, fmt.Sprintf("k%d-%d", r, i))
 		}
 	}
-	writeRounds(t, ctx, n, 3, 6)
+	writeRounds(t, ctx, n, 5, 8)
 	if rep, err := n.ApplyAuditRetention(); err != nil || rep.BaseRecord != 0 {
 		t.Fatalf("nothing is 7 days old yet, but retention did %+v %v", rep, err)
 	}
