@@ -45,9 +45,9 @@ sim-long:
 sim-scale:
 	./scripts/sim-scale.sh
 
-## sim-100: four 100-replica seeds in three regions with every fault (CI; ~1 min)
+## sim-100: twenty 100-replica seeds in three regions with every fault (CI; ~1 min, ~6 GB peak RSS)
 sim-100:
-	$(GO) run ./cmd/spook sim --seed 1 --seeds 4 --replicas 100 --regions 3 --steps 300
+	$(GO) run ./cmd/spook sim --seed 1 --seeds 20 --replicas 100 --regions 3 --steps 300
 
 ## chaos-quick: fault tests with real processes in network namespaces (root, iproute2; ~4 min)
 chaos-quick:

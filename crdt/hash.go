@@ -9,7 +9,8 @@ import (
 )
 
 // hasher computes the hashes the keyspace maintains incrementally. It
-// owns a scratch buffer so hashing allocates nothing once warm.
+// owns a scratch buffer so hashing allocates nothing once warm (up to
+// MaxHashScratchBytes: a larger input allocates each time).
 //
 // The hash of a key is xxhash64 over: the key (length-prefixed), then the
 // value's digest input: its component tag, the canonical encoding of the
@@ -19,35 +20,48 @@ import (
 // xxhash64 of the name (length-prefixed) and the field value's digest
 // input. So the key hash is a function of the key's canonical encoding,
 // and one changed member or field costs O(its size), not O(the set's).
+// MaxHashScratchBytes bounds, in bytes, the scratch buffer a hasher keeps
+// between hashes. Hashing a larger input (a register value near
+// MaxValueBytes) still builds it in one buffer, which is dropped after
+// use rather than held by the keyspace for ever.
+const MaxHashScratchBytes = 64 << 10
+
 type hasher struct {
 	buf []byte
+}
+
+// sum hashes b, built in h.buf, and keeps b as the scratch buffer unless
+// it outgrew MaxHashScratchBytes.
+func (h *hasher) sum(b []byte) uint64 {
+	if cap(b) <= MaxHashScratchBytes {
+		h.buf = b
+	} else {
+		h.buf = nil
+	}
+	return xxhash.Sum64(b)
 }
 
 func (h *hasher) member(m []byte, ds []causal.Dot) uint64 {
 	b := codec.AppendBytes(h.buf[:0], m)
 	b = appendDots(b, ds)
-	h.buf = b
-	return xxhash.Sum64(b)
+	return h.sum(b)
 }
 
 func (h *hasher) field(name []byte, v *Value) uint64 {
 	b := codec.AppendBytes(h.buf[:0], name)
 	b = appendDigestInput(b, v)
-	h.buf = b
-	return xxhash.Sum64(b)
+	return h.sum(b)
 }
 
 func (h *hasher) key(key []byte, v *Value) uint64 {
 	b := codec.AppendBytes(h.buf[:0], key)
 	b = appendDigestInput(b, v)
-	h.buf = b
-	return xxhash.Sum64(b)
+	return h.sum(b)
 }
 
 func (h *hasher) context(c *causal.Context) uint64 {
 	b := c.AppendBinary(h.buf[:0])
-	h.buf = b
-	return xxhash.Sum64(b)
+	return h.sum(b)
 }
 
 // appendDigestInput appends what a value contributes to its hash.

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/internal/codec"
 )
@@ -180,8 +179,7 @@ func (s *stream) last() StreamID {
 
 func (h *hasher) streamEntry(e *streamEntry) uint64 {
 	b := appendStreamEntry(h.buf[:0], e)
-	h.buf = b
-	return xxhash.Sum64(b)
+	return h.sum(b)
 }
 
 // streamOp is the operation on a stream component. Its parts apply in

@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"slices"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/internal/codec"
 	"github.com/tidwall/btree"
@@ -705,8 +704,7 @@ func decodeZSetOp(r *codec.Reader, budget *int) *zsetOp {
 func (h *hasher) zmember(name string, m *zmember) uint64 {
 	b := codec.AppendString(h.buf[:0], name)
 	b = appendZMember(b, m)
-	h.buf = b
-	return xxhash.Sum64(b)
+	return h.sum(b)
 }
 
 // Reads.

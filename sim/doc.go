@@ -91,7 +91,11 @@
 // and visits those with frames in flight, draws link breaks by geometric
 // gaps, and scales the per-node fault rates by ReplicasMax/n (link
 // breaks by its square), so a large cluster sees the faults per step a
-// default-sized one does. Options.Regions = K puts node i in region
+// default-sized one does. A large-value seed's cap on large writes
+// shrinks the same way above DenseReplicasMax (LargeWritesMax·16/n, none
+// above 256 replicas): every node keeps each large value in its keyspace
+// and its in-memory disk, so a run holds at most the copies a
+// 16-replica run holds. Options.Regions = K puts node i in region
 // i mod K: frames between regions take InterRegionLatencyTicks more, and
 // partitions may cut one region off from the others (shape "region").
 // With K > 1 each replica's Config.Region (and its Peer.Region in every

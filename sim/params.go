@@ -78,6 +78,8 @@ const (
 	// LargeWritesMax caps the writes with a large value in one run: each
 	// costs megabytes on every node, and a few suffice to exceed the
 	// chunk, batch and record sizes that the large-value seeds exercise.
+	// Above DenseReplicasMax replicas the cap shrinks in proportion
+	// (Params.largeWritesMax).
 	LargeWritesMax = 16
 )
 
@@ -347,6 +349,23 @@ func (p Params) String() string {
 		fmt.Fprintf(&b, " large_values=%.3f/%dB max_retained_bytes=%d", p.LargeValueRate, p.ValueBytesMax, p.MaxRetainedBytes)
 	}
 	return b.String()
+}
+
+// largeWritesMax is the run's cap on writes with a large value:
+// LargeWritesMax up to DenseReplicasMax replicas, then
+// LargeWritesMax·DenseReplicasMax/Replicas (rounded down, so none above
+// 256 replicas). Each large value ends up in every node's keyspace and
+// in its in-memory disk (the simulator's records are never compacted),
+// so the copies a run holds, the bulk of its memory, are at most those
+// of a 16-replica run (256 node copies of a write of up to
+// limits.MaxValueBytes, or of two in a transaction pair) whatever the
+// replica count: at 100 replicas, the writes of up to 8 MiB that seed 20
+// drew took its heap past 24 GB.
+func (p *Params) largeWritesMax() int {
+	if p.Replicas <= DenseReplicasMax {
+		return LargeWritesMax
+	}
+	return LargeWritesMax * DenseReplicasMax / p.Replicas
 }
 
 // region is the region of node i (0 when there is one region).

@@ -112,3 +112,38 @@ func TestScaledParamsKeepTheDefaultSeeds(t *testing.T) {
 		t.Fatalf("calm params draw faults: %s", calm)
 	}
 }
+
+// TestLargeWritesBoundedAtScale: every large value is copied into each
+// node's keyspace and in-memory disk, so the run's cap on large writes
+// shrinks with the replica count above DenseReplicasMax: the large-value
+// copies a 100-replica run holds are at most those of a 16-replica run.
+// (Seed 20 at 100 replicas drew up to LargeWritesMax values of up to
+// 8 MiB, 100 copies each, and ran out of memory on a 24 GB machine.) At
+// 16 replicas and below the cap, and so the draws, are unchanged; above
+// 256 a run draws no large value (one would already cost more copies).
+func TestLargeWritesBoundedAtScale(t *testing.T) {
+	for _, n := range []int{5, DenseReplicasMax, 17, 100, 1000} {
+		p := drawScaledParams(20, n, 3, false)
+		if p.LargeValueRate == 0 {
+			t.Fatalf("seed 20 at %d replicas draws no large values", n)
+		}
+		// Every write draws a large value while the run has any left,
+		// each as small as large values come.
+		p.LargeValueRate, p.ValueBytesMax = 1, LargeValuesMin
+		g := newRNG(20, streamWorkload)
+		s := newSession(0, 0)
+		large := 0
+		for step := range 4 * LargeWritesMax {
+			drawOp(g, &p, s, step, &large)
+		}
+		switch {
+		case large == 0 && n <= LargeWritesMax*DenseReplicasMax:
+			t.Errorf("%d replicas: no large write drawn", n)
+		case n <= DenseReplicasMax && large != LargeWritesMax:
+			t.Errorf("%d replicas: %d large writes, want LargeWritesMax (%d) as always", n, large, LargeWritesMax)
+		case n > DenseReplicasMax && large*n > LargeWritesMax*DenseReplicasMax:
+			t.Errorf("%d replicas: %d large writes, %d node copies, want at most %d",
+				n, large, large*n, LargeWritesMax*DenseReplicasMax)
+		}
+	}
+}

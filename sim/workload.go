@@ -190,12 +190,12 @@ type op struct {
 const largeKeys = 8
 
 // drawOp draws a write for session s. large counts the large values
-// drawn so far in the run (Params.LargeValueRate, LargeWritesMax).
+// drawn so far in the run (Params.LargeValueRate, Params.largeWritesMax).
 func drawOp(g *rng, p *Params, s *session, step int, large *int) op {
 	s.seq++
 	o := op{key: g.intn(p.KeysPerKind), member: g.intn(6), by: int64(g.between(-5, 10))}
 	o.value = fmt.Sprintf("v%d.%d.%d", s.id, s.seq, step)
-	if p.LargeValueRate > 0 && *large < LargeWritesMax && g.chance(p.LargeValueRate) {
+	if p.LargeValueRate > 0 && *large < p.largeWritesMax() && g.chance(p.LargeValueRate) {
 		*large++
 		size := p.ValueBytesMax
 		if !g.chance(0.15) {
