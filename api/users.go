@@ -68,6 +68,13 @@ const (
 	// and one key derivation a request would cap a node at a few hundred
 	// requests a second. The cache is emptied when full.
 	MaxVerifiedPasswords = 1024
+	// MaxConcurrentPasswordChecks bounds the key derivations running at
+	// once. A wrong password costs one (about 14 ms of a core at the
+	// default count) and anyone who reaches the port can send one, so
+	// without a bound failed logins alone could occupy every core; past
+	// it, a check waits for its turn (a pair in the verified cache waits
+	// for nothing).
+	MaxConcurrentPasswordChecks = 1
 
 	passwordScheme  = "pbkdf2-sha256"
 	passwordKeySize = sha256.Size
@@ -238,7 +245,9 @@ func (u *Users) Authenticate(name string, password []byte) bool {
 	if !known {
 		h = u.dummy
 	}
-	key, err := pbkdf2.Key(sha256.New, string(password), h.salt, h.iterations, passwordKeySize)
+	passwordChecks <- struct{}{}
+	key, err := deriveKey(string(password), h)
+	<-passwordChecks
 	if err != nil || subtle.ConstantTimeCompare(key, h.key) != 1 || !known {
 		return false
 	}
@@ -249,6 +258,16 @@ func (u *Users) Authenticate(name string, password []byte) bool {
 	u.verified[id] = struct{}{}
 	u.mu.Unlock()
 	return true
+}
+
+// passwordChecks holds a token for each key derivation running
+// (MaxConcurrentPasswordChecks), across every users table of the process:
+// the cores are the process's.
+var passwordChecks = make(chan struct{}, MaxConcurrentPasswordChecks)
+
+// deriveKey is PBKDF2 for h (a variable: tests count what runs at once).
+var deriveKey = func(password string, h passwordHash) ([]byte, error) {
+	return pbkdf2.Key(sha256.New, password, h.salt, h.iterations, passwordKeySize)
 }
 
 // Credentials are what a client surface authenticates against: the

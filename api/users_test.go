@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // testHash is a password hash at the lowest iteration count ParseUsers
@@ -159,5 +161,51 @@ func TestCredentialsVerify(t *testing.T) {
 	}
 	if (Credentials{}).Required() || !(Credentials{Password: "p"}).Required() || !(Credentials{Users: u}).Required() {
 		t.Fatal("Required wrong")
+	}
+}
+
+// TestPasswordChecksBounded: wrong passwords sent at once (what anyone
+// who can reach the port can send) run at most
+// MaxConcurrentPasswordChecks key derivations at a time, so failed
+// logins cannot take more than that many cores; a pair in the verified
+// cache waits for no slot.
+func TestPasswordChecksBounded(t *testing.T) {
+	u, err := ParseUsers([]byte("alice " + testHash(t, "alice-pw") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !u.Authenticate("alice", []byte("alice-pw")) {
+		t.Fatal("alice's password refused")
+	}
+	var mu sync.Mutex
+	running, most := 0, 0
+	derive := deriveKey
+	deriveKey = func(password string, h passwordHash) ([]byte, error) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond) // hold the slot, as a slow core would
+		defer func() { mu.Lock(); running--; mu.Unlock() }()
+		return derive(password, h)
+	}
+	defer func() { deriveKey = derive }()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if u.Authenticate("alice", fmt.Appendf(nil, "guess %d", i)) {
+				t.Errorf("guess %d admitted", i)
+			}
+		}()
+	}
+	// The cached pair goes through while the guesses queue.
+	if !u.Authenticate("alice", []byte("alice-pw")) {
+		t.Error("cached pair refused under load")
+	}
+	wg.Wait()
+	if most == 0 || most > MaxConcurrentPasswordChecks {
+		t.Fatalf("%d key derivations ran at once, limit %d", most, MaxConcurrentPasswordChecks)
 	}
 }
