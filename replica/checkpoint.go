@@ -66,9 +66,13 @@ type checkpointState struct {
 }
 
 // checkpointer is the member that writes CheckpointKey.
-func (r *Replica) checkpointer() causal.NodeID {
+func (r *Replica) checkpointer() causal.NodeID { return checkpointerOf(r.bootstrap) }
+
+// checkpointerOf is the checkpointer of a cluster whose initial member
+// list is bootstrap: its member with the lowest id.
+func checkpointerOf(bootstrap []Peer) causal.NodeID {
 	var low causal.NodeID
-	for _, p := range r.bootstrap {
+	for _, p := range bootstrap {
 		if low == 0 || p.ID < low {
 			low = p.ID
 		}

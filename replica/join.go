@@ -244,7 +244,11 @@ func (r *Replica) stepSnapshot(from causal.NodeID, m *Message) error {
 		r.event(EventMessageRefused, from, causal.Dot{}, err.Error())
 		return nil
 	}
-	if dot, err := r.checkRepairState(ks); err != nil {
+	judgeBy := r.bootstrap
+	if !repair {
+		judgeBy = boot // a joining node has no list of its own yet
+	}
+	if dot, err := r.checkRepairState(ks, judgeBy); err != nil {
 		// Write rights (repairrights.go): nothing installed; a joining
 		// node asks its next join peer.
 		r.refuseRepair(from, "snapshot", dot, err)

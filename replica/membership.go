@@ -2,7 +2,6 @@ package replica
 
 import (
 	"bytes"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/spooksystems/spook/causal"
@@ -296,16 +295,12 @@ func (r *Replica) refreshMembers(notify bool) {
 		if !bytes.HasPrefix(key, prefix) {
 			return false
 		}
-		raw, err := hex.DecodeString(string(key[len(prefix):]))
-		if err != nil || len(raw) != 8 {
+		id, ok := memberKeyID(key)
+		if !ok {
 			return true // not a record this version writes; ignore
 		}
-		var id causal.NodeID
-		for _, c := range raw {
-			id = id<<8 | causal.NodeID(c)
-		}
 		rec := readMemberRecord(v)
-		if rec == nil || id == 0 {
+		if rec == nil {
 			return true
 		}
 		in := add(id)

@@ -33,7 +33,8 @@ import (
 //     one, and the set of policy writes a replica knows is exactly the set
 //     it applied (restores and repairs rebuild it from the state).
 //   - Other internal keys (membership records, checkpoints) are the
-//     replica's own machinery: the policy does not restrict them.
+//     replica's own machinery: the policy does not restrict them, but
+//     the kind of record says who writes it (internalrights.go).
 //   - Every other key must match a node rule of the policy for the
 //     transaction's origin (by node name: causal.NodeIDFromName). With
 //     no policy in the causal past, every member may write everything.
@@ -226,7 +227,8 @@ func (r *Replica) checkRights(txn *crdt.Txn) error {
 			return err == nil
 		}
 		if IsInternalKey(k) {
-			return true
+			err = r.checkInternalWrite(txn, k) // internalrights.go
+			return err == nil
 		}
 		if !looked {
 			pol, looked = r.policyFor(&txn.Deps), true

@@ -95,13 +95,16 @@ func (r *Replica) checkRepairKeys(ctx *causal.Context, kvs []KeyValue) (causal.D
 		}
 		keys[i].v = v
 	}
-	return r.checkRepair(ctx, keys)
+	return r.checkRepair(ctx, keys, r.checkpointer())
 }
 
 // checkRepairState checks a whole state about to be joined (a snapshot
 // transfer, a state bundle) or installed (a joining node's snapshot):
 // the keys whose value differs from ours (see checkRepair).
-func (r *Replica) checkRepairState(other *crdt.Keyspace) (causal.Dot, error) {
+// The cluster's initial member list is bootstrap (which names the
+// checkpointer): this replica's, or for a joining node the one its
+// snapshot carries.
+func (r *Replica) checkRepairState(other *crdt.Keyspace, bootstrap []Peer) (causal.Dot, error) {
 	if !r.cfg.Audit.rightsOn() {
 		return causal.Dot{}, nil
 	}
@@ -118,7 +121,7 @@ func (r *Replica) checkRepairState(other *crdt.Keyspace) (causal.Dot, error) {
 		}
 		return true
 	})
-	return r.checkRepair(other.Context(), keys)
+	return r.checkRepair(other.Context(), keys, checkpointerOf(bootstrap))
 }
 
 // checkRepair applies rule R to the incoming keys, which a join with the
@@ -127,7 +130,7 @@ func (r *Replica) checkRepairState(other *crdt.Keyspace) (causal.Dot, error) {
 // (zero for a removal). Of several violations it reports the one of the
 // least key, so the answer does not depend on the keys' order. It changes
 // nothing.
-func (r *Replica) checkRepair(ctx *causal.Context, keys []repairKey) (causal.Dot, error) {
+func (r *Replica) checkRepair(ctx *causal.Context, keys []repairKey, checkpointer causal.NodeID) (causal.Dot, error) {
 	if !r.cfg.Audit.rightsOn() {
 		return causal.Dot{}, nil
 	}
@@ -185,7 +188,14 @@ func (r *Replica) checkRepair(ctx *causal.Context, keys []repairKey) (causal.Dot
 			}
 			continue
 		}
-		if IsInternalKey(k.key) || len(held) == 0 {
+		if IsInternalKey(k.key) {
+			if bad := r.checkRepairInternal(k.key, k.v, ours, checkpointer); bad != (causal.Dot{}) { // internalrights.go
+				note(repairViolation{key: k.key, dot: bad,
+					err: fmt.Errorf("%w: %s may not write the internal key %s", ErrNoRights, bad.Node, quoteKey(k.key))})
+			}
+			continue
+		}
+		if len(held) == 0 {
 			continue
 		}
 		may := func(n causal.NodeID) bool {

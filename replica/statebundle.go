@@ -88,7 +88,7 @@ func (r *Replica) ImportState(b []byte) (exporter causal.NodeID, keys, changed i
 	if r.state != NodeMember {
 		return 0, 0, 0, fmt.Errorf("%w: node is %s", ErrReadOnly, r.state)
 	}
-	if dot, err := r.checkRepairState(ks); err != nil {
+	if dot, err := r.checkRepairState(ks, r.bootstrap); err != nil {
 		r.reportRefusedState(exporter, "state bundle", dot, err)
 		return 0, 0, 0, fmt.Errorf("state bundle exported by %s: %w", exporter, err)
 	}
