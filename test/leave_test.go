@@ -59,3 +59,27 @@ func TestLeaveOnTerminate(t *testing.T) {
 		t.Fatalf("b's log does not say it left:\n%s", pb.logs)
 	}
 }
+
+// TestTerminateRightAfterStart: a SIGTERM that arrives as soon as the
+// node accepts connections is handled (the node shuts down and exits 0),
+// not the default action that kills the process unclosed: spookd must
+// take the signals before it starts serving. Five starts, each signalled
+// the moment its port answers.
+func TestTerminateRightAfterStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process test skipped in -short mode")
+	}
+	for i := range 5 {
+		p := startSpookd(t, freePort(t), "--node-id", "a", "--log-level", "info")
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			p.kill()
+			t.Fatalf("start %d: spookd did not stop after SIGTERM\n%s", i, p.logs)
+		}
+		if !p.cmd.ProcessState.Success() || !strings.Contains(p.logs.String(), "shutting down") {
+			t.Fatalf("start %d: SIGTERM right after start: %v, not a clean shutdown\n%s", i, p.cmd.ProcessState, p.logs)
+		}
+	}
+}

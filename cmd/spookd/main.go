@@ -550,15 +550,20 @@ func runNode(args []string, getenv func(string) string, logOut io.Writer, stop <
 		defer l.Close()
 		cfg.Logger.Info("serving pprof", "addr", l.Addr().String())
 	}
-	n, err := node.Start(cfg)
-	if err != nil {
-		return explain(err, cfg.DataDir)
-	}
 	if stop == nil {
+		// Take the signals before the node starts: it listens first
+		// (clients may connect, and a supervisor may already stop it)
+		// and then replays its log; a SIGTERM in that window would
+		// otherwise kill the process unclosed, without its leave. One
+		// that comes during the start is handled once it is done.
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 		defer signal.Stop(sig)
 		stop = sig
+	}
+	n, err := node.Start(cfg)
+	if err != nil {
+		return explain(err, cfg.DataDir)
 	}
 	s := <-stop
 	cfg.Logger.Info("shutting down", "signal", s.String())
