@@ -282,7 +282,8 @@ func (r *Replica) RightsRefused() uint64 { return r.rightsRefused }
 // ProposePolicy writes a signed policy document (audit.Policy.Canonical)
 // as replicated state, so that it takes effect on every replica for the
 // transactions made after it. ErrPolicy if write rights are off, the
-// document does not verify against the operator key, or its version is
+// document does not verify against the operator key or names another
+// cluster than Config.Cluster (audit.VerifyPolicyFor), or its version is
 // not above every version this replica holds.
 func (r *Replica) ProposePolicy(doc []byte) (Token, error) {
 	if !r.cfg.Audit.rightsOn() {
