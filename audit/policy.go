@@ -21,17 +21,27 @@ import (
 //
 // The document is text, one item a line, in a canonical form (Canonical):
 //
-//	spook-policy v1
+//	spook-policy v2
 //	version 7
+//	cluster "prod"
 //	node n1 "app/"
 //	node * "shared/"
 //	user alice "app/alice/"
 //	signature <128 hex digits>
 //
-// A prefix is a Go-quoted string (any bytes); "" is every key. "*" as a
-// node or user name matches every node or user. Rules are sorted (kind,
-// name, prefix) and unique; the signature line is the last, and signs
-// PolicyDomain followed by every line before it (newlines included).
+// The cluster line names the cluster (replica.Config.Cluster, spookd
+// --cluster) the policy is for, Go-quoted; a replica refuses a policy of
+// another cluster (VerifyPolicyFor), so one signed for one cluster cannot
+// be replayed into another that trusts the same operator key. A prefix is
+// a Go-quoted string (any bytes); "" is every key. "*" as a node or user
+// name matches every node or user. Rules are sorted (kind, name, prefix)
+// and unique; the signature line is the last, and signs PolicyDomain
+// followed by every line before it (newlines included).
+//
+// Legacy: a "spook-policy v1" document has no cluster line and its
+// signature signs PolicyDomainV1 instead; it names no cluster, so every
+// cluster accepts it (policies applied before v2 must keep loading). A
+// Policy with an empty Cluster is a v1 document.
 const (
 	// MaxPolicyRules bounds the rules of a policy; a longer document is
 	// refused by ParsePolicy (so never signed, applied or accepted).
@@ -42,15 +52,23 @@ const (
 	// MaxPolicyNameBytes bounds a node or user name in a rule, in bytes;
 	// a longer one is refused by ParsePolicy.
 	MaxPolicyNameBytes = 128
+	// MaxPolicyClusterBytes bounds the cluster name of a v2 policy, in
+	// bytes: the longest cluster name a node can have (wire's
+	// MaxClusterIDBytes, the handshake's limit). A longer one is refused
+	// by ParsePolicy.
+	MaxPolicyClusterBytes = 64
 	// MaxPolicyBytes bounds a signed policy document, in bytes (rules at
 	// their largest fit); a longer one is refused by ParsePolicy.
 	MaxPolicyBytes = 1 << 20
 
 	// PolicyDomain separates policy signatures from every other use of
-	// an operator key.
-	PolicyDomain = "spook/audit/policy/v1\x00"
+	// an operator key (and v2 signatures from legacy v1 ones).
+	PolicyDomain = "spook/audit/policy/v2\x00"
+	// PolicyDomainV1 is the domain of legacy v1 documents.
+	PolicyDomainV1 = "spook/audit/policy/v1\x00"
 
-	policyHeader = "spook-policy v1"
+	policyHeader   = "spook-policy v2"
+	policyHeaderV1 = "spook-policy v1"
 	// Wildcard, as a rule's name, matches every node or user.
 	Wildcard = "*"
 )
@@ -63,6 +81,8 @@ var (
 	// ErrPolicySignature: a policy whose signature does not verify
 	// against the operator key (or that carries none).
 	ErrPolicySignature = errors.New("audit: bad policy signature")
+	// ErrPolicyCluster: a policy signed for another cluster.
+	ErrPolicyCluster = errors.New("audit: policy for another cluster")
 	// ErrNoRights: a write outside the rights the policy grants.
 	ErrNoRights = errors.New("audit: no write rights")
 )
@@ -89,6 +109,10 @@ type Policy struct {
 	// Version orders policies: a higher version replaces a lower one.
 	// Versions start at 1.
 	Version uint64
+	// Cluster is the cluster the policy is for (1 to
+	// MaxPolicyClusterBytes bytes); empty in a legacy v1 document, which
+	// names none.
+	Cluster string
 	Rules   []Rule
 	// Signature is the operator's ed25519 signature (nil before Sign).
 	Signature []byte
@@ -108,7 +132,11 @@ func (p *Policy) Normalize() {
 // signature line).
 func (p *Policy) Body() []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\nversion %d\n", policyHeader, p.Version)
+	if p.Cluster == "" {
+		fmt.Fprintf(&b, "%s\nversion %d\n", policyHeaderV1, p.Version)
+	} else {
+		fmt.Fprintf(&b, "%s\nversion %d\ncluster %s\n", policyHeader, p.Version, strconv.Quote(p.Cluster))
+	}
 	for _, r := range p.Rules {
 		fmt.Fprintf(&b, "%s %s %s\n", r.Kind, r.Name, strconv.Quote(string(r.Prefix)))
 	}
@@ -125,20 +153,26 @@ func (p *Policy) Canonical() []byte {
 	return b
 }
 
-func policySigned(body []byte) []byte {
-	return append([]byte(PolicyDomain), body...)
+// signed is what p's signature signs: its format's domain, then Body.
+func (p *Policy) signed() []byte {
+	domain := PolicyDomain
+	if p.Cluster == "" {
+		domain = PolicyDomainV1
+	}
+	return append([]byte(domain), p.Body()...)
 }
 
-// Sign normalizes p and signs it with the operator key.
+// Sign normalizes p and signs it with the operator key: a v2 document
+// for p.Cluster, or a legacy v1 one if p.Cluster is empty.
 func (p *Policy) Sign(key ed25519.PrivateKey) {
 	p.Normalize()
-	p.Signature = ed25519.Sign(key, policySigned(p.Body()))
+	p.Signature = ed25519.Sign(key, p.signed())
 }
 
 // Verify checks p's signature against the operator's public key.
 func (p *Policy) Verify(operator ed25519.PublicKey) error {
 	if len(p.Signature) != ed25519.SignatureSize || len(operator) != ed25519.PublicKeySize ||
-		!ed25519.Verify(operator, policySigned(p.Body()), p.Signature) {
+		!ed25519.Verify(operator, p.signed(), p.Signature) {
 		return fmt.Errorf("%w: version %d", ErrPolicySignature, p.Version)
 	}
 	return nil
@@ -157,7 +191,7 @@ func ParsePolicy(doc []byte, signed bool) (*Policy, error) {
 		return fmt.Errorf("%w: line %d: %s", ErrBadPolicy, line, fmt.Sprintf(format, args...))
 	}
 	p := &Policy{}
-	seenHeader, seenVersion := false, false
+	seenHeader, seenVersion, seenCluster, v2 := false, false, false, false
 	lines := strings.Split(string(doc), "\n")
 	if lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
@@ -174,10 +208,10 @@ func ParsePolicy(doc []byte, signed bool) (*Policy, error) {
 			return nil, bad(n, "text after the signature")
 		}
 		if !seenHeader {
-			if line != policyHeader {
-				return nil, bad(n, "want %q", policyHeader)
+			if line != policyHeader && line != policyHeaderV1 {
+				return nil, bad(n, "want %q (or the legacy %q)", policyHeader, policyHeaderV1)
 			}
-			seenHeader = true
+			seenHeader, v2 = true, line == policyHeader
 			continue
 		}
 		word, rest, _ := strings.Cut(line, " ")
@@ -188,6 +222,18 @@ func ParsePolicy(doc []byte, signed bool) (*Policy, error) {
 				return nil, bad(n, "want one version, a positive decimal")
 			}
 			p.Version, seenVersion = v, true
+		case word == "cluster":
+			if !v2 {
+				return nil, bad(n, "a cluster line needs %q", policyHeader)
+			}
+			name, err := strconv.Unquote(rest)
+			if err != nil || seenCluster || (signed && strconv.Quote(name) != rest) {
+				return nil, bad(n, "want one Go-quoted cluster name")
+			}
+			if name == "" || len(name) > MaxPolicyClusterBytes {
+				return nil, bad(n, "want a cluster name of 1 to %d bytes (MaxPolicyClusterBytes)", MaxPolicyClusterBytes)
+			}
+			p.Cluster, seenCluster = name, true
 		case word == string(RuleNode) || word == string(RuleUser):
 			name, quoted, _ := strings.Cut(rest, " ")
 			if name == "" || len(name) > MaxPolicyNameBytes || strings.ContainsAny(name, " \t\"") {
@@ -217,6 +263,9 @@ func ParsePolicy(doc []byte, signed bool) (*Policy, error) {
 	if !seenVersion {
 		return nil, fmt.Errorf("%w: no version line", ErrBadPolicy)
 	}
+	if v2 && !seenCluster {
+		return nil, fmt.Errorf("%w: no cluster line (%q needs one)", ErrBadPolicy, policyHeader)
+	}
 	if signed {
 		if p.Signature == nil {
 			return nil, fmt.Errorf("%w: no signature line", ErrPolicySignature)
@@ -230,15 +279,20 @@ func ParsePolicy(doc []byte, signed bool) (*Policy, error) {
 	return p, nil
 }
 
-// VerifyPolicy parses a signed document and checks its signature: the
-// check every replica runs on a policy before it takes effect.
-func VerifyPolicy(doc []byte, operator ed25519.PublicKey) (*Policy, error) {
+// VerifyPolicyFor parses a signed document, checks its signature and
+// that it is for cluster: the check every replica of cluster runs on a
+// policy before it takes effect. ErrPolicyCluster if the document names
+// another cluster; a legacy v1 document names none and passes.
+func VerifyPolicyFor(doc []byte, operator ed25519.PublicKey, cluster string) (*Policy, error) {
 	p, err := ParsePolicy(doc, true)
 	if err != nil {
 		return nil, err
 	}
 	if err := p.Verify(operator); err != nil {
 		return nil, err
+	}
+	if p.Cluster != "" && p.Cluster != cluster {
+		return nil, fmt.Errorf("%w: version %d is for cluster %q, not %q", ErrPolicyCluster, p.Version, p.Cluster, cluster)
 	}
 	return p, nil
 }

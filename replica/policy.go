@@ -165,7 +165,7 @@ func (r *Replica) loadPolicies() []*policyEntry {
 		}
 		var e *policyEntry
 		for _, s := range v.Siblings() {
-			p, err := audit.VerifyPolicy(s.Value, r.cfg.Audit.Operator)
+			p, err := audit.VerifyPolicyFor(s.Value, r.cfg.Audit.Operator, r.cfg.Cluster)
 			if err != nil || p.Version != ver {
 				continue // never accepted by this version; from a repair
 			}
@@ -252,7 +252,7 @@ func (r *Replica) checkPolicyWrite(txn *crdt.Txn, k []byte) error {
 	if !ok {
 		return fmt.Errorf("%w: policy key %q written without a policy", ErrNoRights, k)
 	}
-	p, err := audit.VerifyPolicy(doc, r.cfg.Audit.Operator)
+	p, err := audit.VerifyPolicyFor(doc, r.cfg.Audit.Operator, r.cfg.Cluster)
 	if err != nil {
 		return fmt.Errorf("%w: policy key %q: %w", ErrNoRights, k, err)
 	}
@@ -284,13 +284,14 @@ func (r *Replica) RightsRefused() uint64 { return r.rightsRefused }
 // ProposePolicy writes a signed policy document (audit.Policy.Canonical)
 // as replicated state, so that it takes effect on every replica for the
 // transactions made after it. ErrPolicy if write rights are off, the
-// document does not verify against the operator key, or its version is
+// document does not verify against the operator key or names another
+// cluster than Config.Cluster (audit.VerifyPolicyFor), or its version is
 // not above every version this replica holds.
 func (r *Replica) ProposePolicy(doc []byte) (Token, error) {
 	if !r.cfg.Audit.rightsOn() {
 		return Token{}, fmt.Errorf("%w: write rights are off (no operator key)", ErrPolicy)
 	}
-	p, err := audit.VerifyPolicy(doc, r.cfg.Audit.Operator)
+	p, err := audit.VerifyPolicyFor(doc, r.cfg.Audit.Operator, r.cfg.Cluster)
 	if err != nil {
 		return Token{}, fmt.Errorf("%w: %w", ErrPolicy, err)
 	}

@@ -13,10 +13,16 @@ import (
 // newRightsCluster is newAuditCluster with write rights on: every node
 // holds the test operator's public key.
 func newRightsCluster(t testing.TB, names ...string) *cluster {
+	return newNamedRightsCluster(t, "", names...)
+}
+
+// newNamedRightsCluster is newRightsCluster with the cluster name name.
+func newNamedRightsCluster(t testing.TB, name string, names ...string) *cluster {
 	c := newAuditCluster(t, names...)
-	for _, name := range c.names {
-		n := c.node(name)
+	for _, node := range c.names {
+		n := c.node(node)
 		n.cfg.Audit.Operator = testKey("operator").Public().(ed25519.PublicKey)
+		n.cfg.Cluster = name
 		r, err := New(n.cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -26,10 +32,16 @@ func newRightsCluster(t testing.TB, names ...string) *cluster {
 	return c
 }
 
-// signedPolicy is a policy document of version v granting each node
-// rules[i][0] the prefix rules[i][1], signed by key.
+// signedPolicy is a legacy v1 policy document (naming no cluster) of
+// version v granting each node rules[i][0] the prefix rules[i][1], signed
+// by key.
 func signedPolicy(key ed25519.PrivateKey, v uint64, rules ...[2]string) []byte {
-	p := &audit.Policy{Version: v}
+	return signedPolicyFor(key, "", v, rules...)
+}
+
+// signedPolicyFor is signedPolicy for cluster (a v2 document).
+func signedPolicyFor(key ed25519.PrivateKey, cluster string, v uint64, rules ...[2]string) []byte {
+	p := &audit.Policy{Version: v, Cluster: cluster}
 	for _, r := range rules {
 		p.Rules = append(p.Rules, audit.Rule{Kind: audit.RuleNode, Name: r[0], Prefix: []byte(r[1])})
 	}
@@ -230,6 +242,46 @@ func TestRightsForgedPolicyIgnored(t *testing.T) {
 	del := inject(c, "n1", func(b *crdt.Builder) error { return b.Delete(PolicyKey(1)) })
 	c.deliver()
 	requireRefused(c, del.Dot, "n2", "n3")
+}
+
+// TestRightsPolicyOfAnotherClusterRefused: a policy the operator signed
+// for another cluster, with the same key, is refused by ProposePolicy; a
+// member that writes it anyway is refused by every replica, by a repair
+// from that member, and by the member's own table of policies: it never
+// takes effect. One for this cluster does.
+func TestRightsPolicyOfAnotherClusterRefused(t *testing.T) {
+	const rightsClusterName = "test"
+	c := newNamedRightsCluster(t, rightsClusterName, "n1", "n2", "n3")
+	op := testKey("operator")
+	applyPolicy(c, "n2", signedPolicyFor(op, rightsClusterName, 1, [2]string{"n1", "a/"}, [2]string{"n2", ""}, [2]string{"n3", ""}))
+	for _, name := range c.names {
+		if p := c.node(name).r.Policy(); p == nil || p.Version != 1 || p.Cluster != rightsClusterName {
+			t.Fatalf("%s: policy %+v, want version 1 for %q", name, p, rightsClusterName)
+		}
+	}
+	other := signedPolicyFor(op, "other", 2, [2]string{"n1", ""}, [2]string{"n2", ""}, [2]string{"n3", ""})
+	if _, err := c.node("n1").r.ProposePolicy(other); !errors.Is(err, ErrPolicy) || !errors.Is(err, audit.ErrPolicyCluster) {
+		t.Fatalf("ProposePolicy(other cluster): %v, want ErrPolicy wrapping audit.ErrPolicyCluster", err)
+	}
+	txn := inject(c, "n1", setFn(string(PolicyKey(2)), string(other)))
+	c.deliver()
+	requireRefused(c, txn.Dot, "n2", "n3")
+	c.node("n2").r.startSync(id("n1"), "test")
+	c.deliver()
+	if v := c.node("n2").r.ks.Get(PolicyKey(2)); v != nil {
+		t.Fatalf("n2 holds another cluster's policy after a repair: %v", v.Siblings())
+	}
+	repairRefused(c, "n2", "n1")
+	n1 := c.node("n1").r
+	n1.pol = policies{} // rebuild from the keyspace, which holds the injected write
+	for _, name := range c.names {
+		if p := c.node(name).r.Policy(); p == nil || p.Version != 1 {
+			t.Fatalf("%s: policy %+v, want version 1", name, p)
+		}
+	}
+	if _, err := n1.Propose(setFn("b/x", "1")); !errors.Is(err, ErrNoRights) {
+		t.Fatalf("n1 write to b/ (granted by the other cluster's policy only): %v, want ErrNoRights", err)
+	}
 }
 
 // TestRightsSurviveRestore: a replica restored from its snapshot and

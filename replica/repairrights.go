@@ -268,7 +268,7 @@ func (r *Replica) repairPolicy(k repairKey) (*audit.Policy, error) {
 	}
 	var out *audit.Policy
 	for _, s := range sibs {
-		p, err := audit.VerifyPolicy(s.Value, r.cfg.Audit.Operator)
+		p, err := audit.VerifyPolicyFor(s.Value, r.cfg.Audit.Operator, r.cfg.Cluster)
 		if err != nil {
 			return nil, fmt.Errorf("%w: policy key %s: %w", ErrNoRights, quoteKey(k.key), err)
 		}

@@ -113,9 +113,12 @@ func (s *simulator) unplant() {
 // simOperatorKey signs the run's policy.
 func simOperatorKey() ed25519.PrivateKey { return simAuditKey("operator") }
 
-// simPolicy is the policy of a forging run.
+// simCluster is the cluster name of the simulated nodes.
+const simCluster = "sim"
+
+// simPolicy is the policy of a forging run, for simCluster.
 func simPolicy() []byte {
-	p := &audit.Policy{Version: 1}
+	p := &audit.Policy{Version: 1, Cluster: simCluster}
 	for _, prefix := range []string{prefixCounter, prefixRegister, prefixSet, prefixMap, prefixPair, prefixOwn,
 		prefixMark, prefixExpiring, prefixZSet, prefixStream, prefixList, prefixBCounter, "sig/"} {
 		p.Rules = append(p.Rules, audit.Rule{Kind: audit.RuleNode, Name: audit.Wildcard, Prefix: []byte(prefix)})

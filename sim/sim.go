@@ -266,7 +266,7 @@ func newSimulator(o Options) *simulator {
 		nd.cfg = replica.Config{
 			Name:    nd.name,
 			Addr:    peers[i].Addr,
-			Cluster: "sim",
+			Cluster: simCluster,
 			Region:  p.regionName(i),
 			Members: peers[:n],
 			Seed:    seeds.uint64(),

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -58,7 +59,7 @@ func TestAuditWriteRights(t *testing.T) {
 	draft := filepath.Join(work, "policy.txt")
 	os.WriteFile(draft, []byte("spook-policy v1\n# n1 writes a/ only\nversion 1\nnode n3 \"a/\"\nnode n1 \"a/\"\nnode n2 \"\"\n"), 0o644)
 	signed := filepath.Join(work, "policy.signed")
-	os.WriteFile(signed, []byte(run("audit", "policy", "sign", "--key", opKey, draft)), 0o644)
+	os.WriteFile(signed, []byte(run("audit", "policy", "sign", "--key", opKey, "--cluster", "spook", draft)), 0o644)
 
 	var procs []*process
 	for i, a := range addrs {
@@ -81,10 +82,28 @@ func TestAuditWriteRights(t *testing.T) {
 	run("audit", "policy", "keygen", "--out", intruder, "--keys", t.TempDir())
 	os.WriteFile(draft, []byte("spook-policy v1\nversion 2\nnode n1 \"\"\n"), 0o644)
 	forged := filepath.Join(work, "forged.signed")
-	os.WriteFile(forged, []byte(run("audit", "policy", "sign", "--key", intruder, draft)), 0o644)
+	os.WriteFile(forged, []byte(run("audit", "policy", "sign", "--key", intruder, "--cluster", "spook", draft)), 0o644)
 	if out, err := exec.Command(spook, "audit", "policy", "apply", forged, "--addr", addrs[0]).CombinedOutput(); err == nil ||
 		!strings.Contains(string(out), "bad policy signature") {
 		t.Fatalf("apply of a forged policy: %v\n%s", err, out)
+	}
+	// A policy the operator signed for another cluster: refused by the
+	// CLI before sending, and by the node when sent anyway.
+	elsewhere := filepath.Join(work, "elsewhere.signed")
+	os.WriteFile(elsewhere, []byte(run("audit", "policy", "sign", "--key", opKey, "--cluster", "other", draft)), 0o644)
+	if out, err := exec.Command(spook, "audit", "policy", "apply", elsewhere, "--addr", addrs[0]).CombinedOutput(); err == nil ||
+		!strings.Contains(string(out), `is for cluster "other", the node is of cluster "spook"`) {
+		t.Fatalf("apply of another cluster's policy: %v\n%s", err, out)
+	}
+	doc, _ := os.ReadFile(elsewhere)
+	resp, perr := http.Post("http://"+addrs[0]+"/v1/audit/policy", "text/plain", bytes.NewReader(doc))
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	reply, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 || !strings.Contains(string(reply), "policy for another cluster") {
+		t.Fatalf("POST of another cluster's policy: %s %s", resp.Status, reply)
 	}
 
 	// Wait (bounded) until n1 holds the policy.

@@ -57,7 +57,7 @@ func TestAuditUserRights(t *testing.T) {
 	draft := filepath.Join(work, "policy.txt")
 	os.WriteFile(draft, []byte("spook-policy v1\nversion 1\nnode * \"\"\nuser alice \"app/alice/\"\nuser bob \"app/bob/\"\n"), 0o644)
 	signed := filepath.Join(work, "policy.signed")
-	os.WriteFile(signed, []byte(run("", "audit", "policy", "sign", "--key", opKey, draft)), 0o644)
+	os.WriteFile(signed, []byte(run("", "audit", "policy", "sign", "--key", opKey, "--cluster", "spook", draft)), 0o644)
 	for i, a := range addrs {
 		p := startSpookd(t, a, "--node-id", fmt.Sprint("n", i+1), "--peers", strings.Join(peers, ","),
 			"--data", dirs[i], "--audit-keys", keys, "--users", usersFile, "--token", "admin-token", "--log-level", "warn")

@@ -18,7 +18,7 @@ import (
 )
 
 const policyHelp = `usage: spook audit policy keygen --out OP.key --keys KEYS
-       spook audit policy sign --key OP.key POLICY.txt
+       spook audit policy sign --key OP.key [--cluster NAME] POLICY.txt
        spook audit policy apply SIGNED.txt [--addr HOST:PORT] [--token T]
        spook audit policy show [--addr HOST:PORT]
 
@@ -32,14 +32,20 @@ their writes.
           KEYS/operator.pubkey. Give every member the same KEYS directory:
           a member that has operator.pubkey enforces policies.
   sign    reads a draft (rules in any order, '#' comments) and prints the
-          signed canonical document:
-            spook-policy v1
+          signed canonical document for the cluster named by --cluster
+          (spookd --cluster, default "spook") or by the draft's cluster
+          line; a member of another cluster refuses it:
+            spook-policy v2
             version 2
+            cluster "prod"
             node n1 "orders/"
             node * "shared/"
             user alice "orders/alice/"
-  apply   hands a signed document to a node (POST /v1/audit/policy); it
-          takes effect on every member for the writes made after it. Its
+          A draft may start "spook-policy v1" (no cluster line) if
+          --cluster is given; the signed document is always v2.
+  apply   hands a signed document to a node (POST /v1/audit/policy) after
+          checking that the node's cluster is the policy's; it takes
+          effect on every member for the writes made after it. Its
           version must be above the newest applied.
   show    prints the newest policy a node holds (GET /v1/audit/policy).
 `
@@ -56,6 +62,7 @@ func runPolicy(args []string) error {
 	out := fs.String("out", "", "keygen: the operator key file to create")
 	keys := fs.String("keys", "", "keygen: the audit keys directory")
 	key := fs.String("key", "", "sign: the operator key file")
+	cluster := fs.String("cluster", "", "sign: the cluster the policy is for (spookd --cluster)")
 	cf := addClientFlags(fs)
 	rest, err := parseArgs(fs, args[1:])
 	if err != nil {
@@ -108,6 +115,16 @@ func runPolicy(args []string) error {
 		if err != nil {
 			return err
 		}
+		switch {
+		case *cluster != "" && p.Cluster != "" && *cluster != p.Cluster:
+			return fmt.Errorf("%s is for cluster %q, not --cluster %q", rest[0], p.Cluster, *cluster)
+		case len(*cluster) > audit.MaxPolicyClusterBytes:
+			return usageErrorf("--cluster of %d bytes > %d (audit.MaxPolicyClusterBytes)", len(*cluster), audit.MaxPolicyClusterBytes)
+		case *cluster != "":
+			p.Cluster = *cluster
+		case p.Cluster == "":
+			return usageErrorf("sign needs the cluster the policy is for: --cluster NAME (spookd --cluster, default \"spook\") or a cluster line in a spook-policy v2 draft")
+		}
 		p.Sign(ed25519.NewKeyFromSeed(seed))
 		_, err = stdout.Write(p.Canonical())
 		return err
@@ -141,6 +158,19 @@ func runPolicy(args []string) error {
 		p, err := audit.ParsePolicy(doc, true)
 		if err != nil {
 			return err
+		}
+		if p.Cluster == "" {
+			fmt.Fprintf(stderr, "warning: %s is a spook-policy v1 document, which names no cluster: sign it again with --cluster\n", rest[0])
+		} else {
+			var st struct {
+				Cluster string `json:"cluster"`
+			}
+			if err := c.getJSON(ctx, "/v1/status", &st); err != nil {
+				return err
+			}
+			if st.Cluster != p.Cluster {
+				return fmt.Errorf("%s is for cluster %q, the node is of cluster %q: not applied", rest[0], p.Cluster, st.Cluster)
+			}
 		}
 		resp, err := c.do(ctx, http.MethodPost, "/v1/audit/policy", strings.NewReader(string(doc)), "Content-Type", "text/plain")
 		if err != nil {
