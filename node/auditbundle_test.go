@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"fmt"
@@ -38,7 +39,9 @@ func auditPair(t *testing.T) (Config, Config) {
 // exports a bundle while writes go on (its last transaction often still
 // unsigned: the export signs it, in the node's loop, while other exports
 // and writes run), and the peer, started afterwards with the exporter
-// down, imports it whole: every transaction applies, none is refused.
+// down, refuses a copy with one transaction altered (that one, counted
+// in the import's result), then imports the genuine bundles whole: every
+// transaction applies, none is refused.
 func TestAuditBundleBetweenNodes(t *testing.T) {
 	acfg, bcfg := auditPair(t)
 	a, err := Start(acfg)
@@ -54,7 +57,7 @@ func TestAuditBundleBetweenNodes(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 25; i++ {
 				if _, err := a.Update(ctx, func(b *crdt.Builder) error {
-					return b.Set([]byte(fmt.Sprint("k", g, "/", i)), []byte("v"))
+					return b.Set([]byte(fmt.Sprint("k", g, "/", i)), []byte("value-XYZ"))
 				}); err != nil {
 					t.Error(err)
 					return
@@ -83,16 +86,45 @@ func TestAuditBundleBetweenNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	// A copy whose last transaction had its value changed, its seal kept:
+	// that one is refused, and counted.
+	exporter, since, txns, err := replica.DecodeBundle(final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := txns[len(txns)-1]
+	raw := last.AppendBinary(nil)
+	i := bytes.LastIndex(raw, []byte("XYZ"))
+	if i < 0 {
+		t.Fatalf("%s holds no value-XYZ", last.Dot)
+	}
+	copy(raw[i:], "ABC")
+	altered, err := crdt.DecodeTxn(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	altered.Seal = last.Seal
+	txns[len(txns)-1] = altered
+	res, err := b.ImportBundle(ctx, replica.EncodeBundle(exporter, &since, txns))
+	if err != nil || res.Refused != 1 || res.Applied >= count {
+		t.Fatalf("altered bundle: %+v, %v; want 1 refused", res, err)
+	}
+	if v := b.AppliedVector(); v.Get(last.Dot.Node) >= last.Dot.Counter {
+		t.Fatalf("b applied the altered %s", last.Dot)
+	}
 	for _, f := range append(files, final) {
-		if _, _, err := b.ImportBundle(ctx, f); err != nil {
-			t.Fatal(err)
+		if res, err := b.ImportBundle(ctx, f); err != nil || res.Refused != 0 {
+			t.Fatalf("import: %+v, %v", res, err)
 		}
 	}
 	v := b.AppliedVector()
 	if got := v.Sum(); got != uint64(count) {
 		t.Fatalf("b applied %d transactions, the bundle held %d", got, count)
 	}
-	if n := b.r.AuditRefused(); n != 0 {
-		t.Fatalf("b refused %d transactions of the bundle", n)
+	b.mu.RLock()
+	n := b.r.AuditRefused()
+	b.mu.RUnlock()
+	if n != 1 {
+		t.Fatalf("b refused %d transactions, want only the altered one", n)
 	}
 }

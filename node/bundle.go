@@ -56,20 +56,28 @@ func (n *Node) ExportBundle(since causal.VersionVector) ([]byte, int, error) {
 }
 
 // ImportBundle implements api.Bundler. The imported transactions are
-// logged and synced like any others before this returns.
-func (n *Node) ImportBundle(ctx context.Context, bundle []byte) (int, int, error) {
+// logged and synced like any others before this returns. Refused counts
+// the audit and rights refusals the import raised.
+func (n *Node) ImportBundle(ctx context.Context, bundle []byte) (api.BundleImport, error) {
 	_, _, txns, err := replica.DecodeBundle(bundle)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %v", api.ErrBadBundle, err)
+		return api.BundleImport{}, fmt.Errorf("%w: %v", api.ErrBadBundle, err)
 	}
+	var refused uint64
 	req := &request{viaCore: true}
 	req.action = func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
+		r := c.Replica()
+		before := r.AuditRefused() + r.RightsRefused()
 		applied, err := c.Import(t, txns)
 		req.n = applied
+		refused = r.AuditRefused() + r.RightsRefused() - before
 		return replica.Token{}, err
 	}
 	res, _ := n.submit(ctx, req)
-	return len(txns), res.n, res.err
+	if res.err != nil {
+		return api.BundleImport{Txns: len(txns)}, res.err // refused is not to be read: the loop may not be done with it
+	}
+	return api.BundleImport{Txns: len(txns), Applied: res.n, Refused: int(refused)}, nil
 }
 
 // ExportState implements httpapi.StateBundler: the whole state as a

@@ -124,8 +124,8 @@ func runBundle(args []string) error {
 		}
 		defer resp.Body.Close()
 		var reply struct {
-			Kind                         string
-			Txns, Applied, Keys, Changed int
+			Kind                                  string
+			Txns, Applied, Refused, Keys, Changed int
 		}
 		if err := decodeReply(resp.Body, &reply); err != nil {
 			return err
@@ -134,6 +134,9 @@ func runBundle(args []string) error {
 			fmt.Fprintf(stdout, "imported a state bundle of %d keys (%d changed here)\n", reply.Keys, reply.Changed)
 		} else {
 			fmt.Fprintf(stdout, "imported %d transactions (%d applied now)\n", reply.Txns, reply.Applied)
+			if reply.Refused > 0 {
+				fmt.Fprintf(stdout, "%d refused by the audit or write-rights checks (the node's log names each)\n", reply.Refused)
+			}
 		}
 		return nil
 	}
