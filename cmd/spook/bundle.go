@@ -30,6 +30,11 @@ bundle instead: the node's whole state, which import joins into the
 receiver's (nothing the receiver holds is lost; importing twice changes
 nothing). --state asks for one outright.
 
+In audit mode (spookd --audit-keys) each transaction travels with its seal
+or link, and import checks it as it would a peer's: a transaction whose
+signature or chain does not verify, or that writes outside its origin's
+rights, is refused, and import prints how many were.
+
   spook bundle vector [-o FILE]                 what this node has applied (JSON)
   spook bundle export [--since FILE] [-o FILE]  the writes the vector in FILE lacks
                                                 (no --since: everything)
