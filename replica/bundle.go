@@ -97,7 +97,10 @@ func (r *Replica) TxnsSince(since *causal.VersionVector) ([]*crdt.Txn, error) {
 // Import applies transactions carried out of band (a bundle) exactly as if
 // they had arrived from a peer: duplicates are ignored, those whose causal
 // past is missing wait in the causal buffer, and each applied one is
-// logged. It returns how many were applied now.
+// logged. In audit mode each goes through the peer path's checks first
+// (seal, chain, the hold of linked runs, write rights): one refused raises
+// its event and changes nothing (AuditRefused and RightsRefused count
+// them). It returns how many were applied now.
 func (r *Replica) Import(txns []*crdt.Txn) int {
 	before := r.ks.Context().Vector.Sum()
 	r.stepTxns(0, txns)
