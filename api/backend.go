@@ -205,8 +205,25 @@ type Bundler interface {
 	ExportBundle(since causal.VersionVector) ([]byte, int, error)
 	// ImportBundle applies a bundle as if its transactions came from a
 	// peer; importing one twice, or out of order, is harmless. It returns
-	// the transactions the bundle held and how many were applied now.
-	ImportBundle(ctx context.Context, bundle []byte) (txns, applied int, err error)
+	// the transactions the bundle held, how many were applied now and
+	// how many were refused.
+	ImportBundle(ctx context.Context, bundle []byte) (BundleImport, error)
+}
+
+// BundleImport is what ImportBundle did with a bundle's transactions.
+type BundleImport struct {
+	// Txns is the number of transactions the bundle held.
+	Txns int
+	// Applied is how many were applied now (and their causal past, if it
+	// waited in the causal buffer). The others were applied before, or
+	// wait for their causal past or (audit mode) for a signed
+	// transaction of their origin, as a peer's would.
+	Applied int
+	// Refused is how many transactions the import refused (audit mode):
+	// a seal that does not verify, a broken chain, a write outside its
+	// origin's rights. Each raised an event (EventAuditRefused or
+	// EventRightsRefused) and changed nothing.
+	Refused int
 }
 
 // ErrBadBundle is returned by ImportBundle for a file that is not a whole,

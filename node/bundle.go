@@ -7,6 +7,7 @@ import (
 
 	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/causal"
+	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/driver"
 	"github.com/spooksystems/spook/replica"
 )
@@ -20,11 +21,34 @@ func (n *Node) AppliedVector() causal.VersionVector {
 	return n.r.Applied()
 }
 
-// ExportBundle implements api.Bundler.
+// ExportBundle implements api.Bundler. In audit mode the export signs
+// this node's last transaction if it is still unsigned (a bundle's runs
+// end on a signed transaction, replica.TxnsSince), which writes a record
+// and pushes a signed copy: it runs in the loop, and returns once that
+// record is durable. Otherwise it only reads.
 func (n *Node) ExportBundle(since causal.VersionVector) ([]byte, int, error) {
-	n.mu.RLock()
-	txns, err := n.r.TxnsSince(&since)
-	n.mu.RUnlock()
+	var txns []*crdt.Txn
+	var err error
+	if n.cfg.AuditKeysDir == "" {
+		n.mu.RLock()
+		txns, err = n.r.TxnsSince(&since)
+		n.mu.RUnlock()
+	} else {
+		req := &request{viaCore: true}
+		req.action = func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
+			if txns, err = c.Replica().TxnsSince(&since); err != nil {
+				return replica.Token{}, err
+			}
+			// An empty Import registers t with the core, which answers
+			// it once the signature's record is durable.
+			_, ierr := c.Import(t, nil)
+			return replica.Token{}, ierr
+		}
+		res, _ := n.submit(context.Background(), req)
+		if res.err != nil {
+			return nil, 0, res.err // txns is not to be read: the loop may not be done with it
+		}
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -32,20 +56,28 @@ func (n *Node) ExportBundle(since causal.VersionVector) ([]byte, int, error) {
 }
 
 // ImportBundle implements api.Bundler. The imported transactions are
-// logged and synced like any others before this returns.
-func (n *Node) ImportBundle(ctx context.Context, bundle []byte) (int, int, error) {
+// logged and synced like any others before this returns. Refused counts
+// the audit and rights refusals the import raised.
+func (n *Node) ImportBundle(ctx context.Context, bundle []byte) (api.BundleImport, error) {
 	_, _, txns, err := replica.DecodeBundle(bundle)
 	if err != nil {
-		return 0, 0, fmt.Errorf("%w: %v", api.ErrBadBundle, err)
+		return api.BundleImport{}, fmt.Errorf("%w: %v", api.ErrBadBundle, err)
 	}
+	var refused uint64
 	req := &request{viaCore: true}
 	req.action = func(c *driver.Core, t driver.Ticket) (replica.Token, error) {
+		r := c.Replica()
+		before := r.AuditRefused() + r.RightsRefused()
 		applied, err := c.Import(t, txns)
 		req.n = applied
+		refused = r.AuditRefused() + r.RightsRefused() - before
 		return replica.Token{}, err
 	}
 	res, _ := n.submit(ctx, req)
-	return len(txns), res.n, res.err
+	if res.err != nil {
+		return api.BundleImport{Txns: len(txns)}, res.err // refused is not to be read: the loop may not be done with it
+	}
+	return api.BundleImport{Txns: len(txns), Applied: res.n, Refused: int(refused)}, nil
 }
 
 // ExportState implements httpapi.StateBundler: the whole state as a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 
+	"github.com/spooksystems/spook/audit"
 	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/internal/codec"
@@ -21,18 +22,45 @@ import (
 // Bundle format (all integers uvarint unless noted):
 //
 //	+----------+---------+----------+--------+-------+------------------------------+--------+
-//	| magic    | version | exporter | since  | count | count × (len, txn)           | crc32c |
-//	| 8 bytes  | 1 byte  | node id  | vector |       | crdt.Txn.AppendBinary bytes  | 4 B BE |
+//	| magic    | version | exporter | since  | count | count × (len, entry)         | crc32c |
+//	| 8 bytes  | 1 byte  | node id  | vector |       |                              | 4 B BE |
 //	+----------+---------+----------+--------+-------+------------------------------+--------+
 //
-// The checksum (CRC-32C) covers every byte before it.
+//	version 1: entry = crdt.Txn.AppendBinary bytes (no seal, no link)
+//	version 2: entry = the transaction's log record (audit.go): kind 1 |
+//	           txn, kind 6 | seal | txn, or kind 11 | link | txn
+//
+// The checksum (CRC-32C) covers every byte before it. EncodeBundle writes
+// version 2 only when some transaction carries a seal or link (audit
+// mode), and version 1 otherwise, byte for byte as before version 2
+// existed: a bundle from a node without audit is read by every binary,
+// and an audit-mode bundle, which version 1 could not carry, is refused
+// by a binary that reads only version 1 ("version 2, this node reads 1").
+// A version-2 bundle's transactions are imported like a peer's push in
+// audit mode: the seal is verified, the chain link checked, linked runs
+// held until the signed transaction that closes them (TxnsSince signs the
+// exporter's own unsigned tail first, so a bundle's runs end signed), and
+// write rights checked.
 const (
-	bundleMagic   = "SPOOKBDL"
-	bundleVersion = 1
+	bundleMagic = "SPOOKBDL"
+	// bundleV1 carries bare transactions; bundleV2 carries transaction
+	// records, with their seals or links.
+	bundleV1 = 1
+	bundleV2 = 2
 	// MaxBundleTxns bounds the transactions of one decoded bundle.
 	MaxBundleTxns = 1 << 22
-	// MaxBundleTxnBytes bounds one transaction inside a bundle.
+	// MaxBundleTxnBytes bounds one transaction inside a bundle (its
+	// crdt.Txn.AppendBinary bytes), in both versions. DecodeBundle
+	// refuses a bundle holding a larger one (ErrBadBundle).
 	MaxBundleTxnBytes = 64 << 20
+	// BundleAuditHeaderBytes is what a version-2 entry adds to its
+	// transaction: the record kind byte and the seal (audit.SealBytes;
+	// a link is shorter).
+	BundleAuditHeaderBytes = 1 + audit.SealBytes
+	// MaxBundleEntryBytes bounds one version-2 entry, in bytes: a
+	// transaction of MaxBundleTxnBytes and its audit header.
+	// DecodeBundle refuses a larger one (ErrBadBundle).
+	MaxBundleEntryBytes = MaxBundleTxnBytes + BundleAuditHeaderBytes
 )
 
 // ErrBundleTooFar is returned by TxnsSince when the retained log no longer
@@ -69,7 +97,10 @@ func (r *Replica) TxnsSince(since *causal.VersionVector) ([]*crdt.Txn, error) {
 // Import applies transactions carried out of band (a bundle) exactly as if
 // they had arrived from a peer: duplicates are ignored, those whose causal
 // past is missing wait in the causal buffer, and each applied one is
-// logged. It returns how many were applied now.
+// logged. In audit mode each goes through the peer path's checks first
+// (seal, chain, the hold of linked runs, write rights): one refused raises
+// its event and changes nothing (AuditRefused and RightsRefused count
+// them). It returns how many were applied now.
 func (r *Replica) Import(txns []*crdt.Txn) int {
 	before := r.ks.Context().Vector.Sum()
 	r.stepTxns(0, txns)
@@ -77,22 +108,35 @@ func (r *Replica) Import(txns []*crdt.Txn) int {
 }
 
 // EncodeBundle writes a bundle of txns exported by node exporter for a
-// peer whose vector was since.
+// peer whose vector was since: version 2, with each transaction's seal or
+// link, if any transaction has one; else version 1.
 func EncodeBundle(exporter causal.NodeID, since *causal.VersionVector, txns []*crdt.Txn) []byte {
-	b := append([]byte(bundleMagic), bundleVersion)
+	version := byte(bundleV1)
+	for _, t := range txns {
+		if t.Seal != nil {
+			version = bundleV2
+			break
+		}
+	}
+	b := append([]byte(bundleMagic), version)
 	b = codec.AppendUvarint(b, uint64(exporter))
 	b = since.AppendBinary(b)
 	b = codec.AppendUvarint(b, uint64(len(txns)))
 	var scratch []byte
 	for _, t := range txns {
-		scratch = t.AppendBinary(scratch[:0])
+		if version == bundleV2 {
+			scratch = appendTxnRecord(scratch[:0], t)
+		} else {
+			scratch = t.AppendBinary(scratch[:0])
+		}
 		b = codec.AppendBytes(b, scratch)
 	}
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
-// DecodeBundle reads a bundle. It refuses a bad magic, version or checksum
-// and any malformed transaction, with the reason.
+// DecodeBundle reads a bundle of either version. It refuses a bad magic,
+// version or checksum and any malformed transaction, with the reason. The
+// transactions of a version-2 bundle carry their seals or links (Seal).
 func DecodeBundle(b []byte) (exporter causal.NodeID, since causal.VersionVector, txns []*crdt.Txn, err error) {
 	if len(b) < len(bundleMagic)+1+4 || string(b[:len(bundleMagic)]) != bundleMagic {
 		return 0, since, nil, fmt.Errorf("%w: no bundle magic", ErrBadBundle)
@@ -101,8 +145,9 @@ func DecodeBundle(b []byte) (exporter causal.NodeID, since causal.VersionVector,
 	if crc32.Checksum(body, castagnoli) != sum {
 		return 0, since, nil, fmt.Errorf("%w: checksum mismatch (truncated or corrupted file)", ErrBadBundle)
 	}
-	if v := body[len(bundleMagic)]; v != bundleVersion {
-		return 0, since, nil, fmt.Errorf("%w: version %d, this node reads %d", ErrBadBundle, v, bundleVersion)
+	version := body[len(bundleMagic)]
+	if version != bundleV1 && version != bundleV2 {
+		return 0, since, nil, fmt.Errorf("%w: version %d, this node reads %d and %d", ErrBadBundle, version, bundleV1, bundleV2)
 	}
 	r := codec.NewReader(body[len(bundleMagic)+1:])
 	exporter = causal.NodeID(r.Uvarint("exporter"))
@@ -110,11 +155,20 @@ func DecodeBundle(b []byte) (exporter causal.NodeID, since causal.VersionVector,
 	n := r.Count("transactions", MaxBundleTxns, 1)
 	txns = make([]*crdt.Txn, 0, n)
 	for i := 0; i < n && r.Err() == nil; i++ {
-		raw := r.Bytes("transaction", MaxBundleTxnBytes)
-		if r.Err() != nil {
-			break
+		var t *crdt.Txn
+		if version == bundleV1 {
+			raw := r.Bytes("transaction", MaxBundleTxnBytes)
+			if r.Err() != nil {
+				break
+			}
+			t, err = crdt.DecodeTxn(raw)
+		} else {
+			rec := r.Bytes("transaction entry", MaxBundleEntryBytes)
+			if r.Err() != nil {
+				break
+			}
+			t, err = decodeBundleEntry(rec)
 		}
-		t, err := crdt.DecodeTxn(raw)
 		if err != nil {
 			return 0, since, nil, fmt.Errorf("%w: transaction %d: %v", ErrBadBundle, i, err)
 		}
@@ -124,4 +178,17 @@ func DecodeBundle(b []byte) (exporter causal.NodeID, since causal.VersionVector,
 		return 0, since, nil, fmt.Errorf("%w: %v", ErrBadBundle, err)
 	}
 	return exporter, since, txns, nil
+}
+
+// decodeBundleEntry decodes a version-2 entry: a transaction record of
+// kind 1, 6 or 11 whose transaction is at most MaxBundleTxnBytes.
+func decodeBundleEntry(rec []byte) (*crdt.Txn, error) {
+	body, _, err := txnBody(rec)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > MaxBundleTxnBytes {
+		return nil, fmt.Errorf("transaction of %d bytes > %d", len(body), MaxBundleTxnBytes)
+	}
+	return decodeTxnRecord(rec)
 }

@@ -1,8 +1,11 @@
 package replica
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"strings"
 	"testing"
 
 	"github.com/spooksystems/spook/causal"
@@ -30,6 +33,9 @@ func TestBundleCarriesWritesToAnIsolatedNode(t *testing.T) {
 		t.Fatalf("TxnsSince gave %d transactions, want the 60 b lacks", len(txns))
 	}
 	file := EncodeBundle(a.ID(), &since, txns)
+	if v := file[len(bundleMagic)]; v != bundleV1 {
+		t.Fatalf("a bundle without audit is written as version %d, want 1 (readable by older binaries)", v)
+	}
 	exporter, gotSince, decoded, err := DecodeBundle(file)
 	if err != nil || exporter != a.ID() || !gotSince.Equal(&since) || len(decoded) != len(txns) {
 		t.Fatalf("decode: exporter %v since %v %d txns, %v", exporter, gotSince, len(decoded), err)
@@ -78,6 +84,13 @@ func TestBundleCarriesWritesToAnIsolatedNode(t *testing.T) {
 	if _, _, _, err := DecodeBundle(file[:len(file)-1]); !errors.Is(err, ErrBadBundle) {
 		t.Fatalf("truncated bundle: err = %v", err)
 	}
+	// A version this node does not read is refused by name.
+	future := append([]byte(nil), file[:len(file)-4]...)
+	future[len(bundleMagic)] = 3
+	future = binary.BigEndian.AppendUint32(future, crc32.Checksum(future, castagnoli))
+	if _, _, _, err := DecodeBundle(future); !errors.Is(err, ErrBadBundle) || !strings.Contains(err.Error(), "version 3") {
+		t.Fatalf("version-3 bundle: err = %v", err)
+	}
 }
 
 func FuzzDecodeBundle(f *testing.F) {
@@ -85,6 +98,16 @@ func FuzzDecodeBundle(f *testing.F) {
 	since.Set(causal.NodeIDFromName("a"), 3)
 	f.Add(EncodeBundle(causal.NodeIDFromName("a"), &since, nil))
 	f.Add([]byte(bundleMagic))
+	c := newAuditCluster(f, "a", "b")
+	c.set("a", "k", "v")
+	c.set("a", "k", "w")
+	c.deliver()
+	var empty causal.VersionVector
+	sealed, err := c.node("a").r.TxnsSince(&empty)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(EncodeBundle(causal.NodeIDFromName("a"), &empty, sealed))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		exporter, since, txns, err := DecodeBundle(b)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/spooksystems/spook/audit"
 	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/limits"
 )
@@ -91,5 +92,26 @@ func TestLargestTxnFitsRecordAndFrame(t *testing.T) {
 	})
 	if !errors.Is(err, ErrTxnTooLarge) {
 		t.Fatalf("a transaction just over MaxTxnBytes: %v", err)
+	}
+}
+
+// TestBundleLimitsNest: every transaction the replica makes or accepts
+// fits a bundle, in either version: its bytes within MaxBundleTxnBytes,
+// its record (kind byte and seal or link, what a version-2 entry holds)
+// within MaxBundleEntryBytes, which is the transaction limit plus the
+// fixed audit header.
+func TestBundleLimitsNest(t *testing.T) {
+	if limits.MaxTxnBytes > MaxBundleTxnBytes {
+		t.Fatalf("limits.MaxTxnBytes %d > MaxBundleTxnBytes %d", limits.MaxTxnBytes, MaxBundleTxnBytes)
+	}
+	if MaxBundleEntryBytes != MaxBundleTxnBytes+BundleAuditHeaderBytes {
+		t.Fatalf("MaxBundleEntryBytes %d ≠ MaxBundleTxnBytes + BundleAuditHeaderBytes", MaxBundleEntryBytes)
+	}
+	if BundleAuditHeaderBytes < 1+audit.SealBytes || BundleAuditHeaderBytes < 1+audit.LinkBytes {
+		t.Fatalf("BundleAuditHeaderBytes %d holds no kind byte and seal", BundleAuditHeaderBytes)
+	}
+	if limits.MaxRecordBytes > MaxBundleEntryBytes {
+		t.Fatalf("limits.MaxRecordBytes %d > MaxBundleEntryBytes %d: a logged transaction record would not fit a bundle",
+			limits.MaxRecordBytes, MaxBundleEntryBytes)
 	}
 }

@@ -70,14 +70,7 @@ const maxRecordScratch = 64 << 10
 // into the replica's scratch buffer (append grows it once, not once per
 // record) and copied out at its size: one allocation per record.
 func (r *Replica) txnRecord(txn *crdt.Txn) []byte {
-	buf := append(r.recScratch[:0], recordTxn)
-	switch {
-	case audit.Linked(txn.Seal):
-		buf = append(append(buf[:0], recordLinkedTxn), txn.Seal...)
-	case txn.Seal != nil:
-		buf = append(append(buf[:0], recordSignedTxn), txn.Seal...)
-	}
-	buf = txn.AppendBinary(buf)
+	buf := appendTxnRecord(r.recScratch[:0], txn)
 	rec := slices.Clip(append([]byte(nil), buf...))
 	if cap(buf) <= maxRecordScratch {
 		r.recScratch = buf
@@ -85,6 +78,21 @@ func (r *Replica) txnRecord(txn *crdt.Txn) []byte {
 		r.recScratch = nil
 	}
 	return rec
+}
+
+// appendTxnRecord appends txn's transaction record: kind 1 without a
+// seal, kind 6 with one, kind 11 with a link (audit.go), then
+// crdt.Txn.AppendBinary. Bundles of version 2 carry the same bytes.
+func appendTxnRecord(dst []byte, txn *crdt.Txn) []byte {
+	switch {
+	case audit.Linked(txn.Seal):
+		dst = append(append(dst, recordLinkedTxn), txn.Seal...)
+	case txn.Seal != nil:
+		dst = append(append(dst, recordSignedTxn), txn.Seal...)
+	default:
+		dst = append(dst, recordTxn)
+	}
+	return txn.AppendBinary(dst)
 }
 
 // joinRecord is a decoded join record.

@@ -18,14 +18,38 @@ import (
 // file with the spook CLI: vector on the isolated node, export on the
 // other, import. Importing the same file again applies nothing.
 func TestBundleBringsAnIsolatedNodeUpToDate(t *testing.T) {
+	bundleToIsolatedNode(t, false)
+}
+
+// TestBundleAuditBringsAnIsolatedNodeUpToDate is the same with both
+// nodes in audit mode (spook audit keygen, spookd --audit-keys): the
+// bundle carries every transaction's seal or link, the isolated node
+// applies all of it, and spook audit verify accepts its history.
+func TestBundleAuditBringsAnIsolatedNodeUpToDate(t *testing.T) {
+	bundleToIsolatedNode(t, true)
+}
+
+func bundleToIsolatedNode(t *testing.T, audit bool) {
 	if testing.Short() {
 		t.Skip("real-process test skipped in -short mode")
 	}
+	spook := build(t, "spook")
 	a, b := freePort(t), freePort(t)
+	dirs := map[string]string{"a": t.TempDir(), "b": t.TempDir()}
+	var extra []string
+	if audit {
+		keys := t.TempDir()
+		for _, name := range []string{"a", "b"} {
+			if out, err := exec.Command(spook, "audit", "keygen", name, "--data", dirs[name], "--keys", keys).CombinedOutput(); err != nil {
+				t.Fatalf("keygen: %v\n%s", err, out)
+			}
+		}
+		extra = []string{"--audit-keys", keys}
+	}
 	peers := "--peers=a=127.0.0.1:1,b=127.0.0.1:2" // unreachable: only the file links them
-	pa := startSpookd(t, a, "--node-id", "a", "--advertise", "127.0.0.1:1", peers, "--log-level", "warn", "--data", t.TempDir())
+	pa := startSpookd(t, a, append([]string{"--node-id", "a", "--advertise", "127.0.0.1:1", peers, "--log-level", "warn", "--data", dirs["a"]}, extra...)...)
 	defer pa.kill()
-	pb := startSpookd(t, b, "--node-id", "b", "--advertise", "127.0.0.1:2", peers, "--log-level", "warn", "--data", t.TempDir())
+	pb := startSpookd(t, b, append([]string{"--node-id", "b", "--advertise", "127.0.0.1:2", peers, "--log-level", "warn", "--data", dirs["b"]}, extra...)...)
 	defer pb.kill()
 	ctx := context.Background()
 	ca := redis.NewClient(&redis.Options{Addr: a, Protocol: 2})
@@ -42,7 +66,6 @@ func TestBundleBringsAnIsolatedNodeUpToDate(t *testing.T) {
 	}
 	dir := t.TempDir()
 	vector, file := filepath.Join(dir, "b.vector"), filepath.Join(dir, "a-to-b.spkb")
-	spook := build(t, "spook")
 	run := func(args ...string) string {
 		out, err := exec.Command(spook, args...).CombinedOutput()
 		if err != nil {
@@ -52,7 +75,7 @@ func TestBundleBringsAnIsolatedNodeUpToDate(t *testing.T) {
 	}
 	run("bundle", "vector", "--addr", b, "-o", vector)
 	run("bundle", "export", "--addr", a, "--since", vector, "-o", file)
-	if out := run("bundle", "import", "--addr", b, file); !strings.Contains(out, "51 applied now") {
+	if out := run("bundle", "import", "--addr", b, file); !strings.Contains(out, "51 transactions (51 applied now)") || strings.Contains(out, "refused") {
 		t.Fatalf("first import: %s", out)
 	}
 	if out := run("bundle", "import", "--addr", b, file); !strings.Contains(out, "0 applied now") {
@@ -68,6 +91,11 @@ func TestBundleBringsAnIsolatedNodeUpToDate(t *testing.T) {
 	cmd := exec.Command(spook, "bundle", "import", "--addr", b, vector) // not a bundle
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "bundle") {
 		t.Fatalf("importing a non-bundle: err %v, output %s", err, out)
+	}
+	if audit {
+		if out := run("audit", "verify", "--addr", b); !strings.Contains(out, "ok=true") {
+			t.Fatalf("spook audit verify --addr b: %s", out)
+		}
 	}
 }
 

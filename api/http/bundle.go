@@ -125,7 +125,8 @@ func writeBundle(w http.ResponseWriter, file []byte, kind, countHeader string, c
 }
 
 // bundleImport is POST /v1/bundle/import with the bundle as the body:
-// {"kind": "txns", "txns": N, "applied": M} for a transaction bundle,
+// {"kind": "txns", "txns": N, "applied": M, "refused": R} for a
+// transaction bundle (R: refused by the audit or rights checks),
 // {"kind": "state", "keys": N, "changed": M} for a state bundle.
 func (s *Server) bundleImport(w http.ResponseWriter, r *http.Request) {
 	b, ok := s.bundler(w)
@@ -152,7 +153,7 @@ func (s *Server) bundleImport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	txns, applied, err := b.ImportBundle(r.Context(), file)
+	res, err := b.ImportBundle(r.Context(), file)
 	if errors.Is(err, api.ErrBadBundle) {
 		writeError(w, http.StatusBadRequest, "bad_bundle", err.Error())
 		return
@@ -161,5 +162,5 @@ func (s *Server) bundleImport(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"kind": "txns", "txns": txns, "applied": applied})
+	writeJSON(w, http.StatusOK, map[string]any{"kind": "txns", "txns": res.Txns, "applied": res.Applied, "refused": res.Refused})
 }

@@ -30,6 +30,11 @@ bundle instead: the node's whole state, which import joins into the
 receiver's (nothing the receiver holds is lost; importing twice changes
 nothing). --state asks for one outright.
 
+In audit mode (spookd --audit-keys) each transaction travels with its seal
+or link, and import checks it as it would a peer's: a transaction whose
+signature or chain does not verify, or that writes outside its origin's
+rights, is refused, and import prints how many were.
+
   spook bundle vector [-o FILE]                 what this node has applied (JSON)
   spook bundle export [--since FILE] [-o FILE]  the writes the vector in FILE lacks
                                                 (no --since: everything)
@@ -124,8 +129,8 @@ func runBundle(args []string) error {
 		}
 		defer resp.Body.Close()
 		var reply struct {
-			Kind                         string
-			Txns, Applied, Keys, Changed int
+			Kind                                  string
+			Txns, Applied, Refused, Keys, Changed int
 		}
 		if err := decodeReply(resp.Body, &reply); err != nil {
 			return err
@@ -134,6 +139,9 @@ func runBundle(args []string) error {
 			fmt.Fprintf(stdout, "imported a state bundle of %d keys (%d changed here)\n", reply.Keys, reply.Changed)
 		} else {
 			fmt.Fprintf(stdout, "imported %d transactions (%d applied now)\n", reply.Txns, reply.Applied)
+			if reply.Refused > 0 {
+				fmt.Fprintf(stdout, "%d refused by the audit or write-rights checks (the node's log names each)\n", reply.Refused)
+			}
 		}
 		return nil
 	}
