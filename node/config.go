@@ -117,6 +117,11 @@ type Config struct {
 	// for its origin and continues that origin's hash chain. Every member
 	// must see the same set of keys. Empty: audit off.
 	AuditKeysDir string
+	// AuditKeysReload is how often a node in audit mode rereads
+	// AuditKeysDir for keys of members added since (spookd
+	// --audit-keys-reload; zero: DefaultAuditKeysReload). Keys are only
+	// ever added: one that changed is refused with a warning.
+	AuditKeysReload time.Duration
 	// AuditRetention is audit mode's retention policy (spookd
 	// --audit-retention; docs/audit.md, "Retention"). The zero value
 	// keeps every record.

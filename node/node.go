@@ -171,6 +171,10 @@ func Start(cfg Config) (*Node, error) {
 		n.wg.Add(1)
 		go n.runDisk(n.disk)
 	}
+	if n.cfg.AuditKeysDir != "" {
+		n.wg.Add(1)
+		go n.auditKeysLoop() // auditkeys.go
+	}
 	if n.store != nil && n.cfg.AuditKeysDir != "" && !n.cfg.AuditRetention.keepsAll() {
 		n.wg.Add(1)
 		go n.retentionLoop() // retention.go

@@ -82,6 +82,7 @@ type options struct {
 	auditKeys                              string // --audit-keys: directory of NAME.pub (docs/audit.md)
 	auditRetention                         string // --audit-retention: all | checkpoints=N,days=N,age=D,bytes=SIZE,archive=DIR
 	auditRetentionEvery                    time.Duration
+	auditKeysReload                        time.Duration
 	tick, clockOffset                      time.Duration
 	logLevel, config                       string
 	pprof                                  string // --pprof: loopback address for net/http/pprof
@@ -110,6 +111,7 @@ func parse(args []string, getenv func(string) string) (*options, *flag.FlagSet, 
 	fs.StringVar(&o.auditKeys, "audit-keys", "", "audit mode: directory of every member's NAME.pub; this node signs each transaction with DATA/audit.key and applies only transactions signed by these keys (docs/audit.md; needs --data)")
 	fs.StringVar(&o.auditRetention, "audit-retention", "all", "audit mode: which history to keep: all, or limits separated by commas: checkpoints=N (the records of the last N checkpoints), days=N or age=DURATION (the records written within that time, by the log segments' modification times), bytes=SIZE (at most that many bytes of log, e.g. 64GiB), archive=DIR (dropped segments moved to DIR; alone: older than the newest checkpoint); records go once one limit lets them, never before a checkpoint covers them; tree hashes and signed tree heads are always kept (docs/audit.md, \"Retention\")")
 	fs.DurationVar(&o.auditRetentionEvery, "audit-retention-interval", node.DefaultAuditRetentionInterval, "audit mode: how often the retention policy is applied")
+	fs.DurationVar(&o.auditKeysReload, "audit-keys-reload", node.DefaultAuditKeysReload, "audit mode: how often the --audit-keys directory is reread for the keys of members added since (keys are only added; a changed key is refused)")
 	fs.StringVar(&o.password, "password", "", "password Redis clients must AUTH with (empty: none)")
 	fs.StringVar(&o.token, "token", "", "bearer token the HTTP API requires (empty: none)")
 	fs.StringVar(&o.users, "users", "", "file of client users, one 'NAME HASH' a line from 'spook users hash': RESP AUTH NAME PASSWORD and HTTP Basic auth; their writes are checked against the user rules of the write-rights policy (docs/audit.md). Clients must then authenticate; --password stays the default user's (empty: no users)")
@@ -275,6 +277,7 @@ func buildConfig(o *options, logOut io.Writer) (node.Config, error) {
 		return node.Config{}, err
 	}
 	cfg.AuditRetention.Interval = o.auditRetentionEvery
+	cfg.AuditKeysReload = o.auditKeysReload
 	tlsGiven := o.tlsCert != "" || o.tlsKey != "" || o.tlsCA != ""
 	switch {
 	case o.dev && !loopback:
