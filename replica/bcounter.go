@@ -1,9 +1,11 @@
 package replica
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 
+	"github.com/spooksystems/spook/causal"
 	"github.com/spooksystems/spook/crdt"
 )
 
@@ -123,4 +125,27 @@ func (r *Replica) expiredBCounterWants(batch [][]byte) [][]byte {
 		}
 	}
 	return out
+}
+
+// holdOverdrawn keeps a remote transaction out of the keyspace while a
+// bounded-counter operation in it takes more rights than its writer
+// holds as this replica sees them (crdt.Txn.BCounterOverdrawn), in audit
+// mode, where a transaction's writer is authenticated. An honest writer's
+// transaction never is (the Builder checked its rights on its causal
+// past, which this replica holds, and anything else can only have given
+// it more), so only a compromised member's can be. It waits in the
+// causal buffer until gifts cover it (drainPending checks again), and is
+// never applied if nothing does; its origin's later transactions wait
+// behind it. It reports whether the transaction was held (or dropped: the
+// buffer full), raising EventRightsRefused once, when first held.
+func (r *Replica) holdOverdrawn(from causal.NodeID, e txnEntry, drop *dropCount) bool {
+	key, rights, takes, over := e.txn.BCounterOverdrawn(r.ks)
+	if !over {
+		return false
+	}
+	if r.buffer(e, drop) {
+		r.refuseRights(from, e.txn.Dot, fmt.Errorf("%w: bounded counter %s: %s holds %d rights here, the transaction takes %d: held until rights cover it",
+			ErrNoRights, quoteKey(key), e.txn.Dot.Node, rights, takes))
+	}
+	return true
 }

@@ -417,6 +417,9 @@ func (r *Replica) propose(fn func(b *crdt.Builder) error, internal bool) (Token,
 	}
 	r.applied(txnEntry{txn: txn, record: rec})
 	r.noteTail(txn, rec)
+	if r.cfg.Audit.enabled() && len(r.pending) > 0 && txn.ChangesBCounter() {
+		r.drainPending() // a gift of ours may cover a held transaction (bcounter.go)
+	}
 	r.afterApply()
 	return dot, nil
 }
@@ -665,6 +668,9 @@ func (r *Replica) stepTxns(from causal.NodeID, txns []*crdt.Txn) {
 					r.witnessRefused(e)
 					continue
 				}
+				if r.holdOverdrawn(from, e, &drop) { // bcounter.go
+					continue
+				}
 			}
 			r.stepTxn(from, e, &drop)
 		}
@@ -700,31 +706,40 @@ func (r *Replica) stepTxn(from causal.NodeID, e txnEntry, drop *dropCount) {
 	case err == nil:
 		r.applied(e)
 	case errors.Is(err, crdt.ErrNotReady):
-		if r.isPending(txn.Dot) {
-			return
+		if r.buffer(e, drop) {
+			r.deferFetch(from, &txn.Deps.Vector, uint64(r.cfg.DigestTicks))
 		}
-		if len(r.pending) >= r.cfg.MaxPendingTxns || r.pendingBytes+len(e.record) > r.cfg.MaxPendingBytes {
-			if drop.n == 0 {
-				drop.first = txn.Dot
-			}
-			drop.n++
-			return
-		}
-		// Buffer a copy decoded from its record: the transaction as
-		// decoded from the message points into the whole payload,
-		// which MaxPendingBytes does not count.
-		own, derr := decodeTxnRecord(e.record)
-		if derr != nil {
-			panic(fmt.Sprintf("replica: a transaction's own record does not decode: %v", derr))
-		}
-		r.pending = append(r.pending, txnEntry{txn: own, record: e.record})
-		r.pendingBytes += len(e.record)
-		r.deferFetch(from, &txn.Deps.Vector, uint64(r.cfg.DigestTicks))
 	default:
 		// The transaction decoded but the keyspace refuses it: treat
 		// it like a refused message for this one transaction.
 		r.event(EventMessageRefused, from, txn.Dot, err.Error())
 	}
+}
+
+// buffer puts a remote transaction in the causal buffer, unless it is
+// there already (false) or the buffer is full (false, counted in drop).
+func (r *Replica) buffer(e txnEntry, drop *dropCount) bool {
+	txn := e.txn
+	if r.isPending(txn.Dot) {
+		return false
+	}
+	if len(r.pending) >= r.cfg.MaxPendingTxns || r.pendingBytes+len(e.record) > r.cfg.MaxPendingBytes {
+		if drop.n == 0 {
+			drop.first = txn.Dot
+		}
+		drop.n++
+		return false
+	}
+	// Buffer a copy decoded from its record: the transaction as decoded
+	// from the message points into the whole payload, which
+	// MaxPendingBytes does not count.
+	own, derr := decodeTxnRecord(e.record)
+	if derr != nil {
+		panic(fmt.Sprintf("replica: a transaction's own record does not decode: %v", derr))
+	}
+	r.pending = append(r.pending, txnEntry{txn: own, record: e.record})
+	r.pendingBytes += len(e.record)
+	return true
 }
 
 func (r *Replica) isPending(d causal.Dot) bool {
@@ -758,6 +773,10 @@ func (r *Replica) drainPending() {
 						r.pendingBytes -= len(e.record)
 						r.refuseRights(e.txn.Dot.Node, e.txn.Dot, err)
 						r.witnessRefused(e)
+						continue
+					}
+					if _, _, _, over := e.txn.BCounterOverdrawn(r.ks); over {
+						kept = append(kept, e) // until gifts cover it (bcounter.go)
 						continue
 					}
 				}
