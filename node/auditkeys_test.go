@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,13 +21,8 @@ import (
 func TestAuditKeysAddedWhileRunning(t *testing.T) {
 	names := []string{"n1", "n2"}
 	var members []replica.Peer
-	for _, name := range names {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		members = append(members, replica.Peer{Name: name, Addr: ln.Addr().String()})
-		ln.Close()
+	for i, addr := range freeAddrs(t, len(names)) {
+		members = append(members, replica.Peer{Name: names[i], Addr: addr})
 	}
 	keys := map[string]string{"n1": t.TempDir(), "n2": t.TempDir()}
 	var nodes []*Node

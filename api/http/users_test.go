@@ -35,23 +35,6 @@ func (b *userBackend) takeUsers() []string {
 	return u
 }
 
-func testUsers(t *testing.T) *api.Users {
-	t.Helper()
-	var text strings.Builder
-	for _, u := range [][2]string{{"alice", "alice-pw"}, {"bob", "bob-pw"}} {
-		h, err := api.HashPassword([]byte(u[1]), api.MinPasswordIterations)
-		if err != nil {
-			t.Fatal(err)
-		}
-		text.WriteString(u[0] + " " + h + "\n")
-	}
-	users, err := api.ParseUsers([]byte(text.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return users
-}
-
 // TestBasicAuthUsers: with users, /v1 takes HTTP Basic auth as a user
 // and runs the request's writes as that user; the bearer token is the
 // default user, as is Basic "default" with the default user's password;
@@ -60,7 +43,7 @@ func testUsers(t *testing.T) *api.Users {
 // cached credentials on its own; the bearer header it cannot).
 func TestBasicAuthUsers(t *testing.T) {
 	var b *userBackend
-	f := startWrapped(t, Config{Token: "tok", Password: "s3cret", Users: testUsers(t)}, func(ab *apitest.Backend) api.Backend {
+	f := startWrapped(t, Config{Token: "tok", Password: "s3cret", Users: apitest.Users(t)}, func(ab *apitest.Backend) api.Backend {
 		b = &userBackend{Backend: ab}
 		return b
 	})
@@ -114,7 +97,7 @@ func TestNoCredentialsIsDefault(t *testing.T) {
 // on the web page's /ui/api/ route.
 func TestTextSocketEditsAsTheUser(t *testing.T) {
 	var b *userBackend
-	f := startWrapped(t, Config{Users: testUsers(t)}, func(ab *apitest.Backend) api.Backend {
+	f := startWrapped(t, Config{Users: apitest.Users(t)}, func(ab *apitest.Backend) api.Backend {
 		b = &userBackend{Backend: ab}
 		return b
 	})

@@ -56,23 +56,6 @@ func startUsers(t *testing.T, cfg Config) (*fixture, *userBackend) {
 	return &fixture{t: t, addr: l.Addr().String(), backend: b.Backend, server: s}, b
 }
 
-func testUsers(t *testing.T) *api.Users {
-	t.Helper()
-	var text strings.Builder
-	for _, u := range [][2]string{{"alice", "alice-pw"}, {"bob", "bob-pw"}} {
-		h, err := api.HashPassword([]byte(u[1]), api.MinPasswordIterations)
-		if err != nil {
-			t.Fatal(err)
-		}
-		text.WriteString(u[0] + " " + h + "\n")
-	}
-	users, err := api.ParseUsers([]byte(text.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return users
-}
-
 // TestAuthUsers: with a users file, AUTH NAME PASSWORD and HELLO AUTH
 // NAME PASSWORD (by hand, and go-redis's HELLO 3) make the connection that user's (ACL WHOAMI), and every
 // write path (a command, a pipeline, MULTI/EXEC) runs as that user; a
@@ -80,7 +63,7 @@ func testUsers(t *testing.T) *api.Users {
 // was; RESET forgets the user. Without --password the default user is
 // off.
 func TestAuthUsers(t *testing.T) {
-	f, b := startUsers(t, Config{Users: testUsers(t)})
+	f, b := startUsers(t, Config{Users: apitest.Users(t)})
 	r := f.raw()
 	r.expect("-NOAUTH Authentication required.", "SET", "a", "1")
 	r.expect("-NOAUTH Authentication required.", "ACL", "WHOAMI")
@@ -136,7 +119,7 @@ func TestAuthUsers(t *testing.T) {
 // and AUTH default PASSWORD alike) next to the named users; with no
 // credential at all every connection is the default user from the start.
 func TestAuthDefaultUser(t *testing.T) {
-	f, b := startUsers(t, Config{Password: "s3cret", Users: testUsers(t)})
+	f, b := startUsers(t, Config{Password: "s3cret", Users: apitest.Users(t)})
 	r := f.raw()
 	r.expect("+OK", "AUTH", "s3cret")
 	r.expect(`"default"`, "ACL", "WHOAMI")
