@@ -967,3 +967,39 @@ func TestMembersRegionColumn(t *testing.T) {
 		t.Errorf("a REGION column without regions:\n%s", b.String())
 	}
 }
+
+// TestClientUserAuth: --user NAME (or SPOOK_USER) sends HTTP Basic auth
+// with the password from SPOOK_PASSWORD (never a flag: it would show in
+// ps), for nodes with client users (spookd --users); --user with --token
+// is refused before anything is sent, as is --user without a password.
+func TestClientUserAuth(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		got = append(got, fmt.Sprintf("%s %s %v", user, pass, ok))
+		_, _ = io.WriteString(w, `{"token":"00000000000000ab:9"}`+"\n")
+	}))
+	defer srv.Close()
+	t.Setenv(EnvPassword, "alice pw")
+	if _, _, err := run("set", "--addr", srv.URL, "--user", "alice", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvUser, "bob")
+	t.Setenv(EnvPassword, "bob-pw")
+	if _, _, err := run("set", "--addr", srv.URL, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"alice alice pw true", "bob bob-pw true"}; !slices.Equal(got, want) {
+		t.Fatalf("credentials sent %q, want %q", got, want)
+	}
+	if _, _, err := run("set", "--addr", srv.URL, "--user", "bob", "--token", "tk", "k", "v"); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("--user with --token: %v", err)
+	}
+	t.Setenv(EnvPassword, "")
+	if _, _, err := run("set", "--addr", srv.URL, "--user", "bob", "k", "v"); err == nil || !strings.Contains(err.Error(), EnvPassword) {
+		t.Errorf("--user without a password: %v", err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("refused invocations reached the node: %q", got[2:])
+	}
+}

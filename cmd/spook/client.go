@@ -45,6 +45,10 @@ const (
 	// --addr and --token when the flags are not given.
 	EnvAddr  = "SPOOK_ADDR"
 	EnvToken = "SPOOK_TOKEN"
+	// EnvUser supplies --user; EnvPassword is that user's password (it
+	// has no flag: a flag would show in the process list).
+	EnvUser     = "SPOOK_USER"
+	EnvPassword = "SPOOK_PASSWORD"
 	// EnvTLSCert, EnvTLSKey and EnvTLSCA supply --tls-cert, --tls-key and
 	// --tls-ca. They are the names spookd reads for the same files, so a
 	// shell set up for a node lets the CLI talk to it.
@@ -92,7 +96,7 @@ func (e *nodeError) Error() string {
 	}
 	s := fmt.Sprintf("%s (%s, HTTP %d)", msg, e.Code, e.Status)
 	if e.Status == http.StatusUnauthorized {
-		s += "; pass --token or set " + EnvToken
+		s += "; pass --token or set " + EnvToken + " (or --user with " + EnvPassword + ")"
 	}
 	return s
 }
@@ -102,6 +106,7 @@ func (e *nodeError) Error() string {
 type clientFlags struct {
 	addr    string
 	token   string
+	user    string
 	tlsCert string
 	tlsKey  string
 	tlsCA   string
@@ -112,6 +117,7 @@ func addClientFlags(fs *flag.FlagSet) *clientFlags {
 	f := &clientFlags{}
 	fs.StringVar(&f.addr, "addr", "", "node HTTP address, host:port or URL (default $"+EnvAddr+", else "+DefaultAddr+")")
 	fs.StringVar(&f.token, "token", "", "bearer token of the node's API (default $"+EnvToken+")")
+	fs.StringVar(&f.user, "user", "", "client user (spookd --users) to authenticate as, with HTTP Basic auth and the password in $"+EnvPassword+"; not with --token (default $"+EnvUser+")")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "client certificate (PEM) for a node that requires TLS (default $"+EnvTLSCert+")")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "the certificate's private key (PEM) (default $"+EnvTLSKey+")")
 	fs.StringVar(&f.tlsCA, "tls-ca", "", "cluster CA certificate (PEM) that signed the node's certificate (default $"+EnvTLSCA+")")
@@ -164,7 +170,10 @@ type client struct {
 	addr  string // as the user gave it (or its default), for messages
 	base  string // scheme://host[:port][/prefix], no trailing slash
 	token string
-	http  *http.Client
+	// user and password, when user is set, go as HTTP Basic auth
+	// instead of the token.
+	user, password string
+	http           *http.Client
 }
 
 // client resolves the flags and environment into a client.
@@ -191,12 +200,24 @@ func (f *clientFlags) client() (*client, error) {
 	if tlsCfg != nil && u.Scheme == "http" {
 		return nil, fmt.Errorf("TLS files given but the address %q says http://", addr)
 	}
+	token, user := orEnv(f.token, EnvToken), orEnv(f.user, EnvUser)
+	password := os.Getenv(EnvPassword)
+	switch {
+	case user != "" && f.token != "":
+		return nil, errors.New("give --token or --user, not both")
+	case user != "" && password == "":
+		return nil, fmt.Errorf("--user %s: set the password in %s", user, EnvPassword)
+	case user != "":
+		token = "" // the user's credentials stand for it
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsCfg
 	return &client{
-		addr:  addr,
-		base:  strings.TrimSuffix(u.String(), "/"),
-		token: orEnv(f.token, EnvToken),
+		addr:     addr,
+		base:     strings.TrimSuffix(u.String(), "/"),
+		token:    token,
+		user:     user,
+		password: password,
 		http: &http.Client{
 			Transport: transport,
 			// The API never redirects; a redirect would come from path
@@ -218,7 +239,10 @@ func (c *client) do(ctx context.Context, method, pathQuery string, body io.Reade
 	if err != nil {
 		return nil, err
 	}
-	if c.token != "" {
+	switch {
+	case c.user != "":
+		req.SetBasicAuth(c.user, c.password)
+	case c.token != "":
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
