@@ -1,12 +1,16 @@
 package test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/spooksystems/spook/api"
 )
@@ -63,18 +67,38 @@ func TestLeaveOnTerminate(t *testing.T) {
 // TestTerminateRightAfterStart: a SIGTERM that arrives as soon as the
 // node accepts connections is handled (the node shuts down and exits 0),
 // not the default action that kills the process unclosed: spookd must
-// take the signals before it starts serving. Five starts, each signalled
-// the moment its port answers.
+// take the signals before it starts serving. The node listens first and
+// then replays its log, so the test gives it a log to replay (20,000
+// writes, below a snapshot) to make that window wide, and signals the
+// moment the port answers.
 func TestTerminateRightAfterStart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-process test skipped in -short mode")
 	}
-	for i := range 5 {
-		p := startSpookd(t, freePort(t), "--node-id", "a", "--log-level", "info")
+	addr, data := freePort(t), t.TempDir()
+	args := []string{"--node-id", "a", "--data", data, "--log-level", "info"}
+	p := startSpookd(t, addr, args...)
+	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := 0; i < 20_000; i += 500 {
+		if _, err := c.Pipelined(ctx, func(pl redis.Pipeliner) error {
+			for j := i; j < i+500; j++ {
+				pl.Set(ctx, fmt.Sprint("k", j), j, 0)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	p.kill()
+	for i := range 3 {
+		p = startSpookd(t, addr, args...)
 		p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.done:
-		case <-time.After(15 * time.Second):
+		case <-time.After(30 * time.Second):
 			p.kill()
 			t.Fatalf("start %d: spookd did not stop after SIGTERM\n%s", i, p.logs)
 		}
