@@ -209,3 +209,34 @@ func TestPasswordChecksBounded(t *testing.T) {
 		t.Fatalf("%d key derivations ran at once, limit %d", most, MaxConcurrentPasswordChecks)
 	}
 }
+
+// BenchmarkPasswordCheck: what one failed login costs the node (a key
+// derivation at the default iteration count) against one that hits the
+// verified cache.
+func BenchmarkPasswordCheck(b *testing.B) {
+	h, err := HashPassword([]byte("alice-pw"), DefaultPasswordIterations)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := ParseUsers([]byte("alice " + h + "\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("wrong", func(b *testing.B) {
+		for b.Loop() {
+			if u.Authenticate("alice", []byte("guess")) {
+				b.Fatal("a guess admitted")
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		if !u.Authenticate("alice", []byte("alice-pw")) {
+			b.Fatal("refused")
+		}
+		for b.Loop() {
+			if !u.Authenticate("alice", []byte("alice-pw")) {
+				b.Fatal("refused")
+			}
+		}
+	})
+}

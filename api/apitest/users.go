@@ -1,10 +1,13 @@
 package apitest
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/spooksystems/spook/api"
+	"github.com/spooksystems/spook/crdt"
 )
 
 // Users is the client users of the RESP and HTTP users tests: alice
@@ -25,4 +28,29 @@ func Users(t testing.TB) *api.Users {
 		t.Fatal(err)
 	}
 	return users
+}
+
+// UserBackend is a Backend that records the client user of every Update
+// (api.UserOf of its context), for tests of the surfaces that carry it.
+type UserBackend struct {
+	*Backend
+	mu    sync.Mutex
+	users []string
+}
+
+// Update records the context's user and updates the Backend.
+func (b *UserBackend) Update(ctx context.Context, fn func(tx *crdt.Builder) error) (api.Token, error) {
+	b.mu.Lock()
+	b.users = append(b.users, api.UserOf(ctx))
+	b.mu.Unlock()
+	return b.Backend.Update(ctx, fn)
+}
+
+// TakeUsers returns the users recorded since the last call.
+func (b *UserBackend) TakeUsers() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u := b.users
+	b.users = nil
+	return u
 }

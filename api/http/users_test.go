@@ -1,39 +1,14 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/api/apitest"
-	"github.com/spooksystems/spook/crdt"
 )
-
-// userBackend records the client user of every Update (api.UserOf).
-type userBackend struct {
-	*apitest.Backend
-	mu    sync.Mutex
-	users []string
-}
-
-func (b *userBackend) Update(ctx context.Context, fn func(tx *crdt.Builder) error) (api.Token, error) {
-	b.mu.Lock()
-	b.users = append(b.users, api.UserOf(ctx))
-	b.mu.Unlock()
-	return b.Backend.Update(ctx, fn)
-}
-
-func (b *userBackend) takeUsers() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	u := b.users
-	b.users = nil
-	return u
-}
 
 // TestBasicAuthUsers: with users, /v1 takes HTTP Basic auth as a user
 // and runs the request's writes as that user; the bearer token is the
@@ -42,9 +17,9 @@ func (b *userBackend) takeUsers() []string {
 // write carrying Basic credentials is refused (a browser would send
 // cached credentials on its own; the bearer header it cannot).
 func TestBasicAuthUsers(t *testing.T) {
-	var b *userBackend
+	var b *apitest.UserBackend
 	f := startWrapped(t, Config{Token: "tok", Password: "s3cret", Users: apitest.Users(t)}, func(ab *apitest.Backend) api.Backend {
-		b = &userBackend{Backend: ab}
+		b = &apitest.UserBackend{Backend: ab}
 		return b
 	})
 	f.token = ""
@@ -54,7 +29,7 @@ func TestBasicAuthUsers(t *testing.T) {
 	f.expect(http.StatusOK, "", "PUT", "/v1/kv/c", "3", "Authorization", "Bearer tok")
 	f.expect(http.StatusOK, "", "PUT", "/v1/kv/d", "4", "Authorization", "Basic "+basic("default", "s3cret"))
 	f.expect(http.StatusOK, "", "PUT", "/v1/kv/e", "5", "Authorization", "Basic "+basic("bob", "bob-pw"))
-	if got := b.takeUsers(); !slices.Equal(got, []string{"alice", "alice", "default", "default", "bob"}) {
+	if got := b.TakeUsers(); !slices.Equal(got, []string{"alice", "alice", "default", "default", "bob"}) {
 		t.Fatalf("users of the writes: %q", got)
 	}
 	for _, h := range []string{"Basic " + basic("alice", "bob-pw"), "Basic " + basic("carol", "x"), "Basic " + basic("anyone", "tok"), "Bearer nope", ""} {
@@ -63,7 +38,7 @@ func TestBasicAuthUsers(t *testing.T) {
 			t.Errorf("PUT with %q: %d, challenges %q; want 401 with Bearer and Basic", h, code, hdr.Values("WWW-Authenticate"))
 		}
 	}
-	if got := b.takeUsers(); len(got) != 0 {
+	if got := b.TakeUsers(); len(got) != 0 {
 		t.Fatalf("refused requests wrote: %q", got)
 	}
 	// A cross-site browser request with Basic credentials writes nothing.
@@ -81,13 +56,13 @@ func TestBasicAuthUsers(t *testing.T) {
 // TestNoCredentialsIsDefault: with no token and no users, every request
 // is the default user's.
 func TestNoCredentialsIsDefault(t *testing.T) {
-	var b *userBackend
+	var b *apitest.UserBackend
 	f := startWrapped(t, Config{}, func(ab *apitest.Backend) api.Backend {
-		b = &userBackend{Backend: ab}
+		b = &apitest.UserBackend{Backend: ab}
 		return b
 	})
 	f.expect(http.StatusOK, "", "PUT", "/v1/kv/a", "1")
-	if got := b.takeUsers(); !slices.Equal(got, []string{api.DefaultUser}) {
+	if got := b.TakeUsers(); !slices.Equal(got, []string{api.DefaultUser}) {
 		t.Fatalf("users: %q", got)
 	}
 }
@@ -96,9 +71,9 @@ func TestNoCredentialsIsDefault(t *testing.T) {
 // request, but its edits are still the authenticated user's, on /v1 and
 // on the web page's /ui/api/ route.
 func TestTextSocketEditsAsTheUser(t *testing.T) {
-	var b *userBackend
+	var b *apitest.UserBackend
 	f := startWrapped(t, Config{Users: apitest.Users(t)}, func(ab *apitest.Backend) api.Backend {
-		b = &userBackend{Backend: ab}
+		b = &apitest.UserBackend{Backend: ab}
 		return b
 	})
 	for _, path := range []string{"/v1/text/doc", "/ui/api/text/doc"} {
@@ -111,7 +86,7 @@ func TestTextSocketEditsAsTheUser(t *testing.T) {
 		if m := ws.read(); m.Type != "ack" {
 			t.Fatalf("%s: after an edit: %+v, want ack", path, m)
 		}
-		if got := b.takeUsers(); !slices.Equal(got, []string{"alice"}) {
+		if got := b.TakeUsers(); !slices.Equal(got, []string{"alice"}) {
 			t.Fatalf("%s: users of the socket's edit: %q", path, got)
 		}
 	}

@@ -1,50 +1,23 @@
 package resp
 
 import (
-	"context"
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/spooksystems/spook/api"
 	"github.com/spooksystems/spook/api/apitest"
-	"github.com/spooksystems/spook/crdt"
 	"github.com/spooksystems/spook/replica"
 )
 
-// userBackend records the client user of every Update (api.UserOf).
-type userBackend struct {
-	*apitest.Backend
-	mu    sync.Mutex
-	users []string
-}
-
-func (b *userBackend) Update(ctx context.Context, fn func(tx *crdt.Builder) error) (api.Token, error) {
-	b.mu.Lock()
-	b.users = append(b.users, api.UserOf(ctx))
-	b.mu.Unlock()
-	return b.Backend.Update(ctx, fn)
-}
-
-// takeUsers returns the users recorded since the last call.
-func (b *userBackend) takeUsers() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	u := b.users
-	b.users = nil
-	return u
-}
-
-func startUsers(t *testing.T, cfg Config) (*fixture, *userBackend) {
+func startUsers(t *testing.T, cfg Config) (*fixture, *apitest.UserBackend) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &userBackend{Backend: apitest.New("n1")}
+	b := &apitest.UserBackend{Backend: apitest.New("n1")}
 	s := New(b, cfg)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()
@@ -80,7 +53,7 @@ func TestAuthUsers(t *testing.T) {
 	r.expect("+QUEUED", "SET", "b", "2")
 	r.expect("+QUEUED", "INCR", "c")
 	r.expect("[+OK :1]", "EXEC")
-	if got := b.takeUsers(); !slices.Equal(got, []string{"alice", "alice"}) {
+	if got := b.TakeUsers(); !slices.Equal(got, []string{"alice", "alice"}) {
 		t.Fatalf("users of alice's writes: %q", got)
 	}
 	if got := r.do("HELLO", "2", "AUTH", "bob", "bob-pw"); !strings.HasPrefix(got, `["server"`) {
@@ -96,7 +69,7 @@ func TestAuthUsers(t *testing.T) {
 	if who, err := c.Do(bg(), "ACL", "WHOAMI").Text(); err != nil || who != "bob" {
 		t.Fatalf("ACL WHOAMI: %q %v", who, err)
 	}
-	b.takeUsers()
+	b.TakeUsers()
 	p := c.Pipeline()
 	for i := range 5 {
 		p.Set(bg(), "p"+string(rune('0'+i)), "v", 0)
@@ -104,7 +77,7 @@ func TestAuthUsers(t *testing.T) {
 	if _, err := p.Exec(bg()); err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range b.takeUsers() {
+	for _, u := range b.TakeUsers() {
 		if u != "bob" {
 			t.Fatalf("a pipelined write of bob's ran as %q", u)
 		}
@@ -127,7 +100,7 @@ func TestAuthDefaultUser(t *testing.T) {
 	r.expect(`"alice"`, "ACL", "WHOAMI")
 	r.expect("+OK", "AUTH", "default", "s3cret")
 	r.expect("+OK", "SET", "a", "1")
-	if got := b.takeUsers(); !slices.Equal(got, []string{"default"}) {
+	if got := b.TakeUsers(); !slices.Equal(got, []string{"default"}) {
 		t.Fatalf("users: %q", got)
 	}
 
@@ -136,7 +109,7 @@ func TestAuthDefaultUser(t *testing.T) {
 	r.expect(`"default"`, "ACL", "WHOAMI")
 	r.expect("+OK", "SET", "a", "1")
 	r.expect("-WRONGPASS invalid username-password pair or user is disabled.", "AUTH", "alice", "x")
-	if got := b.takeUsers(); !slices.Equal(got, []string{"default"}) {
+	if got := b.TakeUsers(); !slices.Equal(got, []string{"default"}) {
 		t.Fatalf("users: %q", got)
 	}
 }
